@@ -1,0 +1,37 @@
+"""Where Ferry reads definitions and keeps its data; every location can be moved by env."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+
+
+def _env_path(name: str, default: Path) -> Path:
+    value = os.environ.get(name)
+    return Path(value).expanduser() if value else default
+
+
+def include_dir() -> Path:
+    """The folder of export, segment and group definitions, targets and tables."""
+    return _env_path("FERRY_INCLUDE", PROJECT_ROOT / "include")
+
+
+def ferry_home() -> Path:
+    """Ferry's working area: staging, downloads and run history."""
+    return _env_path("FERRY_HOME", PROJECT_ROOT / ".ferry")
+
+
+def warehouse_path() -> Path:
+    """The DuckDB file exports read from."""
+    return _env_path("FERRY_WAREHOUSE", include_dir() / "warehouse" / "demo.duckdb")
+
+
+def staging_root() -> str:
+    """Staging for extracted files: a local path or an object-storage URL."""
+    return os.environ.get("FERRY_STAGING") or str(ferry_home() / "staging")
+
+
+def downloads_dir() -> Path:
+    return ferry_home() / "downloads"
