@@ -1,0 +1,195 @@
+"""The plan: plain Python saying what one run of an export reads, shapes and writes.
+
+Built from the spec and the run (its interval, its on-demand params) without Airflow, so
+the engine, the CLI and the benchmarks run the same plan the DAG runs.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ferry.spec import models
+from ferry.spec.loader import Project
+from ferry.sql import Sql, compile_condition, compile_rule, quote
+
+
+@dataclass(frozen=True)
+class RunInfo:
+    """One run of an export: which, when, what interval, and who asked."""
+
+    export_id: str
+    run_id: str
+    logical_date: dt.datetime | None = None
+    data_interval_start: dt.datetime | None = None
+    data_interval_end: dt.datetime | None = None
+    date_from: dt.date | None = None
+    date_to: dt.date | None = None
+    ids: tuple = ()
+    triggered_by: str = "unknown"
+
+    @property
+    def safe_run_id(self) -> str:
+        return re.sub(r"[^A-Za-z0-9._-]+", "_", self.run_id).strip("_")
+
+    @property
+    def job_run_id(self) -> str:
+        """The JobID.RunID users quote when they ask about a run."""
+        return f"{self.export_id}.{self.safe_run_id}"
+
+    @property
+    def now(self) -> dt.datetime:
+        """The run's reference time: relative dates count back from it, not from the clock."""
+        return _naive_utc(self.data_interval_end or self.logical_date) or _utc_now()
+
+
+def _naive_utc(moment: dt.datetime | None) -> dt.datetime | None:
+    if moment is None or moment.tzinfo is None:
+        return moment
+    return moment.astimezone(dt.UTC).replace(tzinfo=None)
+
+
+def _utc_now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC).replace(tzinfo=None, microsecond=0)
+
+
+@dataclass(frozen=True)
+class OutputColumn:
+    """A warehouse column as it leaves: its output name and its PII handling."""
+
+    source: str
+    name: str
+    type: str
+    pii: models.PiiRule | None = None
+
+
+@dataclass(frozen=True)
+class ExportPlan:
+    """What one run of one export does, with no Airflow in it."""
+
+    export: models.ExportSpec
+    run: RunInfo
+    table: str
+    key: str
+    columns: tuple[OutputColumn, ...]
+    where: Sql
+    excluded_pii: tuple[str, ...] = ()
+    staging_dir: Path = field(default=Path("."))
+
+    @property
+    def format(self) -> models.Format:
+        return self.export.format
+
+    @property
+    def file_name(self) -> str:
+        return self.export.file_name
+
+
+def build_plan(project: Project, export_id: str, run: RunInfo, staging_root: str) -> ExportPlan:
+    """Resolve an export's table, columns and row filter for one run."""
+    export = project.exports[export_id]
+    table_name = project.table_of(export)
+    table = project.tables[table_name]
+    columns, excluded = _output_columns(export, table)
+    return ExportPlan(
+        export=export,
+        run=run,
+        table=table_name,
+        key=table.key,
+        columns=columns,
+        where=row_filter(project, export, run),
+        excluded_pii=excluded,
+        staging_dir=Path(staging_root) / export.id / run.safe_run_id,
+    )
+
+
+def _output_columns(export: models.ExportSpec, table: models.TableSpec):
+    """Chosen fields with PII rules; PII columns nobody decided on stay out (smart selection)."""
+    chosen = _chosen_fields(export, table)
+    columns, excluded = [], []
+    for source, name in chosen:
+        rule = _pii_rule(export.pii.get(source))
+        if (rule is None and table.columns[source].pii) or (rule and rule.action == "exclude"):
+            excluded.append(source)
+            continue
+        keep = rule is None or rule.action == "keep"
+        columns.append(
+            OutputColumn(source, name, table.columns[source].type, None if keep else rule)
+        )
+    return tuple(columns), tuple(excluded)
+
+
+def _chosen_fields(export: models.ExportSpec, table: models.TableSpec) -> list[tuple[str, str]]:
+    if export.fields == "all":
+        return [(name, name) for name in table.columns]
+    return [
+        (choice, choice) if isinstance(choice, str) else (choice.field, choice.output_name)
+        for choice in export.fields
+    ]
+
+
+def _pii_rule(value: str | models.PiiRule | None) -> models.PiiRule | None:
+    if value is None or isinstance(value, models.PiiRule):
+        return value
+    return models.PiiRule(action=value)
+
+
+def row_filter(project: Project, export: models.ExportSpec, run: RunInfo) -> Sql:
+    """Everything that chooses rows: segment, window or on-demand dates, fields, ids."""
+    table = project.tables[project.table_of(export)]
+    parts = [_segment_filter(project, export, run)]
+    parts.append(_time_filter(export.filters, run))
+    parts += [compile_condition(c, table.columns, run.now) for c in export.filters.where]
+    if run.ids:
+        key_type = table.columns[table.key].type
+        placeholders = ", ".join([f"CAST(? AS {key_type})"] * len(run.ids))
+        parts.append(Sql(f"{quote(table.key)} IN ({placeholders})", tuple(run.ids)))
+    return Sql.join(parts)
+
+
+def _segment_filter(project: Project, export: models.ExportSpec, run: RunInfo) -> Sql:
+    if not isinstance(export.source, models.SegmentSource):
+        return Sql("TRUE")
+    segment = project.segments[export.source.segment]
+    segment_table = project.table_for_segment_type(segment.type)
+    rule = compile_rule(segment.rules, project.tables[segment_table].columns, run.now)
+    if not export.contacts_of_accounts:
+        return rule
+    key = quote(project.tables[segment_table].key)
+    subquery = f"SELECT {key} FROM {quote(segment_table)} WHERE {rule.text}"
+    return Sql(f"{key} IN ({subquery})", rule.params)
+
+
+def _time_filter(filters: models.Filters, run: RunInfo) -> Sql:
+    """On-demand dates override the window; the run's interval applies otherwise."""
+    column = filters.window.column if filters.window else filters.date_column
+    if column and (run.date_from or run.date_to):
+        low, high = run.date_from or dt.date.min, run.date_to or dt.date.max
+        return Sql(f"CAST({quote(column)} AS DATE) BETWEEN ? AND ?", (low, high))
+    parts = []
+    start, end = _naive_utc(run.data_interval_start), _naive_utc(run.data_interval_end)
+    if filters.window and start and end and start < end:
+        parts.append(Sql(f"{quote(column)} >= ? AND {quote(column)} < ?", (start, end)))
+    parts += _calendar_filters(filters)
+    return Sql.join(parts)
+
+
+def _calendar_filters(filters: models.Filters) -> list[Sql]:
+    column = quote(filters.date_column or "")
+    parts = []
+    if filters.dates:
+        marks = ", ".join("?" * len(filters.dates))
+        parts.append(Sql(f"CAST({column} AS DATE) IN ({marks})", tuple(filters.dates)))
+    if filters.date_range:
+        range_ = filters.date_range
+        parts.append(Sql(f"CAST({column} AS DATE) BETWEEN ? AND ?", (range_.start, range_.end)))
+    if filters.hours:
+        parts.append(
+            Sql(
+                f"hour({column}) >= ? AND hour({column}) < ?",
+                (filters.hours.start, filters.hours.end),
+            )
+        )
+    return parts

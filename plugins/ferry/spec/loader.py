@@ -1,0 +1,388 @@
+"""Load include/ into a Project: every definition that is valid, and an error for each that is not.
+
+A broken file never stops the others from loading; each error names the file, the line,
+the field and the fix.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import yaml
+from pydantic import BaseModel, ValidationError
+
+from ferry.spec import models
+from ferry.spec.errors import (
+    DefinitionError,
+    did_you_mean,
+    document_path,
+    format_loc,
+    pydantic_error,
+)
+from ferry.spec.models import (
+    ExportSpec,
+    GroupSpec,
+    SegmentSpec,
+    TablesFile,
+    TableSpec,
+    TargetsFile,
+    TargetSpec,
+)
+
+Model = TypeVar("Model", bound=BaseModel)
+Problem = tuple[tuple, str, str]  # (loc in the document, problem, hint)
+
+
+@dataclass
+class Project:
+    """Everything under include/ that loaded, and what did not."""
+
+    root: Path
+    tables: dict[str, TableSpec] = field(default_factory=dict)
+    targets: dict[str, TargetSpec] = field(default_factory=dict)
+    segments: dict[str, SegmentSpec] = field(default_factory=dict)
+    exports: dict[str, ExportSpec] = field(default_factory=dict)
+    groups: dict[str, GroupSpec] = field(default_factory=dict)
+    files: dict[str, Path] = field(default_factory=dict)
+    errors: list[DefinitionError] = field(default_factory=list)
+    broken: dict[str, list[DefinitionError]] = field(default_factory=dict)
+
+    def table_of(self, export: ExportSpec) -> str:
+        """The table an export reads: its own, or the one of its segment's type."""
+        if isinstance(export.source, models.TableSource):
+            return export.source.table
+        if export.contacts_of_accounts:
+            return "contact"
+        return self.table_for_segment_type(self.segments[export.source.segment].type)
+
+    def table_for_segment_type(self, segment_type: str) -> str:
+        for name, table in self.tables.items():
+            if table.segment_type == segment_type:
+                return name
+        raise KeyError(f"no table in tables.yaml has segment_type {segment_type}")
+
+
+class Document:
+    """One YAML file: its data, and (only when an error needs a line) its node tree."""
+
+    def __init__(self, path: Path, root: Path):
+        self.path = path
+        self.name = _display_name(path, root)
+        self.text = path.read_text(encoding="utf-8")
+        self.data = yaml.load(self.text, Loader=_LOADER)
+
+    @functools.cached_property
+    def node(self) -> yaml.Node | None:
+        return yaml.compose(self.text, Loader=_LOADER)
+
+    def error(self, loc: tuple, problem: str, hint: str = "") -> DefinitionError:
+        kept, line = document_path(self.node, loc)
+        return DefinitionError(self.name, problem, format_loc(kept), line, hint)
+
+
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+def _display_name(path: Path, root: Path) -> str:
+    try:
+        return str(path.resolve().relative_to(root.resolve().parent))
+    except ValueError:
+        return str(path)
+
+
+@functools.cache
+def _vocabulary() -> frozenset[str]:
+    """Every field name of every model, for 'did you mean' on unknown keys."""
+    names: set[str] = set()
+    for model in vars(models).values():
+        if isinstance(model, type) and issubclass(model, models.Spec):
+            names.update(info.alias or name for name, info in model.model_fields.items())
+    return frozenset(names)
+
+
+def load_project(root: Path) -> Project:
+    """Load tables, targets, segments, exports and groups under root (include/)."""
+    project = Project(root=root)
+    project.tables = _load_mapping_file(project, root / "warehouse" / "tables.yaml", TablesFile)
+    project.targets = _load_mapping_file(project, root / "targets.yaml", TargetsFile)
+    _load_folder(project, "segments", SegmentSpec, project.segments, _segment_problems)
+    _load_folder(project, "exports", ExportSpec, project.exports, _export_problems)
+    _break_dependency_cycles(project)
+    _load_folder(project, "groups", GroupSpec, project.groups, _group_problems)
+    return project
+
+
+def _load_mapping_file(project: Project, path: Path, model: type[Model]) -> dict:
+    if not path.exists():
+        return {}
+    parsed, errors = _parse(path, model, project.root)
+    project.errors.extend(errors)
+    return dict(getattr(parsed[0], next(iter(model.model_fields)))) if parsed else {}
+
+
+def _parse(path: Path, model: type[Model], root: Path) -> tuple[Any, list[DefinitionError]]:
+    """Read and validate one file; on failure the errors say where and why."""
+    try:
+        document = Document(path, root)
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        line = mark.line + 1 if mark else None
+        problem = f"not valid YAML: {getattr(error, 'problem', None) or error}"
+        return None, [DefinitionError(_display_name(path, root), problem, "", line)]
+    if not isinstance(document.data, dict):
+        return None, [document.error((), "must be a YAML mapping of fields (key: value)")]
+    try:
+        return (model.model_validate(document.data), document), []
+    except ValidationError as error:
+        node = document.node
+        return None, [
+            pydantic_error(document.name, node, item, _vocabulary()) for item in error.errors()
+        ]
+
+
+def _load_folder(
+    project: Project,
+    folder: str,
+    model: type[Model],
+    into: dict[str, Model],
+    problems_of: Callable[[Model, Project], list[Problem]],
+) -> None:
+    for path in sorted((project.root / folder).glob("*.y*ml")):
+        parsed, errors = _parse(path, model, project.root)
+        if parsed:
+            spec, document = parsed
+            errors = _cross_check(spec, document, project, into, problems_of)
+        if errors:
+            _mark_broken(project, folder, path, parsed[0] if parsed else None, errors)
+        else:
+            into[spec.id] = spec
+            project.files[f"{folder}:{spec.id}"] = path
+
+
+def _cross_check(spec, document: Document, project: Project, into: dict, problems_of) -> list:
+    problems = problems_of(spec, project)
+    if spec.id in into:
+        first = _display_name(project.files[f"{_folder_of(spec)}:{spec.id}"], project.root)
+        problems.insert(0, (("id",), f"id '{spec.id}' is already used by {first}", "rename one"))
+    return [document.error(loc, problem, hint) for loc, problem, hint in problems]
+
+
+def _folder_of(spec: BaseModel) -> str:
+    return {ExportSpec: "exports", SegmentSpec: "segments", GroupSpec: "groups"}[type(spec)]
+
+
+def _mark_broken(project: Project, folder: str, path: Path, spec, errors: list) -> None:
+    project.errors.extend(errors)
+    if folder == "exports":
+        key = spec.id if spec else _raw_id(path)
+        project.broken[key] = project.broken.get(key, []) + errors
+
+
+def _raw_id(path: Path) -> str:
+    """The id a broken export file meant to have, for naming its error DAG."""
+    try:
+        data = yaml.load(path.read_text(encoding="utf-8"), Loader=_LOADER)
+        candidate = str(data.get("id")) if isinstance(data, dict) else ""
+    except (yaml.YAMLError, UnicodeDecodeError):
+        candidate = ""
+    stem = path.stem.lower().replace("-", "_")
+    return candidate if candidate.isidentifier() and candidate.islower() else stem
+
+
+# Cross-file checks: each returns (loc, problem, hint) for the document that has the problem.
+
+
+def _segment_problems(segment: SegmentSpec, project: Project) -> list[Problem]:
+    try:
+        table = project.table_for_segment_type(segment.type)
+    except KeyError as error:
+        return [(("type",), str(error.args[0]), "")]
+    columns = project.tables[table].columns
+    return list(_rule_problems(segment.rules, ("rules",), columns, table))
+
+
+def _rule_problems(rule, loc: tuple, columns: dict, table: str):
+    if isinstance(rule, models.Condition):
+        yield from _column_problems([rule.field], loc + ("field",), columns, table)
+        if rule.op == "regex":
+            yield from _regex_problems(rule.value, loc + ("value",))
+        return
+    key, children = _rule_children(rule)
+    for index, child in enumerate(children):
+        child_loc = loc + (key, index) if key != "not" else loc + (key,)
+        yield from _rule_problems(child, child_loc, columns, table)
+
+
+def _rule_children(rule) -> tuple[str, list]:
+    if isinstance(rule, models.AllOf):
+        return "all", rule.all
+    if isinstance(rule, models.AnyOf):
+        return "any", rule.any
+    return "not", [rule.not_]
+
+
+def _regex_problems(pattern: Any, loc: tuple):
+    import re
+
+    try:
+        re.compile(str(pattern))
+    except re.error as error:
+        yield loc, f"not a valid regular expression: {error}", ""
+
+
+def _column_problems(names: list[str], loc: tuple, columns: dict, table: str):
+    for name in names:
+        if name not in columns:
+            yield loc, f"table '{table}' has no column '{name}'", did_you_mean(name, columns)
+
+
+def _export_problems(export: ExportSpec, project: Project) -> list[Problem]:
+    problems = _source_problems(export, project)
+    if problems:
+        return problems
+    table = project.table_of(export)
+    columns = project.tables[table].columns
+    problems += _field_problems(export, columns, table)
+    problems += _destination_problems(export)
+    problems += _timezone_problems(export.timezone)
+    known = set(project.tables) | set(project.segments) | set(project.exports)
+    for index, name in enumerate(export.depends_on or []):
+        if name not in known and name != export.id:
+            hint = did_you_mean(name, known)
+            problems.append(
+                (("depends_on", index), f"'{name}' is not a table, segment or export", hint)
+            )
+    return problems
+
+
+def _source_problems(export: ExportSpec, project: Project) -> list[Problem]:
+    source = export.source
+    if isinstance(source, models.TableSource) and source.table not in project.tables:
+        hint = did_you_mean(source.table, project.tables)
+        return [(("source", "table"), f"unknown table '{source.table}'", hint)]
+    if isinstance(source, models.SegmentSource):
+        if source.segment not in project.segments:
+            hint = did_you_mean(source.segment, project.segments)
+            return [(("source", "segment"), f"unknown segment '{source.segment}'", hint)]
+        if export.target not in project.targets:
+            hint = did_you_mean(export.target or "", project.targets)
+            return [(("target",), f"unknown target '{export.target}'", hint)]
+        if export.contacts_of_accounts and project.segments[source.segment].type != "account":
+            return [(("contacts_of_accounts",), "only an account segment has contacts", "")]
+    return []
+
+
+def _field_problems(export: ExportSpec, columns: dict, table: str) -> list[Problem]:
+    problems: list[Problem] = []
+    if export.fields != "all":
+        for index, choice in enumerate(export.fields):
+            name = choice if isinstance(choice, str) else choice.field
+            loc = ("fields", index) if isinstance(choice, str) else ("fields", index, "field")
+            problems += _column_problems([name], loc, columns, table)
+            if name in columns and columns[name].pii and name not in export.pii:
+                hint = f"add pii: {{{name}: keep}} (or hash, mask, tokenize, exclude)"
+                problems.append(
+                    (loc, f"'{name}' is PII and the export does not say how to send it", hint)
+                )
+    filters = export.filters
+    if filters.window:
+        problems += _column_problems(
+            [filters.window.column], ("filters", "window", "column"), columns, table
+        )
+    if filters.date_column:
+        problems += _column_problems(
+            [filters.date_column], ("filters", "date_column"), columns, table
+        )
+    for index, condition in enumerate(filters.where):
+        problems += _column_problems(
+            [condition.field], ("filters", "where", index, "field"), columns, table
+        )
+    for name in export.pii:
+        problems += _column_problems([name], ("pii", name), columns, table)
+    return problems
+
+
+def _destination_problems(export: ExportSpec) -> list[Problem]:
+    from ferry.spec.templates import path_template_problems
+
+    problems: list[Problem] = []
+    seen: dict[str, int] = {}
+    for index, destination in enumerate(export.destinations):
+        task_name = destination.name or destination.type
+        if task_name in seen:
+            hint = f"give each a distinct name, e.g. name: {destination.type}_{index + 1}"
+            problems.append((("destinations", index), f"a second {task_name} destination", hint))
+        seen[task_name] = index
+        path = getattr(destination, "path", None)
+        if path is not None:
+            absolute = destination.type == "sftp"
+            for problem in path_template_problems(path, absolute=absolute):
+                problems.append((("destinations", index, "path"), f"path {problem}", ""))
+    return problems
+
+
+def _timezone_problems(timezone: str) -> list[Problem]:
+    try:
+        ZoneInfo(timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        return [
+            (
+                ("timezone",),
+                f"unknown time zone '{timezone}'",
+                "use an IANA name such as UTC or America/New_York",
+            )
+        ]
+    return []
+
+
+def _group_problems(group: GroupSpec, project: Project) -> list[Problem]:
+    problems = _timezone_problems(group.timezone)
+    seen: set[str] = set()
+    for index, member in enumerate(group.members):
+        loc = ("members", index, "export")
+        if member.export in seen:
+            problems.append((loc, f"export '{member.export}' is listed twice", "list each once"))
+        elif member.export in project.broken:
+            problems.append(
+                (loc, f"export '{member.export}' has errors of its own", "fix it first")
+            )
+        elif member.export not in project.exports:
+            hint = did_you_mean(member.export, project.exports)
+            problems.append((loc, f"unknown export '{member.export}'", hint))
+        seen.add(member.export)
+    return problems
+
+
+def _break_dependency_cycles(project: Project) -> None:
+    """Exports that depend on each other in a circle can never run: mark them broken."""
+    for export_id in _exports_in_cycles(project.exports):
+        export = project.exports.pop(export_id)
+        path = project.files.pop(f"exports:{export_id}")
+        document = Document(path, project.root)
+        error = document.error(
+            ("depends_on",), "depends on itself through other exports", "remove one link"
+        )
+        _mark_broken(project, "exports", path, export, [error])
+
+
+def _exports_in_cycles(exports: dict[str, ExportSpec]) -> list[str]:
+    edges = {
+        key: [d for d in (spec.depends_on or []) if d in exports] for key, spec in exports.items()
+    }
+    in_cycle = []
+    for start in edges:
+        stack, seen = list(edges[start]), set()
+        while stack:
+            node = stack.pop()
+            if node == start:
+                in_cycle.append(start)
+                break
+            if node not in seen:
+                seen.add(node)
+                stack.extend(edges[node])
+    return in_cycle

@@ -1,0 +1,411 @@
+"""Frozen pydantic models of Ferry's YAML definitions: exports, segments, groups, targets.
+
+Every model forbids unknown keys, so a typo is an error that names the field rather than a
+setting silently ignored. Cross-file checks (references, table columns) live in the loader.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Discriminator,
+    Field,
+    Tag,
+    model_validator,
+)
+
+ID_PATTERN = r"^[a-z][a-z0-9_]{0,62}$"
+Identifier = Annotated[str, Field(pattern=ID_PATTERN)]
+ConnectionId = Annotated[str, Field(min_length=1, max_length=250)]
+
+FieldOp = Literal[
+    "eq", "ne", "in", "not_in", "gt", "gte", "lt", "lte", "between",
+    "contains", "starts_with", "is_null", "not_null", "regex", "within_last_days",
+]  # fmt: skip
+PiiAction = Literal["keep", "exclude", "hash", "mask", "tokenize"]
+SegmentType = Literal["customer_profile", "contact", "account"]
+SCHEDULE_PRESETS = ("refresh", "once", "off", "@hourly", "@daily", "@weekly", "@monthly")
+_SIZE_UNITS = {"": 1, "B": 1, "KB": 10**3, "MB": 10**6, "GB": 10**9, "TB": 10**12}
+
+
+class Spec(BaseModel):
+    """Base of every definition model: immutable, unknown keys rejected."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+def parse_byte_size(value: Any) -> int:
+    """Turn 5GB, '250 MB' or 1000 into a byte count."""
+    if isinstance(value, int):
+        return value
+    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([KMGT]?B?)\s*", str(value).upper())
+    if not match or match.group(2) not in _SIZE_UNITS:
+        raise ValueError(f"{value!r} is not a size; write bytes or e.g. 500MB, 5GB")
+    return int(float(match.group(1)) * _SIZE_UNITS[match.group(2)])
+
+
+ByteSize = Annotated[int, BeforeValidator(parse_byte_size), Field(gt=0)]
+
+
+def check_schedule(value: str) -> str:
+    """Accept the presets and five-field crons; anything else gets the list of choices."""
+    if value in SCHEDULE_PRESETS or len(value.split()) == 5:
+        return value
+    raise ValueError(
+        f"{value!r} is not a schedule; use refresh, once, off, @hourly, @daily, "
+        "@weekly, @monthly or a five-field cron such as '0 2 * * *'"
+    )
+
+
+Schedule = Annotated[str, AfterValidator(check_schedule)]
+
+
+class Condition(Spec):
+    """One comparison of a field with a value: {field: state, op: in, value: [TX, CA]}."""
+
+    field: str
+    op: FieldOp
+    value: Any = None
+
+    @model_validator(mode="after")
+    def _value_fits_op(self) -> Condition:
+        if self.op in ("is_null", "not_null"):
+            if self.value is not None:
+                raise ValueError(f"op {self.op} takes no value; remove 'value'")
+        elif self.op in ("in", "not_in"):
+            if not isinstance(self.value, list) or not self.value:
+                raise ValueError(f"op {self.op} needs a non-empty list as value, e.g. [TX, CA]")
+        elif self.op == "between":
+            if not isinstance(self.value, list) or len(self.value) != 2:
+                raise ValueError("op between needs a two-item list as value: [low, high]")
+        elif self.op == "within_last_days":
+            if not isinstance(self.value, int) or self.value <= 0:
+                raise ValueError("op within_last_days needs a positive whole number of days")
+        elif self.value is None or isinstance(self.value, (list, dict)):
+            raise ValueError(f"op {self.op} needs a single value; for several use op: in")
+        return self
+
+
+class AllOf(Spec):
+    all: list[Rule] = Field(min_length=1)
+
+
+class AnyOf(Spec):
+    any: list[Rule] = Field(min_length=1)
+
+
+class NotOf(Spec):
+    not_: Rule = Field(alias="not")
+
+
+def _rule_kind(value: Any) -> str:
+    if isinstance(value, dict):
+        return next((key for key in ("all", "any", "not") if key in value), "condition")
+    return {AllOf: "all", AnyOf: "any", NotOf: "not"}.get(type(value), "condition")
+
+
+Rule = Annotated[
+    Annotated[Condition, Tag("condition")]
+    | Annotated[AllOf, Tag("all")]
+    | Annotated[AnyOf, Tag("any")]
+    | Annotated[NotOf, Tag("not")],
+    Discriminator(_rule_kind),
+]
+
+
+class SegmentSpec(Spec):
+    """A list of profiles, contacts or accounts chosen by rules."""
+
+    id: Identifier
+    name: str
+    description: str = ""
+    type: SegmentType
+    rules: Rule
+
+
+class FieldChoice(Spec):
+    """A field to export, optionally renamed: {field: email, as: Email}."""
+
+    field: str
+    as_: str | None = Field(default=None, alias="as")
+
+    @property
+    def output_name(self) -> str:
+        return self.as_ or self.field
+
+
+class PiiRule(Spec):
+    """PII handling with options: {action: mask, keep_last: 4}."""
+
+    action: PiiAction
+    keep_first: int = Field(default=1, ge=0)
+    keep_last: int = Field(default=0, ge=0)
+    keep_domain: bool = True
+
+
+class Window(Spec):
+    """Rows whose column falls in the run's data interval."""
+
+    column: str
+    range: Literal["data_interval"] = "data_interval"
+
+
+class DateRange(Spec):
+    start: dt.date
+    end: dt.date
+
+    @model_validator(mode="after")
+    def _ordered(self) -> DateRange:
+        if self.end < self.start:
+            raise ValueError("end is before start; swap them")
+        return self
+
+
+class HourRange(Spec):
+    """Hours of the day, start inclusive, end exclusive (UTC): {start: 9, end: 17}."""
+
+    start: int = Field(ge=0, le=23)
+    end: int = Field(ge=1, le=24)
+
+
+class Filters(Spec):
+    window: Window | None = None
+    date_column: str | None = None
+    dates: list[dt.date] = []
+    date_range: DateRange | None = None
+    hours: HourRange | None = None
+    where: list[Condition] = []
+
+    @model_validator(mode="after")
+    def _dates_need_column(self) -> Filters:
+        if (self.dates or self.date_range or self.hours) and not self.date_column:
+            raise ValueError("dates, date_range and hours need date_column: the column to test")
+        return self
+
+
+class TableSource(Spec):
+    table: Identifier
+
+
+class SegmentSource(Spec):
+    segment: Identifier
+
+
+class Format(Spec):
+    type: Literal["csv", "tsv", "json", "jsonl", "parquet"] = "csv"
+    compression: Literal["none", "gzip", "zip", "zstd"] = "none"
+    rows_per_file: int = Field(default=100_000, gt=0)
+    bytes_per_file: ByteSize | None = None
+    pretty: bool = False
+    name: str | None = None
+
+    @model_validator(mode="after")
+    def _compression_fits_type(self) -> Format:
+        if self.compression == "zstd" and self.type != "parquet":
+            raise ValueError("zstd compression is for parquet; use gzip or zip for text formats")
+        return self
+
+    @property
+    def extension(self) -> str:
+        ext = {"parquet": "parquet"}.get(self.type, self.type)
+        if self.type == "parquet" or self.compression in ("none", "zstd"):
+            return ext
+        return f"{ext}.{'gz' if self.compression == 'gzip' else 'zip'}"
+
+
+class _Destination(Spec):
+    name: Identifier | None = None
+
+
+class S3Destination(_Destination):
+    type: Literal["s3"]
+    connection: ConnectionId
+    bucket: str = Field(min_length=3)
+    path: str
+    encryption: Literal["AES256", "aws:kms"] | None = None
+
+
+class SftpDestination(_Destination):
+    type: Literal["sftp"]
+    connection: ConnectionId
+    path: str
+
+
+class EmailDestination(_Destination):
+    type: Literal["email"]
+    connection: ConnectionId = "smtp_default"
+    to: list[str] = Field(min_length=1)
+    subject: str = "Ferry export {{ export_name }} for {{ ds }}"
+    body: str = ""
+    max_attachment_bytes: ByteSize = 10_000_000
+
+
+class WebhookDestination(_Destination):
+    type: Literal["webhook"]
+    connection: ConnectionId
+    endpoint: str = ""
+    mode: Literal["records", "manifest"] = "records"
+    batch_size: int = Field(default=500, gt=0)
+    signing_connection: ConnectionId | None = None
+    max_reject_rate: float = Field(default=0.0, ge=0, le=1)
+    on_rejects_over: Literal["fail", "warn"] = "fail"
+
+
+class DownloadDestination(_Destination):
+    type: Literal["download"]
+
+
+Destination = Annotated[
+    S3Destination | SftpDestination | EmailDestination | WebhookDestination | DownloadDestination,
+    Field(discriminator="type"),
+]
+
+
+class Limits(Spec):
+    max_rows: int | None = Field(default=None, gt=0)
+    max_bytes: ByteSize | None = None
+    warn_rows: int | None = Field(default=None, gt=0)
+    warn_bytes: ByteSize | None = None
+
+
+class Notify(Spec):
+    on_failure: list[str] = []
+    on_success: list[str] = []
+    on_empty: list[str] = []
+
+
+class Expectation(Spec):
+    """A data expectation checked on the staged files before delivery."""
+
+    expect: Literal["not_null", "unique", "regex", "value_set", "row_count_between"]
+    field: str | None = None
+    pattern: str | None = None
+    values: list[Any] | None = None
+    min: int | None = None
+    max: int | None = None
+    on_failure: Literal["fail", "warn"] = "fail"
+
+    @model_validator(mode="after")
+    def _arguments_fit(self) -> Expectation:
+        needs = {"regex": "pattern", "value_set": "values"}.get(self.expect)
+        if self.expect != "row_count_between" and not self.field:
+            raise ValueError(f"expect {self.expect} needs 'field'")
+        if needs and getattr(self, needs) is None:
+            raise ValueError(f"expect {self.expect} needs '{needs}'")
+        if self.expect == "row_count_between" and self.min is None and self.max is None:
+            raise ValueError("expect row_count_between needs 'min', 'max' or both")
+        return self
+
+
+class ExportSpec(Spec):
+    """One export: what to read, how to shape it, where to send it and when."""
+
+    id: Identifier
+    name: str
+    description: str = ""
+    owner: str = "ferry"
+    kind: Literal["data_out", "segment"] = "data_out"
+    source: TableSource | SegmentSource
+    target: Identifier | None = None
+    contacts_of_accounts: bool = False
+    fields: Literal["all"] | list[Annotated[str, Field(min_length=1)] | FieldChoice] = "all"
+    filters: Filters = Filters()
+    pii: dict[str, PiiAction | PiiRule] = {}
+    format: Format = Format()
+    destinations: list[Destination] = Field(min_length=1)
+    schedule: Schedule = "refresh"
+    timezone: str = "UTC"
+    depends_on: list[Identifier] | None = None
+    limits: Limits = Limits()
+    expectations: list[Expectation] = []
+    retention_days: int = Field(default=30, gt=0)
+    expires: dt.date | None = None
+    enabled: bool = True
+    notify: Notify = Notify()
+    tags: list[str] = []
+    retries: int = Field(default=2, ge=0, le=10)
+
+    @model_validator(mode="after")
+    def _kind_fits_source(self) -> ExportSpec:
+        if self.kind == "segment" and not isinstance(self.source, SegmentSource):
+            raise ValueError("a segment export needs source: {segment: <segment id>}")
+        if self.kind == "data_out" and not isinstance(self.source, TableSource):
+            raise ValueError("a data_out export needs source: {table: <table>}")
+        if self.kind == "segment" and not self.target:
+            raise ValueError("a segment export needs a target (a profile in targets.yaml)")
+        return self
+
+    @property
+    def dag_id(self) -> str:
+        return f"export__{self.id}"
+
+    @property
+    def file_name(self) -> str:
+        return self.format.name or self.id
+
+
+class GroupMember(Spec):
+    export: Identifier
+    continue_on_failure: bool = False
+
+
+class GroupSpec(Spec):
+    """An ordered chain of exports that runs as one DAG."""
+
+    id: Identifier
+    name: str
+    description: str = ""
+    owner: str = "ferry"
+    members: list[GroupMember] = Field(min_length=1)
+    schedule: Schedule = "off"
+    timezone: str = "UTC"
+    notify: Notify = Notify()
+    tags: list[str] = []
+
+    @property
+    def dag_id(self) -> str:
+        return f"group__{self.id}"
+
+
+class TargetSpec(Spec):
+    """A system segments are exported to, and the rules it imposes."""
+
+    name: str
+    segment_types: list[SegmentType] = Field(min_length=1)
+    required_fields: list[str] = []
+    max_rows: int | None = Field(default=None, gt=0)
+    warn_rows: int | None = Field(default=None, gt=0)
+    max_bytes: ByteSize | None = None
+    warn_bytes: ByteSize | None = None
+
+
+class TargetsFile(Spec):
+    targets: dict[Identifier, TargetSpec]
+
+
+class ColumnSpec(Spec):
+    type: str
+    pii: bool = False
+
+
+class TableSpec(Spec):
+    description: str = ""
+    key: str
+    segment_type: SegmentType | None = None
+    timestamp: str | None = None
+    columns: dict[str, ColumnSpec]
+
+
+class TablesFile(Spec):
+    tables: dict[Identifier, TableSpec]
+
+
+for _model in (AllOf, AnyOf, NotOf, SegmentSpec):
+    _model.model_rebuild()
