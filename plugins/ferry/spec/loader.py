@@ -7,6 +7,7 @@ the field and the fix.
 from __future__ import annotations
 
 import functools
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -50,7 +51,7 @@ class Project:
     groups: dict[str, GroupSpec] = field(default_factory=dict)
     files: dict[str, Path] = field(default_factory=dict)
     errors: list[DefinitionError] = field(default_factory=list)
-    broken: dict[str, list[DefinitionError]] = field(default_factory=dict)
+    broken: dict[str, list[DefinitionError]] = field(default_factory=dict)  # by broken_key
 
     def table_of(self, export: ExportSpec) -> str:
         """The table an export reads: its own, or the one of its segment's type."""
@@ -121,7 +122,8 @@ def _load_mapping_file(project: Project, path: Path, model: type[Model]) -> dict
     if not path.exists():
         return {}
     parsed, errors = _parse(path, model, project.root)
-    project.errors.extend(errors)
+    if errors:
+        _mark_broken(project, path, errors)
     return dict(getattr(parsed[0], next(iter(model.model_fields)))) if parsed else {}
 
 
@@ -158,7 +160,7 @@ def _load_folder(
             spec, document = parsed
             errors = _cross_check(spec, document, project, into, problems_of)
         if errors:
-            _mark_broken(project, folder, path, parsed[0] if parsed else None, errors)
+            _mark_broken(project, path, errors)
         else:
             into[spec.id] = spec
             project.files[f"{folder}:{spec.id}"] = path
@@ -176,22 +178,16 @@ def _folder_of(spec: BaseModel) -> str:
     return {ExportSpec: "exports", SegmentSpec: "segments", GroupSpec: "groups"}[type(spec)]
 
 
-def _mark_broken(project: Project, folder: str, path: Path, spec, errors: list) -> None:
+def _mark_broken(project: Project, path: Path, errors: list) -> None:
     project.errors.extend(errors)
-    if folder == "exports":
-        key = spec.id if spec else _raw_id(path)
-        project.broken[key] = project.broken.get(key, []) + errors
+    key = broken_key(path)
+    project.broken[key] = project.broken.get(key, []) + errors
 
 
-def _raw_id(path: Path) -> str:
-    """The id a broken export file meant to have, for naming its error DAG."""
-    try:
-        data = yaml.load(path.read_text(encoding="utf-8"), Loader=_LOADER)
-        candidate = str(data.get("id")) if isinstance(data, dict) else ""
-    except (yaml.YAMLError, UnicodeDecodeError):
-        candidate = ""
-    stem = path.stem.lower().replace("-", "_")
-    return candidate if candidate.isidentifier() and candidate.islower() else stem
+def broken_key(path: Path) -> str:
+    """'include/exports/Bad File.yaml' -> 'exports.bad_file': names the error DAG."""
+    stem = re.sub(r"[^a-z0-9_]+", "_", path.stem.lower()).strip("_") or "unnamed"
+    return f"{path.parent.name}.{stem}"
 
 
 # Cross-file checks: each returns (loc, problem, hint) for the document that has the problem.
@@ -227,8 +223,6 @@ def _rule_children(rule) -> tuple[str, list]:
 
 
 def _regex_problems(pattern: Any, loc: tuple):
-    import re
-
     try:
         re.compile(str(pattern))
     except re.error as error:
@@ -347,7 +341,7 @@ def _group_problems(group: GroupSpec, project: Project) -> list[Problem]:
         loc = ("members", index, "export")
         if member.export in seen:
             problems.append((loc, f"export '{member.export}' is listed twice", "list each once"))
-        elif member.export in project.broken:
+        elif f"exports.{member.export}" in project.broken:
             problems.append(
                 (loc, f"export '{member.export}' has errors of its own", "fix it first")
             )
@@ -361,13 +355,13 @@ def _group_problems(group: GroupSpec, project: Project) -> list[Problem]:
 def _break_dependency_cycles(project: Project) -> None:
     """Exports that depend on each other in a circle can never run: mark them broken."""
     for export_id in _exports_in_cycles(project.exports):
-        export = project.exports.pop(export_id)
+        project.exports.pop(export_id)
         path = project.files.pop(f"exports:{export_id}")
         document = Document(path, project.root)
         error = document.error(
             ("depends_on",), "depends on itself through other exports", "remove one link"
         )
-        _mark_broken(project, "exports", path, export, [error])
+        _mark_broken(project, path, [error])
 
 
 def _exports_in_cycles(exports: dict[str, ExportSpec]) -> list[str]:

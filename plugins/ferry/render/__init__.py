@@ -1,0 +1,1 @@
+"""The Airflow layer: the only part of Ferry that imports Airflow at module level."""

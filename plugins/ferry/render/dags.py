@@ -1,0 +1,176 @@
+"""Render a loaded Project into Airflow DAGs: one per export, one per broken definition file.
+
+Only this package imports Airflow. Rendering reads YAML and builds objects; it never opens
+the warehouse, the network or a heavy library, because it runs on every DAG-folder parse.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+from airflow.sdk import DAG, Param, chain
+
+from ferry.render.operators import (
+    DeliverOperator,
+    ExportStepOperator,
+    FinalizeOperator,
+    RefreshSensor,
+)
+from ferry.render.schedule import (
+    dag_schedule,
+    end_date,
+    export_asset,
+    start_date,
+    warehouse_asset,
+)
+from ferry.spec.errors import DefinitionError
+from ferry.spec.loader import Project
+from ferry.spec.models import ExportSpec, SegmentSource, TableSource
+
+REFRESH_WAIT = dt.timedelta(hours=2)
+
+
+def render_project(project: Project) -> dict[str, DAG]:
+    """Every DAG of the project, by dag_id: valid exports and one per broken file."""
+    dags = {}
+    for export in project.exports.values():
+        dags[export.dag_id] = export_dag(export, project)
+    for file_key, errors in project.broken.items():
+        dag = broken_dag(file_key, errors)
+        dags[dag.dag_id] = dag
+    return dags
+
+
+def refresh_dependencies(export: ExportSpec, project: Project) -> list[str]:
+    """What an export reads and so must not read mid-refresh: its table or its segment."""
+    if export.depends_on is not None:
+        return list(export.depends_on)
+    if isinstance(export.source, TableSource):
+        return [export.source.table]
+    return [export.source.segment]
+
+
+def _asset_for(name: str, project: Project):
+    if name in project.segments:
+        return warehouse_asset(name, segment=True)
+    if name in project.tables:
+        return warehouse_asset(name)
+    return export_asset(name)
+
+
+def export_dag(export: ExportSpec, project: Project) -> DAG:
+    """One export as wait_for_refresh -> checks -> extract -> validate -> deliver_* -> finalize."""
+    depends_on = refresh_dependencies(export, project)
+    with DAG(
+        dag_id=export.dag_id,
+        description=_description(export),
+        doc_md=_doc_md(export, project),
+        schedule=dag_schedule(
+            export.schedule, export.timezone, [_asset_for(name, project) for name in depends_on]
+        ),
+        start_date=start_date(export.timezone),
+        end_date=end_date(export.expires, export.timezone),
+        catchup=False,
+        max_active_runs=1,
+        is_paused_upon_creation=not export.enabled,
+        tags=_tags(export),
+        params=_params(),
+        default_args={"owner": export.owner, "retries": export.retries},
+    ) as dag:
+        chain(*_export_tasks(export, depends_on))
+    return dag
+
+
+def _export_tasks(export: ExportSpec, depends_on: list[str]) -> list:
+    step = {"export_id": export.id}
+    deliveries = [
+        DeliverOperator(
+            task_id=f"deliver_{name}",
+            destination=name,
+            retry_exponential_backoff=True,
+            retry_delay=dt.timedelta(seconds=30),
+            **step,
+        )
+        for name in (d.name or d.type for d in export.destinations)
+    ]
+    return [
+        RefreshSensor(
+            task_id="wait_for_refresh",
+            depends_on=depends_on,
+            poke_interval=30,
+            timeout=REFRESH_WAIT,
+            mode="reschedule",
+            **step,
+        ),
+        ExportStepOperator(task_id="check_eligibility", step="check_eligibility", **step),
+        ExportStepOperator(task_id="check_limits", step="check_limits", **step),
+        ExportStepOperator(task_id="extract", step="extract", **step),
+        ExportStepOperator(task_id="validate", step="validate", **step),
+        deliveries,
+        FinalizeOperator(
+            task_id="finalize",
+            deliver_task_ids=[task.task_id for task in deliveries],
+            outlets=[export_asset(export.id)],
+            **step,
+        ),
+    ]
+
+
+def _params() -> dict[str, Param]:
+    """On-demand run options: a date range instead of the interval, and ids to look up."""
+    optional_date = {"type": ["null", "string"], "format": "date"}
+    return {
+        "date_from": Param(None, title="From date", description="YYYY-MM-DD", **optional_date),
+        "date_to": Param(None, title="To date", description="YYYY-MM-DD", **optional_date),
+        "ids": Param(
+            [],
+            type="array",
+            title="Ids",
+            description="Export only these keys (e.g. a dispute lookup)",
+        ),
+    }
+
+
+def _tags(export: ExportSpec) -> list[str]:
+    schedule = export.schedule if " " not in export.schedule else "cron"
+    tags = ["ferry", "export", export.kind, f"schedule:{schedule}"]
+    if isinstance(export.source, SegmentSource):
+        tags.append(f"target:{export.target}")
+    if not export.enabled:
+        tags.append("disabled")
+    return tags + [tag for tag in export.tags if tag not in tags]
+
+
+def _description(export: ExportSpec) -> str:
+    text = export.name + (f": {export.description}" if export.description else "")
+    return ("[disabled: enabled is false] " if not export.enabled else "") + text
+
+
+def _doc_md(export: ExportSpec, project: Project) -> str:
+    source = project.files.get(f"exports:{export.id}")
+    resolved = json.dumps(export.model_dump(mode="json", by_alias=True), indent=2)
+    return (
+        f"## {export.name}\n\n{export.description}\n\n"
+        f"Owner: {export.owner}. Definition: `{source}`.\n\n"
+        f"### Resolved definition\n```json\n{resolved}\n```\n"
+    )
+
+
+def broken_dag(file_key: str, errors: list[DefinitionError]) -> DAG:
+    """A DAG that shows why a definition did not load, and fails if anyone runs it."""
+    listing = "\n".join(f"- {error}" for error in errors)
+    with DAG(
+        dag_id=f"ferry_broken__{file_key}",
+        description=f"Definition error: {errors[0]}",
+        doc_md=f"## This definition did not load\n\n{listing}\n",
+        schedule=None,
+        tags=["ferry", "broken"],
+        default_args={"owner": "ferry", "retries": 0},
+    ) as dag:
+        ExportStepOperator(
+            task_id="definition_error",
+            step="definition_error",
+            export_id=file_key,
+        )
+    return dag

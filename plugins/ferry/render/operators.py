@@ -1,0 +1,150 @@
+"""The operators of an export DAG: thin Airflow shells around ferry.steps.
+
+Each execute() turns Airflow's context into a plain RunInfo, fetches secrets from Airflow
+connections, and calls the step; everything heavy is imported inside execute().
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from airflow.sdk import BaseOperator, BaseSensorOperator, Context
+from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
+
+PII_CONNECTION = "ferry_pii"
+
+
+def run_info(context: Context, export_id: str):
+    """The plain description of this run that the engine and delivery understand."""
+    from ferry.plan import RunInfo
+
+    dag_run, params = context["dag_run"], context.get("params") or {}
+    return RunInfo(
+        export_id=export_id,
+        run_id=dag_run.run_id,
+        logical_date=dag_run.logical_date,
+        data_interval_start=dag_run.data_interval_start,
+        data_interval_end=dag_run.data_interval_end,
+        date_from=_date_param(params.get("date_from")),
+        date_to=_date_param(params.get("date_to")),
+        ids=tuple(params.get("ids") or ()),
+        triggered_by=dag_run.triggering_user_name or str(dag_run.run_type.value),
+    )
+
+
+def _date_param(value: Any) -> dt.date | None:
+    return dt.date.fromisoformat(str(value)[:10]) if value else None
+
+
+def pii_key() -> bytes | None:
+    """The HMAC key for hashing and tokenizing PII: the password of connection ferry_pii."""
+    from airflow.sdk import BaseHook
+    from airflow.sdk.exceptions import AirflowNotFoundException
+
+    try:
+        password = BaseHook.get_connection(PII_CONNECTION).password
+    except AirflowNotFoundException:
+        return None
+    return password.encode("utf-8") if password else None
+
+
+class ExportStepOperator(BaseOperator):
+    """Run one step of an export (check_eligibility, check_limits, extract, validate, finalize).
+
+    Args:
+        export_id: The export's id in include/exports/.
+        step: The name of a function in ferry.steps.
+    """
+
+    ui_color = "#e8f4fd"
+
+    def __init__(self, *, export_id: str, step: str, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.export_id = export_id
+        self.step = step
+
+    def execute(self, context: Context) -> Any:
+        from ferry import steps
+
+        run = run_info(context, self.export_id)
+        self.log.info("Export %s, run %s: %s", self.export_id, run.job_run_id, self.step)
+        try:
+            return steps.run_step(self.step, run, log=self.log, pii_key=pii_key)
+        except steps.ExportSkipped as skipped:
+            raise AirflowSkipException(str(skipped)) from None
+        except steps.ExportRejected as rejected:
+            raise AirflowFailException(str(rejected)) from None
+
+
+class DeliverOperator(BaseOperator):
+    """Send an export run's staged files to one destination through its provider hook.
+
+    Args:
+        export_id: The export's id.
+        destination: The destination's name (its `name`, or its type when unnamed).
+    """
+
+    ui_color = "#e9f7ef"
+
+    def __init__(self, *, export_id: str, destination: str, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.export_id = export_id
+        self.destination = destination
+
+    def execute(self, context: Context) -> dict:
+        from ferry import steps
+
+        run = run_info(context, self.export_id)
+        template_vars = {key: context.get(key) for key in steps.TEMPLATE_CONTEXT_KEYS}
+        try_number = context["ti"].try_number
+        return steps.deliver(run, self.destination, template_vars, try_number, log=self.log)
+
+
+class RefreshSensor(BaseSensorOperator):
+    """Wait while a refresh of something the export reads is in progress.
+
+    Args:
+        export_id: The export's id.
+        depends_on: Tables and segments whose refresh the export must not read halfway.
+    """
+
+    ui_color = "#fdf6e3"
+
+    def __init__(self, *, export_id: str, depends_on: list[str], **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.export_id = export_id
+        self.depends_on = depends_on
+
+    def poke(self, context: Context) -> bool:
+        from ferry import refresh
+
+        running = refresh.refreshes_in_progress(self.depends_on)
+        if running:
+            self.log.info("Waiting: refresh in progress for %s", ", ".join(running))
+        return not running
+
+
+class FinalizeOperator(BaseOperator):
+    """Record the run with every destination's receipt and emit the export's asset.
+
+    Args:
+        export_id: The export's id.
+        deliver_task_ids: The deliver_* tasks whose receipts (XComs) go into the record.
+    """
+
+    ui_color = "#f4ecf7"
+
+    def __init__(self, *, export_id: str, deliver_task_ids: list[str], **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.export_id = export_id
+        self.deliver_task_ids = deliver_task_ids
+
+    def execute(self, context: Context) -> dict:
+        from ferry import steps
+
+        run = run_info(context, self.export_id)
+        receipts = context["ti"].xcom_pull(task_ids=self.deliver_task_ids)
+        receipts = [receipts] if isinstance(receipts, dict) else list(receipts or [])
+        started_at = context["dag_run"].start_date
+        return steps.finalize(run, receipts, started_at, log=self.log)

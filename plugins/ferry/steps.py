@@ -1,0 +1,215 @@
+"""The steps of an export run, as plain functions the Airflow operators and the CLI call.
+
+No Airflow import here: a step gets a RunInfo and a logger, reads the definitions, and
+calls the engine or a delivery. Steps that stop a run raise ExportSkipped (nothing to do,
+not an error) or ExportRejected (the definition cannot run as it stands).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import logging
+from collections.abc import Callable
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+from ferry import history, paths
+from ferry.manifest import read_manifest
+from ferry.plan import ExportPlan, RunInfo, build_plan
+from ferry.spec.loader import Project, load_project
+from ferry.spec.models import SegmentSource
+
+DEFAULT_MAX_ROWS = 5_000_000
+DEFAULT_MAX_BYTES = 5_000_000_000
+SEGMENT_TYPE_NAMES = {
+    "contact": "ContactProfile",
+    "customer_profile": "CustomerProfile",
+    "account": "AccountProfile",
+}
+TEMPLATE_CONTEXT_KEYS = (
+    "ds", "ds_nodash", "ts", "ts_nodash", "run_id", "logical_date",
+    "data_interval_start", "data_interval_end", "macros",
+)  # fmt: skip
+
+
+class ExportSkipped(Exception):
+    """The run has nothing to do (e.g. over a size limit); downstream steps are skipped."""
+
+
+class ExportRejected(Exception):
+    """The run cannot go ahead as defined (e.g. a segment the target does not accept)."""
+
+
+@functools.cache
+def _project_at(root: Path, stamp: float) -> Project:
+    return load_project(root)
+
+
+def current_project() -> Project:
+    """The definitions as they are now on disk (reloaded when a file changes)."""
+    root = paths.include_dir()
+    stamp = max((p.stat().st_mtime for p in root.rglob("*.y*ml")), default=0.0)
+    return _project_at(root, stamp)
+
+
+def plan_for(run: RunInfo) -> ExportPlan:
+    project = current_project()
+    if run.export_id not in project.exports:
+        raise ExportRejected(f"export '{run.export_id}' is not defined or has errors")
+    return build_plan(project, run.export_id, run, paths.staging_root())
+
+
+def run_step(name: str, run: RunInfo, *, log: logging.Logger, pii_key: Callable) -> Any:
+    """Run one named step; pii_key is called only by steps that hash or tokenize."""
+    if name == "definition_error":
+        return definition_error(run.export_id)
+    step = {
+        "check_eligibility": check_eligibility,
+        "check_limits": check_limits,
+        "extract": extract,
+        "validate": validate,
+    }[name]
+    if name == "extract":
+        return step(plan_for(run), log=log, pii_key=pii_key())
+    return step(plan_for(run), log=log)
+
+
+def check_eligibility(plan: ExportPlan, *, log: logging.Logger) -> dict:
+    """A segment export's segment type and fields must suit its target."""
+    export, project = plan.export, current_project()
+    if not isinstance(export.source, SegmentSource):
+        log.info("Data-out export of table %s: no target rules apply", plan.table)
+        return {"eligible": True}
+    segment = project.segments[export.source.segment]
+    target = project.targets[export.target]
+    exported_type = "contact" if export.contacts_of_accounts else segment.type
+    if exported_type not in target.segment_types:
+        accepted = " or ".join(SEGMENT_TYPE_NAMES[kind] for kind in target.segment_types)
+        raise ExportRejected(
+            f"The following segment is not eligible for this export destination: "
+            f"'{segment.name}'. Please choose only segments of type {accepted} and try again."
+        )
+    sent = {column.source for column in plan.columns}
+    missing = [name for name in target.required_fields if name not in sent]
+    if missing:
+        raise ExportRejected(
+            f"Target {target.name} requires the field(s) {', '.join(missing)}; "
+            f"add them to the fields of export '{export.id}'"
+        )
+    log.info("Segment %s (%s) is eligible for %s", segment.id, segment.type, target.name)
+    return {"eligible": True}
+
+
+def check_limits(plan: ExportPlan, *, log: logging.Logger) -> dict:
+    """Count before writing: warn over the warning sizes, skip over a maximum."""
+    from ferry import engine
+
+    rows, size = engine.count(plan, warehouse=paths.warehouse_path())
+    limits = _limits(plan)
+    log.info("Rows %s, estimated bytes %s; limits %s", f"{rows:,}", f"{size:,}", limits)
+    for measure, value in (("rows", rows), ("bytes", size)):
+        if value > limits[f"max_{measure}"]:
+            reason = f"{value:,} {measure} is over the maximum of {limits[f'max_{measure}']:,}"
+            history.record_skip(plan.run, reason)
+            log.warning("Skipping export %s: %s; nothing is delivered", plan.export.id, reason)
+            raise ExportSkipped(reason)
+        warn_at = limits.get(f"warn_{measure}")
+        if warn_at and value > warn_at:
+            log.warning(
+                "Large export: %s %s is over the warning size of %s", value, measure, warn_at
+            )
+    return {"rows": rows, "estimated_bytes": size}
+
+
+def _limits(plan: ExportPlan) -> dict[str, int]:
+    """The tightest of the export's, the target's and the platform's limits."""
+    export_limits = plan.export.limits
+    target = current_project().targets.get(plan.export.target or "")
+    sources = [export_limits] + ([target] if target else [])
+    limits = {"max_rows": DEFAULT_MAX_ROWS, "max_bytes": DEFAULT_MAX_BYTES}
+    for key in ("max_rows", "max_bytes", "warn_rows", "warn_bytes"):
+        values = [getattr(source, key) for source in sources if getattr(source, key)]
+        values += [limits[key]] if key in limits else []
+        if values:
+            limits[key] = min(values)
+    return limits
+
+
+def extract(plan: ExportPlan, *, log: logging.Logger, pii_key: bytes | None) -> dict:
+    """Stream the rows into staged, chunked files and a manifest."""
+    from ferry import engine
+
+    manifest = engine.extract(plan, warehouse=paths.warehouse_path(), pii_key=pii_key, log=log)
+    if plan.excluded_pii:
+        log.info("PII columns left out (no pii rule given): %s", ", ".join(plan.excluded_pii))
+    return {
+        "staging_dir": str(plan.staging_dir),
+        "rows": manifest.rows,
+        "files": len(manifest.data_files),
+        "bytes": manifest.bytes,
+    }
+
+
+def validate(plan: ExportPlan, *, log: logging.Logger) -> dict:
+    """Check the export's data expectations on the staged files before anything is sent."""
+    if not plan.export.expectations:
+        log.info("Export %s declares no expectations", plan.export.id)
+        return {"expectations": 0}
+    from ferry import engine
+
+    return engine.validate(plan, read_manifest(plan.staging_dir), log=log)
+
+
+def deliver(
+    run: RunInfo, destination_name: str, template_vars: dict, try_number: int, *, log
+) -> dict:
+    """Send the staged files to one destination and return the receipt."""
+    from ferry.delivery import DeliveryContext
+    from ferry.delivery import deliver as send
+
+    plan = plan_for(run)
+    destination = next(
+        d for d in plan.export.destinations if (d.name or d.type) == destination_name
+    )
+    context = DeliveryContext(
+        export=plan.export,
+        run=run,
+        template_vars={
+            **template_vars,
+            "export_id": run.export_id,
+            "export_name": plan.export.name,
+        },
+        try_number=try_number,
+    )
+    return asdict(send(destination, plan.staging_dir, context, log=log))
+
+
+def finalize(run: RunInfo, receipts: list[dict], started_at: dt.datetime | None, *, log) -> dict:
+    """Record the run: who, when, rows, files, bytes, digests and where it all went."""
+    plan = plan_for(run)
+    manifest = read_manifest(plan.staging_dir)
+    record = history.RunRecord.from_manifest(
+        run, manifest, receipts, started_at=started_at, finished_at=_utc_now()
+    )
+    history.record_run(record)
+    outcome = "empty" if manifest.rows == 0 else "success"
+    log.info(
+        "Run %s %s: %s rows in %s files, %s bytes, to %s in %.1f s",
+        run.job_run_id, outcome, manifest.rows, len(manifest.data_files), manifest.bytes,
+        ", ".join(r["destination"] for r in receipts) or "no destination", record.duration_s,
+    )  # fmt: skip
+    return asdict(record)
+
+
+def definition_error(file_key: str) -> None:
+    """The task of a broken definition's DAG: fail with the errors that keep it from loading."""
+    errors = current_project().broken.get(file_key)
+    if not errors:
+        raise ExportRejected(f"{file_key} now loads; its DAG is replaced on the next parse")
+    raise ExportRejected("The definition did not load:\n" + "\n".join(map(str, errors)))
+
+
+def _utc_now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)

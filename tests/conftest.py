@@ -1,0 +1,60 @@
+"""Test settings: a private AIRFLOW_HOME and FERRY_HOME per session, set before Airflow loads.
+
+pytest_configure runs before any test module imports airflow, so Airflow reads these
+settings rather than a developer's own.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SESSION_DIR = Path(tempfile.mkdtemp(prefix="ferry-tests-"))
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    os.environ.update(
+        {
+            "AIRFLOW_HOME": str(SESSION_DIR / "airflow"),
+            "AIRFLOW__CORE__DAGS_FOLDER": str(ROOT / "dags"),
+            "AIRFLOW__CORE__PLUGINS_FOLDER": str(ROOT / "plugins"),
+            "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+            "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
+            "AIRFLOW__LOGGING__LOGGING_LEVEL": "WARNING",
+            "FERRY_HOME": str(SESSION_DIR / "ferry"),
+            "FERRY_WAREHOUSE": str(SESSION_DIR / "warehouse.duckdb"),
+            "GX_ANALYTICS_ENABLED": "False",
+            "PYTHONPATH": os.pathsep.join(
+                filter(None, [str(ROOT / "plugins"), os.environ.get("PYTHONPATH")])
+            ),
+        }
+    )
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    shutil.rmtree(SESSION_DIR, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def warehouse() -> Path:
+    """The small demo warehouse, built once per session."""
+    from ferry.warehouse import build_warehouse
+
+    path = Path(os.environ["FERRY_WAREHOUSE"])
+    if not path.exists():
+        build_warehouse(path, size="small")
+    return path
+
+
+@pytest.fixture(scope="session")
+def airflow_db() -> None:
+    """A migrated SQLite metadata database, which dag.test() needs."""
+    airflow = Path(sys.executable).with_name("airflow")
+    subprocess.run([str(airflow), "db", "migrate"], check=True, capture_output=True, timeout=300)

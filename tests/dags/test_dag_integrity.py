@@ -1,0 +1,68 @@
+"""The Astro-style DAG integrity test: every DAG file imports, and every DAG is well formed."""
+
+from __future__ import annotations
+
+import itertools
+import shutil
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+EXPORT_CHAIN = ["wait_for_refresh", "check_eligibility", "check_limits", "extract", "validate"]
+
+
+def load_dagbag():
+    from airflow.dag_processing.dagbag import DagBag
+
+    return DagBag(dag_folder=str(ROOT / "dags"))
+
+
+@pytest.fixture(scope="module")
+def dagbag():
+    return load_dagbag()
+
+
+def test_no_import_errors(dagbag):
+    assert dagbag.import_errors == {}
+
+
+def test_every_definition_is_a_dag(dagbag):
+    exports = sorted(path.stem for path in (ROOT / "include" / "exports").glob("*.yaml"))
+    assert exports, "the demo ships example exports"
+    for export_id in exports:
+        assert f"export__{export_id}" in dagbag.dags
+
+
+def test_every_dag_has_tags_owner_and_retries(dagbag):
+    for dag_id, dag in dagbag.dags.items():
+        assert dag.tags, f"{dag_id} has no tags"
+        for task in dag.tasks:
+            assert task.owner and task.owner != "airflow", f"{dag_id}.{task.task_id} has no owner"
+            assert task.retries is not None, f"{dag_id}.{task.task_id} sets no retries"
+
+
+def test_export_dags_follow_the_design_chain(dagbag):
+    dag = dagbag.dags["export__daily_lead_backup"]
+    for upstream, downstream in itertools.pairwise(EXPORT_CHAIN):
+        assert downstream in dag.get_task(upstream).downstream_task_ids
+    delivers = [t for t in dag.task_ids if t.startswith("deliver_")]
+    assert delivers and dag.get_task("validate").downstream_task_ids == set(delivers)
+    for task_id in delivers:
+        assert dag.get_task(task_id).downstream_task_ids == {"finalize"}
+
+
+def test_a_broken_definition_hides_no_other_export(tmp_path, monkeypatch):
+    include = tmp_path / "include"
+    shutil.copytree(ROOT / "include", include, ignore=shutil.ignore_patterns("*.duckdb*"))
+    (include / "exports" / "broken.yaml").write_text(
+        "id: broken\nname: Broken\nsource: {table: leads}\ndestinations: [{type: download}]\n"
+    )
+    monkeypatch.setenv("FERRY_INCLUDE", str(include))
+    dagbag = load_dagbag()
+    assert "export__daily_lead_backup" in dagbag.dags
+    broken = dagbag.dags["ferry_broken__exports.broken"]
+    assert "unknown table 'leads'; did you mean 'lead'?" in broken.doc_md
+    [(file, message)] = dagbag.import_errors.items()
+    assert file.endswith("ferry_definition_errors.py")
+    assert "exports/broken.yaml:3 -> source.table -> unknown table 'leads'" in message
