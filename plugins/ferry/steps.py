@@ -1,7 +1,7 @@
 """The steps of an export run, as plain functions the Airflow operators and the CLI call.
 
 No Airflow import here: a step gets a RunInfo and a logger, reads the definitions, and
-calls the engine or a delivery. Steps that stop a run raise ExportSkipped (nothing to do,
+calls the engine, a check or a delivery. Steps that stop a run raise ExportSkipped (nothing to do,
 not an error) or ExportRejected (the definition cannot run as it stands).
 """
 
@@ -16,30 +16,16 @@ from pathlib import Path
 from typing import Any
 
 from ferry import history, paths
+from ferry.checks import check_eligibility, check_limits
+from ferry.exceptions import ExportRejected
 from ferry.manifest import read_manifest
 from ferry.plan import ExportPlan, RunInfo, build_plan
 from ferry.spec.loader import Project, load_project
-from ferry.spec.models import SegmentSource
 
-DEFAULT_MAX_ROWS = 5_000_000
-DEFAULT_MAX_BYTES = 5_000_000_000
-SEGMENT_TYPE_NAMES = {
-    "contact": "ContactProfile",
-    "customer_profile": "CustomerProfile",
-    "account": "AccountProfile",
-}
 TEMPLATE_CONTEXT_KEYS = (
     "ds", "ds_nodash", "ts", "ts_nodash", "run_id", "logical_date",
     "data_interval_start", "data_interval_end", "macros",
 )  # fmt: skip
-
-
-class ExportSkipped(Exception):
-    """The run has nothing to do (e.g. over a size limit); downstream steps are skipped."""
-
-
-class ExportRejected(Exception):
-    """The run cannot go ahead as defined (e.g. a segment the target does not accept)."""
 
 
 @functools.cache
@@ -74,67 +60,6 @@ def run_step(name: str, run: RunInfo, *, log: logging.Logger, pii_key: Callable)
     if name == "extract":
         return step(plan_for(run), log=log, pii_key=pii_key())
     return step(plan_for(run), log=log)
-
-
-def check_eligibility(plan: ExportPlan, *, log: logging.Logger) -> dict:
-    """A segment export's segment type and fields must suit its target."""
-    export, project = plan.export, current_project()
-    if not isinstance(export.source, SegmentSource):
-        log.info("Data-out export of table %s: no target rules apply", plan.table)
-        return {"eligible": True}
-    segment = project.segments[export.source.segment]
-    target = project.targets[export.target]
-    exported_type = "contact" if export.contacts_of_accounts else segment.type
-    if exported_type not in target.segment_types:
-        accepted = " or ".join(SEGMENT_TYPE_NAMES[kind] for kind in target.segment_types)
-        raise ExportRejected(
-            f"The following segment is not eligible for this export destination: "
-            f"'{segment.name}'. Please choose only segments of type {accepted} and try again."
-        )
-    sent = {column.source for column in plan.columns}
-    missing = [name for name in target.required_fields if name not in sent]
-    if missing:
-        raise ExportRejected(
-            f"Target {target.name} requires the field(s) {', '.join(missing)}; "
-            f"add them to the fields of export '{export.id}'"
-        )
-    log.info("Segment %s (%s) is eligible for %s", segment.id, segment.type, target.name)
-    return {"eligible": True}
-
-
-def check_limits(plan: ExportPlan, *, log: logging.Logger) -> dict:
-    """Count before writing: warn over the warning sizes, skip over a maximum."""
-    from ferry import engine
-
-    rows, size = engine.count(plan, warehouse=paths.warehouse_path())
-    limits = _limits(plan)
-    log.info("Rows %s, estimated bytes %s; limits %s", f"{rows:,}", f"{size:,}", limits)
-    for measure, value in (("rows", rows), ("bytes", size)):
-        if value > limits[f"max_{measure}"]:
-            reason = f"{value:,} {measure} is over the maximum of {limits[f'max_{measure}']:,}"
-            history.record_skip(plan.run, reason)
-            log.warning("Skipping export %s: %s; nothing is delivered", plan.export.id, reason)
-            raise ExportSkipped(reason)
-        warn_at = limits.get(f"warn_{measure}")
-        if warn_at and value > warn_at:
-            log.warning(
-                "Large export: %s %s is over the warning size of %s", value, measure, warn_at
-            )
-    return {"rows": rows, "estimated_bytes": size}
-
-
-def _limits(plan: ExportPlan) -> dict[str, int]:
-    """The tightest of the export's, the target's and the platform's limits."""
-    export_limits = plan.export.limits
-    target = current_project().targets.get(plan.export.target or "")
-    sources = [export_limits] + ([target] if target else [])
-    limits = {"max_rows": DEFAULT_MAX_ROWS, "max_bytes": DEFAULT_MAX_BYTES}
-    for key in ("max_rows", "max_bytes", "warn_rows", "warn_bytes"):
-        values = [getattr(source, key) for source in sources if getattr(source, key)]
-        values += [limits[key]] if key in limits else []
-        if values:
-            limits[key] = min(values)
-    return limits
 
 
 def extract(plan: ExportPlan, *, log: logging.Logger, pii_key: bytes | None) -> dict:

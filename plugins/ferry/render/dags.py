@@ -15,7 +15,6 @@ from ferry.render.operators import (
     DeliverOperator,
     ExportStepOperator,
     FinalizeOperator,
-    RefreshSensor,
 )
 from ferry.render.schedule import (
     dag_schedule,
@@ -24,6 +23,7 @@ from ferry.render.schedule import (
     start_date,
     warehouse_asset,
 )
+from ferry.render.sensors import RefreshSensor
 from ferry.spec.errors import DefinitionError
 from ferry.spec.loader import Project
 from ferry.spec.models import ExportSpec, SegmentSource, TableSource

@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from airflow.sdk import BaseOperator, BaseSensorOperator, Context
+from airflow.sdk import BaseOperator, Context
 from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
 PII_CONNECTION = "ferry_pii"
@@ -66,14 +66,15 @@ class ExportStepOperator(BaseOperator):
 
     def execute(self, context: Context) -> Any:
         from ferry import steps
+        from ferry.exceptions import ExportRejected, ExportSkipped
 
         run = run_info(context, self.export_id)
         self.log.info("Export %s, run %s: %s", self.export_id, run.job_run_id, self.step)
         try:
             return steps.run_step(self.step, run, log=self.log, pii_key=pii_key)
-        except steps.ExportSkipped as skipped:
+        except ExportSkipped as skipped:
             raise AirflowSkipException(str(skipped)) from None
-        except steps.ExportRejected as rejected:
+        except ExportRejected as rejected:
             raise AirflowFailException(str(rejected)) from None
 
 
@@ -99,30 +100,6 @@ class DeliverOperator(BaseOperator):
         template_vars = {key: context.get(key) for key in steps.TEMPLATE_CONTEXT_KEYS}
         try_number = context["ti"].try_number
         return steps.deliver(run, self.destination, template_vars, try_number, log=self.log)
-
-
-class RefreshSensor(BaseSensorOperator):
-    """Wait while a refresh of something the export reads is in progress.
-
-    Args:
-        export_id: The export's id.
-        depends_on: Tables and segments whose refresh the export must not read halfway.
-    """
-
-    ui_color = "#fdf6e3"
-
-    def __init__(self, *, export_id: str, depends_on: list[str], **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.export_id = export_id
-        self.depends_on = depends_on
-
-    def poke(self, context: Context) -> bool:
-        from ferry import refresh
-
-        running = refresh.refreshes_in_progress(self.depends_on)
-        if running:
-            self.log.info("Waiting: refresh in progress for %s", ", ".join(running))
-        return not running
 
 
 class FinalizeOperator(BaseOperator):

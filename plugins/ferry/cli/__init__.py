@@ -1,0 +1,34 @@
+"""The `ferry` command line: `ferry --help` lists the commands.
+
+Each module in this package adds its commands to the parser with register(subparsers);
+a command is a function taking the parsed args and returning an exit code.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+
+from ferry.cli import definitions, local
+
+COMMAND_MODULES = [definitions, local]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="ferry", description="Ferry: customer-data exports as Airflow DAGs."
+    )
+    subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for module in COMMAND_MODULES:
+        module.register(subparsers)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
+    args = build_parser().parse_args(argv)
+    try:
+        return args.handler(args)
+    except KeyboardInterrupt:
+        return 130

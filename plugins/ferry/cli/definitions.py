@@ -1,0 +1,84 @@
+"""Commands about definitions: validate, schema, list."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from ferry import paths
+from ferry.spec.loader import Project, load_project
+
+SCHEMA_KINDS = ("export", "segment", "group", "targets", "tables")
+
+
+def register(subparsers) -> None:
+    validate = subparsers.add_parser("validate", help="check every definition; list all errors")
+    validate.add_argument(
+        "path", nargs="?", type=Path, help="include/ folder (default: FERRY_INCLUDE)"
+    )
+    validate.set_defaults(handler=run_validate)
+    schema = subparsers.add_parser("schema", help="print JSON Schemas for editors")
+    schema.add_argument("--kind", choices=sorted(SCHEMA_KINDS), default="export")
+    schema.add_argument("--out", type=Path, help="write one <kind>.schema.json per kind here")
+    schema.set_defaults(handler=run_schema)
+    listing = subparsers.add_parser("definitions", help="list the exports defined in include/")
+    listing.set_defaults(handler=run_definitions)
+
+
+def _project(path: Path | None) -> Project:
+    return load_project(path or paths.include_dir())
+
+
+def run_validate(args: argparse.Namespace) -> int:
+    """Print every error (not only the first) and exit 1 if there is any."""
+    project = _project(args.path)
+    for error in project.errors:
+        print(error)
+    counts = (
+        f"{len(project.exports)} exports, {len(project.segments)} segments, "
+        f"{len(project.groups)} groups"
+    )
+    if project.errors:
+        print(f"{len(project.errors)} error(s) in {len(project.broken)} file(s); {counts} loaded")
+        return 1
+    print(f"OK: {counts}, {len(project.targets)} targets, {len(project.tables)} tables")
+    return 0
+
+
+def _schema_kinds() -> dict:
+    from ferry.spec import models
+
+    return {
+        "export": models.ExportSpec,
+        "segment": models.SegmentSpec,
+        "group": models.GroupSpec,
+        "targets": models.TargetsFile,
+        "tables": models.TablesFile,
+    }
+
+
+def run_schema(args: argparse.Namespace) -> int:
+    """JSON Schema (by alias, as written in YAML) for editors' YAML language servers."""
+    kinds = _schema_kinds()
+    if args.out:
+        args.out.mkdir(parents=True, exist_ok=True)
+        for kind, model in kinds.items():
+            schema = model.model_json_schema(by_alias=True)
+            (args.out / f"{kind}.schema.json").write_text(json.dumps(schema, indent=2) + "\n")
+        print(f"wrote {len(kinds)} schemas to {args.out}")
+        return 0
+    print(json.dumps(kinds[args.kind].model_json_schema(by_alias=True), indent=2))
+    return 0
+
+
+def run_definitions(args: argparse.Namespace) -> int:
+    project = _project(None)
+    print(f"{'ID':32} {'KIND':9} {'SOURCE':28} {'SCHEDULE':12} DESTINATIONS")
+    for export in project.exports.values():
+        source = next(iter(export.source.model_dump().values()))
+        kinds = ",".join(d.name or d.type for d in export.destinations)
+        print(f"{export.id:32} {export.kind:9} {source:28} {export.schedule:12} {kinds}")
+    for key in project.broken:
+        print(f"{key:32} BROKEN    (ferry validate says why)")
+    return 0
