@@ -1,0 +1,40 @@
+"""Housekeeping: delete download folders older than their export's retention_days.
+
+Kept thin: definitions are read inside the task, not while this file parses.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+
+from airflow.sdk import DAG, task
+
+log = logging.getLogger(__name__)
+
+with DAG(
+    dag_id="ferry_housekeeping",
+    description="Delete downloads older than each export's retention_days (default 30)",
+    schedule="@daily",
+    start_date=dt.datetime(2024, 1, 1, tzinfo=dt.UTC),
+    catchup=False,
+    max_active_runs=1,
+    tags=["ferry", "housekeeping"],
+    default_args={"owner": "ferry", "retries": 1, "retry_delay": dt.timedelta(minutes=5)},
+):
+
+    @task
+    def purge_downloads() -> list[str]:
+        """Delete expired run folders under $FERRY_HOME/downloads and log each one."""
+        from ferry import delivery, paths
+        from ferry.spec.loader import load_project
+
+        project = load_project(paths.include_dir())
+        retention = {export.id: export.retention_days for export in project.exports.values()}
+        deleted = delivery.purge_downloads(
+            paths.downloads_dir(), retention, now=dt.datetime.now(dt.UTC), log=log
+        )
+        log.info("Deleted %d download folder(s) under %s", len(deleted), paths.downloads_dir())
+        return [str(path) for path in deleted]
+
+    purge_downloads()

@@ -1,0 +1,270 @@
+"""What every destination shares: context, receipt, staged-file checks, layout and retries.
+
+No provider import here: this module loads while DAG files parse.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import os
+import posixpath
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+from ferry.manifest import MANIFEST_NAME, Manifest, StagedFile, sha256_of
+from ferry.plan import RunInfo
+from ferry.spec.models import ExportSpec
+from ferry.spec.templates import is_folder, placeholders_of, render_path
+
+LOG = logging.getLogger("ferry.delivery")
+T = TypeVar("T")
+_PART_NUMBER = re.compile(r"_(\d+)(?=\.)")
+
+
+@dataclass(frozen=True)
+class DeliveryContext:
+    """What a delivery knows about its run, beside the destination and the staged files.
+
+    Attributes:
+        export: The export being delivered.
+        run: The run (its ids and interval).
+        template_vars: Values for path, subject and body templates (ds, ts, run_id, ...).
+        try_number: Airflow's try number of the deliver task; 1 on the first try.
+    """
+
+    export: ExportSpec
+    run: RunInfo
+    template_vars: dict
+    try_number: int = 1
+
+
+@dataclass(frozen=True)
+class DeliveryReceipt:
+    """What went where: returned by deliver() and recorded with the run.
+
+    Attributes:
+        destination: The destination's name (its name, or its type when unnamed).
+        type: The destination type (s3, sftp, email, webhook, download).
+        files: One dict per delivered file: name, location, bytes, sha256.
+        rows: Data rows delivered.
+        rejects: Records the target refused (webhook).
+        detail: Destination-specific facts (no secrets).
+    """
+
+    destination: str
+    type: str
+    files: list[dict]
+    rows: int
+    rejects: int = 0
+    detail: dict = field(default_factory=dict)
+
+
+class DeliveryError(Exception):
+    """A delivery did not complete; the message names the destination and its target."""
+
+
+class StagedFileMismatch(DeliveryError):
+    """A staged file is missing or differs from the manifest: nothing is sent."""
+
+
+def destination_name(destination: Any) -> str:
+    """The name a destination goes by in task ids, logs and receipts."""
+    return getattr(destination, "name", None) or destination.type
+
+
+def checked_files(staging_dir: Path, manifest: Manifest) -> list[tuple[StagedFile, Path]]:
+    """Every staged file with its local path, after checking its size and sha256.
+
+    Raises:
+        StagedFileMismatch: A file is missing, outside the staging folder, or changed.
+    """
+    checked = []
+    for staged in manifest.files:
+        if Path(staged.name).name != staged.name or staged.name in ("", ".", ".."):
+            raise StagedFileMismatch(f"manifest names a file outside staging: {staged.name!r}")
+        path = staging_dir / staged.name
+        if not path.is_file():
+            raise StagedFileMismatch(f"staged file {path} is missing")
+        if path.stat().st_size != staged.bytes or sha256_of(path) != staged.sha256:
+            raise StagedFileMismatch(
+                f"staged file {path} does not match the manifest (size or sha256): "
+                "it changed after extract; rerun the extract"
+            )
+        checked.append((staged, path))
+    return checked
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    """One staged file and where it goes at the destination."""
+
+    staged: StagedFile
+    source: Path
+    target: str
+
+
+@dataclass(frozen=True)
+class Layout:
+    """Where a run's files and its manifest go at a destination.
+
+    Attributes:
+        files: Data files and sidecars, in manifest order.
+        manifest_target: Where the manifest goes; it is written last, as the commit marker.
+        manifest: The manifest as delivered: file names relative to the manifest's folder.
+    """
+
+    files: list[Outgoing]
+    manifest_target: str
+    manifest: Manifest
+
+
+def template_values(context: DeliveryContext, **extra: Any) -> dict[str, Any]:
+    """The values a template may use, with export_id and export_name always present."""
+    values = {"export_id": context.export.id, "export_name": context.export.name}
+    values.update({k: v for k, v in context.template_vars.items() if v is not None})
+    return {**values, **extra}
+
+
+def plan_layout(
+    template: str,
+    checked: list[tuple[StagedFile, Path]],
+    manifest: Manifest,
+    context: DeliveryContext,
+) -> Layout:
+    """Render a destination path template into a target for each staged file.
+
+    A folder template receives every file under its staged name and manifest.json. A
+    per-file template ({{ part }} or {{ file }}) places each data file; sidecars and the
+    manifest go beside the data, prefixed with the JobID.RunID so that runs sharing a
+    folder never overwrite each other's.
+
+    Raises:
+        DeliveryError: Two files would land on the same target.
+    """
+    if is_folder(template):
+        folder = render_path(template, template_values(context)).rstrip("/")
+        join = (lambda name: f"{folder}/{name}") if folder else (lambda name: name)
+        outgoing = [Outgoing(staged, path, join(staged.name)) for staged, path in checked]
+        manifest_target = join(MANIFEST_NAME)
+    else:
+        outgoing, manifest_target = _per_file_layout(template, checked, context)
+    targets = [item.target for item in outgoing] + [manifest_target]
+    if len(set(targets)) != len(targets):
+        raise DeliveryError(f"path template {template!r} sends two files to the same place")
+    return Layout(
+        outgoing, manifest_target, delivered_manifest(manifest, outgoing, manifest_target)
+    )
+
+
+def _per_file_layout(
+    template: str, checked: list[tuple[StagedFile, Path]], context: DeliveryContext
+) -> tuple[list[Outgoing], str]:
+    per_file = "file" in placeholders_of(template)
+    folder = posixpath.dirname(_render_for(template, "manifest.json", 0, context))
+    prefix = f"{folder}/{context.run.job_run_id}." if folder else f"{context.run.job_run_id}."
+    outgoing, part = [], 0
+    for staged, path in checked:
+        if staged.kind == "data" or per_file:
+            part += staged.kind == "data"
+            target = _render_for(template, staged.name, part, context)
+        else:
+            target = prefix + staged.name
+        outgoing.append(Outgoing(staged, path, target))
+    return outgoing, prefix + MANIFEST_NAME
+
+
+def _render_for(template: str, name: str, position: int, context: DeliveryContext) -> str:
+    found = _PART_NUMBER.findall(name)
+    part = found[-1] if found else f"{position:05d}"
+    ext = name.split(".", 1)[1] if "." in name else ""
+    return render_path(template, template_values(context, part=part, file=name, ext=ext))
+
+
+def delivered_manifest(
+    manifest: Manifest, outgoing: list[Outgoing], manifest_target: str
+) -> Manifest:
+    """The manifest with each file named as delivered, relative to the manifest's folder."""
+    folder = posixpath.dirname(manifest_target) or "."
+    renamed = {item.staged.name: posixpath.relpath(item.target, folder) for item in outgoing}
+    files = [dataclasses.replace(s, name=renamed.get(s.name, s.name)) for s in manifest.files]
+    return dataclasses.replace(manifest, files=files)
+
+
+def manifest_bytes(manifest: Manifest) -> bytes:
+    return manifest.to_json().encode("utf-8")
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """In-call retries for a target that is briefly down; Airflow's task retries do the rest.
+
+    Read from FERRY_DELIVERY_ATTEMPTS, FERRY_DELIVERY_BACKOFF_SECONDS,
+    FERRY_DELIVERY_MAX_BACKOFF_SECONDS and FERRY_DELIVERY_MAX_RETRY_AFTER_SECONDS.
+    """
+
+    attempts: int = 4
+    backoff_seconds: float = 1.0
+    max_backoff_seconds: float = 30.0
+    max_retry_after_seconds: float = 120.0
+
+    @classmethod
+    def from_env(cls) -> RetryPolicy:
+        def number(name: str, default: float) -> float:
+            return float(os.environ.get(f"FERRY_DELIVERY_{name}") or default)
+
+        return cls(
+            attempts=max(1, int(number("ATTEMPTS", cls.attempts))),
+            backoff_seconds=number("BACKOFF_SECONDS", cls.backoff_seconds),
+            max_backoff_seconds=number("MAX_BACKOFF_SECONDS", cls.max_backoff_seconds),
+            max_retry_after_seconds=number("MAX_RETRY_AFTER_SECONDS", cls.max_retry_after_seconds),
+        )
+
+
+def with_retries(
+    action: Callable[[], T],
+    *,
+    what: str,
+    retry_on: tuple[type[BaseException], ...],
+    log: logging.Logger,
+    policy: RetryPolicy | None = None,
+) -> T:
+    """Call action, retrying on retry_on with exponential backoff.
+
+    An exception with a `retry_after` attribute (seconds, e.g. from HTTP 429) sets the
+    wait instead, up to the policy's max_retry_after_seconds. The last error is re-raised.
+    """
+    import tenacity
+
+    policy = policy or RetryPolicy.from_env()
+    backoff = tenacity.wait_exponential(
+        multiplier=policy.backoff_seconds, max=policy.max_backoff_seconds
+    )
+
+    def wait(state: tenacity.RetryCallState) -> float:
+        hint = getattr(state.outcome.exception(), "retry_after", None)
+        return min(hint, policy.max_retry_after_seconds) if hint is not None else backoff(state)
+
+    def before_sleep(state: tenacity.RetryCallState) -> None:
+        log.warning(
+            "%s failed (attempt %d of %d): %s; retrying in %.1f s",
+            what, state.attempt_number, policy.attempts,
+            state.outcome.exception(), state.next_action.sleep,
+        )  # fmt: skip
+
+    retrying = tenacity.Retrying(
+        stop=tenacity.stop_after_attempt(policy.attempts),
+        wait=wait,
+        retry=tenacity.retry_if_exception_type(retry_on),
+        before_sleep=before_sleep,
+        reraise=True,
+    )
+    return retrying(action)
+
+
+def file_record(name: str, location: str, staged: StagedFile) -> dict[str, Any]:
+    """A receipt's entry for one delivered file."""
+    return {"name": name, "location": location, "bytes": staged.bytes, "sha256": staged.sha256}
