@@ -11,7 +11,7 @@ import datetime as dt
 import gzip
 import io
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -20,6 +20,7 @@ from ferry.delivery import DeliveryContext
 from ferry.manifest import Manifest, StagedFile, sha256_of
 from ferry.plan import RunInfo
 from ferry.spec.models import ExportSpec
+from servers import MotoS3, running
 
 EXPORT_ID = "lead_backup"
 RUN_ID = "scheduled__2024-05-01T00:00:00+00:00"
@@ -184,3 +185,16 @@ def quick_retries(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("FERRY_DELIVERY_ATTEMPTS", "3")
     monkeypatch.setenv("FERRY_DELIVERY_BACKOFF_SECONDS", "0.1")
     monkeypatch.setenv("FERRY_DELIVERY_MAX_BACKOFF_SECONDS", "0.5")
+
+
+@pytest.fixture(scope="session")
+def s3_server() -> Iterator[MotoS3]:
+    """moto's S3 server for the whole session (state is per bucket; tests use their own)."""
+    with running(MotoS3()) as server:
+        yield server
+
+
+@pytest.fixture
+def connect(monkeypatch: pytest.MonkeyPatch) -> Callable[[tuple[str, str]], None]:
+    """connect(server.connection(id)): an Airflow connection for one test, as AIRFLOW_CONN_<ID>."""
+    return lambda variable: monkeypatch.setenv(*variable)

@@ -1,0 +1,90 @@
+"""S3 destination against moto's server, reached by S3Hook over HTTP through endpoint_url."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from ferry.delivery import DeliveryError, deliver
+from servers import MotoS3
+
+pytestmark = pytest.mark.integration
+
+
+def _objects(client, bucket: str) -> dict[str, bytes]:
+    listing = client.list_objects_v2(Bucket=bucket).get("Contents", [])
+    return {
+        o["Key"]: client.get_object(Bucket=bucket, Key=o["Key"])["Body"].read() for o in listing
+    }
+
+
+def test_folder_template_uploads_files_then_manifest(
+    s3_server, connect, staging, context_for, same_bytes
+):
+    connect(s3_server.connection("s3_folder"))
+    client = s3_server.client()
+    client.create_bucket(Bucket="ferry-folder")
+    folder, manifest = staging()
+    destination = {"type": "s3", "connection": "s3_folder", "bucket": "ferry-folder",
+                   "path": "exports/{{ export_id }}/{{ ds }}/", "encryption": "AES256"}  # fmt: skip
+    context = context_for(destination)
+
+    receipt = deliver(context.export.destinations[0], folder, context)
+    receipt_again = deliver(
+        context.export.destinations[0], folder, context_for(destination, try_number=2)
+    )
+
+    objects = _objects(client, "ferry-folder")
+    prefix = "exports/lead_backup/2024-05-01/"
+    assert sorted(objects) == sorted(
+        prefix + n for n in [f.name for f in manifest.files] + ["manifest.json"]
+    )
+    same_bytes({k.removeprefix(prefix): v for k, v in objects.items()}, manifest)
+    head = client.head_object(Bucket="ferry-folder", Key=prefix + manifest.files[0].name)
+    assert head["ServerSideEncryption"] == "AES256"
+    assert head["Metadata"]["ferry-sha256"] == manifest.files[0].sha256
+    assert receipt.files == receipt_again.files
+    assert receipt.files[0]["location"] == f"s3://ferry-folder/{prefix}{manifest.files[0].name}"
+    assert "testing" not in repr(receipt)
+
+
+def test_per_file_template_and_multipart(
+    s3_server, connect, monkeypatch, staging, context_for, same_bytes
+):
+    monkeypatch.setenv("FERRY_S3_MULTIPART_MB", "5")
+    connect(s3_server.connection("s3_parts"))
+    client = s3_server.client()
+    client.create_bucket(Bucket="ferry-parts")
+    folder, manifest = staging(big_file_bytes=12 * 1024 * 1024)
+    destination = {"type": "s3", "connection": "s3_parts", "bucket": "ferry-parts",
+                   "path": "leads/{{ ds_nodash }}/leads_{{ part }}.{{ ext }}"}  # fmt: skip
+    context = context_for(destination)
+
+    deliver(context.export.destinations[0], folder, context)
+
+    objects = _objects(client, "ferry-parts")
+    job = context.run.job_run_id
+    expected = [f"leads/20240501/leads_{i:05d}.csv.gz" for i in (1, 2, 3)]
+    expected += ["leads/20240501/leads_00004.bin", f"leads/20240501/{job}.schema.json"]
+    assert sorted(objects) == sorted(expected + [f"leads/20240501/{job}.manifest.json"])
+    delivered = {f.name: objects[k] for f, k in zip(manifest.files, expected, strict=True)}
+    same_bytes(delivered, manifest)
+    big = client.head_object(Bucket="ferry-parts", Key="leads/20240501/leads_00004.bin")
+    assert big["ETag"].strip('"').endswith("-3"), "12 MiB in 5 MiB parts is a 3-part upload"
+
+
+def test_bucket_down_retries_then_names_the_target(connect, staging, context_for, caplog):
+    down = MotoS3()  # never started: nothing listens on its port
+    connect(down.connection("s3_down"))
+    folder, _ = staging()
+    destination = {"type": "s3", "connection": "s3_down", "bucket": "ferry-down", "path": "x/"}
+    context = context_for(destination)
+
+    started = time.monotonic()
+    with pytest.raises(
+        DeliveryError, match=rf"bucket 'ferry-down' at http://127.0.0.1:{down.port}"
+    ):
+        deliver(context.export.destinations[0], folder, context)
+    assert caplog.text.count("retrying in") == 2
+    assert time.monotonic() - started < 10
