@@ -252,7 +252,7 @@ def with_retries(
         log.warning(
             "%s failed (attempt %d of %d): %s; retrying in %.1f s",
             what, state.attempt_number, policy.attempts,
-            state.outcome.exception(), state.next_action.sleep,
+            describe_error(state.outcome.exception()), state.next_action.sleep,
         )  # fmt: skip
 
     retrying = tenacity.Retrying(
@@ -263,6 +263,12 @@ def with_retries(
         reraise=True,
     )
     return retrying(action)
+
+
+def describe_error(error: BaseException | None) -> str:
+    """An error as 'Type: message', readable even when the message is empty."""
+    text = str(error) if error is not None else ""
+    return f"{type(error).__name__}: {text}" if text else type(error).__name__
 
 
 def file_record(name: str, location: str, staged: StagedFile) -> dict[str, Any]:

@@ -11,6 +11,7 @@ import datetime as dt
 import gzip
 import io
 import json
+import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -20,7 +21,7 @@ from ferry.delivery import DeliveryContext
 from ferry.manifest import Manifest, StagedFile, sha256_of
 from ferry.plan import RunInfo
 from ferry.spec.models import ExportSpec
-from servers import MotoS3, running
+from servers import SSHD, MotoS3, OpenSshServer, running
 
 EXPORT_ID = "lead_backup"
 RUN_ID = "scheduled__2024-05-01T00:00:00+00:00"
@@ -198,3 +199,14 @@ def s3_server() -> Iterator[MotoS3]:
 def connect(monkeypatch: pytest.MonkeyPatch) -> Callable[[tuple[str, str]], None]:
     """connect(server.connection(id)): an Airflow connection for one test, as AIRFLOW_CONN_<ID>."""
     return lambda variable: monkeypatch.setenv(*variable)
+
+
+@pytest.fixture
+def sftp_server() -> Iterator[OpenSshServer]:
+    """A fresh sshd per test (the cut test kills its server); skipped without sshd outside CI."""
+    if not Path(SSHD).exists():
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(f"{SSHD} is missing; CI installs openssh-server from packages.txt")
+        pytest.skip(f"{SSHD} is missing: apt-get install -y openssh-server (see packages.txt)")
+    with running(OpenSshServer()) as server:
+        yield server

@@ -1,0 +1,123 @@
+"""SFTP destination against Debian's OpenSSH sshd with a test user and key."""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from ferry.delivery import DeliveryError, deliver
+from ferry.manifest import read_manifest
+
+pytestmark = pytest.mark.integration
+
+
+def _tree(root: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(root)): p.read_bytes() for p in root.rglob("*") if p.is_file()}
+
+
+def test_upload_renames_parts_and_rerun_replaces(
+    sftp_server, connect, staging, context_for, same_bytes
+):
+    connect(sftp_server.connection("sftp_main"))
+    folder, manifest = staging(fmt="tsv")
+    destination = {"type": "sftp", "connection": "sftp_main",
+                   "path": f"{sftp_server.root}/in/{{{{ export_id }}}}/{{{{ ds }}}}/"}  # fmt: skip
+    context = context_for(destination)
+
+    receipt = deliver(context.export.destinations[0], folder, context)
+    deliver(context.export.destinations[0], folder, context_for(destination, try_number=2))
+
+    delivered = sftp_server.root / "in" / "lead_backup" / "2024-05-01"
+    tree = _tree(delivered)
+    assert sorted(tree) == sorted([f.name for f in manifest.files] + ["manifest.json"])
+    same_bytes(tree, manifest)
+    assert read_manifest(delivered) == manifest
+    assert delivered.stat().st_uid == sftp_server.user.pw_uid
+    _assert_all_sessions_closed(sftp_server)
+    assert (
+        receipt.files[0]["location"]
+        == f"sftp://127.0.0.1:{sftp_server.port}{delivered}/{manifest.files[0].name}"
+    )
+
+
+def _assert_all_sessions_closed(server) -> None:
+    deadline = time.monotonic() + 5
+    while server.sessions():
+        assert time.monotonic() < deadline, f"sshd sessions still open: {server.sessions()}"
+        time.sleep(0.05)
+
+
+def test_unknown_host_key_is_refused_without_retries(
+    sftp_server, connect, staging, context_for, caplog
+):
+    connect(sftp_server.connection("sftp_nokey", host_key=None))
+    folder, _ = staging()
+    destination = {"type": "sftp", "connection": "sftp_nokey", "path": f"{sftp_server.root}/x/"}
+    context = context_for(destination)
+
+    with pytest.raises(DeliveryError, match=rf"127.0.0.1:{sftp_server.port}.*host_key"):
+        deliver(context.export.destinations[0], folder, context)
+    assert "retrying" not in caplog.text
+    assert not any(sftp_server.root.iterdir())
+
+
+def test_server_down_at_start_retries_then_names_the_host(
+    sftp_server, connect, staging, context_for, caplog
+):
+    sftp_server.stop()
+    connect(sftp_server.connection("sftp_down"))
+    folder, _ = staging()
+    destination = {"type": "sftp", "connection": "sftp_down", "path": f"{sftp_server.root}/x/"}
+    context = context_for(destination)
+
+    with pytest.raises(
+        DeliveryError, match=rf"sftp destination 'sftp'.*127.0.0.1:{sftp_server.port}"
+    ):
+        deliver(context.export.destinations[0], folder, context)
+    assert caplog.text.count("retrying in") == 2
+
+
+def test_cut_mid_upload_leaves_no_partial_file_and_retry_completes(
+    sftp_server, connect, staging, context_for, same_bytes
+):
+    connect(sftp_server.connection("sftp_cut"))
+    folder, manifest = staging(big_file_bytes=64 * 1024 * 1024)
+    big = next(f for f in manifest.files if f.name.endswith(".bin"))
+    destination = {"type": "sftp", "connection": "sftp_cut", "path": f"{sftp_server.root}/drop/"}
+    delivered = sftp_server.root / "drop"
+    errors: list[BaseException] = []
+
+    def first_try() -> None:
+        context = context_for(destination)
+        try:
+            deliver(context.export.destinations[0], folder, context)
+        except BaseException as error:
+            errors.append(error)
+
+    upload = threading.Thread(target=first_try)
+    upload.start()
+    part = delivered / f"{big.name}.part"
+    deadline = time.monotonic() + 30
+    while not (part.exists() and 8 * 1024 * 1024 <= part.stat().st_size < big.bytes // 2):
+        assert time.monotonic() < deadline and upload.is_alive(), "the upload never got going"
+        time.sleep(0.002)
+    cut_at = part.stat().st_size
+    sftp_server.cut()
+    upload.join(30)
+
+    assert len(errors) == 1 and isinstance(errors[0], DeliveryError)
+    assert str(sftp_server.port) in str(errors[0])
+    assert not (delivered / big.name).exists(), "a half file reached the final name"
+    assert not (delivered / "manifest.json").exists()
+    print(f"cut after {cut_at} of {big.bytes} bytes")
+
+    sftp_server.start()
+    context = context_for(destination, try_number=2)
+    deliver(context.export.destinations[0], folder, context)
+
+    tree = _tree(delivered)
+    assert sorted(tree) == sorted([f.name for f in manifest.files] + ["manifest.json"])
+    same_bytes(tree, manifest)
