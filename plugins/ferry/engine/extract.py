@@ -1,0 +1,170 @@
+"""extract, count and preview: the warehouse read once, written as chunked staged files.
+
+DuckDB renders rows in a reader thread while the calling thread compresses and writes,
+so on two cores the query and the codec run side by side (both release the GIL).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import queue
+import shutil
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pyarrow as pa
+
+from ferry.engine import pii, query
+from ferry.engine.progress import Progress
+from ferry.engine.writers import Chunker
+from ferry.manifest import MANIFEST_NAME, Manifest, StagedFile, sha256_of
+from ferry.plan import ExportPlan
+from ferry.sql import Sql
+
+LOG = logging.getLogger("ferry.engine")
+PREFETCH_BATCHES = 4
+_DONE = object()
+
+
+def extract(
+    plan: ExportPlan, *, warehouse: Path, pii_key: bytes | None, log: logging.Logger | None = None
+) -> Manifest:
+    """Write the export's files and manifest.json (last, the commit marker) to staging.
+
+    Whatever an earlier try left in plan.staging_dir is removed first: a rerun replaces.
+
+    Raises:
+        MissingPiiKeyError: a column is hashed or tokenized and pii_key is None.
+    """
+    log = log or LOG
+    pii.require_key(plan.columns, pii_key)
+    folder = _fresh_folder(Path(plan.staging_dir))
+    select = query.output_select(plan, pii_key)
+    with query.connect(warehouse) as con:
+        found = query.stats(con, plan)
+        schema = query.result_schema(con, select)
+    log.info("extract %s: %s rows of %s into %s", plan.run.job_run_id, f"{found.rows:,}",
+             plan.table, folder)  # fmt: skip
+    progress = Progress(log, found.rows)
+    files = _write_files(plan, _prefetched(_batches(warehouse, select, found)), schema, progress)
+    if not found.rows:
+        log.info("extract %s: the result is empty; wrote one empty file", plan.run.job_run_id)
+    manifest = _manifest(plan, files + _sidecars(plan, folder))
+    manifest.write(folder)
+    _log_summary(log, manifest, len(files), progress.seconds)
+    return manifest
+
+
+def _fresh_folder(folder: Path) -> Path:
+    """An empty staging folder; the old manifest goes first so no reader trusts old files."""
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / MANIFEST_NAME).unlink(missing_ok=True)
+    for entry in folder.iterdir():
+        shutil.rmtree(entry) if entry.is_dir() else entry.unlink()
+    return folder
+
+
+def _write_files(
+    plan: ExportPlan, batches: Iterator[pa.RecordBatch], schema: pa.Schema, progress: Progress
+) -> list[StagedFile]:
+    names = [column.name for column in plan.columns]
+    chunker = Chunker(Path(plan.staging_dir), plan.file_name, plan.format, schema, names)
+    for batch in batches:
+        chunker.write(batch)
+        progress.add(batch.num_rows)
+    return chunker.finish()
+
+
+def _batches(warehouse: Path, select: Sql, found: query.Stats) -> Iterator[pa.RecordBatch]:
+    with query.connect(warehouse) as con:
+        yield from query.read_batches(con, select, query.key_slices(found))
+
+
+def _prefetched(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+    """Run the iterator in a thread, a few batches ahead of the consumer."""
+    buffer: queue.Queue = queue.Queue(PREFETCH_BATCHES)
+    stop = threading.Event()
+
+    def produce() -> None:
+        try:
+            for batch in batches:
+                if stop.is_set():
+                    return
+                buffer.put(batch)
+            buffer.put(_DONE)
+        except BaseException as error:  # handed to the consumer, which raises it
+            buffer.put(error)
+
+    thread = threading.Thread(target=produce, name="ferry-reader", daemon=True)
+    thread.start()
+    try:
+        while (item := buffer.get()) is not _DONE:
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        _drain(buffer, thread)
+
+
+def _drain(buffer: queue.Queue, thread: threading.Thread) -> None:
+    """Let a producer blocked on a full queue see the stop flag and end."""
+    while thread.is_alive():
+        with contextlib.suppress(queue.Empty):
+            buffer.get(timeout=0.1)
+    thread.join()
+
+
+def schema_of(plan: ExportPlan) -> list[dict[str, str]]:
+    return [{"name": c.name, "type": pii.output_type(c)} for c in plan.columns]
+
+
+def field_mapping_of(plan: ExportPlan) -> list[dict]:
+    """Where each output column comes from and what was done to it."""
+    mapping = [
+        {"source": c.source, "name": c.name, "type": c.type, "pii": c.pii.action if c.pii else None}
+        for c in plan.columns
+    ]
+    mapping += [{"source": name, "name": None, "pii": "exclude"} for name in plan.excluded_pii]
+    return mapping
+
+
+def _sidecars(plan: ExportPlan, folder: Path) -> list[StagedFile]:
+    """schema.json and field_mapping.json, delivered beside a data-out export's data."""
+    if plan.export.kind != "data_out":
+        return []
+    sidecars = {"schema": schema_of(plan), "field_mapping": field_mapping_of(plan)}
+    staged = []
+    for kind, content in sidecars.items():
+        path = folder / f"{kind}.json"
+        path.write_text(json.dumps(content, indent=2, ensure_ascii=False) + "\n", "utf-8")
+        staged.append(StagedFile(path.name, 0, path.stat().st_size, sha256_of(path), kind))
+    return staged
+
+
+def _manifest(plan: ExportPlan, files: list[StagedFile]) -> Manifest:
+    data = [staged for staged in files if staged.kind == "data"]
+    return Manifest(
+        export_id=plan.export.id,
+        job_run_id=plan.run.job_run_id,
+        run_id=plan.run.run_id,
+        format=plan.format.type,
+        compression=plan.format.compression,
+        files=files,
+        schema=schema_of(plan),
+        field_mapping=field_mapping_of(plan),
+        rows=sum(staged.rows for staged in data),
+        bytes=sum(staged.bytes for staged in data),
+    )
+
+
+def _log_summary(log: logging.Logger, manifest: Manifest, files: int, seconds: float) -> None:
+    rate = manifest.rows / seconds if seconds > 0 else 0.0
+    log.info(
+        "extract %s done: %s rows, %d files, %s bytes in %.1f s (%s rows/s)",
+        manifest.job_run_id, f"{manifest.rows:,}", files, f"{manifest.bytes:,}", seconds,
+        f"{rate:,.0f}",
+    )  # fmt: skip

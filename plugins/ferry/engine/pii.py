@@ -1,0 +1,125 @@
+"""PII handling as SQL expressions, so DuckDB applies it while it reads (in parallel, in C++).
+
+hash:     HMAC-SHA256(pii_key, value) as 64 hex characters. Built from DuckDB's sha256()
+          over BLOB concatenation: H((K ^ opad) || H((K ^ ipad) || m)) (RFC 2104), which
+          is what Python's hmac computes; a plain SHA-256 would fall to a dictionary.
+tokenize: "tok_" + the first 24 hex characters of an HMAC keyed with a key derived from
+          pii_key, so tokens are stable across runs and differ from the hash of the value.
+mask:     emails keep keep_first characters of the local part, then "***", then the
+          domain (j***@example.com); other values keep keep_first and keep_last
+          characters and replace every other letter or digit with "*", keeping
+          separators (***-***-1234). A value too short to keep anything is fully masked.
+Non-text values are hashed, tokenized or masked through their DuckDB text form
+(e.g. 1990-01-31 for a date). Nulls stay null.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+
+from ferry.plan import OutputColumn
+from ferry.spec.models import PiiRule
+from ferry.sql import Sql
+
+KEYED_ACTIONS = ("hash", "tokenize")
+TOKEN_PREFIX = "tok_"
+TOKEN_HEX_CHARS = 24
+_BLOCK_BYTES = 64  # SHA-256 block size
+_TOKEN_KEY_LABEL = b"ferry:tokenize:v1"
+
+
+class MissingPiiKeyError(ValueError):
+    """A column must be hashed or tokenized but no key was given."""
+
+
+def needs_key(columns: tuple[OutputColumn, ...]) -> bool:
+    return any(column.pii and column.pii.action in KEYED_ACTIONS for column in columns)
+
+
+def require_key(columns: tuple[OutputColumn, ...], pii_key: bytes | None) -> None:
+    """Fail early, with the fix, when a keyed PII action has no key."""
+    if pii_key or not needs_key(columns):
+        return
+    names = [c.name for c in columns if c.pii and c.pii.action in KEYED_ACTIONS]
+    raise MissingPiiKeyError(
+        f"columns {', '.join(names)} are hashed or tokenized but no PII key is set: "
+        "set the password of the Airflow connection ferry_pii (a long random secret)"
+    )
+
+
+def token_key(pii_key: bytes) -> bytes:
+    """The tokenize key: derived, so a token never equals a prefix of the value's hash."""
+    return hmac.new(pii_key, _TOKEN_KEY_LABEL, hashlib.sha256).digest()
+
+
+def hmac_pads(key: bytes) -> tuple[bytes, bytes]:
+    """The inner and outer padded keys of RFC 2104 for SHA-256."""
+    if len(key) > _BLOCK_BYTES:
+        key = hashlib.sha256(key).digest()
+    key = key.ljust(_BLOCK_BYTES, b"\0")
+    return bytes(b ^ 0x36 for b in key), bytes(b ^ 0x5C for b in key)
+
+
+def hmac_sql(text: str, key: bytes) -> Sql:
+    """HMAC-SHA256 hex of a VARCHAR expression, with the padded keys as bound parameters."""
+    inner, outer = hmac_pads(key)
+    return Sql(
+        f"sha256(CAST(? AS BLOB) || unhex(sha256(CAST(? AS BLOB) || encode({text}))))",
+        (outer, inner),
+    )
+
+
+def mask_sql(text: str, rule: PiiRule) -> Sql:
+    """Mask a VARCHAR expression; see the module docstring for the shapes."""
+    generic = _mask_keeping_shape(text, rule.keep_first, rule.keep_last)
+    if not rule.keep_domain:
+        return Sql(generic)
+    at = f"strpos({text}, '@')"
+    local = f"left({text}, {at} - 1)"
+    email = (
+        f"CASE WHEN length({local}) <= {rule.keep_first} THEN '***' "
+        f"ELSE left({local}, {rule.keep_first}) || '***' END || substr({text}, {at})"
+    )
+    return Sql(f"CASE WHEN {at} > 1 THEN {email} ELSE {generic} END")
+
+
+def _mask_keeping_shape(text: str, keep_first: int, keep_last: int) -> str:
+    letters_and_digits = r"'[\pL\pN]'"
+    everything = f"regexp_replace({text}, {letters_and_digits}, '*', 'g')"
+    middle = f"substring({text}, {keep_first + 1}, length({text}) - {keep_first + keep_last})"
+    kept = (
+        f"left({text}, {keep_first}) || regexp_replace({middle}, {letters_and_digits}, '*', 'g')"
+        f" || right({text}, {keep_last})"
+    )
+    if keep_first + keep_last == 0:
+        return everything
+    return f"CASE WHEN length({text}) <= {keep_first + keep_last} THEN {everything} ELSE {kept} END"
+
+
+def pii_sql(column: OutputColumn, pii_key: bytes | None) -> Sql:
+    """The SQL expression of one output column, PII applied; nulls stay null."""
+    source = f'"{column.source.replace(chr(34), chr(34) * 2)}"'
+    rule = column.pii
+    if rule is None:
+        return Sql(source)
+    text = f"CAST({source} AS VARCHAR)"
+    if rule.action == "mask":
+        return mask_sql(text, rule)
+    if rule.action == "hash":
+        return hmac_sql(text, _key(pii_key))
+    if rule.action == "tokenize":
+        digest = hmac_sql(text, token_key(_key(pii_key)))
+        return Sql(f"'{TOKEN_PREFIX}' || left({digest.text}, {TOKEN_HEX_CHARS})", digest.params)
+    raise ValueError(f"PII action {rule.action} has no SQL form")
+
+
+def _key(pii_key: bytes | None) -> bytes:
+    if not pii_key:
+        raise MissingPiiKeyError("no PII key: set the password of the Airflow connection ferry_pii")
+    return pii_key
+
+
+def output_type(column: OutputColumn) -> str:
+    """The column's type as written: PII-transformed columns become text."""
+    return column.type if column.pii is None else "VARCHAR"

@@ -1,0 +1,120 @@
+"""Reading the warehouse: one read-only DuckDB connection, queries built from the plan.
+
+Rows leave in key order. Sorting a whole large result would hold it in memory (or spill),
+so an integer key's range is cut into slices of about SLICE_ROWS rows, each read with its
+own small ORDER BY; DuckDB skips the row groups outside a slice by their min/max, so a
+table stored roughly in key order is read once overall.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+
+from ferry.engine import formats, pii
+from ferry.plan import ExportPlan
+from ferry.sql import Sql, quote
+
+MEMORY_LIMIT = "384MB"
+THREADS = 2
+SLICE_ROWS = 500_000
+BATCH_ROWS = 65_536
+KEY_ALIAS = "__ferry_key"
+
+
+def connect(warehouse: Path, memory_limit: str = MEMORY_LIMIT) -> duckdb.DuckDBPyConnection:
+    """A read-only connection with bounded memory, so exports never grow with the data."""
+    if not Path(warehouse).exists():
+        raise FileNotFoundError(f"warehouse {warehouse} does not exist")
+    config = {"memory_limit": memory_limit, "threads": THREADS}
+    return duckdb.connect(str(warehouse), read_only=True, config=config)
+
+
+@dataclass(frozen=True)
+class Stats:
+    rows: int
+    low: object = None
+    high: object = None
+
+
+def stats(con: duckdb.DuckDBPyConnection, plan: ExportPlan) -> Stats:
+    """Row count and key bounds of the export's rows, in one scan."""
+    key = quote(plan.key)
+    text = (
+        f"SELECT count(*), min({key}), max({key}) FROM {quote(plan.table)} WHERE {plan.where.text}"
+    )
+    rows, low, high = con.sql(text, params=list(plan.where.params)).fetchall()[0]
+    return Stats(rows, low, high)
+
+
+def typed_select(plan: ExportPlan, pii_key: bytes | None) -> Sql:
+    """The export's columns, PII applied, aliased c0..cn, plus the key for ordering."""
+    parts = [pii.pii_sql(column, pii_key) for column in plan.columns]
+    items = [f"{part.text} AS {quote(f'c{i}')}" for i, part in enumerate(parts)]
+    items.append(f"{quote(plan.key)} AS {quote(KEY_ALIAS)}")
+    params = tuple(param for part in parts for param in part.params)
+    text = f"SELECT {', '.join(items)} FROM {quote(plan.table)} WHERE ({plan.where.text})"
+    return Sql(text, params + tuple(plan.where.params))
+
+
+def output_types(plan: ExportPlan) -> list[str]:
+    return [pii.output_type(column) for column in plan.columns]
+
+
+def output_select(plan: ExportPlan, pii_key: bytes | None) -> Sql:
+    """What the writers read: one line column for text formats, typed columns for parquet."""
+    inner = typed_select(plan, pii_key)
+    fields = formats.fields_of(plan.columns, output_types(plan))
+    if plan.format.type in formats.TEXT_TYPES:
+        line = formats.line_sql(plan.format.type, fields, plan.format.pretty)
+        items = f"{line} AS {formats.LINE_COLUMN}"
+    else:
+        items = ", ".join(f"{quote(f.alias)} AS {quote(f.name)}" for f in fields)
+    return Sql(f"SELECT {items}, {quote(KEY_ALIAS)} FROM ({inner.text}) AS rows", inner.params)
+
+
+def key_slices(found: Stats, slice_rows: int | None = None) -> list[tuple]:
+    """Inclusive key bounds covering the rows; one open slice when the key is not an integer."""
+    slice_rows = slice_rows or SLICE_ROWS
+    integer_key = isinstance(found.low, int) and not isinstance(found.low, bool)
+    if not integer_key or found.rows <= slice_rows:
+        return [()]
+    count = math.ceil(found.rows / slice_rows)
+    width = math.ceil((found.high - found.low + 1) / count)
+    return [
+        (low, min(low + width - 1, found.high)) for low in range(found.low, found.high + 1, width)
+    ]
+
+
+def sliced_query(select: Sql, bounds: tuple, limit: int | None = None) -> Sql:
+    """The select restricted to one key slice, ordered by the key, without the key column."""
+    where, params = "TRUE", ()
+    if bounds:
+        where, params = f"{quote(KEY_ALIAS)} BETWEEN ? AND ?", bounds
+    text = f"SELECT * EXCLUDE ({quote(KEY_ALIAS)}) FROM ({select.text}) AS q WHERE {where}"
+    text += f" ORDER BY {quote(KEY_ALIAS)}"
+    if limit is not None:
+        text += f" LIMIT {int(limit)}"
+    return Sql(text, select.params + tuple(params))
+
+
+def read_batches(
+    con: duckdb.DuckDBPyConnection, select: Sql, slices: list[tuple], batch_rows: int | None = None
+) -> Iterator[pa.RecordBatch]:
+    """Arrow batches of every slice in key order; DuckDB streams, so memory stays flat."""
+    for bounds in slices:
+        query = sliced_query(select, bounds)
+        relation = con.sql(query.text, params=list(query.params))
+        reader = relation.to_arrow_reader(batch_rows or BATCH_ROWS)
+        yield from reader
+
+
+def result_schema(con: duckdb.DuckDBPyConnection, select: Sql) -> pa.Schema:
+    """The output schema, known even when no row matches."""
+    query = sliced_query(select, (), limit=0)
+    return con.sql(query.text, params=list(query.params)).to_arrow_table().schema

@@ -1,0 +1,92 @@
+"""count and preview: cheap looks at an export before (or instead of) running it."""
+
+from __future__ import annotations
+
+import io
+import json
+from decimal import Decimal
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+from isal import isal_zlib
+
+from ferry.engine import formats, pii, query
+from ferry.engine.sinks import GZIP_LEVEL
+from ferry.engine.writers import PARQUET_CODECS, line_bytes
+from ferry.plan import ExportPlan
+from ferry.sql import Sql, quote
+
+SAMPLE_ROWS = 2_000
+_WIDTH_KEY = b"width-estimate-only"  # hash widths do not depend on the key
+
+
+def count(plan: ExportPlan, *, warehouse: Path) -> tuple[int, int]:
+    """Rows the export would write, and its output bytes estimated from a sample.
+
+    The sample is the first SAMPLE_ROWS rows in key order, rendered and compressed exactly
+    as extract would; small samples compress worse, so the estimate errs high.
+    """
+    select = query.output_select(plan, _WIDTH_KEY)
+    with query.connect(warehouse) as con:
+        found = query.stats(con, plan)
+        if not found.rows:
+            return 0, 0
+        sample = _first_rows(con, select, found, SAMPLE_ROWS)
+    per_row = _encoded_size(plan, sample) / max(1, sample.num_rows)
+    return found.rows, int(per_row * found.rows)
+
+
+def _first_rows(con, select: Sql, found: query.Stats, limit: int) -> pa.Table:
+    bounds = query.key_slices(found)[0]
+    sliced = query.sliced_query(select, bounds, limit=limit)
+    return con.sql(sliced.text, params=list(sliced.params)).to_arrow_table()
+
+
+def _encoded_size(plan: ExportPlan, sample: pa.Table) -> int:
+    fmt = plan.format
+    if fmt.type == "parquet":
+        buffer = io.BytesIO()
+        pq.write_table(sample, buffer, compression=PARQUET_CODECS.get(fmt.compression, "NONE"))
+        return buffer.tell()
+    column = sample.column(0).combine_chunks()
+    text = line_bytes(column).to_pybytes() if len(column) else b""
+    if fmt.compression in ("gzip", "zip"):
+        return len(isal_zlib.compress(text, GZIP_LEVEL))
+    return len(text)
+
+
+def preview(
+    plan: ExportPlan, *, warehouse: Path, pii_key: bytes | None, limit: int = 10
+) -> list[dict]:
+    """The first rows as the files will hold them: PII applied, renamed, formatted.
+
+    CSV and TSV give each value's text (None for an empty field, a null), JSON formats the
+    decoded objects, Parquet the typed values.
+    """
+    pii.require_key(plan.columns, pii_key)
+    select = _preview_select(plan, pii_key)
+    with query.connect(warehouse) as con:
+        sliced = query.sliced_query(select, (), limit=limit)
+        table = con.sql(sliced.text, params=list(sliced.params)).to_arrow_table()
+    if plan.format.type in ("json", "jsonl"):
+        return [_decoded(line) for line in table.column(0).to_pylist()]
+    return table.to_pylist()
+
+
+def _preview_select(plan: ExportPlan, pii_key: bytes | None) -> Sql:
+    """Typed columns for parquet, one JSON object per row for JSON, texts for CSV/TSV."""
+    if plan.format.type == "parquet":
+        return query.output_select(plan, pii_key)
+    inner = query.typed_select(plan, pii_key)
+    fields = formats.fields_of(plan.columns, query.output_types(plan))
+    if plan.format.type in ("json", "jsonl"):
+        items = f"{formats.json_object(fields)} AS line"
+    else:
+        items = ", ".join(f"{formats.iso_text(f.alias, f.type)} AS {quote(f.name)}" for f in fields)
+    text = f"SELECT {items}, {quote(query.KEY_ALIAS)} FROM ({inner.text}) AS rows"
+    return Sql(text, inner.params)
+
+
+def _decoded(line: str) -> dict:
+    return json.loads(line, parse_float=Decimal)
