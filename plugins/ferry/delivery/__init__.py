@@ -34,11 +34,13 @@ __all__ = [
 ]
 
 LOG = logging.getLogger("ferry.delivery")
+# Module names avoid the standard library's (email, http): Airflow's plugin loader also
+# imports every file under plugins/ as a top-level module named after the file.
 _SENDERS = {
     "download": "ferry.delivery.download",
     "s3": "ferry.delivery.s3",
     "sftp": "ferry.delivery.sftp",
-    "email": "ferry.delivery.email",
+    "email": "ferry.delivery.mail",
     "webhook": "ferry.delivery.webhook",
 }
 

@@ -6,8 +6,12 @@ and only then renamed into place, so a reader sees the whole run or none of it.
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import logging
 import shutil
+import time
+import uuid
 from pathlib import Path
 
 from ferry import paths
@@ -19,7 +23,9 @@ from ferry.delivery.base import (
     destination_name,
     file_record,
 )
-from ferry.manifest import Manifest, sha256_of
+from ferry.manifest import MANIFEST_NAME, Manifest, sha256_of
+
+STALE_PARTIAL_SECONDS = 3600
 
 
 def run_folder(context: DeliveryContext) -> Path:
@@ -38,9 +44,7 @@ def send(
     """Copy the staged files and the manifest into the run's download folder."""
     checked = checked_files(staging_dir, manifest)
     final = run_folder(context)
-    partial = final.with_name(f".{final.name}.partial")
-    shutil.rmtree(partial, ignore_errors=True)  # what an earlier, interrupted try left
-    partial.mkdir(parents=True)
+    partial = _fresh_partial(final)
     for staged, source in checked:
         copy = partial / staged.name
         shutil.copyfile(source, copy)
@@ -55,15 +59,43 @@ def send(
         type="download",
         files=files,
         rows=manifest.rows,
-        detail={"folder": str(final), "manifest": (final / "manifest.json").as_uri()},
+        detail={"folder": str(final), "manifest": (final / MANIFEST_NAME).as_uri()},
     )
 
 
+def _fresh_partial(final: Path) -> Path:
+    """A private folder to fill; leftovers of interrupted tries are removed once stale."""
+    final.parent.mkdir(parents=True, exist_ok=True)
+    stale_before = time.time() - STALE_PARTIAL_SECONDS
+    for leftover in final.parent.glob(f".{final.name}.*"):
+        with contextlib.suppress(FileNotFoundError):
+            if leftover.stat().st_mtime < stale_before:
+                shutil.rmtree(leftover, ignore_errors=True)
+    partial = final.with_name(f".{final.name}.partial-{uuid.uuid4().hex[:12]}")
+    partial.mkdir()
+    return partial
+
+
 def _swap_in(partial: Path, final: Path) -> None:
-    """Rename the finished folder into place, replacing what an earlier try delivered."""
-    previous = final.with_name(f".{final.name}.previous")
-    shutil.rmtree(previous, ignore_errors=True)
-    if final.exists():
-        final.rename(previous)
-    partial.rename(final)
-    shutil.rmtree(previous, ignore_errors=True)
+    """Rename the finished folder into place, replacing what an earlier try delivered.
+
+    Another writer of the same run (the email destination places over-size runs here too)
+    may swap in between; its files are the same, so whichever lands last wins.
+    """
+    moved_aside: list[Path] = []
+    try:
+        for _ in range(5):
+            previous = partial.with_name(f".{final.name}.previous-{uuid.uuid4().hex[:12]}")
+            with contextlib.suppress(FileNotFoundError):
+                final.rename(previous)
+                moved_aside.append(previous)
+            try:
+                partial.rename(final)
+                return
+            except OSError as error:
+                if error.errno not in (errno.ENOTEMPTY, errno.EEXIST):
+                    raise
+        raise DeliveryError(f"download: could not move {partial} into place at {final}")
+    finally:
+        for folder in moved_aside:
+            shutil.rmtree(folder, ignore_errors=True)

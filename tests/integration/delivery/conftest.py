@@ -21,7 +21,7 @@ from ferry.delivery import DeliveryContext
 from ferry.manifest import Manifest, StagedFile, sha256_of
 from ferry.plan import RunInfo
 from ferry.spec.models import ExportSpec
-from servers import SSHD, MotoS3, OpenSshServer, running
+from servers import SSHD, MotoS3, OpenSshServer, SmtpServer, running
 
 EXPORT_ID = "lead_backup"
 RUN_ID = "scheduled__2024-05-01T00:00:00+00:00"
@@ -210,3 +210,17 @@ def sftp_server() -> Iterator[OpenSshServer]:
         pytest.skip(f"{SSHD} is missing: apt-get install -y openssh-server (see packages.txt)")
     with running(OpenSshServer()) as server:
         yield server
+
+
+@pytest.fixture(scope="session")
+def smtp_session_server() -> Iterator[SmtpServer]:
+    with running(SmtpServer()) as server:
+        yield server
+
+
+@pytest.fixture
+def smtp_server(smtp_session_server: SmtpServer) -> SmtpServer:
+    """aiosmtpd for the session, its mailbox emptied for each test."""
+    smtp_session_server.messages.clear()
+    smtp_session_server.envelopes.clear()
+    return smtp_session_server

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import threading
 from pathlib import Path
 
 import pytest
@@ -80,3 +81,27 @@ def test_purge_deletes_by_each_exports_retention(tmp_path, caplog):
     assert sorted(p.name for p in (tmp_path / "short").iterdir()) == ["link", "new"]
     assert outside.exists()
     assert all(str(path) in caplog.text for path in deleted)
+
+
+def test_concurrent_writers_of_one_run_leave_one_whole_copy(staging, context_for, same_bytes):
+    folder, manifest = staging()
+    context = context_for({"type": "download"}, run_id="manual__concurrent")
+    errors = []
+
+    def write() -> None:
+        try:
+            for _ in range(10):
+                deliver(context.export.destinations[0], folder, context)
+        except Exception as error:
+            errors.append(error)
+
+    writers = [threading.Thread(target=write) for _ in range(4)]
+    for writer in writers:
+        writer.start()
+    for writer in writers:
+        writer.join()
+
+    target = paths.downloads_dir() / "lead_backup" / context.run.job_run_id
+    assert errors == []
+    same_bytes(_folder_bytes(target), manifest)
+    assert [p.name for p in target.parent.iterdir() if "concurrent" in p.name] == [target.name]
