@@ -8,7 +8,8 @@ tokenize: "tok_" + the first 24 hex characters of an HMAC keyed with a key deriv
 mask:     emails keep keep_first characters of the local part, then "***", then the
           domain (j***@example.com); other values keep keep_first and keep_last
           characters and replace every other letter or digit with "*", keeping
-          separators (***-***-1234). A value too short to keep anything is fully masked.
+          separators (***-***-1234). Characters are kept only from a value more than twice
+          as long as what it keeps, so a short value is masked whole (j***, not jo + ***).
 Non-text values are hashed, tokenized or masked through their DuckDB text form
 (e.g. 1990-01-31 for a date). Nulls stay null.
 """
@@ -78,7 +79,7 @@ def mask_sql(text: str, rule: PiiRule) -> Sql:
     at = f"strpos({text}, '@')"
     local = f"left({text}, {at} - 1)"
     email = (
-        f"CASE WHEN length({local}) <= {rule.keep_first} THEN '***' "
+        f"CASE WHEN length({local}) <= {2 * rule.keep_first} THEN '***' "
         f"ELSE left({local}, {rule.keep_first}) || '***' END || substr({text}, {at})"
     )
     return Sql(f"CASE WHEN {at} > 1 THEN {email} ELSE {generic} END")
@@ -94,7 +95,8 @@ def _mask_keeping_shape(text: str, keep_first: int, keep_last: int) -> str:
     )
     if keep_first + keep_last == 0:
         return everything
-    return f"CASE WHEN length({text}) <= {keep_first + keep_last} THEN {everything} ELSE {kept} END"
+    short = 2 * (keep_first + keep_last)
+    return f"CASE WHEN length({text}) <= {short} THEN {everything} ELSE {kept} END"
 
 
 def pii_sql(column: OutputColumn, pii_key: bytes | None) -> Sql:

@@ -101,17 +101,18 @@ class ParquetFile:
         if self._pending_rows >= PARQUET_ROW_GROUP_ROWS:
             self._flush(PARQUET_ROW_GROUP_ROWS)
 
-    def _flush(self, group_rows: int) -> None:
-        table = pa.Table.from_batches(self._pending)
-        whole = len(table) - len(table) % group_rows if group_rows else len(table)
+    def _flush(self, group_rows: int | None) -> None:
+        """Write whole row groups of group_rows (None: everything pending), keep the rest."""
+        table = pa.Table.from_batches(self._pending, self._writer.schema)
+        whole = len(table) if group_rows is None else len(table) - len(table) % group_rows
         if whole:
-            self._writer.write_table(table.slice(0, whole), row_group_size=group_rows)
+            self._writer.write_table(table.slice(0, whole), row_group_size=group_rows or whole)
         rest = table.slice(whole)
         self._pending, self._pending_rows = rest.to_batches(), len(rest)
 
     def close(self) -> tuple[int, str]:
         if self._pending_rows:
-            self._flush(0)
+            self._flush(None)
         self._writer.close()
         return self.path.stat().st_size, sha256_of(self.path)
 

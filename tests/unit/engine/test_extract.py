@@ -7,6 +7,7 @@ import re
 
 import pyarrow as pa
 import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
 import pytest
 
 from ferry.engine import count, extract
@@ -15,9 +16,11 @@ from ferry.manifest import read_manifest, sha256_of
 from .helpers import (
     PII_KEY,
     ROWS,
+    as_json,
     as_text,
     data_paths,
     decompressed,
+    read_records,
     read_text_table,
     warehouse_rows,
 )
@@ -41,6 +44,62 @@ def test_text_files_hold_every_warehouse_value(make_plan, warehouse, format_type
     expected = [[as_text(value) for value in row] for row in warehouse_rows(warehouse, plan)]
     assert rows == expected
     assert len(rows) == ROWS
+
+
+@pytest.mark.parametrize(
+    ("format_type", "compression", "pretty"),
+    [("json", "none", False), ("json", "gzip", True), ("jsonl", "none", False),
+     ("jsonl", "zip", False)],
+)  # fmt: skip
+def test_json_files_hold_every_warehouse_value(
+    make_plan, warehouse, format_type, compression, pretty
+):
+    fmt = {"type": format_type, "compression": compression, "rows_per_file": 100, "pretty": pretty}
+    plan = make_plan(pii=KEEP_ALL, format=fmt)
+    manifest = extract(plan, warehouse=warehouse, pii_key=None)
+    records = []
+    for path in data_paths(plan.staging_dir, manifest):
+        records += read_records(path, format_type)
+    names = [column.name for column in plan.columns]
+    expected = [
+        dict(zip(names, map(as_json, row), strict=True)) for row in warehouse_rows(warehouse, plan)
+    ]
+    assert records == expected
+    assert [list(record) for record in records[:1]] == [names]
+
+
+@pytest.mark.parametrize("compression", ["none", "zstd", "gzip"])
+def test_parquet_files_keep_types_and_values(make_plan, warehouse, compression):
+    fmt = {"type": "parquet", "compression": compression, "rows_per_file": 100}
+    plan = make_plan(pii=KEEP_ALL, format=fmt)
+    manifest = extract(plan, warehouse=warehouse, pii_key=None)
+    paths = data_paths(plan.staging_dir, manifest)
+    records = [record for path in paths for record in read_records(path, "parquet")]
+    names = [column.name for column in plan.columns]
+    expected = [dict(zip(names, row, strict=True)) for row in warehouse_rows(warehouse, plan)]
+    assert records == expected
+    schema = pq.read_schema(paths[0])
+    assert str(schema.field("lifetime_value").type) == "decimal128(12, 2)"
+    assert str(schema.field("updated_at").type) == "timestamp[us]"
+    assert str(schema.field("birth_date").type) == "date32[day]"
+
+
+@pytest.mark.parametrize(
+    ("format_type", "empty"),
+    [("json", []), ("jsonl", []), ("tsv", b"profile_id\tstate\n"), ("parquet", [])],
+)
+def test_empty_results_of_every_format(make_plan, warehouse, format_type, empty):
+    where = [{"field": "state", "op": "eq", "value": "nowhere"}]
+    plan = make_plan(fields=["profile_id", "state"], filters={"where": where},
+                     format={"type": format_type})  # fmt: skip
+    manifest = extract(plan, warehouse=warehouse, pii_key=None)
+    (path,) = data_paths(plan.staging_dir, manifest)
+    if format_type == "tsv":
+        assert decompressed(path) == empty
+    else:
+        assert read_records(path, format_type) == empty
+    if format_type == "parquet":
+        assert pq.read_schema(path).names == ["profile_id", "state"]
 
 
 def test_csv_lines_end_with_lf_and_quote_only_when_needed(make_plan, warehouse):
@@ -67,9 +126,13 @@ def test_csv_keeps_null_apart_from_empty_string(make_plan, warehouse):
     assert table.column("city").to_pylist() == [row[2] for row in expected]
 
 
-@pytest.mark.parametrize("compression", ["none", "gzip", "zip"])
-def test_two_runs_give_identical_files(make_plan, warehouse, tmp_path, compression):
-    fmt = {"type": "csv", "compression": compression, "rows_per_file": 70}
+@pytest.mark.parametrize(
+    ("format_type", "compression"),
+    [("csv", "none"), ("csv", "gzip"), ("tsv", "zip"), ("json", "gzip"), ("jsonl", "none"),
+     ("parquet", "zstd")],
+)  # fmt: skip
+def test_two_runs_give_identical_files(make_plan, warehouse, tmp_path, format_type, compression):
+    fmt = {"type": format_type, "compression": compression, "rows_per_file": 70}
     digests = []
     for attempt in ("first", "second"):
         plan = make_plan(pii={"email": "hash"}, format=fmt, staging=tmp_path / attempt)
