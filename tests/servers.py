@@ -315,7 +315,7 @@ class WebhookServer:
 
     def start(self) -> WebhookServer:
         self.httpd = ThreadingHTTPServer(("127.0.0.1", self.port), self._handler())
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+        threading.Thread(target=self.httpd.serve_forever, args=(0.05,), daemon=True).start()
         return self
 
     def stop(self) -> None:

@@ -67,6 +67,10 @@ class DeliveryError(Exception):
     """A delivery did not complete; the message names the destination and its target."""
 
 
+class RejectRateExceeded(DeliveryError):
+    """The target refused more records than the destination allows; retrying will not help."""
+
+
 class StagedFileMismatch(DeliveryError):
     """A staged file is missing or differs from the manifest: nothing is sent."""
 

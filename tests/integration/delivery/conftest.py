@@ -21,7 +21,15 @@ from ferry.delivery import DeliveryContext
 from ferry.manifest import Manifest, StagedFile, sha256_of
 from ferry.plan import RunInfo
 from ferry.spec.models import ExportSpec
-from servers import SSHD, MotoS3, OpenSshServer, SmtpServer, running
+from servers import (
+    SSHD,
+    MotoS3,
+    OpenSshServer,
+    SmtpServer,
+    WebhookServer,
+    airflow_connection,
+    running,
+)
 
 EXPORT_ID = "lead_backup"
 RUN_ID = "scheduled__2024-05-01T00:00:00+00:00"
@@ -169,6 +177,12 @@ def assert_same_bytes(delivered: dict[str, bytes], manifest: Manifest) -> None:
 
 
 @pytest.fixture
+def staged_rows() -> list[dict]:
+    """The rows staging() writes by default."""
+    return [dict(row) for row in ROWS]
+
+
+@pytest.fixture
 def context_for() -> Callable[..., DeliveryContext]:
     """context_for(destination_dict, try_number=1) -> DeliveryContext."""
     return make_context
@@ -224,3 +238,19 @@ def smtp_server(smtp_session_server: SmtpServer) -> SmtpServer:
     smtp_session_server.messages.clear()
     smtp_session_server.envelopes.clear()
     return smtp_session_server
+
+
+SIGNING_SECRET = "whsec-7f3a9c1e-test-only"
+
+
+@pytest.fixture
+def webhook_server(monkeypatch: pytest.MonkeyPatch) -> Iterator[WebhookServer]:
+    """A recording HTTP server; connections webhook_test and webhook_signing point at it."""
+    server = WebhookServer(secret=SIGNING_SECRET.encode())
+    with running(server):
+        monkeypatch.setenv(*server.connection("webhook_test"))
+        signing = airflow_connection(
+            "webhook_signing", conn_type="generic", password=SIGNING_SECRET
+        )
+        monkeypatch.setenv(*signing)
+        yield server
