@@ -6,5 +6,13 @@ Plain Python (no Airflow), called by the extract and validate tasks, the CLI and
 from ferry.engine.extract import extract
 from ferry.engine.pii import MissingPiiKeyError
 from ferry.engine.sample import count, preview
+from ferry.engine.validate import ExpectationsFailed, validate
 
-__all__ = ["MissingPiiKeyError", "count", "extract", "preview"]
+__all__ = [
+    "ExpectationsFailed",
+    "MissingPiiKeyError",
+    "count",
+    "extract",
+    "preview",
+    "validate",
+]

@@ -1,0 +1,90 @@
+"""validate: GX expectations on staged files, fail or warn as the export says."""
+
+from __future__ import annotations
+
+import pytest
+
+from ferry.engine import ExpectationsFailed, extract, validate
+from ferry.manifest import read_manifest
+
+from .helpers import ROWS, warehouse_rows
+
+
+def staged(make_plan, warehouse, expectations, fmt=None, **overrides):
+    fmt = fmt or {"type": "csv", "compression": "gzip", "rows_per_file": 70}
+    plan = make_plan(expectations=expectations, format=fmt, **overrides)
+    return plan, extract(plan, warehouse=warehouse, pii_key=None)
+
+
+@pytest.mark.parametrize(
+    "fmt",
+    [{"type": "csv", "compression": "gzip", "rows_per_file": 70},
+     {"type": "tsv", "compression": "zip", "rows_per_file": 70},
+     {"type": "jsonl", "rows_per_file": 70}, {"type": "json", "rows_per_file": 70},
+     {"type": "parquet", "rows_per_file": 70}],
+)  # fmt: skip
+def test_expectations_that_hold_pass_and_are_recorded(make_plan, warehouse, fmt):
+    expectations = [
+        {"expect": "not_null", "field": "profile_id"},
+        {"expect": "unique", "field": "postal_code"},
+        {"expect": "regex", "field": "postal_code", "pattern": "^[0-9]{5}$"},
+        {"expect": "value_set", "field": "country", "values": ["US", "DE"]},
+        {"expect": "value_set", "field": "sms_consent", "values": [True, False]},
+        {"expect": "row_count_between", "min": ROWS, "max": ROWS},
+    ]
+    plan, manifest = staged(make_plan, warehouse, expectations, fmt)
+    summary = validate(plan, manifest)
+    assert summary["passed"] and not summary["failed"] and not summary["warned"]
+    assert [r["success"] for r in summary["results"]] == [True] * len(expectations)
+    assert summary["results"][0]["element_count"] == ROWS
+    assert read_manifest(plan.staging_dir).validation == summary
+
+
+def test_failing_expectation_fails_with_counts(make_plan, warehouse):
+    expectations = [{"expect": "not_null", "field": "state"},
+                    {"expect": "row_count_between", "max": 10}]  # fmt: skip
+    plan, manifest = staged(make_plan, warehouse, expectations)
+    with pytest.raises(ExpectationsFailed) as failure:
+        validate(plan, manifest)
+    nulls = sum(row[0] is None for row in warehouse_rows(warehouse, make_plan(fields=["state"])))
+    summary = failure.value.summary
+    assert summary["results"][0]["unexpected_count"] == nulls > 0
+    assert summary["results"][1]["observed_value"] == ROWS
+    assert len(summary["failed"]) == 2
+    assert read_manifest(plan.staging_dir).validation["passed"] is False
+
+
+def test_warning_expectation_only_warns(make_plan, warehouse, caplog):
+    expectations = [{"expect": "value_set", "field": "loyalty_tier", "values": ["gold"],
+                     "on_failure": "warn"}]  # fmt: skip
+    plan, manifest = staged(make_plan, warehouse, expectations)
+    summary = validate(plan, manifest)
+    assert summary["passed"] and len(summary["warned"]) == 1
+    assert set(summary["results"][0]["sample"]) <= {"silver", "platinum"}
+    assert "warning: value_set on loyalty_tier" in caplog.text
+
+
+def test_duplicates_across_files_are_found(make_plan, warehouse):
+    expectations = [{"expect": "unique", "field": "state"}]
+    plan, manifest = staged(make_plan, warehouse, expectations,
+                            {"type": "csv", "rows_per_file": 2})  # fmt: skip
+    with pytest.raises(ExpectationsFailed) as failure:
+        validate(plan, manifest)
+    states = [row[0] for row in warehouse_rows(warehouse, make_plan(fields=["state"]))]
+    result = failure.value.summary["results"][0]
+    assert result["unexpected_count"] == sum(state is not None for state in states)
+    assert set(result["sample"]) == {"TX", "CA", "NY"}
+
+
+def test_expectations_name_output_or_source_fields(make_plan, warehouse):
+    expectations = [{"expect": "not_null", "field": "City"},
+                    {"expect": "not_null", "field": "profile_id"},
+                    {"expect": "not_null", "field": "email"}]  # fmt: skip
+    fields = [{"field": "profile_id", "as": "Id"}, {"field": "city", "as": "City"}]
+    plan, manifest = staged(make_plan, warehouse, expectations, fields=fields)
+    with pytest.raises(ExpectationsFailed) as failure:
+        validate(plan, manifest)
+    results = failure.value.summary["results"]
+    assert [r["column"] for r in results] == ["City", "Id", None]
+    assert results[1]["success"] is True
+    assert "email is not in the export's output" in failure.value.summary["failed"][-1]
