@@ -64,15 +64,32 @@ class DeliveryReceipt:
 
 
 class DeliveryError(Exception):
-    """A delivery did not complete; the message names the destination and its target."""
+    """A delivery did not complete; the message names the destination and its target.
+
+    Attributes:
+        retryable: Whether another task try may succeed. False for refusals and definition
+            problems (a bad host key, HTTP 4xx, a changed staged file, too many rejects),
+            which the caller should fail at once rather than retry.
+    """
+
+    retryable = True
+
+    def __init__(self, message: str, *, retryable: bool | None = None) -> None:
+        super().__init__(message)
+        if retryable is not None:
+            self.retryable = retryable
 
 
 class RejectRateExceeded(DeliveryError):
     """The target refused more records than the destination allows; retrying will not help."""
 
+    retryable = False
+
 
 class StagedFileMismatch(DeliveryError):
     """A staged file is missing or differs from the manifest: nothing is sent."""
+
+    retryable = False
 
 
 def destination_name(destination: Any) -> str:
@@ -138,6 +155,8 @@ def plan_layout(
     checked: list[tuple[StagedFile, Path]],
     manifest: Manifest,
     context: DeliveryContext,
+    *,
+    absolute: bool,
 ) -> Layout:
     """Render a destination path template into a target for each staged file.
 
@@ -146,8 +165,16 @@ def plan_layout(
     manifest go beside the data, prefixed with the JobID.RunID so that runs sharing a
     folder never overwrite each other's.
 
+    Args:
+        template: The destination's path template.
+        checked: The staged files, checked against the manifest.
+        manifest: The staged manifest.
+        context: The run, for template values.
+        absolute: Whether the destination accepts absolute paths (SFTP does, S3 keys not).
+
     Raises:
-        DeliveryError: Two files would land on the same target.
+        DeliveryError: A rendered path leaves the destination (a value such as a manual
+            run id held '..'), or two files would land on the same target.
     """
     if is_folder(template):
         folder = render_path(template, template_values(context)).rstrip("/")
@@ -157,11 +184,33 @@ def plan_layout(
     else:
         outgoing, manifest_target = _per_file_layout(template, checked, context)
     targets = [item.target for item in outgoing] + [manifest_target]
+    for target in targets:
+        _check_rendered(target, template, absolute=absolute)
     if len(set(targets)) != len(targets):
-        raise DeliveryError(f"path template {template!r} sends two files to the same place")
+        raise DeliveryError(
+            f"path template {template!r} sends two files to the same place", retryable=False
+        )
     return Layout(
         outgoing, manifest_target, delivered_manifest(manifest, outgoing, manifest_target)
     )
+
+
+def _check_rendered(path: str, template: str, *, absolute: bool) -> None:
+    """Template values come from runs (a manual run id is free text): check the result too."""
+    segments = path.split("/")
+    problem = None
+    if any(segment in ("..", ".") for segment in segments):
+        problem = "has a '..' or '.' segment"
+    elif "" in segments[1:] or not path:
+        problem = "has an empty segment"
+    elif path.startswith("/") and not absolute:
+        problem = "is absolute"
+    if problem:
+        raise DeliveryError(
+            f"path {path!r} rendered from {template!r} {problem}; it could leave the "
+            "destination, so nothing is sent",
+            retryable=False,
+        )
 
 
 def _per_file_layout(

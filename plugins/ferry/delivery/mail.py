@@ -85,7 +85,9 @@ def _place_for_download(
     for other in context.export.destinations:
         if other.type in ("s3", "sftp"):
             folder = posixpath.dirname(
-                plan_layout(other.path, checked, manifest, context).manifest_target
+                plan_layout(
+                    other.path, checked, manifest, context, absolute=other.type == "sftp"
+                ).manifest_target
             )
             prefix = (
                 f"s3://{other.bucket}/" if other.type == "s3" else f"sftp ({other.connection}): "
@@ -148,7 +150,8 @@ def _send(destination, message: _Message, html_body: str, files: list[Path], con
     except Exception as error:
         raise DeliveryError(
             f"email destination '{destination_name(destination)}': sending via connection "
-            f"'{destination.connection}' ({_server(destination)}) failed: {describe_error(error)}"
+            f"'{destination.connection}' ({_server(destination)}) failed: {describe_error(error)}",
+            retryable=isinstance(error, transient),
         ) from error
     log.info("Email: sent %s to %s with %d attachment(s)", message.message_id,
              ", ".join(message.to), len(files))  # fmt: skip

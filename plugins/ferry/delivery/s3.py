@@ -28,6 +28,16 @@ from ferry.delivery.base import (
 from ferry.manifest import Manifest
 
 MIB = 1024 * 1024
+# Error codes another try will not fix: the bucket or the credentials are wrong.
+REFUSALS = frozenset(
+    {
+        "NoSuchBucket",
+        "AccessDenied",
+        "InvalidAccessKeyId",
+        "SignatureDoesNotMatch",
+        "AllAccessDisabled",
+    }
+)
 
 
 def transfer_config_args() -> dict[str, int]:
@@ -47,7 +57,9 @@ def send(
     """Upload the staged files, then the manifest, to the destination's bucket."""
     from airflow.providers.amazon.aws.hooks.s3 import S3Hook
 
-    layout = plan_layout(destination.path, checked_files(staging_dir, manifest), manifest, context)
+    layout = plan_layout(
+        destination.path, checked_files(staging_dir, manifest), manifest, context, absolute=False
+    )
     hook = S3Hook(aws_conn_id=destination.connection, transfer_config_args=transfer_config_args())
     target = _Target(destination, hook, context, log)
     for item in layout.files:
@@ -126,12 +138,27 @@ class _Target:
         from boto3.exceptions import S3UploadFailedError
         from botocore.exceptions import ClientError, ConnectionError, HTTPClientError
 
+        def refusals_at_once():
+            try:
+                return action()
+            except S3UploadFailedError as error:  # wraps the ClientError of a part or a PUT
+                if any(f"({code})" in str(error) for code in REFUSALS):
+                    raise self._failed(what, error, retryable=False) from error
+                raise
+
         transient = (ConnectionError, HTTPClientError, S3UploadFailedError)
         described = f"S3 {what} to bucket '{self.bucket}' at {self.endpoint}"
         try:
-            return with_retries(action, what=described, retry_on=transient, log=self.log)
-        except (*transient, ClientError) as error:
-            raise DeliveryError(
-                f"s3 destination '{destination_name(self.destination)}': {what} to bucket "
-                f"'{self.bucket}' at {self.endpoint} failed: {error}"
-            ) from error
+            return with_retries(refusals_at_once, what=described, retry_on=transient, log=self.log)
+        except transient as error:
+            raise self._failed(what, error, retryable=True) from error
+        except ClientError as error:
+            code = error.response.get("Error", {}).get("Code", "")
+            raise self._failed(what, error, retryable=code not in REFUSALS) from error
+
+    def _failed(self, what: str, error: Exception, *, retryable: bool) -> DeliveryError:
+        return DeliveryError(
+            f"s3 destination '{destination_name(self.destination)}': {what} to bucket "
+            f"'{self.bucket}' at {self.endpoint} failed: {error}",
+            retryable=retryable,
+        )

@@ -42,7 +42,9 @@ def send(
     log: logging.Logger,
 ) -> DeliveryReceipt:
     """Upload the staged files, then the manifest, to the destination's server."""
-    layout = plan_layout(destination.path, checked_files(staging_dir, manifest), manifest, context)
+    layout = plan_layout(
+        destination.path, checked_files(staging_dir, manifest), manifest, context, absolute=True
+    )
     with contextlib.closing(_Session(destination, log)) as session:
         for item in layout.files:
             session.upload(
@@ -149,7 +151,8 @@ class _Session:
 
     def _refused(self, reason: str) -> DeliveryError:
         return DeliveryError(
-            f"sftp destination '{destination_name(self.destination)}' at {self.address}: {reason}"
+            f"sftp destination '{destination_name(self.destination)}' at {self.address}: {reason}",
+            retryable=False,
         )
 
     def close(self) -> None:

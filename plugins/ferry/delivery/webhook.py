@@ -235,15 +235,17 @@ class _Poster:
         if status in RETRY_STATUSES or status >= 500:
             raise _RetryableStatus(status, _retry_after(response.headers.get("Retry-After")))
         if status >= 300:
-            raise self._error(f"answered HTTP {status}: {response.text[:300]}")
+            raise self._error(f"answered HTTP {status}: {response.text[:300]}", retryable=False)
         try:
             return response.json()
         except ValueError:
             return None
 
-    def _error(self, what: str) -> DeliveryError:
+    def _error(self, what: str, *, retryable: bool = True) -> DeliveryError:
         name = destination_name(self.destination)
-        return DeliveryError(f"webhook destination '{name}': POST to {self.url} {what}")
+        return DeliveryError(
+            f"webhook destination '{name}': POST to {self.url} {what}", retryable=retryable
+        )
 
 
 def _signing_secret(destination) -> bytes | None:
@@ -256,7 +258,8 @@ def _signing_secret(destination) -> bytes | None:
     if not password:
         raise DeliveryError(
             f"webhook destination '{destination_name(destination)}': signing connection "
-            f"'{destination.signing_connection}' has no password to sign with"
+            f"'{destination.signing_connection}' has no password to sign with",
+            retryable=False,
         )
     return password.encode("utf-8")
 

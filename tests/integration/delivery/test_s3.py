@@ -88,3 +88,32 @@ def test_bucket_down_retries_then_names_the_target(connect, staging, context_for
         deliver(context.export.destinations[0], folder, context)
     assert caplog.text.count("retrying in") == 2
     assert time.monotonic() - started < 10
+
+
+def test_missing_bucket_fails_at_once_and_is_not_retryable(
+    s3_server, connect, staging, context_for, caplog
+):
+    connect(s3_server.connection("s3_nobucket"))
+    folder, _ = staging()
+    destination = {"type": "s3", "connection": "s3_nobucket", "bucket": "no-such-bucket",
+                   "path": "x/"}  # fmt: skip
+    context = context_for(destination)
+
+    with pytest.raises(DeliveryError, match="NoSuchBucket") as failure:
+        deliver(context.export.destinations[0], folder, context)
+    assert failure.value.retryable is False and "retrying" not in caplog.text
+
+
+def test_a_run_id_that_would_leave_the_prefix_is_refused(s3_server, connect, staging, context_for):
+    connect(s3_server.connection("s3_escape"))
+    client = s3_server.client()
+    client.create_bucket(Bucket="ferry-escape")
+    folder, _ = staging()
+    destination = {"type": "s3", "connection": "s3_escape", "bucket": "ferry-escape",
+                   "path": "runs/{{ run_id }}/"}  # fmt: skip
+    context = context_for(destination, run_id="manual__/../../elsewhere")
+
+    with pytest.raises(DeliveryError, match="could leave the destination") as failure:
+        deliver(context.export.destinations[0], folder, context)
+    assert failure.value.retryable is False
+    assert "Contents" not in client.list_objects_v2(Bucket="ferry-escape")

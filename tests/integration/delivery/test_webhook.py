@@ -147,9 +147,10 @@ def test_a_client_error_fails_at_once(webhook_server, staging, context_for, capl
     folder, _ = staging()
     context = context_for(_webhook())
 
-    with pytest.raises(DeliveryError, match="answered HTTP 400"):
+    with pytest.raises(DeliveryError, match="answered HTTP 400") as failure:
         deliver(context.export.destinations[0], folder, context)
     assert len(webhook_server.requests) == 1 and "retrying" not in caplog.text
+    assert failure.value.retryable is False
 
 
 def test_receiver_down_retries_then_names_the_url(connect, staging, context_for, caplog):
