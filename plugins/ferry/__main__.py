@@ -1,3 +1,5 @@
+"""`python -m ferry`: the command line."""
+
 from ferry.cli import main
 
 raise SystemExit(main())

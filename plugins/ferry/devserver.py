@@ -1,0 +1,167 @@
+"""Run Ferry on one machine: Airflow standalone on 127.0.0.1 with the demo loaded.
+
+Used by `scripts/start` (the README's first command) and by the tests that need a live
+scheduler and REST API. Airflow runs in its own process group, so stopping it stops the
+scheduler, DAG processor, triggerer and API server it started.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import requests
+import yaml
+
+from ferry import paths
+
+ADMIN_USER = "admin"
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def airflow_env(home: Path, port: int) -> dict[str, str]:
+    """Local settings: loopback only, few workers, fast DAG-folder refresh, no examples."""
+    root = paths.PROJECT_ROOT
+    return {
+        **os.environ,
+        # standalone starts its components as `airflow ...` found on PATH
+        "PATH": os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")]),
+        "AIRFLOW_HOME": str(home),
+        "AIRFLOW__CORE__DAGS_FOLDER": str(root / "dags"),
+        "AIRFLOW__CORE__PLUGINS_FOLDER": str(root / "plugins"),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AIRFLOW__CORE__PARALLELISM": "4",
+        "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False",
+        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": f"{ADMIN_USER}:admin",
+        "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://127.0.0.1:{port}/execution/",
+        "AIRFLOW__API__HOST": "127.0.0.1",
+        "AIRFLOW__API__PORT": str(port),
+        "AIRFLOW__API__BASE_URL": f"http://127.0.0.1:{port}",
+        "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "5",
+        "AIRFLOW__SCHEDULER__MIN_FILE_PROCESS_INTERVAL": "10",
+        "PYTHONPATH": os.pathsep.join(
+            filter(None, [str(root / "plugins"), os.environ.get("PYTHONPATH")])
+        ),
+        "FERRY_HOME": str(paths.ferry_home()),
+        "FERRY_WAREHOUSE": str(paths.warehouse_path()),
+        "FERRY_INCLUDE": str(paths.include_dir()),
+        "GX_ANALYTICS_ENABLED": "False",
+    }
+
+
+def write_password(home: Path, password: str) -> None:
+    """Choose the admin password: the simple auth manager reads this file at start."""
+    home.mkdir(parents=True, exist_ok=True)
+    target = home / "simple_auth_manager_passwords.json.generated"
+    target.write_text(json.dumps({ADMIN_USER: password}))
+
+
+def airflow_command(*args: str) -> list[str]:
+    return [str(Path(sys.executable).with_name("airflow")), *args]
+
+
+def convert_settings(settings_file: Path) -> dict[str, dict]:
+    """Astro CLI's airflow_settings.yaml as the JSON that `airflow ... import` reads."""
+    data = (yaml.safe_load(settings_file.read_text()) or {}).get("airflow") or {}
+    connections = {
+        item["conn_id"]: {
+            "conn_type": item.get("conn_type"),
+            "host": item.get("conn_host"),
+            "schema": item.get("conn_schema"),
+            "login": item.get("conn_login"),
+            "password": item.get("conn_password"),
+            "port": item.get("conn_port"),
+            "extra": json.dumps(item.get("conn_extra") or {}),
+        }
+        for item in data.get("connections") or []
+    }
+    pools = {
+        item["pool_name"]: {
+            "slots": item["pool_slot"],
+            "description": item.get("pool_description", ""),
+            "include_deferred": False,
+        }
+        for item in data.get("pools") or []
+    }
+    variables = {
+        item["variable_name"]: item["variable_value"] for item in data.get("variables") or []
+    }
+    return {"connections": connections, "pools": pools, "variables": variables}
+
+
+def load_settings(settings_file: Path, env: dict[str, str]) -> None:
+    """Import connections, pools and variables into Airflow's metadata database."""
+    converted = convert_settings(settings_file)
+    with tempfile.TemporaryDirectory() as folder:
+        for kind, content in converted.items():
+            if not content:
+                continue
+            path = Path(folder) / f"{kind}.json"
+            path.write_text(json.dumps(content))
+            extra = ["--overwrite"] if kind == "connections" else []
+            command = airflow_command(kind, "import", str(path), *extra)
+            subprocess.run(command, env=env, check=True, capture_output=True, timeout=120)
+
+
+def start_standalone(env: dict[str, str], log_file: Path) -> subprocess.Popen:
+    """Start `airflow standalone` in a process group of its own."""
+    log_file.parent.mkdir(parents=True, exist_ok=True)
+    with log_file.open("ab") as log:
+        return subprocess.Popen(
+            airflow_command("standalone"),
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+
+def wait_until_healthy(port: int, process: subprocess.Popen, timeout: float = 180) -> float:
+    """Seconds until /api/v2/monitor/health answers; raise if Airflow died or never answers."""
+    started = time.monotonic()
+    url = f"http://127.0.0.1:{port}/api/v2/monitor/health"
+    while time.monotonic() - started < timeout:
+        if process.poll() is not None:
+            raise RuntimeError(f"airflow standalone exited with {process.returncode}")
+        try:
+            if requests.get(url, timeout=2).status_code == 200:
+                return time.monotonic() - started
+        except requests.RequestException:
+            pass
+        time.sleep(0.5)
+    raise TimeoutError(f"Airflow did not answer on {url} within {timeout} s")
+
+
+def stop(process: subprocess.Popen, grace: float = 30) -> None:
+    """Stop standalone and every process it started (the whole process group), then wait."""
+    for sig, wait in ((signal.SIGTERM, grace), (signal.SIGKILL, 10)):
+        try:
+            os.killpg(process.pid, sig)
+        except ProcessLookupError:
+            return
+        if _group_gone(process, wait):
+            return
+
+
+def _group_gone(process: subprocess.Popen, wait: float) -> bool:
+    deadline = time.monotonic() + wait
+    while time.monotonic() < deadline:
+        process.poll()  # reap the leader so the group can empty
+        try:
+            os.killpg(process.pid, 0)
+        except ProcessLookupError:
+            return True
+        time.sleep(0.2)
+    return False
