@@ -165,3 +165,61 @@ def _group_gone(process: subprocess.Popen, wait: float) -> bool:
             return True
         time.sleep(0.2)
     return False
+
+
+def _admin_password(home: Path) -> str:
+    """A random password made once per machine, kept in FERRY_HOME, never in git."""
+    import secrets
+
+    saved = paths.ferry_home() / "admin_password"
+    if not saved.exists():
+        saved.parent.mkdir(parents=True, exist_ok=True)
+        saved.write_text(secrets.token_urlsafe(12))
+        saved.chmod(0o600)
+    return saved.read_text().strip()
+
+
+def _prepare(home: Path, port: int) -> dict[str, str]:
+    from ferry.warehouse import build_warehouse
+
+    if not paths.warehouse_path().exists():
+        print(f"ferry: building the demo warehouse at {paths.warehouse_path()}")
+        build_warehouse(paths.warehouse_path(), size="small")
+    env = airflow_env(home, port)
+    write_password(home, _admin_password(home))
+    subprocess.run(airflow_command("db", "migrate"), env=env, check=True, capture_output=True)
+    load_settings(paths.PROJECT_ROOT / "airflow_settings.yaml", env)
+    return env
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Start the demo and keep it up until Ctrl-C."""
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="scripts/start", description=main.__doc__)
+    parser.add_argument("--port", type=int, default=8080)
+    args = parser.parse_args(argv)
+    started = time.monotonic()
+    home = paths.ferry_home() / "airflow"
+    env = _prepare(home, args.port)
+    process = start_standalone(env, home / "standalone.log")
+    try:
+        wait_until_healthy(args.port, process)
+        print(
+            f"ferry: Airflow is up after {time.monotonic() - started:.0f} s at "
+            f"http://127.0.0.1:{args.port}\n  log in as {ADMIN_USER} / {_admin_password(home)}"
+            f"\n  logs: {home / 'standalone.log'}"
+            "\n  Ctrl-C stops Airflow and everything it started",
+            flush=True,
+        )
+        process.wait()
+        return process.returncode or 0
+    except KeyboardInterrupt:
+        print("\nferry: stopping Airflow", flush=True)
+        return 0
+    finally:
+        stop(process)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
