@@ -100,6 +100,16 @@ def test_same_seed_gives_identical_rows_and_another_seed_differs(tmp_path: Path)
         assert first != other, table
 
 
+def test_parallel_build_is_deterministic(tmp_path: Path) -> None:
+    # More rows than one DuckDB row group (122,880), so several threads fill the table.
+    for name in "ab":
+        build_warehouse(tmp_path / f"{name}.duckdb", rows=130_000, tables=["customer_profile"])
+    digests = {
+        table_digest(tmp_path / f"{name}.duckdb", "customer_profile", "profile_id") for name in "ab"
+    }
+    assert len(digests) == 1
+
+
 @pytest.mark.parametrize(("table", "column"), SPRINKLED_COLUMNS)
 def test_every_nasty_kind_appears(
     small: duckdb.DuckDBPyConnection, table: str, column: str
