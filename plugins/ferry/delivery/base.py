@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
+import jinja2
+
 from ferry.manifest import MANIFEST_NAME, Manifest, StagedFile, sha256_of
 from ferry.plan import RunInfo
 from ferry.spec.models import ExportSpec
@@ -176,13 +178,10 @@ def plan_layout(
         DeliveryError: A rendered path leaves the destination (a value such as a manual
             run id held '..'), or two files would land on the same target.
     """
-    if is_folder(template):
-        folder = render_path(template, template_values(context)).rstrip("/")
-        join = (lambda name: f"{folder}/{name}") if folder else (lambda name: name)
-        outgoing = [Outgoing(staged, path, join(staged.name)) for staged, path in checked]
-        manifest_target = join(MANIFEST_NAME)
-    else:
-        outgoing, manifest_target = _per_file_layout(template, checked, context)
+    try:
+        outgoing, manifest_target = _targets(template, checked, context)
+    except jinja2.TemplateError as error:
+        raise DeliveryError(f"path template {template!r}: {error}", retryable=False) from error
     targets = [item.target for item in outgoing] + [manifest_target]
     for target in targets:
         _check_rendered(target, template, absolute=absolute)
@@ -193,6 +192,17 @@ def plan_layout(
     return Layout(
         outgoing, manifest_target, delivered_manifest(manifest, outgoing, manifest_target)
     )
+
+
+def _targets(
+    template: str, checked: list[tuple[StagedFile, Path]], context: DeliveryContext
+) -> tuple[list[Outgoing], str]:
+    if not is_folder(template):
+        return _per_file_layout(template, checked, context)
+    folder = render_path(template, template_values(context)).rstrip("/")
+    join = (lambda name: f"{folder}/{name}") if folder else (lambda name: name)
+    outgoing = [Outgoing(staged, path, join(staged.name)) for staged, path in checked]
+    return outgoing, join(MANIFEST_NAME)
 
 
 def _check_rendered(path: str, template: str, *, absolute: bool) -> None:
@@ -227,6 +237,8 @@ def _per_file_layout(
         else:
             target = prefix + staged.name
         outgoing.append(Outgoing(staged, path, target))
+    if per_file:  # the template names every file, the manifest included
+        return outgoing, _render_for(template, MANIFEST_NAME, 0, context)
     return outgoing, prefix + MANIFEST_NAME
 
 

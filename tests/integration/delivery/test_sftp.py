@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from pathlib import Path
@@ -121,3 +122,23 @@ def test_cut_mid_upload_leaves_no_partial_file_and_retry_completes(
     tree = _tree(delivered)
     assert sorted(tree) == sorted([f.name for f in manifest.files] + ["manifest.json"])
     same_bytes(tree, manifest)
+
+
+def test_file_template_creates_folders_on_demand(
+    sftp_server, connect, staging, context_for, same_bytes
+):
+    connect(sftp_server.connection("sftp_deep"))
+    folder, manifest = staging(fmt="jsonl", compression="none")
+    template = f"{sftp_server.root}/a/b/" + "{{ ds_nodash }}/ferry_{{ file }}"
+    destination = {"type": "sftp", "connection": "sftp_deep", "path": template}
+    context = context_for(destination)
+
+    deliver(context.export.destinations[0], folder, context)
+
+    delivered = sftp_server.root / "a" / "b" / "20240501"
+    tree = _tree(delivered)
+    names = sorted([f"ferry_{f.name}" for f in manifest.files] + ["ferry_manifest.json"])
+    assert sorted(tree) == names
+    same_bytes({name.removeprefix("ferry_"): data for name, data in tree.items()}, manifest)
+    listed = json.loads(tree["ferry_manifest.json"])["files"]  # names as delivered
+    assert [f["name"] for f in listed] == [f"ferry_{f.name}" for f in manifest.files]
