@@ -74,4 +74,10 @@ def deliver(
         context.run.job_run_id, context.export.id, destination.type,
         destination_name(destination), context.try_number, len(manifest.files), manifest.rows,
     )  # fmt: skip
-    return sender.send(destination, staging_dir, manifest, context, log=log)
+    receipt = sender.send(destination, staging_dir, manifest, context, log=log)
+    log.info(
+        "Delivered run %s to '%s': %d files, %d rows, %d rejects",
+        context.run.job_run_id, receipt.destination, len(receipt.files), receipt.rows,
+        receipt.rejects,
+    )  # fmt: skip
+    return receipt

@@ -13,6 +13,7 @@ import html
 import logging
 import posixpath
 import re
+from dataclasses import dataclass
 from pathlib import Path
 
 from ferry.delivery import download
@@ -49,7 +50,7 @@ def send(
     to = recipients(destination.to, values)
     message = _Message(
         to=to,
-        subject=render(destination.subject, values),
+        subject=" ".join(render(destination.subject, values).split()),  # one header line
         body=render(destination.body, values) if destination.body else "",
         message_id=f"<{context.run.job_run_id}.{destination_name(destination)}@ferry>",
     )
@@ -64,9 +65,12 @@ def send(
     return _receipt(destination, manifest, checked, to, message, attach, fetch_from)
 
 
+@dataclass(frozen=True)
 class _Message:
-    def __init__(self, *, to: list[str], subject: str, body: str, message_id: str) -> None:
-        self.to, self.subject, self.body, self.message_id = to, subject, body, message_id
+    to: list[str]
+    subject: str
+    body: str
+    message_id: str
 
 
 def recipients(templates: list[str], values: dict) -> list[str]:
