@@ -27,6 +27,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["warehouse"]:  # its options belong to ferry.warehouse's own parser
+        from ferry import warehouse
+
+        return warehouse.main(argv[1:])
     args = build_parser().parse_args(argv)
     try:
         return args.handler(args)

@@ -26,9 +26,8 @@ def register(subparsers) -> None:
     _add_run_options(run)
     run.add_argument("--local", action="store_true", help="in this process (no scheduler)")
     run.set_defaults(handler=run_local)
-    warehouse = subparsers.add_parser("warehouse", help="build the demo warehouse")
-    warehouse.add_argument("args", nargs=argparse.REMAINDER, help="see --help of ferry.warehouse")
-    warehouse.set_defaults(handler=run_warehouse)
+    # `ferry warehouse ...` is handed to ferry.warehouse.main (see ferry.cli.main)
+    subparsers.add_parser("warehouse", help="build the demo warehouse (ferry warehouse --help)")
 
 
 def _add_run_options(parser: argparse.ArgumentParser) -> None:
@@ -116,9 +115,3 @@ def run_local(args: argparse.Namespace) -> int:
     record = steps.finalize(run, receipts, started, log=log)
     print(json.dumps({k: record[k] for k in ("job_run_id", "outcome", "rows", "files", "bytes")}))
     return 0
-
-
-def run_warehouse(args: argparse.Namespace) -> int:
-    from ferry import warehouse
-
-    return warehouse.main(args.args)

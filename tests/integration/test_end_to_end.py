@@ -1,0 +1,98 @@
+"""A data-out export of a demo table, run by Airflow, delivered to the download area.
+
+The delivered CSV is parsed back with Python's csv module and compared with the
+warehouse row for row, through dag.test() and through the standalone scheduler.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import decimal
+import json
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from ferry import paths
+
+pytestmark = pytest.mark.integration
+EXPORT_ID = "customer_profiles_csv"
+
+
+def csv_text(value) -> str:
+    """How the design's CSV contract writes a warehouse value."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, dt.datetime):
+        return value.strftime("%Y-%m-%dT%H:%M:%SZ")
+    if isinstance(value, (dt.date, decimal.Decimal)):
+        return str(value)
+    return str(value)
+
+
+def warehouse_rows(warehouse: Path) -> tuple[list[str], list[list[str]]]:
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        result = con.execute("SELECT * FROM customer_profile ORDER BY profile_id")
+        header = [column[0] for column in result.description]
+        return header, [[csv_text(value) for value in row] for row in result.fetchall()]
+
+
+def delivered_rows(folder: Path) -> tuple[list[str], list[list[str]]]:
+    manifest = json.loads((folder / "manifest.json").read_text())
+    rows: list[list[str]] = []
+    header: list[str] = []
+    for staged in (f for f in manifest["files"] if f["kind"] == "data"):
+        with (folder / staged["name"]).open(newline="", encoding="utf-8") as stream:
+            reader = csv.reader(stream)
+            header = next(reader)
+            rows += list(reader)
+    return header, rows
+
+
+def assert_delivered_equals_warehouse(folder: Path, warehouse: Path) -> None:
+    assert (folder / "manifest.json").exists(), f"no manifest in {folder}"
+    expected_header, expected = warehouse_rows(warehouse)
+    header, rows = delivered_rows(folder)
+    assert header == expected_header
+    assert len(rows) == len(expected)
+    for number, (got, want) in enumerate(zip(rows, expected, strict=True)):
+        assert got == want, f"row {number + 1} differs"
+
+
+def only_download_folder(export_id: str, run_id_part: str) -> Path:
+    folders = [
+        folder
+        for folder in (paths.downloads_dir() / export_id).iterdir()
+        if run_id_part in folder.name
+    ]
+    assert len(folders) == 1, folders
+    return folders[0]
+
+
+def test_dag_test_delivers_the_table_row_for_row(warehouse, airflow_db):
+    from airflow.dag_processing.dagbag import DagBag
+
+    dag = DagBag(dag_folder=str(paths.PROJECT_ROOT / "dags")).dags[f"export__{EXPORT_ID}"]
+    run = dag.test(run_after=dt.datetime(2026, 11, 20, tzinfo=dt.UTC))
+    assert run.state == "success"
+    folder = only_download_folder(EXPORT_ID, "manual__2026-11-20")
+    assert_delivered_equals_warehouse(folder, warehouse)
+
+
+def test_scheduler_runs_the_export_triggered_through_the_rest_api(live_airflow, warehouse):
+    client = live_airflow.client
+    dag_id = f"export__{EXPORT_ID}"
+    client.wait_for_dag(dag_id)
+    client.set_paused(dag_id, False)
+    run = client.trigger(dag_id, note="end-to-end test")
+    finished = client.wait_for_run(dag_id, run["dag_run_id"], timeout=300)
+    states = {ti["task_id"]: ti["state"] for ti in client.task_instances(dag_id, run["dag_run_id"])}
+    assert finished["state"] == "success", states
+    assert set(states.values()) == {"success"}
+    safe_run_id = run["dag_run_id"].replace(":", "_").replace("+", "_")
+    folder = only_download_folder(EXPORT_ID, safe_run_id[:30])
+    assert_delivered_equals_warehouse(folder, warehouse)
