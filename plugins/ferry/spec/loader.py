@@ -113,7 +113,7 @@ def load_project(root: Path) -> Project:
     project.targets = _load_mapping_file(project, root / "targets.yaml", TargetsFile)
     _load_folder(project, "segments", SegmentSpec, project.segments, _segment_problems)
     _load_folder(project, "exports", ExportSpec, project.exports, _export_problems)
-    _break_dependency_cycles(project)
+    _check_dependencies(project)
     _load_folder(project, "groups", GroupSpec, project.groups, _group_problems)
     return project
 
@@ -244,13 +244,6 @@ def _export_problems(export: ExportSpec, project: Project) -> list[Problem]:
     problems += _field_problems(export, columns, table)
     problems += _destination_problems(export)
     problems += _timezone_problems(export.timezone)
-    known = set(project.tables) | set(project.segments) | set(project.exports)
-    for index, name in enumerate(export.depends_on or []):
-        if name not in known and name != export.id:
-            hint = did_you_mean(name, known)
-            problems.append(
-                (("depends_on", index), f"'{name}' is not a table, segment or export", hint)
-            )
     return problems
 
 
@@ -352,16 +345,25 @@ def _group_problems(group: GroupSpec, project: Project) -> list[Problem]:
     return problems
 
 
-def _break_dependency_cycles(project: Project) -> None:
-    """Exports that depend on each other in a circle can never run: mark them broken."""
+def _check_dependencies(project: Project) -> None:
+    """After all exports load: depends_on names must exist and must not form a circle."""
+    known = set(project.tables) | set(project.segments) | set(project.exports)
+    for export_id, export in list(project.exports.items()):
+        for index, name in enumerate(export.depends_on or []):
+            if name not in known:
+                hint = did_you_mean(name, known)
+                problem = f"'{name}' is not a table, segment or export"
+                _unload(project, export_id, ("depends_on", index), problem, hint)
+                break
     for export_id in _exports_in_cycles(project.exports):
-        project.exports.pop(export_id)
-        path = project.files.pop(f"exports:{export_id}")
-        document = Document(path, project.root)
-        error = document.error(
-            ("depends_on",), "depends on itself through other exports", "remove one link"
-        )
-        _mark_broken(project, path, [error])
+        problem = "depends on itself through other exports"
+        _unload(project, export_id, ("depends_on",), problem, "remove one link")
+
+
+def _unload(project: Project, export_id: str, loc: tuple, problem: str, hint: str) -> None:
+    project.exports.pop(export_id)
+    path = project.files.pop(f"exports:{export_id}")
+    _mark_broken(project, path, [Document(path, project.root).error(loc, problem, hint)])
 
 
 def _exports_in_cycles(exports: dict[str, ExportSpec]) -> list[str]:

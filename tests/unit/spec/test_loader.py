@@ -1,0 +1,183 @@
+"""The loader on good and bad definitions: every error names file, line, field and fix."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from ferry.cli import main as ferry
+from ferry.spec.loader import load_project
+
+ROOT = Path(__file__).resolve().parents[3]
+GOOD_EXPORT = """\
+id: {id}
+name: Good
+source: {{table: lead}}
+fields: [lead_id, state]
+destinations: [{{type: download}}]
+"""
+
+
+@pytest.fixture
+def include(tmp_path: Path) -> Path:
+    """A copy of the repo's include/ to break at will."""
+    target = tmp_path / "include"
+    shutil.copytree(ROOT / "include", target, ignore=shutil.ignore_patterns("*.duckdb*"))
+    return target
+
+
+def write(include: Path, relative: str, text: str) -> Path:
+    path = include / relative
+    path.write_text(textwrap.dedent(text))
+    return path
+
+
+def errors_of(include: Path) -> list[str]:
+    return [str(error) for error in load_project(include).errors]
+
+
+def test_the_shipped_definitions_load_without_errors():
+    project = load_project(ROOT / "include")
+    assert project.errors == []
+    assert {"daily_lead_backup", "customer_profiles_csv"} <= set(project.exports)
+    assert "mailchimp" in project.targets and "lead" in project.tables
+
+
+def test_unknown_field_names_line_and_suggests_the_right_one(include):
+    write(include, "exports/typo.yaml", GOOD_EXPORT.format(id="typo") + "scheduel: '@daily'\n")
+    [error] = errors_of(include)
+    assert error == (
+        "include/exports/typo.yaml:6 -> scheduel -> unknown field 'scheduel'; "
+        "did you mean 'schedule'?"
+    )
+
+
+def test_wrong_type_and_bad_choice_are_each_reported(include):
+    text = GOOD_EXPORT.format(id="types") + "retries: many\nformat: {type: cvs}\n"
+    write(include, "exports/types.yaml", text)
+    errors = errors_of(include)
+    assert any(":6 -> retries -> input should be a valid integer" in e for e in errors)
+    assert any(
+        ":7 -> format.type -> 'cvs' is not allowed; did you mean 'csv'?" in e for e in errors
+    )
+
+
+def test_bad_yaml_names_the_line(include):
+    write(include, "exports/bad_yaml.yaml", "id: bad_yaml\nname: [unclosed\nsource: x\n")
+    [error] = errors_of(include)
+    assert error.startswith("include/exports/bad_yaml.yaml:3 -> not valid YAML")
+
+
+def test_unknown_segment_table_and_column_suggest_fixes(include):
+    write(
+        include,
+        "exports/refs.yaml",
+        """\
+        id: refs
+        name: Refs
+        kind: segment
+        source: {segment: high_value_customer}
+        target: mailchimp
+        destinations: [{type: download}]
+        """,
+    )
+    write(include, "exports/cols.yaml", GOOD_EXPORT.format(id="cols").replace("state]", "stat]"))
+    errors = errors_of(include)
+    assert (
+        "include/exports/refs.yaml:4 -> source.segment -> unknown segment "
+        "'high_value_customer'; did you mean 'high_value_customers'?"
+    ) in errors
+    assert (
+        "include/exports/cols.yaml:4 -> fields[1] -> table 'lead' has no column 'stat'; "
+        "did you mean 'state'?"
+    ) in errors
+
+
+def test_a_broken_file_hides_no_other_export(include):
+    write(include, "exports/broken.yaml", "id: broken\nname: Broken\n")
+    project = load_project(include)
+    assert "daily_lead_backup" in project.exports
+    assert list(project.broken) == ["exports.broken"]
+    messages = [str(error) for error in project.broken["exports.broken"]]
+    assert "include/exports/broken.yaml:1 -> destinations -> required field is missing" in messages
+
+
+def test_duplicate_ids_break_only_the_second_file(include):
+    write(include, "exports/zz_copy.yaml", GOOD_EXPORT.format(id="daily_lead_backup"))
+    project = load_project(include)
+    assert "daily_lead_backup" in project.exports
+    [error] = project.errors
+    assert "zz_copy.yaml:1 -> id -> id 'daily_lead_backup' is already used by" in str(error)
+
+
+@pytest.mark.parametrize(
+    ("path", "problem"),
+    [
+        ("../../etc/{{ part }}.csv", "'..' or '.' segments"),
+        ("/abs/{{ part }}.csv", "must be relative"),
+        ("a//{{ part }}.csv", "empty path segment"),
+        ("x/{{ dss }}/{{ part }}.csv", "unknown placeholder 'dss'"),
+        ("x/{{ part }.csv", "template syntax error"),
+    ],
+)
+def test_unsafe_s3_paths_are_rejected(include, path, problem):
+    text = GOOD_EXPORT.format(id="paths").replace(
+        "[{type: download}]", f'[{{type: s3, connection: aws, bucket: bkt, path: "{path}"}}]'
+    )
+    write(include, "exports/paths.yaml", text)
+    [error] = errors_of(include)
+    assert "destinations[0].path -> path" in error and problem in error
+
+
+def test_pii_field_listed_without_a_rule_says_how_to_fix(include):
+    write(include, "exports/pii.yaml", GOOD_EXPORT.format(id="pii").replace("state]", "email]"))
+    [error] = errors_of(include)
+    assert "fields[1] -> 'email' is PII" in error and "add pii: {email: keep}" in error
+
+
+def test_exports_that_depend_on_each_other_in_a_circle_are_broken(include):
+    for name, other in (("ring_a", "ring_b"), ("ring_b", "ring_a")):
+        write(
+            include,
+            f"exports/{name}.yaml",
+            GOOD_EXPORT.format(id=name) + f"depends_on: [{other}]\n",
+        )
+    project = load_project(include)
+    assert not {"ring_a", "ring_b"} & set(project.exports)
+    assert all("depends on itself" in str(e) for e in project.errors)
+
+
+def test_group_members_must_exist(include):
+    write(
+        include,
+        "groups/nightly.yaml",
+        "id: nightly\nname: Nightly\nmembers:\n  - {export: daily_lead_bakup}\n",
+    )
+    [error] = errors_of(include)
+    assert "members[0].export -> unknown export 'daily_lead_bakup'" in error
+    assert "did you mean 'daily_lead_backup'?" in error
+
+
+def test_validate_lists_every_error_and_exits_non_zero(include, monkeypatch, capsys):
+    write(include, "exports/one.yaml", "id: one\nname: One\n")
+    write(include, "exports/two.yaml", GOOD_EXPORT.format(id="two") + "colour: red\n")
+    assert ferry(["validate", str(include)]) == 1
+    out = capsys.readouterr().out
+    assert "exports/one.yaml" in out and "exports/two.yaml" in out
+    assert "error(s) in 2 file(s)" in out
+
+
+def test_validate_passes_on_the_shipped_definitions(capsys):
+    assert ferry(["validate", str(ROOT / "include")]) == 0
+    assert capsys.readouterr().out.startswith("OK:")
+
+
+def test_schema_is_json_schema_that_forbids_unknown_keys(capsys):
+    assert ferry(["schema", "--kind", "export"]) == 0
+    schema = json.loads(capsys.readouterr().out)
+    assert schema["additionalProperties"] is False
+    assert {"id", "source", "destinations"} <= set(schema["required"])
