@@ -2,16 +2,31 @@
 
 Column names come from tables.yaml (checked when definitions load) and are quoted; every
 value is a bound parameter, cast to the column's declared type, so no value reaches SQL text.
+
+Semantics users rely on:
+- A condition on a NULL value does not match, except is_null, ne and not_in: a row whose
+  country is NULL is "not US". `not` is the complement of the rows its rule matches, so
+  `not: {field: country, op: eq, value: US}` and `op: ne` choose the same rows.
+- contains and starts_with ignore case and match the text literally (no wildcards);
+  regex is a partial match, case-sensitive unless the pattern says (?i).
+- within_last_days N matches [now - N days, now], now being the run's reference time
+  (RunInfo.now), so a rerun of a run chooses the same rows.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import re
 from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
 
 from ferry.spec import models
 
 TRUE = "TRUE"
+MAX_DECIMAL_SCALE = 37
+_INTEGER_TYPE = re.compile(r"U?(TINY|SMALL|BIG|HUGE)?INT(EGER)?\d*")
+_DECIMAL_TYPE = re.compile(r"(DECIMAL|NUMERIC)(\(\s*\d+\s*(,\s*(\d+)\s*)?\))?")
+_DEFAULT_DECIMAL_SCALE = 3  # DuckDB's DECIMAL without arguments is DECIMAL(18,3)
 
 
 @dataclass(frozen=True)
@@ -38,8 +53,39 @@ def quote(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-def _typed(column_type: str, count: int = 1) -> str:
-    return ", ".join([f"CAST(? AS {column_type})"] * count)
+def _column_scale(column_type: str) -> int | None:
+    """Decimal places an exact numeric column keeps (0 for integers); None for other types."""
+    upper = column_type.strip().upper()
+    if _INTEGER_TYPE.fullmatch(upper):
+        return 0
+    match = _DECIMAL_TYPE.fullmatch(upper)
+    if not match:
+        return None
+    return int(match.group(4) or 0) if match.group(2) else _DEFAULT_DECIMAL_SCALE
+
+
+def value_type(column_type: str, value: object) -> str:
+    """The type a value is cast to: the column's, unless that would round the value.
+
+    `order_count gt 2.5` cast to INTEGER would become `> 3` and lose the rows with 3, so a
+    value with more decimals than an exact numeric column keeps gets a DECIMAL wide enough.
+    """
+    scale = _column_scale(column_type)
+    if scale is None or isinstance(value, bool):
+        return column_type
+    try:
+        exponent = Decimal(str(value)).as_tuple().exponent
+    except InvalidOperation:
+        return column_type  # not a number: the cast reports it when the query runs
+    if not isinstance(exponent, int) or -exponent <= scale:
+        return column_type
+    return f"DECIMAL(38,{min(-exponent, MAX_DECIMAL_SCALE)})"
+
+
+def _bound(column_type: str, values: list | tuple) -> Sql:
+    """Placeholders for values, each cast to the type it is compared as."""
+    text = ", ".join(f"CAST(? AS {value_type(column_type, value)})" for value in values)
+    return Sql(text, tuple(values))
 
 
 def compile_condition(condition: models.Condition, columns: dict, now: dt.datetime) -> Sql:
@@ -47,16 +93,17 @@ def compile_condition(condition: models.Condition, columns: dict, now: dt.dateti
     column, column_type = quote(condition.field), columns[condition.field].type
     op, value = condition.op, condition.value
     if op in _COMPARISONS:
-        return Sql(f"{column} {_COMPARISONS[op]} {_typed(column_type)}", (value,))
+        bound = _bound(column_type, [value])
+        return Sql(f"{column} {_COMPARISONS[op]} {bound.text}", bound.params)
     if op in ("in", "not_in"):
-        text = f"{column} IN ({_typed(column_type, len(value))})"
+        bound = _bound(column_type, value)
+        text = f"{column} IN ({bound.text})"
         if op == "not_in":
             text = f"{column} IS NULL OR NOT ({text})"
-        return Sql(text, tuple(value))
+        return Sql(text, bound.params)
     if op == "between":
-        return Sql(
-            f"{column} BETWEEN {_typed(column_type)} AND {_typed(column_type)}", tuple(value)
-        )
+        low, high = _bound(column_type, value[:1]), _bound(column_type, value[1:])
+        return Sql(f"{column} BETWEEN {low.text} AND {high.text}", low.params + high.params)
     return _compile_text_or_null(op, column, value, now)
 
 
@@ -65,18 +112,20 @@ _COMPARISONS = {"eq": "=", "ne": "IS DISTINCT FROM", "gt": ">", "gte": ">=", "lt
 
 def _compile_text_or_null(op: str, column: str, value, now: dt.datetime) -> Sql:
     text_column = f"CAST({column} AS VARCHAR)"
+    text_value = "CAST(? AS VARCHAR)"
     if op == "is_null":
         return Sql(f"{column} IS NULL")
     if op == "not_null":
         return Sql(f"{column} IS NOT NULL")
     if op == "contains":
-        return Sql(f"strpos(lower({text_column}), lower(CAST(? AS VARCHAR))) > 0", (str(value),))
+        return Sql(f"strpos(lower({text_column}), lower({text_value})) > 0", (str(value),))
     if op == "starts_with":
-        return Sql(f"starts_with({text_column}, CAST(? AS VARCHAR))", (str(value),))
+        return Sql(f"starts_with(lower({text_column}), lower({text_value}))", (str(value),))
     if op == "regex":
-        return Sql(f"regexp_matches({text_column}, CAST(? AS VARCHAR))", (str(value),))
+        return Sql(f"regexp_matches({text_column}, {text_value})", (str(value),))
     if op == "within_last_days":
-        return Sql(f"{column} >= CAST(? AS TIMESTAMP)", (now - dt.timedelta(days=value),))
+        since = now - dt.timedelta(days=value)
+        return Sql(f"{column} BETWEEN CAST(? AS TIMESTAMP) AND CAST(? AS TIMESTAMP)", (since, now))
     raise ValueError(f"operator {op} has no SQL form")
 
 
