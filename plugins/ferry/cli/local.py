@@ -71,24 +71,25 @@ def template_vars(run: RunInfo) -> dict:
 
 
 def run_preview(args: argparse.Namespace) -> int:
-    """Eligibility, row count and size against the limits, and sample rows; sends nothing."""
-    from ferry import engine
+    """Eligibility, rows, files and bytes against the limits, and the first rows as written.
+
+    Sends nothing and records nothing. Exit code 0 when a run would go ahead (warnings
+    included), 1 when it would fail eligibility or be skipped over a limit, 2 when the
+    export is not defined.
+    """
+    import sys
+
     from ferry.render.operators import pii_key
 
-    run = local_run_info(args, "preview")
-    plan = steps.plan_for(run)
-    outcome = {"export": plan.export.id, "table": plan.table}
     try:
-        checks.check_eligibility(plan, log=log)
-        outcome["eligible"] = True
-        outcome.update(checks.check_limits(plan, log=log, record=False))
-    except (ExportRejected, ExportSkipped) as stop:
-        outcome["stopped"] = str(stop)
-    outcome["estimated_files"] = -(-outcome.get("rows", 0) // plan.format.rows_per_file) or 1
+        plan = steps.plan_for(local_run_info(args, "preview"))
+    except ExportRejected as rejected:
+        print(f"error: {rejected}", file=sys.stderr)
+        return 2
     key = pii_key() if any(c.pii for c in plan.columns) else None
-    rows = engine.preview(plan, warehouse=paths.warehouse_path(), pii_key=key, limit=args.rows)
-    print(json.dumps({**outcome, "sample": rows}, indent=2, default=str, ensure_ascii=False))
-    return 1 if "stopped" in outcome else 0
+    outcome = checks.preview(plan, warehouse=paths.warehouse_path(), pii_key=key, rows=args.rows)
+    print(outcome.report())
+    return 0 if outcome.would_run else 1
 
 
 def run_local(args: argparse.Namespace) -> int:
