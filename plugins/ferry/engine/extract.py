@@ -22,10 +22,9 @@ from ferry.engine.progress import Progress
 from ferry.engine.writers import Chunker
 from ferry.manifest import MANIFEST_NAME, Manifest, StagedFile, sha256_of
 from ferry.plan import ExportPlan
-from ferry.sql import Sql
 
 LOG = logging.getLogger("ferry.engine")
-PREFETCH_BATCHES = 4
+PREFETCH = 4  # batches read ahead, about one key slice: DuckDB sorts the next meanwhile
 _DONE = object()
 
 
@@ -49,7 +48,8 @@ def extract(
     log.info("extract %s: %s rows of %s into %s", plan.run.job_run_id, f"{found.rows:,}",
              plan.table, folder)  # fmt: skip
     progress = Progress(log, found.rows)
-    files = _write_files(plan, _prefetched(_batches(warehouse, select, found)), schema, progress)
+    batches = query.read_batches(warehouse, select, query.key_slices(found))
+    files = _write_files(plan, _prefetched(batches), schema, progress)
     if not found.rows:
         log.info("extract %s: the result is empty; wrote one empty file", plan.run.job_run_id)
     manifest = _manifest(plan, files + _sidecars(plan, folder))
@@ -78,22 +78,17 @@ def _write_files(
     return chunker.finish()
 
 
-def _batches(warehouse: Path, select: Sql, found: query.Stats) -> Iterator[pa.RecordBatch]:
-    with query.connect(warehouse) as con:
-        yield from query.read_batches(con, select, query.key_slices(found))
-
-
-def _prefetched(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
-    """Run the iterator in a thread, a few batches ahead of the consumer."""
-    buffer: queue.Queue = queue.Queue(PREFETCH_BATCHES)
+def _prefetched(items: Iterator) -> Iterator:
+    """Run the iterator in a thread, PREFETCH items ahead of the consumer."""
+    buffer: queue.Queue = queue.Queue(PREFETCH)
     stop = threading.Event()
 
     def produce() -> None:
         try:
-            for batch in batches:
+            for item in items:
                 if stop.is_set():
                     return
-                buffer.put(batch)
+                buffer.put(item)
             buffer.put(_DONE)
         except BaseException as error:  # handed to the consumer, which raises it
             buffer.put(error)

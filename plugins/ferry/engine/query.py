@@ -8,6 +8,7 @@ table stored roughly in key order is read once overall.
 
 from __future__ import annotations
 
+import contextlib
 import math
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -20,10 +21,11 @@ from ferry.engine import formats, pii
 from ferry.plan import ExportPlan
 from ferry.sql import Sql, quote
 
-MEMORY_LIMIT = "384MB"
+MEMORY_LIMIT = "256MB"
 THREADS = 2
-SLICE_ROWS = 500_000
+SLICE_ROWS = 200_000
 BATCH_ROWS = 65_536
+EVICT_LIMIT = "16MB"
 KEY_ALIAS = "__ferry_key"
 
 
@@ -104,14 +106,26 @@ def sliced_query(select: Sql, bounds: tuple, limit: int | None = None) -> Sql:
 
 
 def read_batches(
-    con: duckdb.DuckDBPyConnection, select: Sql, slices: list[tuple], batch_rows: int | None = None
+    warehouse: Path, select: Sql, slices: list[tuple], batch_rows: int | None = None
 ) -> Iterator[pa.RecordBatch]:
-    """Arrow batches of every slice in key order; DuckDB streams, so memory stays flat."""
-    for bounds in slices:
-        query = sliced_query(select, bounds)
-        relation = con.sql(query.text, params=list(query.params))
-        reader = relation.to_arrow_reader(batch_rows or BATCH_ROWS)
-        yield from reader
+    """Arrow batches of every slice in key order, streamed by DuckDB.
+
+    DuckDB keeps the table blocks it read cached up to its memory limit, so memory would
+    grow with the table; lowering the limit between slices evicts them.
+    """
+    with connect(warehouse) as con:
+        for bounds in slices:
+            query = sliced_query(select, bounds)
+            relation = con.sql(query.text, params=list(query.params))
+            yield from relation.to_arrow_reader(batch_rows or BATCH_ROWS)
+            _evict_cache(con)
+
+
+def _evict_cache(con: duckdb.DuckDBPyConnection) -> None:
+    """Best effort: DuckDB refuses a lower limit while more memory than that is pinned."""
+    with contextlib.suppress(duckdb.Error):
+        con.execute(f"SET memory_limit = '{EVICT_LIMIT}'")
+    con.execute(f"SET memory_limit = '{MEMORY_LIMIT}'")
 
 
 def result_schema(con: duckdb.DuckDBPyConnection, select: Sql) -> pa.Schema:
