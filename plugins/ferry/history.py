@@ -2,6 +2,8 @@
 
 SQLite (not the DuckDB warehouse) because many tasks write small records at once and
 SQLite's locking handles that; a rerun of the same run replaces its record.
+
+    sqlite3 $FERRY_HOME/history.sqlite "SELECT job_run_id, outcome, rows FROM runs"
 """
 
 from __future__ import annotations
@@ -33,9 +35,14 @@ CREATE TABLE IF NOT EXISTS runs (
     files INTEGER,
     bytes INTEGER,
     destinations TEXT,
-    staged_files TEXT
+    staged_files TEXT,
+    group_run_id TEXT,
+    log_url TEXT
 )
 """
+# Columns added after the first release: older history files gain them on first use.
+ADDED_COLUMNS = {"group_run_id": "TEXT", "log_url": "TEXT"}
+OUTCOMES = ("success", "empty", "skipped", "failed", "stopped")
 
 
 @dataclass(frozen=True)
@@ -49,13 +56,15 @@ class RunRecord:
     started_at: str | None
     finished_at: str
     duration_s: float
-    outcome: str  # success | empty | skipped | failed
+    outcome: str  # one of OUTCOMES
     reason: str = ""
     rows: int = 0
     files: int = 0
     bytes: int = 0
     destinations: str = "[]"  # JSON: receipts (name, type, files with locations)
     staged_files: str = "[]"  # JSON: name, rows, bytes, sha256
+    group_run_id: str = ""  # GroupID.RunID when the run was part of a group run
+    log_url: str = ""  # the run (or the failed task's log) in the Airflow UI
 
     @classmethod
     def from_manifest(
@@ -66,18 +75,68 @@ class RunRecord:
         *,
         started_at: dt.datetime | None,
         finished_at: dt.datetime,
+        **extra: str,
     ) -> RunRecord:
-        duration = (finished_at - started_at).total_seconds() if started_at else 0.0
+        """A delivered run: success, or empty when the export matched no rows."""
         return cls(
-            job_run_id=run.job_run_id, export_id=run.export_id, run_id=run.run_id,
-            triggered_by=run.triggered_by,
-            started_at=started_at.isoformat() if started_at else None,
-            finished_at=finished_at.isoformat(), duration_s=round(duration, 3),
+            **_timing(run, started_at, finished_at),
             outcome="empty" if manifest.rows == 0 else "success",
             rows=manifest.rows, files=len(manifest.data_files), bytes=manifest.bytes,
             destinations=json.dumps(receipts, default=str),
             staged_files=json.dumps([asdict(f) for f in manifest.files]),
+            **extra,
         )  # fmt: skip
+
+    @classmethod
+    def ended(
+        cls,
+        run: RunInfo,
+        outcome: str,
+        reason: str,
+        *,
+        started_at: dt.datetime | None,
+        finished_at: dt.datetime,
+        manifest: Manifest | None = None,
+        **extra: str,
+    ) -> RunRecord:
+        """A run that delivered nothing (failed or stopped), with what it had staged."""
+        staged = {}
+        if manifest is not None:
+            staged = {"rows": manifest.rows, "files": len(manifest.data_files),
+                      "bytes": manifest.bytes,
+                      "staged_files": json.dumps([asdict(f) for f in manifest.files])}  # fmt: skip
+        return cls(
+            **_timing(run, started_at, finished_at), outcome=outcome, reason=reason,
+            **staged, **extra,
+        )  # fmt: skip
+
+    @property
+    def destination_names(self) -> list[str]:
+        return [receipt.get("destination", "?") for receipt in json.loads(self.destinations)]
+
+    def summary(self) -> str:
+        """One line for task logs, notifications and the CLI."""
+        where = ", ".join(self.destination_names) or "no destination"
+        line = (
+            f"Run {self.job_run_id} {self.outcome}: {self.rows} rows in {self.files} files, "
+            f"{self.bytes} bytes, to {where} in {self.duration_s:.1f} s"
+        )
+        if self.group_run_id:
+            line += f" in group run {self.group_run_id}"
+        return line + (f" ({self.reason})" if self.reason else "")
+
+
+def _timing(run: RunInfo, started_at: dt.datetime | None, finished_at: dt.datetime) -> dict:
+    duration = (finished_at - started_at).total_seconds() if started_at else 0.0
+    return {
+        "job_run_id": run.job_run_id,
+        "export_id": run.export_id,
+        "run_id": run.run_id,
+        "triggered_by": run.triggered_by,
+        "started_at": started_at.isoformat() if started_at else None,
+        "finished_at": finished_at.isoformat(),
+        "duration_s": round(max(duration, 0.0), 3),
+    }
 
 
 def database_path() -> Path:
@@ -90,7 +149,22 @@ def _connection() -> Iterator[sqlite3.Connection]:
     path.parent.mkdir(parents=True, exist_ok=True)
     with closing(sqlite3.connect(path, timeout=30)) as connection, connection:
         connection.execute(SCHEMA)
+        _add_missing_columns(connection)
+        connection.row_factory = sqlite3.Row
         yield connection
+
+
+def _add_missing_columns(connection: sqlite3.Connection) -> None:
+    present = {row[1] for row in connection.execute("PRAGMA table_info(runs)")}
+    for name, kind in ADDED_COLUMNS.items():
+        if name not in present:
+            connection.execute(f"ALTER TABLE runs ADD COLUMN {name} {kind}")
+
+
+def _record(row: sqlite3.Row) -> RunRecord:
+    values = dict(row)
+    values.update({k: values[k] or "" for k in ("reason", "group_run_id", "log_url")})
+    return RunRecord(**values)
 
 
 def record_run(record: RunRecord) -> None:
@@ -105,18 +179,46 @@ def record_run(record: RunRecord) -> None:
 
 
 def record_skip(run: RunInfo, reason: str) -> None:
-    now = dt.datetime.now(dt.UTC).isoformat()
-    record_run(RunRecord(run.job_run_id, run.export_id, run.run_id, run.triggered_by,
-                         None, now, 0.0, "skipped", reason))  # fmt: skip
+    now = dt.datetime.now(dt.UTC)
+    record_run(RunRecord.ended(run, "skipped", reason, started_at=None, finished_at=now))
 
 
-def list_runs(export_id: str | None = None, limit: int = 50) -> list[RunRecord]:
-    """The newest runs first, of one export or of all."""
-    query = "SELECT * FROM runs"
-    params: tuple = ()
-    if export_id:
-        query, params = query + " WHERE export_id = ?", (export_id,)
+def get_run(job_run_id: str) -> RunRecord | None:
     with _connection() as connection:
-        connection.row_factory = sqlite3.Row
+        row = connection.execute("SELECT * FROM runs WHERE job_run_id = ?", (job_run_id,))
+        found = row.fetchone()
+    return _record(found) if found else None
+
+
+def list_runs(
+    export_id: str | None = None, limit: int = 50, *, group_id: str | None = None
+) -> list[RunRecord]:
+    """The newest runs first: of one export, of one group's runs, or of all."""
+    query, params = "SELECT * FROM runs", []
+    if export_id:
+        query, params = query + " WHERE export_id = ?", [export_id]
+    elif group_id:
+        query, params = query + " WHERE group_run_id LIKE ?", [f"{group_id}.%"]
+    with _connection() as connection:
         rows = connection.execute(query + " ORDER BY finished_at DESC LIMIT ?", (*params, limit))
-        return [RunRecord(**dict(row)) for row in rows]
+        return [_record(row) for row in rows]
+
+
+def latest_runs() -> dict[str, RunRecord]:
+    """The newest record of every export that has one, by export id."""
+    query = (
+        "SELECT * FROM runs AS r WHERE finished_at = "
+        "(SELECT MAX(finished_at) FROM runs WHERE export_id = r.export_id)"
+    )
+    with _connection() as connection:
+        return {row["export_id"]: _record(row) for row in connection.execute(query)}
+
+
+def stamp_group_run(job_run_ids: list[str], group_run_id: str) -> None:
+    """Mark member records as part of a group run (checks record skips without it)."""
+    marks = ", ".join("?" * len(job_run_ids))
+    with _connection() as connection:
+        connection.execute(
+            f"UPDATE runs SET group_run_id = ? WHERE job_run_id IN ({marks})",
+            [group_run_id, *job_run_ids],
+        )

@@ -18,7 +18,7 @@ from typing import Any
 from ferry import history, paths
 from ferry.checks import check_eligibility, check_limits
 from ferry.exceptions import ExportRejected
-from ferry.manifest import read_manifest
+from ferry.manifest import MANIFEST_NAME, read_manifest
 from ferry.plan import ExportPlan, RunInfo, build_plan
 from ferry.spec.loader import Project, load_project
 
@@ -111,21 +111,78 @@ def deliver(
     return asdict(send(destination, plan.staging_dir, context, log=log))
 
 
-def finalize(run: RunInfo, receipts: list[dict], started_at: dt.datetime | None, *, log) -> dict:
-    """Record the run: who, when, rows, files, bytes, digests and where it all went."""
+def finalize(
+    run: RunInfo,
+    receipts: list[dict],
+    started_at: dt.datetime | None,
+    *,
+    log,
+    group_run_id: str = "",
+    log_url: str = "",
+    notify: bool = True,
+) -> dict:
+    """Record a delivered run (who, when, rows, files, bytes, digests, where) and notify.
+
+    Args:
+        run: The run.
+        receipts: What each destination received.
+        started_at: When the run (or, in a group, this member) started.
+        log: The task's logger: it gets the same one-line summary as the record.
+        group_run_id: GroupID.RunID when the export runs as a member of a group.
+        log_url: The run in the Airflow UI, for the record and the notification.
+        notify: False in a group, whose summary sends one message for all members.
+    """
     plan = plan_for(run)
     manifest = read_manifest(plan.staging_dir)
     record = history.RunRecord.from_manifest(
-        run, manifest, receipts, started_at=started_at, finished_at=_utc_now()
-    )
-    history.record_run(record)
-    outcome = "empty" if manifest.rows == 0 else "success"
-    log.info(
-        "Run %s %s: %s rows in %s files, %s bytes, to %s in %.1f s",
-        run.job_run_id, outcome, manifest.rows, len(manifest.data_files), manifest.bytes,
-        ", ".join(r["destination"] for r in receipts) or "no destination", record.duration_s,
+        run, manifest, receipts, started_at=started_at, finished_at=_utc_now(),
+        group_run_id=group_run_id, log_url=log_url,
     )  # fmt: skip
+    history.record_run(record)
+    log.info("%s", record.summary())
+    if notify:
+        _notify(plan.export, record, log)
     return asdict(record)
+
+
+def finalize_failed(
+    run: RunInfo,
+    reason: str,
+    started_at: dt.datetime | None,
+    *,
+    log,
+    outcome: str = "failed",
+    group_run_id: str = "",
+    log_url: str = "",
+    notify: bool = True,
+) -> history.RunRecord:
+    """Record a run that failed (or was stopped) with its reason and what it had staged."""
+    export = current_project().exports.get(run.export_id)
+    record = history.RunRecord.ended(
+        run, outcome, reason, started_at=started_at, finished_at=_utc_now(),
+        manifest=_staged_manifest(run) if export else None,
+        group_run_id=group_run_id, log_url=log_url,
+    )  # fmt: skip
+    history.record_run(record)
+    log.error("%s", record.summary())
+    if notify and export:
+        _notify(export, record, log)
+    return record
+
+
+def _staged_manifest(run: RunInfo):
+    """The manifest of what the run had staged before it stopped, if it got that far."""
+    staging_dir = plan_for(run).staging_dir
+    return read_manifest(staging_dir) if (staging_dir / MANIFEST_NAME).exists() else None
+
+
+def _notify(export, record: history.RunRecord, log) -> None:
+    from ferry import notify
+
+    targets = notify.targets_for(export.notify, record.outcome)
+    if targets:
+        notice = notify.run_notice(record, export.name, record.log_url or "-")
+        notify.send(targets, notice, log=log)
 
 
 def definition_error(file_key: str) -> None:

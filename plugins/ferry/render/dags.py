@@ -15,12 +15,17 @@ from ferry.render.operators import (
     DeliverOperator,
     ExportStepOperator,
     FinalizeOperator,
+    Membership,
+    RecordFailure,
 )
 from ferry.render.schedule import (
+    DEACTIVATED,
     dag_schedule,
     end_date,
     export_asset,
+    export_status,
     start_date,
+    status_note,
     warehouse_asset,
 )
 from ferry.render.sensors import RefreshSensor
@@ -51,7 +56,8 @@ def refresh_dependencies(export: ExportSpec, project: Project) -> list[str]:
     return [export.source.segment]
 
 
-def _asset_for(name: str, project: Project):
+def refresh_asset(name: str, project: Project):
+    """The asset whose update means `name` (a table, segment or export) has fresh data."""
     if name in project.segments:
         return warehouse_asset(name, segment=True)
     if name in project.tables:
@@ -60,30 +66,45 @@ def _asset_for(name: str, project: Project):
 
 
 def export_dag(export: ExportSpec, project: Project) -> DAG:
-    """One export as wait_for_refresh -> checks -> extract -> validate -> deliver_* -> finalize."""
+    """One export as wait_for_refresh -> checks -> extract -> validate -> deliver_* -> finalize.
+
+    A disabled or detached export renders paused and without a schedule: pausing only
+    applies when a DAG is first created, so an unpaused DAG must lose its schedule too.
+    """
     depends_on = refresh_dependencies(export, project)
+    status = export_status(export)
+    schedule = dag_schedule(
+        export.schedule, export.timezone, [refresh_asset(name, project) for name in depends_on]
+    )
     with DAG(
         dag_id=export.dag_id,
-        description=_description(export),
-        doc_md=_doc_md(export, project),
-        schedule=dag_schedule(
-            export.schedule, export.timezone, [_asset_for(name, project) for name in depends_on]
-        ),
+        description=_description(export, status),
+        doc_md=_doc_md(export, project, status),
+        schedule=None if status in DEACTIVATED else schedule,
         start_date=start_date(export.timezone),
         end_date=end_date(export.expires, export.timezone),
         catchup=False,
         max_active_runs=1,
-        is_paused_upon_creation=not export.enabled,
-        tags=_tags(export),
-        params=_params(),
+        is_paused_upon_creation=status in DEACTIVATED,
+        tags=_tags(export, status),
+        params=run_params(),
         default_args={"owner": export.owner, "retries": export.retries},
     ) as dag:
-        chain(*_export_tasks(export, depends_on))
+        chain(*export_tasks(export, depends_on))
     return dag
 
 
-def _export_tasks(export: ExportSpec, depends_on: list[str]) -> list:
-    step = {"export_id": export.id}
+def export_tasks(
+    export: ExportSpec, depends_on: list[str], membership: Membership | None = None
+) -> list:
+    """The chain of an export's tasks, for chain(): an export DAG's, or a group member's.
+
+    Every task records the run as failed if it fails for good (RecordFailure).
+    """
+    step = {
+        "export_id": export.id,
+        "on_failure_callback": RecordFailure(export.id, membership),
+    }
     deliveries = [
         DeliverOperator(
             task_id=f"deliver_{name}",
@@ -112,12 +133,13 @@ def _export_tasks(export: ExportSpec, depends_on: list[str]) -> list:
             task_id="finalize",
             deliver_task_ids=[task.task_id for task in deliveries],
             outlets=[export_asset(export.id)],
+            membership=membership,
             **step,
         ),
     ]
 
 
-def _params() -> dict[str, Param]:
+def run_params() -> dict[str, Param]:
     """On-demand run options: a date range instead of the interval, and ids to look up."""
     optional_date = {"type": ["null", "string"], "format": "date"}
     return {
@@ -132,27 +154,33 @@ def _params() -> dict[str, Param]:
     }
 
 
-def _tags(export: ExportSpec) -> list[str]:
+def _tags(export: ExportSpec, status: str) -> list[str]:
     schedule = export.schedule if " " not in export.schedule else "cron"
     tags = ["ferry", "export", export.kind, f"schedule:{schedule}"]
     if isinstance(export.source, SegmentSource):
         tags.append(f"target:{export.target}")
-    if not export.enabled:
-        tags.append("disabled")
+    if status in DEACTIVATED:
+        tags += ["inactive", status]
+    elif status == "expired":
+        tags.append("expired")
     return tags + [tag for tag in export.tags if tag not in tags]
 
 
-def _description(export: ExportSpec) -> str:
+def _description(export: ExportSpec, status: str) -> str:
     text = export.name + (f": {export.description}" if export.description else "")
-    return ("[disabled: enabled is false] " if not export.enabled else "") + text
+    note = status_note(export.id, status, export.expires)
+    return f"[{note}] {text}" if note else text
 
 
-def _doc_md(export: ExportSpec, project: Project) -> str:
+def _doc_md(export: ExportSpec, project: Project, status: str) -> str:
     source = project.files.get(f"exports:{export.id}")
     resolved = json.dumps(export.model_dump(mode="json", by_alias=True), indent=2)
+    note = status_note(export.id, status, export.expires) or "active"
     return (
         f"## {export.name}\n\n{export.description}\n\n"
         f"Owner: {export.owner}. Definition: `{source}`.\n\n"
+        f"Status: **{status}**: {note}. Schedule: `{export.schedule}` ({export.timezone})"
+        f"{f', expires {export.expires}' if export.expires else ''}.\n\n"
         f"### Resolved definition\n```json\n{resolved}\n```\n"
     )
 

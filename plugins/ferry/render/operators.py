@@ -7,6 +7,7 @@ connections, and calls the step; everything heavy is imported inside execute().
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 from typing import Any
 
 from airflow.sdk import BaseOperator, Context
@@ -102,26 +103,104 @@ class DeliverOperator(BaseOperator):
         return steps.deliver(run, self.destination, template_vars, try_number, log=self.log)
 
 
+@dataclass(frozen=True)
+class Membership:
+    """An export running as a member of a group: the group, and the member before it."""
+
+    group_id: str
+    previous_export_id: str | None = None
+
+    def group_run_id(self, run_id: str) -> str:
+        """GroupID.RunID: how users quote a group run, like JobID.RunID for an export."""
+        from ferry.plan import RunInfo
+
+        return RunInfo(self.group_id, run_id).job_run_id
+
+
+def started_at(context: Context, membership: Membership | None) -> dt.datetime | None:
+    """When this export's run began: the DAG run's start, or when the previous member ended.
+
+    A group member's own tasks start when the member before it has finished, so its
+    duration counts from that member's recorded end rather than from the group's start.
+    """
+    from ferry import history
+    from ferry.plan import RunInfo
+
+    dag_run = context["dag_run"]
+    if membership and membership.previous_export_id:
+        before = RunInfo(membership.previous_export_id, dag_run.run_id)
+        previous = history.get_run(before.job_run_id)
+        if previous:
+            return dt.datetime.fromisoformat(previous.finished_at)
+    return dag_run.start_date
+
+
+def _group_run_id(context: Context, membership: Membership | None) -> str:
+    return membership.group_run_id(context["dag_run"].run_id) if membership else ""
+
+
 class FinalizeOperator(BaseOperator):
-    """Record the run with every destination's receipt and emit the export's asset.
+    """Record the run with every destination's receipt, notify, and emit the export's asset.
 
     Args:
         export_id: The export's id.
         deliver_task_ids: The deliver_* tasks whose receipts (XComs) go into the record.
+        membership: Set when the export runs inside a group: the group notifies instead.
     """
 
     ui_color = "#f4ecf7"
 
-    def __init__(self, *, export_id: str, deliver_task_ids: list[str], **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *,
+        export_id: str,
+        deliver_task_ids: list[str],
+        membership: Membership | None = None,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(**kwargs)
         self.export_id = export_id
         self.deliver_task_ids = deliver_task_ids
+        self.membership = membership
 
     def execute(self, context: Context) -> dict:
-        from ferry import steps
+        from ferry import notify, steps
 
         run = run_info(context, self.export_id)
         receipts = context["ti"].xcom_pull(task_ids=self.deliver_task_ids)
         receipts = [receipts] if isinstance(receipts, dict) else list(receipts or [])
-        started_at = context["dag_run"].start_date
-        return steps.finalize(run, receipts, started_at, log=self.log)
+        return steps.finalize(
+            run, receipts, started_at(context, self.membership), log=self.log,
+            group_run_id=_group_run_id(context, self.membership),
+            log_url=notify.run_url(context["ti"].dag_id, run.run_id),
+            notify=self.membership is None,
+        )  # fmt: skip
+
+
+class RecordFailure:
+    """on_failure_callback of an export's tasks: record the run as failed, log it, notify.
+
+    Airflow calls it once, for the task that failed (after its last retry), in that task's
+    process, so the summary lands in the failed task's log; the tasks after it end
+    upstream_failed and the DAG run ends failed as usual.
+
+    Args:
+        export_id: The export's id.
+        membership: Set inside a group, whose summary task sends the one notification.
+    """
+
+    def __init__(self, export_id: str, membership: Membership | None = None) -> None:
+        self.export_id = export_id
+        self.membership = membership
+
+    def __call__(self, context: Context) -> None:
+        from ferry import steps
+
+        ti = context["ti"]
+        error = context.get("exception")
+        reason = f"{ti.task_id.rsplit('.', 1)[-1]} failed: {error or 'no error message'}"
+        steps.finalize_failed(
+            run_info(context, self.export_id), reason, started_at(context, self.membership),
+            log=context["task"].log, group_run_id=_group_run_id(context, self.membership),
+            log_url=ti.log_url, notify=self.membership is None,
+        )  # fmt: skip

@@ -1,11 +1,18 @@
-"""Turn a definition's schedule words into what an Airflow DAG takes."""
+"""Turn a definition's schedule words into what an Airflow DAG takes, and say if it is active.
+
+Airflow is imported inside the functions that build Airflow objects, so the command line
+can ask whether an export is active without paying for an Airflow import.
+
+Statuses: active (scheduled or on refresh), off (on demand only), disabled (`enabled:
+false`), detached (tagged `detached` by `ferry detach`: no connection is used until it is
+re-attached) and expired (past `expires`). Disabled and detached exports are deactivated:
+their DAG is paused and has no schedule, and the reason shows in its description and tags.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
 from zoneinfo import ZoneInfo
-
-from airflow.sdk import Asset, CronDataIntervalTimetable
 
 PRESET_CRONS = {
     "@hourly": "0 * * * *",
@@ -13,26 +20,42 @@ PRESET_CRONS = {
     "@weekly": "0 0 * * 0",
     "@monthly": "0 0 1 * *",
 }
+PRESET_WORDS = {"hourly": "@hourly", "daily": "@daily", "weekly": "@weekly", "monthly": "@monthly"}
 START_DATE = dt.date(2026, 1, 1)
+DETACHED_TAG = "detached"
+DEACTIVATED = ("disabled", "detached")
 
 
-def warehouse_asset(name: str, *, segment: bool = False) -> Asset:
+def warehouse_asset(name: str, *, segment: bool = False):
     """The asset a refresh of a warehouse table or segment emits."""
+    from airflow.sdk import Asset
+
     kind = "segment" if segment else "table"
     return Asset(name=f"ferry.{kind}.{name}", uri=f"ferry://warehouse/{kind}/{name}")
 
 
-def export_asset(export_id: str) -> Asset:
+def export_asset(export_id: str):
     """The asset an export's finalize emits when a run has delivered."""
+    from airflow.sdk import Asset
+
     return Asset(name=f"ferry.export.{export_id}", uri=f"ferry://export/{export_id}")
 
 
-def dag_schedule(schedule: str, timezone: str, refresh_assets: list[Asset]):
+def normalize(schedule: str) -> str:
+    """'daily' -> '@daily'; every other schedule word or cron as written."""
+    return PRESET_WORDS.get(schedule.strip().lower(), schedule.strip())
+
+
+def dag_schedule(schedule: str, timezone: str, refresh_assets: list):
     """The schedule argument for DAG(): assets, a timetable, '@once' or None.
 
-    Crons and presets run on CronDataIntervalTimetable so each run has the interval since
-    the previous one, which is the interval a `window` filter exports.
+    Crons and presets run on CronDataIntervalTimetable in the schedule's time zone, so
+    '0 9 * * *' in Europe/Berlin stays 09:00 local across daylight-saving changes, and
+    each run has the interval since the previous one, which a `window` filter exports.
     """
+    from airflow.sdk import CronDataIntervalTimetable
+
+    schedule = normalize(schedule)
     if schedule == "refresh":
         return refresh_assets or None
     if schedule == "off":
@@ -52,3 +75,30 @@ def end_date(expires: dt.date | None, timezone: str) -> dt.datetime | None:
     if expires is None:
         return None
     return dt.datetime.combine(expires, dt.time(23, 59, 59), tzinfo=ZoneInfo(timezone))
+
+
+def export_status(export, today: dt.date | None = None) -> str:
+    """active, off, disabled, detached or expired: the first that applies, in that order.
+
+    Args:
+        export: An ExportSpec.
+        today: The day to judge expiry by (default: today in the export's time zone).
+    """
+    if DETACHED_TAG in export.tags:
+        return "detached"
+    if not export.enabled:
+        return "disabled"
+    today = today or dt.datetime.now(ZoneInfo(export.timezone)).date()
+    if export.expires is not None and export.expires < today:
+        return "expired"
+    return "off" if normalize(export.schedule) == "off" else "active"
+
+
+def status_note(export_id: str, status: str, expires: dt.date | None) -> str:
+    """Why an export does not run on schedule, in words for the Airflow UI ('' if it does)."""
+    return {
+        "disabled": "inactive: enabled is false (ferry schedule --on re-enables it)",
+        "detached": f"inactive: detached (ferry detach --undo {export_id} re-attaches it)",
+        "expired": f"expired on {expires} (no runs are scheduled after it)",
+        "off": "schedule off (runs only on demand)",
+    }.get(status, "")
