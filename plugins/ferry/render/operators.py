@@ -96,11 +96,18 @@ class DeliverOperator(BaseOperator):
 
     def execute(self, context: Context) -> dict:
         from ferry import steps
+        from ferry.delivery import DeliveryError
 
         run = run_info(context, self.export_id)
         template_vars = {key: context.get(key) for key in steps.TEMPLATE_CONTEXT_KEYS}
         try_number = context["ti"].try_number
-        return steps.deliver(run, self.destination, template_vars, try_number, log=self.log)
+        try:
+            return steps.deliver(run, self.destination, template_vars, try_number, log=self.log)
+        except DeliveryError as error:
+            if error.retryable:
+                raise
+            # a refusal (bad host key, HTTP 4xx, too many rejects) fails the same on retry
+            raise AirflowFailException(str(error)) from error
 
 
 @dataclass(frozen=True)

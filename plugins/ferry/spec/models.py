@@ -230,6 +230,7 @@ class S3Destination(_Destination):
     bucket: str = Field(min_length=3)
     path: str
     encryption: Literal["AES256", "aws:kms"] | None = None
+    kms_key_id: str | None = None  # with aws:kms; the bucket's default key when unset
 
 
 class SftpDestination(_Destination):
