@@ -82,7 +82,7 @@ def export_dag(export: ExportSpec, project: Project) -> DAG:
         doc_md=_doc_md(export, project, status),
         schedule=None if status in DEACTIVATED else schedule,
         start_date=start_date(export.timezone),
-        end_date=end_date(export.expires, export.timezone),
+        end_date=end_date(export.expires, export.timezone, export.schedule),
         catchup=False,
         max_active_runs=1,
         is_paused_upon_creation=status in DEACTIVATED,

@@ -70,11 +70,32 @@ def start_date(timezone: str) -> dt.datetime:
     return dt.datetime.combine(START_DATE, dt.time(), tzinfo=ZoneInfo(timezone))
 
 
-def end_date(expires: dt.date | None, timezone: str) -> dt.datetime | None:
-    """No run is scheduled after the expiry day ends in the schedule's time zone."""
+def end_date(expires: dt.date | None, timezone: str, schedule: str = "off") -> dt.datetime | None:
+    """The DAG's end_date, such that no run is scheduled after the expiry day ends.
+
+    Airflow compares end_date with the start of a data interval, and a cron run starts
+    when its interval ends; so for a cron the end is the start of the last interval that
+    ends within the expiry day (local time), not the end of that day.
+    """
     if expires is None:
         return None
-    return dt.datetime.combine(expires, dt.time(23, 59, 59), tzinfo=ZoneInfo(timezone))
+    zone = ZoneInfo(timezone)
+    day_end = dt.datetime.combine(expires, dt.time(23, 59, 59))
+    cron = _cron_of(schedule)
+    if cron is None:
+        return day_end.replace(tzinfo=zone)
+    from croniter import croniter
+
+    points = croniter(cron, day_end)  # naive local times: croniter is not DST-aware
+    points.get_prev(dt.datetime)  # the last run within the day ends this interval
+    return points.get_prev(dt.datetime).replace(tzinfo=zone)
+
+
+def _cron_of(schedule: str) -> str | None:
+    schedule = normalize(schedule)
+    if schedule in PRESET_CRONS:
+        return PRESET_CRONS[schedule]
+    return schedule if len(schedule.split()) == 5 else None
 
 
 def export_status(export, today: dt.date | None = None) -> str:

@@ -1,0 +1,186 @@
+"""Schedules: the next runs Airflow computes from the timetables Ferry renders.
+
+Times are checked in UTC, as the scheduler stores them, for schedules written in local
+time: a daylight-saving change moves the UTC time and keeps the local one.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pendulum
+import pytest
+
+from ferry.render.schedule import export_status
+from ferry.spec.loader import load_project
+
+ROOT = Path(__file__).resolve().parents[3]
+UTC = dt.UTC
+
+
+@pytest.fixture(scope="module")
+def project():
+    return load_project(ROOT / "include")
+
+
+def export_like(project, **changes):
+    """The demo export daily_lead_backup with some fields changed."""
+    return project.exports["daily_lead_backup"].model_copy(update=changes)
+
+
+def render(project, **changes):
+    from ferry.render.dags import export_dag
+
+    return export_dag(export_like(project, **changes), project)
+
+
+def next_runs(dag, previous_run: dt.datetime | None, count: int = 3) -> list[dt.datetime]:
+    """When the scheduler would start the next `count` runs after one at previous_run (UTC)."""
+    from airflow.serialization.encoders import coerce_to_core_timetable
+    from airflow.timetables.base import TimeRestriction
+
+    timetable = coerce_to_core_timetable(dag.timetable)
+    earliest = pendulum.instance(previous_run or dag.start_date)
+    latest = pendulum.instance(dag.end_date) if dag.end_date else None
+    restriction = TimeRestriction(earliest=earliest, latest=latest, catchup=True)
+    runs, last = [], None
+    for _ in range(count):
+        info = timetable.next_dagrun_info(
+            last_automated_data_interval=last, restriction=restriction
+        )
+        if info is None:
+            break
+        runs.append(dt.datetime.fromtimestamp(info.run_after.timestamp(), UTC))
+        last = info.data_interval
+    return runs
+
+
+def schedule_shown(dag) -> str:
+    """The schedule as the Airflow UI shows it."""
+    from airflow.serialization.encoders import coerce_to_core_timetable
+
+    return str(coerce_to_core_timetable(dag.timetable).summary)
+
+
+def at(*parts: int) -> dt.datetime:
+    return dt.datetime(*parts, tzinfo=UTC)
+
+
+def test_cron_in_a_time_zone_keeps_local_time_across_daylight_saving(project):
+    # Berlin moves to summer time on 2026-03-29: 09:00 local is 08:00 UTC, then 07:00 UTC.
+    dag = render(project, schedule="0 9 * * *", timezone="Europe/Berlin")
+
+    runs = next_runs(dag, at(2026, 3, 27, 8))
+
+    assert runs == [at(2026, 3, 28, 8), at(2026, 3, 29, 7), at(2026, 3, 30, 7)]
+
+
+def test_cron_on_the_autumn_change_in_new_york(project):
+    # New York returns to standard time on 2026-11-01: 06:30 local is 10:30, then 11:30 UTC.
+    dag = render(project, schedule="30 6 * * 1-5", timezone="America/New_York")
+
+    runs = next_runs(dag, at(2026, 10, 29, 10, 30))
+
+    assert runs == [at(2026, 10, 30, 10, 30), at(2026, 11, 2, 11, 30), at(2026, 11, 3, 11, 30)]
+
+
+def test_utc_is_the_default_time_zone(project):
+    dag = render(project, schedule="0 2 * * *")
+
+    assert next_runs(dag, at(2026, 5, 1), 2) == [at(2026, 5, 2, 2), at(2026, 5, 3, 2)]
+
+
+@pytest.mark.parametrize(
+    ("schedule", "expected"),
+    [
+        ("@hourly", [at(2026, 5, 1, 1), at(2026, 5, 1, 2)]),
+        ("@daily", [at(2026, 5, 2), at(2026, 5, 3)]),
+        ("@weekly", [at(2026, 5, 3), at(2026, 5, 10)]),  # Sundays: from 2026-04-26
+        ("@monthly", [at(2026, 6, 1), at(2026, 7, 1)]),
+    ],
+)
+def test_presets(project, schedule, expected):
+    previous = {"@weekly": at(2026, 4, 26), "@monthly": at(2026, 5, 1)}.get(
+        schedule, at(2026, 5, 1)
+    )
+
+    assert next_runs(render(project, schedule=schedule), previous, 2) == expected
+
+
+def test_a_preset_follows_the_time_zone(project):
+    dag = render(project, schedule="@daily", timezone="Asia/Tokyo")
+
+    assert next_runs(dag, at(2026, 4, 30, 15), 1) == [at(2026, 5, 1, 15)]  # midnight in Tokyo
+
+
+def test_once_runs_a_single_time(project):
+    dag = render(project, schedule="once")
+
+    assert next_runs(dag, None, 3) == [at(2026, 1, 1)]  # at the DAG's start date
+
+
+def test_off_and_refresh(project):
+    assert schedule_shown(render(project, schedule="off")) == "None"
+    refresh = render(project, schedule="refresh")
+    assert schedule_shown(refresh) == "Asset"
+    assert [a.uri for a in refresh.timetable.asset_condition.objects] == [
+        "ferry://warehouse/table/lead"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("schedule", "timezone", "last_runs"),
+    [
+        ("@daily", "UTC", [at(2026, 2, 28), at(2026, 3, 1)]),
+        ("@hourly", "UTC", [at(2026, 3, 1, 22), at(2026, 3, 1, 23)]),
+        # 18:00 in Los Angeles is 02:00 UTC the next day: the last run is on 2026-03-02 UTC.
+        ("0 18 * * *", "America/Los_Angeles", [at(2026, 3, 1, 2), at(2026, 3, 2, 2)]),
+    ],
+)
+def test_an_expired_export_is_no_longer_scheduled(project, schedule, timezone, last_runs):
+    dag = render(project, schedule=schedule, timezone=timezone, expires=dt.date(2026, 3, 1))
+    previous = last_runs[0] - (last_runs[1] - last_runs[0])
+
+    assert next_runs(dag, previous, 5) == last_runs, "runs through the expiry day"
+    assert next_runs(dag, last_runs[-1], 1) == [], "next_dagrun_info is None after it"
+
+
+@pytest.mark.parametrize(
+    ("changes", "status"),
+    [
+        ({}, "active"),
+        ({"schedule": "off"}, "off"),
+        ({"enabled": False}, "disabled"),
+        ({"tags": ["detached"]}, "detached"),
+        ({"expires": dt.date(2026, 3, 1)}, "expired"),
+        ({"expires": dt.date(2026, 3, 2)}, "active"),
+    ],
+)
+def test_status(project, changes, status):
+    assert export_status(export_like(project, **changes), today=dt.date(2026, 3, 2)) == status
+
+
+@pytest.mark.parametrize(
+    ("changes", "reason"),
+    [
+        ({"enabled": False}, "inactive: enabled is false"),
+        ({"tags": ["detached"]}, "inactive: detached (ferry detach --undo daily_lead_backup"),
+    ],
+)
+def test_a_deactivated_export_is_paused_unscheduled_and_says_why(project, changes, reason):
+    dag = render(project, **changes)
+
+    assert dag.is_paused_upon_creation is True
+    assert schedule_shown(dag) == "None", "an already unpaused DAG must not run either"
+    assert dag.description.startswith(f"[{reason}")
+    assert {"inactive", export_status(export_like(project, **changes))} <= set(dag.tags)
+    assert reason in dag.doc_md
+
+
+def test_an_active_export_is_not_paused(project):
+    dag = render(project)
+
+    assert dag.is_paused_upon_creation is False
+    assert "inactive" not in dag.tags
+    assert dag.description.startswith("Daily lead backup")
