@@ -19,7 +19,9 @@ import logging
 import os
 import shutil
 import time
-from collections.abc import Callable
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -62,6 +64,29 @@ class Batch:
         return dt.datetime.fromisoformat(self.now)
 
 
+@dataclass(frozen=True)
+class Feed:
+    """New rows of one table from a source: generated, then stamped with the batch's time."""
+
+    into: str  # the table they land in
+    table: str  # the table whose columns and keys they follow
+    key: str
+    share: float  # rows per incoming customer record
+    stamps: dict[str, str]  # column -> SQL replacing the generator's value; {key} is the key
+
+
+_STAMPED = {"created_at": "ingest_time({key})", "updated_at": "ingest_time({key})"}
+_DELIVERED = (
+    "CASE WHEN outcome = 'success' THEN ingest_time({key}) + to_seconds(lead_delay({key})) END"
+)
+FEEDS = (
+    Feed(INCOMING_TABLE, "customer_profile", "profile_id", 1.0, _STAMPED),
+    Feed("contact", "contact", "contact_id", 0.5, _STAMPED),
+    Feed("lead", "lead", "lead_id", 1.0, {"created_at": "ingest_time({key})",
+                                          "delivered_at": _DELIVERED}),
+)  # fmt: skip
+
+
 @dataclass
 class RefreshResult:
     """What a whole refresh did, for logs and tests."""
@@ -92,6 +117,31 @@ def _connect(path: Path) -> duckdb.DuckDBPyConnection:
     import duckdb
 
     return duckdb.connect(str(path), config={"threads": 2, "memory_limit": "512MB"})
+
+
+@contextmanager
+def pinned(warehouse: Path) -> Iterator[Path]:
+    """A name for the warehouse as it is now, which a refresh's swap does not move.
+
+    A reader that opens several connections one after another (one per key slice, say)
+    would read two versions if a refresh published in between; a hard link keeps the
+    version it started on, without copying a byte. Where links are not supported the
+    warehouse itself is read.
+    """
+    warehouse = Path(warehouse)
+    link = warehouse.with_name(
+        f".{warehouse.stem}.read-{os.getpid()}-{uuid.uuid4().hex[:8]}{warehouse.suffix}"
+    )
+    try:
+        os.link(warehouse, link)
+    except OSError as error:
+        log.warning("Cannot pin %s (%s); reading it as it changes", warehouse, error)
+        yield warehouse
+        return
+    try:
+        yield link
+    finally:
+        link.unlink(missing_ok=True)
 
 
 # --- Start and end -------------------------------------------------------------------------
@@ -127,16 +177,20 @@ def begin(
 
 def _claim(work: Path) -> None:
     """Create the work file exclusively; one left by a crash long ago is taken over."""
-    try:
-        age = time.time() - work.stat().st_mtime
-    except FileNotFoundError:
-        age = None
-    if age is not None and age < refresh.STALE_AFTER.total_seconds():
-        raise RefreshBusy(f"another refresh is running: {work} is {age:.0f} s old")
-    work.unlink(missing_ok=True)
-    _wal(work).unlink(missing_ok=True)
-    with open(work, "xb"):
-        pass
+    for _ in range(2):
+        try:
+            with open(work, "xb"):
+                return
+        except FileExistsError:
+            age = time.time() - work.stat().st_mtime
+            if age < refresh.STALE_AFTER.total_seconds():
+                raise RefreshBusy(
+                    f"another refresh is running: {work} is {age:.0f} s old"
+                ) from None
+            log.warning("Taking over %s, left by a refresh %.0f s ago", work, age)
+            work.unlink(missing_ok=True)
+            _wal(work).unlink(missing_ok=True)
+    raise RefreshBusy(f"another refresh claimed {work} at the same time")
 
 
 def _last_batch(con: duckdb.DuckDBPyConnection) -> int:
@@ -203,27 +257,13 @@ def _ingest(con: duckdb.DuckDBPyConnection, batch: Batch) -> dict[str, int]:
 
     generator.create_macros(con, BASE_SEED + batch.number)
     _create_clock(con, batch.moment)
-    contract = generator.load_contract()
     known_profiles = _next_key(con, "customer_profile", "profile_id") - 1
     accounts = con.execute("SELECT count(*) FROM account").fetchone()[0]
     con.execute(f"CREATE OR REPLACE TABLE {INCOMING_TABLE} AS FROM customer_profile LIMIT 0")
-    stamped = {"created_at": "ingest_time({key})", "updated_at": "ingest_time({key})"}
-    delivered = (
-        "CASE WHEN outcome = 'success' THEN ingest_time({key}) + to_seconds(lead_delay({key})) END"
-    )
-    plans = [
-        (INCOMING_TABLE, "customer_profile", "profile_id", batch.new_profiles,
-         generator.customer_profile_sql, stamped),
-        ("contact", "contact", "contact_id", batch.new_profiles // 2,
-         lambda rows: generator.contact_sql(rows, accounts), stamped),
-        ("lead", "lead", "lead_id", batch.new_profiles,
-         generator.lead_sql, {"created_at": "ingest_time({key})", "delivered_at": delivered}),
-    ]  # fmt: skip
-    counts = {}
-    for into, table, key, rows, select, overrides in plans:
-        start = _next_key(con, table if into != INCOMING_TABLE else "customer_profile", key)
-        columns = {name: sql.format(key=key) for name, sql in overrides.items()}
-        counts[into] = _generate(con, into, contract[table], start, rows, select, columns)
+    counts = {
+        feed.into: _generate(con, feed, round(batch.new_profiles * feed.share), accounts)
+        for feed in FEEDS
+    }
     _spell_known_customers(con, known_profiles)
     return counts
 
@@ -240,26 +280,28 @@ def _create_clock(con: duckdb.DuckDBPyConnection, now: dt.datetime) -> None:
 
 
 def _next_key(con: duckdb.DuckDBPyConnection, table: str, key: str) -> int:
-    return con.execute(f"SELECT coalesce(max({quote(key)}), 0) + 1 FROM {quote(table)}").fetchone()[
-        0
-    ]
+    query = f"SELECT coalesce(max({quote(key)}), 0) + 1 FROM {quote(table)}"
+    return con.execute(query).fetchone()[0]
 
 
-def _generate(
-    con, into: str, columns: dict[str, str], start: int, rows: int, select, overrides
-) -> int:
-    """Insert rows keyed start.. from the demo generator's SELECT, some columns replaced."""
+def _generate(con: duckdb.DuckDBPyConnection, feed: Feed, rows: int, accounts: int) -> int:
+    """Insert rows keyed after the table's last key, from the demo generator, restamped."""
+    from ferry import warehouse as generator
+
     if rows <= 0:
         return 0
+    start = _next_key(con, feed.table, feed.key)
     con.execute(
         "CREATE OR REPLACE TEMP TABLE row_numbers AS SELECT range AS n FROM range(?, ?)",
         [start, start + rows],
     )
+    stamps = {name: sql.format(key=feed.key) for name, sql in feed.stamps.items()}
     casts = ", ".join(
-        f"CAST({overrides.get(name, quote(name))} AS {kind}) AS {quote(name)}"
-        for name, kind in columns.items()
+        f"CAST({stamps.get(name, quote(name))} AS {kind}) AS {quote(name)}"
+        for name, kind in generator.load_contract()[feed.table].items()
     )
-    con.execute(f"INSERT INTO {quote(into)} SELECT {casts} FROM ({select(start + rows - 1)})")
+    select = generator.table_select(feed.table, {feed.table: start + rows - 1, "account": accounts})
+    con.execute(f"INSERT INTO {quote(feed.into)} SELECT {casts} FROM ({select})")
     return rows
 
 

@@ -105,6 +105,22 @@ def test_unify_merges_known_customers_by_email_and_adds_the_rest(private_warehou
     assert touched == result.unified["updated_profiles"] > 0
 
 
+def rows_of(path: Path, table: str) -> list[tuple]:
+    with duckdb.connect(str(path), read_only=True) as con:
+        return con.execute(f"SELECT * FROM {table} ORDER BY ALL").fetchall()
+
+
+def test_the_same_refresh_of_the_same_warehouse_gives_the_same_rows(
+    private_warehouse, project, tmp_path
+):
+    other = tmp_path / "other.duckdb"
+    shutil.copyfile(private_warehouse, other)
+    for path in (private_warehouse, other):
+        warehouse_refresh.run_refresh(path, project, now=NOW, new_profiles=20)
+    for table in (*warehouse_refresh.REFRESHED_TABLES, "segment_membership"):
+        assert rows_of(private_warehouse, table) == rows_of(other, table), table
+
+
 def test_a_failed_refresh_keeps_the_warehouse_and_releases_its_markers(
     private_warehouse, project, monkeypatch
 ):
@@ -181,6 +197,15 @@ def test_exports_read_while_refreshes_publish_without_lock_errors(
     assert set(counts) <= {base, base + 100, base + 200, base + 300}
     assert len(set(counts)) >= 2, "the reads should overlap the refreshes"
     assert count(private_warehouse, "lead") == base + 300
+
+
+def test_a_pinned_warehouse_keeps_the_version_a_reader_started_on(private_warehouse, project):
+    before = count(private_warehouse, "lead")
+    with warehouse_refresh.pinned(private_warehouse) as frozen:
+        warehouse_refresh.run_refresh(private_warehouse, project, now=NOW, new_profiles=10)
+        assert count(frozen, "lead") == before
+        assert count(private_warehouse, "lead") == before + 10
+    assert not frozen.exists()
 
 
 # --- Exports wait for a running refresh ------------------------------------------------------
