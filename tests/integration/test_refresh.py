@@ -86,6 +86,10 @@ def test_refresh_dag_publishes_new_rows_and_emits_an_asset_per_table_and_segment
     expected |= {f"ferry://warehouse/segment/{s}" for s in project.segments}
     assert set(events) == expected
     assert {extra["batch"] for extra in events.values()} == {1}
+    exports = DagBag(dag_folder=str(ROOT / "dags" / "ferry_exports.py")).dags
+    for dag_id in ("export__customer_profiles_csv", "export__linkedin_enterprise_accounts"):
+        listened = {asset.uri for asset in exports[dag_id].timetable.asset_condition.objects}
+        assert listened <= set(events), f"{dag_id} would not run after this refresh"
     assert refresh.refreshes_in_progress(warehouse_refresh.refreshed_names(project)) == []
     assert not warehouse_refresh.work_path(private_warehouse).exists()
 
