@@ -10,6 +10,9 @@ mask:     emails keep keep_first characters of the local part, then "***", then 
           characters and replace every other letter or digit with "*", keeping
           separators (***-***-1234). Characters are kept only from a value more than twice
           as long as what it keeps, so a short value is masked whole (j***, not jo + ***).
+Derived safe fields replace a PII value with a harmless part of it; email_domain gives
+the lower-cased domain (example.com), null when there is none. A column asks for one with
+a `derive` attribute (see DERIVATIONS).
 Non-text values are hashed, tokenized or masked through their DuckDB text form
 (e.g. 1990-01-31 for a date). Nulls stay null.
 """
@@ -21,13 +24,16 @@ import hmac
 
 from ferry.plan import OutputColumn
 from ferry.spec.models import PiiRule
-from ferry.sql import Sql
+from ferry.sql import Sql, quote
 
 KEYED_ACTIONS = ("hash", "tokenize")
 TOKEN_PREFIX = "tok_"
 TOKEN_HEX_CHARS = 24
 _BLOCK_BYTES = 64  # SHA-256 block size
 _TOKEN_KEY_LABEL = b"ferry:tokenize:v1"
+DERIVATIONS = {
+    "email_domain": "nullif(lower(regexp_extract({text}, '@([^@]*)$', 1)), '')",
+}
 
 
 class MissingPiiKeyError(ValueError):
@@ -101,11 +107,12 @@ def _mask_keeping_shape(text: str, keep_first: int, keep_last: int) -> str:
 
 def pii_sql(column: OutputColumn, pii_key: bytes | None) -> Sql:
     """The SQL expression of one output column, PII applied; nulls stay null."""
-    source = f'"{column.source.replace(chr(34), chr(34) * 2)}"'
-    rule = column.pii
+    source, rule = quote(column.source), column.pii
+    text = f"CAST({source} AS VARCHAR)"
+    if derived_from(column):
+        return Sql(DERIVATIONS[derived_from(column)].format(text=text))
     if rule is None:
         return Sql(source)
-    text = f"CAST({source} AS VARCHAR)"
     if rule.action == "mask":
         return mask_sql(text, rule)
     if rule.action == "hash":
@@ -122,6 +129,14 @@ def _key(pii_key: bytes | None) -> bytes:
     return pii_key
 
 
+def derived_from(column: OutputColumn) -> str | None:
+    """The derivation a column asks for, if any (a plan may not carry the attribute)."""
+    derive = getattr(column, "derive", None)
+    if derive is not None and derive not in DERIVATIONS:
+        raise ValueError(f"unknown derived field {derive}; choose from {', '.join(DERIVATIONS)}")
+    return derive
+
+
 def output_type(column: OutputColumn) -> str:
-    """The column's type as written: PII-transformed columns become text."""
-    return column.type if column.pii is None else "VARCHAR"
+    """The column's type as written: PII-transformed and derived columns become text."""
+    return column.type if column.pii is None and not derived_from(column) else "VARCHAR"

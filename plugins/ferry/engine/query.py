@@ -1,9 +1,10 @@
-"""Reading the warehouse: one read-only DuckDB connection, queries built from the plan.
+"""Reading the warehouse: read-only DuckDB connections, queries built from the plan.
 
 Rows leave in key order. Sorting a whole large result would hold it in memory (or spill),
 so an integer key's range is cut into slices of about SLICE_ROWS rows, each read with its
 own small ORDER BY; DuckDB skips the row groups outside a slice by their min/max, so a
-table stored roughly in key order is read once overall.
+table stored roughly in key order is read once overall. Memory is bounded by
+MEMORY_LIMIT and by evicting DuckDB's block cache between slices.
 """
 
 from __future__ import annotations
@@ -81,28 +82,34 @@ def output_select(plan: ExportPlan, pii_key: bytes | None) -> Sql:
 
 
 def key_slices(found: Stats, slice_rows: int | None = None) -> list[tuple]:
-    """Inclusive key bounds covering the rows; one open slice when the key is not an integer."""
+    """Key bounds (low, high), inclusive, covering the rows; None is an open end.
+
+    The first and last slices are open, so rows written since the count are not lost.
+    A key that is not an integer gets one open slice.
+    """
     slice_rows = slice_rows or SLICE_ROWS
     integer_key = isinstance(found.low, int) and not isinstance(found.low, bool)
     if not integer_key or found.rows <= slice_rows:
-        return [()]
+        return [(None, None)]
     count = math.ceil(found.rows / slice_rows)
     width = math.ceil((found.high - found.low + 1) / count)
-    return [
-        (low, min(low + width - 1, found.high)) for low in range(found.low, found.high + 1, width)
-    ]
+    lows = list(range(found.low, found.high + 1, width))
+    highs = [low - 1 for low in lows[1:]]
+    return list(zip([None, *lows[1:]], [*highs, None], strict=True))
 
 
-def sliced_query(select: Sql, bounds: tuple, limit: int | None = None) -> Sql:
+def sliced_query(select: Sql, bounds: tuple = (None, None), limit: int | None = None) -> Sql:
     """The select restricted to one key slice, ordered by the key, without the key column."""
-    where, params = "TRUE", ()
-    if bounds:
-        where, params = f"{quote(KEY_ALIAS)} BETWEEN ? AND ?", bounds
-    text = f"SELECT * EXCLUDE ({quote(KEY_ALIAS)}) FROM ({select.text}) AS q WHERE {where}"
-    text += f" ORDER BY {quote(KEY_ALIAS)}"
+    key = quote(KEY_ALIAS)
+    conditions = [f"{key} >= ?", f"{key} <= ?"]
+    kept = [
+        (text, bound) for text, bound in zip(conditions, bounds, strict=True) if bound is not None
+    ]
+    where = " AND ".join(text for text, _ in kept) or "TRUE"
+    text = f"SELECT * EXCLUDE ({key}) FROM ({select.text}) AS q WHERE {where} ORDER BY {key}"
     if limit is not None:
         text += f" LIMIT {int(limit)}"
-    return Sql(text, select.params + tuple(params))
+    return Sql(text, select.params + tuple(bound for _, bound in kept))
 
 
 def read_batches(
@@ -130,5 +137,5 @@ def _evict_cache(con: duckdb.DuckDBPyConnection) -> None:
 
 def result_schema(con: duckdb.DuckDBPyConnection, select: Sql) -> pa.Schema:
     """The output schema, known even when no row matches."""
-    query = sliced_query(select, (), limit=0)
+    query = sliced_query(select, limit=0)
     return con.sql(query.text, params=list(query.params)).to_arrow_table().schema

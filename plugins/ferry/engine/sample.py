@@ -67,7 +67,7 @@ def preview(
     pii.require_key(plan.columns, pii_key)
     select = _preview_select(plan, pii_key)
     with query.connect(warehouse) as con:
-        sliced = query.sliced_query(select, (), limit=limit)
+        sliced = query.sliced_query(select, limit=limit)
         table = con.sql(sliced.text, params=list(sliced.params)).to_arrow_table()
     if plan.format.type in ("json", "jsonl"):
         return [_decoded(line) for line in table.column(0).to_pylist()]

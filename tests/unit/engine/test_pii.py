@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import hmac
 import re
@@ -12,6 +13,7 @@ import pytest
 from ferry.engine import MissingPiiKeyError, extract, preview
 from ferry.engine.pii import TOKEN_PREFIX, hmac_sql, mask_sql
 from ferry.engine.query import typed_select
+from ferry.plan import OutputColumn
 from ferry.spec import models
 
 from .helpers import PII_KEY, data_paths, read_text_table, warehouse_rows
@@ -168,3 +170,22 @@ def test_mask_shapes(value, rule, expected):
 def test_hmac_sql_matches_python_for_any_key_length(key):
     value = 'Zoë 🎉, "quoted"\r\n'
     assert sql_value(hmac_sql("v", key), value) == python_hmac(key, value)
+
+
+@dataclasses.dataclass(frozen=True)
+class DerivedColumn(OutputColumn):
+    """An output column with the derive attribute a plan can carry."""
+
+    derive: str | None = None
+
+
+def test_email_domain_is_derived_without_the_address(make_plan, warehouse):
+    plan = make_plan(fields=["profile_id"])
+    domain = DerivedColumn("email", "email_domain", "VARCHAR", None, "email_domain")
+    plan = dataclasses.replace(plan, columns=(*plan.columns, domain))
+    manifest = extract(plan, warehouse=warehouse, pii_key=None)
+    header, rows = read_text_table(data_paths(plan.staging_dir, manifest)[0], ",")
+    values = source_values(make_plan, warehouse, "email")
+    assert header == ["profile_id", "email_domain"]
+    assert [row[1] for row in rows] == [v.split("@")[1].lower() if v else "" for v in values]
+    assert manifest.schema[1] == {"name": "email_domain", "type": "VARCHAR"}

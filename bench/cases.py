@@ -1,0 +1,134 @@
+"""One benchmark case, run in its own process by bench/run.py (which measures it).
+
+Usage: python bench/cases.py CASE --warehouse W --out DIR
+Prints one JSON line: {"rows": ..., "bytes": ..., "files": ...}.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import hashlib
+import hmac
+import json
+import logging
+import shutil
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "plugins"))
+
+PII_KEY = b"bench-pii-key-not-a-secret"
+FIELDS = ["profile_id", "email", "city", "state", "country", "lifetime_value", "loyalty_tier",
+          "updated_at"]  # fmt: skip
+WINDOW = (dt.date(2026, 1, 1), dt.date(2026, 9, 9))  # about half of the generated rows
+ROWS_PER_FILE = 100_000
+FORMATS = {
+    "csv_gzip": {"type": "csv", "compression": "gzip"},
+    "csv": {"type": "csv", "compression": "none"},
+    "parquet": {"type": "parquet", "compression": "zstd"},
+    "jsonl": {"type": "jsonl", "compression": "none"},
+}
+COPY_OPTIONS = {
+    "csv_gzip": "FORMAT csv, HEADER, COMPRESSION gzip, TIMESTAMPFORMAT '%Y-%m-%dT%H:%M:%SZ'",
+    "csv": "FORMAT csv, HEADER, TIMESTAMPFORMAT '%Y-%m-%dT%H:%M:%SZ'",
+    "parquet": "FORMAT parquet, COMPRESSION zstd",
+    "jsonl": "FORMAT json, TIMESTAMPFORMAT '%Y-%m-%dT%H:%M:%SZ'",
+}
+EXTENSIONS = {"csv_gzip": "csv.gz", "csv": "csv", "parquet": "parquet", "jsonl": "jsonl"}
+
+
+def bench_plan(format_name: str, staging: Path):
+    """The benchmark export as a Ferry plan: 8 fields, email hashed, half the rows."""
+    from ferry.plan import RunInfo, build_plan
+    from ferry.spec import models
+    from ferry.spec.loader import load_project
+
+    project = load_project(ROOT / "include")
+    spec = models.ExportSpec.model_validate({
+        "id": "bench_profiles", "name": "Benchmark", "source": {"table": "customer_profile"},
+        "fields": FIELDS, "pii": {"email": "hash"},
+        "filters": {"date_column": "updated_at",
+                    "date_range": {"start": WINDOW[0], "end": WINDOW[1]}},
+        "format": {**FORMATS[format_name], "rows_per_file": ROWS_PER_FILE},
+        "destinations": [{"type": "download"}],
+    })  # fmt: skip
+    project.exports[spec.id] = spec
+    run = RunInfo(export_id=spec.id, run_id="bench__1")
+    return build_plan(project, spec.id, run, str(staging))
+
+
+def run_ferry(format_name: str, warehouse: Path, out: Path) -> dict:
+    from ferry.engine import extract
+
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(message)s")
+    plan = bench_plan(format_name, out)
+    manifest = extract(plan, warehouse=warehouse, pii_key=PII_KEY)
+    return {"rows": manifest.rows, "bytes": manifest.bytes, "files": len(manifest.data_files)}
+
+
+def copy_query(plan) -> tuple[str, list]:
+    """The same rows, columns, HMAC and order as Ferry, as one SELECT for COPY and pandas."""
+    from ferry.engine.query import typed_select
+    from ferry.sql import quote
+
+    inner = typed_select(plan, PII_KEY)
+    names = ", ".join(f"{quote(f'c{i}')} AS {quote(c.name)}" for i, c in enumerate(plan.columns))
+    return f"SELECT {names} FROM ({inner.text}) ORDER BY __ferry_key", list(inner.params)
+
+
+def run_duckdb(format_name: str, warehouse: Path, out: Path) -> dict:
+    """DuckDB COPY TO one file: what a user of DuckDB would write."""
+    import duckdb
+
+    plan = bench_plan(format_name, out)
+    text, params = copy_query(plan)
+    out.mkdir(parents=True, exist_ok=True)
+    target = out / f"copy.{EXTENSIONS[format_name]}"
+    with duckdb.connect(str(warehouse), read_only=True, config={"threads": 2}) as con:
+        copy = f"COPY ({text}) TO '{target}' ({COPY_OPTIONS[format_name]})"
+        rows = con.execute(copy, params).fetchall()[0][0]
+    return {"rows": rows, "bytes": target.stat().st_size, "files": 1}
+
+
+def run_pandas(format_name: str, warehouse: Path, out: Path) -> dict:
+    """What users hand-write: read the rows into pandas, hash in Python, to_csv in chunks."""
+    import duckdb
+
+    plan = bench_plan(format_name, out)
+    columns = ", ".join(f'"{name}"' for name in FIELDS)
+    where = plan.where
+    text = f"SELECT {columns} FROM customer_profile WHERE {where.text} ORDER BY profile_id"
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        frame = con.execute(text, list(where.params)).df()
+    frame["email"] = frame["email"].map(
+        lambda v: None if v is None else hmac.new(PII_KEY, v.encode(), hashlib.sha256).hexdigest()
+    )
+    frame["updated_at"] = frame["updated_at"].dt.strftime("%Y-%m-%dT%H:%M:%SZ")
+    out.mkdir(parents=True, exist_ok=True)
+    total = 0
+    for part, start in enumerate(range(0, len(frame), ROWS_PER_FILE), start=1):
+        target = out / f"pandas_{part:05d}.csv.gz"
+        frame.iloc[start : start + ROWS_PER_FILE].to_csv(target, index=False, compression="gzip")
+        total += target.stat().st_size
+    return {"rows": len(frame), "bytes": total, "files": part}
+
+
+RUNNERS = {"ferry": run_ferry, "duckdb": run_duckdb, "pandas": run_pandas}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("tool", choices=sorted(RUNNERS))
+    parser.add_argument("format", choices=sorted(FORMATS))
+    parser.add_argument("--warehouse", type=Path, required=True)
+    parser.add_argument("--out", type=Path, required=True)
+    args = parser.parse_args()
+    shutil.rmtree(args.out, ignore_errors=True)
+    result = RUNNERS[args.tool](args.format, args.warehouse, args.out)
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()

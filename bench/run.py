@@ -1,0 +1,183 @@
+"""Benchmark Ferry's extract against DuckDB COPY TO and pandas, one command.
+
+    .venv/bin/python bench/run.py              # 10M-row table (~5 min with pandas)
+    .venv/bin/python bench/run.py --quick      # 1M rows, a fast check
+
+Builds the customer_profile table (cached in bench/out/), then runs every case in its own
+process, measuring wall time, CPU time and peak RSS of that process (os.wait4), and
+prints one table with throughput ratios. See bench/README.md for what each line means.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+BENCH = Path(__file__).resolve().parent
+ROOT = BENCH.parent
+OUT = BENCH / "out"
+sys.path.insert(0, str(ROOT / "plugins"))
+
+
+@dataclass(frozen=True)
+class Case:
+    label: str
+    tool: str  # ferry | duckdb | pandas
+    format: str  # a key of cases.FORMATS
+    small: bool = False  # on the small table (the memory-flatness check)
+
+
+CASES = [
+    Case("gzip CSV  ferry", "ferry", "csv_gzip"),
+    Case("gzip CSV  duckdb COPY", "duckdb", "csv_gzip"),
+    Case("gzip CSV  pandas", "pandas", "csv_gzip"),
+    Case("CSV       ferry", "ferry", "csv"),
+    Case("CSV       duckdb COPY", "duckdb", "csv"),
+    Case("Parquet   ferry", "ferry", "parquet"),
+    Case("Parquet   duckdb COPY", "duckdb", "parquet"),
+    Case("JSONL     ferry", "ferry", "jsonl"),
+    Case("JSONL     duckdb COPY", "duckdb", "jsonl"),
+    Case("gzip CSV  ferry, small table", "ferry", "csv_gzip", small=True),
+]
+
+
+@dataclass(frozen=True)
+class Measure:
+    rows: int
+    files: int
+    bytes: int
+    wall: float
+    cpu: float
+    rss_mib: float
+
+
+def warehouse(rows: int) -> Path:
+    """The cached DuckDB file with a customer_profile table of that many rows."""
+    path = OUT / f"warehouse_{rows}.duckdb"
+    if not path.exists():
+        from ferry.warehouse import build_warehouse
+
+        print(f"building {path.name} ({rows:,} customer profiles) ...", flush=True)
+        started = time.perf_counter()
+        build_warehouse(path, rows=rows, tables=["customer_profile"])
+        print(f"built in {time.perf_counter() - started:.0f} s", flush=True)
+    return path
+
+
+def measure(case: Case, table: Path) -> Measure:
+    """Run one case in a child process; wall clock, CPU and peak RSS are that child's."""
+    out = OUT / "run" / case.tool / case.format
+    command = [sys.executable, str(BENCH / "cases.py"), case.tool, case.format,
+               "--warehouse", str(table), "--out", str(out)]  # fmt: skip
+    started = time.perf_counter()
+    child = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    _, status, usage = os.wait4(child.pid, 0)
+    wall = time.perf_counter() - started
+    output = child.stdout.read().decode()
+    child.stdout.close()
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise SystemExit(f"{case.label} failed; run: {' '.join(command)}")
+    shutil.rmtree(out, ignore_errors=True)
+    result = json.loads(output.strip().splitlines()[-1])
+    cpu = usage.ru_utime + usage.ru_stime
+    return Measure(result["rows"], result["files"], result["bytes"], wall, cpu,
+                   usage.ru_maxrss / 1024)  # fmt: skip
+
+
+def best_of(case: Case, table: Path, repeat: int) -> Measure:
+    """The fastest of repeat runs (the machine may be shared), with its own RSS."""
+    runs = [measure(case, table) for _ in range(repeat)]
+    return min(runs, key=lambda run: run.wall)
+
+
+def peer_of(case: Case, tool: str) -> Case | None:
+    return next((c for c in CASES if c.tool == tool and c.format == case.format and not c.small),
+                None)  # fmt: skip
+
+
+def ratio(results: dict[Case, Measure], case: Case, tool: str) -> str:
+    """Ferry's throughput over a peer's on the same query: peer wall / Ferry wall."""
+    peer = peer_of(case, tool)
+    if case.tool != "ferry" or case.small or peer not in results:
+        return ""
+    return f"{results[peer].wall / results[case].wall:.1f}x"
+
+
+def print_table(results: dict[Case, Measure]) -> None:
+    header = (f"{'case':<30}{'rows':>11}{'files':>6}{'MB out':>9}{'wall s':>8}{'CPU s':>7}"
+              f"{'rows/s':>11}{'peak RSS':>10}{'vs COPY':>9}{'vs pandas':>10}")  # fmt: skip
+    print(header)
+    print("-" * len(header))
+    for case, run in results.items():
+        print(f"{case.label:<30}{run.rows:>11,}{run.files:>6}{run.bytes / 1e6:>9.0f}"
+              f"{run.wall:>8.2f}{run.cpu:>7.1f}{run.rows / run.wall:>11,.0f}"
+              f"{run.rss_mib:>7.0f} MiB{ratio(results, case, 'duckdb'):>9}"
+              f"{ratio(results, case, 'pandas'):>10}")  # fmt: skip
+
+
+def targets(results: dict[Case, Measure]) -> list[tuple[str, bool]]:
+    """The issue's targets, each with whether this run met it."""
+    by_key = {(c.tool, c.format, c.small): run for c, run in results.items()}
+
+    def speedup(peer: str, fmt: str) -> float:
+        ferry, other = by_key.get(("ferry", fmt, False)), by_key.get((peer, fmt, False))
+        return other.wall / ferry.wall if ferry and other else float("nan")
+
+    big, small = by_key.get(("ferry", "csv_gzip", False)), by_key.get(("ferry", "csv_gzip", True))
+    flat = big.rss_mib / small.rss_mib if big and small else float("nan")
+    return [
+        (f"gzip CSV >= 5x DuckDB COPY: {speedup('duckdb', 'csv_gzip'):.1f}x",
+         speedup("duckdb", "csv_gzip") >= 5),
+        (f"gzip CSV >= 10x pandas: {speedup('pandas', 'csv_gzip'):.1f}x",
+         speedup("pandas", "csv_gzip") >= 10),
+        (f"CSV >= 1.5x DuckDB COPY: {speedup('duckdb', 'csv'):.1f}x",
+         speedup("duckdb", "csv") >= 1.5),
+        (f"Parquet >= 0.9x DuckDB COPY: {speedup('duckdb', 'parquet'):.2f}x",
+         speedup("duckdb", "parquet") >= 0.9),
+        (f"peak RSS < 600 MiB: {big.rss_mib if big else float('nan'):.0f} MiB",
+         bool(big) and big.rss_mib < 600),
+        (f"RSS within 20% of the small table's: {flat:.2f}x", flat <= 1.2),
+    ]  # fmt: skip
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=10_000_000, help="customer profiles")
+    parser.add_argument("--small-rows", type=int, help="the flatness table (default rows/10)")
+    parser.add_argument("--quick", action="store_true", help="1M rows against 100k")
+    parser.add_argument("--repeat", type=int, default=1, help="best of N runs per case")
+    parser.add_argument("--only", help="comma-separated tools, e.g. ferry,duckdb")
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.rows = 1_000_000
+    args.small_rows = args.small_rows or args.rows // 10
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    tools = set(args.only.split(",")) if args.only else {"ferry", "duckdb", "pandas"}
+    tables = {False: warehouse(args.rows), True: warehouse(args.small_rows)}
+    print(f"{args.rows:,} profiles (small table {args.small_rows:,}); query: half the rows, "
+          f"8 fields, email HMAC-hashed, 100,000-row files; {os.cpu_count()} cores, "
+          f"load {os.getloadavg()[0]:.1f}", flush=True)  # fmt: skip
+    results = {}
+    for case in (c for c in CASES if c.tool in tools):
+        results[case] = best_of(case, tables[case.small], args.repeat)
+        print(f"  {case.label}: {results[case].wall:.2f} s", file=sys.stderr, flush=True)
+    print_table(results)
+    print(f"load average after: {os.getloadavg()[0]:.1f}")
+    for text, met in targets(results):
+        print(f"  [{'met' if met else 'MISSED'}] {text}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
