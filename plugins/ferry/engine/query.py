@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import contextlib
 import math
+import os
+import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,8 +36,14 @@ def connect(warehouse: Path, memory_limit: str = MEMORY_LIMIT) -> duckdb.DuckDBP
     """A read-only connection with bounded memory, so exports never grow with the data."""
     if not Path(warehouse).exists():
         raise FileNotFoundError(f"warehouse {warehouse} does not exist")
-    config = {"memory_limit": memory_limit, "threads": THREADS}
+    config = {"memory_limit": memory_limit, "threads": THREADS, "temp_directory": _spill_dir()}
     return duckdb.connect(str(warehouse), read_only=True, config=config)
+
+
+def _spill_dir() -> str:
+    """Where a sort larger than the memory limit spills: beside a read-only warehouse is
+    often not writable, and processes must not share DuckDB's temp file names."""
+    return str(Path(tempfile.gettempdir()) / f"ferry-duckdb-{os.getpid()}")
 
 
 @dataclass(frozen=True)
