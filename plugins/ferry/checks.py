@@ -292,7 +292,7 @@ def first_rows_as_written(
         sample = engine.preview(plan, warehouse=warehouse, pii_key=pii_key, limit=rows)
         return "\n".join(_json_line(row) for row in sample), len(sample)
     pii.require_key(plan.columns, pii_key)
-    select = query.sliced_query(query.output_select(plan, pii_key), (), limit=rows)
+    select = query.sliced_query(query.output_select(plan, pii_key), limit=rows)
     with query.connect(warehouse) as con:
         lines = [line for (line,) in con.execute(select.text, list(select.params)).fetchall()]
     body = "".join(lines)
