@@ -62,3 +62,7 @@ def test_an_asset_event_posted_to_the_rest_api_starts_the_dependent_export(live_
     folder = RunInfo(export_id=EXPORT_ID, run_id=run["dag_run_id"]).job_run_id
     manifest = paths.downloads_dir() / EXPORT_ID / folder / "manifest.json"
     assert json.loads(manifest.read_text())["rows"] == enterprise_accounts(warehouse)
+
+
+def test_the_refresh_dag_starts_paused_because_it_rewrites_the_warehouse(live_airflow):
+    assert live_airflow.client.wait_for_dag("ferry_refresh")["is_paused"] is True
