@@ -29,6 +29,7 @@ class RunInfo:
     date_to: dt.date | None = None
     ids: tuple = ()
     triggered_by: str = "unknown"
+    run_after: dt.datetime | None = None
 
     @property
     def safe_run_id(self) -> str:
@@ -41,8 +42,13 @@ class RunInfo:
 
     @property
     def now(self) -> dt.datetime:
-        """The run's reference time: relative dates count back from it, not from the clock."""
-        return _naive_utc(self.data_interval_end or self.logical_date) or _utc_now()
+        """The run's reference time: relative dates count back from it, not from the clock.
+
+        A manual run without a logical date has no interval; its run_after is still the same
+        in every task and on every retry, unlike the clock.
+        """
+        moment = self.data_interval_end or self.logical_date or self.run_after
+        return _naive_utc(moment) or _utc_now()
 
 
 def _naive_utc(moment: dt.datetime | None) -> dt.datetime | None:

@@ -31,6 +31,7 @@ def run_info(context: Context, export_id: str):
         date_to=_date_param(params.get("date_to")),
         ids=tuple(params.get("ids") or ()),
         triggered_by=dag_run.triggering_user_name or str(dag_run.run_type.value),
+        run_after=dag_run.run_after,
     )
 
 

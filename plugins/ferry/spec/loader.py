@@ -222,11 +222,18 @@ def _rule_children(rule) -> tuple[str, list]:
     return "not", [rule.not_]
 
 
+_NOT_RE2 = re.compile(r"\(\?<?[=!]|\\[1-9]")  # lookarounds and backreferences
+
+
 def _regex_problems(pattern: Any, loc: tuple):
+    """The warehouse (DuckDB) runs RE2, which has no lookarounds or backreferences."""
     try:
         re.compile(str(pattern))
     except re.error as error:
         yield loc, f"not a valid regular expression: {error}", ""
+        return
+    if _NOT_RE2.search(str(pattern)):
+        yield loc, "lookarounds and backreferences are not supported (RE2 syntax)", ""
 
 
 def _column_problems(names: list[str], loc: tuple, columns: dict, table: str):

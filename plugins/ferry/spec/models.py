@@ -64,7 +64,12 @@ def check_schedule(value: str) -> str:
     )
 
 
-Schedule = Annotated[str, AfterValidator(check_schedule)]
+def _unquoted_off(value: Any) -> Any:
+    """YAML reads an unquoted `off` as false; a schedule means the word."""
+    return "off" if value is False else value
+
+
+Schedule = Annotated[str, BeforeValidator(_unquoted_off), AfterValidator(check_schedule)]
 
 
 class Condition(Spec):

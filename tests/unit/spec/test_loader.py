@@ -181,3 +181,24 @@ def test_schema_is_json_schema_that_forbids_unknown_keys(capsys):
     schema = json.loads(capsys.readouterr().out)
     assert schema["additionalProperties"] is False
     assert {"id", "source", "destinations"} <= set(schema["required"])
+
+
+def test_unquoted_off_is_the_off_schedule(include):
+    write(include, "exports/quiet.yaml", GOOD_EXPORT.format(id="quiet") + "schedule: off\n")
+    project = load_project(include)
+    assert project.errors == [] and project.exports["quiet"].schedule == "off"
+
+
+def test_segment_regex_outside_re2_is_rejected_when_it_loads(include):
+    write(
+        include,
+        "segments/lookahead.yaml",
+        """\
+        id: lookahead
+        name: Lookahead
+        type: contact
+        rules: {field: email, op: regex, value: "^(?!test).*@example[.]com$"}
+        """,
+    )
+    [error] = errors_of(include)
+    assert "segments/lookahead.yaml:4 -> rules.value -> lookarounds" in error
