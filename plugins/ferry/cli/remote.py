@@ -1,0 +1,398 @@
+"""Commands that work on a running Airflow through its REST API: run, run-all, stop, list.
+
+Where Airflow is and who you are there: --url/--user/--password, or the environment
+variables FERRY_AIRFLOW_URL, FERRY_AIRFLOW_USER and FERRY_AIRFLOW_PASSWORD (prefer the
+environment for the password: command-line arguments show in the process list). The
+definitions come from include/ (FERRY_INCLUDE) and run records from FERRY_HOME, as for
+every other command.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import functools
+import getpass
+import os
+import sys
+from collections.abc import Callable
+from urllib.parse import quote
+
+from ferry import history, paths
+from ferry.airflow_api import AirflowApiError, AirflowClient
+from ferry.cli.table import render_table, short_time
+from ferry.plan import RunInfo
+from ferry.render.schedule import export_status, normalize
+from ferry.spec.loader import Project, load_project
+from ferry.spec.models import ExportSpec
+
+ENVIRONMENT = {
+    "url": "FERRY_AIRFLOW_URL",
+    "user": "FERRY_AIRFLOW_USER",
+    "password": "FERRY_AIRFLOW_PASSWORD",
+}
+DEFAULTS = {"url": "http://127.0.0.1:8080", "user": "admin"}
+ACTIVE_RUN_STATES = ("queued", "running")
+LIST_COLUMNS = {
+    "id": "ID", "name": "NAME", "kind": "KIND", "connections": "CONNECTIONS",
+    "target": "TARGET", "schedule": "SCHEDULE", "next_run": "NEXT RUN",
+    "last_run": "LAST RUN", "status": "STATUS", "rows": "ROWS",
+}  # fmt: skip
+NOT_SCHEDULED = {
+    "off": "schedule off",
+    "disabled": "disabled (enabled: false)",
+    "detached": "detached",
+    "expired": "expired",
+}
+
+
+class CliError(Exception):
+    """A problem the user can fix, reported in one line."""
+
+
+def register(subparsers) -> None:
+    _extend_run(subparsers.choices["run"])
+    run_all = subparsers.add_parser("run-all", help="run now every export whose schedule is active")
+    run_all.add_argument("--dry-run", action="store_true", help="only say what would run")
+    run_all.add_argument("--wait", action="store_true", help="wait for the runs to finish")
+    run_all.add_argument("--timeout", type=float, default=3600, help="seconds to wait at most")
+    add_connection_options(run_all)
+    run_all.set_defaults(handler=guarded(run_all_exports))
+    stop = subparsers.add_parser("stop", help="stop a run: mark it failed in Airflow")
+    stop.add_argument("run", help="JobID.RunID (or GroupID.RunID) as ferry run printed it")
+    add_connection_options(stop)
+    stop.set_defaults(handler=guarded(stop_run))
+    listing = subparsers.add_parser("list", help="exports: schedule, next/last run, status, rows")
+    listing.add_argument("--sort", choices=sorted(LIST_COLUMNS), default="id")
+    listing.add_argument("--reverse", action="store_true")
+    listing.add_argument(
+        "--filter", action="append", default=[], metavar="[COLUMN=]TEXT",
+        help="keep rows whose column (or any column) contains TEXT; repeat to narrow",
+    )  # fmt: skip
+    add_connection_options(listing)
+    listing.set_defaults(handler=guarded(list_exports))
+
+
+def _extend_run(run: argparse.ArgumentParser) -> None:
+    """`ferry run` is declared with the local commands; without --local it lands here."""
+    run.add_argument("--wait", action="store_true", help="wait for the run and print its record")
+    run.add_argument("--timeout", type=float, default=3600, help="seconds to wait at most")
+    add_connection_options(run)
+
+
+def add_connection_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("Airflow (flags, else environment)")
+    group.add_argument("--url", help=f"${ENVIRONMENT['url']}, default {DEFAULTS['url']}")
+    group.add_argument("--user", help=f"${ENVIRONMENT['user']}, default {DEFAULTS['user']}")
+    group.add_argument("--password", help=f"${ENVIRONMENT['password']} (preferred)")
+
+
+def setting(args: argparse.Namespace, name: str) -> str | None:
+    return getattr(args, name, None) or os.environ.get(ENVIRONMENT[name]) or DEFAULTS.get(name)
+
+
+def client_from(args: argparse.Namespace) -> AirflowClient:
+    password = setting(args, "password")
+    if not password:
+        raise CliError(f"no Airflow password: set {ENVIRONMENT['password']} or pass --password")
+    return AirflowClient(setting(args, "url"), username=setting(args, "user"), password=password)
+
+
+def guarded(command: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
+    """Report a user error or an unreachable Airflow in one line instead of a traceback."""
+    import requests
+
+    @functools.wraps(command)
+    def run(args: argparse.Namespace) -> int:
+        try:
+            return command(args)
+        except (CliError, AirflowApiError) as error:
+            print(f"ferry {args.command}: {error}", file=sys.stderr)
+            return 1
+        except requests.ConnectionError:
+            print(f"ferry {args.command}: Airflow does not answer at {setting(args, 'url')}",
+                  file=sys.stderr)  # fmt: skip
+            return 2
+
+    return run
+
+
+def current_definitions() -> Project:
+    return load_project(paths.include_dir())
+
+
+def find_export(project: Project, export_id: str) -> ExportSpec:
+    if export_id not in project.exports:
+        broken = f"exports.{export_id}" in project.broken
+        raise CliError(
+            f"export '{export_id}' has errors: see ferry validate"
+            if broken
+            else f"no export '{export_id}' in {paths.include_dir() / 'exports'}"
+        )
+    return project.exports[export_id]
+
+
+# ferry run
+
+
+def trigger(args: argparse.Namespace) -> int:
+    """`ferry run EXPORT` without --local: start a run in Airflow now and print its id."""
+    return guarded(_trigger)(args)
+
+
+def _trigger(args: argparse.Namespace) -> int:
+    export = find_export(current_definitions(), args.export)
+    status = export_status(export)
+    if status in ("disabled", "detached", "expired"):
+        raise CliError(
+            f"export '{export.id}' is {NOT_SCHEDULED[status]}: {_revive(export, status)}"
+        )
+    client = client_from(args)
+    dag = _deployed_dag(client, export.dag_id)
+    run = client.trigger(export.dag_id, conf=run_conf(args), note=_note("ferry run"))
+    _print_triggered(export.id, run, client, paused=dag["is_paused"])
+    if not args.wait:
+        return 0
+    return 0 if _wait_and_report(client, export.id, run, args.timeout) == "success" else 1
+
+
+def _revive(export: ExportSpec, status: str) -> str:
+    return {
+        "disabled": f"ferry schedule {export.id} --on enables it",
+        "detached": f"ferry detach {export.id} --undo re-attaches it",
+    }.get(status, f"it expired on {export.expires}; change expires to run it again")
+
+
+def run_conf(args: argparse.Namespace) -> dict:
+    """The DAG params of an on-demand run: one day (--date) or a range, and ids."""
+    if args.date and (args.date_from or args.date_to):
+        raise CliError("give --date or --from/--to, not both")
+    start, end = (args.date, args.date) if args.date else (args.date_from, args.date_to)
+    if start and end and end < start:
+        raise CliError(f"--to {end} is before --from {start}")
+    conf: dict = {"ids": list(args.ids)} if args.ids else {}
+    conf.update({key: day.isoformat() for key, day in (("date_from", start), ("date_to", end))
+                 if day})  # fmt: skip
+    return conf
+
+
+def _note(command: str) -> str:
+    return f"{command} by {getpass.getuser()}"
+
+
+def _deployed_dag(client: AirflowClient, dag_id: str) -> dict:
+    try:
+        return client.dag(dag_id)
+    except AirflowApiError as error:
+        if " 404 " in str(error):
+            message = f"{dag_id} is not in Airflow (yet): is the definition deployed?"
+            raise CliError(message) from None
+        raise
+
+
+def _print_triggered(owner_id: str, run: dict, client: AirflowClient, *, paused: bool) -> None:
+    run_id = run["dag_run_id"]
+    print(f"{RunInfo(owner_id, run_id).job_run_id}")
+    print(f"  Airflow run {run_id}: {run_url(client, run['dag_id'], run_id)}")
+    if paused:
+        print(f"  {run['dag_id']} is paused in Airflow: the run waits until it is unpaused")
+
+
+def run_url(client: AirflowClient, dag_id: str, run_id: str) -> str:
+    return f"{client.base_url}/dags/{dag_id}/runs/{quote(run_id, safe='')}"
+
+
+def _wait_and_report(client: AirflowClient, export_id: str, run: dict, timeout: float) -> str:
+    finished = client.wait_for_run(run["dag_id"], run["dag_run_id"], timeout=timeout)
+    job_run_id = RunInfo(export_id, run["dag_run_id"]).job_run_id
+    record = history.get_run(job_run_id)
+    print(record.summary() if record else f"Run {job_run_id} {finished['state']}")
+    return finished["state"]
+
+
+# ferry run-all
+
+
+def run_all_exports(args: argparse.Namespace) -> int:
+    """Trigger every export whose schedule is active; say why each other one is left out."""
+    project = current_definitions()
+    client = client_from(args)
+    deployed = deployed_dags(client, "export__")
+    started = []
+    for export in sorted(project.exports.values(), key=lambda e: e.id):
+        reason = not_runnable(export, deployed.get(export.dag_id))
+        if reason or args.dry_run:
+            print(
+                f"{'skip' if reason else 'would run'} {export.id}{f': {reason}' if reason else ''}"
+            )
+            continue
+        run = client.trigger(export.dag_id, note=_note("ferry run-all"))
+        _print_triggered(export.id, run, client, paused=False)
+        started.append((export.id, run))
+    print(f"{len(started)} of {len(project.exports)} exports started")
+    if not args.wait:
+        return 0
+    outcomes = [_wait_and_report(client, e, run, args.timeout) for e, run in started]
+    return 0 if all(outcome == "success" for outcome in outcomes) else 1
+
+
+def not_runnable(export: ExportSpec, dag: dict | None) -> str | None:
+    """Why run-all leaves an export out, or None: its schedule is active and Airflow has it."""
+    status = export_status(export)
+    if status != "active":
+        return NOT_SCHEDULED[status]
+    if dag is None:
+        return "not in Airflow (yet)"
+    return "paused in Airflow" if dag["is_paused"] else None
+
+
+def deployed_dags(client: AirflowClient, prefix: str) -> dict[str, dict]:
+    """Airflow's DAGs whose id starts with prefix, by dag_id (all pages)."""
+    found: dict[str, dict] = {}
+    while True:
+        page = client.request(
+            "GET", "/dags",
+            params={"dag_id_prefix_pattern": prefix, "exclude_stale": "true",
+                    "limit": 100, "offset": len(found)},
+        )  # fmt: skip
+        found.update({dag["dag_id"]: dag for dag in page["dags"]})
+        if not page["dags"] or len(found) >= page["total_entries"]:
+            return found
+
+
+# ferry stop
+
+
+def stop_run(args: argparse.Namespace) -> int:
+    """Mark a queued or running run failed; Airflow stops its running tasks."""
+    client = client_from(args)
+    owner_id, dag_id, run = find_run(client, args.run)
+    if run["state"] not in ACTIVE_RUN_STATES:
+        raise CliError(f"{args.run} is not running: it ended {run['state']}")
+    body = {"state": "failed", "note": _note("Stopped with ferry stop")}
+    client.request("PATCH", f"/dags/{dag_id}/dagRuns/{quote(run['dag_run_id'], safe='')}",
+                   json=body)  # fmt: skip
+    if dag_id.startswith("export__"):
+        _record_stop(owner_id, run, run_url(client, dag_id, run["dag_run_id"]))
+    print(f"Stopped {RunInfo(owner_id, run['dag_run_id']).job_run_id}: marked failed in Airflow")
+    return 0
+
+
+def find_run(client: AirflowClient, text: str) -> tuple[str, str, dict]:
+    """(export or group id, dag_id, run) for 'JobID.RunID', 'GroupID.RunID' or 'ID.<run_id>'."""
+    owner_id, _, wanted = text.partition(".")
+    for dag_id in (f"export__{owner_id}", f"group__{owner_id}"):
+        for run in _recent_runs(client, dag_id):
+            if wanted in (run["dag_run_id"], RunInfo(owner_id, run["dag_run_id"]).safe_run_id):
+                return owner_id, dag_id, run
+    raise CliError(f"no run {text}: give the JobID.RunID that ferry run or ferry history shows")
+
+
+def _recent_runs(client: AirflowClient, dag_id: str) -> list[dict]:
+    try:
+        page = client.request(
+            "GET", f"/dags/{dag_id}/dagRuns", params={"order_by": "-run_after", "limit": 100}
+        )
+    except AirflowApiError as error:
+        if " 404 " in str(error):
+            return []
+        raise
+    return page["dag_runs"]
+
+
+def _record_stop(export_id: str, run: dict, link: str) -> None:
+    """A stopped run gets a record too: no task callback runs when a run is marked failed."""
+    info = RunInfo(export_id, run["dag_run_id"], triggered_by=_triggered_by(run))
+    started = dt.datetime.fromisoformat(run["start_date"]) if run.get("start_date") else None
+    record = history.RunRecord.ended(
+        info, "stopped", f"stopped by {getpass.getuser()} with ferry stop",
+        started_at=started, finished_at=dt.datetime.now(dt.UTC), log_url=link,
+    )  # fmt: skip
+    history.record_run(record)
+
+
+def _triggered_by(run: dict) -> str:
+    return run.get("triggering_user_name") or run.get("run_type") or "unknown"
+
+
+# ferry list
+
+
+def list_exports(args: argparse.Namespace) -> int:
+    """One line per export: definition, schedule and Airflow's view, and the last run."""
+    project = current_definitions()
+    client = client_from(args)
+    deployed = deployed_dags(client, "export__")
+    running = _running_dag_ids(client)
+    latest = history.latest_runs()
+    rows = [
+        list_row(e, deployed.get(e.dag_id), e.dag_id in running, latest.get(e.id))
+        for e in project.exports.values()
+    ]
+    rows = sort_rows(filter_rows(rows, args.filter), args.sort, args.reverse)
+    print(render_table(list(LIST_COLUMNS.values()), [list(row.values()) for row in rows]))
+    return 0
+
+
+def _running_dag_ids(client: AirflowClient) -> set[str]:
+    page = client.request(
+        "GET", "/dags/~/dagRuns", params={"state": list(ACTIVE_RUN_STATES), "limit": 1000}
+    )
+    return {run["dag_id"] for run in page["dag_runs"]}
+
+
+def list_row(
+    export: ExportSpec, dag: dict | None, running: bool, last: history.RunRecord | None
+) -> dict:
+    """The columns of `ferry list` for one export (values None show as '-')."""
+    status = _list_status(export, dag, running)
+    connections = (getattr(d, "connection", None) or d.type for d in export.destinations)
+    schedule = export.schedule + ("" if export.timezone == "UTC" else f" ({export.timezone})")
+    return {
+        "id": export.id, "name": export.name, "kind": export.kind,
+        "connections": ", ".join(dict.fromkeys(connections)), "target": export.target,
+        "schedule": schedule, "next_run": _next_run(export, dag),
+        "last_run": f"{short_time(last.finished_at)} {last.outcome}" if last else None,
+        "status": status, "rows": last.rows if last else None,
+    }  # fmt: skip
+
+
+def _list_status(export: ExportSpec, dag: dict | None, running: bool) -> str:
+    status = export_status(export)
+    if running:
+        return "running"
+    if status in ("disabled", "detached", "expired"):
+        return status
+    if dag is None:
+        return "not deployed"
+    return "paused" if dag["is_paused"] else status
+
+
+def _next_run(export: ExportSpec, dag: dict | None) -> str | None:
+    if not_runnable(export, dag):
+        return None
+    if normalize(export.schedule) == "refresh":
+        return "after refresh"
+    return short_time(dag.get("next_dagrun_run_after"))
+
+
+def filter_rows(rows: list[dict], filters: list[str]) -> list[dict]:
+    """Keep rows matching every filter: 'status=active' (one column) or 'lead' (any)."""
+    for text in filters:
+        column, _, wanted = text.rpartition("=")
+        if column and column not in LIST_COLUMNS:
+            raise CliError(f"no column '{column}' to filter on: use {', '.join(LIST_COLUMNS)}")
+        rows = [row for row in rows if _matches(row, column, wanted.lower())]
+    return rows
+
+
+def _matches(row: dict, column: str, wanted: str) -> bool:
+    values = [row[column]] if column else list(row.values())
+    return any(wanted in str(value).lower() for value in values if value is not None)
+
+
+def sort_rows(rows: list[dict], column: str, reverse: bool) -> list[dict]:
+    """Sort by one column; rows without a value go last either way."""
+    present = [row for row in rows if row[column] is not None]
+    missing = [row for row in rows if row[column] is None]
+    return sorted(present, key=lambda row: row[column], reverse=reverse) + missing

@@ -1,0 +1,329 @@
+"""The everyday commands against the session's live Airflow, as a user runs them.
+
+Each test runs `ferry ...` in-process with FERRY_AIRFLOW_URL/USER/PASSWORD pointing at the
+live standalone Airflow, and checks what the command prints, what Airflow then shows
+through its REST API and what the definition files say. Commands that edit definitions
+work on a copy of include/ (FERRY_INCLUDE); the live Airflow renders the repository's.
+Runs that would export a whole table wait on a refresh marker (wait_for_refresh defers)
+and are stopped, to keep the shared machine quiet.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import datetime as dt
+import io
+import re
+import shutil
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import yaml
+
+from ferry import history, refresh
+from ferry.cli import main
+from ferry.cli.table import short_time
+from ferry.plan import RunInfo
+
+pytestmark = pytest.mark.integration
+ROOT = Path(__file__).resolve().parents[2]
+CUSTOMERS = "customer_profiles_csv"  # scheduled on refresh: no run of its own meanwhile
+COMMENT = "# Reviewed by data-platform: ask #ferry before changing.\n"
+
+
+@dataclass
+class Result:
+    code: int
+    out: str
+    err: str
+
+
+@pytest.fixture
+def ferry(live_airflow, monkeypatch):
+    """ferry(*args) -> Result: the command line, pointed at the live Airflow by environment."""
+    monkeypatch.setenv("FERRY_AIRFLOW_URL", live_airflow.url)
+    monkeypatch.setenv("FERRY_AIRFLOW_USER", live_airflow.username)
+    monkeypatch.setenv("FERRY_AIRFLOW_PASSWORD", live_airflow.password)
+
+    def run(*args: str) -> Result:
+        out, err = io.StringIO(), io.StringIO()
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            code = main(list(args))
+        return Result(code, out.getvalue(), err.getvalue())
+
+    return run
+
+
+@pytest.fixture
+def definitions(tmp_path, monkeypatch) -> Path:
+    """A copy of include/ the commands read and edit; exports get a comment to keep."""
+    include = tmp_path / "include"
+    shutil.copytree(ROOT / "include", include, ignore=shutil.ignore_patterns("*.duckdb*"))
+    for path in (include / "exports").glob("*.yaml"):
+        path.write_text(COMMENT + path.read_text())
+    monkeypatch.setenv("FERRY_INCLUDE", str(include))
+    return include
+
+
+@pytest.fixture
+def client(live_airflow):
+    for export_id in (CUSTOMERS, "daily_lead_backup", "mailchimp_high_value"):
+        live_airflow.client.wait_for_dag(f"export__{export_id}")
+    return live_airflow.client
+
+
+@pytest.fixture
+def restore_paused(client):
+    """Put every export DAG's paused state back as it was when the test started."""
+    dags = client.request("GET", "/dags", params={"dag_id_prefix_pattern": "export__"})["dags"]
+    before = {dag["dag_id"]: dag["is_paused"] for dag in dags}
+    yield
+    for dag_id, paused in before.items():
+        client.set_paused(dag_id, paused)
+
+
+@contextlib.contextmanager
+def refresh_running(name: str):
+    """Hold the refresh marker of a table: exports of it wait at wait_for_refresh."""
+    with refresh.refreshing([name], holder="test_cli"):
+        yield
+
+
+def export_file(include: Path, export_id: str) -> Path:
+    return include / "exports" / f"{export_id}.yaml"
+
+
+def change(include: Path, export_id: str, **fields) -> None:
+    path = export_file(include, export_id)
+    data = {**yaml.safe_load(path.read_text()), **fields}
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+
+
+def table(text: str) -> list[dict[str, str]]:
+    """Rows of a printed table, by column title (columns are two or more spaces apart)."""
+    lines = text.strip().splitlines()
+    titles = re.split(r"\s{2,}", lines[0])
+    return [dict(zip(titles, re.split(r"\s{2,}", line), strict=True)) for line in lines[1:]]
+
+
+def airflow_run_id(output: str) -> str:
+    return re.search(r"Airflow run (\S+):", output).group(1)
+
+
+def wait_for_state(client, dag_id: str, run_id: str, state: str, timeout: float = 120) -> None:
+    deadline = time.monotonic() + timeout
+    while client.dag_run(dag_id, run_id)["state"] != state:
+        assert time.monotonic() < deadline, f"{run_id} never became {state}"
+        time.sleep(1)
+
+
+def run_count(client, dag_id: str) -> int:
+    return client.request("GET", f"/dags/{dag_id}/dagRuns", params={"limit": 1})["total_entries"]
+
+
+def quiet(client, dag_id: str, timeout: float = 300) -> None:
+    """Wait until a DAG has no queued or running run (the scheduler may start one)."""
+    deadline = time.monotonic() + timeout
+    params = {"state": ["queued", "running"], "limit": 1}
+    while client.request("GET", f"/dags/{dag_id}/dagRuns", params=params)["total_entries"]:
+        assert time.monotonic() < deadline, f"{dag_id} kept running"
+        time.sleep(2)
+
+
+def test_run_prints_the_run_id_and_waits_for_its_record(ferry, client):
+    result = ferry("run", CUSTOMERS, "--from", "2026-01-05", "--to", "2026-01-06",
+                   "--ids", "1,2,3", "--wait")  # fmt: skip
+
+    assert result.code == 0, result.err
+    first, *_, last = result.out.strip().splitlines()
+    run_id = airflow_run_id(result.out)
+    assert first == RunInfo(CUSTOMERS, run_id).job_run_id
+    run = client.dag_run(f"export__{CUSTOMERS}", run_id)
+    assert run["state"] == "success"
+    assert run["conf"] == {"ids": ["1", "2", "3"], "date_from": "2026-01-05",
+                           "date_to": "2026-01-06"}  # fmt: skip
+    assert last.startswith(f"Run {first} success: 3 rows in 1 files")
+    [row] = [r for r in table(ferry("history", CUSTOMERS).out) if r["RUN"] == first]
+    assert (row["OUTCOME"], row["ROWS"], row["FILES"], row["DESTINATIONS"]) == (
+        "success", "3", "1", "download",
+    )  # fmt: skip
+
+
+def test_run_refuses_a_detached_export(ferry, definitions):
+    change(definitions, "mailchimp_high_value", tags=["detached"])
+
+    result = ferry("run", "mailchimp_high_value")
+
+    assert result.code == 1
+    assert "export 'mailchimp_high_value' is detached: ferry detach mailchimp_high_value " \
+           "--undo re-attaches it" in result.err  # fmt: skip
+
+
+def test_run_all_starts_only_exports_whose_schedule_is_active(ferry, definitions, client):
+    others = sorted(p.stem for p in (definitions / "exports").glob("*.yaml") if p.stem != CUSTOMERS)
+    states = [
+        ("expired", {"expires": "2026-01-31"}),
+        ("detached", {"tags": ["detached"]}),
+        ("schedule off", {"schedule": "off"}),
+        ("disabled (enabled: false)", {"enabled": False}),
+    ]
+    expected = {}
+    for number, export_id in enumerate(others):
+        reason, fields = states[number % len(states)]
+        change(definitions, export_id, **fields)
+        expected[export_id] = reason
+    before = {e: run_count(client, f"export__{e}") for e in others}
+
+    with refresh_running("customer_profile"):
+        result = ferry("run-all")
+        run_id = airflow_run_id(result.out)
+        client.request("PATCH", f"/dags/export__{CUSTOMERS}/dagRuns/{run_id}",
+                       json={"state": "failed"})  # fmt: skip
+
+    assert result.code == 0, result.err
+    for export_id, reason in expected.items():
+        assert f"skip {export_id}: {reason}" in result.out
+    assert f"1 of {len(others) + 1} exports started" in result.out
+    assert client.dag_run(f"export__{CUSTOMERS}", run_id)["conf"] == {}
+    assert {e: run_count(client, f"export__{e}") for e in others} == before
+
+
+def test_stop_marks_the_run_failed_and_records_it(ferry, client):
+    with refresh_running("customer_profile"):
+        job_run_id = ferry("run", CUSTOMERS).out.splitlines()[0]
+        run_id = job_run_id.split(".", 1)[1]
+        dag_run_id = next(
+            r["dag_run_id"] for r in client.request(
+                "GET", f"/dags/export__{CUSTOMERS}/dagRuns", params={"order_by": "-run_after"}
+            )["dag_runs"] if RunInfo(CUSTOMERS, r["dag_run_id"]).safe_run_id == run_id
+        )  # fmt: skip
+        wait_for_state(client, f"export__{CUSTOMERS}", dag_run_id, "running")
+
+        stopped = ferry("stop", job_run_id)
+
+    assert stopped.code == 0, stopped.err
+    assert stopped.out.strip() == f"Stopped {job_run_id}: marked failed in Airflow"
+    assert client.dag_run(f"export__{CUSTOMERS}", dag_run_id)["state"] == "failed"
+    [row] = table(ferry("history", CUSTOMERS, "--outcome", "stopped", "--limit", "1").out)
+    assert row["RUN"] == job_run_id and row["REASON"].startswith("stopped by ")
+    again = ferry("stop", job_run_id)
+    assert again.code == 1 and "is not running: it ended failed" in again.err
+
+
+def test_list_shows_schedule_next_and_last_run_status_and_rows(ferry, definitions, client):
+    change(definitions, "mailchimp_high_value", enabled=False)
+    quiet(client, "export__daily_lead_backup")  # the scheduler's own run, if it started one
+    now = dt.datetime.now(dt.UTC)
+    record_run("daily_lead_backup", rows=42, finished_at=now)
+
+    result = ferry("list")
+
+    assert result.code == 0, result.err
+    rows = {row["ID"]: row for row in table(result.out)}
+    next_run = client.dag("export__daily_lead_backup")["next_dagrun_run_after"]
+    assert rows["daily_lead_backup"] == {
+        "ID": "daily_lead_backup", "NAME": "Daily lead backup", "KIND": "data_out",
+        "CONNECTIONS": "download", "TARGET": "-", "SCHEDULE": "0 2 * * *",
+        "NEXT RUN": short_time(next_run), "LAST RUN": f"{short_time(now)} success",
+        "STATUS": "active", "ROWS": "42",
+    }  # fmt: skip
+    assert rows["daily_lead_backup"]["NEXT RUN"].endswith(" 02:00 UTC")
+    disabled = rows["mailchimp_high_value"]
+    assert (disabled["STATUS"], disabled["NEXT RUN"], disabled["TARGET"]) == (
+        "disabled", "-", "mailchimp",
+    )  # fmt: skip
+    assert rows[CUSTOMERS]["NEXT RUN"] == "after refresh"
+
+
+def test_list_sorts_and_filters(ferry, definitions):
+    change(definitions, "mailchimp_high_value", enabled=False)
+
+    only = table(ferry("list", "--filter", "status=disabled").out)
+    by_name = table(ferry("list", "--sort", "name", "--reverse").out)
+    narrowed = table(ferry("list", "--filter", "kind=segment", "--filter", "mailchimp").out)
+
+    assert [row["ID"] for row in only] == ["mailchimp_high_value"]
+    names = [row["NAME"] for row in by_name]
+    assert names == sorted(names, reverse=True) and len(names) > 2
+    assert [row["ID"] for row in narrowed] == ["mailchimp_high_value"]
+    assert "no column 'colour'" in ferry("list", "--filter", "colour=red").err
+
+
+def test_schedule_changes_several_exports_keeping_comments(
+    ferry, definitions, client, restore_paused
+):
+    exports = ["daily_lead_backup", "mailchimp_high_value"]
+    originals = {e: export_file(definitions, e).read_text() for e in exports}
+
+    changed = ferry("schedule", *exports, "--set", "30 6 * * 1-5", "--timezone", "Europe/Berlin")
+    off = ferry("schedule", *exports, "--off")
+    paused = [client.dag(f"export__{e}")["is_paused"] for e in exports]
+    on = ferry("schedule", *exports, "--on")
+
+    assert changed.code == off.code == on.code == 0, changed.err + off.err + on.err
+    assert "daily_lead_backup: schedule 30 6 * * 1-5 (Europe/Berlin), active" in changed.out
+    assert paused == [True, True]
+    assert "export__mailchimp_high_value: paused in Airflow" in off.out
+    assert [client.dag(f"export__{e}")["is_paused"] for e in exports] == [False, False]
+    for export_id, original in originals.items():
+        text = export_file(definitions, export_id).read_text()
+        assert text.startswith(COMMENT), "the comment stays"
+        assert 'schedule: "30 6 * * 1-5"\ntimezone: Europe/Berlin\nenabled: true\n' in text
+        kept = [line for line in original.splitlines() if not line.startswith("schedule:")]
+        assert [line for line in text.splitlines() if line in kept] == kept
+
+
+def test_schedule_rejects_a_bad_cron_and_changes_nothing(ferry, definitions):
+    original = export_file(definitions, "daily_lead_backup").read_text()
+
+    result = ferry("schedule", "daily_lead_backup", "--set", "61 * * * *")
+
+    assert result.code == 1 and "'61 * * * *' is not a schedule" in result.err
+    assert export_file(definitions, "daily_lead_backup").read_text() == original
+
+
+def test_detach_pauses_and_undo_restores(ferry, definitions, client, restore_paused):
+    path = export_file(definitions, "mailchimp_high_value")
+    original = path.read_text()
+
+    detached = ferry("detach", "mailchimp_high_value")
+    detached_text = path.read_text()
+    paused = client.dag("export__mailchimp_high_value")["is_paused"]
+    listed = table(ferry("list", "--filter", "id=mailchimp").out)
+    undone = ferry("detach", "mailchimp_high_value", "--undo")
+
+    assert detached.code == 0 and undone.code == 0, detached.err + undone.err
+    assert detached_text == original + "tags: [detached]\n"
+    assert paused is True and listed[0]["STATUS"] == "detached"
+    assert path.read_text() == original
+    assert client.dag("export__mailchimp_high_value")["is_paused"] is False
+
+
+def test_duplicate_writes_an_inactive_copy_keeping_comments(ferry, definitions):
+    result = ferry("duplicate", "daily_lead_backup", "lead_backup_copy")
+
+    copy = export_file(definitions, "lead_backup_copy")
+    assert result.code == 0, result.err
+    assert copy.read_text() == (
+        export_file(definitions, "daily_lead_backup").read_text()
+        .replace("id: daily_lead_backup", "id: lead_backup_copy")
+        .replace("name: Daily lead backup", "name: Copy of Daily lead backup")
+        .replace('schedule: "0 2 * * *"\n', 'schedule: "0 2 * * *"\nenabled: false\n')
+    )  # fmt: skip
+    assert ferry("validate").code == 0
+    [row] = table(ferry("list", "--filter", "id=lead_backup_copy").out)
+    assert row["STATUS"] == "disabled"
+    again = ferry("duplicate", "daily_lead_backup", "lead_backup_copy")
+    assert again.code == 1 and "already exists" in again.err
+
+
+def record_run(export_id: str, *, rows: int, finished_at: dt.datetime) -> None:
+    run = RunInfo(export_id, f"manual__{finished_at.isoformat()}", triggered_by="test")
+    record = history.RunRecord.ended(
+        run, "success", "", started_at=finished_at - dt.timedelta(seconds=5),
+        finished_at=finished_at,
+    )  # fmt: skip
+    history.record_run(dataclasses.replace(record, rows=rows, files=1))
