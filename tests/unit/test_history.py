@@ -1,0 +1,118 @@
+"""The run-history table: records of every outcome, older files upgraded, `ferry history`."""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import io
+import json
+import sqlite3
+
+import pytest
+
+from ferry import history
+from ferry.cli import main
+from ferry.plan import RunInfo
+
+T0 = dt.datetime(2026, 11, 20, 2, 0, tzinfo=dt.UTC)
+
+
+@pytest.fixture(autouse=True)
+def own_history(tmp_path, monkeypatch):
+    monkeypatch.setenv("FERRY_HOME", str(tmp_path / "ferry"))
+
+
+def record(export_id: str, outcome: str, minute: int, **fields) -> history.RunRecord:
+    run = RunInfo(export_id, f"scheduled__2026-11-20T02:{minute:02d}:00+00:00", triggered_by="cron")
+    finished = T0 + dt.timedelta(minutes=minute, seconds=30)
+    made = history.RunRecord.ended(
+        run, outcome, fields.pop("reason", ""), started_at=T0 + dt.timedelta(minutes=minute),
+        finished_at=finished, **fields,
+    )  # fmt: skip
+    history.record_run(made)
+    return made
+
+
+def ferry(*args: str) -> str:
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        assert main(list(args)) == 0
+    return out.getvalue()
+
+
+def test_a_rerun_replaces_its_record():
+    record("leads", "failed", 1, reason="extract failed: disk full")
+    record("leads", "stopped", 1, reason="stopped by ana")
+
+    [only] = history.list_runs("leads")
+    assert (only.outcome, only.reason) == ("stopped", "stopped by ana")
+
+
+def test_latest_run_of_each_export():
+    record("leads", "failed", 1)
+    record("leads", "stopped", 5)
+    record("accounts", "failed", 3)
+
+    latest = history.latest_runs()
+
+    assert {k: (v.outcome, v.finished_at[11:16]) for k, v in latest.items()} == {
+        "leads": ("stopped", "02:05"), "accounts": ("failed", "02:03"),
+    }  # fmt: skip
+
+
+def test_summary_names_the_run_the_outcome_and_the_reason():
+    made = record("leads", "failed", 1, reason="extract failed: disk full",
+                  group_run_id="nightly.scheduled__2026-11-20T02_01_00_00_00")  # fmt: skip
+
+    assert made.summary() == (
+        "Run leads.scheduled__2026-11-20T02_01_00_00_00 failed: 0 rows in 0 files, 0 bytes, "
+        "to no destination in 30.0 s in group run nightly.scheduled__2026-11-20T02_01_00_00_00 "
+        "(extract failed: disk full)"
+    )
+
+
+def test_an_older_history_file_gains_the_new_columns():
+    history.database_path().parent.mkdir(parents=True)
+    with contextlib.closing(sqlite3.connect(history.database_path())) as old, old:
+        old.execute(history.SCHEMA.replace(",\n    group_run_id TEXT,\n    log_url TEXT", ""))
+        old.execute(
+            "INSERT INTO runs (job_run_id, export_id, run_id, finished_at, outcome) "
+            "VALUES ('leads.r1', 'leads', 'r1', '2026-11-19T00:00:00+00:00', 'success')"
+        )
+
+    record("leads", "failed", 1, log_url="http://airflow/dags/export__leads/runs/x")
+
+    runs = history.list_runs("leads")
+    assert [(r.job_run_id, r.outcome) for r in runs] == [
+        ("leads.scheduled__2026-11-20T02_01_00_00_00", "failed"), ("leads.r1", "success"),
+    ]  # fmt: skip
+    assert runs[0].log_url.endswith("/runs/x") and runs[1].group_run_id == ""
+
+
+def test_ferry_history_lists_newest_first_and_filters_by_outcome():
+    record("leads", "failed", 1, reason="check_limits failed: over 5,000,000 rows")
+    record("leads", "stopped", 2, reason="stopped by ana with ferry stop")
+    record("accounts", "failed", 3)
+
+    everything = ferry("history").splitlines()
+    failed = ferry("history", "leads", "--outcome", "failed").splitlines()
+
+    assert everything[0].split()[:3] == ["RUN", "TRIGGERED", "BY"]
+    assert [line.split()[0] for line in everything[1:]] == [
+        "accounts.scheduled__2026-11-20T02_03_00_00_00",
+        "leads.scheduled__2026-11-20T02_02_00_00_00",
+        "leads.scheduled__2026-11-20T02_01_00_00_00",
+    ]
+    assert len(failed) == 2 and failed[1].endswith("check_limits failed: over 5,000,000 rows")
+    assert failed[1].split()[1:8] == ["cron", "2026-11-20", "02:01", "UTC", "30.0", "s", "failed"]
+
+
+def test_ferry_history_of_a_group_and_as_json():
+    record("leads", "success", 1, group_run_id="nightly.r1")
+    record("accounts", "failed", 2, group_run_id="nightly.r1")
+    record("leads", "success", 3)
+
+    lines = ferry("history", "nightly", "--json").splitlines()
+
+    assert [json.loads(line)["export_id"] for line in lines] == ["accounts", "leads"]
+    assert "no runs recorded for nobody" in ferry("history", "nobody")
