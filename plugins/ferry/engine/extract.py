@@ -35,6 +35,15 @@ def extract(
 
     Whatever an earlier try left in plan.staging_dir is removed first: a rerun replaces.
 
+    Args:
+        plan: The run's plan; files go to plan.staging_dir.
+        warehouse: The DuckDB file to read (opened read-only).
+        pii_key: The secret for hash and tokenize (the ferry_pii connection's password).
+        log: Where progress and the summary go; the ferry.engine logger by default.
+
+    Returns:
+        The manifest, as written to manifest.json.
+
     Raises:
         MissingPiiKeyError: a column is hashed or tokenized and pii_key is None.
     """

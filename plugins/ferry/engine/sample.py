@@ -26,6 +26,13 @@ def count(plan: ExportPlan, *, warehouse: Path) -> tuple[int, int]:
 
     The sample is the first SAMPLE_ROWS rows in key order, rendered and compressed exactly
     as extract would; small samples compress worse, so the estimate errs high.
+
+    Args:
+        plan: The run's plan.
+        warehouse: The DuckDB file to read (opened read-only).
+
+    Returns:
+        (rows, estimated bytes of all data files).
     """
     select = query.output_select(plan, _WIDTH_KEY)
     with query.connect(warehouse) as con:
@@ -63,6 +70,18 @@ def preview(
 
     CSV and TSV give each value's text (None for an empty field, a null), JSON formats the
     decoded objects, Parquet the typed values.
+
+    Args:
+        plan: The run's plan.
+        warehouse: The DuckDB file to read (opened read-only).
+        pii_key: The secret for hash and tokenize.
+        limit: How many rows, from the start in key order.
+
+    Returns:
+        One dict per row, keyed by output column name, in column order.
+
+    Raises:
+        MissingPiiKeyError: a column is hashed or tokenized and pii_key is None.
     """
     pii.require_key(plan.columns, pii_key)
     select = _preview_select(plan, pii_key)

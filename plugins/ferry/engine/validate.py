@@ -106,7 +106,16 @@ def validate(plan: ExportPlan, manifest: Manifest, *, log: logging.Logger | None
     """Check the export's expectations on its staged files; record the summary.
 
     The summary {passed, failed, warned, results, rows} goes to the log and into the
-    manifest's validation field (rewritten atomically).
+    manifest's validation field (rewritten atomically). failed and warned hold one line per
+    expectation that did not hold; results hold counts and sample values for each.
+
+    Args:
+        plan: The run's plan; its export's expectations are checked.
+        manifest: The manifest extract wrote to plan.staging_dir.
+        log: Where the summary goes; the ferry.engine logger by default.
+
+    Returns:
+        The summary.
 
     Raises:
         ExpectationsFailed: an expectation with on_failure: fail did not hold.

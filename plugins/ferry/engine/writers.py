@@ -3,6 +3,9 @@
 A file is <name>_<part>.<ext> with part 00001, 00002, ... in key order. Text formats count
 bytes before compression (so a compressed file is never over the limit); Parquet counts
 Arrow's in-memory size, an estimate.
+
+Parquet compresses inside the file: compression zstd, gzip (Parquet's own GZIP page codec,
+the file stays .parquet) or none; zip is refused, as a zipped Parquet file helps nobody.
 """
 
 from __future__ import annotations
