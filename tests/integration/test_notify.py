@@ -99,7 +99,7 @@ def parse(raw: bytes) -> tuple[str, str]:
     return message["Subject"], message.get_body(("html",)).get_content()
 
 
-def test_a_failure_is_mailed_and_posted_with_the_reason_and_a_link(dags, inbox, webhook):
+def test_a_failure_is_mailed_and_posted_with_the_reason_and_a_link(dags, inbox, webhook, capfd):
     run = dags["export__notify_broken"].test()
 
     job_run_id = RunInfo("notify_broken", run.run_id).job_run_id
@@ -116,7 +116,9 @@ def test_a_failure_is_mailed_and_posted_with_the_reason_and_a_link(dags, inbox, 
     assert payload["link"].startswith(log_link) and payload["summary"].startswith(
         f"Run {job_run_id}"
     )
-    assert history.get_run(job_run_id).log_url.startswith(log_link)
+    record = history.get_run(job_run_id)
+    assert record.log_url.startswith(log_link)
+    assert record.summary() in capfd.readouterr().out, "the task log has the same summary"
 
 
 def test_an_empty_result_goes_to_on_empty_and_on_success(dags, inbox, webhook):
