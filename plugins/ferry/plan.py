@@ -69,6 +69,7 @@ class OutputColumn:
     name: str
     type: str
     pii: models.PiiRule | None = None
+    derive: str | None = None  # e.g. email_domain: a safe part of a PII value
 
 
 @dataclass(frozen=True)
@@ -113,25 +114,31 @@ def build_plan(project: Project, export_id: str, run: RunInfo, staging_root: str
 
 def _output_columns(export: models.ExportSpec, table: models.TableSpec):
     """Chosen fields with PII rules; PII columns nobody decided on stay out (smart selection)."""
-    chosen = _chosen_fields(export, table)
     columns, excluded = [], []
-    for source, name in chosen:
+    for choice in _chosen_fields(export, table):
+        source = choice.field
+        column_type = table.columns[source].type
+        if choice.derive:
+            columns.append(
+                OutputColumn(source, choice.output_name, column_type, derive=choice.derive)
+            )
+            continue
         rule = _pii_rule(export.pii.get(source))
         if (rule is None and table.columns[source].pii) or (rule and rule.action == "exclude"):
             excluded.append(source)
             continue
         keep = rule is None or rule.action == "keep"
         columns.append(
-            OutputColumn(source, name, table.columns[source].type, None if keep else rule)
+            OutputColumn(source, choice.output_name, column_type, None if keep else rule)
         )
     return tuple(columns), tuple(excluded)
 
 
-def _chosen_fields(export: models.ExportSpec, table: models.TableSpec) -> list[tuple[str, str]]:
+def _chosen_fields(export: models.ExportSpec, table: models.TableSpec) -> list[models.FieldChoice]:
     if export.fields == "all":
-        return [(name, name) for name in table.columns]
+        return [models.FieldChoice(field=name) for name in table.columns]
     return [
-        (choice, choice) if isinstance(choice, str) else (choice.field, choice.output_name)
+        models.FieldChoice(field=choice) if isinstance(choice, str) else choice
         for choice in export.fields
     ]
 

@@ -250,6 +250,7 @@ def _export_problems(export: ExportSpec, project: Project) -> list[Problem]:
     columns = project.tables[table].columns
     problems += _field_problems(export, columns, table)
     problems += _destination_problems(export)
+    problems += _expectation_problems(export, columns)
     problems += _timezone_problems(export.timezone)
     return problems
 
@@ -278,7 +279,8 @@ def _field_problems(export: ExportSpec, columns: dict, table: str) -> list[Probl
             name = choice if isinstance(choice, str) else choice.field
             loc = ("fields", index) if isinstance(choice, str) else ("fields", index, "field")
             problems += _column_problems([name], loc, columns, table)
-            if name in columns and columns[name].pii and name not in export.pii:
+            derived = not isinstance(choice, str) and choice.derive
+            if name in columns and columns[name].pii and name not in export.pii and not derived:
                 hint = f"add pii: {{{name}: keep}} (or hash, mask, tokenize, exclude)"
                 problems.append(
                     (loc, f"'{name}' is PII and the export does not say how to send it", hint)
@@ -299,6 +301,24 @@ def _field_problems(export: ExportSpec, columns: dict, table: str) -> list[Probl
     for name in export.pii:
         problems += _column_problems([name], ("pii", name), columns, table)
     return problems
+
+
+def _output_names(export: ExportSpec, columns: dict) -> list[str]:
+    """The columns the files will have: renamed, and without PII nobody decided on."""
+    if export.fields != "all":
+        return [c if isinstance(c, str) else c.output_name for c in export.fields]
+    decided = {name for name, rule in export.pii.items() if rule != "exclude"}
+    return [name for name, column in columns.items() if not column.pii or name in decided]
+
+
+def _expectation_problems(export: ExportSpec, columns: dict) -> list[Problem]:
+    names = _output_names(export, columns)
+    return [
+        (("expectations", index, "field"), f"the files have no column '{item.field}'",
+         did_you_mean(item.field, names))
+        for index, item in enumerate(export.expectations)
+        if item.field and item.field not in names
+    ]  # fmt: skip
 
 
 def _destination_problems(export: ExportSpec) -> list[Problem]:

@@ -136,10 +136,15 @@ class SegmentSpec(Spec):
 
 
 class FieldChoice(Spec):
-    """A field to export, optionally renamed: {field: email, as: Email}."""
+    """A field to export, optionally renamed or derived: {field: email, as: Email}.
+
+    {field: email, as: email_domain, derive: email_domain} sends only the domain, which is
+    not PII, so it needs no pii rule.
+    """
 
     field: str
     as_: str | None = Field(default=None, alias="as")
+    derive: Literal["email_domain"] | None = None  # a safe part of a PII value
 
     @property
     def output_name(self) -> str:
@@ -215,6 +220,8 @@ class Format(Spec):
     def _compression_fits_type(self) -> Format:
         if self.compression == "zstd" and self.type != "parquet":
             raise ValueError("zstd compression is for parquet; use gzip or zip for text formats")
+        if self.compression == "zip" and self.type == "parquet":
+            raise ValueError("parquet compresses inside the file: use zstd, gzip or none")
         return self
 
     @property

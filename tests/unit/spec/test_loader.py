@@ -202,3 +202,22 @@ def test_segment_regex_outside_re2_is_rejected_when_it_loads(include):
     )
     [error] = errors_of(include)
     assert "segments/lookahead.yaml:4 -> rules.value -> lookarounds" in error
+
+
+def test_expectation_on_a_column_the_files_lack_names_it(include):
+    text = GOOD_EXPORT.format(id="expect") + "expectations: [{expect: not_null, field: stat}]\n"
+    write(include, "exports/expect.yaml", text)
+    [error] = errors_of(include)
+    assert (
+        "expectations[0].field -> the files have no column 'stat'; did you mean 'state'?" in error
+    )
+
+
+def test_email_domain_is_derived_without_a_pii_rule(include):
+    fields = "fields: [lead_id, {field: email, as: email_domain, derive: email_domain}]"
+    write(
+        include,
+        "exports/domains.yaml",
+        GOOD_EXPORT.format(id="domains").replace("fields: [lead_id, state]", fields),
+    )
+    assert errors_of(include) == []

@@ -1,0 +1,53 @@
+"""The plan: which columns leave, under which names, with which PII handling."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import duckdb
+
+from ferry.engine import extract
+from ferry.plan import RunInfo, build_plan
+from ferry.spec.loader import load_project
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_fields_all_leaves_out_pii_nobody_decided_on():
+    project = load_project(ROOT / "include")
+    plan = build_plan(project, "daily_lead_backup", RunInfo("daily_lead_backup", "r1"), "/tmp")
+    names = [column.name for column in plan.columns]
+    assert "first_name" in plan.excluded_pii and "first_name" not in names
+    assert {c.name: c.pii.action for c in plan.columns if c.pii} == {
+        "email": "hash",
+        "phone": "mask",
+    }
+
+
+def test_email_domain_is_derived_from_the_email(tmp_path, warehouse):
+    include = tmp_path / "include"
+    include.mkdir()
+    (include / "warehouse").mkdir()
+    (include / "warehouse" / "tables.yaml").write_text(
+        (ROOT / "include/warehouse/tables.yaml").read_text()
+    )
+    (include / "exports").mkdir()
+    (include / "exports" / "domains.yaml").write_text(
+        "id: domains\nname: Domains\nsource: {table: lead}\n"
+        "fields: [lead_id, {field: email, as: email_domain, derive: email_domain}]\n"
+        "destinations: [{type: download}]\n"
+    )
+    project = load_project(include)
+    run = RunInfo("domains", "r1", data_interval_end=dt.datetime(2026, 11, 24))
+    plan = build_plan(project, "domains", run, str(tmp_path / "staging"))
+    manifest = extract(plan, warehouse=warehouse, pii_key=None)
+    delivered = (plan.staging_dir / manifest.data_files[0].name).read_text().splitlines()
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        emails = con.execute("SELECT lead_id, email FROM lead ORDER BY lead_id").fetchall()
+    assert delivered[0] == "lead_id,email_domain"
+    expected = [
+        f"{key},{(email or '').rsplit('@', 1)[-1].lower() if email and '@' in email else ''}"
+        for key, email in emails
+    ]
+    assert delivered[1:] == expected
