@@ -59,7 +59,7 @@ timezone: America/New_York
 
 def write_definitions(include: Path, count: int) -> None:
     shutil.copytree(
-        ROOT / "include", include, ignore=shutil.ignore_patterns("*.duckdb*", "exports")
+        ROOT / "include", include, ignore=shutil.ignore_patterns("*.duckdb*", "exports", "groups")
     )
     (include / "exports").mkdir()
     for n in range(count):
