@@ -43,6 +43,15 @@ def register(subparsers) -> None:
     duplicate.add_argument("new_id", help="the copy's id (lowercase letters, digits, _)")
     duplicate.add_argument("--name", help="the copy's name (default: 'Copy of <name>')")
     duplicate.set_defaults(handler=guarded(duplicate_export))
+    _add_schedule(subparsers)
+    detach = subparsers.add_parser("detach", help="deactivate an export: it uses no connection")
+    detach.add_argument("export")
+    detach.add_argument("--undo", action="store_true", help="re-attach it")
+    add_connection_options(detach)
+    detach.set_defaults(handler=guarded(detach_export))
+
+
+def _add_schedule(subparsers) -> None:
     schedule = subparsers.add_parser("schedule", help="set, stop or restart exports' schedules")
     schedule.add_argument("exports", nargs="+", metavar="EXPORT")
     change = schedule.add_mutually_exclusive_group(required=True)
@@ -52,11 +61,6 @@ def register(subparsers) -> None:
     schedule.add_argument("--timezone", help="with --set: the schedule's IANA time zone")
     add_connection_options(schedule)
     schedule.set_defaults(handler=guarded(schedule_exports))
-    detach = subparsers.add_parser("detach", help="deactivate an export: it uses no connection")
-    detach.add_argument("export")
-    detach.add_argument("--undo", action="store_true", help="re-attach it")
-    add_connection_options(detach)
-    detach.set_defaults(handler=guarded(detach_export))
 
 
 class Document:

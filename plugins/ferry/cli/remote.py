@@ -52,16 +52,24 @@ class CliError(Exception):
 
 def register(subparsers) -> None:
     _extend_run(subparsers.choices["run"])
+    _add_run_all(subparsers)
+    stop = subparsers.add_parser("stop", help="stop a run: mark it failed in Airflow")
+    stop.add_argument("run", help="JobID.RunID (or GroupID.RunID) as ferry run printed it")
+    add_connection_options(stop)
+    stop.set_defaults(handler=guarded(stop_run))
+    _add_list(subparsers)
+
+
+def _add_run_all(subparsers) -> None:
     run_all = subparsers.add_parser("run-all", help="run now every export whose schedule is active")
     run_all.add_argument("--dry-run", action="store_true", help="only say what would run")
     run_all.add_argument("--wait", action="store_true", help="wait for the runs to finish")
     run_all.add_argument("--timeout", type=float, default=3600, help="seconds to wait at most")
     add_connection_options(run_all)
     run_all.set_defaults(handler=guarded(run_all_exports))
-    stop = subparsers.add_parser("stop", help="stop a run: mark it failed in Airflow")
-    stop.add_argument("run", help="JobID.RunID (or GroupID.RunID) as ferry run printed it")
-    add_connection_options(stop)
-    stop.set_defaults(handler=guarded(stop_run))
+
+
+def _add_list(subparsers) -> None:
     listing = subparsers.add_parser("list", help="exports: schedule, next/last run, status, rows")
     listing.add_argument("--sort", choices=sorted(LIST_COLUMNS), default="id")
     listing.add_argument("--reverse", action="store_true")
