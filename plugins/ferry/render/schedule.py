@@ -118,7 +118,7 @@ def export_status(export, today: dt.date | None = None) -> str:
 def status_note(export_id: str, status: str, expires: dt.date | None) -> str:
     """Why an export does not run on schedule, in words for the Airflow UI ('' if it does)."""
     return {
-        "disabled": "inactive: enabled is false (ferry schedule --on re-enables it)",
+        "disabled": f"inactive: enabled is false (ferry schedule {export_id} --on enables it)",
         "detached": f"inactive: detached (ferry detach --undo {export_id} re-attaches it)",
         "expired": f"expired on {expires} (no runs are scheduled after it)",
         "off": "schedule off (runs only on demand)",
