@@ -32,7 +32,7 @@ from ferry.cli.remote import (
 )
 from ferry.render.schedule import DETACHED_TAG, export_status, normalize
 from ferry.spec.loader import broken_key, load_project
-from ferry.spec.models import ID_PATTERN, SCHEDULE_PRESETS, ExportSpec
+from ferry.spec.models import ID_PATTERN, ExportSpec, check_schedule
 
 SCHEDULE_FIELDS = ("schedule", "timezone", "expires")  # new switches go after these
 
@@ -213,13 +213,10 @@ def _schedule_edit(args: argparse.Namespace):
 
 
 def _checked_schedule(text: str) -> str:
-    from croniter import croniter
-
-    schedule = normalize(text)
-    if schedule in SCHEDULE_PRESETS or croniter.is_valid(schedule):
-        return schedule
-    raise CliError(f"'{text}' is not a schedule: use refresh, once, off, hourly, daily, "
-                   "weekly, monthly or a five-field cron such as '0 2 * * *'")  # fmt: skip
+    try:
+        return check_schedule(normalize(text))
+    except ValueError as error:
+        raise CliError(str(error)) from None
 
 
 def _checked_timezone(name: str) -> str:

@@ -32,6 +32,7 @@ FieldOp = Literal[
 PiiAction = Literal["keep", "exclude", "hash", "mask", "tokenize"]
 SegmentType = Literal["customer_profile", "contact", "account"]
 SCHEDULE_PRESETS = ("refresh", "once", "off", "@hourly", "@daily", "@weekly", "@monthly")
+SCHEDULE_WORDS = ("hourly", "daily", "weekly", "monthly")  # the same as the @ forms
 _SIZE_UNITS = {"": 1, "B": 1, "KB": 10**3, "MB": 10**6, "GB": 10**9, "TB": 10**12}
 
 
@@ -56,11 +57,15 @@ ByteSize = Annotated[int, BeforeValidator(parse_byte_size), Field(gt=0)]
 
 def check_schedule(value: str) -> str:
     """Accept the presets and five-field crons; anything else gets the list of choices."""
-    if value in SCHEDULE_PRESETS or len(value.split()) == 5:
+    from croniter import croniter
+
+    if value in SCHEDULE_PRESETS or value in SCHEDULE_WORDS:
+        return value
+    if len(value.split()) == 5 and croniter.is_valid(value):
         return value
     raise ValueError(
-        f"{value!r} is not a schedule; use refresh, once, off, @hourly, @daily, "
-        "@weekly, @monthly or a five-field cron such as '0 2 * * *'"
+        f"{value!r} is not a schedule; use refresh, once, off, hourly, daily, weekly, "
+        "monthly (or @daily ...) or a five-field cron such as '0 2 * * *'"
     )
 
 

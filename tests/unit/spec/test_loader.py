@@ -221,3 +221,15 @@ def test_email_domain_is_derived_without_a_pii_rule(include):
         GOOD_EXPORT.format(id="domains").replace("fields: [lead_id, state]", fields),
     )
     assert errors_of(include) == []
+
+
+@pytest.mark.parametrize("schedule", ["daily", "'@daily'", "'30 6 * * 1-5'", "once", "refresh"])
+def test_schedule_words_presets_and_crons_load(include, schedule):
+    write(include, "exports/when.yaml", GOOD_EXPORT.format(id="when") + f"schedule: {schedule}\n")
+    assert errors_of(include) == []
+
+
+def test_a_cron_out_of_range_is_not_a_schedule(include):
+    write(include, "exports/when.yaml", GOOD_EXPORT.format(id="when") + "schedule: '61 * * * *'\n")
+    [error] = errors_of(include)
+    assert "schedule -> '61 * * * *' is not a schedule" in error
