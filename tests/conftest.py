@@ -20,6 +20,9 @@ SESSION_DIR = Path(tempfile.mkdtemp(prefix="ferry-tests-"))
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    # the session's own include/: the live Airflow renders it, so a test can add an export
+    include = SESSION_DIR / "include"
+    shutil.copytree(ROOT / "include", include, ignore=shutil.ignore_patterns("*.duckdb*"))
     os.environ.update(
         {
             "AIRFLOW_HOME": str(SESSION_DIR / "airflow"),
@@ -29,6 +32,7 @@ def pytest_configure(config: pytest.Config) -> None:
             "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
             "AIRFLOW__LOGGING__LOGGING_LEVEL": "WARNING",
             "FERRY_HOME": str(SESSION_DIR / "ferry"),
+            "FERRY_INCLUDE": str(include),
             "FERRY_WAREHOUSE": str(SESSION_DIR / "warehouse.duckdb"),
             "GX_ANALYTICS_ENABLED": "False",
             "PYTHONPATH": os.pathsep.join(

@@ -50,6 +50,24 @@ class RunInfo:
         moment = self.data_interval_end or self.logical_date or self.run_after
         return _naive_utc(moment) or _utc_now()
 
+    def template_vars(self) -> dict:
+        """Airflow's date macros for destination templates, also for runs without a logical date.
+
+        Airflow leaves ds and ts out of a manual run's context when it has no logical date;
+        here they come from the logical date, else the interval's start, else run_after.
+        """
+        moment = self.logical_date or self.data_interval_start or self.run_after or _utc_now()
+        return {
+            "ds": moment.strftime("%Y-%m-%d"),
+            "ds_nodash": moment.strftime("%Y%m%d"),
+            "ts": moment.isoformat(),
+            "ts_nodash": moment.strftime("%Y%m%dT%H%M%S"),
+            "run_id": self.run_id,
+            "logical_date": moment,
+            "data_interval_start": self.data_interval_start,
+            "data_interval_end": self.data_interval_end,
+        }
+
 
 def _naive_utc(moment: dt.datetime | None) -> dt.datetime | None:
     if moment is None or moment.tzinfo is None:

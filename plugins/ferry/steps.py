@@ -22,11 +22,6 @@ from ferry.manifest import MANIFEST_NAME, read_manifest
 from ferry.plan import ExportPlan, RunInfo, build_plan
 from ferry.spec.loader import Project, load_project
 
-TEMPLATE_CONTEXT_KEYS = (
-    "ds", "ds_nodash", "ts", "ts_nodash", "run_id", "logical_date",
-    "data_interval_start", "data_interval_end", "macros",
-)  # fmt: skip
-
 
 @functools.cache
 def _project_at(root: Path, stamp: float) -> Project:

@@ -55,21 +55,6 @@ def local_run_info(args: argparse.Namespace, prefix: str) -> RunInfo:
     )
 
 
-def template_vars(run: RunInfo) -> dict:
-    """The Airflow macros a destination path may use, for a run outside Airflow."""
-    start = run.data_interval_start
-    return {
-        "ds": start.strftime("%Y-%m-%d"),
-        "ds_nodash": start.strftime("%Y%m%d"),
-        "ts": start.isoformat(),
-        "ts_nodash": start.strftime("%Y%m%dT%H%M%S"),
-        "run_id": run.run_id,
-        "logical_date": run.logical_date,
-        "data_interval_start": run.data_interval_start,
-        "data_interval_end": run.data_interval_end,
-    }
-
-
 def run_preview(args: argparse.Namespace) -> int:
     """Eligibility, rows, files and bytes against the limits, and the first rows as written.
 
@@ -110,7 +95,7 @@ def run_local(args: argparse.Namespace) -> int:
         return 1
     export = steps.plan_for(run).export
     receipts = [
-        steps.deliver(run, d.name or d.type, template_vars(run), 1, log=log)
+        steps.deliver(run, d.name or d.type, run.template_vars(), 1, log=log)
         for d in export.destinations
     ]
     record = steps.finalize(run, receipts, started, log=log)

@@ -100,7 +100,7 @@ class DeliverOperator(BaseOperator):
         from ferry.delivery import DeliveryError
 
         run = run_info(context, self.export_id)
-        template_vars = {key: context.get(key) for key in steps.TEMPLATE_CONTEXT_KEYS}
+        template_vars = {**run.template_vars(), "macros": context.get("macros")}
         try_number = context["ti"].try_number
         try:
             return steps.deliver(run, self.destination, template_vars, try_number, log=self.log)
