@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import itertools
+import json
+import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -66,3 +70,22 @@ def test_a_broken_definition_hides_no_other_export(tmp_path, monkeypatch):
     [(file, message)] = dagbag.import_errors.items()
     assert file.endswith("ferry_definition_errors.py")
     assert "exports/broken.yaml:3 -> source.table -> unknown table 'leads'" in message
+
+
+HEAVY_MODULES = ("duckdb", "pandas", "pyarrow", "great_expectations", "paramiko", "ferry.engine")
+
+
+def test_parsing_the_dags_imports_nothing_heavy(tmp_path):
+    """DAG files parse on every refresh: no warehouse, dataframe or SSH library at import."""
+    probe = (
+        "import sys, json\n"
+        "from airflow.dag_processing.dagbag import DagBag\n"
+        f"bag = DagBag(dag_folder={str(ROOT / 'dags')!r})\n"
+        f"print(json.dumps([len(bag.dags), [m for m in {HEAVY_MODULES!r} if m in sys.modules]]))\n"
+    )
+    env = {**os.environ, "FERRY_HOME": str(tmp_path)}
+    result = subprocess.run(
+        [sys.executable, "-c", probe], env=env, capture_output=True, text=True, check=True
+    )
+    dags, heavy = json.loads(result.stdout.strip().splitlines()[-1])
+    assert dags >= 5 and heavy == []
