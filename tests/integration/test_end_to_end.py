@@ -96,3 +96,25 @@ def test_scheduler_runs_the_export_triggered_through_the_rest_api(live_airflow, 
     safe_run_id = run["dag_run_id"].replace(":", "_").replace("+", "_")
     folder = only_download_folder(EXPORT_ID, safe_run_id[:30])
     assert_delivered_equals_warehouse(folder, warehouse)
+
+
+def test_a_broken_definition_shows_in_the_running_airflow(live_airflow):
+    client = live_airflow.client
+    broken = paths.include_dir() / "exports" / "broken_on_purpose.yaml"
+    broken.write_text(
+        "id: broken_on_purpose\nname: Broken\nsource: {table: leeds}\n"
+        "destinations: [{type: download}]\n"
+    )
+    try:
+        dag = client.wait_for_dag("ferry_broken__exports.broken_on_purpose", timeout=120)
+        errors = client.request("GET", "/importErrors")["import_errors"]
+        other = client.dag(f"export__{EXPORT_ID}")
+    finally:
+        broken.unlink()
+    assert "unknown table 'leeds'; did you mean 'lead'?" in dag["description"]
+    [error] = [e for e in errors if e["filename"].endswith("ferry_definition_errors.py")]
+    assert (
+        "exports/broken_on_purpose.yaml:3 -> source.table -> unknown table 'leeds'"
+        in (error["stack_trace"])
+    )
+    assert other["is_stale"] is False, "the other exports still render"
