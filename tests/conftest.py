@@ -15,14 +15,15 @@ from pathlib import Path
 
 import pytest
 
+from include_copy import copy_include
+
 ROOT = Path(__file__).resolve().parents[1]
 SESSION_DIR = Path(tempfile.mkdtemp(prefix="ferry-tests-"))
 
 
 def pytest_configure(config: pytest.Config) -> None:
     # the session's own include/: the live Airflow renders it, so a test can add an export
-    include = SESSION_DIR / "include"
-    shutil.copytree(ROOT / "include", include, ignore=shutil.ignore_patterns("*.duckdb*"))
+    include = copy_include(SESSION_DIR)
     os.environ.update(
         {
             "AIRFLOW_HOME": str(SESSION_DIR / "airflow"),

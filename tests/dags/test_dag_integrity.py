@@ -5,12 +5,13 @@ from __future__ import annotations
 import itertools
 import json
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+
+from include_copy import copy_include
 
 ROOT = Path(__file__).resolve().parents[2]
 EXPORT_CHAIN = ["wait_for_refresh", "check_eligibility", "check_limits", "extract", "validate"]
@@ -57,8 +58,7 @@ def test_export_dags_follow_the_design_chain(dagbag):
 
 
 def test_a_broken_definition_hides_no_other_export(tmp_path, monkeypatch):
-    include = tmp_path / "include"
-    shutil.copytree(ROOT / "include", include, ignore=shutil.ignore_patterns("*.duckdb*"))
+    include = copy_include(tmp_path)
     (include / "exports" / "broken.yaml").write_text(
         "id: broken\nname: Broken\nsource: {table: leads}\ndestinations: [{type: download}]\n"
     )

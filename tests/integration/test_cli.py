@@ -15,7 +15,6 @@ import dataclasses
 import datetime as dt
 import io
 import re
-import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,6 +26,7 @@ from ferry import history, refresh
 from ferry.cli import main
 from ferry.cli.table import short_time
 from ferry.plan import RunInfo
+from include_copy import copy_include
 
 pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[2]
@@ -60,8 +60,7 @@ def ferry(live_airflow, monkeypatch):
 @pytest.fixture
 def definitions(tmp_path, monkeypatch) -> Path:
     """A copy of include/ the commands read and edit; exports get a comment to keep."""
-    include = tmp_path / "include"
-    shutil.copytree(ROOT / "include", include, ignore=shutil.ignore_patterns("*.duckdb*"))
+    include = copy_include(tmp_path)
     for path in (include / "exports").glob("*.yaml"):
         path.write_text(COMMENT + path.read_text())
     monkeypatch.setenv("FERRY_INCLUDE", str(include))

@@ -7,7 +7,6 @@ them: one plain, one whose middle member says continue_on_failure.
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
@@ -15,6 +14,7 @@ import yaml
 
 from ferry import history
 from ferry.plan import RunInfo
+from include_copy import copy_include
 
 pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[2]
@@ -66,8 +66,7 @@ def group_dags(tmp_path_factory, warehouse, airflow_db):
     """The group DAGs rendered from a copy of include/ with the test definitions added."""
     from airflow.dag_processing.dagbag import DagBag
 
-    include = tmp_path_factory.mktemp("groups") / "include"
-    shutil.copytree(ROOT / "include", include, ignore=shutil.ignore_patterns("*.duckdb*"))
+    include = copy_include(tmp_path_factory.mktemp("groups"))
     _write_definitions(include)
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("FERRY_INCLUDE", str(include))

@@ -4,12 +4,12 @@ nothing is delivered; over a warning size it warns with the numbers and delivers
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
 
 from ferry import history, paths
+from include_copy import copy_include
 
 pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[2]
@@ -27,8 +27,7 @@ AFTER_CHECK = ("extract", "validate", "deliver_download", "finalize")
 
 @pytest.fixture
 def include(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, warehouse: Path) -> Path:
-    target = tmp_path / "include"
-    shutil.copytree(ROOT / "include", target, ignore=shutil.ignore_patterns("*.duckdb*"))
+    target = copy_include(tmp_path)
     monkeypatch.setenv("FERRY_INCLUDE", str(target))
     return target
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import email
 import email.policy
-import shutil
 from pathlib import Path
 from urllib.parse import quote
 
@@ -22,6 +21,7 @@ from ferry.history import RunRecord
 from ferry.notify import targets_for
 from ferry.plan import RunInfo
 from ferry.spec.models import Notify
+from include_copy import copy_include
 from servers import SmtpServer, WebhookServer, running
 
 pytestmark = pytest.mark.integration
@@ -68,8 +68,7 @@ def dags(tmp_path_factory, warehouse, airflow_db, smtp, webhook):
     """Export and group DAGs from a copy of include/ with the test definitions added."""
     from airflow.dag_processing.dagbag import DagBag
 
-    include = tmp_path_factory.mktemp("notify") / "include"
-    shutil.copytree(ROOT / "include", include, ignore=shutil.ignore_patterns("*.duckdb*"))
+    include = copy_include(tmp_path_factory.mktemp("notify"))
     for export_id, body in EXPORTS.items():
         definition = {"id": export_id, "name": export_id.replace("_", " ").title(), **body}
         (include / "exports" / f"{export_id}.yaml").write_text(yaml.safe_dump(definition))

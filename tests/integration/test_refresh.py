@@ -21,6 +21,7 @@ import pytest
 
 from ferry import history, refresh, warehouse_refresh
 from ferry.spec.loader import load_project
+from include_copy import copy_include
 
 pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[2]
@@ -226,8 +227,7 @@ schedule: "0 2 * * *"
 
 @pytest.fixture
 def include_with_cron_export(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    include = tmp_path / "include"
-    shutil.copytree(ROOT / "include", include, ignore=shutil.ignore_patterns("*.duckdb*"))
+    include = copy_include(tmp_path)
     (include / "exports" / "fresh_profiles.yaml").write_text(CRON_EXPORT)
     monkeypatch.setenv("FERRY_INCLUDE", str(include))
     return include

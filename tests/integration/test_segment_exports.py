@@ -6,13 +6,13 @@ accounts, it delivers exactly those contacts.
 from __future__ import annotations
 
 import csv
-import shutil
 from pathlib import Path
 
 import duckdb
 import pytest
 
 from ferry import paths
+from include_copy import copy_include
 
 pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[2]
@@ -34,8 +34,7 @@ pii: {email: keep}
 
 @pytest.fixture
 def include(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, warehouse: Path) -> Path:
-    target = tmp_path / "include"
-    shutil.copytree(ROOT / "include", target, ignore=shutil.ignore_patterns("*.duckdb*"))
+    target = copy_include(tmp_path)
     monkeypatch.setenv("FERRY_INCLUDE", str(target))
     return target
 

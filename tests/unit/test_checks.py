@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import shutil
 import textwrap
 from pathlib import Path
 
@@ -19,6 +18,7 @@ from ferry import checks, engine, history, steps
 from ferry.cli import main as ferry
 from ferry.exceptions import ExportRejected, ExportSkipped
 from ferry.plan import RunInfo
+from include_copy import copy_include
 
 ROOT = Path(__file__).resolve().parents[2]
 NOT_ELIGIBLE = (
@@ -47,8 +47,7 @@ log = logging.getLogger("test_checks")
 @pytest.fixture
 def include(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, warehouse: Path) -> Path:
     """A copy of include/ with a tiny target, used by the steps and the CLI."""
-    target = tmp_path / "include"
-    shutil.copytree(ROOT / "include", target, ignore=shutil.ignore_patterns("*.duckdb*"))
+    target = copy_include(tmp_path)
     with (target / "targets.yaml").open("a") as targets:
         targets.write(TINY_TARGET)
     monkeypatch.setenv("FERRY_INCLUDE", str(target))

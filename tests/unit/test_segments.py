@@ -19,6 +19,7 @@ import pytest
 
 from ferry.spec.loader import load_project
 from ferry.sql import compile_rule, quote
+from include_copy import copy_include
 
 ROOT = Path(__file__).resolve().parents[2]
 NOW = dt.datetime(2026, 11, 24, 0, 0)
@@ -95,8 +96,7 @@ def test_a_shipped_segment_chooses_exactly_its_members(warehouse, project, segme
 
 @pytest.fixture
 def include(tmp_path: Path) -> Path:
-    target = tmp_path / "include"
-    shutil.copytree(ROOT / "include", target, ignore=shutil.ignore_patterns("*.duckdb*"))
+    target = copy_include(tmp_path)
     return target
 
 

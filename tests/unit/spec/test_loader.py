@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import shutil
 import textwrap
 from pathlib import Path
 
@@ -11,6 +10,7 @@ import pytest
 
 from ferry.cli import main as ferry
 from ferry.spec.loader import load_project
+from include_copy import copy_include
 
 ROOT = Path(__file__).resolve().parents[3]
 GOOD_EXPORT = """\
@@ -25,8 +25,7 @@ destinations: [{{type: download}}]
 @pytest.fixture
 def include(tmp_path: Path) -> Path:
     """A copy of the repo's include/ to break at will."""
-    target = tmp_path / "include"
-    shutil.copytree(ROOT / "include", target, ignore=shutil.ignore_patterns("*.duckdb*"))
+    target = copy_include(tmp_path)
     return target
 
 
