@@ -7,7 +7,6 @@ test can trigger a DAG through the REST API and read what it delivered.
 from __future__ import annotations
 
 import os
-import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -47,10 +46,3 @@ def live_airflow(warehouse, airflow_db) -> LiveAirflow:
         yield LiveAirflow(url=url, client=client, home=home, log_file=log_file)
     finally:
         devserver.stop(process)
-
-
-def airflow_cli(*args: str) -> subprocess.CompletedProcess:
-    """Run the airflow CLI against the session's metadata database."""
-    return subprocess.run(
-        devserver.airflow_command(*args), capture_output=True, text=True, check=True
-    )

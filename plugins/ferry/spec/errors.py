@@ -27,14 +27,6 @@ class DefinitionError:
         return " -> ".join(part for part in parts if part)
 
 
-class DefinitionsInvalid(Exception):
-    """Raised where a caller needs a definition that did not load."""
-
-    def __init__(self, errors: list[DefinitionError]):
-        self.errors = errors
-        super().__init__("\n".join(str(error) for error in errors))
-
-
 def did_you_mean(word: str, choices: Iterable[str]) -> str:
     """A 'did you mean' hint naming the closest choice, or the choices when none is close."""
     choices = sorted(set(choices))
