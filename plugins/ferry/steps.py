@@ -22,6 +22,8 @@ from ferry.manifest import MANIFEST_NAME, read_manifest
 from ferry.plan import ExportPlan, RunInfo, build_plan
 from ferry.spec.loader import Project, load_project
 
+KEYED_ACTIONS = ("hash", "tokenize")  # PII actions that need the ferry_pii key
+
 
 @functools.cache
 def _project_at(root: Path, stamp: float) -> Project:
@@ -43,18 +45,19 @@ def plan_for(run: RunInfo) -> ExportPlan:
 
 
 def run_step(name: str, run: RunInfo, *, log: logging.Logger, pii_key: Callable) -> Any:
-    """Run one named step; pii_key is called only by steps that hash or tokenize."""
+    """Run one named step; pii_key is called only when the export hashes or tokenizes."""
     if name == "definition_error":
         return definition_error(run.export_id)
-    step = {
+    plan = plan_for(run)
+    if name == "extract":
+        keyed = any(column.pii and column.pii.action in KEYED_ACTIONS for column in plan.columns)
+        return extract(plan, log=log, pii_key=pii_key() if keyed else None)
+    steps = {
         "check_eligibility": check_eligibility,
         "check_limits": check_limits,
-        "extract": extract,
         "validate": validate,
-    }[name]
-    if name == "extract":
-        return step(plan_for(run), log=log, pii_key=pii_key())
-    return step(plan_for(run), log=log)
+    }
+    return steps[name](plan, log=log)
 
 
 def extract(plan: ExportPlan, *, log: logging.Logger, pii_key: bytes | None) -> dict:
