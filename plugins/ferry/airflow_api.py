@@ -11,6 +11,8 @@ from typing import Any
 import requests
 
 TERMINAL_STATES = {"success", "failed"}
+IDEMPOTENT_METHODS = {"GET", "PATCH", "PUT", "DELETE"}
+IDEMPOTENT_ATTEMPTS = 4
 
 
 class AirflowApiError(RuntimeError):
@@ -46,12 +48,23 @@ class AirflowClient:
         if self._token is None:
             self._authorize()
         url = f"{self.base_url}/api/v2{path}"
-        response = self._session.request(method, url, timeout=self.timeout, **kwargs)
+        response = self._send(method, url, **kwargs)
         if response.status_code == 401:
             self._authorize()
-            response = self._session.request(method, url, timeout=self.timeout, **kwargs)
+            response = self._send(method, url, **kwargs)
         _raise_for(response, f"{method} {path}")
         return response.json() if response.content else None
+
+    def _send(self, method: str, url: str, **kwargs: Any) -> requests.Response:
+        """One request; idempotent ones are retried on 5xx (SQLite-backed Airflow answers
+        'database is locked' as a 500 while the scheduler writes)."""
+        attempts = IDEMPOTENT_ATTEMPTS if method in IDEMPOTENT_METHODS else 1
+        for attempt in range(1, attempts):
+            response = self._session.request(method, url, timeout=self.timeout, **kwargs)
+            if response.status_code < 500:
+                return response
+            time.sleep(attempt)
+        return self._session.request(method, url, timeout=self.timeout, **kwargs)
 
     def dag(self, dag_id: str) -> dict:
         return self.request("GET", f"/dags/{dag_id}")
