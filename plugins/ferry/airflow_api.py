@@ -79,6 +79,12 @@ class AirflowClient:
             body["note"] = note
         return self.request("POST", f"/dags/{dag_id}/dagRuns", json=body)
 
+    def put_connection(self, conn_id: str, fields: dict[str, Any]) -> dict:
+        """Create or overwrite a connection; a bulk PATCH, so safe to retry."""
+        entity = {"connection_id": conn_id, **fields}
+        action = {"action": "create", "action_on_existence": "overwrite", "entities": [entity]}
+        return self.request("PATCH", "/connections", json={"actions": [action]})
+
     def dag_run(self, dag_id: str, run_id: str) -> dict:
         return self.request("GET", f"/dags/{dag_id}/dagRuns/{run_id}")
 

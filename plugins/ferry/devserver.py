@@ -24,6 +24,11 @@ from ferry import paths
 
 ADMIN_USER = "admin"
 
+# Airflow's default SQLite busy timeout is pysqlite's 5 s; the scheduler, DAG processor and
+# API server share one file, and a REST write waiting behind a scheduler loop then fails
+# with "database is locked" (a 500). Read by Airflow through sql_alchemy_connect_args.
+SQLITE_CONNECT_ARGS = {"timeout": 60}
+
 
 def free_port() -> int:
     with socket.socket() as probe:
@@ -49,6 +54,8 @@ def airflow_env(home: Path, port: int) -> dict[str, str]:
         "AIRFLOW__API__HOST": "127.0.0.1",
         "AIRFLOW__API__PORT": str(port),
         "AIRFLOW__API__BASE_URL": f"http://127.0.0.1:{port}",
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONNECT_ARGS": "ferry.devserver.SQLITE_CONNECT_ARGS",
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONNECT_ARGS_ASYNC": "ferry.devserver.SQLITE_CONNECT_ARGS",
         "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "5",
         "AIRFLOW__SCHEDULER__MIN_FILE_PROCESS_INTERVAL": "10",
         "PYTHONPATH": os.pathsep.join(

@@ -160,9 +160,7 @@ def test_scheduler_delivers_to_all_five(targets, export_definition, live_airflow
         fields = json.loads(value)
         conn_id = variable.removeprefix("AIRFLOW_CONN_").lower()
         extra = json.dumps(fields.pop("extra", {}))
-        client.request(
-            "POST", "/connections", json={"connection_id": conn_id, **fields, "extra": extra}
-        )
+        client.put_connection(conn_id, {**fields, "extra": extra})
     dag_id = f"export__{EXPORT_ID}"
     client.wait_for_dag(dag_id, timeout=180)
     client.set_paused(dag_id, False)
