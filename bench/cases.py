@@ -12,6 +12,7 @@ import hashlib
 import hmac
 import json
 import logging
+import os
 import shutil
 import sys
 from pathlib import Path
@@ -79,14 +80,22 @@ def copy_query(plan) -> tuple[str, list]:
 
 
 def run_duckdb(format_name: str, warehouse: Path, out: Path) -> dict:
-    """DuckDB COPY TO one file: what a user of DuckDB would write."""
+    """DuckDB COPY TO one file: what a user of DuckDB would write (the HMAC in SQL).
+
+    FERRY_NATIVE_HMAC=on gives COPY Ferry's C HMAC too, to see what the rest is worth.
+    """
     import duckdb
+
+    os.environ.setdefault("FERRY_NATIVE_HMAC", "off")
+    from ferry.engine import hmac_native
 
     plan = bench_plan(format_name, out)
     text, params = copy_query(plan)
     out.mkdir(parents=True, exist_ok=True)
     target = out / f"copy.{EXTENSIONS[format_name]}"
     with duckdb.connect(str(warehouse), read_only=True, config={"threads": 2}) as con:
+        if hmac_native.available():
+            hmac_native.register(con)
         copy = f"COPY ({text}) TO '{target}' ({COPY_OPTIONS[format_name]})"
         rows = con.execute(copy, params).fetchall()[0][0]
     return {"rows": rows, "bytes": target.stat().st_size, "files": 1}

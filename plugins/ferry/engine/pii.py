@@ -1,8 +1,9 @@
 """PII handling as SQL expressions, so DuckDB applies it while it reads (in parallel, in C++).
 
-hash:     HMAC-SHA256(pii_key, value) as 64 hex characters. Built from DuckDB's sha256()
-          over BLOB concatenation: H((K ^ opad) || H((K ^ ipad) || m)) (RFC 2104), which
-          is what Python's hmac computes; a plain SHA-256 would fall to a dictionary.
+hash:     HMAC-SHA256(pii_key, value) as 64 hex characters, what Python's hmac computes;
+          a plain SHA-256 would fall to a dictionary. Computed by the C function of
+          hmac_native when it is built, else from DuckDB's sha256() over BLOB
+          concatenation: H((K ^ opad) || H((K ^ ipad) || m)) (RFC 2104).
 tokenize: "tok_" + the first 24 hex characters of an HMAC keyed with a key derived from
           pii_key, so tokens are stable across runs and differ from the hash of the value.
 mask:     emails keep keep_first characters of the local part, then "***", then the
@@ -22,6 +23,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 
+from ferry.engine import hmac_native
 from ferry.plan import OutputColumn
 from ferry.spec.models import PiiRule
 from ferry.sql import Sql, quote
@@ -69,7 +71,9 @@ def hmac_pads(key: bytes) -> tuple[bytes, bytes]:
 
 
 def hmac_sql(text: str, key: bytes) -> Sql:
-    """HMAC-SHA256 hex of a VARCHAR expression, with the padded keys as bound parameters."""
+    """HMAC-SHA256 hex of a VARCHAR expression; the key is only ever a bound parameter."""
+    if hmac_native.available():
+        return Sql(f"{hmac_native.FUNCTION_NAME}({text}, CAST(? AS BLOB))", (key,))
     inner, outer = hmac_pads(key)
     return Sql(
         f"sha256(CAST(? AS BLOB) || unhex(sha256(CAST(? AS BLOB) || encode({text}))))",

@@ -20,7 +20,7 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
-from ferry.engine import formats, pii
+from ferry.engine import formats, hmac_native, pii
 from ferry.plan import ExportPlan
 from ferry.sql import Sql, quote
 
@@ -37,7 +37,10 @@ def connect(warehouse: Path, memory_limit: str = MEMORY_LIMIT) -> duckdb.DuckDBP
     if not Path(warehouse).exists():
         raise FileNotFoundError(f"warehouse {warehouse} does not exist")
     config = {"memory_limit": memory_limit, "threads": THREADS, "temp_directory": _spill_dir()}
-    return duckdb.connect(str(warehouse), read_only=True, config=config)
+    con = duckdb.connect(str(warehouse), read_only=True, config=config)
+    if hmac_native.available():
+        hmac_native.register(con)
+    return con
 
 
 def _spill_dir() -> str:

@@ -10,7 +10,7 @@ import re
 import duckdb
 import pytest
 
-from ferry.engine import MissingPiiKeyError, extract, preview
+from ferry.engine import MissingPiiKeyError, extract, hmac_native, preview
 from ferry.engine.pii import TOKEN_PREFIX, hmac_sql, mask_sql
 from ferry.engine.query import typed_select
 from ferry.plan import OutputColumn
@@ -142,6 +142,7 @@ def test_the_key_never_reaches_the_sql_text(make_plan):
 
 def sql_value(expression, value):
     with duckdb.connect() as con:
+        hmac_native.register(con)
         sql = f"SELECT {expression.text} FROM (SELECT CAST(? AS VARCHAR) AS v)"
         return con.execute(sql, [*expression.params, value]).fetchone()[0]
 
@@ -166,8 +167,10 @@ def test_mask_shapes(value, rule, expected):
     assert sql_value(expression, value) == expected
 
 
+@pytest.mark.parametrize("native", ["on", "off"])
 @pytest.mark.parametrize("key", [b"k", b"x" * 64, b"long key " * 20])
-def test_hmac_sql_matches_python_for_any_key_length(key):
+def test_hmac_sql_matches_python_for_any_key_length(key, native, monkeypatch):
+    monkeypatch.setenv("FERRY_NATIVE_HMAC", native)
     value = 'Zoë 🎉, "quoted"\r\n'
     assert sql_value(hmac_sql("v", key), value) == python_hmac(key, value)
 
