@@ -64,7 +64,7 @@ def hmac_hex(values: pa.Array | pa.ChunkedArray, key: bytes) -> pa.Array:
         values = values.combine_chunks()
     values = values.cast(pa.large_string())
     count = len(values)
-    validity, offsets, data = values.buffers()
+    _, offsets, data = values.buffers()
     digests = np.empty(count * HEX_CHARS, dtype=np.uint8)
     inner, outer = hmac_pads(key)
     _library().ferry_hmac_sha256_hex(
