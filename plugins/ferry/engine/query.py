@@ -5,6 +5,12 @@ so an integer key's range is cut into slices of about SLICE_ROWS rows, each read
 own small ORDER BY; DuckDB skips the row groups outside a slice by their min/max, so a
 table stored roughly in key order is read once overall. Memory is bounded by
 MEMORY_LIMIT and by evicting DuckDB's block cache between slices.
+
+Most tables are stored in key order already (rows arrive with rising ids), and sorting
+then costs a sixth of an export's time for nothing. So a slice is first read as stored
+(DuckDB keeps the insertion order) and its keys checked; only when they are out of order,
+or the slice is too big to hold, is it read again with ORDER BY, and so are the slices
+after it. The bytes written are the same either way.
 """
 
 from __future__ import annotations
@@ -29,6 +35,7 @@ THREADS = 2
 SLICE_ROWS = 200_000
 BATCH_ROWS = 65_536
 EVICT_LIMIT = "16MB"
+STORED_ORDER_MAX_BYTES = 64 << 20  # what one slice read as stored may hold before sorting
 KEY_ALIAS = "__ferry_key"
 
 
@@ -109,8 +116,13 @@ def key_slices(found: Stats, slice_rows: int | None = None) -> list[tuple]:
     return list(zip([None, *lows[1:]], [*highs, None], strict=True))
 
 
-def sliced_query(select: Sql, bounds: tuple = (None, None), limit: int | None = None) -> Sql:
-    """The select restricted to one key slice, ordered by the key, without the key column."""
+def sliced_query(
+    select: Sql, bounds: tuple = (None, None), limit: int | None = None, *, ordered: bool = True
+) -> Sql:
+    """The select restricted to one key slice, ordered by the key, without the key column.
+
+    ordered=False: as stored, and with the key column last, for checking the order.
+    """
     key = quote(KEY_ALIAS)
     conditions = [f"{key} >= ?", f"{key} <= ?"]
     kept = [
@@ -118,6 +130,8 @@ def sliced_query(select: Sql, bounds: tuple = (None, None), limit: int | None = 
     ]
     where = " AND ".join(text for text, _ in kept) or "TRUE"
     text = f"SELECT * EXCLUDE ({key}) FROM ({select.text}) AS q WHERE {where} ORDER BY {key}"
+    if not ordered:
+        text = f"SELECT * FROM ({select.text}) AS q WHERE {where}"
     if limit is not None:
         text += f" LIMIT {int(limit)}"
     return Sql(text, select.params + tuple(bound for _, bound in kept))
@@ -131,12 +145,39 @@ def read_batches(
     DuckDB keeps the table blocks it read cached up to its memory limit, so memory would
     grow with the table; lowering the limit between slices evicts them.
     """
+    batch_rows = batch_rows or BATCH_ROWS
+    stored_in_order = True  # until a slice shows otherwise
     with connect(warehouse) as con:
         for bounds in slices:
-            query = sliced_query(select, bounds)
-            relation = con.sql(query.text, params=list(query.params))
-            yield from relation.to_arrow_reader(batch_rows or BATCH_ROWS)
+            batches = _as_stored(con, select, bounds, batch_rows) if stored_in_order else None
+            stored_in_order = batches is not None
+            if batches is None:
+                query = sliced_query(select, bounds)
+                batches = con.sql(query.text, params=list(query.params)).to_arrow_reader(batch_rows)
+            yield from batches
             _evict_cache(con)
+
+
+def _as_stored(con, select: Sql, bounds: tuple, batch_rows: int) -> list[pa.RecordBatch] | None:
+    """The slice's batches read without sorting, or None when its keys are out of order."""
+    query = sliced_query(select, bounds, ordered=False)
+    batches, held, last = [], 0, None
+    for batch in con.sql(query.text, params=list(query.params)).to_arrow_reader(batch_rows):
+        key_column = batch.column(batch.num_columns - 1)
+        keys = key_column.to_numpy(zero_copy_only=False)
+        held += batch.nbytes
+        if key_column.null_count or held > STORED_ORDER_MAX_BYTES:
+            return None
+        if len(keys) and (not _rising(keys) or (last is not None and keys[0] < last)):
+            return None
+        last = keys[-1] if len(keys) else last
+        batches.append(batch.drop_columns([KEY_ALIAS]))
+    return batches
+
+
+def _rising(keys) -> bool:
+    """Keys never go down (keys are unique, so ties only come from a broken contract)."""
+    return bool((keys[1:] >= keys[:-1]).all())
 
 
 def _evict_cache(con: duckdb.DuckDBPyConnection) -> None:

@@ -227,3 +227,71 @@ def test_key_slices_change_nothing_in_the_output(make_plan, warehouse, tmp_path,
         manifest = extract(plan, warehouse=warehouse, pii_key=None)
         digests.append([staged.sha256 for staged in manifest.files])
     assert digests[0] == digests[1]
+
+
+LAST_IDS = 1000 + ROWS - 30  # the fixture's ids run from 1000; the last 30 stored reversed
+LAST_FIRST = f"CASE WHEN profile_id > {LAST_IDS} THEN -profile_id ELSE profile_id END"
+MOSTLY_IN_ORDER = f"profile_id > {LAST_IDS}, {LAST_FIRST}"
+
+
+def rewritten(warehouse, target, order: str):
+    """The fixture table's rows stored in another physical order."""
+    import duckdb
+
+    with duckdb.connect(str(target)) as con:
+        con.execute(f"ATTACH '{warehouse}' AS source (READ_ONLY)")
+        con.execute(
+            f"CREATE TABLE customer_profile AS FROM source.customer_profile ORDER BY {order}"
+        )
+    return target
+
+
+@pytest.mark.parametrize("slice_rows", [1_000_000, 37])
+@pytest.mark.parametrize("held_bytes", [64 << 20, 2_000])
+def test_how_rows_are_stored_changes_nothing_in_the_output(
+    make_plan, warehouse, tmp_path, monkeypatch, slice_rows, held_bytes
+):
+    """Key order, reversed, and in order but for a few rows near the end: same bytes."""
+    monkeypatch.setattr("ferry.engine.query.SLICE_ROWS", slice_rows)
+    monkeypatch.setattr("ferry.engine.query.STORED_ORDER_MAX_BYTES", held_bytes)
+    stored = {
+        "reversed": warehouse,
+        "in_key_order": rewritten(warehouse, tmp_path / "ordered.duckdb", "profile_id"),
+        "mostly_in_order": rewritten(
+            warehouse,
+            tmp_path / "mostly.duckdb",
+            f"profile_id > {1000 + ROWS - 30}, profile_id DESC",
+        ),
+    }
+    digests = {}
+    for name, path in stored.items():
+        plan = make_plan(format={"type": "csv", "rows_per_file": 90}, staging=tmp_path / name)
+        manifest = extract(plan, warehouse=path, pii_key=None)
+        digests[name] = [staged.sha256 for staged in manifest.files]
+    assert digests["reversed"] == digests["in_key_order"] == digests["mostly_in_order"]
+
+
+def test_a_table_stored_in_key_order_is_not_sorted_again(
+    make_plan, warehouse, tmp_path, monkeypatch
+):
+    from ferry.engine import query
+
+    monkeypatch.setattr(query, "SLICE_ROWS", 37)
+    sorted_slices = []
+    real = query.sliced_query
+
+    def spy(select, bounds=(None, None), limit=None, *, ordered=True):
+        sorted_slices.append(ordered)
+        return real(select, bounds, limit, ordered=ordered)
+
+    monkeypatch.setattr(query, "sliced_query", spy)
+    for name, order in (("ordered", "profile_id"), ("mostly", MOSTLY_IN_ORDER)):
+        sorted_slices.clear()
+        plan = make_plan(format={"type": "csv"}, staging=tmp_path / name)
+        extract(
+            plan, warehouse=rewritten(warehouse, tmp_path / f"{name}.duckdb", order), pii_key=None
+        )
+        if name == "ordered":
+            assert sorted_slices and True not in sorted_slices[1:]  # [0] reads the schema
+        else:  # the disorder is in the last slice: read as stored, then again sorted
+            assert sorted_slices[1:].count(True) == 1 and sorted_slices[-1] is True
