@@ -34,6 +34,7 @@ from ferry.spec.models import (
     TargetsFile,
     TargetSpec,
 )
+from ferry.spec.values import value_problem
 
 Model = TypeVar("Model", bound=BaseModel)
 Problem = tuple[tuple, str, str]  # (loc in the document, problem, hint)
@@ -204,14 +205,23 @@ def _segment_problems(segment: SegmentSpec, project: Project) -> list[Problem]:
 
 def _rule_problems(rule, loc: tuple, columns: dict, table: str):
     if isinstance(rule, models.Condition):
-        yield from _column_problems([rule.field], loc + ("field",), columns, table)
-        if rule.op == "regex":
-            yield from _regex_problems(rule.value, loc + ("value",))
+        yield from _condition_problems(rule, loc, columns, table)
         return
     key, children = _rule_children(rule)
     for index, child in enumerate(children):
         child_loc = loc + (key, index) if key != "not" else loc + (key,)
         yield from _rule_problems(child, child_loc, columns, table)
+
+
+def _condition_problems(condition: models.Condition, loc: tuple, columns: dict, table: str):
+    yield from _column_problems([condition.field], loc + ("field",), columns, table)
+    if condition.op == "regex":
+        yield from _regex_problems(condition.value, loc + ("value",))
+    if condition.field in columns:
+        column_type = columns[condition.field].type
+        problem = value_problem(condition.op, condition.value, column_type)
+        if problem:
+            yield loc + ("value",), problem, ""
 
 
 def _rule_children(rule) -> tuple[str, list]:
@@ -295,9 +305,7 @@ def _field_problems(export: ExportSpec, columns: dict, table: str) -> list[Probl
             [filters.date_column], ("filters", "date_column"), columns, table
         )
     for index, condition in enumerate(filters.where):
-        problems += _column_problems(
-            [condition.field], ("filters", "where", index, "field"), columns, table
-        )
+        problems += _condition_problems(condition, ("filters", "where", index), columns, table)
     for name in export.pii:
         problems += _column_problems([name], ("pii", name), columns, table)
     return problems

@@ -232,3 +232,42 @@ def test_a_cron_out_of_range_is_not_a_schedule(include):
     write(include, "exports/when.yaml", GOOD_EXPORT.format(id="when") + "schedule: '61 * * * *'\n")
     [error] = errors_of(include)
     assert "schedule -> '61 * * * *' is not a schedule" in error
+
+
+def test_rule_values_that_do_not_fit_the_column_type_are_errors_when_they_load(include):
+    write(
+        include,
+        "segments/typed.yaml",
+        """\
+        id: typed
+        name: Typed
+        type: customer_profile
+        rules:
+          all:
+            - {field: lifetime_value, op: gt, value: lots}
+            - {field: order_count, op: in, value: [1, 2.5]}
+            - {field: email_consent, op: eq, value: "yes"}
+            - {field: updated_at, op: between, value: [2026-01-01, 31/01/2026]}
+            - {field: order_count, op: gte, value: "3"}
+            - {field: updated_at, op: gte, value: 2026-01-01T08:00:00}
+        """,
+    )
+    errors = errors_of(include)
+    assert len(errors) == 4, errors
+    assert "typed.yaml:6 -> rules.all[0].value -> 'lots' is not a number" in errors[0]
+    assert (
+        "rules.all[1].value -> 2.5 is not a whole number, which the column (INTEGER)" in errors[1]
+    )
+    assert "rules.all[2].value -> 'yes' is not true or false" in errors[2]
+    assert "rules.all[3].value -> '31/01/2026' is not a date or time" in errors[3]
+
+
+def test_export_filter_values_are_checked_against_the_column_too(include):
+    text = GOOD_EXPORT.format(id="typed_filter") + (
+        "filters: {where: [{field: lead_id, op: eq, value: abc}]}\n"
+    )
+    write(include, "exports/typed_filter.yaml", text)
+    [error] = errors_of(include)
+    assert (
+        "filters.where[0].value -> 'abc' is not a whole number, which the column (BIGINT)" in error
+    )
