@@ -11,6 +11,7 @@ mask:     emails keep keep_first characters of the local part, then "***", then 
           characters and replace every other letter or digit with "*", keeping
           separators (***-***-1234). Characters are kept only from a value more than twice
           as long as what it keeps, so a short value is masked whole (j***, not jo + ***).
+normalize (hash, tokenize): the value is trimmed and lower-cased first.
 Derived safe fields replace a PII value with a harmless part of it; email_domain gives
 the lower-cased domain (example.com), null when there is none. A column asks for one with
 a `derive` attribute (see DERIVATIONS).
@@ -119,6 +120,8 @@ def pii_sql(column: OutputColumn, pii_key: bytes | None) -> Sql:
         return Sql(source)
     if rule.action == "mask":
         return mask_sql(text, rule)
+    if rule.normalize:
+        text = f"lower(trim({text}))"
     if rule.action == "hash":
         return hmac_sql(text, _key(pii_key))
     if rule.action == "tokenize":

@@ -157,12 +157,23 @@ class FieldChoice(Spec):
 
 
 class PiiRule(Spec):
-    """PII handling with options: {action: mask, keep_last: 4}."""
+    """PII handling with options: {action: mask, keep_last: 4}, {action: hash, normalize: true}.
+
+    normalize: trim and lower-case before hashing or tokenizing, so ' Jane@X.com' and
+    'jane@x.com' (one person, typed twice) give the same hash.
+    """
 
     action: PiiAction
     keep_first: int = Field(default=1, ge=0)
     keep_last: int = Field(default=0, ge=0)
     keep_domain: bool = True
+    normalize: bool = False
+
+    @model_validator(mode="after")
+    def _normalize_only_when_keyed(self) -> PiiRule:
+        if self.normalize and self.action not in ("hash", "tokenize"):
+            raise ValueError(f"normalize applies to hash and tokenize, not {self.action}")
+        return self
 
 
 class Window(Spec):

@@ -11,7 +11,7 @@ import duckdb
 import pytest
 
 from ferry.engine import MissingPiiKeyError, extract, hmac_native, preview
-from ferry.engine.pii import TOKEN_PREFIX, hmac_sql, mask_sql
+from ferry.engine.pii import TOKEN_PREFIX, hmac_sql, mask_sql, token_key
 from ferry.engine.query import typed_select
 from ferry.plan import OutputColumn
 from ferry.spec import models
@@ -192,3 +192,21 @@ def test_email_domain_is_derived_without_the_address(make_plan, warehouse):
     assert header == ["profile_id", "email_domain"]
     assert [row[1] for row in rows] == [v.split("@")[1].lower() if v else "" for v in values]
     assert manifest.schema[1] == {"name": "email_domain", "type": "VARCHAR"}
+
+
+@pytest.mark.parametrize("action", ["hash", "tokenize"])
+def test_normalize_hashes_the_trimmed_lower_cased_value(make_plan, warehouse, action):
+    pii = {"last_name": {"action": action, "normalize": True}}
+    rows = exported(make_plan, warehouse, fields=["profile_id", "last_name"], pii=pii)
+    values = source_values(make_plan, warehouse, "last_name")
+    assert any(value and value != value.strip(" ").lower() for value in values)
+    key = PII_KEY if action == "hash" else token_key(PII_KEY)
+    digests = ["" if v is None else python_hmac(key, v.strip(" ").lower()) for v in values]
+    if action == "tokenize":
+        digests = [d and TOKEN_PREFIX + d[:24] for d in digests]
+    assert [row["last_name"] for row in rows] == digests
+
+
+def test_normalize_with_mask_is_a_definition_error():
+    with pytest.raises(ValueError, match="normalize applies to hash and tokenize, not mask"):
+        models.PiiRule(action="mask", normalize=True)
