@@ -6,6 +6,7 @@ No provider import here: this module loads while DAG files parse.
 from __future__ import annotations
 
 import dataclasses
+import json
 import logging
 import os
 import posixpath
@@ -261,6 +262,24 @@ def delivered_manifest(
 
 def manifest_bytes(manifest: Manifest) -> bytes:
     return manifest.to_json().encode("utf-8")
+
+
+def left_by_earlier_try(previous: bytes | None, layout: Layout) -> list[str]:
+    """Targets an earlier try of the same run delivered and this try does not replace.
+
+    previous is the manifest found at the manifest's target. Files of another run are
+    never named: a folder shared by runs keeps what other runs sent.
+    """
+    try:
+        earlier = Manifest.from_dict(json.loads(previous)) if previous else None
+    except (ValueError, KeyError, TypeError):
+        return []
+    if earlier is None or earlier.job_run_id != layout.manifest.job_run_id:
+        return []
+    folder = posixpath.dirname(layout.manifest_target)
+    replaced = {item.target for item in layout.files} | {layout.manifest_target}
+    targets = [posixpath.normpath(posixpath.join(folder, f.name)) for f in earlier.files]
+    return [t for t in targets if t not in replaced and not t.startswith("..")]
 
 
 @dataclass(frozen=True)

@@ -1,8 +1,10 @@
 """S3 destination (S3Hook): keys from the path template, multipart for large files, SSE.
 
-Objects appear whole on S3, so atomicity comes from the order: data and sidecars first,
-each checked by size and a ferry-sha256 metadata entry, then the manifest as the commit
-marker. Keys are deterministic, so a retry or rerun overwrites rather than adds.
+Objects appear whole on S3, so atomicity comes from the order: a manifest already there
+is removed first, then data and sidecars go up, each checked by size and a ferry-sha256
+metadata entry, then the manifest as the commit marker. Keys are deterministic, so a retry
+or rerun overwrites rather than adds, and files an earlier try of the same run sent that
+this one does not (it staged fewer) are deleted before the manifest is written.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from ferry.delivery.base import (
     checked_files,
     destination_name,
     file_record,
+    left_by_earlier_try,
     manifest_bytes,
     plan_layout,
     with_retries,
@@ -62,8 +65,10 @@ def send(
     )
     hook = S3Hook(aws_conn_id=destination.connection, transfer_config_args=transfer_config_args())
     target = _Target(destination, hook, context, log)
+    earlier = target.withdraw_manifest(layout)
     for item in layout.files:
         target.upload(item)
+    target.remove(left_by_earlier_try(earlier, layout))
     target.put_manifest(layout)
     return DeliveryReceipt(
         destination=destination_name(destination),
@@ -115,6 +120,33 @@ class _Target:
             "S3: %s (%d bytes, sha256 %s) -> %s",
             item.staged.name, item.staged.bytes, item.staged.sha256, self.url(item.target),
         )  # fmt: skip
+
+    def withdraw_manifest(self, layout: Layout) -> bytes | None:
+        """Remove the manifest an earlier try left, so no reader trusts a set being replaced."""
+        from botocore.exceptions import ClientError
+
+        key = layout.manifest_target
+
+        def fetch() -> bytes | None:
+            try:
+                return self.client.get_object(Bucket=self.bucket, Key=key)["Body"].read()
+            except ClientError as error:
+                if error.response.get("Error", {}).get("Code") in ("NoSuchKey", "404"):
+                    return None
+                raise
+
+        earlier = self._call("read of an earlier manifest", fetch)
+        if earlier is not None:
+            self._delete(key, "removal of an earlier manifest")
+        return earlier
+
+    def remove(self, keys: list[str]) -> None:
+        for key in keys:
+            self._delete(key, f"removal of {key}")
+            self.log.info("S3: removed %s, sent by an earlier try of this run", self.url(key))
+
+    def _delete(self, key: str, what: str) -> None:
+        self._call(what, lambda: self.client.delete_object(Bucket=self.bucket, Key=key))
 
     def put_manifest(self, layout: Layout) -> None:
         body = manifest_bytes(layout.manifest)

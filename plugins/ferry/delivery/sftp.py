@@ -2,9 +2,11 @@
 
 A reader never sees half a file: the final name appears only by rename, after the size on
 the server matched. A retry overwrites the .part an earlier try left, and a rename
-replaces a file delivered before, so a run never leaves two copies. The manifest goes
-last. The host key is checked unless the connection opts out (SSHHook's own rules), and
-the connection is closed whatever happens.
+replaces a file delivered before, so a run never leaves two copies. A manifest already
+there is removed first and the new one goes last; files an earlier try of the same run
+sent that this try does not are removed just before it. The host key is checked unless
+the connection opts out (SSHHook's own rules), and the connection is closed whatever
+happens.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from ferry.delivery.base import (
     describe_error,
     destination_name,
     file_record,
+    left_by_earlier_try,
     manifest_bytes,
     plan_layout,
     with_retries,
@@ -46,12 +49,15 @@ def send(
         destination.path, checked_files(staging_dir, manifest), manifest, context, absolute=True
     )
     with contextlib.closing(_Session(destination, log)) as session:
+        earlier = session.withdraw(layout.manifest_target)
         for item in layout.files:
             session.upload(
                 item.target,
                 item.staged.bytes,
                 lambda sftp, path, i=item: sftp.put(str(i.source), path),
             )
+        for path in left_by_earlier_try(earlier, layout):
+            session.remove(path)
         body = manifest_bytes(layout.manifest)
         session.upload(
             layout.manifest_target, len(body), lambda sftp, path: sftp.putfo(io.BytesIO(body), path)
@@ -86,24 +92,50 @@ class _Session:
 
     def upload(self, target: str, size: int, put) -> None:
         """Put a file at target.part with put(sftp, path), check its size, rename it into place."""
+        self._run(lambda sftp: self._place(sftp, target, size, put), f"upload of {target}")
+        self.log.info("SFTP: %d bytes -> %s", size, self.url(target))
 
-        def attempt() -> None:
+    def withdraw(self, path: str) -> bytes | None:
+        """Read and remove the manifest an earlier try left at path, if there is one."""
+
+        def attempt(sftp) -> bytes | None:
+            try:
+                with sftp.open(path, "rb") as earlier:
+                    body = earlier.read()
+            except FileNotFoundError:
+                return None
+            sftp.remove(path)
+            return body
+
+        return self._run(attempt, f"read of an earlier manifest {path}")
+
+    def remove(self, path: str) -> None:
+        def attempt(sftp) -> None:
+            with contextlib.suppress(FileNotFoundError):
+                sftp.remove(path)
+
+        self._run(attempt, f"removal of {path}")
+        self.log.info("SFTP: removed %s, sent by an earlier try of this run", self.url(path))
+
+    def _run(self, action, what: str):
+        """action(sftp) with the session's retries; a broken connection is reopened."""
+
+        def attempt():
             sftp = self._open()
             try:
-                self._place(sftp, target, size, put)
+                return action(sftp)
             except Exception:
-                self.close()  # a broken connection is reopened by the next attempt
+                self.close()
                 raise
 
-        what = f"SFTP upload to {self.url(target)}"
+        described = f"SFTP {what} on {self.address}"
         try:
-            with_retries(attempt, what=what, retry_on=_transient_errors(), log=self.log)
+            return with_retries(attempt, what=described, retry_on=_transient_errors(), log=self.log)
         except _transient_errors() as error:
             raise DeliveryError(
-                f"sftp destination '{destination_name(self.destination)}': upload of "
-                f"{target} to {self.address} failed: {describe_error(error)}"
+                f"sftp destination '{destination_name(self.destination)}': {what} to "
+                f"{self.address} failed: {describe_error(error)}"
             ) from error
-        self.log.info("SFTP: %d bytes -> %s", size, self.url(target))
 
     def _place(self, sftp, target: str, size: int, put) -> None:
         partial = target + PART_SUFFIX

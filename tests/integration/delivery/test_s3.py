@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 
 import pytest
@@ -117,3 +118,48 @@ def test_a_run_id_that_would_leave_the_prefix_is_refused(s3_server, connect, sta
         deliver(context.export.destinations[0], folder, context)
     assert failure.value.retryable is False
     assert "Contents" not in client.list_objects_v2(Bucket="ferry-escape")
+
+
+def test_a_retry_that_staged_fewer_files_leaves_none_of_the_earlier_extras(
+    s3_server, connect, staging, context_for, same_bytes
+):
+    connect(s3_server.connection("s3_rerun"))
+    client = s3_server.client()
+    client.create_bucket(Bucket="ferry-rerun")
+    destination = {"type": "s3", "connection": "s3_rerun", "bucket": "ferry-rerun",
+                   "path": "exports/{{ ds }}/"}  # fmt: skip
+    prefix = "exports/2024-05-01/"
+    client.put_object(Bucket="ferry-rerun", Key=prefix + "other_run.csv", Body=b"kept")
+    folder, _ = staging(rows_per_file=2)
+    deliver(context_for(destination).export.destinations[0], folder, context_for(destination))
+    assert len([k for k in _objects(client, "ferry-rerun") if k.endswith(".csv.gz")]) == 3
+
+    folder, one_file = staging(rows_per_file=5)
+    retry = context_for(destination, try_number=2)
+    deliver(retry.export.destinations[0], folder, retry)
+
+    objects = _objects(client, "ferry-rerun")
+    expected = [f.name for f in one_file.files] + ["manifest.json", "other_run.csv"]
+    assert sorted(objects) == sorted(prefix + name for name in expected)
+    same_bytes({k.removeprefix(prefix): v for k, v in objects.items()}, one_file)
+
+
+def test_files_of_another_run_in_a_shared_folder_are_never_removed(
+    s3_server, connect, staging, context_for
+):
+    connect(s3_server.connection("s3_shared"))
+    client = s3_server.client()
+    client.create_bucket(Bucket="ferry-shared")
+    destination = {"type": "s3", "connection": "s3_shared", "bucket": "ferry-shared",
+                   "path": "exports/"}  # fmt: skip
+    folder, _ = staging(rows_per_file=2)
+    deliver(context_for(destination).export.destinations[0], folder, context_for(destination))
+    earlier = json.loads(_objects(client, "ferry-shared")["exports/manifest.json"])
+    earlier["job_run_id"] = "lead_backup.scheduled__2024-04-30T00_00_00_00_00"
+    client.put_object(Bucket="ferry-shared", Key="exports/manifest.json",
+                      Body=json.dumps(earlier).encode())  # fmt: skip
+
+    folder, _ = staging(rows_per_file=5)
+    deliver(context_for(destination).export.destinations[0], folder, context_for(destination))
+
+    assert len([k for k in _objects(client, "ferry-shared") if k.endswith(".csv.gz")]) == 3

@@ -142,3 +142,24 @@ def test_file_template_creates_folders_on_demand(
     same_bytes({name.removeprefix("ferry_"): data for name, data in tree.items()}, manifest)
     listed = json.loads(tree["ferry_manifest.json"])["files"]  # names as delivered
     assert [f["name"] for f in listed] == [f"ferry_{f.name}" for f in manifest.files]
+
+
+def test_a_retry_that_staged_fewer_files_leaves_none_of_the_earlier_extras(
+    sftp_server, connect, staging, context_for, same_bytes
+):
+    connect(sftp_server.connection("sftp_rerun"))
+    destination = {"type": "sftp", "connection": "sftp_rerun",
+                   "path": f"{sftp_server.root}/in/{{{{ ds }}}}/"}  # fmt: skip
+    folder, _ = staging(rows_per_file=2)
+    deliver(context_for(destination).export.destinations[0], folder, context_for(destination))
+    delivered = sftp_server.root / "in" / "2024-05-01"
+    assert len([name for name in _tree(delivered) if name.endswith(".csv.gz")]) == 3
+
+    folder, one_file = staging(rows_per_file=5)
+    retry = context_for(destination, try_number=2)
+    deliver(retry.export.destinations[0], folder, retry)
+
+    tree = _tree(delivered)
+    assert sorted(tree) == sorted([f.name for f in one_file.files] + ["manifest.json"])
+    same_bytes(tree, one_file)
+    _assert_all_sessions_closed(sftp_server)
