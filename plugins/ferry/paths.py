@@ -29,7 +29,7 @@ def warehouse_path() -> Path:
 
 
 def staging_root() -> str:
-    """Staging for extracted files: a local path or an object-storage URL."""
+    """Staging for extracted files: a local path or an s3:// URL (checked by ferry.staging)."""
     return os.environ.get("FERRY_STAGING") or str(ferry_home() / "staging")
 
 

@@ -11,6 +11,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ferry import staging
 from ferry.spec import models
 from ferry.spec.loader import Project
 from ferry.sql import Sql, compile_condition, compile_rule, quote
@@ -101,7 +102,8 @@ class ExportPlan:
     columns: tuple[OutputColumn, ...]
     where: Sql
     excluded_pii: tuple[str, ...] = ()
-    staging_dir: Path = field(default=Path("."))
+    staging_dir: Path = field(default=Path("."))  # local: staging itself; remote: a cache
+    staging_url: str = ""  # the run's remote prefix (ferry.staging); "" when staged locally
 
     @property
     def format(self) -> models.Format:
@@ -113,8 +115,15 @@ class ExportPlan:
 
 
 def build_plan(project: Project, export_id: str, run: RunInfo, staging_root: str) -> ExportPlan:
-    """Resolve an export's table, columns and row filter for one run."""
+    """Resolve an export's table, columns, row filter and staging place for one run.
+
+    staging_root is a local folder or an s3:// URL (FERRY_STAGING; see ferry.staging).
+
+    Raises:
+        StagingConfigError: staging_root is not a usable folder or URL.
+    """
     export = project.exports[export_id]
+    staging_dir, staging_url = staging.run_location(staging_root, export.id, run.safe_run_id)
     table_name = project.table_of(export)
     table = project.tables[table_name]
     columns, excluded = _output_columns(export, table)
@@ -126,7 +135,8 @@ def build_plan(project: Project, export_id: str, run: RunInfo, staging_root: str
         columns=columns,
         where=row_filter(project, export, run),
         excluded_pii=excluded,
-        staging_dir=Path(staging_root) / export.id / run.safe_run_id,
+        staging_dir=staging_dir,
+        staging_url=staging_url,
     )
 
 

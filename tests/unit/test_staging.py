@@ -1,0 +1,167 @@
+"""FERRY_STAGING: a local folder (the default) or s3://[connection@]bucket[/prefix], checked
+with errors that name the variable, the value and the fix, and never echo a secret."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from ferry import paths, staging, steps
+from ferry.exceptions import ExportRejected
+from ferry.plan import RunInfo, build_plan
+from ferry.spec.loader import load_project
+from ferry.staging import Remote, StagingConfigError, parse_root
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("s3://aws_archive@ferry-staging/runs", Remote("ferry-staging", "runs", "aws_archive")),
+        ("s3://ferry-staging", Remote("ferry-staging", "", "aws_default")),
+        ("s3://ferry-staging/", Remote("ferry-staging", "", "aws_default")),
+        ("s3://@ferry-staging/a/b/", Remote("ferry-staging", "a/b", "aws_default")),
+        ("S3://conn.x@my.bucket-1//a//b", Remote("my.bucket-1", "a/b", "conn.x")),
+        (" s3://ferry-staging/runs \n", Remote("ferry-staging", "runs", "aws_default")),
+    ],
+)
+def test_s3_urls_name_bucket_prefix_and_connection(value, expected):
+    assert parse_root(value) == expected
+
+
+def test_the_url_round_trips_in_objectstoragepath_form():
+    remote = Remote("ferry-staging", "runs/prod", "aws_archive")
+    assert remote.url == "s3://aws_archive@ferry-staging/runs/prod"
+    assert parse_root(remote.url) == remote
+    assert remote.object_url("manifest.json") == "s3://ferry-staging/runs/prod/manifest.json"
+    assert Remote("ferry-staging").object_url() == "s3://ferry-staging/"
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("/data/ferry/staging", Path("/data/ferry/staging")),
+        ("relative/staging", Path("relative/staging")),
+        ("~/staging", Path("~/staging").expanduser()),
+        ("file:///data/ferry/staging", Path("/data/ferry/staging")),
+        ("file://localhost/data/x", Path("/data/x")),
+    ],
+)
+def test_local_folders_and_file_urls_are_paths(value, expected):
+    assert parse_root(value) == expected
+
+
+@pytest.mark.parametrize(
+    ("value", "problem"),
+    [
+        ("gs://bucket/runs", "the scheme 'gs' is not supported"),
+        ("https://example.com/runs", "the scheme 'https' is not supported"),
+        ("s3a://bucket/runs", "the scheme 's3a' is not supported"),
+        ("s3://", "it names no bucket"),
+        ("s3:///runs", "it names no bucket"),
+        ("s3://aws_default@/runs", "it names no bucket"),
+        ("s3://Ferry_Staging/runs", "'Ferry_Staging' is not a valid S3 bucket name"),
+        ("s3://ab/runs", "'ab' is not a valid S3 bucket name"),
+        ("s3://bucket/a/../b", "the prefix has a '.' or '..' segment"),
+        ("s3://bucket/runs?versionId=1", "a query or fragment"),
+        ("file://otherhost/data", "a file URL names a folder on this machine"),
+    ],
+)
+def test_a_bad_value_names_the_variable_the_value_and_the_fix(value, problem):
+    with pytest.raises(StagingConfigError) as raised:
+        parse_root(value)
+    message = str(raised.value)
+    assert message.startswith(f"FERRY_STAGING={value.strip()!r}: ")
+    assert problem in message
+    assert "Set FERRY_STAGING to a local folder" in message
+    assert "s3://[connection id@]bucket[/prefix] (e.g. s3://aws_default@ferry-staging/runs)" in (
+        message
+    )
+
+
+def test_credentials_in_the_url_are_refused_without_echoing_them():
+    value = "s3://AKIAFERRYEXAMPLE:wJalrXUtnFEMI-secret@ferry-staging/runs"
+    with pytest.raises(StagingConfigError) as raised:
+        parse_root(value)
+    message = str(raised.value)
+    assert "AKIAFERRYEXAMPLE" not in message and "wJalrXUtnFEMI" not in message
+    assert "FERRY_STAGING='s3://***@ferry-staging/runs'" in message
+    assert "keep them in an Airflow connection" in message
+
+
+def test_a_config_error_rejects_the_run_so_it_fails_at_once():
+    assert issubclass(StagingConfigError, ExportRejected)
+
+
+def test_unset_means_the_local_folder_under_ferry_home(monkeypatch):
+    monkeypatch.delenv("FERRY_STAGING", raising=False)
+    assert paths.staging_root() == str(paths.ferry_home() / "staging")
+    folder, url = staging.run_location(paths.staging_root(), "leads", "manual__2026")
+    assert (folder, url) == (paths.ferry_home() / "staging" / "leads" / "manual__2026", "")
+
+
+def test_a_local_plan_is_staged_where_it_always_was(tmp_path):
+    project = load_project(ROOT / "include")
+    run = RunInfo("daily_lead_backup", "manual__2026-11-20T00:00:00+00:00")
+    plan = build_plan(project, "daily_lead_backup", run, str(tmp_path))
+    assert plan.staging_dir == tmp_path / "daily_lead_backup" / run.safe_run_id
+    assert plan.staging_url == ""
+    assert staging.remote_of(plan) is None
+
+
+def test_a_remote_plan_is_cached_under_ferry_home_and_knows_its_url():
+    project = load_project(ROOT / "include")
+    run = RunInfo("daily_lead_backup", "manual__2026-11-20T00:00:00+00:00")
+    plan = build_plan(project, "daily_lead_backup", run, "s3://aws_archive@ferry-staging/runs")
+    safe = run.safe_run_id
+    assert plan.staging_url == f"s3://aws_archive@ferry-staging/runs/daily_lead_backup/{safe}"
+    assert plan.staging_dir == (
+        paths.ferry_home() / "staging-cache" / "ferry-staging" / "runs" / "daily_lead_backup" / safe
+    )
+    remote = staging.remote_of(plan)
+    assert remote == Remote("ferry-staging", f"runs/daily_lead_backup/{safe}", "aws_archive")
+    assert remote.key("manifest.json") == f"runs/daily_lead_backup/{safe}/manifest.json"
+
+
+def test_every_step_reports_a_bad_value(monkeypatch):
+    monkeypatch.setenv("FERRY_STAGING", "gs://ferry-staging/runs")
+    with pytest.raises(StagingConfigError, match=r"FERRY_STAGING='gs://ferry-staging/runs'"):
+        steps.plan_for(RunInfo("daily_lead_backup", "r1"))
+
+
+def test_local_staging_moves_nothing_and_loads_no_s3_code(tmp_path):
+    """fetch, publish and the manifest readers pass straight through, importing no boto."""
+    script = """
+import json, sys
+from pathlib import Path
+from ferry import staging, steps
+from ferry.manifest import Manifest
+from ferry.plan import RunInfo
+
+plan = steps.plan_for(RunInfo("daily_lead_backup", "r1"))
+plan.staging_dir.mkdir(parents=True)
+manifest = Manifest("daily_lead_backup", "daily_lead_backup.r1", "r1", "csv", "none", [], [], [])
+assert staging.staged_manifest(plan) is None
+manifest.write(plan.staging_dir)
+staging.publish(plan, manifest)
+staging.publish_manifest(plan)
+staging.publish_folder(plan, "deliveries/download")
+assert staging.fetch(plan) == plan.staging_dir
+assert staging.read_staged_manifest(plan) == manifest == staging.staged_manifest(plan)
+loaded = sorted({m.split(".")[0] for m in sys.modules} & {"boto3", "botocore", "airflow"})
+print(json.dumps({"loaded": loaded, "files": sorted(p.name for p in plan.staging_dir.iterdir())}))
+"""
+    env = {**os.environ, "FERRY_HOME": str(tmp_path), "FERRY_STAGING": str(tmp_path / "st")}
+    env.pop("AIRFLOW_CONN_AWS_DEFAULT", None)
+    done = subprocess.run(
+        [sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout) == {"loaded": [], "files": ["manifest.json"]}
+    assert not (tmp_path / "staging-cache").exists()
