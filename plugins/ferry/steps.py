@@ -7,6 +7,7 @@ not an error) or ExportRejected (the definition cannot run as it stands).
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import functools
 import logging
@@ -15,10 +16,10 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from ferry import history, paths
+from ferry import history, paths, staging
 from ferry.checks import check_eligibility, check_limits
 from ferry.exceptions import ExportRejected
-from ferry.manifest import MANIFEST_NAME, read_manifest
+from ferry.manifest import read_manifest
 from ferry.plan import ExportPlan, RunInfo, build_plan
 from ferry.spec.loader import Project, load_project
 
@@ -65,14 +66,43 @@ def extract(plan: ExportPlan, *, log: logging.Logger, pii_key: bytes | None) -> 
     from ferry import engine
 
     manifest = engine.extract(plan, warehouse=paths.warehouse_path(), pii_key=pii_key, log=log)
+    with _failing_at_once():
+        staging.publish(plan, manifest, log=log)  # nothing to do when staging is local
     if plan.excluded_pii:
         log.info("PII columns left out (no pii rule given): %s", ", ".join(plan.excluded_pii))
+    where = {"staging_url": plan.staging_url} if plan.staging_url else {}
     return {
         "staging_dir": str(plan.staging_dir),
+        **where,
         "rows": manifest.rows,
         "files": len(manifest.data_files),
         "bytes": manifest.bytes,
     }
+
+
+@contextlib.contextmanager
+def _failing_at_once(error_type: type[Exception] = ExportRejected):
+    """A staging problem another try cannot fix (a changed file, a missing bucket) fails at once."""
+    try:
+        yield
+    except staging.StagingError as error:
+        if error.retryable:
+            raise
+        raise error_type(str(error)) from error
+
+
+@contextlib.contextmanager
+def _then(action: Callable[[], None], log: logging.Logger):
+    """Call action after the block, also when it fails; then action's own error is only logged."""
+    try:
+        yield
+    except BaseException:
+        try:
+            action()
+        except Exception as error:
+            log.warning("%s", error)
+        raise
+    action()
 
 
 def validate(plan: ExportPlan, *, log: logging.Logger) -> dict:
@@ -82,14 +112,18 @@ def validate(plan: ExportPlan, *, log: logging.Logger) -> dict:
         return {"expectations": 0}
     from ferry import engine
 
-    return engine.validate(plan, read_manifest(plan.staging_dir), log=log)
+    with _failing_at_once():
+        folder = staging.fetch(plan, log=log)
+    # the summary travels with the run, to deliveries and finalize on other workers
+    with _then(lambda: staging.publish_manifest(plan, log=log), log):
+        return engine.validate(plan, read_manifest(folder), log=log)
 
 
 def deliver(
     run: RunInfo, destination_name: str, template_vars: dict, try_number: int, *, log
 ) -> dict:
     """Send the staged files to one destination and return the receipt."""
-    from ferry.delivery import DeliveryContext
+    from ferry.delivery import DeliveryContext, StagedFileMismatch
     from ferry.delivery import deliver as send
 
     plan = plan_for(run)
@@ -106,7 +140,12 @@ def deliver(
         },
         try_number=try_number,
     )
-    return asdict(send(destination, plan.staging_dir, context, log=log))
+    with _failing_at_once(StagedFileMismatch):
+        folder = staging.fetch(plan, log=log)
+    # what a delivery keeps beside the run (webhook rejects) outlives this worker
+    kept = f"deliveries/{destination_name}"
+    with _then(lambda: staging.publish_folder(plan, kept, log=log), log):
+        return asdict(send(destination, folder, context, log=log))
 
 
 def finalize(
@@ -131,7 +170,8 @@ def finalize(
         notify: False in a group, whose summary sends one message for all members.
     """
     plan = plan_for(run)
-    manifest = read_manifest(plan.staging_dir)
+    with _failing_at_once():
+        manifest = staging.read_staged_manifest(plan)
     record = history.RunRecord.from_manifest(
         run, manifest, receipts, started_at=started_at, finished_at=_utc_now(),
         group_run_id=group_run_id, log_url=log_url,
@@ -158,7 +198,7 @@ def finalize_failed(
     export = current_project().exports.get(run.export_id)
     record = history.RunRecord.ended(
         run, outcome, reason, started_at=started_at, finished_at=_utc_now(),
-        manifest=_staged_manifest(run) if export else None,
+        manifest=_staged_manifest(run, log) if export else None,
         group_run_id=group_run_id, log_url=log_url,
     )  # fmt: skip
     history.record_run(record)
@@ -168,10 +208,13 @@ def finalize_failed(
     return record
 
 
-def _staged_manifest(run: RunInfo):
+def _staged_manifest(run: RunInfo, log):
     """The manifest of what the run had staged before it stopped, if it got that far."""
-    staging_dir = plan_for(run).staging_dir
-    return read_manifest(staging_dir) if (staging_dir / MANIFEST_NAME).exists() else None
+    try:
+        return staging.staged_manifest(plan_for(run))
+    except (ExportRejected, staging.StagingError) as error:  # the reason it failed, likely
+        log.warning("The staged manifest cannot be read: %s", error)
+        return None
 
 
 def _notify(export, record: history.RunRecord, log) -> None:
