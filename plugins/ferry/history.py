@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import closing, contextmanager
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
@@ -42,7 +42,8 @@ CREATE TABLE IF NOT EXISTS runs (
 """
 # Columns added after the first release: older history files gain them on first use.
 ADDED_COLUMNS = {"group_run_id": "TEXT", "log_url": "TEXT"}
-OUTCOMES = ("success", "empty", "skipped", "failed", "stopped")
+# marked_success: marked successful in Airflow without finalize's record (ferry.run_listener)
+OUTCOMES = ("success", "empty", "skipped", "failed", "stopped", "marked_success")
 
 
 @dataclass(frozen=True)
@@ -169,13 +170,33 @@ def _record(row: sqlite3.Row) -> RunRecord:
 
 def record_run(record: RunRecord) -> None:
     """Insert or replace the record of a run (a rerun of the same run replaces it)."""
+    with _connection() as connection:
+        _write(connection, record)
+
+
+def record_run_unless(record: RunRecord, keep: Callable[[RunRecord], bool]) -> bool:
+    """Write a run's record unless keep(the record the run has now) says that one stays.
+
+    The look and the write are one transaction, so a record another process writes in
+    between (a task's, `ferry stop`'s) is never replaced unseen. True when written.
+    """
+    with _connection() as connection:
+        connection.execute("BEGIN IMMEDIATE")  # take the write lock before looking
+        row = connection.execute("SELECT * FROM runs WHERE job_run_id = ?", (record.job_run_id,))
+        found = row.fetchone()
+        if found and keep(_record(found)):
+            return False
+        _write(connection, record)
+    return True
+
+
+def _write(connection: sqlite3.Connection, record: RunRecord) -> None:
     names = [f.name for f in fields(RunRecord)]
     marks = ", ".join("?" * len(names))
-    with _connection() as connection:
-        connection.execute(
-            f"INSERT OR REPLACE INTO runs ({', '.join(names)}) VALUES ({marks})",
-            [getattr(record, name) for name in names],
-        )
+    connection.execute(
+        f"INSERT OR REPLACE INTO runs ({', '.join(names)}) VALUES ({marks})",
+        [getattr(record, name) for name in names],
+    )
 
 
 def record_skip(run: RunInfo, reason: str) -> None:
