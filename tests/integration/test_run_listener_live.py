@@ -35,10 +35,10 @@ def client(live_airflow) -> AirflowClient:
     )  # fmt: skip
 
 
-def wait_for(condition, what: str, timeout: float = 60):
+def wait_for(condition, what: str, timeout: float = 120, explain=lambda: ""):
     deadline = time.monotonic() + timeout
     while not (found := condition()):
-        assert time.monotonic() < deadline, f"{what} within {timeout} s"
+        assert time.monotonic() < deadline, f"{what} within {timeout} s {explain()}"
         time.sleep(0.5)
     return found
 
@@ -48,9 +48,10 @@ def test_a_run_marked_failed_through_the_rest_api_gets_a_failed_record(client):
     with refresh.refreshing(["customer_profile"], holder="test_run_listener_live"):
         run_id = client.trigger(DAG_ID)["dag_run_id"]
         path = f"/dags/{DAG_ID}/dagRuns/{quote(run_id, safe='')}"
-        wait_for(lambda: waiting_for_refresh(client, path), "the run waits for the refresh")
-
-        client.request("PATCH", path, json={"state": "failed", "note": "wrong audience"})
+        try:
+            wait_for_refresh(client, path, "wait_for_refresh")
+        finally:  # also when the wait failed: the run must not export the whole table
+            client.request("PATCH", path, json={"state": "failed", "note": "wrong audience"})
 
     job_run_id = RunInfo(CUSTOMERS, run_id).job_run_id
     record = wait_for(lambda: history.get_run(job_run_id), f"a record of {job_run_id}", 30)
@@ -72,9 +73,10 @@ def test_a_group_run_marked_failed_records_the_members_that_started(client):
     with refresh.refreshing(["customer_profile"], holder="test_run_listener_live"):
         run_id = client.trigger(dag_id)["dag_run_id"]
         path = f"/dags/{dag_id}/dagRuns/{quote(run_id, safe='')}"
-        wait_for(lambda: waiting_for_refresh(client, path, CUSTOMERS), "the first member waits")
-
-        client.request("PATCH", path, json={"state": "failed"})
+        try:
+            wait_for_refresh(client, path, f"{CUSTOMERS}.wait_for_refresh")
+        finally:
+            client.request("PATCH", path, json={"state": "failed"})
 
     first = RunInfo(CUSTOMERS, run_id).job_run_id
     record = wait_for(lambda: history.get_run(first), f"a record of {first}", 30)
@@ -88,11 +90,25 @@ def test_a_group_run_marked_failed_records_the_members_that_started(client):
         assert history.get_run(RunInfo(later, run_id).job_run_id) is None
 
 
-def waiting_for_refresh(client, path: str, member: str = "") -> bool:
-    """True once wait_for_refresh has deferred: the run is under way, Airflow answering."""
-    task_id = f"{member}.wait_for_refresh" if member else "wait_for_refresh"
-    found = client.request("GET", f"{path}/taskInstances")["task_instances"]
-    return any(ti["task_id"] == task_id and ti["state"] == "deferred" for ti in found)
+def wait_for_refresh(client, path: str, task_id: str) -> None:
+    """Until the run's wait_for_refresh has deferred: under way, with Airflow answering."""
+
+    def states() -> dict[str, str]:
+        found = client.request("GET", f"{path}/taskInstances")["task_instances"]
+        return {ti["task_id"]: ti["state"] for ti in found}
+
+    def explain() -> str:
+        dag_id = path.split("/")[2]
+        active = client.request(
+            "GET", "/dags/~/dagRuns", params={"state": ["queued", "running"], "limit": 100}
+        )["dag_runs"]
+        return (
+            f"(run {client.request('GET', path)['state']}, tasks {states()}, "
+            f"paused {client.dag(dag_id)['is_paused']}, "
+            f"active runs {[(r['dag_id'], r['dag_run_id'], r['state']) for r in active]})"
+        )
+
+    wait_for(lambda: states().get(task_id) == "deferred", f"{task_id} defers", explain=explain)
 
 
 def instant(text: str) -> dt.datetime:
