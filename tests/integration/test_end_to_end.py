@@ -10,6 +10,7 @@ import csv
 import datetime as dt
 import decimal
 import json
+import time
 from pathlib import Path
 
 import duckdb
@@ -107,14 +108,25 @@ def test_a_broken_definition_shows_in_the_running_airflow(live_airflow):
     )
     try:
         dag = client.wait_for_dag("ferry_broken__exports.broken_on_purpose", timeout=120)
-        errors = client.request("GET", "/importErrors")["import_errors"]
+        error = wait_for_import_error(client, "ferry_definition_errors.py", timeout=120)
         other = client.dag(f"export__{EXPORT_ID}")
     finally:
         broken.unlink()
     assert "unknown table 'leeds'; did you mean 'lead'?" in dag["description"]
-    [error] = [e for e in errors if e["filename"].endswith("ferry_definition_errors.py")]
     assert (
         "exports/broken_on_purpose.yaml:3 -> source.table -> unknown table 'leeds'"
         in (error["stack_trace"])
     )
     assert other["is_stale"] is False, "the other exports still render"
+
+
+def wait_for_import_error(client, dag_file: str, *, timeout: float) -> dict:
+    """The DAG processor parses each DAG file on its own: the error DAG may come first."""
+    deadline = time.monotonic() + timeout
+    while True:
+        errors = client.request("GET", "/importErrors")["import_errors"]
+        found = [e for e in errors if e["filename"].endswith(dag_file)]
+        if found or time.monotonic() > deadline:
+            assert found, f"an import error of {dag_file} within {timeout} s: {errors}"
+            return found[0]
+        time.sleep(1)
