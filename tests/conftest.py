@@ -30,6 +30,8 @@ def pytest_configure(config: pytest.Config) -> None:
             "AIRFLOW__CORE__DAGS_FOLDER": str(ROOT / "dags"),
             "AIRFLOW__CORE__PLUGINS_FOLDER": str(ROOT / "plugins"),
             "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+            # as the live Airflow: dag.test() here may be first to write a DAG's row
+            "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False",
             "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
             "AIRFLOW__LOGGING__LOGGING_LEVEL": "WARNING",
             "FERRY_HOME": str(SESSION_DIR / "ferry"),

@@ -45,6 +45,7 @@ def wait_for(condition, what: str, timeout: float = 120, explain=lambda: ""):
 
 def test_a_run_marked_failed_through_the_rest_api_gets_a_failed_record(client):
     client.wait_for_dag(DAG_ID)
+    client.set_paused(DAG_ID, False)
     with refresh.refreshing(["customer_profile"], holder="test_run_listener_live"):
         run_id = client.trigger(DAG_ID)["dag_run_id"]
         path = f"/dags/{DAG_ID}/dagRuns/{quote(run_id, safe='')}"
@@ -70,6 +71,7 @@ def test_a_run_marked_failed_through_the_rest_api_gets_a_failed_record(client):
 def test_a_group_run_marked_failed_records_the_members_that_started(client):
     dag_id = "group__nightly_customer_sync"  # customer_profiles_csv first, then two more
     client.wait_for_dag(dag_id)
+    client.set_paused(dag_id, False)
     with refresh.refreshing(["customer_profile"], holder="test_run_listener_live"):
         run_id = client.trigger(dag_id)["dag_run_id"]
         path = f"/dags/{dag_id}/dagRuns/{quote(run_id, safe='')}"
