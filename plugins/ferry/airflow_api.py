@@ -56,11 +56,17 @@ class AirflowClient:
         return response.json() if response.content else None
 
     def _send(self, method: str, url: str, **kwargs: Any) -> requests.Response:
-        """One request; idempotent ones are retried on 5xx (SQLite-backed Airflow answers
-        'database is locked' as a 500 while the scheduler writes)."""
+        """One request; idempotent ones are retried on a 5xx or a read timeout.
+
+        SQLite-backed Airflow answers 'database is locked' as a 500, or answers late, while
+        the scheduler and the DAG processor write. A trigger (POST) is never retried.
+        """
         attempts = IDEMPOTENT_ATTEMPTS if method in IDEMPOTENT_METHODS else 1
         for attempt in range(1, attempts):
-            response = self._session.request(method, url, timeout=self.timeout, **kwargs)
+            try:
+                response = self._session.request(method, url, timeout=self.timeout, **kwargs)
+            except requests.Timeout:
+                continue
             if response.status_code < 500:
                 return response
             time.sleep(attempt)

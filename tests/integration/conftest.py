@@ -7,6 +7,7 @@ test can trigger a DAG through the REST API and read what it delivered.
 from __future__ import annotations
 
 import os
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,6 +18,7 @@ from ferry.airflow_api import AirflowClient
 
 ROOT = Path(__file__).resolve().parents[2]
 PASSWORD = "ferry-test"
+LOG_TAIL_LINES = 120
 
 
 @dataclass
@@ -43,6 +45,32 @@ def live_airflow(warehouse, airflow_db) -> LiveAirflow:
         devserver.wait_until_healthy(port, process)
         url = f"http://127.0.0.1:{port}"
         client = AirflowClient(url, username=devserver.ADMIN_USER, password=PASSWORD)
+        wait_until_parsed(client, ROOT / "dags")
         yield LiveAirflow(url=url, client=client, home=home, log_file=log_file)
     finally:
         devserver.stop(process)
+
+
+def wait_until_parsed(client: AirflowClient, dags_folder: Path, timeout: float = 180) -> None:
+    """Until every DAG file has DAGs in the API: the first parse is the busiest time for
+    SQLite, and tests written right after start met 30 s answers."""
+    expected = {path.name for path in dags_folder.glob("*.py")} - {"ferry_definition_errors.py"}
+    deadline = time.monotonic() + timeout
+    while True:
+        dags = client.request("GET", "/dags", params={"limit": 1000})["dags"]
+        missing = expected - {Path(dag["fileloc"]).name for dag in dags}
+        if not missing:
+            return
+        assert time.monotonic() < deadline, f"Airflow parsed no DAG of {missing} in {timeout} s"
+        time.sleep(1)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
+    """A failed test of the live Airflow shows the end of Airflow's own log."""
+    report = yield
+    live = item.funcargs.get("live_airflow") if hasattr(item, "funcargs") else None
+    if report.failed and isinstance(live, LiveAirflow) and live.log_file.exists():
+        lines = live.log_file.read_text(errors="replace").splitlines()[-LOG_TAIL_LINES:]
+        report.sections.append(("airflow standalone.log (end)", "\n".join(lines)))
+    return report

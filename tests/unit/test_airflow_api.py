@@ -1,14 +1,18 @@
-"""The REST client retries idempotent calls on 5xx, as SQLite-backed Airflow needs."""
+"""The REST client retries idempotent calls on 5xx and read timeouts, as SQLite-backed
+Airflow needs."""
 
 from __future__ import annotations
 
 import json
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
 from ferry.airflow_api import AirflowApiError, AirflowClient
+
+SLOW_ANSWER = 1.5
 
 
 @pytest.fixture
@@ -38,12 +42,20 @@ def api():
             failing = sum(call.startswith("PATCH") for call in calls) <= 2
             return self._answer(500 if failing else 200, {"is_paused": False})
 
+        def do_GET(self) -> None:
+            calls.append(f"GET {self.path}")
+            if len(calls) == 1:
+                time.sleep(SLOW_ANSWER)  # longer than the client waits
+            return self._answer(200, {"dag_id": "export__x"})
+
         def log_message(self, *args) -> None:
             pass
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
-    client = AirflowClient(f"http://127.0.0.1:{server.server_port}", username="u", password="p")
+    client = AirflowClient(
+        f"http://127.0.0.1:{server.server_port}", username="u", password="p", timeout=0.5
+    )
     yield client, calls
     server.shutdown()
     server.server_close()
@@ -61,3 +73,9 @@ def test_a_trigger_is_not_repeated_on_5xx(api):
     with pytest.raises(AirflowApiError, match="500"):
         client.trigger("export__x")
     assert calls == ["POST /api/v2/dags/export__x/dagRuns"]
+
+
+def test_an_idempotent_call_that_timed_out_is_sent_again(api):
+    client, calls = api
+    assert client.dag("export__x") == {"dag_id": "export__x"}
+    assert calls == ["GET /api/v2/dags/export__x"] * 2
