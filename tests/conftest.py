@@ -46,6 +46,9 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
+    if os.environ.get("FERRY_KEEP_TEST_HOME"):  # for a post-mortem of Airflow's logs
+        print(f"\nferry: the session's files stay in {SESSION_DIR}")
+        return
     shutil.rmtree(SESSION_DIR, ignore_errors=True)
 
 

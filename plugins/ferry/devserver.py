@@ -122,6 +122,13 @@ def load_settings(settings_file: Path, env: dict[str, str]) -> None:
             subprocess.run(command, env=env, check=True, capture_output=True, timeout=120)
 
 
+def migrate_db(env: dict[str, str]) -> None:
+    """Create or upgrade the metadata database of the AIRFLOW_HOME in env."""
+    subprocess.run(
+        airflow_command("db", "migrate"), env=env, check=True, capture_output=True, timeout=300
+    )
+
+
 def start_standalone(env: dict[str, str], log_file: Path) -> subprocess.Popen:
     """Start `airflow standalone` in a process group of its own."""
     log_file.parent.mkdir(parents=True, exist_ok=True)
@@ -194,7 +201,7 @@ def _prepare(home: Path, port: int) -> dict[str, str]:
         build_warehouse(paths.warehouse_path(), size="small")
     env = airflow_env(home, port)
     write_password(home, _admin_password(home))
-    subprocess.run(airflow_command("db", "migrate"), env=env, check=True, capture_output=True)
+    migrate_db(env)
     load_settings(paths.PROJECT_ROOT / "airflow_settings.yaml", env)
     return env
 

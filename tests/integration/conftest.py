@@ -1,7 +1,8 @@
 """A live Airflow standalone on 127.0.0.1, started once for the tests that need a scheduler.
 
-It shares the session's AIRFLOW_HOME, FERRY_HOME and warehouse (tests/conftest.py), so a
-test can trigger a DAG through the REST API and read what it delivered.
+It shares the session's FERRY_HOME, include/ and warehouse (tests/conftest.py), so a test
+can trigger a DAG through the REST API and read what it delivered; its metadata DB is its
+own, apart from the one dag.test() uses in the test process.
 """
 
 from __future__ import annotations
@@ -32,12 +33,15 @@ class LiveAirflow:
 
 
 @pytest.fixture(scope="session")
-def live_airflow(warehouse, airflow_db) -> LiveAirflow:
+def live_airflow(warehouse) -> LiveAirflow:
     """Airflow standalone with the repo's dags/ and airflow_settings.yaml loaded."""
-    home = Path(os.environ["AIRFLOW_HOME"])
+    # its own metadata DB: its scheduler would otherwise take up the runs that dag.test()
+    # creates in this process ("Dag not found" when the test's DAGs are not in dags/)
+    home = Path(os.environ["AIRFLOW_HOME"]).with_name("airflow-live")
     port = devserver.free_port()
     env = devserver.airflow_env(home, port)
     devserver.write_password(home, PASSWORD)
+    devserver.migrate_db(env)
     devserver.load_settings(ROOT / "airflow_settings.yaml", env)
     log_file = home / "standalone.log"
     process = devserver.start_standalone(env, log_file)
