@@ -44,15 +44,9 @@ def wait_for(condition, what: str, timeout: float = 120, explain=lambda: ""):
 
 
 def test_a_run_marked_failed_through_the_rest_api_gets_a_failed_record(client):
-    client.wait_for_dag(DAG_ID)
-    client.set_paused(DAG_ID, False)
-    with refresh.refreshing(["customer_profile"], holder="test_run_listener_live"):
-        run_id = client.trigger(DAG_ID)["dag_run_id"]
-        path = f"/dags/{DAG_ID}/dagRuns/{quote(run_id, safe='')}"
-        try:
-            wait_for_refresh(client, path, "wait_for_refresh")
-        finally:  # also when the wait failed: the run must not export the whole table
-            client.request("PATCH", path, json={"state": "failed", "note": "wrong audience"})
+    run_id, path = fail_while_waiting(
+        client, DAG_ID, "wait_for_refresh", {"state": "failed", "note": "wrong audience"}
+    )
 
     job_run_id = RunInfo(CUSTOMERS, run_id).job_run_id
     record = wait_for(lambda: history.get_run(job_run_id), f"a record of {job_run_id}", 30)
@@ -70,15 +64,9 @@ def test_a_run_marked_failed_through_the_rest_api_gets_a_failed_record(client):
 
 def test_a_group_run_marked_failed_records_the_members_that_started(client):
     dag_id = "group__nightly_customer_sync"  # customer_profiles_csv first, then two more
-    client.wait_for_dag(dag_id)
-    client.set_paused(dag_id, False)
-    with refresh.refreshing(["customer_profile"], holder="test_run_listener_live"):
-        run_id = client.trigger(dag_id)["dag_run_id"]
-        path = f"/dags/{dag_id}/dagRuns/{quote(run_id, safe='')}"
-        try:
-            wait_for_refresh(client, path, f"{CUSTOMERS}.wait_for_refresh")
-        finally:
-            client.request("PATCH", path, json={"state": "failed"})
+    run_id, _ = fail_while_waiting(
+        client, dag_id, f"{CUSTOMERS}.wait_for_refresh", {"state": "failed"}
+    )
 
     first = RunInfo(CUSTOMERS, run_id).job_run_id
     record = wait_for(lambda: history.get_run(first), f"a record of {first}", 30)
@@ -90,6 +78,21 @@ def test_a_group_run_marked_failed_records_the_members_that_started(client):
     )
     for later in ("daily_lead_backup", "mailchimp_high_value"):  # never reached
         assert history.get_run(RunInfo(later, run_id).job_run_id) is None
+
+
+def fail_while_waiting(client, dag_id: str, task_id: str, change: dict) -> tuple[str, str]:
+    """Trigger dag_id while customer_profile refreshes, then PATCH the run with change
+    once task_id waits; return the run id and its API path."""
+    client.wait_for_dag(dag_id)
+    client.set_paused(dag_id, False)
+    with refresh.refreshing(["customer_profile"], holder="test_run_listener_live"):
+        run_id = client.trigger(dag_id)["dag_run_id"]
+        path = f"/dags/{dag_id}/dagRuns/{quote(run_id, safe='')}"
+        try:
+            wait_for_refresh(client, path, task_id)
+        finally:  # also when the wait failed: the run must not export the whole table
+            client.request("PATCH", path, json=change)
+    return run_id, path
 
 
 def wait_for_refresh(client, path: str, task_id: str) -> None:
