@@ -21,10 +21,10 @@ from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import IO, Any
 
+from ferry.column_types import FLOAT_TYPES, INTEGER_TYPES, base_type
+
 _GZIP_MAGIC = b"\x1f\x8b"
 _ZIP_MAGIC = b"PK\x03\x04"
-_INTEGER_TYPES = ("TINYINT", "SMALLINT", "INTEGER", "INT", "BIGINT", "HUGEINT", "UBIGINT")
-_FLOAT_TYPES = ("FLOAT", "DOUBLE", "REAL")
 _READ_BYTES = 1 << 16
 
 
@@ -69,10 +69,10 @@ def _delimited_records(text: IO[str], delimiter: str, schema: list[dict]) -> Ite
 
 
 def _cast_for(column_type: str) -> Callable[[str], Any] | None:
-    base = column_type.upper().split("(")[0].strip()
-    if base in _INTEGER_TYPES:
+    base = base_type(column_type)
+    if base in INTEGER_TYPES:
         return int
-    if base in _FLOAT_TYPES:
+    if base in FLOAT_TYPES:
         return float
     if base == "BOOLEAN":
         return lambda value: value.lower() in ("true", "t", "1")

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ferry.column_types import base_type
 from ferry.plan import OutputColumn
 from ferry.sql import quote
 
@@ -35,10 +36,6 @@ class Field:
     name: str
     type: str
     hex_only: bool = False  # hashes and tokens: never need quoting
-
-
-def base_type(column_type: str) -> str:
-    return column_type.upper().split("(")[0].strip()
 
 
 def is_timestamp(column_type: str) -> bool:

@@ -19,6 +19,7 @@ import pyarrow.csv as pacsv
 import pyarrow.json as pajson
 import pyarrow.parquet as pq
 
+from ferry.column_types import base_type
 from ferry.manifest import Manifest
 
 BATCH_ROWS = 100_000
@@ -56,7 +57,7 @@ def json_schema(schema: list[dict[str, str]]) -> pa.Schema:
     """The Arrow types JSON values decode to; dates and times are ISO strings."""
     fields = []
     for column in schema:
-        base = column["type"].upper().split("(")[0]
+        base = base_type(column["type"])
         arrow_type = _JSON_TYPES.get(base, pa.string())
         fields.append(pa.field(column["name"], arrow_type))
     return pa.schema(fields)

@@ -10,9 +10,9 @@ import datetime as dt
 import decimal
 from typing import Any
 
+from ferry.column_types import DECIMAL_TYPES, FLOAT_TYPES, INTEGER_TYPES, base_type
+
 COMPARED_OPS = ("eq", "ne", "in", "not_in", "gt", "gte", "lt", "lte", "between")
-_INTEGER = ("TINYINT", "SMALLINT", "INTEGER", "INT", "BIGINT", "HUGEINT", "UBIGINT", "UINTEGER")
-_NUMBER = ("DOUBLE", "FLOAT", "REAL", "DECIMAL", "NUMERIC")
 
 
 def value_problem(op: str, value: Any, column_type: str) -> str | None:
@@ -29,10 +29,10 @@ def value_problem(op: str, value: Any, column_type: str) -> str | None:
 
 
 def _kind_of(column_type: str):
-    base = column_type.upper().split("(")[0].strip()
-    if base in _INTEGER:
+    base = base_type(column_type)
+    if base in INTEGER_TYPES:
         return "a whole number", _is_integer
-    if base in _NUMBER:
+    if base in FLOAT_TYPES + DECIMAL_TYPES:
         return "a number", _is_number
     if base == "BOOLEAN":
         return "true or false", lambda item: isinstance(item, bool)
