@@ -62,7 +62,6 @@ FORMS = (
 PARALLEL_FILES = 4  # files moved at once; each large file also moves in 2 parts at once
 _SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*)://")
 _BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
-_MISSING = frozenset({"NoSuchKey", "404", "NotFound"})
 
 
 class StagingConfigError(ExportRejected):
@@ -453,13 +452,13 @@ class _Bucket:
         from boto3.exceptions import S3UploadFailedError
         from botocore.exceptions import BotoCoreError, ClientError
 
-        from ferry.delivery.s3 import REFUSALS
+        from ferry.delivery.s3 import MISSING_CODES, REFUSALS
 
         try:
             yield
         except ClientError as error:
             code = str(error.response.get("Error", {}).get("Code", ""))
-            if missing and code in _MISSING:
+            if missing and code in MISSING_CODES:
                 raise NotStaged(missing, retryable=False) from None
             raise self._failed(what, url, error, code) from error
         except S3UploadFailedError as error:  # wraps the ClientError of a part or a PUT

@@ -31,6 +31,7 @@ from ferry.delivery.base import (
 from ferry.manifest import Manifest
 
 MIB = 1024 * 1024
+MISSING_CODES = frozenset({"NoSuchKey", "404", "NotFound"})  # what S3 answers for no key
 # Error codes another try will not fix: the bucket or the credentials are wrong.
 REFUSALS = frozenset(
     {
@@ -131,7 +132,7 @@ class _Target:
             try:
                 return self.client.get_object(Bucket=self.bucket, Key=key)["Body"].read()
             except ClientError as error:
-                if error.response.get("Error", {}).get("Code") in ("NoSuchKey", "404"):
+                if error.response.get("Error", {}).get("Code") in MISSING_CODES:
                     return None
                 raise
 
