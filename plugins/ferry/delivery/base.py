@@ -21,7 +21,12 @@ import jinja2
 from ferry.manifest import MANIFEST_NAME, Manifest, StagedFile, sha256_of
 from ferry.plan import RunInfo
 from ferry.spec.models import ExportSpec
-from ferry.spec.templates import is_folder, placeholders_of, render_path
+from ferry.spec.templates import (
+    is_folder,
+    placeholders_of,
+    render_path,
+    rendered_path_problem,
+)
 
 LOG = logging.getLogger("ferry.delivery")
 T = TypeVar("T")
@@ -181,8 +186,10 @@ def plan_layout(
     """
     try:
         outgoing, manifest_target = _targets(template, checked, context)
-    except jinja2.TemplateError as error:
-        raise DeliveryError(f"path template {template!r}: {error}", retryable=False) from error
+    except (jinja2.TemplateError, ValueError) as error:  # incl. TemplateValueError
+        raise DeliveryError(
+            f"path template {template!r}: {error}; nothing is sent", retryable=False
+        ) from error
     targets = [item.target for item in outgoing] + [manifest_target]
     for target in targets:
         _check_rendered(target, template, absolute=absolute)
@@ -208,14 +215,7 @@ def _targets(
 
 def _check_rendered(path: str, template: str, *, absolute: bool) -> None:
     """Template values come from runs (a manual run id is free text): check the result too."""
-    segments = path.split("/")
-    problem = None
-    if any(segment in ("..", ".") for segment in segments):
-        problem = "has a '..' or '.' segment"
-    elif "" in segments[1:] or not path:
-        problem = "has an empty segment"
-    elif path.startswith("/") and not absolute:
-        problem = "is absolute"
+    problem = rendered_path_problem(path, absolute=absolute)
     if problem:
         raise DeliveryError(
             f"path {path!r} rendered from {template!r} {problem}; it could leave the "

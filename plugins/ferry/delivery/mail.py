@@ -12,9 +12,10 @@ from __future__ import annotations
 import html
 import logging
 import posixpath
-import re
 from dataclasses import dataclass
 from pathlib import Path
+
+import jinja2
 
 from ferry.delivery import download
 from ferry.delivery.base import (
@@ -30,7 +31,7 @@ from ferry.delivery.base import (
     with_retries,
 )
 from ferry.manifest import MANIFEST_NAME, Manifest, StagedFile
-from ferry.spec.templates import render_path as render
+from ferry.spec import templates
 
 
 def send(
@@ -46,14 +47,8 @@ def send(
     attachments = [path for _, path in checked] + [staging_dir / MANIFEST_NAME]
     total = sum(path.stat().st_size for path in attachments)
     attach = total <= destination.max_attachment_bytes
-    values = template_values(context)
-    to = recipients(destination.to, values)
-    message = _Message(
-        to=to,
-        subject=" ".join(render(destination.subject, values).split()),  # one header line
-        body=render(destination.body, values) if destination.body else "",
-        message_id=f"<{context.run.job_run_id}.{destination_name(destination)}@ferry>",
-    )
+    message = _message(destination, template_values(context), context)
+    to = message.to
     if attach:
         fetch_from: list[str] = []
     else:
@@ -73,10 +68,41 @@ class _Message:
     message_id: str
 
 
-def recipients(templates: list[str], values: dict) -> list[str]:
-    """Render each recipient template; one may expand to several (comma or semicolon)."""
-    rendered = (render(template, values) for template in templates)
-    return [address for text in rendered for address in re.split(r"\s*[,;]\s*", text) if address]
+def _message(destination, values: dict, context: DeliveryContext) -> _Message:
+    """Render the templates (sandboxed, checked at load) into a message; refuse bad results."""
+    try:
+        return _Message(
+            to=recipients(destination.to, values),
+            subject=" ".join(_render(destination.subject, values).split()),  # one header line
+            body=_render(destination.body, values) if destination.body else "",
+            message_id=f"<{context.run.job_run_id}.{destination_name(destination)}@ferry>",
+        )
+    except (jinja2.TemplateError, ValueError) as error:
+        raise DeliveryError(
+            f"email destination '{destination_name(destination)}': {error}; nothing is sent",
+            retryable=False,
+        ) from error
+
+
+def _render(template: str, values: dict) -> str:
+    return templates.render(template, values, allowed=templates.RUN_PLACEHOLDERS)
+
+
+def recipients(to: list[str], values: dict) -> list[str]:
+    """Render each recipient template; one may expand to several (comma or semicolon).
+
+    Raises:
+        ValueError: A rendered recipient is not one plain address (a value such as the
+            export's name put a space, a newline or a display name into it).
+    """
+    addresses = [
+        a for template in to for a in templates.split_recipients(_render(template, values))
+    ]
+    for address in addresses:
+        problem = templates.recipient_problem(address)
+        if problem:
+            raise ValueError(f"recipient {problem}")
+    return addresses
 
 
 def _place_for_download(

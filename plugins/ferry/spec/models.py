@@ -18,12 +18,21 @@ from pydantic import (
     Discriminator,
     Field,
     Tag,
+    ValidationInfo,
+    field_validator,
     model_validator,
 )
+
+from ferry.spec import templates
 
 ID_PATTERN = r"^[a-z][a-z0-9_]{0,62}$"
 Identifier = Annotated[str, Field(pattern=ID_PATTERN)]
 ConnectionId = Annotated[str, Field(min_length=1, max_length=250)]
+# Templates: only the documented placeholders, checked when the definition loads.
+RelativePath = Annotated[str, AfterValidator(templates.relative_path)]
+AnyPath = Annotated[str, AfterValidator(templates.absolute_or_relative_path)]
+TextTemplate = Annotated[str, AfterValidator(templates.text_template)]
+RecipientTemplate = Annotated[str, AfterValidator(templates.recipient_template)]
 
 FieldOp = Literal[
     "eq", "ne", "in", "not_in", "gt", "gte", "lt", "lte", "between",
@@ -256,7 +265,7 @@ class S3Destination(_Destination):
     type: Literal["s3"]
     connection: ConnectionId
     bucket: str = Field(min_length=3)
-    path: str
+    path: RelativePath
     encryption: Literal["AES256", "aws:kms"] | None = None
     kms_key_id: str | None = None  # with aws:kms; the bucket's default key when unset
 
@@ -264,22 +273,22 @@ class S3Destination(_Destination):
 class SftpDestination(_Destination):
     type: Literal["sftp"]
     connection: ConnectionId
-    path: str
+    path: AnyPath
 
 
 class EmailDestination(_Destination):
     type: Literal["email"]
     connection: ConnectionId = "smtp_default"
-    to: list[str] = Field(min_length=1)
-    subject: str = "Ferry export {{ export_name }} for {{ ds }}"
-    body: str = ""
+    to: list[RecipientTemplate] = Field(min_length=1)
+    subject: TextTemplate = "Ferry export {{ export_name }} for {{ ds }}"
+    body: TextTemplate = ""
     max_attachment_bytes: ByteSize = 10_000_000
 
 
 class WebhookDestination(_Destination):
     type: Literal["webhook"]
     connection: ConnectionId
-    endpoint: str = ""
+    endpoint: Annotated[str, AfterValidator(templates.endpoint)] = ""
     mode: Literal["records", "manifest"] = "records"
     batch_size: int = Field(default=500, gt=0)
     signing_connection: ConnectionId | None = None
@@ -360,6 +369,21 @@ class ExportSpec(Spec):
     notify: Notify = Notify()
     tags: list[str] = []
     retries: int = Field(default=2, ge=0, le=10)
+
+    @field_validator("destinations")
+    @classmethod
+    def _name_fits_paths(cls, destinations: list, info: ValidationInfo) -> list:
+        """export_name is substituted into paths as one folder or file name part."""
+        name = info.data.get("name")
+        problem = templates.segment_problem(name)
+        for index, destination in enumerate(destinations):
+            path = getattr(destination, "path", None)
+            if problem and path and "export_name" in templates.placeholders_of(path):
+                raise ValueError(
+                    f"destinations[{index}].path uses {{{{ export_name }}}}, and the name "
+                    f"{name!r} {problem}; use {{{{ export_id }}}} or change the name"
+                )
+        return destinations
 
     @model_validator(mode="after")
     def _kind_fits_source(self) -> ExportSpec:

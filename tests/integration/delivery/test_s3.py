@@ -105,17 +105,30 @@ def test_missing_bucket_fails_at_once_and_is_not_retryable(
     assert failure.value.retryable is False and "retrying" not in caplog.text
 
 
-def test_a_run_id_that_would_leave_the_prefix_is_refused(s3_server, connect, staging, context_for):
+@pytest.mark.parametrize(
+    ("run_id", "problem"),
+    [
+        ("manual__/../../elsewhere", "would add a folder"),
+        ("..", "would move up"),
+        ("manual__/x", "would add a folder"),
+        ("manual__\nx", "control character"),
+    ],
+)
+def test_a_run_id_that_would_leave_the_prefix_is_refused(
+    s3_server, connect, staging, context_for, run_id, problem
+):
     connect(s3_server.connection("s3_escape"))
     client = s3_server.client()
     client.create_bucket(Bucket="ferry-escape")
     folder, _ = staging()
     destination = {"type": "s3", "connection": "s3_escape", "bucket": "ferry-escape",
-                   "path": "runs/{{ run_id }}/"}  # fmt: skip
-    context = context_for(destination, run_id="manual__/../../elsewhere")
+                   "path": "runs/{{ run_id }}/{{ run_id }}_{{ part }}.csv"}  # fmt: skip
+    context = context_for(destination, run_id=run_id)
 
-    with pytest.raises(DeliveryError, match="could leave the destination") as failure:
+    with pytest.raises(DeliveryError) as failure:
         deliver(context.export.destinations[0], folder, context)
+    assert f"placeholder 'run_id' has the value {run_id!r}" in str(failure.value)
+    assert problem in str(failure.value) and "nothing is sent" in str(failure.value)
     assert failure.value.retryable is False
     assert "Contents" not in client.list_objects_v2(Bucket="ferry-escape")
 
