@@ -7,11 +7,11 @@ the engine, the CLI and the benchmarks run the same plan the DAG runs.
 from __future__ import annotations
 
 import datetime as dt
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from ferry import staging
+from ferry.safe_names import folder_name
 from ferry.spec import models
 from ferry.spec.loader import Project
 from ferry.sql import Sql, compile_condition, compile_rule, quote
@@ -34,7 +34,8 @@ class RunInfo:
 
     @property
     def safe_run_id(self) -> str:
-        return re.sub(r"[^A-Za-z0-9._-]+", "_", self.run_id).strip("_")
+        """The run id as a folder name: safe and injective (ferry.safe_names.folder_name)."""
+        return folder_name(self.run_id)
 
     @property
     def job_run_id(self) -> str:

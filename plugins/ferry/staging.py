@@ -169,7 +169,17 @@ def cache_root() -> Path:
 
 
 def run_location(staging_root: str, export_id: str, safe_run_id: str) -> tuple[Path, str]:
-    """The run's local folder, and its remote URL ("" when staging is local)."""
+    """The run's local folder, and its remote URL ("" when staging is local).
+
+    Both names must be single plain segments (RunInfo.safe_run_id is): extract empties
+    this folder, so one that pointed elsewhere would delete another export's runs.
+
+    Raises:
+        ValueError: export_id or safe_run_id is empty, '.', '..' or holds a separator.
+    """
+    for name in (export_id, safe_run_id):
+        if name in ("", ".", "..") or any(char in name for char in "/\\\x00"):
+            raise ValueError(f"{name!r} cannot name a staging folder; use RunInfo.safe_run_id")
     root = parse_root(staging_root)
     if isinstance(root, Path):
         return root / export_id / safe_run_id, ""

@@ -17,6 +17,7 @@ import duckdb
 import pytest
 
 from ferry import paths
+from ferry.plan import RunInfo
 
 pytestmark = pytest.mark.integration
 EXPORT_ID = "customer_profiles_csv"
@@ -94,8 +95,7 @@ def test_scheduler_runs_the_export_triggered_through_the_rest_api(live_airflow, 
     states = {ti["task_id"]: ti["state"] for ti in client.task_instances(dag_id, run["dag_run_id"])}
     assert finished["state"] == "success", states
     assert set(states.values()) == {"success"}
-    safe_run_id = run["dag_run_id"].replace(":", "_").replace("+", "_")
-    folder = only_download_folder(EXPORT_ID, safe_run_id[:30])
+    folder = only_download_folder(EXPORT_ID, RunInfo(EXPORT_ID, run["dag_run_id"]).safe_run_id)
     assert_delivered_equals_warehouse(folder, warehouse)
 
 

@@ -65,9 +65,9 @@ def test_summary_names_the_run_the_outcome_and_the_reason():
                   group_run_id="nightly.scheduled__2026-11-20T02_01_00_00_00")  # fmt: skip
 
     assert made.summary() == (
-        "Run leads.scheduled__2026-11-20T02_01_00_00_00 failed: 0 rows in 0 files, 0 bytes, "
-        "to no destination in 30.0 s in group run nightly.scheduled__2026-11-20T02_01_00_00_00 "
-        "(extract failed: disk full)"
+        "Run leads.scheduled__2026-11-20T02~3A01~3A00~2B00~3A00 failed: 0 rows in 0 files, "
+        "0 bytes, to no destination in 30.0 s in group run "
+        "nightly.scheduled__2026-11-20T02_01_00_00_00 (extract failed: disk full)"
     )
 
 
@@ -84,7 +84,7 @@ def test_an_older_history_file_gains_the_new_columns():
 
     runs = history.list_runs("leads")
     assert [(r.job_run_id, r.outcome) for r in runs] == [
-        ("leads.scheduled__2026-11-20T02_01_00_00_00", "failed"), ("leads.r1", "success"),
+        ("leads.scheduled__2026-11-20T02~3A01~3A00~2B00~3A00", "failed"), ("leads.r1", "success"),
     ]  # fmt: skip
     assert runs[0].log_url.endswith("/runs/x") and runs[1].group_run_id == ""
 
@@ -99,9 +99,9 @@ def test_ferry_history_lists_newest_first_and_filters_by_outcome():
 
     assert everything[0].split()[:3] == ["RUN", "TRIGGERED", "BY"]
     assert [line.split()[0] for line in everything[1:]] == [
-        "accounts.scheduled__2026-11-20T02_03_00_00_00",
-        "leads.scheduled__2026-11-20T02_02_00_00_00",
-        "leads.scheduled__2026-11-20T02_01_00_00_00",
+        "accounts.scheduled__2026-11-20T02~3A03~3A00~2B00~3A00",
+        "leads.scheduled__2026-11-20T02~3A02~3A00~2B00~3A00",
+        "leads.scheduled__2026-11-20T02~3A01~3A00~2B00~3A00",
     ]
     assert len(failed) == 2 and failed[1].endswith("check_limits failed: over 5,000,000 rows")
     assert failed[1].split()[1:8] == ["cron", "2026-11-20", "02:01", "UTC", "30.0", "s", "failed"]
@@ -116,3 +116,16 @@ def test_ferry_history_of_a_group_and_as_json():
 
     assert [json.loads(line)["export_id"] for line in lines] == ["accounts", "leads"]
     assert "no runs recorded for nobody" in ferry("history", "nobody")
+
+
+def test_run_ids_the_old_sanitiser_folded_together_keep_separate_records():
+    first_id = "manual__2026-11-20T00:00:00+00:00"
+    for run_id, outcome in ((first_id, "success"), (first_id + "~", "failed")):
+        run = RunInfo("leads", run_id, triggered_by="ana")
+        history.record_run(history.RunRecord.ended(run, outcome, "", started_at=T0, finished_at=T0))
+
+    records = {r.run_id: (r.job_run_id, r.outcome) for r in history.list_runs("leads")}
+    assert records == {
+        first_id: ("leads.manual__2026-11-20T00~3A00~3A00~2B00~3A00", "success"),
+        first_id + "~": ("leads.manual__2026-11-20T00~3A00~3A00~2B00~3A00~7E", "failed"),
+    }

@@ -6,8 +6,10 @@ import datetime as dt
 from pathlib import Path
 
 import duckdb
+import pytest
 
 from ferry.engine import extract
+from ferry.manifest import read_manifest
 from ferry.plan import RunInfo, build_plan
 from ferry.spec.loader import load_project
 
@@ -51,3 +53,50 @@ def test_email_domain_is_derived_from_the_email(tmp_path, warehouse):
         for key, email in emails
     ]
     assert delivered[1:] == expected
+
+
+def _staging_include(tmp_path: Path) -> Path:
+    include = tmp_path / "include"
+    (include / "warehouse").mkdir(parents=True)
+    (include / "warehouse" / "tables.yaml").write_text(
+        (ROOT / "include/warehouse/tables.yaml").read_text()
+    )
+    (include / "exports").mkdir()
+    (include / "exports" / "states.yaml").write_text(
+        "id: states\nname: States\nsource: {table: lead}\nfields: [lead_id, state]\n"
+        "destinations: [{type: download}]\n"
+    )
+    return include
+
+
+@pytest.mark.parametrize("run_id", ["..", ".", "", "../other", "a/../../..", "/tmp"])
+def test_a_hostile_run_id_stages_inside_its_export_and_spares_the_others(
+    tmp_path, warehouse, run_id
+):
+    root = tmp_path / "staging"
+    other = root / "other_export" / "manual__1"
+    other.mkdir(parents=True)
+    (other / "manifest.json").write_text("{}")
+    (root / "notes.txt").write_text("kept")
+    project = load_project(_staging_include(tmp_path))
+
+    plan = build_plan(project, "states", RunInfo("states", run_id), str(root))
+    manifest = extract(plan, warehouse=warehouse, pii_key=None)
+
+    assert plan.staging_dir.parent == root / "states"
+    assert (plan.staging_dir / manifest.data_files[0].name).is_file()
+    assert (other / "manifest.json").read_text() == "{}" and (root / "notes.txt").exists()
+
+
+def test_run_ids_the_old_sanitiser_folded_together_get_separate_folders(tmp_path, warehouse):
+    project = load_project(_staging_include(tmp_path))
+    first_id = "manual__2026-11-20T00:00:00+00:00"
+    plans = [
+        build_plan(project, "states", RunInfo("states", run_id), str(tmp_path / "staging"))
+        for run_id in (first_id, first_id + "~", first_id.replace(":", "_"))
+    ]
+    manifests = [extract(plan, warehouse=warehouse, pii_key=None) for plan in plans]
+
+    assert len({plan.staging_dir for plan in plans}) == 3
+    assert len({manifest.job_run_id for manifest in manifests}) == 3
+    assert [read_manifest(p.staging_dir).run_id for p in plans] == [m.run_id for m in manifests]

@@ -165,3 +165,11 @@ print(json.dumps({"loaded": loaded, "files": sorted(p.name for p in plan.staging
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout) == {"loaded": [], "files": ["manifest.json"]}
     assert not (tmp_path / "staging-cache").exists()
+
+
+@pytest.mark.parametrize("name", ["..", ".", "", "a/b", "a\\b", "a\x00b"])
+def test_a_run_folder_name_that_could_point_elsewhere_is_refused(tmp_path, name):
+    with pytest.raises(ValueError, match="cannot name a staging folder"):
+        staging.run_location(str(tmp_path), "leads", name)
+    with pytest.raises(ValueError, match="cannot name a staging folder"):
+        staging.run_location("s3://aws_default@ferry-staging/runs", name, "manual__1")

@@ -105,3 +105,17 @@ def test_concurrent_writers_of_one_run_leave_one_whole_copy(staging, context_for
     assert errors == []
     same_bytes(_folder_bytes(target), manifest)
     assert [p.name for p in target.parent.iterdir() if "concurrent" in p.name] == [target.name]
+
+
+def test_run_ids_the_old_sanitiser_folded_together_get_separate_folders(staging, context_for):
+    folder, manifest = staging()
+    first_id = "manual__2026-11-20T00:00:00+00:00"
+    targets = []
+    for run_id in (first_id, first_id + "~", ".."):
+        context = context_for({"type": "download"}, run_id=run_id)
+        receipt = deliver(context.export.destinations[0], folder, context)
+        targets.append(Path(receipt.detail["folder"]))
+
+    assert len(set(targets)) == 3
+    assert all(t.parent == paths.downloads_dir() / "lead_backup" for t in targets)
+    assert all(read_manifest(t) == manifest for t in targets)
