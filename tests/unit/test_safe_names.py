@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import itertools
+import json
 from pathlib import Path
 
 import pytest
 
 from ferry.plan import RunInfo
 from ferry.safe_names import MAX_NAME, folder_name, inside, run_id_of
+from ferry.spec.loader import load_project
+from ferry.spec.models import Format
+from include_copy import copy_include
 
 AIRFLOW_ID = "manual__2026-11-20T00:00:00+00:00"
 TRICKY = [
@@ -75,3 +79,24 @@ def test_inside_refuses_a_link_that_points_out(tmp_path: Path):
         inside(tmp_path / "run", "x.csv")
     assert inside(tmp_path / "run", "y.csv") == tmp_path / "run" / "y.csv"
 
+
+@pytest.mark.parametrize(
+    "name", ["../../../../x", "/tmp/x", "a/b", "a\\b", "a\x00b", "", ".hidden", "x y", "é"]
+)
+def test_a_format_name_that_is_not_a_plain_stem_is_a_definition_error(tmp_path, name):
+    include = copy_include(tmp_path)
+    (include / "exports" / "named.yaml").write_text(
+        "id: named\nname: Named\nsource: {table: lead}\nfields: [lead_id]\n"
+        f"format: {{type: csv, name: {json.dumps(name)}}}\n"
+        "destinations: [{type: download}]\n"
+    )
+    project = load_project(include)
+
+    [error] = [str(e) for e in project.errors]
+    assert error.startswith("include/exports/named.yaml:5 -> format.name -> ")
+    assert f"{name!r} is not a plain file name" in error and "e.g. daily_leads" in error
+    assert "daily_lead_backup" in project.exports
+
+
+def test_a_plain_format_name_names_the_files():
+    assert Format(name="Daily-leads_2").name == "Daily-leads_2"

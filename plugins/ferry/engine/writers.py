@@ -20,6 +20,7 @@ import pyarrow.parquet as pq
 from ferry.engine import formats
 from ferry.engine.sinks import open_sink
 from ferry.manifest import StagedFile, sha256_of
+from ferry.safe_names import inside
 from ferry.spec.models import Format
 
 PARQUET_CODECS = {"none": "NONE", "zstd": "ZSTD", "gzip": "GZIP"}
@@ -135,7 +136,10 @@ class Chunker:
         self._open = None
 
     def _new_file(self):
-        path = self.folder / part_name(self.file_name, len(self.files) + 1, self.fmt.extension)
+        # format.name is checked at load; a file outside the run's folder is refused anyway
+        path = inside(
+            self.folder, part_name(self.file_name, len(self.files) + 1, self.fmt.extension)
+        )
         if self.fmt.type == "parquet":
             return ParquetFile(path, self.fmt, self.schema)
         return TextFile(path, self.fmt, self.names)

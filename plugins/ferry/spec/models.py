@@ -23,6 +23,7 @@ from pydantic import (
     model_validator,
 )
 
+from ferry.safe_names import file_stem
 from ferry.spec import templates
 
 ID_PATTERN = r"^[a-z][a-z0-9_]{0,62}$"
@@ -239,7 +240,7 @@ class Format(Spec):
     rows_per_file: int = Field(default=100_000, gt=0)
     bytes_per_file: ByteSize | None = None
     pretty: bool = False
-    name: str | None = None
+    name: Annotated[str, AfterValidator(file_stem)] | None = None
 
     @model_validator(mode="after")
     def _compression_fits_type(self) -> Format:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+from pathlib import Path
 
 import pyarrow as pa
 import pytest
@@ -62,3 +63,15 @@ def test_key_slices_cover_every_key_with_open_ends():
     for (_, high), (low, _) in itertools.pairwise(slices):
         assert low == high + 1
     assert query.key_slices(query.Stats(rows=10, low="a", high="z"), 3) == [(None, None)]
+
+
+@pytest.mark.parametrize("name", ["../../../../x", "/tmp/ferry-outside", "a/b"])
+def test_no_file_is_written_outside_the_run_folder_even_past_the_loader(tmp_path, name):
+    run = tmp_path / "staging" / "export" / "run"
+    run.mkdir(parents=True)
+    fmt = Format.model_construct(**{**dict(Format()), "name": name})  # skips the load check
+    chunker = Chunker(run, name, fmt, pa.schema([]), ["id"])
+    with pytest.raises(ValueError, match="not a plain file name"):
+        chunker.write(lines(3))
+    outside = [p for p in tmp_path.rglob("*") if p.is_file()]
+    assert outside == [] and not Path("/tmp/ferry-outside_00001.csv").exists()
