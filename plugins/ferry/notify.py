@@ -21,6 +21,7 @@ from urllib.parse import quote
 
 from ferry.history import RunRecord
 from ferry.spec.models import Notify
+from ferry.spec.templates import recipient_problem
 
 WEBHOOK_PREFIX = "webhook:"
 DEFAULT_SMTP_CONNECTION = "smtp_default"
@@ -78,7 +79,7 @@ def run_notice(record: RunRecord, export_name: str, link: str) -> Notice:
         facts.insert(2, ("Group run", record.group_run_id))
     if record.reason:
         facts.append(("Reason", record.reason))
-    subject = f"Ferry: {export_name} {record.outcome} ({record.job_run_id})"
+    subject = one_line(f"Ferry: {export_name} {record.outcome} ({record.job_run_id})")
     payload = {"kind": "export_run", "summary": record.summary(), "link": link,
                "record": _public_fields(record)}  # fmt: skip
     return Notice(subject=subject, facts=facts, link=link, payload=payload)
@@ -102,8 +103,13 @@ def group_notice(
         "members": [{"export_id": export_id, "outcome": record.outcome if record else "not run",
                      "rows": record.rows if record else 0} for export_id, record in members],
     }  # fmt: skip
-    subject = f"Ferry: group {group_name} {outcome} ({group_run_id})"
+    subject = one_line(f"Ferry: group {group_name} {outcome} ({group_run_id})")
     return Notice(subject=subject, facts=facts, link=link, payload=payload)
+
+
+def one_line(text: str) -> str:
+    """A header value: names come from definitions, and a line break would start a header."""
+    return " ".join(text.split())
 
 
 def _public_fields(record: RunRecord) -> dict[str, Any]:
@@ -115,7 +121,7 @@ def _public_fields(record: RunRecord) -> dict[str, Any]:
 
 def send(targets: list[str], notice: Notice, *, log: logging.Logger) -> list[str]:
     """Send one notice to every target; return the targets it reached."""
-    emails = [t for t in targets if not t.startswith(WEBHOOK_PREFIX) and "@" in t]
+    emails = [t for t in targets if not t.startswith(WEBHOOK_PREFIX) and not recipient_problem(t)]
     hooks = [t.removeprefix(WEBHOOK_PREFIX) for t in targets if t.startswith(WEBHOOK_PREFIX)]
     for unknown in set(targets) - set(emails) - {WEBHOOK_PREFIX + h for h in hooks}:
         log.warning("Notify: '%s' is neither an email address nor webhook:<conn id>", unknown)

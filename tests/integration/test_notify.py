@@ -178,3 +178,24 @@ def test_an_unreachable_mail_server_does_not_fail_the_notice(monkeypatch, caplog
 
     assert reached == []
     assert "Notify: could not send 'Ferry: X failed (x.r)' to ['a@example.com']" in caplog.text
+
+
+def test_names_and_targets_from_definitions_cannot_add_mail_headers(monkeypatch):
+    import logging
+
+    from ferry import notify
+
+    with running(SmtpServer()) as server:
+        monkeypatch.setenv(*server.connection("smtp_default"))
+        record = RunRecord("x.r", "x", "r", "test", None, "2026-01-01T00:00:00+00:00", 0.0,
+                           "failed")  # fmt: skip
+        notice = notify.run_notice(record, "Leads\r\n Bcc: evil@example.com", "-")
+        targets = ["ops@example.com", "ops@example.com\r\nBcc: evil@example.com"]
+
+        reached = notify.send(targets, notice, log=logging.getLogger("test"))
+
+        [envelope] = server.envelopes
+    message = email.message_from_bytes(server.messages[0], policy=email.policy.default)
+    assert reached == ["ops@example.com"] and envelope.rcpt_tos == ["ops@example.com"]
+    assert message["Subject"] == "Ferry: Leads Bcc: evil@example.com failed (x.r)"
+    assert message["Bcc"] is None
