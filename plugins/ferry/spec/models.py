@@ -374,16 +374,8 @@ class ExportSpec(Spec):
     @field_validator("destinations")
     @classmethod
     def _name_fits_paths(cls, destinations: list, info: ValidationInfo) -> list:
-        """export_name is substituted into paths as one folder or file name part."""
-        name = info.data.get("name")
-        problem = templates.segment_problem(name)
-        for index, destination in enumerate(destinations):
-            path = getattr(destination, "path", None)
-            if problem and path and "export_name" in templates.placeholders_of(path):
-                raise ValueError(
-                    f"destinations[{index}].path uses {{{{ export_name }}}}, and the name "
-                    f"{name!r} {problem}; use {{{{ export_id }}}} or change the name"
-                )
+        paths = [getattr(destination, "path", None) for destination in destinations]
+        templates.check_export_name(info.data.get("name"), paths)
         return destinations
 
     @model_validator(mode="after")

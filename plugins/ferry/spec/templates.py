@@ -261,6 +261,8 @@ def path_template_problems(template: str, *, absolute: bool) -> list[str]:
     problems = list(template_problems(template, PLACEHOLDERS))
     if problems:
         return problems
+    if "ext" in placeholders_of(template) and is_folder(template):
+        return ["uses {{ ext }} in a folder; ext is per file: use it with {{ part }} or {{ file }}"]
     try:
         sample = render(template, SAMPLE_VALUES)
     except Exception as error:  # any failure of a definition's own formats is its error
@@ -279,6 +281,21 @@ def text_template_problems(template: str) -> list[str]:
     except Exception as error:
         return [f"cannot be rendered: {type(error).__name__}: {error}"]
     return []
+
+
+def check_export_name(name: Any, paths: list[str | None]) -> None:
+    """export_name goes into paths as one folder or file name part: it must fit there.
+
+    Raises:
+        ValueError: A path uses {{ export_name }} and the name would add or leave a folder.
+    """
+    problem = segment_problem(name)
+    for index, path in enumerate(paths):
+        if problem and path and "export_name" in placeholders_of(path):
+            raise ValueError(
+                f"destinations[{index}].path uses {{{{ export_name }}}}, and the name "
+                f"{name!r} {problem}; use {{{{ export_id }}}} or change the name"
+            )
 
 
 def is_folder(template: str) -> bool:

@@ -102,6 +102,7 @@ def test_attribute_access_on_a_string_is_refused_at_load(include):
         ("x/{{ dss }}/", "unknown placeholder 'dss'; did you mean 'ds'?"),
         ("x/{{ config }}/", "unknown placeholder 'config'"),
         ("x/{{ 7 }}/", "the constant 7 is not allowed"),
+        ("x/{{ ext }}/", "ext is per file"),
         ("x/{{ '..' }}/", "'..' or '.' segments"),
         ("x/{{ logical_date.strftime('/%Y') }}/", "empty path segment"),
         ("x/{{ macros.ds_format(ds, '%d.%m', '%Y') }}/", "cannot be rendered: ValueError"),
