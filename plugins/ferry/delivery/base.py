@@ -278,8 +278,16 @@ def left_by_earlier_try(previous: bytes | None, layout: Layout) -> list[str]:
         return []
     folder = posixpath.dirname(layout.manifest_target)
     replaced = {item.target for item in layout.files} | {layout.manifest_target}
-    targets = [posixpath.normpath(posixpath.join(folder, f.name)) for f in earlier.files]
-    return [t for t in targets if t not in replaced and not t.startswith("..")]
+    # the manifest found there is not ours to trust: only names below its folder count
+    names = [f.name for f in earlier.files if _stays_below(f.name)]
+    targets = [posixpath.join(folder, name) if folder else name for name in names]
+    return [t for t in targets if t not in replaced]
+
+
+def _stays_below(name: str) -> bool:
+    """A relative name of plain segments: it cannot point beside or above its folder."""
+    segments = name.split("/")
+    return bool(name) and all(s not in ("", ".", "..") for s in segments) and "\\" not in name
 
 
 @dataclass(frozen=True)

@@ -176,3 +176,29 @@ def test_files_of_another_run_in_a_shared_folder_are_never_removed(
     deliver(context_for(destination).export.destinations[0], folder, context_for(destination))
 
     assert len([k for k in _objects(client, "ferry-shared") if k.endswith(".csv.gz")]) == 3
+
+
+def test_a_planted_manifest_cannot_make_a_retry_delete_outside_its_folder(
+    s3_server, connect, staging, context_for
+):
+    connect(s3_server.connection("s3_planted"))
+    client = s3_server.client()
+    client.create_bucket(Bucket="ferry-planted")
+    destination = {"type": "s3", "connection": "s3_planted", "bucket": "ferry-planted",
+                   "path": "exports/{{ ds }}/"}  # fmt: skip
+    folder, _ = staging()
+    deliver(context_for(destination).export.destinations[0], folder, context_for(destination))
+    key = "exports/2024-05-01/manifest.json"
+    earlier = json.loads(_objects(client, "ferry-planted")[key])  # this run's own job_run_id
+    victims = ["victim.csv", "exports/other/victim.csv", "exports/2024-05-01x"]
+    planted = ["../../victim.csv", "../other/victim.csv", "./../2024-05-01x", "/victim.csv"]
+    earlier["files"] += [{**earlier["files"][0], "name": name} for name in planted]
+    for victim in victims:
+        client.put_object(Bucket="ferry-planted", Key=victim, Body=b"not Ferry's")
+    client.put_object(Bucket="ferry-planted", Key=key, Body=json.dumps(earlier).encode())
+
+    retry = context_for(destination, try_number=2)
+    deliver(retry.export.destinations[0], folder, retry)
+
+    objects = _objects(client, "ferry-planted")
+    assert all(objects[victim] == b"not Ferry's" for victim in victims)
