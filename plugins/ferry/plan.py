@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ferry import staging
+from ferry.column_types import canonical_type
 from ferry.spec import models
 from ferry.spec.loader import Project
 from ferry.sql import Sql, compile_condition, compile_rule, quote
@@ -184,7 +185,7 @@ def row_filter(project: Project, export: models.ExportSpec, run: RunInfo) -> Sql
     parts.append(_time_filter(export.filters, run))
     parts += [compile_condition(c, table.columns, run.now) for c in export.filters.where]
     if run.ids:
-        key_type = table.columns[table.key].type
+        key_type = canonical_type(table.columns[table.key].type)
         placeholders = ", ".join([f"CAST(? AS {key_type})"] * len(run.ids))
         parts.append(Sql(f"{quote(table.key)} IN ({placeholders})", tuple(run.ids)))
     return Sql.join(parts)

@@ -18,10 +18,17 @@ from pydantic import (
     Discriminator,
     Field,
     Tag,
+    ValidationError,
+    field_validator,
     model_validator,
 )
+from pydantic_core import InitErrorDetails, PydanticCustomError
+
+from ferry.column_types import TEMPORAL_TYPES, base_type, canonical_type
 
 ID_PATTERN = r"^[a-z][a-z0-9_]{0,62}$"
+COLUMN_PATTERN = r"[A-Za-z_][A-Za-z0-9_]{0,62}"
+RESERVED_PREFIX = "__ferry"  # Ferry's own columns in queries (e.g. __ferry_key)
 Identifier = Annotated[str, Field(pattern=ID_PATTERN)]
 ConnectionId = Annotated[str, Field(min_length=1, max_length=250)]
 
@@ -419,8 +426,42 @@ class TargetsFile(Spec):
     targets: dict[Identifier, TargetSpec]
 
 
+def _column_type(value: str) -> str:
+    """Only the canonical spelling of an allow-listed type is kept (it reaches SQL)."""
+    return canonical_type(value)
+
+
+def column_name_problem(name: Any) -> str | None:
+    """A warehouse column: a plain identifier, not one of Ferry's own (__ferry...)."""
+    if not isinstance(name, str) or not re.fullmatch(COLUMN_PATTERN, name):
+        return (
+            f"{name!r} is not a valid column name; use letters, digits and _ (not a digit "
+            "first), at most 63 characters"
+        )
+    return output_name_problem(name)
+
+
+def output_name_problem(name: str) -> str | None:
+    """A name the files' columns get: printable, and not Ferry's own (__ferry...)."""
+    if not name or len(name) > 128 or not name.isprintable():
+        return f"{name!r} is not a usable column name: 1 to 128 printable characters"
+    if name.lower().startswith(RESERVED_PREFIX):
+        return f"'{name}' is reserved: names starting with {RESERVED_PREFIX} are Ferry's own"
+    return None
+
+
+def _check_output_name(name: str) -> str:
+    problem = output_name_problem(name)
+    if problem:
+        raise ValueError(problem)
+    return name
+
+
+OutputName = Annotated[str, AfterValidator(_check_output_name)]
+
+
 class ColumnSpec(Spec):
-    type: str
+    type: Annotated[str, AfterValidator(_column_type)]
     pii: bool = False
 
 
@@ -429,7 +470,53 @@ class TableSpec(Spec):
     key: str
     segment_type: SegmentType | None = None
     timestamp: str | None = None
-    columns: dict[str, ColumnSpec]
+    columns: dict[str, ColumnSpec] = Field(min_length=1)
+
+    @field_validator("columns", mode="before")
+    @classmethod
+    def _column_names(cls, columns: Any) -> Any:
+        """Names are checked before the columns, so the error names the column's line."""
+        if isinstance(columns, dict):
+            for name in columns:
+                problem = column_name_problem(name)
+                if problem:
+                    raise located_error((name,), problem, name)
+            _refuse_duplicates([(name, (name,)) for name in columns], "column")
+        return columns
+
+    @model_validator(mode="after")
+    def _key_and_timestamp_are_columns(self) -> TableSpec:
+        if self.key not in self.columns:
+            message = f"key '{self.key}' is not one of the table's columns"
+            raise located_error(("key",), message, self.key)
+        if self.timestamp is not None:
+            column = self.columns.get(self.timestamp)
+            if column is None or base_type(column.type) not in TEMPORAL_TYPES:
+                message = f"'{self.timestamp}' is not a DATE or TIMESTAMP column of the table"
+                raise located_error(("timestamp",), message, self.timestamp)
+        return self
+
+
+def located_error(loc: tuple, message: str, value: Any) -> ValidationError:
+    """An error at loc below the model being validated, so it names that field's line.
+
+    pydantic prefixes the loc of a ValidationError raised in a validator with the path to it.
+    """
+    error = PydanticCustomError("ferry", "{message}", {"message": message})
+    details = [InitErrorDetails(type=error, loc=loc, input=value)]
+    return ValidationError.from_exception_data("definition", details)
+
+
+def _refuse_duplicates(names: list[tuple[str, tuple]], what: str) -> None:
+    """Two names equal but for case are one column to DuckDB and most readers: refused,
+    the error located at the second."""
+    seen: dict[str, str] = {}
+    for name, loc in names:
+        if name.lower() in seen:
+            first = seen[name.lower()]
+            message = f"{what} '{name}' is used twice (also '{first}'; case does not count)"
+            raise located_error(loc, message, name)
+        seen[name.lower()] = name
 
 
 class TablesFile(Spec):
