@@ -21,7 +21,7 @@ import yaml
 
 from ferry import paths
 from ferry.column_types import canonical_type
-from ferry.spec.models import column_name_problem
+from ferry.spec.names import column_name_problem
 
 CUSTOMER_PROFILES_BY_SIZE = {"small": 20_000, "medium": 200_000, "large": 10_000_000}
 # Rows of each table per customer_profile row: the B2B tables are smaller, each lead has 3 events.

@@ -18,18 +18,23 @@ from pydantic import (
     Discriminator,
     Field,
     Tag,
-    ValidationError,
+    TypeAdapter,
+    WrapValidator,
     field_validator,
     model_validator,
 )
-from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from ferry.column_types import TEMPORAL_TYPES, base_type, canonical_type
+from ferry.spec.names import (
+    check_output_name,
+    column_name_problem,
+    located_error,
+    refuse_duplicates,
+)
 
 ID_PATTERN = r"^[a-z][a-z0-9_]{0,62}$"
-COLUMN_PATTERN = r"[A-Za-z_][A-Za-z0-9_]{0,62}"
-RESERVED_PREFIX = "__ferry"  # Ferry's own columns in queries (e.g. __ferry_key)
 Identifier = Annotated[str, Field(pattern=ID_PATTERN)]
+OutputName = Annotated[str, AfterValidator(check_output_name)]
 ConnectionId = Annotated[str, Field(min_length=1, max_length=250)]
 
 FieldOp = Literal[
@@ -155,12 +160,33 @@ class FieldChoice(Spec):
     """
 
     field: str
-    as_: str | None = Field(default=None, alias="as")
+    as_: OutputName | None = Field(default=None, alias="as")
     derive: Literal["email_domain"] | None = None  # a safe part of a PII value
 
     @property
     def output_name(self) -> str:
         return self.as_ or self.field
+
+
+FieldName = Annotated[str, Field(min_length=1)]
+FieldItem = Annotated[
+    Annotated[FieldName, Tag("name")] | Annotated[FieldChoice, Tag("choice")],
+    Discriminator(lambda value: "name" if isinstance(value, str) else "choice"),
+]
+_ALL = TypeAdapter(Literal["all"])
+_FIELD_LIST = TypeAdapter(list[FieldItem])
+
+
+def _fields_by_shape(value: Any, handler: Any) -> Any:
+    """'all' or a list, chosen by the YAML's shape: an error is about the one meant."""
+    return (
+        _FIELD_LIST.validate_python(value)
+        if isinstance(value, list)
+        else _ALL.validate_python(value)
+    )
+
+
+Fields = Annotated[Literal["all"] | list[FieldItem], WrapValidator(_fields_by_shape)]
 
 
 class PiiRule(Spec):
@@ -351,7 +377,7 @@ class ExportSpec(Spec):
     source: TableSource | SegmentSource
     target: Identifier | None = None
     contacts_of_accounts: bool = False
-    fields: Literal["all"] | list[Annotated[str, Field(min_length=1)] | FieldChoice] = "all"
+    fields: Fields = "all"
     filters: Filters = Filters()
     pii: dict[str, PiiAction | PiiRule] = {}
     format: Format = Format()
@@ -377,6 +403,20 @@ class ExportSpec(Spec):
         if self.kind == "segment" and not self.target:
             raise ValueError("a segment export needs a target (a profile in targets.yaml)")
         return self
+
+    @field_validator("fields")
+    @classmethod
+    def _output_names_unique(cls, fields: Any) -> Any:
+        """Two columns of one name (ignoring case, as DuckDB and most readers do) would
+        fail the query or overwrite each other in a reader: refused at the second."""
+        if fields != "all":
+            names = [
+                (choice, (index,)) if isinstance(choice, str)
+                else (choice.output_name, (index, "as" if choice.as_ else "field"))
+                for index, choice in enumerate(fields)
+            ]  # fmt: skip
+            refuse_duplicates(names, "output name")
+        return fields
 
     @property
     def dag_id(self) -> str:
@@ -426,42 +466,8 @@ class TargetsFile(Spec):
     targets: dict[Identifier, TargetSpec]
 
 
-def _column_type(value: str) -> str:
-    """Only the canonical spelling of an allow-listed type is kept (it reaches SQL)."""
-    return canonical_type(value)
-
-
-def column_name_problem(name: Any) -> str | None:
-    """A warehouse column: a plain identifier, not one of Ferry's own (__ferry...)."""
-    if not isinstance(name, str) or not re.fullmatch(COLUMN_PATTERN, name):
-        return (
-            f"{name!r} is not a valid column name; use letters, digits and _ (not a digit "
-            "first), at most 63 characters"
-        )
-    return output_name_problem(name)
-
-
-def output_name_problem(name: str) -> str | None:
-    """A name the files' columns get: printable, and not Ferry's own (__ferry...)."""
-    if not name or len(name) > 128 or not name.isprintable():
-        return f"{name!r} is not a usable column name: 1 to 128 printable characters"
-    if name.lower().startswith(RESERVED_PREFIX):
-        return f"'{name}' is reserved: names starting with {RESERVED_PREFIX} are Ferry's own"
-    return None
-
-
-def _check_output_name(name: str) -> str:
-    problem = output_name_problem(name)
-    if problem:
-        raise ValueError(problem)
-    return name
-
-
-OutputName = Annotated[str, AfterValidator(_check_output_name)]
-
-
 class ColumnSpec(Spec):
-    type: Annotated[str, AfterValidator(_column_type)]
+    type: Annotated[str, AfterValidator(canonical_type)]  # only the canonical form is kept
     pii: bool = False
 
 
@@ -481,7 +487,7 @@ class TableSpec(Spec):
                 problem = column_name_problem(name)
                 if problem:
                     raise located_error((name,), problem, name)
-            _refuse_duplicates([(name, (name,)) for name in columns], "column")
+            refuse_duplicates([(name, (name,)) for name in columns], "column")
         return columns
 
     @model_validator(mode="after")
@@ -495,28 +501,6 @@ class TableSpec(Spec):
                 message = f"'{self.timestamp}' is not a DATE or TIMESTAMP column of the table"
                 raise located_error(("timestamp",), message, self.timestamp)
         return self
-
-
-def located_error(loc: tuple, message: str, value: Any) -> ValidationError:
-    """An error at loc below the model being validated, so it names that field's line.
-
-    pydantic prefixes the loc of a ValidationError raised in a validator with the path to it.
-    """
-    error = PydanticCustomError("ferry", "{message}", {"message": message})
-    details = [InitErrorDetails(type=error, loc=loc, input=value)]
-    return ValidationError.from_exception_data("definition", details)
-
-
-def _refuse_duplicates(names: list[tuple[str, tuple]], what: str) -> None:
-    """Two names equal but for case are one column to DuckDB and most readers: refused,
-    the error located at the second."""
-    seen: dict[str, str] = {}
-    for name, loc in names:
-        if name.lower() in seen:
-            first = seen[name.lower()]
-            message = f"{what} '{name}' is used twice (also '{first}'; case does not count)"
-            raise located_error(loc, message, name)
-        seen[name.lower()] = name
 
 
 class TablesFile(Spec):
