@@ -31,6 +31,7 @@ from ferry.spec.names import (
     located_error,
     refuse_duplicates,
 )
+from ferry.spec.values import MAX_DAYS
 
 ID_PATTERN = r"^[a-z][a-z0-9_]{0,62}$"
 Identifier = Annotated[str, Field(pattern=ID_PATTERN)]
@@ -64,7 +65,9 @@ def parse_byte_size(value: Any) -> int:
     return int(float(match.group(1)) * _SIZE_UNITS[match.group(2)])
 
 
-ByteSize = Annotated[int, BeforeValidator(parse_byte_size), Field(gt=0)]
+MAX_BYTES = 10**15  # 1 PB: sizes stay exact in int64 (numpy) and JSON numbers
+MAX_ROWS = 10**12
+ByteSize = Annotated[int, BeforeValidator(parse_byte_size), Field(gt=0, le=MAX_BYTES)]
 
 
 def check_schedule(value: str) -> str:
@@ -108,8 +111,10 @@ class Condition(Spec):
             if not isinstance(self.value, list) or len(self.value) != 2:
                 raise ValueError("op between needs a two-item list as value: [low, high]")
         elif self.op == "within_last_days":
-            if not isinstance(self.value, int) or self.value <= 0:
-                raise ValueError("op within_last_days needs a positive whole number of days")
+            days = self.value
+            if isinstance(days, bool) or not isinstance(days, int) or not 1 <= days <= MAX_DAYS:
+                problem = f"op within_last_days needs a whole number of days from 1 to {MAX_DAYS}"
+                raise located_error(("value",), problem, days)
         elif self.value is None or isinstance(self.value, (list, dict)):
             raise ValueError(f"op {self.op} needs a single value; for several use op: in")
         return self
@@ -168,25 +173,21 @@ class FieldChoice(Spec):
         return self.as_ or self.field
 
 
+def by_shape(text: Any, other: Any) -> WrapValidator:
+    """Validate a `text | other` union by the YAML's shape: a string is the text form, anything
+    else the other, so an error is about the form meant, not one per branch of the union."""
+    text_form, other_form = TypeAdapter(text), TypeAdapter(other)
+
+    def validate(value: Any, handler: Any) -> Any:
+        form = text_form if isinstance(value, str) else other_form
+        return form.validate_python(value)
+
+    return WrapValidator(validate)
+
+
 FieldName = Annotated[str, Field(min_length=1)]
-FieldItem = Annotated[
-    Annotated[FieldName, Tag("name")] | Annotated[FieldChoice, Tag("choice")],
-    Discriminator(lambda value: "name" if isinstance(value, str) else "choice"),
-]
-_ALL = TypeAdapter(Literal["all"])
-_FIELD_LIST = TypeAdapter(list[FieldItem])
-
-
-def _fields_by_shape(value: Any, handler: Any) -> Any:
-    """'all' or a list, chosen by the YAML's shape: an error is about the one meant."""
-    return (
-        _FIELD_LIST.validate_python(value)
-        if isinstance(value, list)
-        else _ALL.validate_python(value)
-    )
-
-
-Fields = Annotated[Literal["all"] | list[FieldItem], WrapValidator(_fields_by_shape)]
+FieldItem = Annotated[FieldName | FieldChoice, by_shape(FieldName, FieldChoice)]
+Fields = Annotated[Literal["all"] | list[FieldItem], by_shape(Literal["all"], list[FieldItem])]
 
 
 class PiiRule(Spec):
@@ -197,8 +198,8 @@ class PiiRule(Spec):
     """
 
     action: PiiAction
-    keep_first: int = Field(default=1, ge=0)
-    keep_last: int = Field(default=0, ge=0)
+    keep_first: int = Field(default=1, ge=0, le=1000)
+    keep_last: int = Field(default=0, ge=0, le=1000)
     keep_domain: bool = True
     normalize: bool = False
 
@@ -260,7 +261,7 @@ class SegmentSource(Spec):
 class Format(Spec):
     type: Literal["csv", "tsv", "json", "jsonl", "parquet"] = "csv"
     compression: Literal["none", "gzip", "zip", "zstd"] = "none"
-    rows_per_file: int = Field(default=100_000, gt=0)
+    rows_per_file: int = Field(default=100_000, gt=0, le=MAX_ROWS)
     bytes_per_file: ByteSize | None = None
     pretty: bool = False
     name: str | None = None
@@ -314,7 +315,7 @@ class WebhookDestination(_Destination):
     connection: ConnectionId
     endpoint: str = ""
     mode: Literal["records", "manifest"] = "records"
-    batch_size: int = Field(default=500, gt=0)
+    batch_size: int = Field(default=500, gt=0, le=100_000)  # one request body in memory
     signing_connection: ConnectionId | None = None
     max_reject_rate: float = Field(default=0.0, ge=0, le=1)
     on_rejects_over: Literal["fail", "warn"] = "fail"
@@ -331,9 +332,9 @@ Destination = Annotated[
 
 
 class Limits(Spec):
-    max_rows: int | None = Field(default=None, gt=0)
+    max_rows: int | None = Field(default=None, gt=0, le=MAX_ROWS)
     max_bytes: ByteSize | None = None
-    warn_rows: int | None = Field(default=None, gt=0)
+    warn_rows: int | None = Field(default=None, gt=0, le=MAX_ROWS)
     warn_bytes: ByteSize | None = None
 
 
@@ -379,7 +380,7 @@ class ExportSpec(Spec):
     contacts_of_accounts: bool = False
     fields: Fields = "all"
     filters: Filters = Filters()
-    pii: dict[str, PiiAction | PiiRule] = {}
+    pii: dict[str, Annotated[PiiAction | PiiRule, by_shape(PiiAction, PiiRule)]] = {}
     format: Format = Format()
     destinations: list[Destination] = Field(min_length=1)
     schedule: Schedule = "refresh"
@@ -387,7 +388,7 @@ class ExportSpec(Spec):
     depends_on: list[Identifier] | None = None
     limits: Limits = Limits()
     expectations: list[Expectation] = []
-    retention_days: int = Field(default=30, gt=0)
+    retention_days: int = Field(default=30, gt=0, le=MAX_DAYS)  # dates stay in range
     expires: dt.date | None = None
     enabled: bool = True
     notify: Notify = Notify()
@@ -456,8 +457,8 @@ class TargetSpec(Spec):
     name: str
     segment_types: list[SegmentType] = Field(min_length=1)
     required_fields: list[str] = []
-    max_rows: int | None = Field(default=None, gt=0)
-    warn_rows: int | None = Field(default=None, gt=0)
+    max_rows: int | None = Field(default=None, gt=0, le=MAX_ROWS)
+    warn_rows: int | None = Field(default=None, gt=0, le=MAX_ROWS)
     max_bytes: ByteSize | None = None
     warn_bytes: ByteSize | None = None
 
