@@ -95,7 +95,7 @@ def output_select(plan: ExportPlan, pii_key: bytes | None) -> Sql:
         line = formats.line_sql(plan.format.type, fields, plan.format.pretty)
         items = f"{line} AS {formats.LINE_COLUMN}"
     else:
-        items = ", ".join(f"{quote(f.alias)} AS {quote(f.name)}" for f in fields)
+        items = ", ".join(f"{formats.parquet_value(f)} AS {quote(f.name)}" for f in fields)
     return Sql(f"SELECT {items}, {quote(KEY_ALIAS)} FROM ({inner.text}) AS rows", inner.params)
 
 
