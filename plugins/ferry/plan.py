@@ -17,6 +17,8 @@ from ferry.spec import models
 from ferry.spec.loader import Project
 from ferry.sql import Sql, compile_condition, compile_rule, quote
 
+PEOPLE_OPEN = ("email", "download")  # destinations whose files people open in spreadsheets
+
 
 @dataclass(frozen=True)
 class RunInfo:
@@ -108,7 +110,12 @@ class ExportPlan:
 
     @property
     def format(self) -> models.Format:
-        return self.export.format
+        """The export's format, formula_guard decided (see models.Format)."""
+        fmt = self.export.format
+        if fmt.formula_guard is not None:
+            return fmt
+        opened = any(d.type in PEOPLE_OPEN for d in self.export.destinations)
+        return fmt.model_copy(update={"formula_guard": opened and fmt.type in ("csv", "tsv")})
 
     @property
     def file_name(self) -> str:

@@ -113,10 +113,26 @@ def _expanded_year(column: str) -> str:
     return f"{sign} || printf('%04d', abs({year}))"
 
 
-def csv_field(field: Field, delimiter: str) -> str:
-    """A non-null VARCHAR: the field as it appears in the file, quoted only when needed."""
+def csv_text(field: Field, formula_guard: bool = False) -> str:
+    """A field's text before CSV quoting (null stays null), formula-guarded when asked.
+
+    Numbers, dates, hashes and tokens carry no formula (-5 stays -5): only text is guarded.
+    """
     text = iso_text(field.alias, field.type)
-    if field.hex_only or base_type(field.type) in _UNQUOTED_TYPES:
+    if not formula_guard or _needs_no_quoting(field):
+        return text
+    starts_formula = f"left({text}, 1) IN ({_FORMULA_STARTS})"
+    return f"CASE WHEN {starts_formula} THEN {_QUOTE} || {text} ELSE {text} END"
+
+
+def _needs_no_quoting(field: Field) -> bool:
+    return field.hex_only or base_type(field.type) in _UNQUOTED_TYPES
+
+
+def csv_field(field: Field, delimiter: str, formula_guard: bool = False) -> str:
+    """A non-null VARCHAR: the field as it appears in the file, quoted only when needed."""
+    text = csv_text(field, formula_guard)
+    if _needs_no_quoting(field):
         return f"coalesce({text}, '')"
     chars = (f"'{delimiter}'", "'\"'", "chr(10)", "chr(13)", "chr(0)")
     specials = " OR ".join(f"contains({text}, {char})" for char in chars)
@@ -127,16 +143,23 @@ def csv_field(field: Field, delimiter: str) -> str:
     )
 
 
-def csv_line(fields: list[Field], delimiter: str) -> str:
+_FORMULA_CHARS = ("=", "+", "-", "@", "\t", "\r")
+_FORMULA_STARTS = "'=', '+', '-', '@', chr(9), chr(13)"
+_QUOTE = "chr(39)"  # the single quote OWASP prefixes
+
+
+def csv_line(fields: list[Field], delimiter: str, formula_guard: bool = False) -> str:
     separator = "chr(9)" if delimiter == "\t" else f"'{delimiter}'"
-    parts = [csv_field(field, delimiter) for field in fields]
+    parts = [csv_field(field, delimiter, formula_guard) for field in fields]
     return f"concat({f', {separator}, '.join(parts)}, chr(10))"
 
 
-def csv_header(names: list[str], delimiter: str) -> bytes:
-    """The header row, each name quoted by the same rule as the values."""
+def csv_header(names: list[str], delimiter: str, formula_guard: bool = False) -> bytes:
+    """The header row, each name guarded and quoted by the same rules as the values."""
 
     def field(name: str) -> str:
+        if formula_guard and name.startswith(_FORMULA_CHARS):
+            name = "'" + name
         if name == "" or any(char in name for char in (delimiter, '"', "\n", "\r")):
             return '"' + name.replace('"', '""') + '"'
         return name
@@ -173,10 +196,12 @@ def parquet_value(field: Field) -> str:
     return f"CASE WHEN isfinite({column}) THEN {column} END" if is_temporal(field.type) else column
 
 
-def line_sql(format_type: str, fields: list[Field], pretty: bool = False) -> str:
+def line_sql(
+    format_type: str, fields: list[Field], pretty: bool = False, formula_guard: bool = False
+) -> str:
     """The SQL of the one VARCHAR column holding each row's output bytes."""
     if format_type in ("csv", "tsv"):
-        return csv_line(fields, "," if format_type == "csv" else "\t")
+        return csv_line(fields, "," if format_type == "csv" else "\t", formula_guard)
     obj = json_object(fields)
     if format_type == "jsonl":
         return f"{obj} || chr(10)"
@@ -185,9 +210,9 @@ def line_sql(format_type: str, fields: list[Field], pretty: bool = False) -> str
     return f"',' || chr(10) || {obj}"  # JSON_SEPARATOR first; a file's first row skips it
 
 
-def header_bytes(format_type: str, names: list[str]) -> bytes:
+def header_bytes(format_type: str, names: list[str], formula_guard: bool = False) -> bytes:
     if format_type in ("csv", "tsv"):
-        return csv_header(names, "," if format_type == "csv" else "\t")
+        return csv_header(names, "," if format_type == "csv" else "\t", formula_guard)
     return b"[\n" if format_type == "json" else b""
 
 

@@ -92,7 +92,8 @@ def output_select(plan: ExportPlan, pii_key: bytes | None) -> Sql:
     inner = typed_select(plan, pii_key)
     fields = formats.fields_of(plan.columns, output_types(plan))
     if plan.format.type in formats.TEXT_TYPES:
-        line = formats.line_sql(plan.format.type, fields, plan.format.pretty)
+        fmt = plan.format
+        line = formats.line_sql(fmt.type, fields, fmt.pretty, bool(fmt.formula_guard))
         items = f"{line} AS {formats.LINE_COLUMN}"
     else:
         items = ", ".join(f"{formats.parquet_value(f)} AS {quote(f.name)}" for f in fields)

@@ -102,7 +102,8 @@ def _preview_select(plan: ExportPlan, pii_key: bytes | None) -> Sql:
     if plan.format.type in ("json", "jsonl"):
         items = f"{formats.json_object(fields)} AS line"
     else:
-        items = ", ".join(f"{formats.iso_text(f.alias, f.type)} AS {quote(f.name)}" for f in fields)
+        guard = bool(plan.format.formula_guard)
+        items = ", ".join(f"{formats.csv_text(f, guard)} AS {quote(f.name)}" for f in fields)
     text = f"SELECT {items}, {quote(query.KEY_ALIAS)} FROM ({inner.text}) AS rows"
     return Sql(text, inner.params)
 

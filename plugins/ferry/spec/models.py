@@ -265,9 +265,15 @@ class Format(Spec):
     bytes_per_file: ByteSize | None = None
     pretty: bool = False
     name: str | None = None
+    # CSV/TSV cells (and headers) starting with = + - @ tab or CR get a leading ' (OWASP),
+    # so a spreadsheet shows them as text, not formulas. None: on when a destination is
+    # email or download (files people open), off otherwise.
+    formula_guard: bool | None = None
 
     @model_validator(mode="after")
     def _compression_fits_type(self) -> Format:
+        if self.formula_guard and self.type not in ("csv", "tsv"):
+            raise ValueError("formula_guard applies to csv and tsv; remove it for " + self.type)
         if self.compression == "zstd" and self.type != "parquet":
             raise ValueError("zstd compression is for parquet; use gzip or zip for text formats")
         if self.compression == "zip" and self.type == "parquet":
