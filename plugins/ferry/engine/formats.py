@@ -121,17 +121,36 @@ def csv_text(field: Field, formula_guard: bool = False) -> str:
     text = iso_text(field.alias, field.type)
     if not formula_guard or _needs_no_quoting(field):
         return text
-    starts_formula = f"left({text}, 1) IN ({_FORMULA_STARTS})"
-    return f"CASE WHEN {starts_formula} THEN {_QUOTE} || {text} ELSE {text} END"
+    return f"CASE WHEN unicode({text}) IN ({_FORMULA_CODES}) THEN chr(39) || {text} ELSE {text} END"
+
+
+_FORMULA_CHARS = ("=", "+", "-", "@", "\t", "\r")
+_FORMULA_CODES = ", ".join(str(ord(char)) for char in _FORMULA_CHARS)
+
+
+def guarded(fields: list[Field]) -> tuple[str, list[Field]]:
+    """A projection applying the formula guard once per value, and the fields it yields.
+
+    The CSV line refers to each field's text several times (null, empty, quoting), so the
+    guard is computed a level below, not inside every reference.
+    """
+    items, texts = [], []
+    for field in fields:
+        typed = _needs_no_quoting(field)  # no formula in it: stays as it is, typed
+        items.append(
+            f"{quote(field.alias) if typed else csv_text(field, True)} AS {quote(field.alias)}"
+        )
+        texts.append(field if typed else Field(field.alias, field.name, "VARCHAR"))
+    return ", ".join(items), texts
 
 
 def _needs_no_quoting(field: Field) -> bool:
     return field.hex_only or base_type(field.type) in _UNQUOTED_TYPES
 
 
-def csv_field(field: Field, delimiter: str, formula_guard: bool = False) -> str:
+def csv_field(field: Field, delimiter: str) -> str:
     """A non-null VARCHAR: the field as it appears in the file, quoted only when needed."""
-    text = csv_text(field, formula_guard)
+    text = iso_text(field.alias, field.type)
     if _needs_no_quoting(field):
         return f"coalesce({text}, '')"
     chars = (f"'{delimiter}'", "'\"'", "chr(10)", "chr(13)", "chr(0)")
@@ -143,14 +162,9 @@ def csv_field(field: Field, delimiter: str, formula_guard: bool = False) -> str:
     )
 
 
-_FORMULA_CHARS = ("=", "+", "-", "@", "\t", "\r")
-_FORMULA_STARTS = "'=', '+', '-', '@', chr(9), chr(13)"
-_QUOTE = "chr(39)"  # the single quote OWASP prefixes
-
-
-def csv_line(fields: list[Field], delimiter: str, formula_guard: bool = False) -> str:
+def csv_line(fields: list[Field], delimiter: str) -> str:
     separator = "chr(9)" if delimiter == "\t" else f"'{delimiter}'"
-    parts = [csv_field(field, delimiter, formula_guard) for field in fields]
+    parts = [csv_field(field, delimiter) for field in fields]
     return f"concat({f', {separator}, '.join(parts)}, chr(10))"
 
 
@@ -196,12 +210,10 @@ def parquet_value(field: Field) -> str:
     return f"CASE WHEN isfinite({column}) THEN {column} END" if is_temporal(field.type) else column
 
 
-def line_sql(
-    format_type: str, fields: list[Field], pretty: bool = False, formula_guard: bool = False
-) -> str:
+def line_sql(format_type: str, fields: list[Field], pretty: bool = False) -> str:
     """The SQL of the one VARCHAR column holding each row's output bytes."""
     if format_type in ("csv", "tsv"):
-        return csv_line(fields, "," if format_type == "csv" else "\t", formula_guard)
+        return csv_line(fields, "," if format_type == "csv" else "\t")
     obj = json_object(fields)
     if format_type == "jsonl":
         return f"{obj} || chr(10)"
