@@ -27,6 +27,7 @@ from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import IO, Any
 
+from ferry.arrow_values import python_safe
 from ferry.column_types import (
     DECIMAL_TYPES,
     FLOAT_TYPES,
@@ -167,52 +168,13 @@ def _batch_records(batch) -> list[dict]:
     for field, column in zip(batch.schema, batch.columns, strict=True):
         if pa.types.is_decimal(field.type) and field.type.precision <= JSON_EXACT_DIGITS:
             floats.append(field.name)
-        columns.append(_python_safe(field.type, column))
+        columns.append(python_safe(column))
     records = pa.RecordBatch.from_arrays(columns, names=batch.schema.names).to_pylist()
     for record in records if floats else ():
         for name in floats:
             if record[name] is not None:
                 record[name] = float(record[name])  # exact: at most 15 digits
     return records
-
-
-_DAY_US = 86_400_000_000
-_DAYS_RANGE = (-719_162, 2_932_896)  # 0001-01-01 and 9999-12-31, in days from 1970-01-01
-_GREGORIAN_CYCLE_DAYS = 146_097  # 400 years: the calendar repeats exactly
-
-
-def _python_safe(arrow_type, column):
-    """A date or timestamp column with values Python cannot hold, as ISO 8601 text."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
-    if pa.types.is_date32(arrow_type):
-        counts, unit = column.view(pa.int32()), 1
-    elif pa.types.is_timestamp(arrow_type) and arrow_type.unit == "us":
-        counts, unit = column.view(pa.int64()), _DAY_US
-    else:
-        return column
-    low, high = pc.min_max(counts).values()
-    if low.as_py() is None or (
-        _DAYS_RANGE[0] * unit <= low.as_py() and high.as_py() < (_DAYS_RANGE[1] + 1) * unit
-    ):
-        return column
-    return pa.array([None if n is None else _iso(n, unit) for n in counts.to_pylist()], pa.string())
-
-
-def _iso(count: int, unit: int) -> str:
-    """Days (unit 1) or microseconds (unit a day) from 1970 as the files write them."""
-    days, micros = divmod(count, unit) if unit > 1 else (count, None)
-    cycles = days // _GREGORIAN_CYCLE_DAYS
-    moment = dt.datetime(1970, 1, 1) + dt.timedelta(days=days - cycles * _GREGORIAN_CYCLE_DAYS)
-    year = moment.year + 400 * cycles
-    sign = "-" if year < 0 else ("+" if year > 9999 else "")
-    text = f"{sign}{abs(year):04d}{moment.strftime('-%m-%d')}"
-    if micros is None:
-        return text
-    moment += dt.timedelta(microseconds=micros)
-    fraction = f".{moment.microsecond:06d}".rstrip("0").rstrip(".")
-    return f"{text}{moment.strftime('T%H:%M:%S')}{fraction}Z"
 
 
 def batched(items: Iterable[Any], size: int) -> Iterator[list[Any]]:

@@ -192,15 +192,21 @@ def json_object(fields: list[Field]) -> str:
 def json_value(field: Field) -> str:
     """Dates and timestamps as ISO strings; NaN and infinities (not JSON) as null; numbers a
     double cannot hold exactly (DECIMAL over 15 digits, HUGEINT) as strings."""
-    column, base = quote(field.alias), base_type(field.type)
+    column = quote(field.alias)
     if is_temporal(field.type):
         return iso_text(field.alias, field.type)
-    if base in FLOAT_TYPES:
+    if base_type(field.type) in FLOAT_TYPES:
         return f"CASE WHEN isfinite({column}) THEN {column} END"
-    shape = decimal_shape(field.type) if base in DECIMAL_TYPES else None
-    if base == "HUGEINT" or (shape and shape[0] > JSON_EXACT_DIGITS):
+    if json_as_text(field.type):
         return f"CAST({column} AS VARCHAR)"
     return column
+
+
+def json_as_text(column_type: str) -> bool:
+    """Whether JSON writes the type's numbers as strings: more digits than a double holds."""
+    base = base_type(column_type)
+    shape = decimal_shape(column_type) if base in DECIMAL_TYPES else None
+    return base == "HUGEINT" or bool(shape and shape[0] > JSON_EXACT_DIGITS)
 
 
 def parquet_value(field: Field) -> str:
