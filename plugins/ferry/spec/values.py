@@ -54,9 +54,16 @@ def value_problem(op: str, value: Any, column_type: str) -> str | None:
 
 
 def _days_problem(column_type: str) -> str | None:
+    problem = time_column_problem(column_type)
+    return problem and f"within_last_days {problem}"
+
+
+def time_column_problem(column_type: str) -> str | None:
+    """A filter on dates or times (within_last_days, window, date_column) needs a DATE or
+    TIMESTAMP column: DuckDB would fail to compare text with a time only at run time."""
     if base_type(canonical_type(column_type)) in TEMPORAL_TYPES:
         return None
-    return f"within_last_days needs a DATE or TIMESTAMP column; this one is {column_type}"
+    return f"needs a DATE or TIMESTAMP column; this one is {canonical_type(column_type)}"
 
 
 def _item_problem(item: Any, canonical: str) -> str | None:

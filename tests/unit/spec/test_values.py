@@ -114,3 +114,19 @@ def test_settings_are_bounded_so_later_arithmetic_cannot_overflow(tmp_path, sett
     [error] = _export_errors(tmp_path, setting)
     assert error.startswith("include/exports/bounded.yaml:5 -> " + field + " -> ")
     assert "less than or equal to" in error
+
+
+@pytest.mark.parametrize(
+    ("filters", "field"),
+    [
+        ("pii: {email: keep}\nfilters: {window: {column: state}}", "filters.window.column"),
+        (
+            "pii: {email: keep}\nfilters: {date_column: lead_id, dates: [2026-01-01]}",
+            "filters.date_column",
+        ),
+    ],
+)
+def test_time_filters_need_a_date_or_timestamp_column(tmp_path, filters, field):
+    [error] = _export_errors(tmp_path, filters)
+    assert error.startswith("include/exports/bounded.yaml:6 -> " + field + " -> ")
+    assert "needs a DATE or TIMESTAMP column; this one is" in error
