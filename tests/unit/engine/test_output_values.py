@@ -19,7 +19,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from ferry.delivery.records import iter_records, json_text
-from ferry.engine import extract, validate
+from ferry.engine import extract, preview, validate
 from ferry.plan import RunInfo, build_plan
 from ferry.spec import models
 
@@ -160,3 +160,13 @@ def test_expectations_read_the_values_back_from_every_format(run_odd, format_typ
     assert nulls == {"amount": 1, "big": 1, "day": 1, "at": 2,
                      "ratio": 3 if format_type.startswith("json") else 1}  # fmt: skip
     assert summary["passed"]  # NaN counts as null to GX; JSON writes null for inf too
+
+
+def test_preview_shows_dates_python_cannot_hold_as_the_text_files_do(
+    run_odd, project, odd_warehouse, tmp_path
+):
+    run_odd(type="parquet")
+    plan = build_plan(project, "odd", RunInfo("odd", "manual__2"), str(tmp_path / "p"))
+    shown = preview(plan, warehouse=odd_warehouse, pii_key=None)
+    assert [row["day"] for row in shown][:2] == ["-0043-03-15", "+12026-05-06"]
+    assert [row["at"] for row in shown][:3] == [None, None, "0000-12-31T23:59:59.5Z"]
