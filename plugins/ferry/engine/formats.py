@@ -191,7 +191,7 @@ def json_object(fields: list[Field]) -> str:
 
 def json_value(field: Field) -> str:
     """Dates and timestamps as ISO strings; NaN and infinities (not JSON) as null; numbers a
-    double cannot hold exactly (DECIMAL over 15 digits, HUGEINT) as strings."""
+    double cannot hold exactly (DECIMAL over 15 digits, HUGEINT) and JSON as strings."""
     column = quote(field.alias)
     if is_temporal(field.type):
         return iso_text(field.alias, field.type)
@@ -203,10 +203,11 @@ def json_value(field: Field) -> str:
 
 
 def json_as_text(column_type: str) -> bool:
-    """Whether JSON writes the type's numbers as strings: more digits than a double holds."""
+    """Whether JSON files write the type's values as strings: numbers with more digits than
+    a double holds, and JSON columns (their text: one type per field for every reader)."""
     base = base_type(column_type)
     shape = decimal_shape(column_type) if base in DECIMAL_TYPES else None
-    return base == "HUGEINT" or bool(shape and shape[0] > JSON_EXACT_DIGITS)
+    return base in ("HUGEINT", "JSON") or bool(shape and shape[0] > JSON_EXACT_DIGITS)
 
 
 def parquet_value(field: Field) -> str:

@@ -20,7 +20,7 @@ import pyarrow.json as pajson
 import pyarrow.parquet as pq
 
 from ferry.arrow_values import safe_batch
-from ferry.column_types import base_type
+from ferry.column_types import INTEGER_TYPES, base_type
 from ferry.engine.formats import json_as_text
 from ferry.manifest import Manifest
 
@@ -68,10 +68,11 @@ def json_schema(schema: list[dict[str, str]]) -> pa.Schema:
 
 
 _JSON_TYPES = {
-    **dict.fromkeys(("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "INT", "HUGEINT"), pa.int64()),
+    **dict.fromkeys(INTEGER_TYPES, pa.int64()),
+    "UBIGINT": pa.uint64(),
     **dict.fromkeys(("DECIMAL", "NUMERIC", "DOUBLE", "FLOAT", "REAL"), pa.float64()),
     "BOOLEAN": pa.bool_(),
-}
+}  # HUGEINT, wide DECIMAL and JSON are strings (formats.json_as_text)
 
 
 def jsonl_batches(path: Path, schema: pa.Schema) -> Iterator[pa.RecordBatch]:

@@ -170,3 +170,47 @@ def test_preview_shows_dates_python_cannot_hold_as_the_text_files_do(
     shown = preview(plan, warehouse=odd_warehouse, pii_key=None)
     assert [row["day"] for row in shown][:2] == ["-0043-03-15", "+12026-05-06"]
     assert [row["at"] for row in shown][:3] == [None, None, "0000-12-31T23:59:59.5Z"]
+
+
+EVERY_TYPE = {
+    "id": "BIGINT", "t": "TIME", "u": "UUID", "b": "BLOB", "j": "JSON", "f": "FLOAT",
+    "ui": "UBIGINT", "ti": "TINYINT", "us": "USMALLINT", "bo": "BOOLEAN", "tz": "TIMESTAMPTZ",
+    "h": "HUGEINT", "d": "DECIMAL(18,3)",
+}  # fmt: skip
+EVERY_VALUE = ("1", "12:30:00.5", "a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11", "\\x00\\xff=x",
+               '{"a": [1, 2]}', "0.5", str(2**64 - 1), "-5", "65535", "true",
+               "2026-01-01 00:00:00+00", str(-(2**127)), "123456789012345.678")  # fmt: skip
+
+
+@pytest.mark.parametrize("format_type", ["csv", "tsv", "json", "jsonl", "parquet"])
+def test_every_allowed_type_is_written_and_read_back(project, tmp_path, format_type):
+    warehouse = tmp_path / "types.duckdb"
+    with duckdb.connect(str(warehouse)) as con:
+        con.execute("SET TimeZone = 'UTC'")
+        con.execute(f"CREATE TABLE every ({', '.join(f'{n} {t}' for n, t in EVERY_TYPE.items())})")
+        casts = ", ".join(f"CAST(? AS {t})" for t in EVERY_TYPE.values())
+        con.execute(f"INSERT INTO every SELECT {casts}", list(EVERY_VALUE))
+        con.execute("INSERT INTO every (id) VALUES (2)")
+    columns = {name: models.ColumnSpec(type=kind) for name, kind in EVERY_TYPE.items()}
+    project.tables["every"] = models.TableSpec(key="id", columns=columns)
+    expectations = [{"expect": "not_null", "field": n, "on_failure": "warn"} for n in EVERY_TYPE]
+    spec = models.ExportSpec.model_validate({
+        "id": "every", "name": "Every", "source": {"table": "every"},
+        "format": {"type": format_type}, "destinations": [{"type": "download"}],
+        "expectations": expectations,
+    })  # fmt: skip
+    project.exports["every"] = spec
+    try:
+        plan = build_plan(project, "every", RunInfo("every", "manual__1"), str(tmp_path / "s"))
+        manifest = extract(plan, warehouse=warehouse, pii_key=None)
+        summary = validate(plan, manifest)
+        [path] = data_paths(plan.staging_dir, manifest)
+        records = _strict_json(json_text(list(iter_records(path, format_type, manifest.schema))))
+    finally:
+        project.tables.pop("every"), project.exports.pop("every")
+    assert [r["unexpected_count"] for r in summary["results"]] == [0] + [1] * 12
+    first = records[0]
+    assert first["ui"] == 2**64 - 1 and first["ti"] == -5 and first["bo"] is True
+    assert first["h"] == str(-(2**127)) and first["d"] == "123456789012345.678"
+    assert first["j"] == '{"a": [1, 2]}' and first["tz"] == "2026-01-01T00:00:00Z"
+    assert records[1] == {"id": 2, **dict.fromkeys(list(EVERY_TYPE)[1:])}
