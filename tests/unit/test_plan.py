@@ -51,3 +51,26 @@ def test_email_domain_is_derived_from_the_email(tmp_path, warehouse):
         for key, email in emails
     ]
     assert delivered[1:] == expected
+
+
+def _guard(destinations: list[dict], **fmt) -> bool | None:
+    from ferry.spec.models import ExportSpec
+
+    project = load_project(ROOT / "include")
+    spec = ExportSpec.model_validate({
+        "id": "guarded", "name": "G", "source": {"table": "lead"}, "fields": ["lead_id"],
+        "format": fmt, "destinations": destinations,
+    })  # fmt: skip
+    project.exports[spec.id] = spec
+    return build_plan(project, spec.id, RunInfo(spec.id, "r1"), "/tmp").format.formula_guard
+
+
+def test_the_formula_guard_is_on_for_csv_people_open_unless_the_export_says():
+    s3 = {"type": "s3", "connection": "aws", "bucket": "bucket", "path": "x/"}
+    email = {"type": "email", "to": ["a@example.com"]}
+    assert _guard([s3, email], type="csv") is True
+    assert _guard([{"type": "download"}], type="tsv") is True
+    assert _guard([s3], type="csv") is False
+    assert _guard([email], type="jsonl") is False
+    assert _guard([s3], type="csv", formula_guard=True) is True
+    assert _guard([email], type="csv", formula_guard=False) is False
