@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import decimal
+import json
 import math
 import re
 from typing import Any
@@ -34,6 +35,7 @@ _FLOAT_LIMITS = {
     "FLOAT": decimal.Decimal("3.4028234663852886e38"),
     "DOUBLE": decimal.Decimal("1.7976931348623157e308"),
 }
+_TIME_TEXT = re.compile(r"[0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]{1,6})?)?")
 _UUID_TEXT = re.compile(r"[0-9a-fA-F]{8}-?([0-9a-fA-F]{4}-?){3}[0-9a-fA-F]{12}")
 
 
@@ -83,6 +85,8 @@ def _item_problem(item: Any, canonical: str) -> str | None:
         "TIMESTAMP": (_is_timestamp, "a date or time (ISO 8601, e.g. 2026-01-31T12:00:00)"),
         "TIMESTAMPTZ": (_is_timestamp, "a date or time (ISO 8601, e.g. 2026-01-31T12:00:00Z)"),
         "UUID": (_is_uuid, "a UUID"),
+        "TIME": (_is_time, "a time of day (HH:MM[:SS[.ffffff]])"),
+        "JSON": (_is_json, "JSON text"),
     }
     if canonical in kinds:
         fits, kind = kinds[canonical]
@@ -153,6 +157,26 @@ def _parses(text: str) -> bool:
     except ValueError:
         return False
     return True
+
+
+def _is_time(item: Any) -> bool:
+    if isinstance(item, dt.time):
+        return True
+    if not isinstance(item, str) or not _TIME_TEXT.fullmatch(item):
+        return False
+    try:
+        dt.time.fromisoformat(item)
+    except ValueError:
+        return False
+    return True
+
+
+def _is_json(item: Any) -> bool:
+    try:
+        json.loads(item) if isinstance(item, str) else None
+    except ValueError:
+        return False
+    return isinstance(item, str)
 
 
 def _is_uuid(item: Any) -> bool:
