@@ -17,6 +17,8 @@ Values some formats cannot carry as they are (README "Output values"):
   0000, 12026 is +12026); Parquet keeps the typed value.
 - DECIMAL with more than 15 digits and HUGEINT: JSON strings (a double, which is what most
   JSON readers make of a number, holds 15 digits exactly); narrower ones are numbers.
+  JSON columns are their text, a string, so every field has one type for every reader.
+- CSV/TSV formula guard (format.formula_guard): see csv_text.
 - NUL characters are dropped from CSV/TSV fields (readers and databases refuse them);
   JSON writes them escaped (\u0000).
 """
