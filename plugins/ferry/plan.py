@@ -11,10 +11,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ferry import staging
+from ferry.column_types import canonical_type
 from ferry.safe_names import folder_name
 from ferry.spec import models
 from ferry.spec.loader import Project
 from ferry.sql import Sql, compile_condition, compile_rule, quote
+
+PEOPLE_OPEN = ("email", "download")  # destinations whose files people open in spreadsheets
 
 
 @dataclass(frozen=True)
@@ -108,7 +111,12 @@ class ExportPlan:
 
     @property
     def format(self) -> models.Format:
-        return self.export.format
+        """The export's format, formula_guard decided (see models.Format)."""
+        fmt = self.export.format
+        if fmt.formula_guard is not None:
+            return fmt
+        opened = any(d.type in PEOPLE_OPEN for d in self.export.destinations)
+        return fmt.model_copy(update={"formula_guard": opened and fmt.type in ("csv", "tsv")})
 
     @property
     def file_name(self) -> str:
@@ -185,7 +193,7 @@ def row_filter(project: Project, export: models.ExportSpec, run: RunInfo) -> Sql
     parts.append(_time_filter(export.filters, run))
     parts += [compile_condition(c, table.columns, run.now) for c in export.filters.where]
     if run.ids:
-        key_type = table.columns[table.key].type
+        key_type = canonical_type(table.columns[table.key].type)
         placeholders = ", ".join([f"CAST(? AS {key_type})"] * len(run.ids))
         parts.append(Sql(f"{quote(table.key)} IN ({placeholders})", tuple(run.ids)))
     return Sql.join(parts)

@@ -1,7 +1,8 @@
 """Compile filters and segment rules to parameterised SQL (DuckDB dialect).
 
-Column names come from tables.yaml (checked when definitions load) and are quoted; every
-value is a bound parameter, cast to the column's declared type, so no value reaches SQL text.
+Column names come from tables.yaml (allow-listed identifiers, checked when definitions load)
+and are quoted; every value is a bound parameter, cast to the column's declared type, whose
+canonical allow-listed spelling is the only part of tables.yaml that reaches SQL text.
 
 Semantics users rely on:
 - A condition on a NULL value does not match, except is_null, ne and not_in: a row whose
@@ -16,17 +17,14 @@ Semantics users rely on:
 from __future__ import annotations
 
 import datetime as dt
-import re
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
+from ferry.column_types import canonical_type, decimal_shape, integer_range
 from ferry.spec import models
 
 TRUE = "TRUE"
 MAX_DECIMAL_SCALE = 37
-_INTEGER_TYPE = re.compile(r"U?(TINY|SMALL|BIG|HUGE)?INT(EGER)?\d*")
-_DECIMAL_TYPE = re.compile(r"(DECIMAL|NUMERIC)(\(\s*\d+\s*(,\s*(\d+)\s*)?\))?")
-_DEFAULT_DECIMAL_SCALE = 3  # DuckDB's DECIMAL without arguments is DECIMAL(18,3)
 
 
 @dataclass(frozen=True)
@@ -55,13 +53,10 @@ def quote(name: str) -> str:
 
 def _column_scale(column_type: str) -> int | None:
     """Decimal places an exact numeric column keeps (0 for integers); None for other types."""
-    upper = column_type.strip().upper()
-    if _INTEGER_TYPE.fullmatch(upper):
+    if integer_range(column_type):
         return 0
-    match = _DECIMAL_TYPE.fullmatch(upper)
-    if not match:
-        return None
-    return int(match.group(4) or 0) if match.group(2) else _DEFAULT_DECIMAL_SCALE
+    shape = decimal_shape(column_type)
+    return shape[1] if shape else None
 
 
 def value_type(column_type: str, value: object) -> str:
@@ -69,16 +64,18 @@ def value_type(column_type: str, value: object) -> str:
 
     `order_count gt 2.5` cast to INTEGER would become `> 3` and lose the rows with 3, so a
     value with more decimals than an exact numeric column keeps gets a DECIMAL wide enough.
+    Only canonical, allow-listed type names come out (canonical_type raises otherwise).
     """
-    scale = _column_scale(column_type)
+    canonical = canonical_type(column_type)
+    scale = _column_scale(canonical)
     if scale is None or isinstance(value, bool):
-        return column_type
+        return canonical
     try:
         exponent = Decimal(str(value)).as_tuple().exponent
     except InvalidOperation:
-        return column_type  # not a number: the cast reports it when the query runs
+        return canonical  # not a number: the cast reports it when the query runs
     if not isinstance(exponent, int) or -exponent <= scale:
-        return column_type
+        return canonical
     return f"DECIMAL(38,{min(-exponent, MAX_DECIMAL_SCALE)})"
 
 

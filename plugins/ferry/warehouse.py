@@ -20,6 +20,8 @@ import duckdb
 import yaml
 
 from ferry import paths
+from ferry.column_types import canonical_type
+from ferry.spec.names import column_name_problem
 
 CUSTOMER_PROFILES_BY_SIZE = {"small": 20_000, "medium": 200_000, "large": 10_000_000}
 # Rows of each table per customer_profile row: the B2B tables are smaller, each lead has 3 events.
@@ -529,9 +531,20 @@ def load_contract(tables_yaml: Path | None = None) -> dict[str, dict[str, str]]:
     tables_yaml = tables_yaml or paths.include_dir() / "warehouse" / "tables.yaml"
     tables = yaml.safe_load(tables_yaml.read_text(encoding="utf-8"))["tables"]
     return {
-        name: {column: spec["type"] for column, spec in table["columns"].items()}
+        name: {
+            _column(column): canonical_type(spec["type"])
+            for column, spec in table["columns"].items()
+        }
         for name, table in tables.items()
     }
+
+
+def _column(name: str) -> str:
+    """Names and types reach the generator's SQL: the loader's allow-lists apply here too."""
+    problem = column_name_problem(name)
+    if problem:
+        raise ValueError(f"tables.yaml: {problem}")
+    return name
 
 
 def row_counts(size: str = "small", rows: int | None = None) -> dict[str, int]:

@@ -100,3 +100,26 @@ def test_run_ids_the_old_sanitiser_folded_together_get_separate_folders(tmp_path
     assert len({plan.staging_dir for plan in plans}) == 3
     assert len({manifest.job_run_id for manifest in manifests}) == 3
     assert [read_manifest(p.staging_dir).run_id for p in plans] == [m.run_id for m in manifests]
+
+
+def _guard(destinations: list[dict], **fmt) -> bool | None:
+    from ferry.spec.models import ExportSpec
+
+    project = load_project(ROOT / "include")
+    spec = ExportSpec.model_validate({
+        "id": "guarded", "name": "G", "source": {"table": "lead"}, "fields": ["lead_id"],
+        "format": fmt, "destinations": destinations,
+    })  # fmt: skip
+    project.exports[spec.id] = spec
+    return build_plan(project, spec.id, RunInfo(spec.id, "r1"), "/tmp").format.formula_guard
+
+
+def test_the_formula_guard_is_on_for_csv_people_open_unless_the_export_says():
+    s3 = {"type": "s3", "connection": "aws", "bucket": "bucket", "path": "x/"}
+    email = {"type": "email", "to": ["a@example.com"]}
+    assert _guard([s3, email], type="csv") is True
+    assert _guard([{"type": "download"}], type="tsv") is True
+    assert _guard([s3], type="csv") is False
+    assert _guard([email], type="jsonl") is False
+    assert _guard([s3], type="csv", formula_guard=True) is True
+    assert _guard([email], type="csv", formula_guard=False) is False

@@ -290,3 +290,30 @@ def test_a_value_that_looks_like_sql_is_matched_literally(con, op, value, expect
 
 def test_a_quoted_identifier_stays_one_name():
     assert quote('email" OR 1=1 --') == '"email"" OR 1=1 --"'
+
+
+# --- Column types reach SQL only in their canonical, allow-listed spelling ----------------
+
+
+def test_compiled_sql_holds_only_the_canonical_type(con):
+    columns = {"score": ColumnSpec(type="numeric( 12 , 2 )"), "name": ColumnSpec(type="text")}
+    assert columns["score"].type == "DECIMAL(12,2)"
+    where = compile_rule(
+        AllOf(all=[Condition(field="score", op="gt", value=500),
+                   Condition(field="name", op="in", value=["bob", "Alice"])]),
+        columns, NOW,
+    )  # fmt: skip
+    casts = where.text.split("CAST(? AS ")[1:]
+    types = [re.match(r"(DECIMAL\(\d+,\d+\)|[A-Z]+)\)", cast).group(1) for cast in casts]
+    assert types == ["DECIMAL(12,2)", "VARCHAR", "VARCHAR"]
+    assert ids(con, where) == [2]
+
+
+@pytest.mark.parametrize(
+    "hostile",
+    ["VARCHAR) OR (1=1", "BOOLEAN) OR ((SELECT count(*) FROM read_text('/etc/hostname')) > 0"],
+)
+def test_a_type_that_skipped_the_loader_never_reaches_sql(hostile):
+    columns = {"name": ColumnSpec.model_construct(type=hostile)}
+    with pytest.raises(ValueError, match="is not a column type Ferry knows"):
+        compile_condition(Condition(field="name", op="eq", value="nobody"), columns, NOW)

@@ -22,7 +22,6 @@ import datetime as dt
 import email.utils
 import hashlib
 import hmac
-import json
 import logging
 import math
 import urllib.parse
@@ -41,7 +40,7 @@ from ferry.delivery.base import (
     manifest_bytes,
     with_retries,
 )
-from ferry.delivery.records import batched, iter_records, to_jsonable
+from ferry.delivery.records import batched, iter_records, json_text
 from ferry.manifest import Manifest, StagedFile, sha256_of
 
 REJECTS_NAME = "rejects.jsonl"
@@ -126,8 +125,7 @@ def _post_records(
 
 
 def _json_bytes(payload: Any) -> bytes:
-    text = json.dumps(payload, ensure_ascii=False, separators=(",", ":"), default=to_jsonable)
-    return text.encode("utf-8")
+    return json_text(payload, separators=(",", ":")).encode("utf-8")
 
 
 def _rejects_of(answer: Any, batch: list, number: int, offset: int, log) -> list[dict]:
@@ -153,7 +151,7 @@ def _write_rejects(staging_dir: Path, destination, manifest: Manifest, rejects: 
     temporary, target = folder / f".{REJECTS_NAME}.tmp", folder / REJECTS_NAME
     with temporary.open("w", encoding="utf-8") as out:
         for reject in rejects:
-            out.write(json.dumps(reject, ensure_ascii=False, default=to_jsonable) + "\n")
+            out.write(json_text(reject) + "\n")
     temporary.replace(target)
     staged = StagedFile(
         REJECTS_NAME, len(rejects), target.stat().st_size, sha256_of(target), kind="rejects"

@@ -91,12 +91,16 @@ def output_select(plan: ExportPlan, pii_key: bytes | None) -> Sql:
     """What the writers read: one line column for text formats, typed columns for parquet."""
     inner = typed_select(plan, pii_key)
     fields = formats.fields_of(plan.columns, output_types(plan))
-    if plan.format.type in formats.TEXT_TYPES:
-        line = formats.line_sql(plan.format.type, fields, plan.format.pretty)
-        items = f"{line} AS {formats.LINE_COLUMN}"
+    source, key = inner.text, quote(KEY_ALIAS)
+    fmt = plan.format
+    if fmt.type in formats.TEXT_TYPES:
+        if fmt.formula_guard:
+            guarded, fields = formats.guarded(fields)
+            source = f"SELECT {guarded}, {key} FROM ({source}) AS typed"
+        items = f"{formats.line_sql(fmt.type, fields, fmt.pretty)} AS {formats.LINE_COLUMN}"
     else:
-        items = ", ".join(f"{quote(f.alias)} AS {quote(f.name)}" for f in fields)
-    return Sql(f"SELECT {items}, {quote(KEY_ALIAS)} FROM ({inner.text}) AS rows", inner.params)
+        items = ", ".join(f"{formats.parquet_value(f)} AS {quote(f.name)}" for f in fields)
+    return Sql(f"SELECT {items}, {key} FROM ({source}) AS rows", inner.params)
 
 
 def key_slices(found: Stats, slice_rows: int | None = None) -> list[tuple]:

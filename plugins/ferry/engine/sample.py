@@ -11,6 +11,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from isal import isal_zlib
 
+from ferry.arrow_values import safe_batch
 from ferry.engine import formats, pii, query
 from ferry.engine.sinks import GZIP_LEVEL
 from ferry.engine.writers import PARQUET_CODECS, line_bytes
@@ -90,7 +91,7 @@ def preview(
         table = con.sql(sliced.text, params=list(sliced.params)).to_arrow_table()
     if plan.format.type in ("json", "jsonl"):
         return [_decoded(line) for line in table.column(0).to_pylist()]
-    return table.to_pylist()
+    return [row for batch in table.to_batches() for row in safe_batch(batch).to_pylist()]
 
 
 def _preview_select(plan: ExportPlan, pii_key: bytes | None) -> Sql:
@@ -102,7 +103,8 @@ def _preview_select(plan: ExportPlan, pii_key: bytes | None) -> Sql:
     if plan.format.type in ("json", "jsonl"):
         items = f"{formats.json_object(fields)} AS line"
     else:
-        items = ", ".join(f"{formats.iso_text(f.alias, f.type)} AS {quote(f.name)}" for f in fields)
+        guard = bool(plan.format.formula_guard)
+        items = ", ".join(f"{formats.csv_text(f, guard)} AS {quote(f.name)}" for f in fields)
     text = f"SELECT {items}, {quote(query.KEY_ALIAS)} FROM ({inner.text}) AS rows"
     return Sql(text, inner.params)
 

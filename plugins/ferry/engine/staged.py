@@ -19,7 +19,9 @@ import pyarrow.csv as pacsv
 import pyarrow.json as pajson
 import pyarrow.parquet as pq
 
-from ferry.column_types import base_type
+from ferry.arrow_values import safe_batch
+from ferry.column_types import INTEGER_TYPES, base_type
+from ferry.engine.formats import json_as_text
 from ferry.manifest import Manifest
 
 BATCH_ROWS = 100_000
@@ -58,16 +60,19 @@ def json_schema(schema: list[dict[str, str]]) -> pa.Schema:
     fields = []
     for column in schema:
         base = base_type(column["type"])
-        arrow_type = _JSON_TYPES.get(base, pa.string())
+        arrow_type = (
+            pa.string() if json_as_text(column["type"]) else _JSON_TYPES.get(base, pa.string())
+        )
         fields.append(pa.field(column["name"], arrow_type))
     return pa.schema(fields)
 
 
 _JSON_TYPES = {
-    **dict.fromkeys(("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "INT", "HUGEINT"), pa.int64()),
+    **dict.fromkeys(INTEGER_TYPES, pa.int64()),
+    "UBIGINT": pa.uint64(),
     **dict.fromkeys(("DECIMAL", "NUMERIC", "DOUBLE", "FLOAT", "REAL"), pa.float64()),
     "BOOLEAN": pa.bool_(),
-}
+}  # HUGEINT, wide DECIMAL and JSON are strings (formats.json_as_text)
 
 
 def jsonl_batches(path: Path, schema: pa.Schema) -> Iterator[pa.RecordBatch]:
@@ -89,7 +94,8 @@ def file_batches(
     """Record batches of one staged data file; schema is the manifest's."""
     names = [column["name"] for column in schema]
     if format_type == "parquet":
-        yield from pq.ParquetFile(path).iter_batches(batch_size=batch_rows)
+        batches = pq.ParquetFile(path).iter_batches(batch_size=batch_rows)
+        yield from (safe_batch(batch) for batch in batches)  # BC dates: pandas cannot
     elif format_type in ("csv", "tsv"):
         yield from text_batches(path, names, "," if format_type == "csv" else "\t")
     elif format_type == "jsonl":

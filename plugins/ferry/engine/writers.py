@@ -52,7 +52,7 @@ class TextFile:
         self.path, self.rows, self.raw_bytes = path, 0, 0
         self._format = fmt
         self._sink = open_sink(path, fmt.compression)
-        self._write(formats.header_bytes(fmt.type, names))
+        self._write(formats.header_bytes(fmt.type, names, bool(fmt.formula_guard)))
 
     def _write(self, data) -> None:
         self._sink.write(data)

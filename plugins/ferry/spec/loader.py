@@ -34,7 +34,7 @@ from ferry.spec.models import (
     TargetsFile,
     TargetSpec,
 )
-from ferry.spec.values import value_problem
+from ferry.spec.values import time_column_problem, value_problem
 
 Model = TypeVar("Model", bound=BaseModel)
 Problem = tuple[tuple, str, str]  # (loc in the document, problem, hint)
@@ -300,15 +300,24 @@ def _field_problems(export: ExportSpec, columns: dict, table: str) -> list[Probl
         problems += _column_problems(
             [filters.window.column], ("filters", "window", "column"), columns, table
         )
+        problems += _time_column_problems(
+            filters.window.column, ("filters", "window", "column"), columns
+        )
     if filters.date_column:
         problems += _column_problems(
             [filters.date_column], ("filters", "date_column"), columns, table
         )
+        problems += _time_column_problems(filters.date_column, ("filters", "date_column"), columns)
     for index, condition in enumerate(filters.where):
         problems += _condition_problems(condition, ("filters", "where", index), columns, table)
     for name in export.pii:
         problems += _column_problems([name], ("pii", name), columns, table)
     return problems
+
+
+def _time_column_problems(name: str, loc: tuple, columns: dict) -> list[Problem]:
+    problem = name in columns and time_column_problem(columns[name].type)
+    return [(loc, f"'{name}' {problem}", "")] if problem else []
 
 
 def _output_names(export: ExportSpec, columns: dict) -> list[str]:

@@ -18,16 +18,27 @@ from pydantic import (
     Discriminator,
     Field,
     Tag,
+    TypeAdapter,
     ValidationInfo,
+    WrapValidator,
     field_validator,
     model_validator,
 )
 
+from ferry.column_types import TEMPORAL_TYPES, base_type, canonical_type
 from ferry.safe_names import file_stem
 from ferry.spec import templates
+from ferry.spec.names import (
+    check_output_name,
+    column_name_problem,
+    located_error,
+    refuse_duplicates,
+)
+from ferry.spec.values import MAX_DAYS
 
 ID_PATTERN = r"^[a-z][a-z0-9_]{0,62}$"
 Identifier = Annotated[str, Field(pattern=ID_PATTERN)]
+OutputName = Annotated[str, AfterValidator(check_output_name)]
 ConnectionId = Annotated[str, Field(min_length=1, max_length=250)]
 # Templates: only the documented placeholders, checked when the definition loads.
 RelativePath = Annotated[str, AfterValidator(templates.relative_path)]
@@ -62,7 +73,9 @@ def parse_byte_size(value: Any) -> int:
     return int(float(match.group(1)) * _SIZE_UNITS[match.group(2)])
 
 
-ByteSize = Annotated[int, BeforeValidator(parse_byte_size), Field(gt=0)]
+MAX_BYTES = 10**15  # 1 PB: sizes stay exact in int64 (numpy) and JSON numbers
+MAX_ROWS = 10**12
+ByteSize = Annotated[int, BeforeValidator(parse_byte_size), Field(gt=0, le=MAX_BYTES)]
 
 
 def check_schedule(value: str) -> str:
@@ -106,8 +119,10 @@ class Condition(Spec):
             if not isinstance(self.value, list) or len(self.value) != 2:
                 raise ValueError("op between needs a two-item list as value: [low, high]")
         elif self.op == "within_last_days":
-            if not isinstance(self.value, int) or self.value <= 0:
-                raise ValueError("op within_last_days needs a positive whole number of days")
+            days = self.value
+            if isinstance(days, bool) or not isinstance(days, int) or not 1 <= days <= MAX_DAYS:
+                problem = f"op within_last_days needs a whole number of days from 1 to {MAX_DAYS}"
+                raise located_error(("value",), problem, days)
         elif self.value is None or isinstance(self.value, (list, dict)):
             raise ValueError(f"op {self.op} needs a single value; for several use op: in")
         return self
@@ -158,12 +173,29 @@ class FieldChoice(Spec):
     """
 
     field: str
-    as_: str | None = Field(default=None, alias="as")
+    as_: OutputName | None = Field(default=None, alias="as")
     derive: Literal["email_domain"] | None = None  # a safe part of a PII value
 
     @property
     def output_name(self) -> str:
         return self.as_ or self.field
+
+
+def by_shape(text: Any, other: Any) -> WrapValidator:
+    """Validate a `text | other` union by the YAML's shape: a string is the text form, anything
+    else the other, so an error is about the form meant, not one per branch of the union."""
+    text_form, other_form = TypeAdapter(text), TypeAdapter(other)
+
+    def validate(value: Any, handler: Any) -> Any:
+        form = text_form if isinstance(value, str) else other_form
+        return form.validate_python(value)
+
+    return WrapValidator(validate)
+
+
+FieldName = Annotated[str, Field(min_length=1)]
+FieldItem = Annotated[FieldName | FieldChoice, by_shape(FieldName, FieldChoice)]
+Fields = Annotated[Literal["all"] | list[FieldItem], by_shape(Literal["all"], list[FieldItem])]
 
 
 class PiiRule(Spec):
@@ -174,8 +206,8 @@ class PiiRule(Spec):
     """
 
     action: PiiAction
-    keep_first: int = Field(default=1, ge=0)
-    keep_last: int = Field(default=0, ge=0)
+    keep_first: int = Field(default=1, ge=0, le=1000)
+    keep_last: int = Field(default=0, ge=0, le=1000)
     keep_domain: bool = True
     normalize: bool = False
 
@@ -237,13 +269,19 @@ class SegmentSource(Spec):
 class Format(Spec):
     type: Literal["csv", "tsv", "json", "jsonl", "parquet"] = "csv"
     compression: Literal["none", "gzip", "zip", "zstd"] = "none"
-    rows_per_file: int = Field(default=100_000, gt=0)
+    rows_per_file: int = Field(default=100_000, gt=0, le=MAX_ROWS)
     bytes_per_file: ByteSize | None = None
     pretty: bool = False
     name: Annotated[str, AfterValidator(file_stem)] | None = None
+    # CSV/TSV cells (and headers) starting with = + - @ tab or CR get a leading ' (OWASP),
+    # so a spreadsheet shows them as text, not formulas. None: on when a destination is
+    # email or download (files people open), off otherwise.
+    formula_guard: bool | None = None
 
     @model_validator(mode="after")
     def _compression_fits_type(self) -> Format:
+        if self.formula_guard and self.type not in ("csv", "tsv"):
+            raise ValueError("formula_guard applies to csv and tsv; remove it for " + self.type)
         if self.compression == "zstd" and self.type != "parquet":
             raise ValueError("zstd compression is for parquet; use gzip or zip for text formats")
         if self.compression == "zip" and self.type == "parquet":
@@ -291,7 +329,7 @@ class WebhookDestination(_Destination):
     connection: ConnectionId
     endpoint: Annotated[str, AfterValidator(templates.endpoint)] = ""
     mode: Literal["records", "manifest"] = "records"
-    batch_size: int = Field(default=500, gt=0)
+    batch_size: int = Field(default=500, gt=0, le=100_000)  # one request body in memory
     signing_connection: ConnectionId | None = None
     max_reject_rate: float = Field(default=0.0, ge=0, le=1)
     on_rejects_over: Literal["fail", "warn"] = "fail"
@@ -308,9 +346,9 @@ Destination = Annotated[
 
 
 class Limits(Spec):
-    max_rows: int | None = Field(default=None, gt=0)
+    max_rows: int | None = Field(default=None, gt=0, le=MAX_ROWS)
     max_bytes: ByteSize | None = None
-    warn_rows: int | None = Field(default=None, gt=0)
+    warn_rows: int | None = Field(default=None, gt=0, le=MAX_ROWS)
     warn_bytes: ByteSize | None = None
 
 
@@ -354,9 +392,9 @@ class ExportSpec(Spec):
     source: TableSource | SegmentSource
     target: Identifier | None = None
     contacts_of_accounts: bool = False
-    fields: Literal["all"] | list[Annotated[str, Field(min_length=1)] | FieldChoice] = "all"
+    fields: Fields = "all"
     filters: Filters = Filters()
-    pii: dict[str, PiiAction | PiiRule] = {}
+    pii: dict[str, Annotated[PiiAction | PiiRule, by_shape(PiiAction, PiiRule)]] = {}
     format: Format = Format()
     destinations: list[Destination] = Field(min_length=1)
     schedule: Schedule = "refresh"
@@ -364,7 +402,7 @@ class ExportSpec(Spec):
     depends_on: list[Identifier] | None = None
     limits: Limits = Limits()
     expectations: list[Expectation] = []
-    retention_days: int = Field(default=30, gt=0)
+    retention_days: int = Field(default=30, gt=0, le=MAX_DAYS)  # dates stay in range
     expires: dt.date | None = None
     enabled: bool = True
     notify: Notify = Notify()
@@ -387,6 +425,20 @@ class ExportSpec(Spec):
         if self.kind == "segment" and not self.target:
             raise ValueError("a segment export needs a target (a profile in targets.yaml)")
         return self
+
+    @field_validator("fields")
+    @classmethod
+    def _output_names_unique(cls, fields: Any) -> Any:
+        """Two columns of one name (ignoring case, as DuckDB and most readers do) would
+        fail the query or overwrite each other in a reader: refused at the second."""
+        if fields != "all":
+            names = [
+                (choice, (index,)) if isinstance(choice, str)
+                else (choice.output_name, (index, "as" if choice.as_ else "field"))
+                for index, choice in enumerate(fields)
+            ]  # fmt: skip
+            refuse_duplicates(names, "output name")
+        return fields
 
     @property
     def dag_id(self) -> str:
@@ -426,8 +478,8 @@ class TargetSpec(Spec):
     name: str
     segment_types: list[SegmentType] = Field(min_length=1)
     required_fields: list[str] = []
-    max_rows: int | None = Field(default=None, gt=0)
-    warn_rows: int | None = Field(default=None, gt=0)
+    max_rows: int | None = Field(default=None, gt=0, le=MAX_ROWS)
+    warn_rows: int | None = Field(default=None, gt=0, le=MAX_ROWS)
     max_bytes: ByteSize | None = None
     warn_bytes: ByteSize | None = None
 
@@ -437,7 +489,7 @@ class TargetsFile(Spec):
 
 
 class ColumnSpec(Spec):
-    type: str
+    type: Annotated[str, AfterValidator(canonical_type)]  # only the canonical form is kept
     pii: bool = False
 
 
@@ -446,7 +498,31 @@ class TableSpec(Spec):
     key: str
     segment_type: SegmentType | None = None
     timestamp: str | None = None
-    columns: dict[str, ColumnSpec]
+    columns: dict[str, ColumnSpec] = Field(min_length=1)
+
+    @field_validator("columns", mode="before")
+    @classmethod
+    def _column_names(cls, columns: Any) -> Any:
+        """Names are checked before the columns, so the error names the column's line."""
+        if isinstance(columns, dict):
+            for name in columns:
+                problem = column_name_problem(name)
+                if problem:
+                    raise located_error((name,), problem, name)
+            refuse_duplicates([(name, (name,)) for name in columns], "column")
+        return columns
+
+    @model_validator(mode="after")
+    def _key_and_timestamp_are_columns(self) -> TableSpec:
+        if self.key not in self.columns:
+            message = f"key '{self.key}' is not one of the table's columns"
+            raise located_error(("key",), message, self.key)
+        if self.timestamp is not None:
+            column = self.columns.get(self.timestamp)
+            if column is None or base_type(column.type) not in TEMPORAL_TYPES:
+                message = f"'{self.timestamp}' is not a DATE or TIMESTAMP column of the table"
+                raise located_error(("timestamp",), message, self.timestamp)
+        return self
 
 
 class TablesFile(Spec):

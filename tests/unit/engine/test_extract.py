@@ -33,7 +33,8 @@ DELIMITERS = {"csv": ",", "tsv": "\t"}
 @pytest.mark.parametrize("compression", ["none", "gzip", "zip"])
 @pytest.mark.parametrize("format_type", ["csv", "tsv"])
 def test_text_files_hold_every_warehouse_value(make_plan, warehouse, format_type, compression):
-    fmt = {"type": format_type, "compression": compression, "rows_per_file": 100}
+    fmt = {"type": format_type, "compression": compression, "rows_per_file": 100,
+           "formula_guard": False}  # fmt: skip  # the guard has its own tests
     plan = make_plan(pii=KEEP_ALL, format=fmt)
     manifest = extract(plan, warehouse=warehouse, pii_key=None)
     rows = []
