@@ -219,7 +219,7 @@ def dag_run(**fields) -> SimpleNamespace:
     values = {
         "dag_id": f"export__{EXPORT}", "run_id": RUN_ID, "note": None,
         "start_date": T0 + dt.timedelta(seconds=5), "end_date": T0 + dt.timedelta(seconds=65),
-        "queued_at": T0, "triggering_user_name": None,
+        "queued_at": T0, "run_after": T0, "triggering_user_name": None,
         "run_type": SimpleNamespace(value="manual"),
     }  # fmt: skip
     return SimpleNamespace(**{**values, **fields})
