@@ -119,8 +119,8 @@ def check_ids_for_key(ids: tuple[int | str, ...], key: str, key_type: str) -> No
         text = str(item).strip()
         if not _INTEGER.match(text) or not low <= int(text) <= high:
             raise BadRunParams(
-                f"run param ids: item {position} ({_shown(item)}) is not a {key_type} value "
-                f"of the key {key}; expected whole numbers, e.g. [101, 102]"
+                f"run param ids: item {position} ({_shown(item)}) is not a value of the key "
+                f"{key} ({key_type}); expected whole numbers, e.g. [101, 102]"
             )
 
 

@@ -127,7 +127,7 @@ def test_ferry_tasks_back_off_exponentially(dags):
 @pytest.mark.parametrize(
     ("conf", "message"),
     [
-        ({"ids": ["abc"]}, "ids: item 1 ('abc') is not a BIGINT value of the key lead_id"),
+        ({"ids": ["abc"]}, "ids: item 1 ('abc') is not a value of the key lead_id (BIGINT)"),
         ({"ids": [[1, 2]]}, "run param ids: item 1 is a list, not a single key value"),
         ({"ids": list(range(10_001))}, "run param ids: 10,001 ids is over the maximum of 10,000"),
         ({"date_from": "2026-03-02", "date_to": "2026-03-01"}, "date_from 2026-03-02 is after"),
