@@ -14,7 +14,10 @@ import contextlib
 import dataclasses
 import datetime as dt
 import io
+import json
 import re
+import subprocess
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -326,3 +329,102 @@ def record_run(export_id: str, *, rows: int, finished_at: dt.datetime) -> None:
         finished_at=finished_at,
     )  # fmt: skip
     history.record_run(dataclasses.replace(record, rows=rows, files=1))
+
+
+# --- `ferry run --local` and `ferry preview`: no Airflow running, the CLI as a user runs it
+
+
+LOCAL_EXPORTS = {
+    "local_expects_few": {"expectations": [{"expect": "row_count_between", "max": 10}]},
+    "local_hashes_without_key": {"fields": ["lead_id", "email"], "pii": {"email": "hash"}},
+    "local_rejected_by_webhook": {
+        "destinations": [{"type": "webhook", "connection": "local_hook", "batch_size": 100000}]
+    },
+    "local_ineligible": {
+        "kind": "segment",
+        "source": {"segment": "enterprise_accounts"},
+        "target": "mailchimp",
+        "fields": "all",
+    },
+}
+
+
+@pytest.fixture
+def local_ferry(tmp_path, monkeypatch, warehouse):
+    """ferry(*args) -> Result: `python -m ferry` in a process of its own, on a copy of
+    include/ with the exports above, with no ferry_pii key and a webhook that rejects all."""
+    from servers import WebhookServer, running
+
+    include = copy_include(tmp_path)
+    for export_id, body in LOCAL_EXPORTS.items():
+        definition = {
+            "id": export_id, "name": export_id, "source": {"table": "lead"},
+            "fields": ["lead_id", "state"], "schedule": "off",
+            "destinations": [{"type": "download"}], **body,
+        }  # fmt: skip
+        export_file(include, export_id).write_text(yaml.safe_dump(definition))
+    monkeypatch.setenv("FERRY_INCLUDE", str(include))
+    monkeypatch.setenv("FERRY_HOME", str(tmp_path / "home"))  # a history of its own
+    monkeypatch.delenv("AIRFLOW_CONN_FERRY_PII", raising=False)
+    rejecting = WebhookServer(secret=b"unused", script=_reject_every_record)
+    with running(rejecting):
+        monkeypatch.setenv(*rejecting.connection("local_hook"))
+
+        def run(*args: str) -> Result:
+            done = subprocess.run(
+                [sys.executable, "-m", "ferry", *args], capture_output=True, text=True,
+                timeout=120,
+            )  # fmt: skip
+            return Result(done.returncode, done.stdout, done.stderr)
+
+        yield run
+
+
+def _reject_every_record(request, number):
+    errors = [
+        {"index": index, "reason": "unknown lead"}
+        for index in range(len(request.json()["records"]))
+    ]
+    return 200, {}, json.dumps({"errors": errors}).encode()
+
+
+@pytest.mark.parametrize(
+    ("export_id", "reason"),
+    [
+        ("local_ineligible", "check_eligibility failed: The following segment is not eligible"),
+        ("local_expects_few", "validate failed: expectations failed: row_count_between"),
+        ("local_hashes_without_key", "extract failed: columns email are hashed or tokenized "
+         "but no PII key is set"),
+        ("local_rejected_by_webhook", "deliver_webhook failed: webhook destination 'webhook'"),
+    ],
+)  # fmt: skip
+def test_a_failed_local_run_is_recorded_and_said_in_one_line(local_ferry, export_id, reason):
+    result = local_ferry("run", export_id, "--local", "--date", "2026-11-20")
+
+    assert result.code == 1
+    assert "Traceback" not in result.err, result.err
+    [record] = history.list_runs(export_id)
+    assert record.outcome == "failed" and record.reason.startswith(reason), record.reason
+    assert result.err.strip().splitlines()[-1] == f"error: {record.reason}"
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--ids", "abc,2"], "error: run param ids: item 1 ('abc') is not a value of the key "
+         "lead_id (BIGINT); expected whole numbers, e.g. [101, 102]"),
+        (["--ids", "1,[2]"], "error: run param ids: item 2 ('[2]') is not a value of the key"),
+        (["--from", "2026-02-30"], "error: run param date_from: '2026-02-30' is not a date"),
+        (["--from", "2026-03-02", "--to", "2026-03-01"], "error: run params: date_from "
+         "2026-03-02 is after date_to 2026-03-01"),
+    ],
+)  # fmt: skip
+@pytest.mark.parametrize("command", [["run", "local_expects_few", "--local"],
+                                     ["preview", "local_expects_few"]])  # fmt: skip
+def test_a_bad_run_option_is_one_clear_line_and_runs_nothing(local_ferry, command, args, message):
+    result = local_ferry(*command, *args)
+
+    assert result.code == 2
+    assert message in result.err.strip().splitlines()[-1], result.err
+    assert "Traceback" not in result.err
+    assert history.list_runs("local_expects_few") == []

@@ -95,8 +95,8 @@ def run_local(args: argparse.Namespace) -> int:
     """Every step of the DAG in order, in this process, with the same code the tasks run.
 
     Exit code 0 when the run delivered, 1 when it failed or was skipped (recorded in the
-    run history with the reason, which is the last line printed), 2 when the export is
-    not defined or a run option is bad (nothing runs, nothing is recorded).
+    run history with the reason; a failure's reason is the last line on stderr), 2 when
+    the export is not defined or a run option is bad (nothing runs, nothing is recorded).
     """
     if not args.local:
         from ferry.cli import remote
@@ -120,6 +120,7 @@ def run_local(args: argparse.Namespace) -> int:
         steps.finalize_failed(run, reason, started, log=log)
         if kind_of(error) == "unclassified":
             raise  # not an error Ferry expects: its traceback is the way to find the cause
+        print(f"error: {reason}", file=sys.stderr)
         return 1
     print(json.dumps({k: record[k] for k in ("job_run_id", "outcome", "rows", "files", "bytes")}))
     return 0
@@ -131,12 +132,16 @@ class _Progress:
     step = "check_eligibility"
 
 
-def _run_steps(run: RunInfo, started: dt.datetime, progress: _Progress) -> dict:
-    from ferry.render.operators import pii_key
+def _pii_key() -> bytes | None:
+    from ferry.render.operators import pii_key  # imports Airflow: only for keyed PII
 
+    return pii_key()
+
+
+def _run_steps(run: RunInfo, started: dt.datetime, progress: _Progress) -> dict:
     for name in ("check_eligibility", "check_limits", "extract", "validate"):
         progress.step = name
-        steps.run_step(name, run, log=log, pii_key=pii_key)
+        steps.run_step(name, run, log=log, pii_key=_pii_key)
     receipts = []
     for destination in steps.plan_for(run).export.destinations:
         name = destination.name or destination.type
