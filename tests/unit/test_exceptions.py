@@ -30,6 +30,7 @@ from ferry.exceptions import (
 NEVER_IN_A_TASK = {
     "ferry.cli.remote.CliError": "the command line's one-line errors",
     "ferry.airflow_api.AirflowApiError": "the command line's REST client",
+    "ferry.cli.definitions.NoDefinitions": "ferry validate / definitions without a folder",
     "ferry.delivery.webhook._RetryableStatus": "caught by the webhook sender's own retries",
 }
 
@@ -65,6 +66,19 @@ def test_errors_another_try_cannot_fix_are_terminal(error):
 )
 def test_network_errors_and_server_errors_are_transient(error):
     assert kind_of(error) == "transient"
+
+
+def test_a_missing_warehouse_or_manifest_is_terminal(tmp_path: Path):
+    from ferry.engine import query
+    from ferry.manifest import read_manifest
+
+    for missing in (
+        lambda: query.connect(tmp_path / "none.duckdb"),
+        lambda: read_manifest(tmp_path),
+    ):
+        with pytest.raises(FileNotFoundError) as raised:
+            missing()
+        assert kind_of(raised.value) == "terminal"
 
 
 def test_a_query_that_cannot_convert_a_value_is_terminal():

@@ -10,7 +10,7 @@ import logging
 import sys
 
 from ferry import checks, paths, steps
-from ferry.exceptions import ExportRejected, ExportSkipped, describe, kind_of
+from ferry.exceptions import ExportRejected, ExportSkipped, Terminal, describe, kind_of
 from ferry.plan import RunInfo
 from ferry.run_params import parse_run_params
 
@@ -78,15 +78,15 @@ def run_preview(args: argparse.Namespace) -> int:
     included), 1 when it would fail eligibility or be skipped over a limit, 2 when the
     export is not defined or a run option is bad.
     """
-    from ferry.render.operators import pii_key
-
     try:
         plan = steps.plan_for(local_run_info(args, "preview"))
-    except ExportRejected as rejected:
-        print(f"error: {rejected}", file=sys.stderr)
+        key = _pii_key() if any(c.pii for c in plan.columns) else None
+        outcome = checks.preview(
+            plan, warehouse=paths.warehouse_path(), pii_key=key, rows=args.rows
+        )
+    except Terminal as error:  # an undefined export, a bad option, no warehouse
+        print(f"error: {describe(error)}", file=sys.stderr)
         return 2
-    key = pii_key() if any(c.pii for c in plan.columns) else None
-    outcome = checks.preview(plan, warehouse=paths.warehouse_path(), pii_key=key, rows=args.rows)
     print(outcome.report())
     return 0 if outcome.would_run else 1
 
