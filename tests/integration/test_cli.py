@@ -414,7 +414,8 @@ def test_a_failed_local_run_is_recorded_and_said_in_one_line(local_ferry, export
         (["--ids", "abc,2"], "error: run param ids: item 1 ('abc') is not a value of the key "
          "lead_id (BIGINT); expected whole numbers, e.g. [101, 102]"),
         (["--ids", "1,[2]"], "error: run param ids: item 2 ('[2]') is not a value of the key"),
-        (["--from", "2026-02-30"], "error: run param date_from: '2026-02-30' is not a date"),
+        (["--from", "2026-02-30"], "error: argument --from: '2026-02-30' is not a date; expected "
+         "YYYY-MM-DD"),
         (["--from", "2026-03-02", "--to", "2026-03-01"], "error: run params: date_from "
          "2026-03-02 is after date_to 2026-03-01"),
     ],

@@ -34,9 +34,9 @@ def register(subparsers) -> None:
 
 def _add_run_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--date", type=_day, help="the day to export (interval), YYYY-MM-DD")
-    # checked by parse_run_params, as the params of a run in Airflow are
-    parser.add_argument("--from", dest="date_from", help="first day, YYYY-MM-DD")
-    parser.add_argument("--to", dest="date_to", help="last day, YYYY-MM-DD")
+    parser.add_argument("--from", dest="date_from", type=_day, help="first day, YYYY-MM-DD")
+    parser.add_argument("--to", dest="date_to", type=_day, help="last day, YYYY-MM-DD")
+    # the rest is checked by parse_run_params, as the params of a run in Airflow are
     parser.add_argument("--ids", type=lambda text: text.split(","), default=[], help="a,b,c")
 
 
