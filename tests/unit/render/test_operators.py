@@ -134,7 +134,7 @@ def test_ferry_tasks_back_off_exponentially(dags):
     ],
 )
 def test_bad_run_params_fail_the_first_task_at_once(dags, conf, message):
-    """Airflow's own param schema refuses a date that is not one; the rest reach the run."""
+    """The first step (after any refresh wait). Airflow's param schema refuses a non-date."""
     _, tis = run(dags, "plain_leads", conf)
 
     assert failed_once(tis, "check_eligibility")
