@@ -76,6 +76,9 @@ def _library_kind(error: BaseException) -> Kind:
         return "transient"
     if isinstance(error, sqlite3.OperationalError) and "locked" in str(error):
         return "transient"  # the run history, busy with another task's record
+    airflow = sys.modules.get("airflow.sdk.exceptions")  # loaded when a hook raised it
+    if airflow is not None and isinstance(error, airflow.AirflowNotFoundException):
+        return "terminal"  # a connection that is not defined: define it, then rerun
     duckdb = sys.modules.get("duckdb")  # a DuckDB error means DuckDB is loaded
     if duckdb is not None and isinstance(error, duckdb.Error):
         for kind, names in (("terminal", _DUCKDB_TERMINAL), ("transient", _DUCKDB_TRANSIENT)):

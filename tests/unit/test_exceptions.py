@@ -81,6 +81,14 @@ def test_a_missing_warehouse_or_manifest_is_terminal(tmp_path: Path):
         assert kind_of(raised.value) == "terminal"
 
 
+def test_a_connection_that_is_not_defined_is_terminal():
+    from airflow.sdk import BaseHook
+
+    with pytest.raises(Exception, match="isn't defined") as raised:
+        BaseHook.get_connection("ferry_no_such_connection")
+    assert kind_of(raised.value) == "terminal"
+
+
 def test_a_query_that_cannot_convert_a_value_is_terminal():
     with pytest.raises(duckdb.Error) as raised:
         duckdb.connect().execute("SELECT CAST(? AS BIGINT)", ["abc"])
