@@ -88,7 +88,8 @@ def retry_defaults(kwargs: dict[str, Any]) -> dict[str, Any]:
     Airflow 3 reads retry_exponential_backoff as a multiplier, so True (1.0) means a
     constant delay: it is taken as "on".
     """
-    if kwargs.get("retry_exponential_backoff") in (None, True):
+    backoff = kwargs.get("retry_exponential_backoff")
+    if backoff is None or backoff is True:
         kwargs["retry_exponential_backoff"] = RETRY_BACKOFF
     kwargs.setdefault("retry_delay", RETRY_DELAY)
     kwargs.setdefault("max_retry_delay", MAX_RETRY_DELAY)
