@@ -95,8 +95,9 @@ def run_local(args: argparse.Namespace) -> int:
     """Every step of the DAG in order, in this process, with the same code the tasks run.
 
     Exit code 0 when the run delivered, 1 when it failed or was skipped (recorded in the
-    run history with the reason; a failure's reason is the last line on stderr), 2 when
-    the export is not defined or a run option is bad (nothing runs, nothing is recorded).
+    run history with the reason, which is the last line on stderr), 2 when the export is
+    not defined or a run option is bad (nothing runs, nothing is recorded). An error Ferry
+    does not expect (see ferry.exceptions) is recorded too, then shown with its traceback.
     """
     if not args.local:
         from ferry.cli import remote
@@ -112,8 +113,9 @@ def run_local(args: argparse.Namespace) -> int:
     done = _Progress()
     try:
         record = _run_steps(run, started, done)
-    except ExportSkipped:
-        return 1  # check_limits logged and recorded why
+    except ExportSkipped as skipped:  # check_limits recorded why
+        print(f"skipped: {skipped}", file=sys.stderr)
+        return 1
     except Exception as error:
         # as RecordFailure does for a task: the run is recorded failed with the reason
         reason = f"{done.step} failed: {describe(error)}"
