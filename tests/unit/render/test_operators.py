@@ -17,6 +17,7 @@ import yaml
 from ferry import history
 from include_copy import copy_include
 
+pytestmark = pytest.mark.integration  # dag.test() needs Airflow's metadata database
 ROOT = Path(__file__).resolve().parents[3]
 LEADS = {"source": {"table": "lead"}, "fields": ["lead_id", "state"]}
 EXPORTS = {
