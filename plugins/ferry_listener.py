@@ -53,6 +53,7 @@ def _ended_run(dag_run, state: str, msg: str):
         started_at=dag_run.start_date,
         finished_at=dag_run.end_date,
         attempt_began=dag_run.queued_at or dag_run.start_date,
+        run_after=dag_run.run_after,
         triggered_by=dag_run.triggering_user_name or str(run_type),
         log_url=notify.run_url(dag_run.dag_id, dag_run.run_id),
         members_started=_members_started(dag_run)

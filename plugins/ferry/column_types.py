@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import re
 
+from ferry.exceptions import Terminal
+
 INTEGER_RANGES = {
     "TINYINT": (-(2**7), 2**7 - 1),
     "SMALLINT": (-(2**15), 2**15 - 1),
@@ -54,7 +56,7 @@ ALLOWED = (
 )
 
 
-class UnknownColumnType(ValueError):
+class UnknownColumnType(ValueError, Terminal):
     """A column type outside the allow-list."""
 
 

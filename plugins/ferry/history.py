@@ -128,7 +128,8 @@ class RunRecord:
 
 
 def _timing(run: RunInfo, started_at: dt.datetime | None, finished_at: dt.datetime) -> dict:
-    duration = (finished_at - started_at).total_seconds() if started_at else 0.0
+    started_at = real_start(started_at, run.run_after, finished_at)
+    duration = (_aware(finished_at) - started_at).total_seconds() if started_at else 0.0
     return {
         "job_run_id": run.job_run_id,
         "export_id": run.export_id,
@@ -138,6 +139,28 @@ def _timing(run: RunInfo, started_at: dt.datetime | None, finished_at: dt.dateti
         "finished_at": finished_at.isoformat(),
         "duration_s": round(max(duration, 0.0), 3),
     }
+
+
+def real_start(
+    started_at: dt.datetime | None, run_after: dt.datetime | None, finished_at: dt.datetime
+) -> dt.datetime | None:
+    """When the run really started: never before it was allowed to run, nor after its end.
+
+    `airflow dags test DAG DATE` (dag.test) gives its run the logical date as start_date,
+    days before it ran; no run starts before its run_after, which there is when the test began.
+    """
+    if started_at is None:
+        return None
+    if run_after is not None and _aware(started_at) < _aware(run_after):
+        started_at = run_after
+    return min(_aware(started_at), _aware(finished_at))
+
+
+def _aware(moment: dt.datetime) -> dt.datetime:
+    """UTC-aware (naive times are UTC), so times from Airflow and from the clock compare."""
+    if moment.tzinfo is None:
+        return moment.replace(tzinfo=dt.UTC)
+    return dt.datetime.fromtimestamp(moment.timestamp(), dt.UTC)
 
 
 def database_path() -> Path:

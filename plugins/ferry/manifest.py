@@ -12,6 +12,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ferry.exceptions import Terminal
+
 MANIFEST_NAME = "manifest.json"
 
 
@@ -63,11 +65,15 @@ class Manifest:
         return target
 
 
+class ManifestMissing(FileNotFoundError, Terminal):
+    """A staged run without its manifest: extract did not finish; another try cannot fix it."""
+
+
 def read_manifest(folder: Path) -> Manifest:
     """Read the manifest of a staged run; a missing one means extract did not finish."""
     path = folder / MANIFEST_NAME
     if not path.exists():
-        raise FileNotFoundError(f"no {MANIFEST_NAME} in {folder}: the extract step did not finish")
+        raise ManifestMissing(f"no {MANIFEST_NAME} in {folder}: the extract step did not finish")
     return Manifest.from_dict(json.loads(path.read_text(encoding="utf-8")))
 
 

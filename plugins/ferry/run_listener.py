@@ -59,6 +59,8 @@ class EndedRun:
         finished_at: When it ended.
         attempt_began: When this attempt was queued (clearing a run queues it again);
             records written before it belong to an earlier attempt.
+        run_after: When the run was allowed to start; its duration counts from no earlier
+            (dag.test's runs start "at" their logical date).
         triggered_by: Who triggered it, else the run type (as the tasks record it).
         log_url: The run in the Airflow UI.
         members_started: Group runs only: each member that started, and when.
@@ -72,6 +74,7 @@ class EndedRun:
     started_at: dt.datetime | None = None
     finished_at: dt.datetime | None = None
     attempt_began: dt.datetime | None = None
+    run_after: dt.datetime | None = None
     triggered_by: str = "unknown"
     log_url: str = ""
     members_started: dict[str, dt.datetime | None] = field(default_factory=dict)
@@ -113,11 +116,16 @@ def _runs_of(run: EndedRun) -> Iterator[tuple[RunInfo, dt.datetime | None, str]]
     """(the export run, when it started, its group run id) for each run to look at."""
     if run.dag_id.startswith(EXPORT_PREFIX):
         export_id = run.dag_id.removeprefix(EXPORT_PREFIX)
-        yield RunInfo(export_id, run.run_id, triggered_by=run.triggered_by), run.started_at, ""
+        info = RunInfo(
+            export_id, run.run_id, triggered_by=run.triggered_by, run_after=run.run_after
+        )
+        yield info, run.started_at, ""
     elif run.dag_id.startswith(GROUP_PREFIX):
         group_run_id = RunInfo(run.dag_id.removeprefix(GROUP_PREFIX), run.run_id).job_run_id
         for export_id, started_at in run.members_started.items():
-            info = RunInfo(export_id, run.run_id, triggered_by=run.triggered_by)
+            info = RunInfo(
+                export_id, run.run_id, triggered_by=run.triggered_by, run_after=run.run_after
+            )
             yield info, started_at or run.started_at, group_run_id
 
 

@@ -2,7 +2,8 @@
 
 No Airflow import here: a step gets a RunInfo and a logger, reads the definitions, and
 calls the engine, a check or a delivery. Steps that stop a run raise ExportSkipped (nothing to do,
-not an error) or ExportRejected (the definition cannot run as it stands).
+not an error) or ExportRejected (the definition cannot run as it stands); whether any other
+error is worth another try is decided in one place, ferry.exceptions.kind_of.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from ferry.checks import check_eligibility, check_limits
 from ferry.exceptions import ExportRejected
 from ferry.manifest import read_manifest
 from ferry.plan import ExportPlan, RunInfo, build_plan
+from ferry.run_params import check_ids_for_key
 from ferry.spec.loader import Project, load_project
 
 KEYED_ACTIONS = ("hash", "tokenize")  # PII actions that need the ferry_pii key
@@ -39,10 +41,19 @@ def current_project() -> Project:
 
 
 def plan_for(run: RunInfo) -> ExportPlan:
+    """The run's plan, after checking its ids against the export's key.
+
+    Raises:
+        ExportRejected: The export is not defined (or has errors).
+        BadRunParams: An id is not a value of the key's type.
+    """
     project = current_project()
     if run.export_id not in project.exports:
         raise ExportRejected(f"export '{run.export_id}' is not defined or has errors")
-    return build_plan(project, run.export_id, run, paths.staging_root())
+    plan = build_plan(project, run.export_id, run, paths.staging_root())
+    if run.ids:
+        check_ids_for_key(run.ids, plan.key, project.tables[plan.table].columns[plan.key].type)
+    return plan
 
 
 def run_step(name: str, run: RunInfo, *, log: logging.Logger, pii_key: Callable) -> Any:
@@ -66,8 +77,7 @@ def extract(plan: ExportPlan, *, log: logging.Logger, pii_key: bytes | None) -> 
     from ferry import engine
 
     manifest = engine.extract(plan, warehouse=paths.warehouse_path(), pii_key=pii_key, log=log)
-    with _failing_at_once():
-        staging.publish(plan, manifest, log=log)  # nothing to do when staging is local
+    staging.publish(plan, manifest, log=log)  # nothing to do when staging is local
     if plan.excluded_pii:
         log.info("PII columns left out (no pii rule given): %s", ", ".join(plan.excluded_pii))
     where = {"staging_url": plan.staging_url} if plan.staging_url else {}
@@ -78,17 +88,6 @@ def extract(plan: ExportPlan, *, log: logging.Logger, pii_key: bytes | None) -> 
         "files": len(manifest.data_files),
         "bytes": manifest.bytes,
     }
-
-
-@contextlib.contextmanager
-def _failing_at_once(error_type: type[Exception] = ExportRejected):
-    """A staging problem another try cannot fix (a changed file, a missing bucket) fails at once."""
-    try:
-        yield
-    except staging.StagingError as error:
-        if error.retryable:
-            raise
-        raise error_type(str(error)) from error
 
 
 @contextlib.contextmanager
@@ -112,8 +111,7 @@ def validate(plan: ExportPlan, *, log: logging.Logger) -> dict:
         return {"expectations": 0}
     from ferry import engine
 
-    with _failing_at_once():
-        folder = staging.fetch(plan, log=log)
+    folder = staging.fetch(plan, log=log)
     # the summary travels with the run, to deliveries and finalize on other workers
     with _then(lambda: staging.publish_manifest(plan, log=log), log):
         return engine.validate(plan, read_manifest(folder), log=log)
@@ -123,13 +121,11 @@ def deliver(
     run: RunInfo, destination_name: str, template_vars: dict, try_number: int, *, log
 ) -> dict:
     """Send the staged files to one destination and return the receipt."""
-    from ferry.delivery import DeliveryContext, StagedFileMismatch
+    from ferry.delivery import DeliveryContext
     from ferry.delivery import deliver as send
 
     plan = plan_for(run)
-    destination = next(
-        d for d in plan.export.destinations if (d.name or d.type) == destination_name
-    )
+    destination = _destination(plan, destination_name)
     context = DeliveryContext(
         export=plan.export,
         run=run,
@@ -140,12 +136,22 @@ def deliver(
         },
         try_number=try_number,
     )
-    with _failing_at_once(StagedFileMismatch):
-        folder = staging.fetch(plan, log=log)
+    folder = staging.fetch(plan, log=log)
     # what a delivery keeps beside the run (webhook rejects) outlives this worker
     kept = f"deliveries/{destination_name}"
     with _then(lambda: staging.publish_folder(plan, kept, log=log), log):
         return asdict(send(destination, folder, context, log=log))
+
+
+def _destination(plan: ExportPlan, name: str):
+    for destination in plan.export.destinations:
+        if (destination.name or destination.type) == name:
+            return destination
+    names = ", ".join(d.name or d.type for d in plan.export.destinations)
+    raise ExportRejected(
+        f"export '{plan.export.id}' has no destination '{name}' now (it has: {names}); "
+        "its definition changed after the run started: start a new run"
+    )
 
 
 def finalize(
@@ -170,8 +176,7 @@ def finalize(
         notify: False in a group, whose summary sends one message for all members.
     """
     plan = plan_for(run)
-    with _failing_at_once():
-        manifest = staging.read_staged_manifest(plan)
+    manifest = staging.read_staged_manifest(plan)
     record = history.RunRecord.from_manifest(
         run, manifest, receipts, started_at=started_at, finished_at=_utc_now(),
         group_run_id=group_run_id, log_url=log_url,

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ferry import refresh
+from ferry.exceptions import Transient
 from ferry.sql import compile_rule, quote
 
 if TYPE_CHECKING:
@@ -45,8 +46,8 @@ KNOWN_CUSTOMER_EVERY = 3  # every 3rd incoming record is a known customer under 
 log = logging.getLogger(__name__)
 
 
-class RefreshBusy(RuntimeError):
-    """Another refresh of the same warehouse is under way."""
+class RefreshBusy(RuntimeError, Transient):
+    """Another refresh of the same warehouse is under way (transient: it ends)."""
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,10 @@ import contextlib
 import dataclasses
 import datetime as dt
 import io
+import json
 import re
+import subprocess
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -119,6 +122,12 @@ def wait_for_state(client, dag_id: str, run_id: str, state: str, timeout: float 
         time.sleep(1)
 
 
+def quiet_scheduled(client) -> None:
+    """Wait out the runs the scheduler starts itself for the exports on a cron or preset."""
+    for export_id in ("daily_lead_backup", "mailchimp_high_value"):
+        quiet(client, f"export__{export_id}")
+
+
 def run_count(client, dag_id: str) -> int:
     return client.request("GET", f"/dags/{dag_id}/dagRuns", params={"limit": 1})["total_entries"]
 
@@ -214,7 +223,7 @@ def test_stop_marks_the_run_failed_and_records_it(ferry, client):
 
 def test_list_shows_schedule_next_and_last_run_status_and_rows(ferry, definitions, client):
     change(definitions, "mailchimp_high_value", enabled=False)
-    quiet(client, "export__daily_lead_backup")  # the scheduler's own run, if it started one
+    quiet_scheduled(client)
     now = dt.datetime.now(dt.UTC)
     record_run("daily_lead_backup", rows=42, finished_at=now)
 
@@ -237,8 +246,9 @@ def test_list_shows_schedule_next_and_last_run_status_and_rows(ferry, definition
     assert rows[CUSTOMERS]["NEXT RUN"] == "after refresh"
 
 
-def test_list_sorts_and_filters(ferry, definitions):
+def test_list_sorts_and_filters(ferry, definitions, client):
     change(definitions, "mailchimp_high_value", enabled=False)
+    quiet_scheduled(client)  # a running run shows as running, whatever the definition says
 
     only = table(ferry("list", "--filter", "status=disabled").out)
     by_name = table(ferry("list", "--sort", "name", "--reverse").out)
@@ -288,6 +298,7 @@ def test_detach_pauses_and_undo_restores(ferry, definitions, client, restore_pau
     path = export_file(definitions, "mailchimp_high_value")
     original = path.read_text()
 
+    quiet_scheduled(client)
     detached = ferry("detach", "mailchimp_high_value")
     detached_text = path.read_text()
     paused = client.dag("export__mailchimp_high_value")["is_paused"]
@@ -326,3 +337,103 @@ def record_run(export_id: str, *, rows: int, finished_at: dt.datetime) -> None:
         finished_at=finished_at,
     )  # fmt: skip
     history.record_run(dataclasses.replace(record, rows=rows, files=1))
+
+
+# --- `ferry run --local` and `ferry preview`: no Airflow running, the CLI as a user runs it
+
+
+LOCAL_EXPORTS = {
+    "local_expects_few": {"expectations": [{"expect": "row_count_between", "max": 10}]},
+    "local_hashes_without_key": {"fields": ["lead_id", "email"], "pii": {"email": "hash"}},
+    "local_rejected_by_webhook": {
+        "destinations": [{"type": "webhook", "connection": "local_hook", "batch_size": 100000}]
+    },
+    "local_ineligible": {
+        "kind": "segment",
+        "source": {"segment": "enterprise_accounts"},
+        "target": "mailchimp",
+        "fields": "all",
+    },
+}
+
+
+@pytest.fixture
+def local_ferry(tmp_path, monkeypatch, warehouse):
+    """ferry(*args) -> Result: `python -m ferry` in a process of its own, on a copy of
+    include/ with the exports above, with no ferry_pii key and a webhook that rejects all."""
+    from servers import WebhookServer, running
+
+    include = copy_include(tmp_path)
+    for export_id, body in LOCAL_EXPORTS.items():
+        definition = {
+            "id": export_id, "name": export_id, "source": {"table": "lead"},
+            "fields": ["lead_id", "state"], "schedule": "off",
+            "destinations": [{"type": "download"}], **body,
+        }  # fmt: skip
+        export_file(include, export_id).write_text(yaml.safe_dump(definition))
+    monkeypatch.setenv("FERRY_INCLUDE", str(include))
+    monkeypatch.setenv("FERRY_HOME", str(tmp_path / "home"))  # a history of its own
+    monkeypatch.delenv("AIRFLOW_CONN_FERRY_PII", raising=False)
+    rejecting = WebhookServer(secret=b"unused", script=_reject_every_record)
+    with running(rejecting):
+        monkeypatch.setenv(*rejecting.connection("local_hook"))
+
+        def run(*args: str) -> Result:
+            done = subprocess.run(
+                [sys.executable, "-m", "ferry", *args], capture_output=True, text=True,
+                timeout=120,
+            )  # fmt: skip
+            return Result(done.returncode, done.stdout, done.stderr)
+
+        yield run
+
+
+def _reject_every_record(request, number):
+    errors = [
+        {"index": index, "reason": "unknown lead"}
+        for index in range(len(request.json()["records"]))
+    ]
+    return 200, {}, json.dumps({"errors": errors}).encode()
+
+
+@pytest.mark.parametrize(
+    ("export_id", "reason"),
+    [
+        ("local_ineligible", "check_eligibility failed: The following segment is not eligible"),
+        ("local_expects_few", "validate failed: expectations failed: row_count_between"),
+        ("local_hashes_without_key", "extract failed: columns email are hashed or tokenized "
+         "but no PII key is set"),
+        ("local_rejected_by_webhook", "deliver_webhook failed: webhook destination 'webhook'"),
+    ],
+)  # fmt: skip
+def test_a_failed_local_run_is_recorded_and_said_in_one_line(local_ferry, export_id, reason):
+    result = local_ferry("run", export_id, "--local", "--date", "2026-11-20")
+
+    assert result.code == 1
+    assert "Traceback" not in result.err, result.err
+    [record] = history.list_runs(export_id)
+    assert record.outcome == "failed" and record.reason.startswith(reason), record.reason
+    assert result.err.strip().splitlines()[-1] == f"error: {record.reason}"
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--ids", "abc,2"], "error: run param ids: item 1 ('abc') is not a value of the key "
+         "lead_id (BIGINT); expected whole numbers, e.g. [101, 102]"),
+        (["--ids", "1,[2]"], "error: run param ids: item 2 ('[2]') is not a value of the key"),
+        (["--from", "2026-02-30"], "error: argument --from: '2026-02-30' is not a date; expected "
+         "YYYY-MM-DD"),
+        (["--from", "2026-03-02", "--to", "2026-03-01"], "error: run params: date_from "
+         "2026-03-02 is after date_to 2026-03-01"),
+    ],
+)  # fmt: skip
+@pytest.mark.parametrize("command", [["run", "local_expects_few", "--local"],
+                                     ["preview", "local_expects_few"]])  # fmt: skip
+def test_a_bad_run_option_is_one_clear_line_and_runs_nothing(local_ferry, command, args, message):
+    result = local_ferry(*command, *args)
+
+    assert result.code == 2
+    assert message in result.err.strip().splitlines()[-1], result.err
+    assert "Traceback" not in result.err
+    assert history.list_runs("local_expects_few") == []

@@ -22,8 +22,7 @@ from pathlib import Path
 import pytest
 
 from ferry import history, paths, staging, steps
-from ferry.delivery import StagedFileMismatch
-from ferry.exceptions import ExportRejected
+from ferry.exceptions import kind_of
 from ferry.plan import RunInfo
 from include_copy import copy_include
 from servers import MotoS3, airflow_connection, free_port, running
@@ -233,14 +232,17 @@ def test_a_tampered_or_deleted_object_fails_the_fetch_naming_it(
         f"sha256 {first['sha256']}; it changed after extract: rerun the extract"
     )
     assert raised.value.retryable is False
-    with pytest.raises(StagedFileMismatch, match="does not match") as in_delivery:
+    with pytest.raises(staging.StagingError, match="does not match") as in_delivery:
         steps.deliver(run, "download", run.template_vars(), 1, log=LOG)
-    assert in_delivery.value.retryable is False, "a retry of deliver cannot fix it"
+    assert kind_of(in_delivery.value) == "terminal", "a retry of deliver cannot fix it"
     assert not (paths.downloads_dir() / EXPORT_ID / run.job_run_id).exists(), "nothing sent"
 
     client.delete_object(Bucket=BUCKET, Key=prefix + first["name"])
-    with pytest.raises(ExportRejected, match=rf"staged file {url} is missing, though"):
+    with pytest.raises(staging.StagingError, match=rf"staged file {url} is missing, though") as (
+        in_validate
+    ):
         steps.run_step("validate", run, log=LOG, pii_key=lambda: None)
+    assert kind_of(in_validate.value) == "terminal"
 
 
 def test_an_unfinished_extract_has_no_manifest_to_fetch(staged_on_s3):
@@ -253,8 +255,9 @@ def test_an_unfinished_extract_has_no_manifest_to_fetch(staged_on_s3):
 
 def test_a_missing_bucket_fails_the_extract_at_once_naming_ferry_staging(staged_on_s3, monkeypatch):
     monkeypatch.setenv("FERRY_STAGING", f"s3://{CONN_ID}@no-such-bucket-here/{PREFIX}")
-    with pytest.raises(ExportRejected) as raised:
+    with pytest.raises(staging.StagingError) as raised:
         extract("manual__no-bucket")
+    assert kind_of(raised.value) == "terminal"
     message = str(raised.value)
     assert "s3://no-such-bucket-here/runs/prod/staged_on_s3/manual__no-bucket/" in message
     assert f"connection '{CONN_ID}'" in message and "NoSuchBucket" in message

@@ -129,3 +129,24 @@ def test_run_ids_the_old_sanitiser_folded_together_keep_separate_records():
         first_id: ("leads.manual__2026-11-20T00~3A00~3A00~2B00~3A00", "success"),
         first_id + "~": ("leads.manual__2026-11-20T00~3A00~3A00~2B00~3A00~7E", "failed"),
     }
+
+
+@pytest.mark.parametrize(
+    ("started_at", "run_after", "expected_start", "duration"),
+    [
+        # dag.test of a past day: the run "started" at its logical date, 12 days earlier
+        (T0 - dt.timedelta(days=12), T0, T0, 90.0),
+        (T0 + dt.timedelta(seconds=30), T0, T0 + dt.timedelta(seconds=30), 60.0),
+        (T0 + dt.timedelta(hours=1), None, T0 + dt.timedelta(seconds=90), 0.0),  # after its end
+        (T0.replace(tzinfo=None), T0 - dt.timedelta(days=1), T0, 90.0),  # naive is UTC
+    ],
+)
+def test_a_duration_counts_from_when_the_run_really_started(
+    started_at, run_after, expected_start, duration
+):
+    run = RunInfo("leads", "manual__x", run_after=run_after)
+    finished = T0 + dt.timedelta(seconds=90)
+
+    made = history.RunRecord.ended(run, "failed", "", started_at=started_at, finished_at=finished)
+
+    assert (made.started_at, made.duration_s) == (expected_start.isoformat(), duration)

@@ -71,6 +71,15 @@ def test_a_run_marked_failed_by_hand_is_recorded_failed_with_the_dag_runs_times(
     assert (written.rows, written.files, written.destinations) == (0, 0, "[]")
 
 
+def test_a_run_that_says_it_started_before_it_could_counts_from_its_run_after():
+    """dag.test() (airflow dags test DAG DATE) gives a run its logical date as start_date."""
+    run = ended(started_at=T0 - dt.timedelta(days=12), run_after=T0)
+
+    [written] = run_listener.record_ended_run(run)
+
+    assert (written.started_at, written.duration_s) == ("2026-11-20T02:00:00+00:00", 65.0)
+
+
 def test_the_record_carries_what_the_run_had_staged():
     staged = steps.plan_for(RunInfo(EXPORT, RUN_ID)).staging_dir
     staged.mkdir(parents=True)
@@ -219,7 +228,7 @@ def dag_run(**fields) -> SimpleNamespace:
     values = {
         "dag_id": f"export__{EXPORT}", "run_id": RUN_ID, "note": None,
         "start_date": T0 + dt.timedelta(seconds=5), "end_date": T0 + dt.timedelta(seconds=65),
-        "queued_at": T0, "triggering_user_name": None,
+        "queued_at": T0, "run_after": T0, "triggering_user_name": None,
         "run_type": SimpleNamespace(value="manual"),
     }  # fmt: skip
     return SimpleNamespace(**{**values, **fields})
@@ -268,3 +277,11 @@ def test_importing_the_plugin_loads_nothing_of_ferry():
         check=True, timeout=120,
     ).stdout  # fmt: skip
     assert out.strip() == "[]"
+
+
+def test_the_plugin_passes_run_after_so_a_dag_test_run_is_timed_from_it(plugin):
+    plugin.RunRecordListener().on_dag_run_failed(
+        dag_run(start_date=T0 - dt.timedelta(days=12)), BY_HAND
+    )
+
+    assert history.get_run(JOB_RUN_ID).duration_s == 65.0

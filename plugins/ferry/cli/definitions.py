@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 
 from ferry import paths
@@ -26,13 +27,32 @@ def register(subparsers) -> None:
     listing.set_defaults(handler=run_definitions)
 
 
+class NoDefinitions(Exception):
+    """The folder to read definitions from is not a folder."""
+
+
 def _project(path: Path | None) -> Project:
-    return load_project(path or paths.include_dir())
+    folder = path or paths.include_dir()
+    if not folder.is_dir():
+        where = "the path given" if path else "FERRY_INCLUDE, else the repository's include/"
+        raise NoDefinitions(
+            f"{folder} is not a folder of definitions ({where}); give the include/ folder "
+            "that holds exports/, segments/, groups/, targets.yaml and warehouse/tables.yaml"
+        )
+    return load_project(folder)
+
+
+def _said(error: object) -> int:
+    print(f"error: {error}", file=sys.stderr)
+    return 2
 
 
 def run_validate(args: argparse.Namespace) -> int:
-    """Print every error (not only the first) and exit 1 if there is any."""
-    project = _project(args.path)
+    """Print every error (not only the first) and exit 1 if there is any, 2 if no folder."""
+    try:
+        project = _project(args.path)
+    except NoDefinitions as missing:
+        return _said(missing)
     for error in project.errors:
         print(error)
     counts = (
@@ -62,10 +82,13 @@ def run_schema(args: argparse.Namespace) -> int:
     """JSON Schema (by alias, as written in YAML) for editors' YAML language servers."""
     kinds = _schema_kinds()
     if args.out:
-        args.out.mkdir(parents=True, exist_ok=True)
-        for kind, model in kinds.items():
-            schema = model.model_json_schema(by_alias=True)
-            (args.out / f"{kind}.schema.json").write_text(json.dumps(schema, indent=2) + "\n")
+        try:
+            args.out.mkdir(parents=True, exist_ok=True)
+            for kind, model in kinds.items():
+                schema = model.model_json_schema(by_alias=True)
+                (args.out / f"{kind}.schema.json").write_text(json.dumps(schema, indent=2) + "\n")
+        except OSError as error:
+            return _said(f"cannot write the schemas to {args.out}: {error.strerror or error}")
         print(f"wrote {len(kinds)} schemas to {args.out}")
         return 0
     print(json.dumps(kinds[args.kind].model_json_schema(by_alias=True), indent=2))
@@ -73,7 +96,10 @@ def run_schema(args: argparse.Namespace) -> int:
 
 
 def run_definitions(args: argparse.Namespace) -> int:
-    project = _project(None)
+    try:
+        project = _project(None)
+    except NoDefinitions as missing:
+        return _said(missing)
     print(f"{'ID':32} {'KIND':9} {'SOURCE':28} {'SCHEDULE':12} DESTINATIONS")
     for export in project.exports.values():
         source = next(iter(export.source.model_dump().values()))

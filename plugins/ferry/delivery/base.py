@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 
 import jinja2
 
+from ferry.exceptions import Terminal
 from ferry.manifest import MANIFEST_NAME, Manifest, StagedFile, sha256_of
 from ferry.plan import RunInfo
 from ferry.spec.models import ExportSpec
@@ -76,8 +77,8 @@ class DeliveryError(Exception):
 
     Attributes:
         retryable: Whether another task try may succeed. False for refusals and definition
-            problems (a bad host key, HTTP 4xx, a changed staged file, too many rejects),
-            which the caller should fail at once rather than retry.
+            problems (a bad host key, HTTP 4xx, a changed staged file, too many rejects);
+            ferry.exceptions.kind_of reads it to fail those at once and retry the rest.
     """
 
     retryable = True
@@ -88,13 +89,13 @@ class DeliveryError(Exception):
             self.retryable = retryable
 
 
-class RejectRateExceeded(DeliveryError):
+class RejectRateExceeded(DeliveryError, Terminal):
     """The target refused more records than the destination allows; retrying will not help."""
 
     retryable = False
 
 
-class StagedFileMismatch(DeliveryError):
+class StagedFileMismatch(DeliveryError, Terminal):
     """A staged file is missing or differs from the manifest: nothing is sent."""
 
     retryable = False

@@ -25,6 +25,7 @@ import hashlib
 import hmac
 
 from ferry.engine import hmac_native
+from ferry.exceptions import Terminal
 from ferry.plan import OutputColumn
 from ferry.spec.models import PiiRule
 from ferry.sql import Sql, quote
@@ -39,8 +40,8 @@ DERIVATIONS = {
 }
 
 
-class MissingPiiKeyError(ValueError):
-    """A column must be hashed or tokenized but no key was given."""
+class MissingPiiKeyError(ValueError, Terminal):
+    """A column must be hashed or tokenized but no key was given (terminal: set it, rerun)."""
 
 
 def needs_key(columns: tuple[OutputColumn, ...]) -> bool:

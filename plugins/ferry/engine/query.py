@@ -27,6 +27,7 @@ import duckdb
 import pyarrow as pa
 
 from ferry.engine import formats, hmac_native, pii
+from ferry.exceptions import Terminal
 from ferry.plan import ExportPlan
 from ferry.sql import Sql, quote
 
@@ -39,10 +40,17 @@ STORED_ORDER_MAX_BYTES = 64 << 20  # what one slice read as stored may hold befo
 KEY_ALIAS = "__ferry_key"
 
 
+class WarehouseMissing(FileNotFoundError, Terminal):
+    """The warehouse file is not there: a setup problem another try cannot fix."""
+
+
 def connect(warehouse: Path, memory_limit: str = MEMORY_LIMIT) -> duckdb.DuckDBPyConnection:
     """A read-only connection with bounded memory, so exports never grow with the data."""
     if not Path(warehouse).exists():
-        raise FileNotFoundError(f"warehouse {warehouse} does not exist")
+        raise WarehouseMissing(
+            f"warehouse {warehouse} does not exist: build it (`ferry warehouse`) or set "
+            "FERRY_WAREHOUSE"
+        )
     config = {"memory_limit": memory_limit, "threads": THREADS, "temp_directory": _spill_dir()}
     con = duckdb.connect(str(warehouse), read_only=True, config=config)
     if hmac_native.available():

@@ -23,6 +23,7 @@ import duckdb
 import pyarrow as pa
 
 from ferry.engine.staged import staged_batches
+from ferry.exceptions import Terminal
 from ferry.manifest import Manifest
 from ferry.plan import ExportPlan
 from ferry.spec.models import Expectation
@@ -32,8 +33,11 @@ SAMPLE_VALUES = 10
 _TEXT_FORMATS = ("csv", "tsv")
 
 
-class ExpectationsFailed(Exception):
-    """An expectation with on_failure: fail did not hold; .summary has the details."""
+class ExpectationsFailed(Terminal):
+    """An expectation with on_failure: fail did not hold; .summary has the details.
+
+    Terminal: the staged data does not change, so another try fails the same way.
+    """
 
     def __init__(self, summary: dict):
         self.summary = summary

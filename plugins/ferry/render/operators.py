@@ -2,11 +2,15 @@
 
 Each execute() turns Airflow's context into a plain RunInfo, fetches secrets from Airflow
 connections, and calls the step; everything heavy is imported inside execute().
+task_outcome is the one place Ferry's errors become Airflow's outcomes.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import logging
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -14,29 +18,82 @@ from airflow.sdk import BaseOperator, Context
 from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
 PII_CONNECTION = "ferry_pii"
+# Retries of a transient error: 30 s, 60 s, 120 s, ... up to 10 minutes apart.
+RETRY_DELAY = dt.timedelta(seconds=30)
+RETRY_BACKOFF = 2.0
+MAX_RETRY_DELAY = dt.timedelta(minutes=10)
 
 
-def run_info(context: Context, export_id: str):
-    """The plain description of this run that the engine and delivery understand."""
+def run_info(context: Context, export_id: str, *, with_params: bool = True):
+    """The plain description of this run that the engine and delivery understand.
+
+    Raises:
+        BadRunParams: A run param is not what an export accepts (terminal). Without
+            with_params the params are left out: a failure callback records a run
+            whatever its params were.
+    """
     from ferry.plan import RunInfo
+    from ferry.run_params import RunParams, parse_run_params
 
     dag_run, params = context["dag_run"], context.get("params") or {}
+    checked = RunParams()
+    if with_params:
+        checked = parse_run_params(*(params.get(name) for name in ("date_from", "date_to", "ids")))
     return RunInfo(
         export_id=export_id,
         run_id=dag_run.run_id,
         logical_date=dag_run.logical_date,
         data_interval_start=dag_run.data_interval_start,
         data_interval_end=dag_run.data_interval_end,
-        date_from=_date_param(params.get("date_from")),
-        date_to=_date_param(params.get("date_to")),
-        ids=tuple(params.get("ids") or ()),
+        date_from=checked.date_from,
+        date_to=checked.date_to,
+        ids=checked.ids,
         triggered_by=dag_run.triggering_user_name or str(dag_run.run_type.value),
         run_after=dag_run.run_after,
     )
 
 
-def _date_param(value: Any) -> dt.date | None:
-    return dt.date.fromisoformat(str(value)[:10]) if value else None
+@contextlib.contextmanager
+def task_outcome(log: logging.Logger) -> Iterator[None]:
+    """The one place a Ferry error becomes Airflow's outcome (see ferry.exceptions).
+
+    ExportSkipped skips the task; a terminal error fails it at once, without retries,
+    with the error's message; a transient or unclassified error is raised as it is, so
+    Airflow retries it (with the backoff of retry_defaults) while retries are left.
+    """
+    from ferry.exceptions import ExportSkipped, describe, kind_of
+
+    try:
+        yield
+    except (AirflowFailException, AirflowSkipException):
+        raise
+    except ExportSkipped as skipped:
+        raise AirflowSkipException(str(skipped)) from None
+    except Exception as error:
+        kind = kind_of(error)
+        if kind == "terminal":
+            log.error("Not retried: another try cannot succeed (%s)", type(error).__name__)
+            raise AirflowFailException(describe(error)) from error
+        if kind == "unclassified":
+            log.warning(
+                "%s is not classified as terminal or transient in ferry.exceptions; "
+                "it is retried as transient", type(error).__name__,
+            )  # fmt: skip
+        raise
+
+
+def retry_defaults(kwargs: dict[str, Any]) -> dict[str, Any]:
+    """Exponential backoff for every Ferry task unless the DAG says otherwise.
+
+    Airflow 3 reads retry_exponential_backoff as a multiplier, so True (1.0) means a
+    constant delay: it is taken as "on".
+    """
+    backoff = kwargs.get("retry_exponential_backoff")
+    if backoff is None or backoff is True:
+        kwargs["retry_exponential_backoff"] = RETRY_BACKOFF
+    kwargs.setdefault("retry_delay", RETRY_DELAY)
+    kwargs.setdefault("max_retry_delay", MAX_RETRY_DELAY)
+    return kwargs
 
 
 def pii_key() -> bytes | None:
@@ -62,22 +119,17 @@ class ExportStepOperator(BaseOperator):
     ui_color = "#e8f4fd"
 
     def __init__(self, *, export_id: str, step: str, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
+        super().__init__(**retry_defaults(kwargs))
         self.export_id = export_id
         self.step = step
 
     def execute(self, context: Context) -> Any:
         from ferry import steps
-        from ferry.exceptions import ExportRejected, ExportSkipped
 
-        run = run_info(context, self.export_id)
-        self.log.info("Export %s, run %s: %s", self.export_id, run.job_run_id, self.step)
-        try:
+        with task_outcome(self.log):
+            run = run_info(context, self.export_id)
+            self.log.info("Export %s, run %s: %s", self.export_id, run.job_run_id, self.step)
             return steps.run_step(self.step, run, log=self.log, pii_key=pii_key)
-        except ExportSkipped as skipped:
-            raise AirflowSkipException(str(skipped)) from None
-        except ExportRejected as rejected:
-            raise AirflowFailException(str(rejected)) from None
 
 
 class DeliverOperator(BaseOperator):
@@ -91,24 +143,18 @@ class DeliverOperator(BaseOperator):
     ui_color = "#e9f7ef"
 
     def __init__(self, *, export_id: str, destination: str, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
+        super().__init__(**retry_defaults(kwargs))
         self.export_id = export_id
         self.destination = destination
 
     def execute(self, context: Context) -> dict:
         from ferry import steps
-        from ferry.delivery import DeliveryError
 
-        run = run_info(context, self.export_id)
-        template_vars = {**run.template_vars(), "macros": context.get("macros")}
-        try_number = context["ti"].try_number
-        try:
+        with task_outcome(self.log):
+            run = run_info(context, self.export_id)
+            template_vars = {**run.template_vars(), "macros": context.get("macros")}
+            try_number = context["ti"].try_number
             return steps.deliver(run, self.destination, template_vars, try_number, log=self.log)
-        except DeliveryError as error:
-            if error.retryable:
-                raise
-            # a refusal (bad host key, HTTP 4xx, too many rejects) fails the same on retry
-            raise AirflowFailException(str(error)) from error
 
 
 @dataclass(frozen=True)
@@ -166,7 +212,7 @@ class FinalizeOperator(BaseOperator):
         membership: Membership | None = None,
         **kwargs: Any,
     ) -> None:
-        super().__init__(**kwargs)
+        super().__init__(**retry_defaults(kwargs))
         self.export_id = export_id
         self.deliver_task_ids = deliver_task_ids
         self.membership = membership
@@ -174,15 +220,16 @@ class FinalizeOperator(BaseOperator):
     def execute(self, context: Context) -> dict:
         from ferry import notify, steps
 
-        run = run_info(context, self.export_id)
-        receipts = context["ti"].xcom_pull(task_ids=self.deliver_task_ids)
-        receipts = [receipts] if isinstance(receipts, dict) else list(receipts or [])
-        return steps.finalize(
-            run, receipts, started_at(context, self.membership), log=self.log,
-            group_run_id=_group_run_id(context, self.membership),
-            log_url=notify.run_url(context["ti"].dag_id, run.run_id),
-            notify=self.membership is None,
-        )  # fmt: skip
+        with task_outcome(self.log):
+            run = run_info(context, self.export_id)
+            receipts = context["ti"].xcom_pull(task_ids=self.deliver_task_ids)
+            receipts = [receipts] if isinstance(receipts, dict) else list(receipts or [])
+            return steps.finalize(
+                run, receipts, started_at(context, self.membership), log=self.log,
+                group_run_id=_group_run_id(context, self.membership),
+                log_url=notify.run_url(context["ti"].dag_id, run.run_id),
+                notify=self.membership is None,
+            )  # fmt: skip
 
 
 class RecordFailure:
@@ -207,8 +254,9 @@ class RecordFailure:
         ti = context["ti"]
         error = context.get("exception")
         reason = f"{ti.task_id.rsplit('.', 1)[-1]} failed: {error or 'no error message'}"
+        run = run_info(context, self.export_id, with_params=False)
         steps.finalize_failed(
-            run_info(context, self.export_id), reason, started_at(context, self.membership),
+            run, reason, started_at(context, self.membership),
             log=context["task"].log, group_run_id=_group_run_id(context, self.membership),
             log_url=ti.log_url, notify=self.membership is None,
         )  # fmt: skip

@@ -34,6 +34,7 @@ import jinja2.meta
 from jinja2 import nodes
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
+from ferry.exceptions import Terminal
 from ferry.spec.errors import did_you_mean
 
 RUN_PLACEHOLDERS = frozenset(
@@ -60,7 +61,7 @@ SAMPLE_VALUES = {
 }  # fmt: skip
 
 
-class TemplateValueError(ValueError):
+class TemplateValueError(ValueError, Terminal):
     """A run's value cannot be substituted where the template puts it (e.g. '/' in a path)."""
 
 
