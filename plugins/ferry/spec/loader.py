@@ -7,24 +7,18 @@ the field and the fix.
 from __future__ import annotations
 
 import functools
+import hashlib
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import yaml
 from pydantic import BaseModel, ValidationError
 
 from ferry.spec import models
-from ferry.spec.errors import (
-    DefinitionError,
-    did_you_mean,
-    document_path,
-    format_loc,
-    pydantic_error,
-)
+from ferry.spec.errors import DefinitionError, did_you_mean, pydantic_error, shorten
 from ferry.spec.models import (
     ExportSpec,
     GroupSpec,
@@ -34,6 +28,7 @@ from ferry.spec.models import (
     TargetsFile,
     TargetSpec,
 )
+from ferry.spec.reader import Document, UnreadableFile, display_name
 from ferry.spec.values import value_problem
 
 Model = TypeVar("Model", bound=BaseModel)
@@ -67,34 +62,6 @@ class Project:
             if table.segment_type == segment_type:
                 return name
         raise KeyError(f"no table in tables.yaml has segment_type {segment_type}")
-
-
-class Document:
-    """One YAML file: its data, and (only when an error needs a line) its node tree."""
-
-    def __init__(self, path: Path, root: Path):
-        self.path = path
-        self.name = _display_name(path, root)
-        self.text = path.read_text(encoding="utf-8")
-        self.data = yaml.load(self.text, Loader=_LOADER)
-
-    @functools.cached_property
-    def node(self) -> yaml.Node | None:
-        return yaml.compose(self.text, Loader=_LOADER)
-
-    def error(self, loc: tuple, problem: str, hint: str = "") -> DefinitionError:
-        kept, line = document_path(self.node, loc)
-        return DefinitionError(self.name, problem, format_loc(kept), line, hint)
-
-
-_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-
-
-def _display_name(path: Path, root: Path) -> str:
-    try:
-        return str(path.resolve().relative_to(root.resolve().parent))
-    except ValueError:
-        return str(path)
 
 
 @functools.cache
@@ -132,11 +99,8 @@ def _parse(path: Path, model: type[Model], root: Path) -> tuple[Any, list[Defini
     """Read and validate one file; on failure the errors say where and why."""
     try:
         document = Document(path, root)
-    except yaml.YAMLError as error:
-        mark = getattr(error, "problem_mark", None)
-        line = mark.line + 1 if mark else None
-        problem = f"not valid YAML: {getattr(error, 'problem', None) or error}"
-        return None, [DefinitionError(_display_name(path, root), problem, "", line)]
+    except UnreadableFile as unreadable:
+        return None, [unreadable.error]
     if not isinstance(document.data, dict):
         return None, [document.error((), "must be a YAML mapping of fields (key: value)")]
     try:
@@ -148,6 +112,14 @@ def _parse(path: Path, model: type[Model], root: Path) -> tuple[Any, list[Defini
         ]
 
 
+def definition_files(folder: Path) -> Iterator[Path]:
+    """The YAML files of a folder: .yaml and .yml in any case, in name order."""
+    if not folder.is_dir():
+        return iter(())
+    found = (path for path in folder.iterdir() if path.suffix.lower() in (".yaml", ".yml"))
+    return iter(sorted(found))
+
+
 def _load_folder(
     project: Project,
     folder: str,
@@ -155,11 +127,14 @@ def _load_folder(
     into: dict[str, Model],
     problems_of: Callable[[Model, Project], list[Problem]],
 ) -> None:
-    for path in sorted((project.root / folder).glob("*.y*ml")):
-        parsed, errors = _parse(path, model, project.root)
-        if parsed:
-            spec, document = parsed
-            errors = _cross_check(spec, document, project, into, problems_of)
+    for path in definition_files(project.root / folder):
+        try:
+            parsed, errors = _parse(path, model, project.root)
+            if parsed:
+                spec, document = parsed
+                errors = _cross_check(spec, document, project, into, problems_of)
+        except Exception as error:  # a bug in a check must not hide the other files
+            errors = [_internal_error(path, project.root, error)]
         if errors:
             _mark_broken(project, path, errors)
         else:
@@ -170,9 +145,14 @@ def _load_folder(
 def _cross_check(spec, document: Document, project: Project, into: dict, problems_of) -> list:
     problems = problems_of(spec, project)
     if spec.id in into:
-        first = _display_name(project.files[f"{_folder_of(spec)}:{spec.id}"], project.root)
+        first = display_name(project.files[f"{_folder_of(spec)}:{spec.id}"], project.root)
         problems.insert(0, (("id",), f"id '{spec.id}' is already used by {first}", "rename one"))
     return [document.error(loc, problem, hint) for loc, problem, hint in problems]
+
+
+def _internal_error(path: Path, root: Path, error: Exception) -> DefinitionError:
+    problem = f"Ferry could not check this file ({type(error).__name__}: {shorten(str(error))})"
+    return DefinitionError(display_name(path, root), problem, hint="please report it to Ferry")
 
 
 def _folder_of(spec: BaseModel) -> str:
@@ -185,10 +165,21 @@ def _mark_broken(project: Project, path: Path, errors: list) -> None:
     project.broken[key] = project.broken.get(key, []) + errors
 
 
+_CLEAN_STEM = re.compile(r"[a-z0-9_]{1,100}")
+
+
 def broken_key(path: Path) -> str:
-    """'include/exports/Bad File.yaml' -> 'exports.bad_file': names the error DAG."""
-    stem = re.sub(r"[^a-z0-9_]+", "_", path.stem.lower()).strip("_") or "unnamed"
-    return f"{path.parent.name}.{stem}"
+    """'include/exports/x.yaml' -> 'exports.x': names the error DAG, injectively.
+
+    A name that is not already lowercase [a-z0-9_] .yaml (or too long for a dag_id) keeps
+    a readable part and gets a hash of the whole file name after '-', which clean names
+    never contain: 'Bad File.yml' -> 'exports.bad_file-1f3a9c0b2e'.
+    """
+    if _CLEAN_STEM.fullmatch(path.stem) and path.suffix == ".yaml":
+        return f"{path.parent.name}.{path.stem}"
+    readable = re.sub(r"[^a-z0-9_]+", "_", path.stem.lower()).strip("_")[:60] or "unnamed"
+    digest = hashlib.sha256(path.name.encode("utf-8", "surrogateescape")).hexdigest()[:10]
+    return f"{path.parent.name}.{readable}-{digest}"
 
 
 # Cross-file checks: each returns (loc, problem, hint) for the document that has the problem.
