@@ -21,9 +21,16 @@ from pydantic import (
     model_validator,
 )
 
+from ferry.spec.errors import shorten
+
 ID_PATTERN = r"^[a-z][a-z0-9_]{0,62}$"
 Identifier = Annotated[str, Field(pattern=ID_PATTERN)]
 ConnectionId = Annotated[str, Field(min_length=1, max_length=250)]
+TAG_MAX_LEN = 100  # Airflow's DAG refuses a longer tag (airflow.sdk.definitions.dag)
+DagTag = Annotated[str, Field(min_length=1, max_length=TAG_MAX_LEN)]
+Owner = Annotated[str, Field(min_length=1, max_length=100)]  # Airflow stores owners joined
+FIRST_DAY = dt.date(2026, 1, 1)  # every Ferry DAG's start_date (in its time zone)
+LAST_DAY = dt.date(9998, 12, 31)  # later dates overflow once shifted to UTC or a next run
 
 FieldOp = Literal[
     "eq", "ne", "in", "not_in", "gt", "gte", "lt", "lte", "between",
@@ -62,11 +69,34 @@ def check_schedule(value: str) -> str:
     if value in SCHEDULE_PRESETS or value in SCHEDULE_WORDS:
         return value
     if len(value.split()) == 5 and croniter.is_valid(value):
+        _fires(value)
         return value
     raise ValueError(
-        f"{value!r} is not a schedule; use refresh, once, off, hourly, daily, weekly, "
+        f"{shorten(value)} is not a schedule; use refresh, once, off, hourly, daily, weekly, "
         "monthly (or @daily ...) or a five-field cron such as '0 2 * * *'"
     )
+
+
+def _fires(cron: str) -> None:
+    """A cron such as '0 0 31 2 *' (31 February) is valid syntax but never runs."""
+    from croniter import CroniterBadDateError, croniter
+
+    try:
+        croniter(cron, dt.datetime.combine(FIRST_DAY, dt.time())).get_next(dt.datetime)
+    except CroniterBadDateError:
+        raise ValueError(f"{shorten(cron)} never runs: no such day") from None
+
+
+def check_expires(value: dt.date | None) -> dt.date | None:
+    if value is not None and not FIRST_DAY <= value <= LAST_DAY:
+        raise ValueError(
+            f"expires {value} is outside {FIRST_DAY} to {LAST_DAY}: "
+            "Ferry schedules nothing before its first day; remove expires or set enabled: false"
+        )
+    return value
+
+
+Expires = Annotated[dt.date | None, AfterValidator(check_expires)]
 
 
 def _unquoted_off(value: Any) -> Any:
@@ -224,6 +254,27 @@ class SegmentSource(Spec):
     segment: Identifier
 
 
+def _source_kind(value: Any) -> str | None:
+    """Pick the source model by its key, so a bad table name gives one error, not three."""
+    if isinstance(value, dict):
+        return (
+            "segment source"
+            if "segment" in value and "table" not in value
+            else ("table source" if "table" in value else None)
+        )
+    return {TableSource: "table source", SegmentSource: "segment source"}.get(type(value))
+
+
+Source = Annotated[
+    Annotated[TableSource, Tag("table source")] | Annotated[SegmentSource, Tag("segment source")],
+    Discriminator(
+        _source_kind,
+        custom_error_type="source_kind",
+        custom_error_message="source needs table: <table> or segment: <segment id>",
+    ),
+]
+
+
 class Format(Spec):
     type: Literal["csv", "tsv", "json", "jsonl", "parquet"] = "csv"
     compression: Literal["none", "gzip", "zip", "zstd"] = "none"
@@ -339,9 +390,9 @@ class ExportSpec(Spec):
     id: Identifier
     name: str
     description: str = ""
-    owner: str = "ferry"
+    owner: Owner = "ferry"
     kind: Literal["data_out", "segment"] = "data_out"
-    source: TableSource | SegmentSource
+    source: Source
     target: Identifier | None = None
     contacts_of_accounts: bool = False
     fields: Literal["all"] | list[Annotated[str, Field(min_length=1)] | FieldChoice] = "all"
@@ -355,10 +406,10 @@ class ExportSpec(Spec):
     limits: Limits = Limits()
     expectations: list[Expectation] = []
     retention_days: int = Field(default=30, gt=0)
-    expires: dt.date | None = None
+    expires: Expires = None
     enabled: bool = True
     notify: Notify = Notify()
-    tags: list[str] = []
+    tags: list[DagTag] = []
     retries: int = Field(default=2, ge=0, le=10)
 
     @model_validator(mode="after")
@@ -391,12 +442,12 @@ class GroupSpec(Spec):
     id: Identifier
     name: str
     description: str = ""
-    owner: str = "ferry"
+    owner: Owner = "ferry"
     members: list[GroupMember] = Field(min_length=1)
     schedule: Schedule = "off"
     timezone: str = "UTC"
     notify: Notify = Notify()
-    tags: list[str] = []
+    tags: list[DagTag] = []
 
     @property
     def dag_id(self) -> str:

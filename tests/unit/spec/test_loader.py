@@ -271,3 +271,48 @@ def test_export_filter_values_are_checked_against_the_column_too(include):
     assert (
         "filters.where[0].value -> 'abc' is not a whole number, which the column (BIGINT)" in error
     )
+
+
+@pytest.mark.parametrize(
+    ("extra", "expected"),
+    [
+        ("tags: [" + "t" * 101 + "]\n", ":6 -> tags[0] -> string should have at most 100"),
+        ("owner: " + "o" * 101 + "\n", ":6 -> owner -> string should have at most 100"),
+        ("schedule: '0 0 31 2 *'\n", ":6 -> schedule -> '0 0 31 2 *' never runs: no such day"),
+        (
+            "schedule: '0 0 30 2 *'\nexpires: 2027-01-01\n",
+            ":6 -> schedule -> '0 0 30 2 *' never runs",
+        ),
+        (
+            "schedule: '0 2 * * *'\nexpires: 0001-01-01\n",
+            ":7 -> expires -> expires 0001-01-01 is outside 2026-01-01 to 9998-12-31",
+        ),
+        (
+            "schedule: once\ntimezone: America/New_York\nexpires: 9999-12-31\n",
+            ":8 -> expires -> expires 9999-12-31 is outside",
+        ),
+    ],
+)
+def test_values_airflow_would_refuse_are_refused_when_they_load(include, extra, expected):
+    write(include, "exports/extreme.yaml", GOOD_EXPORT.format(id="extreme") + extra)
+    [error] = errors_of(include)
+    assert error.startswith("include/exports/extreme.yaml") and expected in error
+
+
+def test_an_invalid_source_table_is_one_clear_error(include):
+    text = GOOD_EXPORT.format(id="spaced").replace("{table: lead}", '{table: "Lead Table"}')
+    write(include, "exports/spaced.yaml", text)
+    assert errors_of(include) == [
+        "include/exports/spaced.yaml:3 -> source.table -> 'Lead Table' is not a valid id; "
+        "use lowercase letters, digits and _ (a-z first)"
+    ]
+
+
+@pytest.mark.parametrize("source", ["lead", "{tabel: lead}"])
+def test_a_source_without_table_or_segment_says_what_it_needs(include, source):
+    text = GOOD_EXPORT.format(id="nosource").replace("{table: lead}", source)
+    write(include, "exports/nosource.yaml", text)
+    assert errors_of(include) == [
+        "include/exports/nosource.yaml:3 -> source -> "
+        "source needs table: <table> or segment: <segment id>"
+    ]
