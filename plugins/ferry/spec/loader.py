@@ -49,6 +49,13 @@ class Project:
     errors: list[DefinitionError] = field(default_factory=list)
     broken: dict[str, list[DefinitionError]] = field(default_factory=dict)  # by broken_key
 
+    def mark_broken(self, path: Path, errors: list[DefinitionError]) -> str:
+        """Record a file's errors; returns its broken_key (which names its error DAG)."""
+        self.errors.extend(errors)
+        key = broken_key(path)
+        self.broken[key] = self.broken.get(key, []) + errors
+        return key
+
     def table_of(self, export: ExportSpec) -> str:
         """The table an export reads: its own, or the one of its segment's type."""
         if isinstance(export.source, models.TableSource):
@@ -160,12 +167,10 @@ def _folder_of(spec: BaseModel) -> str:
 
 
 def _mark_broken(project: Project, path: Path, errors: list) -> None:
-    project.errors.extend(errors)
-    key = broken_key(path)
-    project.broken[key] = project.broken.get(key, []) + errors
+    project.mark_broken(path, errors)
 
 
-_CLEAN_STEM = re.compile(r"[a-z0-9_]{1,100}")
+_CLEAN_NAME = re.compile(r"[a-z0-9_]{1,100}")
 
 
 def broken_key(path: Path) -> str:
@@ -175,11 +180,17 @@ def broken_key(path: Path) -> str:
     a readable part and gets a hash of the whole file name after '-', which clean names
     never contain: 'Bad File.yml' -> 'exports.bad_file-1f3a9c0b2e'.
     """
-    if _CLEAN_STEM.fullmatch(path.stem) and path.suffix == ".yaml":
-        return f"{path.parent.name}.{path.stem}"
-    readable = re.sub(r"[^a-z0-9_]+", "_", path.stem.lower()).strip("_")[:60] or "unnamed"
-    digest = hashlib.sha256(path.name.encode("utf-8", "surrogateescape")).hexdigest()[:10]
-    return f"{path.parent.name}.{readable}-{digest}"
+    parent = path.parent.name
+    folder = parent if _CLEAN_NAME.fullmatch(parent) else _hashed(parent, parent)
+    if _CLEAN_NAME.fullmatch(path.stem) and path.suffix == ".yaml":
+        return f"{folder}.{path.stem}"
+    return f"{folder}.{_hashed(path.stem, path.name)}"
+
+
+def _hashed(name: str, whole: str) -> str:
+    readable = re.sub(r"[^a-z0-9_]+", "_", name.lower()).strip("_")[:60] or "unnamed"
+    digest = hashlib.sha256(whole.encode("utf-8", "surrogateescape")).hexdigest()[:10]
+    return f"{readable}-{digest}"
 
 
 # Cross-file checks: each returns (loc, problem, hint) for the document that has the problem.

@@ -254,4 +254,12 @@ def _timestamp(loader: SafeConstructor, node: yaml.Node) -> dt.date | str:
         return node.value
 
 
+def _binary(loader: SafeConstructor, node: yaml.Node) -> None:
+    """No field takes raw bytes, and bytes do not render into a DAG's resolved definition."""
+    raise ConstructorError(
+        None, None, "binary (!!binary) values are not supported", node.start_mark
+    )
+
+
 _Loader.add_constructor("tag:yaml.org,2002:timestamp", _timestamp)
+_Loader.add_constructor("tag:yaml.org,2002:binary", _binary)
