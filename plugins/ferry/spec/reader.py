@@ -32,6 +32,9 @@ _FOREIGN_BOMS = {
 }
 _BASE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _MERGE_TAG = "tag:yaml.org,2002:merge"
+# Every alias is '*' and an anchor character; text without one skips the event pass (and
+# its cost) and has only its depth checked, on the nodes.
+_MAYBE_ALIAS = re.compile(r"\*[^\s,\[\]{}]")
 
 
 class UnreadableFile(Exception):
@@ -66,7 +69,8 @@ def display_name(path: Path, root: Path) -> str:
 def read_yaml(path: Path, name: str) -> tuple[yaml.Node | None, Any]:
     """The file's node tree and data; raises UnreadableFile with file, line and fix."""
     text = decode(read_bounded(path, name), name)
-    check_expansion(text, name)
+    if _MAYBE_ALIAS.search(text):
+        check_expansion(text, name)
     return construct(text, name)
 
 
@@ -146,9 +150,22 @@ def _close(stack: list, anchors: dict, anchor: str | None, size: int, depth: int
         stack[-1][2] = max(stack[-1][2], depth + 1)
 
 
-def _too_deep(name: str, event: yaml.Event) -> UnreadableFile:
+def _too_deep(name: str, event: yaml.Event | yaml.Node) -> UnreadableFile:
     problem = f"nests deeper than {MAX_DEPTH} levels (aliases expanded)"
     return UnreadableFile(DefinitionError(name, problem, "", _line(event), "flatten it"))
+
+
+def _check_depth(root: yaml.Node, name: str) -> None:
+    """MAX_DEPTH on a tree without aliases (libyaml itself stops at 1000 levels)."""
+    level = [(root, 1)]
+    while level:
+        node, depth = level.pop()
+        if depth > MAX_DEPTH:
+            raise _too_deep(name, node)
+        if isinstance(node, yaml.MappingNode):
+            level.extend((child, depth + 1) for pair in node.value for child in pair)
+        elif isinstance(node, yaml.SequenceNode):
+            level.extend((child, depth + 1) for child in node.value)
 
 
 def _line(event: yaml.Event | yaml.Node) -> int:
@@ -170,6 +187,7 @@ def construct(text: str, name: str) -> tuple[yaml.Node | None, Any]:
             problem = "is empty (or only comments)"
             hint = "write the definition's fields, e.g. id: and name:"
             raise UnreadableFile(DefinitionError(name, problem, "", 1, hint))
+        _check_depth(node, name)
         try:
             return node, loader.construct_document(node)
         except DuplicateKey as error:
