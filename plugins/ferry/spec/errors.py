@@ -32,6 +32,14 @@ class DefinitionError:
         return " -> ".join(part for part in parts if part)
 
 
+class FieldError(ValueError):
+    """A model validator's problem with one named field, so the error can point at it."""
+
+    def __init__(self, field: str, message: str):
+        super().__init__(message)
+        self.field = field
+
+
 def shorten(value: Any, limit: int = 60, *, quote: bool = True) -> str:
     """A value for a message: repr'd (or as is), cut to about `limit` characters."""
     if quote and not isinstance(value, str | int | float | bool | None):
@@ -96,7 +104,9 @@ def _child(node: yaml.Node, part: Any) -> yaml.Node | None:
 
 def pydantic_error(file: str, node: yaml.Node | None, error: dict, vocabulary: set[str]):
     """Turn one pydantic error into a DefinitionError with a line and a fix."""
-    loc, line = document_path(node, tuple(error["loc"]))
+    cause = error.get("ctx", {}).get("error")
+    named = (cause.field,) if isinstance(cause, FieldError) else ()
+    loc, line = document_path(node, (*error["loc"], *named))
     kind, field = error["type"], format_loc(loc)
     if kind == "extra_forbidden":
         key = str(loc[-1])

@@ -13,7 +13,6 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ValidationError
 
@@ -263,7 +262,6 @@ def _export_problems(export: ExportSpec, project: Project) -> list[Problem]:
     problems += _field_problems(export, columns, table)
     problems += _destination_problems(export)
     problems += _expectation_problems(export, columns)
-    problems += _timezone_problems(export.timezone)
     return problems
 
 
@@ -350,22 +348,8 @@ def _destination_problems(export: ExportSpec) -> list[Problem]:
     return problems
 
 
-def _timezone_problems(timezone: str) -> list[Problem]:
-    try:
-        ZoneInfo(timezone)
-    except (ZoneInfoNotFoundError, ValueError):
-        return [
-            (
-                ("timezone",),
-                f"unknown time zone '{timezone}'",
-                "use an IANA name such as UTC or America/New_York",
-            )
-        ]
-    return []
-
-
 def _group_problems(group: GroupSpec, project: Project) -> list[Problem]:
-    problems = _timezone_problems(group.timezone)
+    problems: list[Problem] = []
     seen: set[str] = set()
     for index, member in enumerate(group.members):
         loc = ("members", index, "export")

@@ -21,7 +21,7 @@ from pydantic import (
     model_validator,
 )
 
-from ferry.spec.errors import shorten
+from ferry.spec.errors import FieldError, shorten
 
 ID_PATTERN = r"^[a-z][a-z0-9_]{0,62}$"
 Identifier = Annotated[str, Field(pattern=ID_PATTERN)]
@@ -99,6 +99,24 @@ def check_expires(value: dt.date | None) -> dt.date | None:
 Expires = Annotated[dt.date | None, AfterValidator(check_expires)]
 
 
+def check_timezone(value: str) -> str:
+    """An IANA name ZoneInfo knows (a long name raises OSError there, not ValueError)."""
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        if len(value) > 64:
+            raise ValueError(value)
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError, OSError):
+        raise ValueError(
+            f"unknown time zone {shorten(value)}; use an IANA name such as UTC or America/New_York"
+        ) from None
+    return value
+
+
+Timezone = Annotated[str, AfterValidator(check_timezone)]
+
+
 def _unquoted_off(value: Any) -> Any:
     """YAML reads an unquoted `off` as false; a schedule means the word."""
     return "off" if value is False else value
@@ -118,18 +136,22 @@ class Condition(Spec):
     def _value_fits_op(self) -> Condition:
         if self.op in ("is_null", "not_null"):
             if self.value is not None:
-                raise ValueError(f"op {self.op} takes no value; remove 'value'")
+                raise FieldError("value", f"op {self.op} takes no value; remove 'value'")
         elif self.op in ("in", "not_in"):
             if not isinstance(self.value, list) or not self.value:
-                raise ValueError(f"op {self.op} needs a non-empty list as value, e.g. [TX, CA]")
+                raise FieldError(
+                    "value", f"op {self.op} needs a non-empty list as value, e.g. [TX, CA]"
+                )
         elif self.op == "between":
             if not isinstance(self.value, list) or len(self.value) != 2:
-                raise ValueError("op between needs a two-item list as value: [low, high]")
+                raise FieldError("value", "op between needs a two-item list as value: [low, high]")
         elif self.op == "within_last_days":
             if not isinstance(self.value, int) or self.value <= 0:
-                raise ValueError("op within_last_days needs a positive whole number of days")
+                raise FieldError(
+                    "value", "op within_last_days needs a positive whole number of days"
+                )
         elif self.value is None or isinstance(self.value, (list, dict)):
-            raise ValueError(f"op {self.op} needs a single value; for several use op: in")
+            raise FieldError("value", f"op {self.op} needs a single value; for several use op: in")
         return self
 
 
@@ -202,7 +224,9 @@ class PiiRule(Spec):
     @model_validator(mode="after")
     def _normalize_only_when_keyed(self) -> PiiRule:
         if self.normalize and self.action not in ("hash", "tokenize"):
-            raise ValueError(f"normalize applies to hash and tokenize, not {self.action}")
+            raise FieldError(
+                "normalize", f"normalize applies to hash and tokenize, not {self.action}"
+            )
         return self
 
 
@@ -220,7 +244,7 @@ class DateRange(Spec):
     @model_validator(mode="after")
     def _ordered(self) -> DateRange:
         if self.end < self.start:
-            raise ValueError("end is before start; swap them")
+            raise FieldError("end", "end is before start; swap them")
         return self
 
 
@@ -242,7 +266,9 @@ class Filters(Spec):
     @model_validator(mode="after")
     def _dates_need_column(self) -> Filters:
         if (self.dates or self.date_range or self.hours) and not self.date_column:
-            raise ValueError("dates, date_range and hours need date_column: the column to test")
+            raise FieldError(
+                "date_column", "dates, date_range and hours need date_column: the column to test"
+            )
         return self
 
 
@@ -286,9 +312,13 @@ class Format(Spec):
     @model_validator(mode="after")
     def _compression_fits_type(self) -> Format:
         if self.compression == "zstd" and self.type != "parquet":
-            raise ValueError("zstd compression is for parquet; use gzip or zip for text formats")
+            raise FieldError(
+                "compression", "zstd compression is for parquet; use gzip or zip for text formats"
+            )
         if self.compression == "zip" and self.type == "parquet":
-            raise ValueError("parquet compresses inside the file: use zstd, gzip or none")
+            raise FieldError(
+                "compression", "parquet compresses inside the file: use zstd, gzip or none"
+            )
         return self
 
     @property
@@ -376,11 +406,11 @@ class Expectation(Spec):
     def _arguments_fit(self) -> Expectation:
         needs = {"regex": "pattern", "value_set": "values"}.get(self.expect)
         if self.expect != "row_count_between" and not self.field:
-            raise ValueError(f"expect {self.expect} needs 'field'")
+            raise FieldError("field", f"expect {self.expect} needs 'field'")
         if needs and getattr(self, needs) is None:
-            raise ValueError(f"expect {self.expect} needs '{needs}'")
+            raise FieldError(needs, f"expect {self.expect} needs '{needs}'")
         if self.expect == "row_count_between" and self.min is None and self.max is None:
-            raise ValueError("expect row_count_between needs 'min', 'max' or both")
+            raise FieldError("min", "expect row_count_between needs 'min', 'max' or both")
         return self
 
 
@@ -401,7 +431,7 @@ class ExportSpec(Spec):
     format: Format = Format()
     destinations: list[Destination] = Field(min_length=1)
     schedule: Schedule = "refresh"
-    timezone: str = "UTC"
+    timezone: Timezone = "UTC"
     depends_on: list[Identifier] | None = None
     limits: Limits = Limits()
     expectations: list[Expectation] = []
@@ -415,11 +445,13 @@ class ExportSpec(Spec):
     @model_validator(mode="after")
     def _kind_fits_source(self) -> ExportSpec:
         if self.kind == "segment" and not isinstance(self.source, SegmentSource):
-            raise ValueError("a segment export needs source: {segment: <segment id>}")
+            raise FieldError("source", "a segment export needs source: {segment: <segment id>}")
         if self.kind == "data_out" and not isinstance(self.source, TableSource):
-            raise ValueError("a data_out export needs source: {table: <table>}")
+            raise FieldError("source", "a data_out export needs source: {table: <table>}")
         if self.kind == "segment" and not self.target:
-            raise ValueError("a segment export needs a target (a profile in targets.yaml)")
+            raise FieldError(
+                "target", "a segment export needs a target (a profile in targets.yaml)"
+            )
         return self
 
     @property
@@ -445,7 +477,7 @@ class GroupSpec(Spec):
     owner: Owner = "ferry"
     members: list[GroupMember] = Field(min_length=1)
     schedule: Schedule = "off"
-    timezone: str = "UTC"
+    timezone: Timezone = "UTC"
     notify: Notify = Notify()
     tags: list[DagTag] = []
 

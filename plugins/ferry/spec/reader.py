@@ -32,6 +32,7 @@ _FOREIGN_BOMS = {
 }
 _BASE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _MERGE_TAG = "tag:yaml.org,2002:merge"
+_STR_TAG = "tag:yaml.org,2002:str"
 # Every alias is '*' and an anchor character; text without one skips the event pass (and
 # its cost) and has only its depth checked, on the nodes.
 _MAYBE_ALIAS = re.compile(r"\*[^\s,\[\]{}]")
@@ -157,15 +158,21 @@ def _too_deep(name: str, event: yaml.Event | yaml.Node) -> UnreadableFile:
 
 def _check_depth(root: yaml.Node, name: str) -> None:
     """MAX_DEPTH on a tree without aliases (libyaml itself stops at 1000 levels)."""
-    level = [(root, 1)]
+    level, depth = [root], 1
     while level:
-        node, depth = level.pop()
         if depth > MAX_DEPTH:
-            raise _too_deep(name, node)
-        if isinstance(node, yaml.MappingNode):
-            level.extend((child, depth + 1) for pair in node.value for child in pair)
-        elif isinstance(node, yaml.SequenceNode):
-            level.extend((child, depth + 1) for child in node.value)
+            raise _too_deep(name, level[0])
+        below = []
+        for node in level:
+            if isinstance(node, yaml.MappingNode):
+                below += [c for pair in node.value for c in pair if not _scalar(c)]
+            elif isinstance(node, yaml.SequenceNode):
+                below += [c for c in node.value if not _scalar(c)]
+        level, depth = below, depth + 1
+
+
+def _scalar(node: yaml.Node) -> bool:
+    return isinstance(node, yaml.ScalarNode)
 
 
 def _line(event: yaml.Event | yaml.Node) -> int:
@@ -238,15 +245,7 @@ def node_loc(root: yaml.Node, target: yaml.Node) -> tuple:
 
 
 class _Loader(_BASE_LOADER):  # type: ignore[misc, valid-type]
-    """The safe loader, refusing duplicate keys and reporting bad values with their line."""
-
-    def construct_object(self, node: yaml.Node, deep: bool = False) -> Any:
-        try:
-            return super().construct_object(node, deep=deep)
-        except (ValueError, TypeError, AttributeError, KeyError, OverflowError) as error:
-            shown = shorten(node.value) if isinstance(node, yaml.ScalarNode) else "this value"
-            problem = f"cannot read {shown} as {node.tag.rsplit(':', 1)[-1]}"
-            raise ConstructorError(None, None, f"{problem} ({error})", node.start_mark) from None
+    """The safe loader, refusing duplicate keys; bad scalars are errors with their line."""
 
     def construct_mapping(self, node: yaml.Node, deep: bool = False) -> dict:
         if isinstance(node, yaml.MappingNode):
@@ -254,7 +253,8 @@ class _Loader(_BASE_LOADER):  # type: ignore[misc, valid-type]
             for key_node, _ in node.value:
                 if key_node.tag == _MERGE_TAG:
                     continue
-                key = self.construct_object(key_node, deep=True)
+                key = key_node.value if key_node.tag == _STR_TAG else None
+                key = key if key is not None else self.construct_object(key_node, deep=True)
                 try:
                     first = seen.setdefault(key, key_node)
                 except TypeError:
@@ -272,6 +272,19 @@ def _timestamp(loader: SafeConstructor, node: yaml.Node) -> dt.date | str:
         return node.value
 
 
+def _guarded(construct):
+    """A scalar constructor whose failure (!!int twelve) is a YAML error with the line."""
+
+    def guarded(loader: SafeConstructor, node: yaml.Node) -> Any:
+        try:
+            return construct(loader, node)
+        except (ValueError, TypeError, AttributeError, KeyError, OverflowError) as error:
+            problem = f"cannot read {shorten(node.value)} as {node.tag.rsplit(':', 1)[-1]}"
+            raise ConstructorError(None, None, f"{problem} ({error})", node.start_mark) from None
+
+    return guarded
+
+
 def _binary(loader: SafeConstructor, node: yaml.Node) -> None:
     """No field takes raw bytes, and bytes do not render into a DAG's resolved definition."""
     raise ConstructorError(
@@ -279,5 +292,9 @@ def _binary(loader: SafeConstructor, node: yaml.Node) -> None:
     )
 
 
-_Loader.add_constructor("tag:yaml.org,2002:timestamp", _timestamp)
+_Loader.add_constructor("tag:yaml.org,2002:timestamp", _guarded(_timestamp))
+for _kind in ("int", "float", "bool"):
+    _Loader.add_constructor(
+        f"tag:yaml.org,2002:{_kind}", _guarded(getattr(SafeConstructor, f"construct_yaml_{_kind}"))
+    )
 _Loader.add_constructor("tag:yaml.org,2002:binary", _binary)

@@ -316,3 +316,20 @@ def test_a_source_without_table_or_segment_says_what_it_needs(include, source):
         "include/exports/nosource.yaml:3 -> source -> "
         "source needs table: <table> or segment: <segment id>"
     ]
+
+
+def test_a_problem_across_fields_names_the_field_to_change(include):
+    text = GOOD_EXPORT.format(id="mixed") + "kind: segment\ntarget: mailchimp\n"
+    write(include, "exports/mixed.yaml", text)
+    assert errors_of(include) == [
+        "include/exports/mixed.yaml:3 -> source -> "
+        "a segment export needs source: {segment: <segment id>}"
+    ]
+
+
+@pytest.mark.parametrize("zone", ["Mars/Base", "x" * 5000, "../../etc/passwd"])
+def test_a_time_zone_zoneinfo_cannot_open_is_one_clear_error(include, zone):
+    write(include, "exports/zone.yaml", GOOD_EXPORT.format(id="zone") + f"timezone: '{zone}'\n")
+    [error] = errors_of(include)
+    assert error.startswith("include/exports/zone.yaml:6 -> timezone -> unknown time zone")
+    assert error.endswith("use an IANA name such as UTC or America/New_York")
