@@ -43,7 +43,7 @@ class FieldError(ValueError):
 def shorten(value: Any, limit: int = 60, *, quote: bool = True) -> str:
     """A value for a message: repr'd (or as is), cut to about `limit` characters."""
     if quote and not isinstance(value, str | int | float | bool | None):
-        value = f"a {type(value).__name__}"  # never repr a list or mapping a file made huge
+        return f"a {type(value).__name__}"  # never repr a list or mapping a file made huge
     text = repr(value) if quote else str(value)
     return text if len(text) <= limit else text[: limit - 3] + "..."
 

@@ -7,9 +7,8 @@ the field and the fix.
 from __future__ import annotations
 
 import functools
-import hashlib
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -27,7 +26,13 @@ from ferry.spec.models import (
     TargetsFile,
     TargetSpec,
 )
-from ferry.spec.reader import Document, UnreadableFile, display_name
+from ferry.spec.reader import (  # broken_key: also for the CLI
+    Document,
+    UnreadableFile,
+    broken_key,
+    definition_files,
+    display_name,
+)
 from ferry.spec.values import value_problem
 
 Model = TypeVar("Model", bound=BaseModel)
@@ -98,7 +103,7 @@ def _load_mapping_file(project: Project, path: Path, model: type[Model]) -> dict
     parsed, errors = _parse(path, model, project.root)
     if errors:
         _mark_broken(project, path, errors)
-    return dict(getattr(parsed[0], next(iter(model.model_fields)))) if parsed else {}
+    return dict(getattr(parsed[0], next(iter(model.model_fields)))) if not errors else {}
 
 
 def _parse(path: Path, model: type[Model], root: Path) -> tuple[Any, list[DefinitionError]]:
@@ -112,18 +117,26 @@ def _parse(path: Path, model: type[Model], root: Path) -> tuple[Any, list[Defini
     try:
         return (model.model_validate(document.data), document), []
     except ValidationError as error:
-        node = document.node
-        return None, [
-            pydantic_error(document.name, node, item, _vocabulary()) for item in error.errors()
-        ]
+        items = error.errors()
+        errors = [pydantic_error(document.name, document.node, i, _vocabulary()) for i in items]
+        partial = _partial(model, document.data, items)
+        return ((partial, document) if partial else None), errors
 
 
-def definition_files(folder: Path) -> Iterator[Path]:
-    """The YAML files of a folder: .yaml and .yml in any case, in name order."""
-    if not folder.is_dir():
-        return iter(())
-    found = (path for path in folder.iterdir() if path.suffix.lower() in (".yaml", ".yml"))
-    return iter(sorted(found))
+def _partial(model: type[Model], data: dict, items: list) -> Model | None:
+    """The spec without its failed top-level fields, when each is unknown or has a default.
+
+    Cross-file checks then run on the rest, so a user sees every problem at once rather
+    than the references only after the schema errors are fixed.
+    """
+    failed = {item["loc"][0] if item["loc"] else None for item in items}
+    fields = {info.alias or name: info for name, info in model.model_fields.items()}
+    if None in failed or any(key in fields and fields[key].is_required() for key in failed):
+        return None
+    try:
+        return model.model_validate({k: v for k, v in data.items() if k not in failed})
+    except ValidationError:
+        return None
 
 
 def _load_folder(
@@ -138,7 +151,7 @@ def _load_folder(
             parsed, errors = _parse(path, model, project.root)
             if parsed:
                 spec, document = parsed
-                errors = _cross_check(spec, document, project, into, problems_of)
+                errors += _cross_check(spec, document, project, into, problems_of, errors)
         except Exception as error:  # a bug in a check must not hide the other files
             errors = [_internal_error(path, project.root, error)]
         if errors:
@@ -148,11 +161,16 @@ def _load_folder(
             project.files[f"{folder}:{spec.id}"] = path
 
 
-def _cross_check(spec, document: Document, project: Project, into: dict, problems_of) -> list:
+def _cross_check(spec, document: Document, project, into: dict, problems_of, schema: list) -> list:
     problems = problems_of(spec, project)
     if spec.id in into:
         first = display_name(project.files[f"{_folder_of(spec)}:{spec.id}"], project.root)
         problems.insert(0, (("id",), f"id '{spec.id}' is already used by {first}", "rename one"))
+    if schema:  # checked on a partial spec: skip what the failed fields would decide
+        failed = {error.field.split(".")[0].split("[")[0] for error in schema}
+        if failed & {"fields", "pii"}:
+            failed.add("expectations")  # output names come from fields and pii
+        problems = [problem for problem in problems if (problem[0] or ("",))[0] not in failed]
     return [document.error(loc, problem, hint) for loc, problem, hint in problems]
 
 
@@ -167,29 +185,6 @@ def _folder_of(spec: BaseModel) -> str:
 
 def _mark_broken(project: Project, path: Path, errors: list) -> None:
     project.mark_broken(path, errors)
-
-
-_CLEAN_NAME = re.compile(r"[a-z0-9_]{1,100}")
-
-
-def broken_key(path: Path) -> str:
-    """'include/exports/x.yaml' -> 'exports.x': names the error DAG, injectively.
-
-    A name that is not already lowercase [a-z0-9_] .yaml (or too long for a dag_id) keeps
-    a readable part and gets a hash of the whole file name after '-', which clean names
-    never contain: 'Bad File.yml' -> 'exports.bad_file-1f3a9c0b2e'.
-    """
-    parent = path.parent.name
-    folder = parent if _CLEAN_NAME.fullmatch(parent) else _hashed(parent, parent)
-    if _CLEAN_NAME.fullmatch(path.stem) and path.suffix == ".yaml":
-        return f"{folder}.{path.stem}"
-    return f"{folder}.{_hashed(path.stem, path.name)}"
-
-
-def _hashed(name: str, whole: str) -> str:
-    readable = re.sub(r"[^a-z0-9_]+", "_", name.lower()).strip("_")[:60] or "unnamed"
-    digest = hashlib.sha256(whole.encode("utf-8", "surrogateescape")).hexdigest()[:10]
-    return f"{readable}-{digest}"
 
 
 # Cross-file checks: each returns (loc, problem, hint) for the document that has the problem.

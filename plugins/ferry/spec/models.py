@@ -208,6 +208,22 @@ class FieldChoice(Spec):
         return self.as_ or self.field
 
 
+def _text_or(other: str):
+    """A discriminator: text picks the text model, anything else `other`, so one mistake
+    gives one error (a plain union reports it once per member)."""
+    return Discriminator(lambda value: "text" if isinstance(value, str) else other)
+
+
+FieldItem = Annotated[
+    Annotated[str, Field(min_length=1), Tag("text")] | Annotated[FieldChoice, Tag("choice")],
+    _text_or("choice"),
+]
+Fields = Annotated[
+    Annotated[Literal["all"], Tag("text")] | Annotated[list[FieldItem], Tag("list")],
+    _text_or("list"),
+]
+
+
 class PiiRule(Spec):
     """PII handling with options: {action: mask, keep_last: 4}, {action: hash, normalize: true}.
 
@@ -425,7 +441,7 @@ class ExportSpec(Spec):
     source: Source
     target: Identifier | None = None
     contacts_of_accounts: bool = False
-    fields: Literal["all"] | list[Annotated[str, Field(min_length=1)] | FieldChoice] = "all"
+    fields: Fields = "all"
     filters: Filters = Filters()
     pii: dict[str, PiiAction | PiiRule] = {}
     format: Format = Format()

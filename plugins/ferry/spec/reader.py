@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import codecs
 import datetime as dt
+import hashlib
 import re
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -65,6 +67,37 @@ def display_name(path: Path, root: Path) -> str:
         return str(path.resolve().relative_to(root.resolve().parent))
     except ValueError:
         return str(path)
+
+
+def definition_files(folder: Path) -> Iterator[Path]:
+    """The YAML files of a folder: .yaml and .yml in any case, in name order."""
+    if not folder.is_dir():
+        return iter(())
+    found = (path for path in folder.iterdir() if path.suffix.lower() in (".yaml", ".yml"))
+    return iter(sorted(found))
+
+
+_CLEAN_NAME = re.compile(r"[a-z0-9_]{1,100}")
+
+
+def broken_key(path: Path) -> str:
+    """'include/exports/x.yaml' -> 'exports.x': names the error DAG, injectively.
+
+    A name that is not already lowercase [a-z0-9_] .yaml (or too long for a dag_id) keeps
+    a readable part and gets a hash of the whole file name after '-', which clean names
+    never contain: 'Bad File.yml' -> 'exports.bad_file-1f3a9c0b2e'.
+    """
+    parent = path.parent.name
+    folder = parent if _CLEAN_NAME.fullmatch(parent) else _hashed(parent, parent)
+    if _CLEAN_NAME.fullmatch(path.stem) and path.suffix == ".yaml":
+        return f"{folder}.{path.stem}"
+    return f"{folder}.{_hashed(path.stem, path.name)}"
+
+
+def _hashed(name: str, whole: str) -> str:
+    readable = re.sub(r"[^a-z0-9_]+", "_", name.lower()).strip("_")[:60] or "unnamed"
+    digest = hashlib.sha256(whole.encode("utf-8", "surrogateescape")).hexdigest()[:10]
+    return f"{readable}-{digest}"
 
 
 def read_yaml(path: Path, name: str) -> tuple[yaml.Node | None, Any]:

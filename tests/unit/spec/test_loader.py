@@ -333,3 +333,23 @@ def test_a_time_zone_zoneinfo_cannot_open_is_one_clear_error(include, zone):
     [error] = errors_of(include)
     assert error.startswith("include/exports/zone.yaml:6 -> timezone -> unknown time zone")
     assert error.endswith("use an IANA name such as UTC or America/New_York")
+
+
+def test_schema_and_cross_file_errors_are_shown_together(include):
+    text = GOOD_EXPORT.format(id="both").replace("state]", "stat]")
+    text += "retries: many\nscheduel: daily\npii: {emial: hash}\n"
+    write(include, "exports/both.yaml", text)
+    errors = errors_of(include)
+    assert [e.split(" -> ")[1] for e in errors] == ["retries", "scheduel", "fields[1]", "pii.emial"]
+    assert "table 'lead' has no column 'stat'; did you mean 'state'?" in errors[2]
+    assert "table 'lead' has no column 'emial'; did you mean 'email'?" in errors[3]
+
+
+def test_cross_file_checks_skip_what_a_failed_field_decides(include):
+    text = GOOD_EXPORT.format(id="renamed").replace(
+        "fields: [lead_id, state]", "fields: [lead_id, {field: state, as: 7}]"
+    )
+    text += "expectations: [{expect: not_null, field: region}]\n"
+    write(include, "exports/renamed.yaml", text)
+    [error] = errors_of(include)
+    assert "fields[1].as -> input should be a valid string" in error
