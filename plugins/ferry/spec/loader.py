@@ -100,7 +100,10 @@ def load_project(root: Path) -> Project:
 def _load_mapping_file(project: Project, path: Path, model: type[Model]) -> dict:
     if not path.exists():
         return {}
-    parsed, errors = _parse(path, model, project.root)
+    try:
+        parsed, errors = _parse(path, model, project.root)
+    except Exception as error:  # a bug in a check must not stop the loading
+        parsed, errors = None, [_internal_error(path, project.root, error)]
     if errors:
         _mark_broken(project, path, errors)
     return dict(getattr(parsed[0], next(iter(model.model_fields)))) if not errors else {}

@@ -353,3 +353,28 @@ def test_cross_file_checks_skip_what_a_failed_field_decides(include):
     write(include, "exports/renamed.yaml", text)
     [error] = errors_of(include)
     assert "fields[1].as -> input should be a valid string" in error
+
+
+HOSTILE = {
+    "latin1.yaml": "id: latin1\nname: Café\n".encode("latin-1"),
+    "utf16.yaml": GOOD_EXPORT.format(id="utf16").encode("utf-16"),
+    "feb30.yaml": (GOOD_EXPORT.format(id="feb30") + "expires: 2026-02-30\n").encode(),
+    "bomb.yaml": (
+        "".join(
+            f"x{n}: &x{n} [{', '.join([f'*x{n - 1}' if n else 'lol'] * 9)}]\n" for n in range(9)
+        )
+        + "kind: *x8\n"
+    ).encode(),
+    "zone.yaml": (GOOD_EXPORT.format(id="zone") + f"timezone: {'z' * 5000}\n").encode(),
+}
+
+
+def test_validate_prints_no_traceback_for_hostile_files(include, capsys):
+    for name, content in HOSTILE.items():
+        (include / "exports" / name).write_bytes(content)
+    assert ferry(["validate", str(include)]) == 1
+    captured = capsys.readouterr()
+    assert "Traceback" not in captured.out + captured.err
+    for name in HOSTILE:
+        assert f"include/exports/{name}:" in captured.out
+    assert f"error(s) in {len(HOSTILE)} file(s)" in captured.out
