@@ -273,6 +273,16 @@ def render(project: Project, mutation: Mutation, full: bool) -> dict:
     return dags
 
 
+def serialize(dags: dict, mutation: Mutation) -> None:
+    """What the DAG processor stores: a DAG that will not serialize is lost there too."""
+    from airflow.serialization.serialized_objects import DagSerialization
+
+    stem = Path(mutation.relative).stem
+    for dag_id, dag in dags.items():
+        if stem in dag_id or dag_id.startswith("ferry_broken__"):
+            DagSerialization.to_dict(dag)
+
+
 def test_mutated_definitions_give_only_clean_errors(tmp_path, monkeypatch, capsys):
     include = copy_include(tmp_path)
     shipped = load_project(include)
@@ -289,7 +299,8 @@ def test_mutated_definitions_give_only_clean_errors(tmp_path, monkeypatch, capsy
         try:
             project = load_project(include)
             allowed = excused(shipped, mutation.relative) | collided(project, shipped, mutation)
-            render(project, mutation, full=number % FULL_RENDER_EVERY == 0)
+            dags = render(project, mutation, full=number % FULL_RENDER_EVERY == 0)
+            serialize(dags, mutation)
             check(project, mutation, allowed, shipped)
         except Exception as failure:
             shown = mutation.content[:2000].decode("utf-8", "replace")
