@@ -70,10 +70,17 @@ def display_name(path: Path, root: Path) -> str:
 
 
 def definition_files(folder: Path) -> Iterator[Path]:
-    """The YAML files of a folder: .yaml and .yml in any case, in name order."""
+    """The YAML files of a folder: .yaml and .yml in any case, in name order.
+
+    Hidden files are skipped: editors keep locks and backups there (.#x.yaml).
+    """
     if not folder.is_dir():
         return iter(())
-    found = (path for path in folder.iterdir() if path.suffix.lower() in (".yaml", ".yml"))
+    found = (
+        path
+        for path in folder.iterdir()
+        if path.suffix.lower() in (".yaml", ".yml") and not path.name.startswith(".")
+    )
     return iter(sorted(found))
 
 

@@ -207,3 +207,9 @@ def test_a_fifo_is_refused_rather_than_read_forever(include):
     project = load_project(include)
     [error] = project.errors
     assert str(error) == "include/exports/pipe.yaml -> is not a regular file; remove it"
+
+
+def test_an_editors_hidden_lock_file_is_not_a_definition(include):
+    (include / "exports" / ".#daily_lead_backup.yaml").symlink_to("user@host.1234")
+    project = load_project(include)
+    assert project.errors == [] and "daily_lead_backup" in project.exports
