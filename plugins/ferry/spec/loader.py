@@ -6,6 +6,7 @@ the field and the fix.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import re
 from collections.abc import Callable
@@ -36,6 +37,7 @@ from ferry.spec.reader import (  # broken_key: also for the CLI
 from ferry.spec.values import value_problem
 
 Model = TypeVar("Model", bound=BaseModel)
+MAX_ERRORS = 50  # per file; the last one shown says how many more there are
 Problem = tuple[tuple, str, str]  # (loc in the document, problem, hint)
 
 
@@ -121,7 +123,14 @@ def _parse(path: Path, model: type[Model], root: Path) -> tuple[Any, list[Defini
         return (model.model_validate(document.data), document), []
     except ValidationError as error:
         items = error.errors()
-        errors = [pydantic_error(document.name, document.node, i, _vocabulary()) for i in items]
+        shown = items[: MAX_ERRORS + 1]  # a file of 90,000 bad keys must not take minutes
+        errors = [pydantic_error(document.name, document.node, i, _vocabulary()) for i in shown]
+        if len(items) > MAX_ERRORS:
+            last = errors.pop()
+            more = f"and {len(items) - MAX_ERRORS - 1} more problems after this one"
+            errors.append(
+                dataclasses.replace(last, hint="; ".join(filter(None, [last.hint, more])))
+            )
         partial = _partial(model, document.data, items)
         return ((partial, document) if partial else None), errors
 

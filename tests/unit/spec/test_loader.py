@@ -378,3 +378,12 @@ def test_validate_prints_no_traceback_for_hostile_files(include, capsys):
     for name in HOSTILE:
         assert f"include/exports/{name}:" in captured.out
     assert f"error(s) in {len(HOSTILE)} file(s)" in captured.out
+
+
+def test_a_file_with_thousands_of_problems_lists_fifty_and_counts_the_rest(include):
+    text = GOOD_EXPORT.format(id="noisy") + "".join(f"key{n}: 1\n" for n in range(2000))
+    write(include, "exports/noisy.yaml", text)
+    errors = errors_of(include)
+    assert len(errors) == 51
+    assert errors[-1].startswith("include/exports/noisy.yaml:56 -> key50 -> unknown field")
+    assert errors[-1].endswith("and 1949 more problems after this one")
