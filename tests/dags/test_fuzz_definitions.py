@@ -2,7 +2,7 @@
 
 Each mutation changes one shipped file (dropped, duplicated or retyped keys, extreme ints
 and dates, long strings, unicode, YAML anchors, random bytes), then load_project and the
-renderer run on the whole include/. Seeded and bounded: FERRY_FUZZ_SEED and
+renderer run on the whole include/. Seeded and bounded: FERRY_FUZZ_SEED, FERRY_FUZZ_SECONDS and
 FERRY_FUZZ_COUNT change them. A failure prints the mutated text to reproduce it.
 """
 
@@ -26,7 +26,7 @@ from include_copy import copy_include
 ROOT = Path(__file__).resolve().parents[2]
 SEED = int(os.environ.get("FERRY_FUZZ_SEED", "20261201"))
 COUNT = int(os.environ.get("FERRY_FUZZ_COUNT", "2000"))
-TIME_CAP = 35.0  # seconds: a busy machine runs fewer mutations (the count is printed)
+TIME_CAP = float(os.environ.get("FERRY_FUZZ_SECONDS", "35"))  # a busy machine runs fewer
 FULL_RENDER_EVERY = 25
 DAGBAG_SAMPLE = 20
 
