@@ -89,3 +89,50 @@ def test_parsing_the_dags_imports_nothing_heavy(tmp_path):
     )
     dags, heavy = json.loads(result.stdout.strip().splitlines()[-1])
     assert dags >= 5 and heavy == []
+
+
+GOOD_EXPORT = (
+    "id: {id}\nname: Bad\nsource: {{table: lead}}\nfields: [lead_id, state]\n"
+    "destinations: [{{type: download}}]\n"
+)
+BOMB = "".join(
+    f"x{level}: &x{level} [{', '.join([f'*x{level - 1}' if level else 'lol'] * 9)}]\n"
+    for level in range(9)
+)
+ONE_FILE_HID_EVERY_EXPORT = {  # issue 10, item 2: each left 0 export__ DAGs
+    "latin1": "id: latin1\nname: Café\n".encode("latin-1"),
+    "utf16": GOOD_EXPORT.format(id="utf16").encode("utf-16"),
+    "feb30": GOOD_EXPORT.format(id="feb30") + "expires: 2026-02-30\n",
+    "long_tag": GOOD_EXPORT.format(id="long_tag") + f"tags: [{'t' * 101}]\n",
+    "never": GOOD_EXPORT.format(id="never") + "schedule: '0 0 31 2 *'\nexpires: 2027-01-01\n",
+    "year_one": GOOD_EXPORT.format(id="year_one") + "schedule: '0 2 * * *'\nexpires: 0001-01-01\n",
+    "year_9999": GOOD_EXPORT.format(id="year_9999")
+    + "schedule: once\ntimezone: America/New_York\nexpires: 9999-12-31\n",
+    "b" * 240: "id: long_name\n",
+    "bomb_kind": BOMB.replace("x0:", "description:") + GOOD_EXPORT.format(id="bk") + "kind: *x8\n",
+    "bomb_pii": GOOD_EXPORT.format(id="bp") + BOMB + "pii: *x8\n",
+    "duplicate": GOOD_EXPORT.format(id="duplicate") + "pii: {email: hash, email: keep}\n",
+}
+
+
+def shipped_dag_ids() -> set[str]:
+    """The export__ and group__ DAGs of the shipped definitions."""
+    exports = {f"export__{p.stem}" for p in (ROOT / "include" / "exports").glob("*.yaml")}
+    return exports | {f"group__{p.stem}" for p in (ROOT / "include" / "groups").glob("*.yaml")}
+
+
+@pytest.mark.parametrize("name", list(ONE_FILE_HID_EVERY_EXPORT), ids=lambda n: n[:20])
+def test_one_bad_file_hides_no_other_dag(tmp_path, monkeypatch, name):
+    include = copy_include(tmp_path)
+    path = include / "exports" / f"{name}.yaml"
+    content = ONE_FILE_HID_EVERY_EXPORT[name]
+    path.write_bytes(content if isinstance(content, bytes) else content.encode())
+    monkeypatch.setenv("FERRY_INCLUDE", str(include))
+    dagbag = load_dagbag()
+    assert shipped_dag_ids() <= set(dagbag.dags)
+    assert {"ferry_refresh", "ferry_housekeeping"} <= set(dagbag.dags)
+    broken = [dag_id for dag_id in dagbag.dags if dag_id.startswith("ferry_broken__")]
+    assert len(broken) == 1 and len(broken[0]) <= 250
+    [(file, message)] = dagbag.import_errors.items()
+    assert file.endswith("ferry_definition_errors.py")
+    assert f"include/exports/{name}.yaml" in message

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from collections.abc import Callable
 
 from airflow.sdk import DAG, Param, chain
 
@@ -29,22 +30,52 @@ from ferry.render.schedule import (
     warehouse_asset,
 )
 from ferry.render.sensors import RefreshSensor
-from ferry.spec.errors import DefinitionError
+from ferry.spec.errors import DefinitionError, shorten
 from ferry.spec.loader import Project
 from ferry.spec.models import ExportSpec, SegmentSource, TableSource
+from ferry.spec.reader import display_name
 
 REFRESH_WAIT = dt.timedelta(hours=2)
 
 
 def render_project(project: Project) -> dict[str, DAG]:
-    """Every DAG of the project, by dag_id: valid exports and one per broken file."""
+    """Every DAG of the project, by dag_id: valid exports and one per broken file.
+
+    An export that fails to render becomes a broken file too (see isolated), so it shows
+    as its own error DAG and never takes the file's other DAGs with it.
+    """
     dags = {}
     for export in project.exports.values():
-        dags[export.dag_id] = export_dag(export, project)
+        dag = isolated(
+            project,
+            f"exports:{export.id}",
+            lambda e=export: export_dag(e, project),
+        )
+        if dag is not None:
+            dags[dag.dag_id] = dag
     for file_key, errors in project.broken.items():
         dag = broken_dag(file_key, errors)
         dags[dag.dag_id] = dag
     return dags
+
+
+def isolated(project: Project, file_id: str, build: Callable[[], DAG]) -> DAG | None:
+    """build(), or None after recording its exception as the definition file's error.
+
+    The loader refuses every value known to make Airflow raise; this is the net for the
+    ones nobody has found yet, so the error names the file and asks for a report.
+    """
+    try:
+        return build()
+    except Exception as error:
+        path = project.files[file_id]
+        text = shorten(str(error), 200, quote=False)
+        problem = f"Airflow refused it: {type(error).__name__}: {text}"
+        hint = "change the value it names; please report that ferry validate missed it"
+        project.mark_broken(
+            path, [DefinitionError(display_name(path, project.root), problem, hint=hint)]
+        )
+        return None
 
 
 def refresh_dependencies(export: ExportSpec, project: Project) -> list[str]:
@@ -77,6 +108,7 @@ def export_dag(export: ExportSpec, project: Project) -> DAG:
         export.schedule, export.timezone, [refresh_asset(name, project) for name in depends_on]
     )
     with DAG(
+        auto_register=False,  # the DAG files export what render returns, nothing half-built
         dag_id=export.dag_id,
         description=_description(export, status),
         doc_md=_doc_md(export, project, status),
@@ -189,6 +221,7 @@ def broken_dag(file_key: str, errors: list[DefinitionError]) -> DAG:
     """A DAG that shows why a definition did not load, and fails if anyone runs it."""
     listing = "\n".join(f"- {error}" for error in errors)
     with DAG(
+        auto_register=False,  # the DAG files export what render returns, nothing half-built
         dag_id=f"ferry_broken__{file_key}",
         description=f"Definition error: {errors[0]}",
         doc_md=f"## This definition did not load\n\n{listing}\n",

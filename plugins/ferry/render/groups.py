@@ -22,7 +22,14 @@ from airflow.providers.standard.operators.empty import EmptyOperator
 from airflow.sdk import DAG, BaseOperator, Context, TaskGroup, TriggerRule, chain
 from airflow.sdk.exceptions import AirflowFailException
 
-from ferry.render.dags import export_tasks, refresh_asset, refresh_dependencies, run_params
+from ferry.render.dags import (
+    broken_dag,
+    export_tasks,
+    isolated,
+    refresh_asset,
+    refresh_dependencies,
+    run_params,
+)
 from ferry.render.operators import Membership, run_info
 from ferry.render.schedule import dag_schedule, start_date, status_note
 from ferry.spec.loader import Project
@@ -30,8 +37,19 @@ from ferry.spec.models import GroupMember, GroupSpec
 
 
 def render_groups(project: Project) -> dict[str, DAG]:
-    """One DAG per valid group, by dag_id (broken group files render with the exports)."""
-    return {group.dag_id: group_dag(group, project) for group in project.groups.values()}
+    """One DAG per valid group, by dag_id (group files broken at load render with the exports).
+
+    A group that fails to render gets its error DAG here, where the failure is seen.
+    """
+    dags, before = {}, set(project.broken)
+    for group in project.groups.values():
+        dag = isolated(project, f"groups:{group.id}", lambda g=group: group_dag(g, project))
+        if dag is not None:
+            dags[dag.dag_id] = dag
+    for file_key in [key for key in project.broken if key not in before]:
+        dag = broken_dag(file_key, project.broken[file_key])
+        dags[dag.dag_id] = dag
+    return dags
 
 
 @dataclass
@@ -46,6 +64,7 @@ class _Ends:
 def group_dag(group: GroupSpec, project: Project) -> DAG:
     """The members as an ordered chain of TaskGroups, then the group's summary."""
     with DAG(
+        auto_register=False,  # the DAG files export what render returns, nothing half-built
         dag_id=group.dag_id,
         description=_description(group),
         doc_md=_doc_md(group, project),

@@ -14,6 +14,8 @@ from __future__ import annotations
 import datetime as dt
 from zoneinfo import ZoneInfo
 
+from ferry.spec.models import FIRST_DAY
+
 PRESET_CRONS = {
     "@hourly": "0 * * * *",
     "@daily": "0 0 * * *",
@@ -21,7 +23,7 @@ PRESET_CRONS = {
     "@monthly": "0 0 1 * *",
 }
 PRESET_WORDS = {"hourly": "@hourly", "daily": "@daily", "weekly": "@weekly", "monthly": "@monthly"}
-START_DATE = dt.date(2026, 1, 1)
+START_DATE = FIRST_DAY
 DETACHED_TAG = "detached"
 DEACTIVATED = ("disabled", "detached")
 

@@ -10,6 +10,8 @@ from typing import Any
 
 import yaml
 
+from ferry.exceptions import Terminal
+
 
 @dataclass(frozen=True)
 class DefinitionError:
@@ -21,16 +23,43 @@ class DefinitionError:
     line: int | None = None
     hint: str = ""
 
+    def __post_init__(self) -> None:
+        # a last guard: no message carries a huge value from a hostile file
+        for name, limit in (("file", 300), ("problem", 500), ("field", 200), ("hint", 300)):
+            object.__setattr__(self, name, shorten(getattr(self, name), limit, quote=False))
+
     def __str__(self) -> str:
         where = f"{self.file}:{self.line}" if self.line else self.file
         parts = [where, self.field, self.problem + (f"; {self.hint}" if self.hint else "")]
         return " -> ".join(part for part in parts if part)
 
 
+class FieldError(ValueError, Terminal):
+    """A model validator's problem with one named field, so the error can point at it."""
+
+    def __init__(self, field: str, message: str):
+        super().__init__(message)
+        self.field = field
+
+
+def shorten(value: Any, limit: int = 60, *, quote: bool = True) -> str:
+    """A value for a message: repr'd (or as is), cut to about `limit` characters."""
+    if quote and not isinstance(value, str | int | float | bool | None):
+        return f"a {type(value).__name__}"  # never repr a list or mapping a file made huge
+    text = repr(value) if quote else str(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+MAX_GUESS = 100  # difflib is quadratic: no guessing on longer words
+
+
 def did_you_mean(word: str, choices: Iterable[str]) -> str:
     """A 'did you mean' hint naming the closest choice, or the choices when none is close."""
-    choices = sorted(set(choices))
-    close = difflib.get_close_matches(str(word), choices, n=1, cutoff=0.6)
+    choices = sorted(str(choice) for choice in set(choices) if len(str(choice)) <= MAX_GUESS)
+    word = word if isinstance(word, str) else str(word) if isinstance(word, int | float) else ""
+    close = []
+    if 0 < len(word) <= MAX_GUESS:
+        close = difflib.get_close_matches(word, choices, n=1, cutoff=0.6)
     if close:
         return f"did you mean '{close[0]}'?"
     if 0 < len(choices) <= 12:
@@ -77,13 +106,14 @@ def _child(node: yaml.Node, part: Any) -> yaml.Node | None:
 
 def pydantic_error(file: str, node: yaml.Node | None, error: dict, vocabulary: set[str]):
     """Turn one pydantic error into a DefinitionError with a line and a fix."""
-    loc, line = document_path(node, tuple(error["loc"]))
+    cause = error.get("ctx", {}).get("error")
+    named = (cause.field,) if isinstance(cause, FieldError) else ()
+    loc, line = document_path(node, (*error["loc"], *named))
     kind, field = error["type"], format_loc(loc)
     if kind == "extra_forbidden":
         key = str(loc[-1])
-        return DefinitionError(
-            file, f"unknown field '{key}'", field, line, did_you_mean(key, vocabulary)
-        )
+        hint = "it does not belong here" if key in vocabulary else did_you_mean(key, vocabulary)
+        return DefinitionError(file, f"unknown field {shorten(key)}", field, line, hint)
     if kind == "missing":
         return DefinitionError(file, "required field is missing", field, line)
     problem, hint = _problem_and_hint(error, error.get("ctx", {}))
@@ -94,11 +124,14 @@ def _problem_and_hint(error: dict, ctx: dict) -> tuple[str, str]:
     kind, value = error["type"], error.get("input")
     if kind == "literal_error":
         choices = re.findall(r"'([^']*)'", ctx.get("expected", ""))
-        return f"{value!r} is not allowed", did_you_mean(value, choices)
+        return f"{shorten(value)} is not allowed", did_you_mean(value, choices)
     if kind == "union_tag_invalid":
         choices = re.findall(r"'([^']*)'", ctx.get("expected_tags", ""))
-        return f"type {value!r} is not known", did_you_mean(value, choices)
+        return f"type {shorten(value)} is not known", did_you_mean(value, choices)
     if kind == "string_pattern_mismatch":
-        return f"{value!r} is not a valid id", "use lowercase letters, digits and _ (a-z first)"
+        return (
+            f"{shorten(value)} is not a valid id",
+            "use lowercase letters, digits and _ (a-z first)",
+        )
     message = error["msg"].removeprefix("Value error, ")
     return message[0].lower() + message[1:], ""

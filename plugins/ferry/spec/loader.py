@@ -6,25 +6,18 @@ the field and the fix.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import yaml
 from pydantic import BaseModel, ValidationError
 
 from ferry.spec import models
-from ferry.spec.errors import (
-    DefinitionError,
-    did_you_mean,
-    document_path,
-    format_loc,
-    pydantic_error,
-)
+from ferry.spec.errors import DefinitionError, did_you_mean, pydantic_error, shorten
 from ferry.spec.models import (
     ExportSpec,
     GroupSpec,
@@ -34,9 +27,17 @@ from ferry.spec.models import (
     TargetsFile,
     TargetSpec,
 )
+from ferry.spec.reader import (  # broken_key: also for the CLI
+    Document,
+    UnreadableFile,
+    broken_key,
+    definition_files,
+    display_name,
+)
 from ferry.spec.values import time_column_problem, value_problem
 
 Model = TypeVar("Model", bound=BaseModel)
+MAX_ERRORS = 50  # per file; the last one shown says how many more there are
 Problem = tuple[tuple, str, str]  # (loc in the document, problem, hint)
 
 
@@ -54,6 +55,13 @@ class Project:
     errors: list[DefinitionError] = field(default_factory=list)
     broken: dict[str, list[DefinitionError]] = field(default_factory=dict)  # by broken_key
 
+    def mark_broken(self, path: Path, errors: list[DefinitionError]) -> str:
+        """Record a file's errors; returns its broken_key (which names its error DAG)."""
+        self.errors.extend(errors)
+        key = broken_key(path)
+        self.broken[key] = self.broken.get(key, []) + errors
+        return key
+
     def table_of(self, export: ExportSpec) -> str:
         """The table an export reads: its own, or the one of its segment's type."""
         if isinstance(export.source, models.TableSource):
@@ -67,34 +75,6 @@ class Project:
             if table.segment_type == segment_type:
                 return name
         raise KeyError(f"no table in tables.yaml has segment_type {segment_type}")
-
-
-class Document:
-    """One YAML file: its data, and (only when an error needs a line) its node tree."""
-
-    def __init__(self, path: Path, root: Path):
-        self.path = path
-        self.name = _display_name(path, root)
-        self.text = path.read_text(encoding="utf-8")
-        self.data = yaml.load(self.text, Loader=_LOADER)
-
-    @functools.cached_property
-    def node(self) -> yaml.Node | None:
-        return yaml.compose(self.text, Loader=_LOADER)
-
-    def error(self, loc: tuple, problem: str, hint: str = "") -> DefinitionError:
-        kept, line = document_path(self.node, loc)
-        return DefinitionError(self.name, problem, format_loc(kept), line, hint)
-
-
-_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-
-
-def _display_name(path: Path, root: Path) -> str:
-    try:
-        return str(path.resolve().relative_to(root.resolve().parent))
-    except ValueError:
-        return str(path)
 
 
 @functools.cache
@@ -122,30 +102,53 @@ def load_project(root: Path) -> Project:
 def _load_mapping_file(project: Project, path: Path, model: type[Model]) -> dict:
     if not path.exists():
         return {}
-    parsed, errors = _parse(path, model, project.root)
+    try:
+        parsed, errors = _parse(path, model, project.root)
+    except Exception as error:  # a bug in a check must not stop the loading
+        parsed, errors = None, [_internal_error(path, project.root, error)]
     if errors:
         _mark_broken(project, path, errors)
-    return dict(getattr(parsed[0], next(iter(model.model_fields)))) if parsed else {}
+    return dict(getattr(parsed[0], next(iter(model.model_fields)))) if not errors else {}
 
 
 def _parse(path: Path, model: type[Model], root: Path) -> tuple[Any, list[DefinitionError]]:
     """Read and validate one file; on failure the errors say where and why."""
     try:
         document = Document(path, root)
-    except yaml.YAMLError as error:
-        mark = getattr(error, "problem_mark", None)
-        line = mark.line + 1 if mark else None
-        problem = f"not valid YAML: {getattr(error, 'problem', None) or error}"
-        return None, [DefinitionError(_display_name(path, root), problem, "", line)]
+    except UnreadableFile as unreadable:
+        return None, [unreadable.error]
     if not isinstance(document.data, dict):
         return None, [document.error((), "must be a YAML mapping of fields (key: value)")]
     try:
         return (model.model_validate(document.data), document), []
     except ValidationError as error:
-        node = document.node
-        return None, [
-            pydantic_error(document.name, node, item, _vocabulary()) for item in error.errors()
-        ]
+        items = error.errors()
+        shown = items[: MAX_ERRORS + 1]  # a file of 90,000 bad keys must not take minutes
+        errors = [pydantic_error(document.name, document.node, i, _vocabulary()) for i in shown]
+        if len(items) > MAX_ERRORS:
+            last = errors.pop()
+            more = f"and {len(items) - MAX_ERRORS - 1} more problems after this one"
+            errors.append(
+                dataclasses.replace(last, hint="; ".join(filter(None, [last.hint, more])))
+            )
+        partial = _partial(model, document.data, items)
+        return ((partial, document) if partial else None), errors
+
+
+def _partial(model: type[Model], data: dict, items: list) -> Model | None:
+    """The spec without its failed top-level fields, when each is unknown or has a default.
+
+    Cross-file checks then run on the rest, so a user sees every problem at once rather
+    than the references only after the schema errors are fixed.
+    """
+    failed = {item["loc"][0] if item["loc"] else None for item in items}
+    fields = {info.alias or name: info for name, info in model.model_fields.items()}
+    if None in failed or any(key in fields and fields[key].is_required() for key in failed):
+        return None
+    try:
+        return model.model_validate({k: v for k, v in data.items() if k not in failed})
+    except ValidationError:
+        return None
 
 
 def _load_folder(
@@ -155,11 +158,14 @@ def _load_folder(
     into: dict[str, Model],
     problems_of: Callable[[Model, Project], list[Problem]],
 ) -> None:
-    for path in sorted((project.root / folder).glob("*.y*ml")):
-        parsed, errors = _parse(path, model, project.root)
-        if parsed:
-            spec, document = parsed
-            errors = _cross_check(spec, document, project, into, problems_of)
+    for path in definition_files(project.root / folder):
+        try:
+            parsed, errors = _parse(path, model, project.root)
+            if parsed:
+                spec, document = parsed
+                errors += _cross_check(spec, document, project, into, problems_of, errors)
+        except Exception as error:  # a bug in a check must not hide the other files
+            errors = [_internal_error(path, project.root, error)]
         if errors:
             _mark_broken(project, path, errors)
         else:
@@ -167,12 +173,22 @@ def _load_folder(
             project.files[f"{folder}:{spec.id}"] = path
 
 
-def _cross_check(spec, document: Document, project: Project, into: dict, problems_of) -> list:
+def _cross_check(spec, document: Document, project, into: dict, problems_of, schema: list) -> list:
     problems = problems_of(spec, project)
     if spec.id in into:
-        first = _display_name(project.files[f"{_folder_of(spec)}:{spec.id}"], project.root)
+        first = display_name(project.files[f"{_folder_of(spec)}:{spec.id}"], project.root)
         problems.insert(0, (("id",), f"id '{spec.id}' is already used by {first}", "rename one"))
+    if schema:  # checked on a partial spec: skip what the failed fields would decide
+        failed = {error.field.split(".")[0].split("[")[0] for error in schema}
+        if failed & {"fields", "pii"}:
+            failed.add("expectations")  # output names come from fields and pii
+        problems = [problem for problem in problems if (problem[0] or ("",))[0] not in failed]
     return [document.error(loc, problem, hint) for loc, problem, hint in problems]
+
+
+def _internal_error(path: Path, root: Path, error: Exception) -> DefinitionError:
+    problem = f"Ferry could not check this file ({type(error).__name__}: {shorten(str(error))})"
+    return DefinitionError(display_name(path, root), problem, hint="please report it to Ferry")
 
 
 def _folder_of(spec: BaseModel) -> str:
@@ -180,15 +196,7 @@ def _folder_of(spec: BaseModel) -> str:
 
 
 def _mark_broken(project: Project, path: Path, errors: list) -> None:
-    project.errors.extend(errors)
-    key = broken_key(path)
-    project.broken[key] = project.broken.get(key, []) + errors
-
-
-def broken_key(path: Path) -> str:
-    """'include/exports/Bad File.yaml' -> 'exports.bad_file': names the error DAG."""
-    stem = re.sub(r"[^a-z0-9_]+", "_", path.stem.lower()).strip("_") or "unnamed"
-    return f"{path.parent.name}.{stem}"
+    project.mark_broken(path, errors)
 
 
 # Cross-file checks: each returns (loc, problem, hint) for the document that has the problem.
@@ -261,7 +269,6 @@ def _export_problems(export: ExportSpec, project: Project) -> list[Problem]:
     problems += _field_problems(export, columns, table)
     problems += _destination_problems(export)
     problems += _expectation_problems(export, columns)
-    problems += _timezone_problems(export.timezone)
     return problems
 
 
@@ -357,22 +364,8 @@ def _destination_problems(export: ExportSpec) -> list[Problem]:
     return problems
 
 
-def _timezone_problems(timezone: str) -> list[Problem]:
-    try:
-        ZoneInfo(timezone)
-    except (ZoneInfoNotFoundError, ValueError):
-        return [
-            (
-                ("timezone",),
-                f"unknown time zone '{timezone}'",
-                "use an IANA name such as UTC or America/New_York",
-            )
-        ]
-    return []
-
-
 def _group_problems(group: GroupSpec, project: Project) -> list[Problem]:
-    problems = _timezone_problems(group.timezone)
+    problems: list[Problem] = []
     seen: set[str] = set()
     for index, member in enumerate(group.members):
         loc = ("members", index, "export")

@@ -28,6 +28,7 @@ from pydantic import (
 from ferry.column_types import TEMPORAL_TYPES, base_type, canonical_type
 from ferry.safe_names import file_stem
 from ferry.spec import templates
+from ferry.spec.errors import FieldError, shorten
 from ferry.spec.names import (
     check_output_name,
     column_name_problem,
@@ -45,6 +46,11 @@ RelativePath = Annotated[str, AfterValidator(templates.relative_path)]
 AnyPath = Annotated[str, AfterValidator(templates.absolute_or_relative_path)]
 TextTemplate = Annotated[str, AfterValidator(templates.text_template)]
 RecipientTemplate = Annotated[str, AfterValidator(templates.recipient_template)]
+TAG_MAX_LEN = 100  # Airflow's DAG refuses a longer tag (airflow.sdk.definitions.dag)
+DagTag = Annotated[str, Field(min_length=1, max_length=TAG_MAX_LEN)]
+Owner = Annotated[str, Field(min_length=1, max_length=100)]  # Airflow stores owners joined
+FIRST_DAY = dt.date(2026, 1, 1)  # every Ferry DAG's start_date (in its time zone)
+LAST_DAY = dt.date(9998, 12, 31)  # later dates overflow once shifted to UTC or a next run
 
 FieldOp = Literal[
     "eq", "ne", "in", "not_in", "gt", "gte", "lt", "lte", "between",
@@ -85,11 +91,52 @@ def check_schedule(value: str) -> str:
     if value in SCHEDULE_PRESETS or value in SCHEDULE_WORDS:
         return value
     if len(value.split()) == 5 and croniter.is_valid(value):
+        _fires(value)
         return value
     raise ValueError(
-        f"{value!r} is not a schedule; use refresh, once, off, hourly, daily, weekly, "
+        f"{shorten(value)} is not a schedule; use refresh, once, off, hourly, daily, weekly, "
         "monthly (or @daily ...) or a five-field cron such as '0 2 * * *'"
     )
+
+
+def _fires(cron: str) -> None:
+    """A cron such as '0 0 31 2 *' (31 February) is valid syntax but never runs."""
+    from croniter import CroniterBadDateError, croniter
+
+    try:
+        croniter(cron, dt.datetime.combine(FIRST_DAY, dt.time())).get_next(dt.datetime)
+    except CroniterBadDateError:
+        raise ValueError(f"{shorten(cron)} never runs: no such day") from None
+
+
+def check_expires(value: dt.date | None) -> dt.date | None:
+    if value is not None and not FIRST_DAY <= value <= LAST_DAY:
+        raise ValueError(
+            f"expires {value} is outside {FIRST_DAY} to {LAST_DAY}: "
+            "Ferry schedules nothing before its first day; remove expires or set enabled: false"
+        )
+    return value
+
+
+Expires = Annotated[dt.date | None, AfterValidator(check_expires)]
+
+
+def check_timezone(value: str) -> str:
+    """An IANA name ZoneInfo knows (a long name raises OSError there, not ValueError)."""
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        if len(value) > 64:
+            raise ValueError(value)
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError, OSError):
+        raise ValueError(
+            f"unknown time zone {shorten(value)}; use an IANA name such as UTC or America/New_York"
+        ) from None
+    return value
+
+
+Timezone = Annotated[str, AfterValidator(check_timezone)]
 
 
 def _unquoted_off(value: Any) -> Any:
@@ -111,20 +158,22 @@ class Condition(Spec):
     def _value_fits_op(self) -> Condition:
         if self.op in ("is_null", "not_null"):
             if self.value is not None:
-                raise ValueError(f"op {self.op} takes no value; remove 'value'")
+                raise FieldError("value", f"op {self.op} takes no value; remove 'value'")
         elif self.op in ("in", "not_in"):
             if not isinstance(self.value, list) or not self.value:
-                raise ValueError(f"op {self.op} needs a non-empty list as value, e.g. [TX, CA]")
+                raise FieldError(
+                    "value", f"op {self.op} needs a non-empty list as value, e.g. [TX, CA]"
+                )
         elif self.op == "between":
             if not isinstance(self.value, list) or len(self.value) != 2:
-                raise ValueError("op between needs a two-item list as value: [low, high]")
+                raise FieldError("value", "op between needs a two-item list as value: [low, high]")
         elif self.op == "within_last_days":
             days = self.value
             if isinstance(days, bool) or not isinstance(days, int) or not 1 <= days <= MAX_DAYS:
                 problem = f"op within_last_days needs a whole number of days from 1 to {MAX_DAYS}"
                 raise located_error(("value",), problem, days)
         elif self.value is None or isinstance(self.value, (list, dict)):
-            raise ValueError(f"op {self.op} needs a single value; for several use op: in")
+            raise FieldError("value", f"op {self.op} needs a single value; for several use op: in")
         return self
 
 
@@ -214,7 +263,9 @@ class PiiRule(Spec):
     @model_validator(mode="after")
     def _normalize_only_when_keyed(self) -> PiiRule:
         if self.normalize and self.action not in ("hash", "tokenize"):
-            raise ValueError(f"normalize applies to hash and tokenize, not {self.action}")
+            raise FieldError(
+                "normalize", f"normalize applies to hash and tokenize, not {self.action}"
+            )
         return self
 
 
@@ -232,7 +283,7 @@ class DateRange(Spec):
     @model_validator(mode="after")
     def _ordered(self) -> DateRange:
         if self.end < self.start:
-            raise ValueError("end is before start; swap them")
+            raise FieldError("end", "end is before start; swap them")
         return self
 
 
@@ -254,7 +305,9 @@ class Filters(Spec):
     @model_validator(mode="after")
     def _dates_need_column(self) -> Filters:
         if (self.dates or self.date_range or self.hours) and not self.date_column:
-            raise ValueError("dates, date_range and hours need date_column: the column to test")
+            raise FieldError(
+                "date_column", "dates, date_range and hours need date_column: the column to test"
+            )
         return self
 
 
@@ -264,6 +317,27 @@ class TableSource(Spec):
 
 class SegmentSource(Spec):
     segment: Identifier
+
+
+def _source_kind(value: Any) -> str | None:
+    """Pick the source model by its key, so a bad table name gives one error, not three."""
+    if isinstance(value, dict):
+        return (
+            "segment source"
+            if "segment" in value and "table" not in value
+            else ("table source" if "table" in value else None)
+        )
+    return {TableSource: "table source", SegmentSource: "segment source"}.get(type(value))
+
+
+Source = Annotated[
+    Annotated[TableSource, Tag("table source")] | Annotated[SegmentSource, Tag("segment source")],
+    Discriminator(
+        _source_kind,
+        custom_error_type="source_kind",
+        custom_error_message="source needs table: <table> or segment: <segment id>",
+    ),
+]
 
 
 class Format(Spec):
@@ -283,9 +357,13 @@ class Format(Spec):
         if self.formula_guard and self.type not in ("csv", "tsv"):
             raise ValueError("formula_guard applies to csv and tsv; remove it for " + self.type)
         if self.compression == "zstd" and self.type != "parquet":
-            raise ValueError("zstd compression is for parquet; use gzip or zip for text formats")
+            raise FieldError(
+                "compression", "zstd compression is for parquet; use gzip or zip for text formats"
+            )
         if self.compression == "zip" and self.type == "parquet":
-            raise ValueError("parquet compresses inside the file: use zstd, gzip or none")
+            raise FieldError(
+                "compression", "parquet compresses inside the file: use zstd, gzip or none"
+            )
         return self
 
     @property
@@ -373,11 +451,11 @@ class Expectation(Spec):
     def _arguments_fit(self) -> Expectation:
         needs = {"regex": "pattern", "value_set": "values"}.get(self.expect)
         if self.expect != "row_count_between" and not self.field:
-            raise ValueError(f"expect {self.expect} needs 'field'")
+            raise FieldError("field", f"expect {self.expect} needs 'field'")
         if needs and getattr(self, needs) is None:
-            raise ValueError(f"expect {self.expect} needs '{needs}'")
+            raise FieldError(needs, f"expect {self.expect} needs '{needs}'")
         if self.expect == "row_count_between" and self.min is None and self.max is None:
-            raise ValueError("expect row_count_between needs 'min', 'max' or both")
+            raise FieldError("min", "expect row_count_between needs 'min', 'max' or both")
         return self
 
 
@@ -387,9 +465,9 @@ class ExportSpec(Spec):
     id: Identifier
     name: str
     description: str = ""
-    owner: str = "ferry"
+    owner: Owner = "ferry"
     kind: Literal["data_out", "segment"] = "data_out"
-    source: TableSource | SegmentSource
+    source: Source
     target: Identifier | None = None
     contacts_of_accounts: bool = False
     fields: Fields = "all"
@@ -398,15 +476,15 @@ class ExportSpec(Spec):
     format: Format = Format()
     destinations: list[Destination] = Field(min_length=1)
     schedule: Schedule = "refresh"
-    timezone: str = "UTC"
+    timezone: Timezone = "UTC"
     depends_on: list[Identifier] | None = None
     limits: Limits = Limits()
     expectations: list[Expectation] = []
     retention_days: int = Field(default=30, gt=0, le=MAX_DAYS)  # dates stay in range
-    expires: dt.date | None = None
+    expires: Expires = None
     enabled: bool = True
     notify: Notify = Notify()
-    tags: list[str] = []
+    tags: list[DagTag] = []
     retries: int = Field(default=2, ge=0, le=10)
 
     @field_validator("destinations")
@@ -419,11 +497,13 @@ class ExportSpec(Spec):
     @model_validator(mode="after")
     def _kind_fits_source(self) -> ExportSpec:
         if self.kind == "segment" and not isinstance(self.source, SegmentSource):
-            raise ValueError("a segment export needs source: {segment: <segment id>}")
+            raise FieldError("source", "a segment export needs source: {segment: <segment id>}")
         if self.kind == "data_out" and not isinstance(self.source, TableSource):
-            raise ValueError("a data_out export needs source: {table: <table>}")
+            raise FieldError("source", "a data_out export needs source: {table: <table>}")
         if self.kind == "segment" and not self.target:
-            raise ValueError("a segment export needs a target (a profile in targets.yaml)")
+            raise FieldError(
+                "target", "a segment export needs a target (a profile in targets.yaml)"
+            )
         return self
 
     @field_validator("fields")
@@ -460,12 +540,12 @@ class GroupSpec(Spec):
     id: Identifier
     name: str
     description: str = ""
-    owner: str = "ferry"
+    owner: Owner = "ferry"
     members: list[GroupMember] = Field(min_length=1)
     schedule: Schedule = "off"
-    timezone: str = "UTC"
+    timezone: Timezone = "UTC"
     notify: Notify = Notify()
-    tags: list[str] = []
+    tags: list[DagTag] = []
 
     @property
     def dag_id(self) -> str:

@@ -271,3 +271,119 @@ def test_export_filter_values_are_checked_against_the_column_too(include):
     assert (
         "filters.where[0].value -> 'abc' is not a whole number, which the column (BIGINT)" in error
     )
+
+
+@pytest.mark.parametrize(
+    ("extra", "expected"),
+    [
+        ("tags: [" + "t" * 101 + "]\n", ":6 -> tags[0] -> string should have at most 100"),
+        ("owner: " + "o" * 101 + "\n", ":6 -> owner -> string should have at most 100"),
+        ("schedule: '0 0 31 2 *'\n", ":6 -> schedule -> '0 0 31 2 *' never runs: no such day"),
+        (
+            "schedule: '0 0 30 2 *'\nexpires: 2027-01-01\n",
+            ":6 -> schedule -> '0 0 30 2 *' never runs",
+        ),
+        (
+            "schedule: '0 2 * * *'\nexpires: 0001-01-01\n",
+            ":7 -> expires -> expires 0001-01-01 is outside 2026-01-01 to 9998-12-31",
+        ),
+        (
+            "schedule: once\ntimezone: America/New_York\nexpires: 9999-12-31\n",
+            ":8 -> expires -> expires 9999-12-31 is outside",
+        ),
+    ],
+)
+def test_values_airflow_would_refuse_are_refused_when_they_load(include, extra, expected):
+    write(include, "exports/extreme.yaml", GOOD_EXPORT.format(id="extreme") + extra)
+    [error] = errors_of(include)
+    assert error.startswith("include/exports/extreme.yaml") and expected in error
+
+
+def test_an_invalid_source_table_is_one_clear_error(include):
+    text = GOOD_EXPORT.format(id="spaced").replace("{table: lead}", '{table: "Lead Table"}')
+    write(include, "exports/spaced.yaml", text)
+    assert errors_of(include) == [
+        "include/exports/spaced.yaml:3 -> source.table -> 'Lead Table' is not a valid id; "
+        "use lowercase letters, digits and _ (a-z first)"
+    ]
+
+
+@pytest.mark.parametrize("source", ["lead", "{tabel: lead}"])
+def test_a_source_without_table_or_segment_says_what_it_needs(include, source):
+    text = GOOD_EXPORT.format(id="nosource").replace("{table: lead}", source)
+    write(include, "exports/nosource.yaml", text)
+    assert errors_of(include) == [
+        "include/exports/nosource.yaml:3 -> source -> "
+        "source needs table: <table> or segment: <segment id>"
+    ]
+
+
+def test_a_problem_across_fields_names_the_field_to_change(include):
+    text = GOOD_EXPORT.format(id="mixed") + "kind: segment\ntarget: mailchimp\n"
+    write(include, "exports/mixed.yaml", text)
+    assert errors_of(include) == [
+        "include/exports/mixed.yaml:3 -> source -> "
+        "a segment export needs source: {segment: <segment id>}"
+    ]
+
+
+@pytest.mark.parametrize("zone", ["Mars/Base", "x" * 5000, "../../etc/passwd"])
+def test_a_time_zone_zoneinfo_cannot_open_is_one_clear_error(include, zone):
+    write(include, "exports/zone.yaml", GOOD_EXPORT.format(id="zone") + f"timezone: '{zone}'\n")
+    [error] = errors_of(include)
+    assert error.startswith("include/exports/zone.yaml:6 -> timezone -> unknown time zone")
+    assert error.endswith("use an IANA name such as UTC or America/New_York")
+
+
+def test_schema_and_cross_file_errors_are_shown_together(include):
+    text = GOOD_EXPORT.format(id="both").replace("state]", "stat]")
+    text += "retries: many\nscheduel: daily\npii: {emial: hash}\n"
+    write(include, "exports/both.yaml", text)
+    errors = errors_of(include)
+    assert [e.split(" -> ")[1] for e in errors] == ["retries", "scheduel", "fields[1]", "pii.emial"]
+    assert "table 'lead' has no column 'stat'; did you mean 'state'?" in errors[2]
+    assert "table 'lead' has no column 'emial'; did you mean 'email'?" in errors[3]
+
+
+def test_cross_file_checks_skip_what_a_failed_field_decides(include):
+    text = GOOD_EXPORT.format(id="renamed").replace(
+        "fields: [lead_id, state]", "fields: [lead_id, {field: state, as: 7}]"
+    )
+    text += "expectations: [{expect: not_null, field: region}]\n"
+    write(include, "exports/renamed.yaml", text)
+    [error] = errors_of(include)
+    assert "fields[1].as -> input should be a valid string" in error
+
+
+HOSTILE = {
+    "latin1.yaml": "id: latin1\nname: Café\n".encode("latin-1"),
+    "utf16.yaml": GOOD_EXPORT.format(id="utf16").encode("utf-16"),
+    "feb30.yaml": (GOOD_EXPORT.format(id="feb30") + "expires: 2026-02-30\n").encode(),
+    "bomb.yaml": (
+        "".join(
+            f"x{n}: &x{n} [{', '.join([f'*x{n - 1}' if n else 'lol'] * 9)}]\n" for n in range(9)
+        )
+        + "kind: *x8\n"
+    ).encode(),
+    "zone.yaml": (GOOD_EXPORT.format(id="zone") + f"timezone: {'z' * 5000}\n").encode(),
+}
+
+
+def test_validate_prints_no_traceback_for_hostile_files(include, capsys):
+    for name, content in HOSTILE.items():
+        (include / "exports" / name).write_bytes(content)
+    assert ferry(["validate", str(include)]) == 1
+    captured = capsys.readouterr()
+    assert "Traceback" not in captured.out + captured.err
+    for name in HOSTILE:
+        assert f"include/exports/{name}:" in captured.out
+    assert f"error(s) in {len(HOSTILE)} file(s)" in captured.out
+
+
+def test_a_file_with_thousands_of_problems_lists_fifty_and_counts_the_rest(include):
+    text = GOOD_EXPORT.format(id="noisy") + "".join(f"key{n}: 1\n" for n in range(2000))
+    write(include, "exports/noisy.yaml", text)
+    errors = errors_of(include)
+    assert len(errors) == 51
+    assert errors[-1].startswith("include/exports/noisy.yaml:56 -> key50 -> unknown field")
+    assert errors[-1].endswith("and 1949 more problems after this one")

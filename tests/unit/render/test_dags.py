@@ -1,0 +1,80 @@
+"""Rendering is isolated per definition, and every error DAG id is one Airflow accepts."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from ferry.spec.loader import broken_key, load_project
+from include_copy import copy_include
+
+ROOT = Path(__file__).resolve().parents[3]
+
+
+@pytest.fixture
+def include(tmp_path: Path) -> Path:
+    return copy_include(tmp_path)
+
+
+def test_an_export_airflow_refuses_becomes_its_own_error_dag(include):
+    """A spec that slipped past the checks (model_copy skips them) breaks only itself."""
+    from ferry.render.dags import render_project
+
+    project = load_project(include)
+    bad = project.exports["daily_lead_backup"].model_copy(update={"tags": ["t" * 101]})
+    project.exports["daily_lead_backup"] = bad
+    dags = render_project(project)
+    others = {f"export__{e}" for e in project.exports if e != "daily_lead_backup"}
+    assert others and others <= set(dags)
+    assert "export__daily_lead_backup" not in dags
+    broken = dags["ferry_broken__exports.daily_lead_backup"]
+    assert "tag cannot be longer than 100 characters" in broken.doc_md
+    [error] = project.errors
+    assert str(error).startswith(
+        "include/exports/daily_lead_backup.yaml -> Airflow refused it: ValueError: tag cannot"
+    )
+
+
+def test_a_group_airflow_refuses_becomes_its_own_error_dag(include):
+    from ferry.render.groups import render_groups
+
+    project = load_project(include)
+    [group_id] = project.groups
+    project.groups[group_id] = project.groups[group_id].model_copy(update={"tags": ["t" * 101]})
+    dags = render_groups(project)
+    assert list(dags) == [f"ferry_broken__groups.{group_id}"]
+    assert "tag cannot be longer" in dags[f"ferry_broken__groups.{group_id}"].doc_md
+
+
+@pytest.mark.parametrize(
+    "names",
+    [
+        ("x.yaml", "x.yml", "X.yaml", "x .yaml"),
+        ("b" * 240 + ".yaml", "b" * 239 + "c.yaml", "B" * 240 + ".yaml"),
+    ],
+)
+def test_error_dag_ids_are_valid_and_distinct(names):
+    from airflow.sdk.definitions._internal.node import validate_key
+
+    keys = {broken_key(Path("include/exports") / name) for name in names}
+    assert len(keys) == len(names)
+    for key in keys:
+        validate_key(f"ferry_broken__{key}")
+
+
+def test_a_clean_file_name_keeps_its_readable_key():
+    assert broken_key(Path("include/exports/daily_lead_backup.yaml")) == (
+        "exports.daily_lead_backup"
+    )
+
+
+def test_a_broken_file_with_a_240_character_name_renders_its_error_dag(include):
+    from ferry.render.dags import render_project
+
+    (include / "exports" / ("b" * 240 + ".yaml")).write_text("id: b\n")
+    project = load_project(include)
+    dags = render_project(project)
+    assert {f"export__{e}" for e in project.exports} <= set(dags)
+    [broken] = [dag_id for dag_id in dags if dag_id.startswith("ferry_broken__")]
+    assert len(broken) <= 250 and "name -> required field is missing" in dags[broken].doc_md
