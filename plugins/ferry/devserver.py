@@ -1,12 +1,15 @@
 """Run Ferry on one machine: Airflow standalone on 127.0.0.1 with the demo loaded.
 
 Used by `scripts/start` (the README's first command) and by the tests that need a live
-scheduler and REST API. Airflow runs in its own process group, so stopping it stops the
-scheduler, DAG processor, triggerer and API server it started.
+scheduler and REST API. Airflow runs in its own process group. `airflow standalone` does not
+pass a SIGTERM on to the scheduler, DAG processor, triggerer and API server it started, so
+stop() ends them by pid, children first, then standalone, then whatever is left in its
+group. scripts/start does this on Ctrl-C, SIGTERM and SIGHUP alike.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -159,14 +162,66 @@ def wait_until_healthy(port: int, process: subprocess.Popen, timeout: float = 18
 
 
 def stop(process: subprocess.Popen, grace: float = 30) -> None:
-    """Stop standalone and every process it started (the whole process group), then wait."""
-    for sig, wait in ((signal.SIGTERM, grace), (signal.SIGKILL, 10)):
+    """Stop standalone and every process it started, children first, then wait for them.
+
+    Each step sends SIGTERM, waits up to `grace` seconds and SIGKILLs what remains.
+    """
+    import psutil
+
+    try:
+        leader = psutil.Process(process.pid)
+        _terminate(leader.children(recursive=True), grace)
+        _terminate([leader], grace)
+    except psutil.NoSuchProcess:
+        pass
+    for sig, wait in ((signal.SIGTERM, 5), (signal.SIGKILL, 10)):  # anything forked late
         try:
             os.killpg(process.pid, sig)
         except ProcessLookupError:
-            return
+            break
         if _group_gone(process, wait):
-            return
+            break
+    process.poll()
+
+
+def _terminate(processes: list, grace: float) -> None:
+    """SIGTERM each (and children they have by then), wait up to grace, SIGKILL the rest."""
+    import psutil
+
+    everyone = list(processes)
+    for proc in processes:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            everyone += [child for child in proc.children(recursive=True) if child not in everyone]
+    for proc in everyone:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            proc.terminate()
+    remaining = _wait_gone(everyone, grace)
+    for proc in remaining:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            proc.kill()
+    _wait_gone(remaining, 5)
+
+
+def _wait_gone(processes: list, wait: float) -> list:
+    """The processes still running after up to `wait` s (a zombie counts as gone: its
+    parent reaps it, and standalone's children are reaped by standalone)."""
+    import psutil
+
+    deadline = time.monotonic() + wait
+    while True:
+        running = [p for p in processes if _running(p)]
+        if not running or time.monotonic() > deadline:
+            return running
+        psutil.wait_procs(running, timeout=0.2)  # reaps our own child, standalone
+
+
+def _running(proc) -> bool:
+    import psutil
+
+    try:
+        return proc.is_running() and proc.status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
 
 
 def _group_gone(process: subprocess.Popen, wait: float) -> bool:
@@ -206,32 +261,51 @@ def _prepare(home: Path, port: int) -> dict[str, str]:
     return env
 
 
+class Stopped(Exception):
+    """scripts/start was asked to stop by a signal."""
+
+
+def _stop_on(signum: int, frame) -> None:
+    raise Stopped(signal.Signals(signum).name)
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Start the demo and keep it up until Ctrl-C."""
+    """Start the demo and keep it up until Ctrl-C, SIGTERM or SIGHUP."""
     import argparse
 
     parser = argparse.ArgumentParser(prog="scripts/start", description=main.__doc__)
     parser.add_argument("--port", type=int, default=8080)
     args = parser.parse_args(argv)
+    for sig in (signal.SIGTERM, signal.SIGHUP):  # a closed terminal or a service manager
+        signal.signal(sig, _stop_on)
+    try:
+        return _serve(args.port)
+    except (KeyboardInterrupt, Stopped):  # before Airflow started: nothing to stop
+        return 0
+
+
+def _serve(port: int) -> int:
     started = time.monotonic()
     home = paths.ferry_home() / "airflow"
-    env = _prepare(home, args.port)
+    env = _prepare(home, port)
     process = start_standalone(env, home / "standalone.log")
     try:
-        wait_until_healthy(args.port, process)
+        wait_until_healthy(port, process)
         print(
             f"ferry: Airflow is up after {time.monotonic() - started:.0f} s at "
-            f"http://127.0.0.1:{args.port}\n  log in as {ADMIN_USER} / {_admin_password(home)}"
+            f"http://127.0.0.1:{port}\n  log in as {ADMIN_USER} / {_admin_password(home)}"
             f"\n  logs: {home / 'standalone.log'}"
-            "\n  Ctrl-C stops Airflow and everything it started",
+            "\n  Ctrl-C (or SIGTERM, SIGHUP) stops Airflow and everything it started",
             flush=True,
         )
         process.wait()
         return process.returncode or 0
-    except KeyboardInterrupt:
-        print("\nferry: stopping Airflow", flush=True)
+    except (KeyboardInterrupt, Stopped) as reason:
+        print(f"\nferry: stopping Airflow ({reason or 'Ctrl-C'})", flush=True)
         return 0
     finally:
+        for sig in (signal.SIGTERM, signal.SIGHUP):  # let the stop finish
+            signal.signal(sig, signal.SIG_IGN)
         stop(process)
 
 
