@@ -1,4 +1,4 @@
-"""Commands that work on a running Airflow through its REST API: run, run-all, stop, list.
+"""Commands that work on a running Airflow through its REST API: run, run-all, stop.
 
 Where Airflow is and who you are there: --url/--user/--password, or the environment
 variables FERRY_AIRFLOW_URL, FERRY_AIRFLOW_USER and FERRY_AIRFLOW_PASSWORD (prefer the
@@ -33,9 +33,8 @@ from ferry.airflow_api import (
     AirflowUnreachable,
     TriggerOutcomeUnknown,
 )
-from ferry.cli.table import render_table, short_time
 from ferry.plan import RunInfo
-from ferry.schedule_status import NOT_RUNNING_STATUSES, export_status, normalize
+from ferry.schedule_status import NOT_RUNNING_STATUSES, export_status
 from ferry.spec.loader import Project, load_project
 from ferry.spec.models import ExportSpec
 
@@ -48,11 +47,6 @@ DEFAULTS = {"url": "http://127.0.0.1:8080", "user": "admin"}
 TIMEOUT_VARIABLE = "FERRY_AIRFLOW_TIMEOUT"  # seconds to wait for each answer
 DEFAULT_TIMEOUT = "30"
 ACTIVE_RUN_STATES = ("queued", "running")
-LIST_COLUMNS = {
-    "id": "ID", "name": "NAME", "kind": "KIND", "connections": "CONNECTIONS",
-    "target": "TARGET", "schedule": "SCHEDULE", "next_run": "NEXT RUN",
-    "last_run": "LAST RUN", "status": "STATUS", "rows": "ROWS",
-}  # fmt: skip
 NOT_SCHEDULED = {
     "off": "schedule off",
     "disabled": "disabled (enabled: false)",
@@ -77,7 +71,6 @@ def register(subparsers) -> None:
     stop.add_argument("run", help="JobID.RunID (or GroupID.RunID) as ferry run printed it")
     add_connection_options(stop)
     stop.set_defaults(handler=guarded(stop_run))
-    _add_list(subparsers)
 
 
 def _add_run_all(subparsers) -> None:
@@ -87,18 +80,6 @@ def _add_run_all(subparsers) -> None:
     run_all.add_argument("--timeout", type=float, default=3600, help="seconds to wait at most")
     add_connection_options(run_all)
     run_all.set_defaults(handler=guarded(run_all_exports))
-
-
-def _add_list(subparsers) -> None:
-    listing = subparsers.add_parser("list", help="exports: schedule, next/last run, status, rows")
-    listing.add_argument("--sort", choices=sorted(LIST_COLUMNS), default="id")
-    listing.add_argument("--reverse", action="store_true")
-    listing.add_argument(
-        "--filter", action="append", default=[], metavar="[COLUMN=]TEXT",
-        help="keep rows whose column (or any column) contains TEXT; repeat to narrow",
-    )  # fmt: skip
-    add_connection_options(listing)
-    listing.set_defaults(handler=guarded(list_exports))
 
 
 def _extend_run(run: argparse.ArgumentParser) -> None:
@@ -438,86 +419,3 @@ def _record_stop(export_id: str, run: dict, link: str) -> None:
 
 def _triggered_by(run: dict) -> str:
     return run.get("triggering_user_name") or run.get("run_type") or "unknown"
-
-
-# ferry list
-
-
-def list_exports(args: argparse.Namespace) -> int:
-    """One line per export: definition, schedule and Airflow's view, and the last run."""
-    project = current_definitions()
-    client = client_from(args)
-    deployed = deployed_dags(client, "export__")
-    running = _running_dag_ids(client)
-    latest = history.latest_runs()
-    rows = [
-        list_row(e, deployed.get(e.dag_id), e.dag_id in running, latest.get(e.id))
-        for e in project.exports.values()
-    ]
-    rows = sort_rows(filter_rows(rows, args.filter), args.sort, args.reverse)
-    print(render_table(list(LIST_COLUMNS.values()), [list(row.values()) for row in rows]))
-    return 0
-
-
-def _running_dag_ids(client: AirflowClient) -> set[str]:
-    page = client.request(
-        "GET", "/dags/~/dagRuns", params={"state": list(ACTIVE_RUN_STATES), "limit": 1000}
-    )
-    return {run["dag_id"] for run in page["dag_runs"]}
-
-
-def list_row(
-    export: ExportSpec, dag: dict | None, running: bool, last: history.RunRecord | None
-) -> dict:
-    """The columns of `ferry list` for one export (values None show as '-')."""
-    status = _list_status(export, dag, running)
-    connections = (getattr(d, "connection", None) or d.type for d in export.destinations)
-    schedule = export.schedule + ("" if export.timezone == "UTC" else f" ({export.timezone})")
-    return {
-        "id": export.id, "name": export.name, "kind": export.kind,
-        "connections": ", ".join(dict.fromkeys(connections)), "target": export.target,
-        "schedule": schedule, "next_run": _next_run(export, dag),
-        "last_run": f"{short_time(last.finished_at)} {last.outcome}" if last else None,
-        "status": status, "rows": last.rows if last else None,
-    }  # fmt: skip
-
-
-def _list_status(export: ExportSpec, dag: dict | None, running: bool) -> str:
-    status = export_status(export)
-    if running:
-        return "running"
-    if status in NOT_RUNNING_STATUSES:
-        return status
-    if dag is None:
-        return "not deployed"
-    return "paused" if dag["is_paused"] else status
-
-
-def _next_run(export: ExportSpec, dag: dict | None) -> str | None:
-    if not_runnable(export, dag):
-        return None
-    if normalize(export.schedule) == "refresh":
-        return "after refresh"
-    return short_time(dag.get("next_dagrun_run_after"))
-
-
-def filter_rows(rows: list[dict], filters: list[str]) -> list[dict]:
-    """Keep rows matching every filter: 'status=active' (one column) or 'lead' (any)."""
-    for text in filters:
-        column, _, wanted = text.rpartition("=")
-        if column and column not in LIST_COLUMNS:
-            raise CliError(f"no column '{column}' to filter on: use {', '.join(LIST_COLUMNS)}")
-        rows = [row for row in rows if _matches(row, column, wanted.lower())]
-    return rows
-
-
-def _matches(row: dict, column: str, wanted: str) -> bool:
-    values = [row[column]] if column else list(row.values())
-    return any(wanted in str(value).lower() for value in values if value is not None)
-
-
-def sort_rows(rows: list[dict], column: str, reverse: bool) -> list[dict]:
-    """Sort by one column; rows without a value go last either way."""
-    present = [row for row in rows if row[column] is not None]
-    missing = [row for row in rows if row[column] is None]
-    return sorted(present, key=lambda row: row[column], reverse=reverse) + missing
