@@ -101,10 +101,14 @@ def wait_for_dags(client: AirflowClient, exports: int, timeout: float = 300) -> 
     raise TimeoutError(f"the {exports} load DAGs were not all parsed in {timeout} s")
 
 
-def wait_for_runs(client: AirflowClient, runs: set[tuple[str, str]], poll: float) -> dict:
-    """{(dag_id, run_id): (state, monotonic time it was seen terminal)} for every run."""
+def wait_for_runs(
+    client: AirflowClient, runs: set[tuple[str, str]], poll: float, deadline: float = 900
+) -> dict:
+    """{(dag_id, run_id): (state, monotonic time it was seen terminal)} for the runs that
+    ended within `deadline` seconds."""
     done: dict[tuple[str, str], tuple[str, float]] = {}
-    while len(done) < len(runs):
+    give_up = time.monotonic() + deadline
+    while len(done) < len(runs) and time.monotonic() < give_up:
         page = client.request(
             "GET", "/dags/~/dagRuns",
             params={"dag_id_prefix_pattern": f"export__{PREFIX}", "limit": 1000,
@@ -202,6 +206,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--solo", type=int, default=3, help="solo runs before the burst")
     parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
                         help="an extra Airflow setting (environment variable)")  # fmt: skip
+    parser.add_argument("--deadline", type=float, default=900, help="seconds to wait for runs")
     parser.add_argument("--keep", action="store_true", help="keep the work folder (logs)")
     args = parser.parse_args(argv)
     settings = dict(item.split("=", 1) for item in args.set)
@@ -249,7 +254,7 @@ def report(client: AirflowClient, url: str, args: argparse.Namespace) -> None:
     )
     for failure in failed:
         print(f"  failed: {failure}")
-    describe("burst", [timings(client, dag_id, run_id) for dag_id, run_id in sorted(runs)])
+    describe("burst", [timings(client, dag_id, run_id) for dag_id, run_id in sorted(done)])
 
 
 if __name__ == "__main__":

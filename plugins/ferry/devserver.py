@@ -29,14 +29,48 @@ ADMIN_USER = "admin"
 
 # Airflow's default SQLite busy timeout is pysqlite's 5 s; the scheduler, DAG processor and
 # API server share one file, and a REST write waiting behind a scheduler loop then fails
-# with "database is locked" (a 500). Read by Airflow through sql_alchemy_connect_args.
-SQLITE_CONNECT_ARGS = {"timeout": 60}
+# with "database is locked" (a 500). Read by Airflow through sql_alchemy_connect_args, in
+# each process. Not in the API server: Airflow 3.3 commits a REST write's audit-log row on
+# the server's event loop (api_fastapi/logging/decorators.py, log_action), so a lock wait
+# there freezes every request, the tasks' execution API included, and the lock is often
+# held by a request whose commit needs that very loop: it lasts the whole timeout. Under
+# bench/load.py's burst 60 s there stalled the API server for minutes; 5 s ends it sooner.
+_API_SERVER = "api-server" in sys.argv[1:2] or "api_server" in sys.argv[1:2]
+SQLITE_CONNECT_ARGS = {"timeout": 5 if _API_SERVER else 60}
+
+# Imported once by the LocalExecutor's forkserver (AIRFLOW__SCHEDULER__MP_FORKSERVER_PRELOAD):
+# its workers, and each task process they fork, inherit them instead of importing them per
+# task (Airflow's task runner, the renderer that re-parses ferry_exports.py in every task,
+# Ferry's steps, DuckDB and pyarrow).
+TASK_PRELOAD = (
+    "airflow.sdk.execution_time.task_runner", "ferry.render.dags", "ferry.steps",
+    "ferry.engine.extract", "ferry.checks", "duckdb", "pyarrow",
+)  # fmt: skip
 
 
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
+
+
+# Measured with bench/load.py (see bench/README.md, Load benchmark).
+LOAD_SETTINGS = {
+    # a new DAG file shows in ~2 s (default: 300 s)
+    "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "5",
+    # ferry_exports.py renders every export: re-parsing it every 10 s cost ~3 s of CPU each
+    # time at 50 exports; a changed export now shows within 30 s
+    "AIRFLOW__DAG_PROCESSOR__MIN_FILE_PROCESS_INTERVAL": "30",
+    # under a burst a parse waiting on SQLite ran past the 50 s default, was killed, and
+    # every export DAG was deactivated as stale: triggers got 404 until the next parse
+    "AIRFLOW__DAG_PROCESSOR__DAG_FILE_PROCESSOR_TIMEOUT": "300",
+    "AIRFLOW__DAG_PROCESSOR__STALE_DAG_THRESHOLD": "300",
+    # tasks start from a process that has already imported what they need (TASK_PRELOAD)
+    "AIRFLOW__SCHEDULER__MP_START_METHOD": "forkserver",
+    "AIRFLOW__SCHEDULER__MP_FORKSERVER_PRELOAD": ",".join(TASK_PRELOAD),
+    # a task's calls to the API server wait out its short lock stalls (default 5 s)
+    "AIRFLOW__WORKERS__EXECUTION_API_TIMEOUT": "30",
+}
 
 
 def airflow_env(home: Path, port: int) -> dict[str, str]:
@@ -59,8 +93,7 @@ def airflow_env(home: Path, port: int) -> dict[str, str]:
         "AIRFLOW__API__BASE_URL": f"http://127.0.0.1:{port}",
         "AIRFLOW__DATABASE__SQL_ALCHEMY_CONNECT_ARGS": "ferry.devserver.SQLITE_CONNECT_ARGS",
         "AIRFLOW__DATABASE__SQL_ALCHEMY_CONNECT_ARGS_ASYNC": "ferry.devserver.SQLITE_CONNECT_ARGS",
-        "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "5",
-        "AIRFLOW__SCHEDULER__MIN_FILE_PROCESS_INTERVAL": "10",
+        **LOAD_SETTINGS,
         "PYTHONPATH": os.pathsep.join(
             filter(None, [str(root / "plugins"), os.environ.get("PYTHONPATH")])
         ),
