@@ -23,6 +23,7 @@ import datetime as dt
 import itertools
 import os
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -133,20 +134,28 @@ def solo(client: AirflowClient, export_id: str) -> tuple[float, str, str]:
     return seen - started, state, run["dag_run_id"]
 
 
-def burst(url: str, export_ids: list[str]) -> tuple[float, list[tuple[str, int, str, str]]]:
-    """Start one `ferry run` process per export at once; (start time, [(id, exit, out, err)])."""
+def burst(
+    url: str, export_ids: list[str], one_call: bool
+) -> tuple[float, list[tuple[str, int, str, str]]]:
+    """One `ferry run` process per export at once (as N users), or one `ferry run A B C...`;
+    (start time, [(export id, exit code, its stdout, its stderr)])."""
     env = {**os.environ, "FERRY_AIRFLOW_URL": url, "FERRY_AIRFLOW_PASSWORD": PASSWORD,
            "PYTHONPATH": str(ROOT / "plugins")}  # fmt: skip
+    calls = [export_ids] if one_call else [[export_id] for export_id in export_ids]
     started = time.monotonic()
     processes = [
-        (export_id, subprocess.Popen([sys.executable, "-m", "ferry", "run", export_id], env=env,
-                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
-        for export_id in export_ids
+        (ids, subprocess.Popen([sys.executable, "-m", "ferry", "run", *ids], env=env,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
+        for ids in calls
     ]  # fmt: skip
     results = []
-    for export_id, process in processes:
-        out, err = process.communicate(timeout=600)
-        results.append((export_id, process.returncode, out, err))
+    for ids, process in processes:
+        out, err = process.communicate(timeout=900)
+        started_runs = {line.split(".", 1)[0]: line for line in out.splitlines()}
+        for export_id in ids:  # each started export prints "ID.RUN" then its Airflow run
+            block = out.partition(started_runs.get(export_id, "\0"))[2].split("\n", 2)[:2]
+            code = 0 if export_id in started_runs else (process.returncode or 1)
+            results.append((export_id, code, "\n".join(block), err))
     return started, results
 
 
@@ -206,10 +215,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--solo", type=int, default=3, help="solo runs before the burst")
     parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
                         help="an extra Airflow setting (environment variable)")  # fmt: skip
+    parser.add_argument("--one-call", action="store_true",
+                        help="one `ferry run A B C...`, not a process each")  # fmt: skip
     parser.add_argument("--deadline", type=float, default=900, help="seconds to wait for runs")
     parser.add_argument("--keep", action="store_true", help="keep the work folder (logs)")
     args = parser.parse_args(argv)
     settings = dict(item.split("=", 1) for item in args.set)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # stop Airflow on the way out
     work = Path(tempfile.mkdtemp(prefix="ferry-load-"))
     os.environ.update({"FERRY_HOME": str(work / "ferry"), "FERRY_WAREHOUSE": str(warehouse()),
                        "FERRY_INCLUDE": str(prepare_include(work, args.exports))})  # fmt: skip
@@ -240,7 +252,7 @@ def report(client: AirflowClient, url: str, args: argparse.Namespace) -> None:
         print(f"solo {export_id}: {state} in {seconds:.1f} s end to end")
     if solo_rows:
         describe("solo", solo_rows)
-    started, results = burst(url, ids)
+    started, results = burst(url, ids, args.one_call)
     failed = [(i, code, err.strip().splitlines()[-1:]) for i, code, _, err in results if code]
     triggered = time.monotonic() - started
     runs = {(f"export__{i}", run_id_of(out)) for i, code, out, _ in results if run_id_of(out)}

@@ -27,16 +27,16 @@ from ferry import paths
 
 ADMIN_USER = "admin"
 
-# Airflow's default SQLite busy timeout is pysqlite's 5 s; the scheduler, DAG processor and
-# API server share one file, and a REST write waiting behind a scheduler loop then fails
-# with "database is locked" (a 500). Read by Airflow through sql_alchemy_connect_args, in
-# each process. Not in the API server: Airflow 3.3 commits a REST write's audit-log row on
-# the server's event loop (api_fastapi/logging/decorators.py, log_action), so a lock wait
-# there freezes every request, the tasks' execution API included, and the lock is often
-# held by a request whose commit needs that very loop: it lasts the whole timeout. Under
-# bench/load.py's burst 60 s there stalled the API server for minutes; 5 s ends it sooner.
+# How long a process waits for SQLite's write lock (pysqlite's default is 5 s); read by
+# Airflow through sql_alchemy_connect_args, in each process. The scheduler, DAG processor
+# and API server share one file. The scheduler exits on "database is locked" and standalone
+# does not restart it, so it waits long. The API server waits briefly: Airflow 3.3 commits a
+# REST write's audit-log row on its event loop (api_fastapi/logging/decorators.py), so a
+# wait there freezes every request, the tasks' execution API included, and the lock is
+# often held by a request whose own commit needs that loop: the wait lasts the whole
+# timeout. bench/load.py measured both (bench/README.md, Load benchmark).
 _API_SERVER = "api-server" in sys.argv[1:2] or "api_server" in sys.argv[1:2]
-SQLITE_CONNECT_ARGS = {"timeout": 5 if _API_SERVER else 60}
+SQLITE_CONNECT_ARGS = {"timeout": 5 if _API_SERVER else 300}
 
 # Imported once by the LocalExecutor's forkserver (AIRFLOW__SCHEDULER__MP_FORKSERVER_PRELOAD):
 # its workers, and each task process they fork, inherit them instead of importing them per

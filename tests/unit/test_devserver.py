@@ -21,7 +21,8 @@ def busy_timeout_in(component: str) -> float:
 def test_the_api_server_waits_briefly_for_sqlite_locks_the_others_long():
     # the API server waits on its event loop: a long wait there froze every request
     assert busy_timeout_in("api-server") == 5
-    assert busy_timeout_in("scheduler") == busy_timeout_in("dag-processor") == 60
+    # the scheduler exits on "database is locked", and standalone does not restart it
+    assert busy_timeout_in("scheduler") == busy_timeout_in("dag-processor") == 300
 
 
 def test_tasks_start_from_a_forkserver_that_preloaded_their_imports(tmp_path):
