@@ -39,6 +39,7 @@ from ferry import devserver  # noqa: E402
 from ferry.airflow_api import AirflowClient  # noqa: E402
 
 PREFIX = "load_"
+COMPONENTS = ("scheduler", "api-server", "dag-processor", "triggerer")
 PASSWORD = "bench-load"
 EXPORT = """\
 id: {id}
@@ -205,6 +206,27 @@ def describe(label: str, runs: list[list[dict]]) -> None:
     print(f"  task end -> next task queued: mean {_mean(gaps)} s over {len(gaps)} hand-overs")
 
 
+def cpu_by_component(standalone_pid: int) -> dict[str, float]:
+    """CPU seconds used so far by each component of standalone, with the processes it has
+    reaped (LocalExecutor workers reap their task processes): scheduler (tasks included),
+    api-server, dag-processor, triggerer."""
+    import psutil
+
+    found: dict[str, float] = {}
+    for child in psutil.Process(standalone_pid).children():
+        command = " ".join(child.cmdline())
+        name = next((n for n in COMPONENTS if n in command.replace("_", "-")), command[:30])
+        total = 0.0
+        for proc in [child, *child.children(recursive=True)]:
+            try:
+                times = proc.cpu_times()
+            except psutil.NoSuchProcess:
+                continue
+            total += times.user + times.system + times.children_user + times.children_system
+        found[name] = found.get(name, 0.0) + total
+    return found
+
+
 def _mean(values: list[float]) -> str:
     return f"{statistics.mean(values):.2f}" if values else "-"
 
@@ -233,7 +255,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"Airflow up and {args.exports} DAGs parsed in {time.monotonic() - clock:.0f} s "
               f"(parse wait {parsed:.0f} s); parallelism {env['AIRFLOW__CORE__PARALLELISM']}, "
               f"extra settings: {settings or 'none'}")  # fmt: skip
-        report(client, url, args)
+        report(client, url, args, process.pid)
     finally:
         devserver.stop(process)
         if args.keep:
@@ -243,7 +265,7 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def report(client: AirflowClient, url: str, args: argparse.Namespace) -> None:
+def report(client: AirflowClient, url: str, args: argparse.Namespace, airflow_pid: int) -> None:
     ids = [f"{PREFIX}{number:03d}" for number in range(args.exports)]
     solo_rows = []
     for export_id in ids[: args.solo]:
@@ -252,20 +274,29 @@ def report(client: AirflowClient, url: str, args: argparse.Namespace) -> None:
         print(f"solo {export_id}: {state} in {seconds:.1f} s end to end")
     if solo_rows:
         describe("solo", solo_rows)
+    cpu_before = cpu_by_component(airflow_pid)
     started, results = burst(url, ids, args.one_call)
-    failed = [(i, code, err.strip().splitlines()[-1:]) for i, code, _, err in results if code]
+    failed = [(i, code, [line for line in err.splitlines() if f" {i}:" in line][-1:] or
+               err.strip().splitlines()[-1:]) for i, code, _, err in results if code]  # fmt: skip
     triggered = time.monotonic() - started
     runs = {(f"export__{i}", run_id_of(out)) for i, code, out, _ in results if run_id_of(out)}
-    done = wait_for_runs(client, runs, poll=1.0)
-    last = max(seen for _, seen in done.values()) - started
+    done = wait_for_runs(client, runs, poll=1.0, deadline=args.deadline)
+    wall = time.monotonic() - started
+    cpu = {name: used - cpu_before.get(name, 0.0)
+           for name, used in cpu_by_component(airflow_pid).items()}  # fmt: skip
+    last = max((seen for _, seen in done.values()), default=started) - started
     states = [state for state, _ in done.values()]
-    print(
-        f"\nburst: {len(ids)} `ferry run` at once: {len(failed)} failed triggers, all "
-        f"answered in {triggered:.1f} s; {states.count('success')} succeeded, "
-        f"{states.count('failed')} failed; all delivered {last:.0f} s after the start"
-    )
+    codes = sorted({code for _, code, _, _ in results})
+    how = "in one `ferry run` call" if args.one_call else "`ferry run` processes at once"
+    print(f"\nburst: {len(ids)} {how}: {len(failed)} failed triggers (exit codes "
+          f"{ {c: sum(r[1] == c for r in results) for c in codes} }), all answered in "
+          f"{triggered:.1f} s; of {len(runs)} runs {states.count('success')} succeeded, "
+          f"{states.count('failed')} failed, {len(runs) - len(done)} unfinished after "
+          f"{args.deadline:.0f} s; the last ended {last:.0f} s after the start")  # fmt: skip
     for failure in failed:
         print(f"  failed: {failure}")
+    print(f"  CPU seconds during the burst ({wall:.0f} s wall; 2 cores = {2 * wall:.0f}): "
+          + ", ".join(f"{name} {used:.0f}" for name, used in sorted(cpu.items())))  # fmt: skip
     describe("burst", [timings(client, dag_id, run_id) for dag_id, run_id in sorted(done)])
 
 
