@@ -68,6 +68,10 @@ LOAD_SETTINGS = {
     # tasks start from a process that has already imported what they need (TASK_PRELOAD)
     "AIRFLOW__SCHEDULER__MP_START_METHOD": "forkserver",
     "AIRFLOW__SCHEDULER__MP_FORKSERVER_PRELOAD": ",".join(TASK_PRELOAD),
+    # the scheduler's loop sleeps this long when it had nothing to do (default 1 s): each
+    # task's hand-over to the next waited half of it on average (0.48 s -> 0.19 s), for a
+    # few more idle queries a second
+    "AIRFLOW__SCHEDULER__SCHEDULER_IDLE_SLEEP_TIME": "0.2",
     # a task's calls to the API server wait out its short lock stalls (default 5 s)
     "AIRFLOW__WORKERS__EXECUTION_API_TIMEOUT": "30",
 }
