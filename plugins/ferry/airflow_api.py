@@ -1,22 +1,51 @@
-"""A small client of Airflow 3's REST API (/api/v2), for the CLI and the tests.
+"""A small client of Airflow 3's REST API (/api/v2), for the CLI, the bench and the tests.
 
-Auth is the simple auth manager's: POST /auth/token for a JWT, then Bearer auth.
+Auth is the simple auth manager's: POST /auth/token for a JWT, then Bearer auth. One
+client logs in once and reuses its token until Airflow answers 401.
+
+Retries: a SQLite-backed Airflow under load answers late, drops connections or answers
+'database is locked' as a 500. What is safe to repeat (the token POST, GETs, PATCH/PUT/
+DELETE that set a state) is retried with backoff on timeouts, 5xx and connection errors.
+A trigger (POST .../dagRuns) is never sent twice: if its answer is lost after it was
+sent, TriggerOutcomeUnknown says so and the caller tells the user how to check.
 """
 
 from __future__ import annotations
 
+import random
 import time
 from typing import Any
 
 import requests
+from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
+
+from ferry.exceptions import Terminal, Transient
 
 TERMINAL_STATES = {"success", "failed"}
 IDEMPOTENT_METHODS = {"GET", "PATCH", "PUT", "DELETE"}
-IDEMPOTENT_ATTEMPTS = 4
+# Pauses before each retry: about a minute in all, as long as a busy SQLite holds a lock.
+RETRY_DELAYS = (1.0, 2.0, 4.0, 8.0, 16.0)
+CONNECT_TIMEOUT = 10.0
+CONNECT_RETRIES = 3
+CANNOT_CONNECT = "cannot connect"
 
 
 class AirflowApiError(RuntimeError):
     """The API answered with an error; the message carries its status and detail."""
+
+    def __init__(self, message: str, status: int | None = None):
+        super().__init__(message)
+        self.status = status
+
+
+class AirflowUnreachable(AirflowApiError, Transient):
+    """No answer (connection refused or reset, timeouts, 5xx) after every retry."""
+
+
+class TriggerOutcomeUnknown(AirflowApiError, Terminal):  # a second send could start a second run
+    """A trigger was sent but its answer was lost: the run may have started."""
+
+    dag_id = ""
 
 
 class AirflowClient:
@@ -26,51 +55,90 @@ class AirflowClient:
         base_url: e.g. http://127.0.0.1:8080 (no trailing /api/v2).
         username: A user of the deployment's auth manager.
         password: Its password.
+        timeout: Seconds to wait for an answer (connecting waits at most CONNECT_TIMEOUT).
+        retry_delays: Pauses before each retry of a call that is safe to repeat
+            (default RETRY_DELAYS).
     """
 
-    def __init__(self, base_url: str, *, username: str, password: str, timeout: float = 30):
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        username: str,
+        password: str,
+        timeout: float = 30,
+        retry_delays: tuple[float, ...] | None = None,
+    ):
         self.base_url = base_url.rstrip("/")
         self.timeout = timeout
+        self.retry_delays = RETRY_DELAYS if retry_delays is None else retry_delays
+        self.logins = 0
         self._session = requests.Session()
         self._credentials = {"username": username, "password": password}
         self._token: str | None = None
 
     def _authorize(self) -> None:
-        response = self._session.post(
-            f"{self.base_url}/auth/token", json=self._credentials, timeout=self.timeout
-        )
+        # Asking for a token changes nothing on the server: safe to repeat.
+        response = self._send("POST", f"{self.base_url}/auth/token", True, json=self._credentials)
         _raise_for(response, "log in")
+        self.logins += 1
         self._token = response.json()["access_token"]
         self._session.headers["Authorization"] = f"Bearer {self._token}"
 
     def request(self, method: str, path: str, **kwargs: Any) -> Any:
-        """Call /api/v2{path}; logs in on first use and again when the token expires."""
+        """Call /api/v2{path}; logs in on first use and again when the token expires.
+
+        Raises:
+            AirflowApiError: Airflow answered with an error (status in .status).
+            AirflowUnreachable: no usable answer after the retries.
+            TriggerOutcomeUnknown: a POST was sent and its answer lost.
+        """
         if self._token is None:
             self._authorize()
         url = f"{self.base_url}/api/v2{path}"
-        response = self._send(method, url, **kwargs)
-        if response.status_code == 401:
+        safe = method in IDEMPOTENT_METHODS
+        response = self._send(method, url, safe, **kwargs)
+        if response.status_code == 401:  # refused before it ran: safe to send again
             self._authorize()
-            response = self._send(method, url, **kwargs)
+            response = self._send(method, url, safe, **kwargs)
         _raise_for(response, f"{method} {path}")
         return response.json() if response.content else None
 
-    def _send(self, method: str, url: str, **kwargs: Any) -> requests.Response:
-        """One request; idempotent ones are retried on a 5xx or a read timeout.
+    def _send(self, method: str, url: str, safe: bool, **kwargs: Any) -> requests.Response:
+        """One call, retried when safe: always if nothing reached Airflow, else only if `safe`.
 
-        SQLite-backed Airflow answers 'database is locked' as a 500, or answers late, while
-        the scheduler and the DAG processor write. A trigger (POST) is never retried.
+        A refused connection is retried CONNECT_RETRIES times only: Airflow is more likely
+        down than busy, and the user should not wait a minute to learn it.
         """
-        attempts = IDEMPOTENT_ATTEMPTS if method in IDEMPOTENT_METHODS else 1
-        for attempt in range(1, attempts):
-            try:
-                response = self._session.request(method, url, timeout=self.timeout, **kwargs)
-            except requests.Timeout:
-                continue
-            if response.status_code < 500:
-                return response
-            time.sleep(attempt)
-        return self._session.request(method, url, timeout=self.timeout, **kwargs)
+        delays = list(self.retry_delays)
+        refused = 0
+        while True:
+            problem = self._attempt(method, url, safe, **kwargs)
+            if isinstance(problem, requests.Response):
+                return problem
+            refused += problem.startswith(CANNOT_CONNECT)
+            if not delays or refused > CONNECT_RETRIES:
+                raise AirflowUnreachable(f"Airflow at {self.base_url} did not answer "
+                                         f"{method} {_path(url)}: {problem}")  # fmt: skip
+            time.sleep(delays.pop(0) * random.uniform(0.75, 1.25))  # jitter: callers in step
+
+    def _attempt(self, method: str, url: str, safe: bool, **kwargs: Any) -> requests.Response | str:
+        """The answer, or why there is none yet (worth retrying)."""
+        try:
+            response = self._session.request(
+                method, url, timeout=(CONNECT_TIMEOUT, self.timeout), **kwargs
+            )
+        except requests.RequestException as error:
+            if _never_sent(error):
+                return f"{CANNOT_CONNECT} ({_reason(error)})"
+            if not safe:
+                raise TriggerOutcomeUnknown(
+                    f"sent {method} {_path(url)} but the answer was lost ({_reason(error)})"
+                ) from None
+            return _reason(error)
+        if response.status_code >= 500 and safe:
+            return f"{response.status_code} {response.text[:200]}"
+        return response
 
     def dag(self, dag_id: str) -> dict:
         return self.request("GET", f"/dags/{dag_id}")
@@ -79,11 +147,18 @@ class AirflowClient:
         return self.request("PATCH", f"/dags/{dag_id}", json={"is_paused": paused})
 
     def trigger(self, dag_id: str, conf: dict | None = None, note: str | None = None) -> dict:
-        """Start a run now; conf carries the DAG's params (date_from, date_to, ids)."""
+        """Start a run now; conf carries the DAG's params (date_from, date_to, ids).
+
+        Sent once only. Raises TriggerOutcomeUnknown when the answer is lost after sending.
+        """
         body = {"logical_date": None, "conf": conf or {}}
         if note:
             body["note"] = note
-        return self.request("POST", f"/dags/{dag_id}/dagRuns", json=body)
+        try:
+            return self.request("POST", f"/dags/{dag_id}/dagRuns", json=body)
+        except TriggerOutcomeUnknown as lost:
+            lost.dag_id = dag_id
+            raise
 
     def put_connection(self, conn_id: str, fields: dict[str, Any]) -> dict:
         """Create or overwrite a connection; a bulk PATCH, so safe to retry."""
@@ -122,7 +197,30 @@ class AirflowClient:
                 time.sleep(1)
 
 
+def _never_sent(error: requests.RequestException) -> bool:
+    """True when the connection was never made, so Airflow cannot have seen the request."""
+    if isinstance(error, requests.ConnectTimeout):
+        return True
+    reason = getattr(error.args[0], "reason", None) if error.args else None
+    return isinstance(reason, (NewConnectionError, ConnectTimeoutError))
+
+
+def _reason(error: requests.RequestException) -> str:
+    if isinstance(error, requests.Timeout):
+        return "no answer in time"
+    if _never_sent(error):
+        return "connection refused or unreachable"
+    return "connection closed before the answer"
+
+
+def _path(url: str) -> str:
+    return "/" + url.split("://", 1)[-1].partition("/")[2]
+
+
 def _raise_for(response: requests.Response, action: str) -> None:
     if response.status_code >= 400:
         detail = response.text[:500]
-        raise AirflowApiError(f"Airflow API could not {action}: {response.status_code} {detail}")
+        raise AirflowApiError(
+            f"Airflow API could not {action}: {response.status_code} {detail}",
+            status=response.status_code,
+        )

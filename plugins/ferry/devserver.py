@@ -1,12 +1,15 @@
 """Run Ferry on one machine: Airflow standalone on 127.0.0.1 with the demo loaded.
 
 Used by `scripts/start` (the README's first command) and by the tests that need a live
-scheduler and REST API. Airflow runs in its own process group, so stopping it stops the
-scheduler, DAG processor, triggerer and API server it started.
+scheduler and REST API. Airflow runs in its own process group. `airflow standalone` does not
+pass a SIGTERM on to the scheduler, DAG processor, triggerer and API server it started, so
+stop() ends them by pid, children first, then standalone, then whatever is left in its
+group. scripts/start does this on Ctrl-C, SIGTERM and SIGHUP alike.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -21,19 +24,58 @@ import requests
 import yaml
 
 from ferry import paths
+from ferry.exceptions import Terminal
 
 ADMIN_USER = "admin"
 
-# Airflow's default SQLite busy timeout is pysqlite's 5 s; the scheduler, DAG processor and
-# API server share one file, and a REST write waiting behind a scheduler loop then fails
-# with "database is locked" (a 500). Read by Airflow through sql_alchemy_connect_args.
-SQLITE_CONNECT_ARGS = {"timeout": 60}
+# How long a process waits for SQLite's write lock (pysqlite's default is 5 s); read by
+# Airflow through sql_alchemy_connect_args, in each process. The scheduler, DAG processor
+# and API server share one file. The scheduler exits on "database is locked" and standalone
+# does not restart it, so it waits long. The API server waits briefly: Airflow 3.3 commits a
+# REST write's audit-log row on its event loop (api_fastapi/logging/decorators.py), so a
+# wait there freezes every request, the tasks' execution API included, and the lock is
+# often held by a request whose own commit needs that loop: the wait lasts the whole
+# timeout. bench/load.py measured both (bench/README.md, Load benchmark).
+_API_SERVER = "api-server" in sys.argv[1:2] or "api_server" in sys.argv[1:2]
+SQLITE_CONNECT_ARGS = {"timeout": 5 if _API_SERVER else 300}
+
+# Imported once by the LocalExecutor's forkserver (AIRFLOW__SCHEDULER__MP_FORKSERVER_PRELOAD):
+# its workers, and each task process they fork, inherit them instead of importing them per
+# task (Airflow's task runner, the renderer that re-parses ferry_exports.py in every task,
+# Ferry's steps, DuckDB and pyarrow).
+TASK_PRELOAD = (
+    "airflow.sdk.execution_time.task_runner", "ferry.render.dags", "ferry.steps",
+    "ferry.engine.extract", "ferry.checks", "duckdb", "pyarrow",
+)  # fmt: skip
 
 
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
+
+
+# Measured with bench/load.py (see bench/README.md, Load benchmark).
+LOAD_SETTINGS = {
+    # a new DAG file shows in ~2 s (default: 300 s)
+    "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "5",
+    # ferry_exports.py renders every export: re-parsing it every 10 s cost ~3 s of CPU each
+    # time at 50 exports; a changed export now shows within 30 s
+    "AIRFLOW__DAG_PROCESSOR__MIN_FILE_PROCESS_INTERVAL": "30",
+    # under a burst a parse waiting on SQLite ran past the 50 s default, was killed, and
+    # every export DAG was deactivated as stale: triggers got 404 until the next parse
+    "AIRFLOW__DAG_PROCESSOR__DAG_FILE_PROCESSOR_TIMEOUT": "300",
+    "AIRFLOW__DAG_PROCESSOR__STALE_DAG_THRESHOLD": "300",
+    # tasks start from a process that has already imported what they need (TASK_PRELOAD)
+    "AIRFLOW__SCHEDULER__MP_START_METHOD": "forkserver",
+    "AIRFLOW__SCHEDULER__MP_FORKSERVER_PRELOAD": ",".join(TASK_PRELOAD),
+    # the scheduler's loop sleeps this long when it had nothing to do (default 1 s): each
+    # task's hand-over to the next waited half of it on average (0.48 s -> 0.19 s), for a
+    # few more idle queries a second
+    "AIRFLOW__SCHEDULER__SCHEDULER_IDLE_SLEEP_TIME": "0.2",
+    # a task's calls to the API server wait out its short lock stalls (default 5 s)
+    "AIRFLOW__WORKERS__EXECUTION_API_TIMEOUT": "30",
+}
 
 
 def airflow_env(home: Path, port: int) -> dict[str, str]:
@@ -56,8 +98,7 @@ def airflow_env(home: Path, port: int) -> dict[str, str]:
         "AIRFLOW__API__BASE_URL": f"http://127.0.0.1:{port}",
         "AIRFLOW__DATABASE__SQL_ALCHEMY_CONNECT_ARGS": "ferry.devserver.SQLITE_CONNECT_ARGS",
         "AIRFLOW__DATABASE__SQL_ALCHEMY_CONNECT_ARGS_ASYNC": "ferry.devserver.SQLITE_CONNECT_ARGS",
-        "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "5",
-        "AIRFLOW__SCHEDULER__MIN_FILE_PROCESS_INTERVAL": "10",
+        **LOAD_SETTINGS,
         "PYTHONPATH": os.pathsep.join(
             filter(None, [str(root / "plugins"), os.environ.get("PYTHONPATH")])
         ),
@@ -159,14 +200,66 @@ def wait_until_healthy(port: int, process: subprocess.Popen, timeout: float = 18
 
 
 def stop(process: subprocess.Popen, grace: float = 30) -> None:
-    """Stop standalone and every process it started (the whole process group), then wait."""
-    for sig, wait in ((signal.SIGTERM, grace), (signal.SIGKILL, 10)):
+    """Stop standalone and every process it started, children first, then wait for them.
+
+    Each step sends SIGTERM, waits up to `grace` seconds and SIGKILLs what remains.
+    """
+    import psutil
+
+    try:
+        leader = psutil.Process(process.pid)
+        _terminate(leader.children(recursive=True), grace)
+        _terminate([leader], grace)
+    except psutil.NoSuchProcess:
+        pass
+    for sig, wait in ((signal.SIGTERM, 5), (signal.SIGKILL, 10)):  # anything forked late
         try:
             os.killpg(process.pid, sig)
         except ProcessLookupError:
-            return
+            break
         if _group_gone(process, wait):
-            return
+            break
+    process.poll()
+
+
+def _terminate(processes: list, grace: float) -> None:
+    """SIGTERM each (and children they have by then), wait up to grace, SIGKILL the rest."""
+    import psutil
+
+    everyone = list(processes)
+    for proc in processes:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            everyone += [child for child in proc.children(recursive=True) if child not in everyone]
+    for proc in everyone:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            proc.terminate()
+    remaining = _wait_gone(everyone, grace)
+    for proc in remaining:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            proc.kill()
+    _wait_gone(remaining, 5)
+
+
+def _wait_gone(processes: list, wait: float) -> list:
+    """The processes still running after up to `wait` s (a zombie counts as gone: its
+    parent reaps it, and standalone's children are reaped by standalone)."""
+    import psutil
+
+    deadline = time.monotonic() + wait
+    while True:
+        running = [p for p in processes if _running(p)]
+        if not running or time.monotonic() > deadline:
+            return running
+        psutil.wait_procs(running, timeout=0.2)  # reaps our own child, standalone
+
+
+def _running(proc) -> bool:
+    import psutil
+
+    try:
+        return proc.is_running() and proc.status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
 
 
 def _group_gone(process: subprocess.Popen, wait: float) -> bool:
@@ -206,32 +299,51 @@ def _prepare(home: Path, port: int) -> dict[str, str]:
     return env
 
 
+class Stopped(Terminal):
+    """scripts/start was asked to stop by a signal."""
+
+
+def _stop_on(signum: int, frame) -> None:
+    raise Stopped(signal.Signals(signum).name)
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Start the demo and keep it up until Ctrl-C."""
+    """Start the demo and keep it up until Ctrl-C, SIGTERM or SIGHUP."""
     import argparse
 
     parser = argparse.ArgumentParser(prog="scripts/start", description=main.__doc__)
     parser.add_argument("--port", type=int, default=8080)
     args = parser.parse_args(argv)
+    for sig in (signal.SIGTERM, signal.SIGHUP):  # a closed terminal or a service manager
+        signal.signal(sig, _stop_on)
+    try:
+        return _serve(args.port)
+    except (KeyboardInterrupt, Stopped):  # before Airflow started: nothing to stop
+        return 0
+
+
+def _serve(port: int) -> int:
     started = time.monotonic()
     home = paths.ferry_home() / "airflow"
-    env = _prepare(home, args.port)
+    env = _prepare(home, port)
     process = start_standalone(env, home / "standalone.log")
     try:
-        wait_until_healthy(args.port, process)
+        wait_until_healthy(port, process)
         print(
             f"ferry: Airflow is up after {time.monotonic() - started:.0f} s at "
-            f"http://127.0.0.1:{args.port}\n  log in as {ADMIN_USER} / {_admin_password(home)}"
+            f"http://127.0.0.1:{port}\n  log in as {ADMIN_USER} / {_admin_password(home)}"
             f"\n  logs: {home / 'standalone.log'}"
-            "\n  Ctrl-C stops Airflow and everything it started",
+            "\n  Ctrl-C (or SIGTERM, SIGHUP) stops Airflow and everything it started",
             flush=True,
         )
         process.wait()
         return process.returncode or 0
-    except KeyboardInterrupt:
-        print("\nferry: stopping Airflow", flush=True)
+    except (KeyboardInterrupt, Stopped) as reason:
+        print(f"\nferry: stopping Airflow ({reason or 'Ctrl-C'})", flush=True)
         return 0
     finally:
+        for sig in (signal.SIGTERM, signal.SIGHUP):  # let the stop finish
+            signal.signal(sig, signal.SIG_IGN)
         stop(process)
 
 

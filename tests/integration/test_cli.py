@@ -170,6 +170,24 @@ def test_run_refuses_a_detached_export(ferry, definitions):
            "--undo re-attaches it" in result.err  # fmt: skip
 
 
+def test_run_starts_several_exports_in_one_call(ferry, client):
+    exports = [CUSTOMERS, "daily_lead_backup"]
+
+    with refresh_running("customer_profile"):  # holds the first run at wait_for_refresh
+        result = ferry("run", *exports)
+        run_ids = re.findall(r"Airflow run (\S+):", result.out)
+        for export_id, run_id in zip(exports, run_ids, strict=True):
+            client.request("PATCH", f"/dags/export__{export_id}/dagRuns/{run_id}",
+                           json={"state": "failed"})  # fmt: skip
+
+    assert result.code == 0, result.err
+    started = [line.split(".", 1)[0] for line in result.out.splitlines() if line[:1] != " "]
+    assert started == exports
+    for export_id, run_id in zip(exports, run_ids, strict=True):
+        run = client.dag_run(f"export__{export_id}", run_id)
+        assert run["note"].startswith("ferry run by ")
+
+
 def test_run_all_starts_only_exports_whose_schedule_is_active(ferry, definitions, client):
     others = sorted(p.stem for p in (definitions / "exports").glob("*.yaml") if p.stem != CUSTOMERS)
     states = [

@@ -1,5 +1,6 @@
-"""The REST client retries idempotent calls on 5xx and read timeouts, as SQLite-backed
-Airflow needs."""
+"""The REST client retries what is safe to repeat (token, GETs, PATCH) on 5xx, timeouts
+and lost connections, as SQLite-backed Airflow under load needs, and never sends a trigger
+twice."""
 
 from __future__ import annotations
 
@@ -10,7 +11,13 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from ferry.airflow_api import AirflowApiError, AirflowClient
+from fake_airflow import DROP, STALL, FakeAirflow, fake_airflow
+from ferry.airflow_api import (
+    AirflowApiError,
+    AirflowClient,
+    AirflowUnreachable,
+    TriggerOutcomeUnknown,
+)
 
 SLOW_ANSWER = 1.5
 
@@ -79,3 +86,51 @@ def test_an_idempotent_call_that_timed_out_is_sent_again(api):
     client, calls = api
     assert client.dag("export__x") == {"dag_id": "export__x"}
     assert calls == ["GET /api/v2/dags/export__x"] * 2
+
+
+# Against a stand-in that stalls or drops answers over a real socket (tests/fake_airflow.py)
+
+FAST_RETRIES = (0.01, 0.01, 0.01, 0.01, 0.01)
+
+
+def client_of(fake: FakeAirflow) -> AirflowClient:
+    return AirflowClient(
+        fake.url, username="u", password="p", timeout=0.5, retry_delays=FAST_RETRIES
+    )
+
+
+def test_the_token_request_is_retried_when_its_answer_is_late_or_lost():
+    with fake_airflow(token_fates=[STALL, DROP]) as fake:
+        client = client_of(fake)
+        assert client.dag("export__x")["dag_id"] == "export__x"
+    assert fake.count("POST /auth/token") == 3
+    assert client.logins == 1
+
+
+def test_one_token_serves_every_call_of_a_client():
+    with fake_airflow() as fake:
+        client = client_of(fake)
+        for dag_id in ("export__a", "export__b"):
+            client.dag(dag_id)
+            client.trigger(dag_id)
+    assert fake.count("POST /auth/token") == 1
+    assert client.logins == 1
+
+
+@pytest.mark.parametrize("fate", [STALL, DROP])
+def test_a_trigger_whose_answer_is_lost_is_never_sent_again(fate):
+    with fake_airflow(trigger_fates=[fate]) as fake:
+        client = client_of(fake)
+        with pytest.raises(TriggerOutcomeUnknown, match="answer was lost") as lost:
+            client.trigger("export__x")
+    assert lost.value.dag_id == "export__x"
+    assert fake.count("POST /api/v2/dags/export__x/dagRuns") == 1
+    assert len(fake.runs["export__x"]) == 1
+
+
+def test_a_refused_connection_is_a_clean_error_after_a_few_tries():
+    with fake_airflow() as fake:
+        url = fake.url  # closed when the block ends: nothing listens there any more
+    client = AirflowClient(url, username="u", password="p", retry_delays=FAST_RETRIES)
+    with pytest.raises(AirflowUnreachable, match="cannot connect"):
+        client.trigger("export__x")

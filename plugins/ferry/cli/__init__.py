@@ -10,9 +10,9 @@ import argparse
 import logging
 import sys
 
-from ferry.cli import definitions, edit, local, past_runs, remote
+from ferry.cli import definitions, edit, listing, local, past_runs, remote
 
-COMMAND_MODULES = [definitions, local, remote, edit, past_runs]
+COMMAND_MODULES = [definitions, local, remote, listing, edit, past_runs]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,10 +1,17 @@
-"""Commands that work on a running Airflow through its REST API: run, run-all, stop, list.
+"""Commands that work on a running Airflow through its REST API: run, run-all, stop.
 
 Where Airflow is and who you are there: --url/--user/--password, or the environment
 variables FERRY_AIRFLOW_URL, FERRY_AIRFLOW_USER and FERRY_AIRFLOW_PASSWORD (prefer the
-environment for the password: command-line arguments show in the process list). The
+environment for the password: command-line arguments show in the process list);
+FERRY_AIRFLOW_TIMEOUT is how long to wait for each answer (default 30 s). The
 definitions come from include/ (FERRY_INCLUDE) and run records from FERRY_HOME, as for
 every other command.
+
+Nothing here imports Airflow: these commands only talk to its REST API.
+
+Exit codes: 0 done, 1 refused (by Ferry or by Airflow) or a run failed, 2 Airflow did not
+answer (nothing was started), 3 a trigger was sent but its answer was lost: the run may
+have started, so check before running it again.
 """
 
 from __future__ import annotations
@@ -14,15 +21,20 @@ import datetime as dt
 import functools
 import getpass
 import os
+import secrets
 import sys
 from collections.abc import Callable
 from urllib.parse import quote
 
 from ferry import history, paths
-from ferry.airflow_api import AirflowApiError, AirflowClient
-from ferry.cli.table import render_table, short_time
+from ferry.airflow_api import (
+    AirflowApiError,
+    AirflowClient,
+    AirflowUnreachable,
+    TriggerOutcomeUnknown,
+)
 from ferry.plan import RunInfo
-from ferry.render.schedule import export_status, normalize
+from ferry.schedule_status import NOT_RUNNING_STATUSES, export_status
 from ferry.spec.loader import Project, load_project
 from ferry.spec.models import ExportSpec
 
@@ -32,18 +44,20 @@ ENVIRONMENT = {
     "password": "FERRY_AIRFLOW_PASSWORD",
 }
 DEFAULTS = {"url": "http://127.0.0.1:8080", "user": "admin"}
+TIMEOUT_VARIABLE = "FERRY_AIRFLOW_TIMEOUT"  # seconds to wait for each answer
+DEFAULT_TIMEOUT = "30"
 ACTIVE_RUN_STATES = ("queued", "running")
-LIST_COLUMNS = {
-    "id": "ID", "name": "NAME", "kind": "KIND", "connections": "CONNECTIONS",
-    "target": "TARGET", "schedule": "SCHEDULE", "next_run": "NEXT RUN",
-    "last_run": "LAST RUN", "status": "STATUS", "rows": "ROWS",
-}  # fmt: skip
 NOT_SCHEDULED = {
     "off": "schedule off",
     "disabled": "disabled (enabled: false)",
     "detached": "detached",
     "expired": "expired",
 }
+
+
+EXIT_REFUSED = 1
+EXIT_UNREACHABLE = 2
+EXIT_MAY_HAVE_STARTED = 3
 
 
 class CliError(Exception):
@@ -57,7 +71,6 @@ def register(subparsers) -> None:
     stop.add_argument("run", help="JobID.RunID (or GroupID.RunID) as ferry run printed it")
     add_connection_options(stop)
     stop.set_defaults(handler=guarded(stop_run))
-    _add_list(subparsers)
 
 
 def _add_run_all(subparsers) -> None:
@@ -69,21 +82,13 @@ def _add_run_all(subparsers) -> None:
     run_all.set_defaults(handler=guarded(run_all_exports))
 
 
-def _add_list(subparsers) -> None:
-    listing = subparsers.add_parser("list", help="exports: schedule, next/last run, status, rows")
-    listing.add_argument("--sort", choices=sorted(LIST_COLUMNS), default="id")
-    listing.add_argument("--reverse", action="store_true")
-    listing.add_argument(
-        "--filter", action="append", default=[], metavar="[COLUMN=]TEXT",
-        help="keep rows whose column (or any column) contains TEXT; repeat to narrow",
-    )  # fmt: skip
-    add_connection_options(listing)
-    listing.set_defaults(handler=guarded(list_exports))
-
-
 def _extend_run(run: argparse.ArgumentParser) -> None:
     """`ferry run` is declared with the local commands; without --local it lands here."""
-    run.add_argument("--wait", action="store_true", help="wait for the run and print its record")
+    run.add_argument(
+        "more", nargs="*", metavar="EXPORT", help="more exports to start in the same call"
+    )
+    run.set_defaults(handler=run_command)
+    run.add_argument("--wait", action="store_true", help="wait for the runs and print records")
     run.add_argument("--timeout", type=float, default=3600, help="seconds to wait at most")
     add_connection_options(run)
 
@@ -100,27 +105,40 @@ def setting(args: argparse.Namespace, name: str) -> str | None:
 
 
 def client_from(args: argparse.Namespace) -> AirflowClient:
+    """One client, so one token, for the whole command."""
     password = setting(args, "password")
     if not password:
         raise CliError(f"no Airflow password: set {ENVIRONMENT['password']} or pass --password")
-    return AirflowClient(setting(args, "url"), username=setting(args, "user"), password=password)
+    timeout = os.environ.get(TIMEOUT_VARIABLE) or DEFAULT_TIMEOUT
+    try:
+        seconds = float(timeout)
+    except ValueError:
+        raise CliError(f"{TIMEOUT_VARIABLE} must be seconds, not {timeout!r}") from None
+    url, user = setting(args, "url"), setting(args, "user")
+    return AirflowClient(url, username=user, password=password, timeout=seconds)
 
 
 def guarded(command: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
-    """Report a user error or an unreachable Airflow in one line instead of a traceback."""
+    """Report a user error or a network problem in one line instead of a traceback."""
     import requests
 
     @functools.wraps(command)
     def run(args: argparse.Namespace) -> int:
         try:
             return command(args)
-        except (CliError, AirflowApiError) as error:
+        except TriggerOutcomeUnknown as lost:  # only reached by commands without their own
+            print(f"ferry {args.command}: {lost}; the run may have started", file=sys.stderr)
+            return EXIT_MAY_HAVE_STARTED
+        except AirflowUnreachable as error:
             print(f"ferry {args.command}: {error}", file=sys.stderr)
-            return 1
-        except requests.ConnectionError:
-            print(f"ferry {args.command}: Airflow does not answer at {setting(args, 'url')}",
-                  file=sys.stderr)  # fmt: skip
-            return 2
+            return EXIT_UNREACHABLE
+        except (CliError, AirflowApiError, TimeoutError) as error:
+            print(f"ferry {args.command}: {error}", file=sys.stderr)
+            return EXIT_REFUSED
+        except requests.RequestException as error:
+            print(f"ferry {args.command}: Airflow at {setting(args, 'url')} failed: "
+                  f"{type(error).__name__}", file=sys.stderr)  # fmt: skip
+            return EXIT_UNREACHABLE
 
     return run
 
@@ -143,25 +161,109 @@ def find_export(project: Project, export_id: str) -> ExportSpec:
 # ferry run
 
 
+def run_command(args: argparse.Namespace) -> int:
+    """`ferry run`: --local runs one export here; otherwise Airflow starts each one given."""
+    if not args.local:
+        return trigger(args)
+    if args.more:
+        print("ferry run: --local runs one export at a time", file=sys.stderr)
+        return EXIT_REFUSED
+    from ferry.cli import local  # imports Airflow's task code: only for --local
+
+    return local.run_local(args)
+
+
 def trigger(args: argparse.Namespace) -> int:
-    """`ferry run EXPORT` without --local: start a run in Airflow now and print its id."""
+    """`ferry run EXPORT [EXPORT...]` without --local: start runs in Airflow, print their ids."""
     return guarded(_trigger)(args)
 
 
 def _trigger(args: argparse.Namespace) -> int:
-    export = find_export(current_definitions(), args.export)
-    status = export_status(export)
-    if status in ("disabled", "detached", "expired"):
-        raise CliError(
-            f"export '{export.id}' is {NOT_SCHEDULED[status]}: {_revive(export, status)}"
-        )
+    exports = runnable_exports(current_definitions(), [args.export, *args.more])
     client = client_from(args)
-    dag = _deployed_dag(client, export.dag_id)
-    run = client.trigger(export.dag_id, conf=run_conf(args), note=_note("ferry run"))
-    _print_triggered(export.id, run, client, paused=dag["is_paused"])
+    conf = run_conf(args)
+    started, worst = _trigger_each(client, exports, conf, "ferry run")
+    return _finish(args, client, started, worst)
+
+
+def _trigger_each(
+    client: AirflowClient, exports: list[ExportSpec], conf: dict, command: str
+) -> tuple[list[tuple[str, dict]], int]:
+    """Trigger each export once, reporting each; (started runs, worst exit code so far)."""
+    started, worst = [], 0
+    for position, export in enumerate(exports):
+        try:
+            started.append((export.id, _start(client, export, conf, command)))
+        except TriggerOutcomeUnknown as lost:
+            print(may_have_started(client, export, lost), file=sys.stderr)
+            worst = max(worst, EXIT_MAY_HAVE_STARTED)
+        except AirflowUnreachable as error:  # the rest would wait as long: stop here
+            left = ", ".join(e.id for e in exports[position:])
+            print(f"{command}: {error}\n  not started: {left}", file=sys.stderr)
+            return started, max(worst, EXIT_UNREACHABLE)
+        except (CliError, AirflowApiError) as error:
+            print(f"{command} {export.id}: {error}", file=sys.stderr)
+            worst = max(worst, EXIT_REFUSED)
+    return started, worst
+
+
+def _finish(args: argparse.Namespace, client, started: list[tuple[str, dict]], worst: int) -> int:
     if not args.wait:
-        return 0
-    return 0 if _wait_and_report(client, export.id, run, args.timeout) == "success" else 1
+        return worst
+    outcomes = [_wait_and_report(client, e, run, args.timeout) for e, run in started]
+    return max([worst] + [0 if outcome == "success" else EXIT_REFUSED for outcome in outcomes])
+
+
+def runnable_exports(project: Project, export_ids: list[str]) -> list[ExportSpec]:
+    """The exports to start, or CliError naming every one that cannot be (nothing starts)."""
+    exports, problems = [], []
+    for export_id in dict.fromkeys(export_ids):
+        try:
+            export = find_export(project, export_id)
+        except CliError as error:
+            problems.append(str(error))
+            continue
+        status = export_status(export)
+        if status in NOT_RUNNING_STATUSES:
+            problems.append(
+                f"export '{export.id}' is {NOT_SCHEDULED[status]}: {_revive(export, status)}"
+            )
+        exports.append(export)
+    if problems:
+        raise CliError("\n  ".join(problems + ["nothing was started"]))
+    return exports
+
+
+def _start(client: AirflowClient, export: ExportSpec, conf: dict, command: str) -> dict:
+    dag = _deployed_dag(client, export.dag_id)
+    note = f"{_note(command)} [{secrets.token_hex(4)}]"  # a tag to find the run if lost
+    try:
+        run = client.trigger(export.dag_id, conf=conf, note=note)
+    except TriggerOutcomeUnknown:
+        run = _run_with_note(client, export.dag_id, note)
+        if run is None:
+            raise
+    _print_triggered(export.id, run, client, paused=dag["is_paused"])
+    return run
+
+
+def _run_with_note(client: AirflowClient, dag_id: str, note: str) -> dict | None:
+    """The run our lost trigger created, if Airflow shows it already (a GET: safe)."""
+    try:
+        runs = _recent_runs(client, dag_id)
+    except AirflowApiError:
+        return None
+    return next((run for run in runs if run.get("note") == note), None)
+
+
+def may_have_started(client: AirflowClient, export: ExportSpec, lost: Exception) -> str:
+    """What to tell the user when a trigger's answer was lost: check before running again."""
+    return (
+        f"ferry run {export.id}: {lost}\n"
+        f"  The run MAY HAVE STARTED. Check before running it again:\n"
+        f"    ferry list --filter id={export.id}   (STATUS running) or ferry history {export.id}\n"
+        f"    {client.base_url}/dags/{export.dag_id}/runs"
+    )
 
 
 def _revive(export: ExportSpec, status: str) -> str:
@@ -192,7 +294,7 @@ def _deployed_dag(client: AirflowClient, dag_id: str) -> dict:
     try:
         return client.dag(dag_id)
     except AirflowApiError as error:
-        if " 404 " in str(error):
+        if error.status == 404:
             message = f"{dag_id} is not in Airflow (yet): is the definition deployed?"
             raise CliError(message) from None
         raise
@@ -226,7 +328,7 @@ def run_all_exports(args: argparse.Namespace) -> int:
     project = current_definitions()
     client = client_from(args)
     deployed = deployed_dags(client, "export__")
-    started = []
+    runnable = []
     for export in sorted(project.exports.values(), key=lambda e: e.id):
         reason = not_runnable(export, deployed.get(export.dag_id))
         if reason or args.dry_run:
@@ -234,14 +336,10 @@ def run_all_exports(args: argparse.Namespace) -> int:
                 f"{'skip' if reason else 'would run'} {export.id}{f': {reason}' if reason else ''}"
             )
             continue
-        run = client.trigger(export.dag_id, note=_note("ferry run-all"))
-        _print_triggered(export.id, run, client, paused=False)
-        started.append((export.id, run))
+        runnable.append(export)
+    started, worst = _trigger_each(client, runnable, {}, "ferry run-all")
     print(f"{len(started)} of {len(project.exports)} exports started")
-    if not args.wait:
-        return 0
-    outcomes = [_wait_and_report(client, e, run, args.timeout) for e, run in started]
-    return 0 if all(outcome == "success" for outcome in outcomes) else 1
+    return _finish(args, client, started, worst)
 
 
 def not_runnable(export: ExportSpec, dag: dict | None) -> str | None:
@@ -302,7 +400,7 @@ def _recent_runs(client: AirflowClient, dag_id: str) -> list[dict]:
             "GET", f"/dags/{dag_id}/dagRuns", params={"order_by": "-run_after", "limit": 100}
         )
     except AirflowApiError as error:
-        if " 404 " in str(error):
+        if error.status == 404:
             return []
         raise
     return page["dag_runs"]
@@ -321,86 +419,3 @@ def _record_stop(export_id: str, run: dict, link: str) -> None:
 
 def _triggered_by(run: dict) -> str:
     return run.get("triggering_user_name") or run.get("run_type") or "unknown"
-
-
-# ferry list
-
-
-def list_exports(args: argparse.Namespace) -> int:
-    """One line per export: definition, schedule and Airflow's view, and the last run."""
-    project = current_definitions()
-    client = client_from(args)
-    deployed = deployed_dags(client, "export__")
-    running = _running_dag_ids(client)
-    latest = history.latest_runs()
-    rows = [
-        list_row(e, deployed.get(e.dag_id), e.dag_id in running, latest.get(e.id))
-        for e in project.exports.values()
-    ]
-    rows = sort_rows(filter_rows(rows, args.filter), args.sort, args.reverse)
-    print(render_table(list(LIST_COLUMNS.values()), [list(row.values()) for row in rows]))
-    return 0
-
-
-def _running_dag_ids(client: AirflowClient) -> set[str]:
-    page = client.request(
-        "GET", "/dags/~/dagRuns", params={"state": list(ACTIVE_RUN_STATES), "limit": 1000}
-    )
-    return {run["dag_id"] for run in page["dag_runs"]}
-
-
-def list_row(
-    export: ExportSpec, dag: dict | None, running: bool, last: history.RunRecord | None
-) -> dict:
-    """The columns of `ferry list` for one export (values None show as '-')."""
-    status = _list_status(export, dag, running)
-    connections = (getattr(d, "connection", None) or d.type for d in export.destinations)
-    schedule = export.schedule + ("" if export.timezone == "UTC" else f" ({export.timezone})")
-    return {
-        "id": export.id, "name": export.name, "kind": export.kind,
-        "connections": ", ".join(dict.fromkeys(connections)), "target": export.target,
-        "schedule": schedule, "next_run": _next_run(export, dag),
-        "last_run": f"{short_time(last.finished_at)} {last.outcome}" if last else None,
-        "status": status, "rows": last.rows if last else None,
-    }  # fmt: skip
-
-
-def _list_status(export: ExportSpec, dag: dict | None, running: bool) -> str:
-    status = export_status(export)
-    if running:
-        return "running"
-    if status in ("disabled", "detached", "expired"):
-        return status
-    if dag is None:
-        return "not deployed"
-    return "paused" if dag["is_paused"] else status
-
-
-def _next_run(export: ExportSpec, dag: dict | None) -> str | None:
-    if not_runnable(export, dag):
-        return None
-    if normalize(export.schedule) == "refresh":
-        return "after refresh"
-    return short_time(dag.get("next_dagrun_run_after"))
-
-
-def filter_rows(rows: list[dict], filters: list[str]) -> list[dict]:
-    """Keep rows matching every filter: 'status=active' (one column) or 'lead' (any)."""
-    for text in filters:
-        column, _, wanted = text.rpartition("=")
-        if column and column not in LIST_COLUMNS:
-            raise CliError(f"no column '{column}' to filter on: use {', '.join(LIST_COLUMNS)}")
-        rows = [row for row in rows if _matches(row, column, wanted.lower())]
-    return rows
-
-
-def _matches(row: dict, column: str, wanted: str) -> bool:
-    values = [row[column]] if column else list(row.values())
-    return any(wanted in str(value).lower() for value in values if value is not None)
-
-
-def sort_rows(rows: list[dict], column: str, reverse: bool) -> list[dict]:
-    """Sort by one column; rows without a value go last either way."""
-    present = [row for row in rows if row[column] is not None]
-    missing = [row for row in rows if row[column] is None]
-    return sorted(present, key=lambda row: row[column], reverse=reverse) + missing

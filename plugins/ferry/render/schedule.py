@@ -1,12 +1,7 @@
-"""Turn a definition's schedule words into what an Airflow DAG takes, and say if it is active.
+"""Turn a definition's schedule words into what an Airflow DAG takes.
 
-Airflow is imported inside the functions that build Airflow objects, so the command line
-can ask whether an export is active without paying for an Airflow import.
-
-Statuses: active (scheduled or on refresh), off (on demand only), disabled (`enabled:
-false`), detached (tagged `detached` by `ferry detach`: no connection is used until it is
-re-attached) and expired (past `expires`). Disabled and detached exports are deactivated:
-their DAG is paused and has no schedule, and the reason shows in its description and tags.
+Airflow is imported inside the functions that build Airflow objects. The words and the
+statuses themselves live in ferry.schedule_status (no Airflow), re-exported here.
 """
 
 from __future__ import annotations
@@ -14,18 +9,18 @@ from __future__ import annotations
 import datetime as dt
 from zoneinfo import ZoneInfo
 
+from ferry.schedule_status import (  # noqa: F401  (re-exported for the renderer)
+    DEACTIVATED,
+    DETACHED_TAG,
+    PRESET_CRONS,
+    PRESET_WORDS,
+    export_status,
+    normalize,
+    status_note,
+)
 from ferry.spec.models import FIRST_DAY
 
-PRESET_CRONS = {
-    "@hourly": "0 * * * *",
-    "@daily": "0 0 * * *",
-    "@weekly": "0 0 * * 0",
-    "@monthly": "0 0 1 * *",
-}
-PRESET_WORDS = {"hourly": "@hourly", "daily": "@daily", "weekly": "@weekly", "monthly": "@monthly"}
 START_DATE = FIRST_DAY
-DETACHED_TAG = "detached"
-DEACTIVATED = ("disabled", "detached")
 
 
 def warehouse_asset(name: str, *, segment: bool = False):
@@ -41,11 +36,6 @@ def export_asset(export_id: str):
     from airflow.sdk import Asset
 
     return Asset(name=f"ferry.export.{export_id}", uri=f"ferry://export/{export_id}")
-
-
-def normalize(schedule: str) -> str:
-    """'daily' -> '@daily'; every other schedule word or cron as written."""
-    return PRESET_WORDS.get(schedule.strip().lower(), schedule.strip())
 
 
 def dag_schedule(schedule: str, timezone: str, refresh_assets: list):
@@ -98,30 +88,3 @@ def _cron_of(schedule: str) -> str | None:
     if schedule in PRESET_CRONS:
         return PRESET_CRONS[schedule]
     return schedule if len(schedule.split()) == 5 else None
-
-
-def export_status(export, today: dt.date | None = None) -> str:
-    """active, off, disabled, detached or expired: the first that applies, in that order.
-
-    Args:
-        export: An ExportSpec.
-        today: The day to judge expiry by (default: today in the export's time zone).
-    """
-    if DETACHED_TAG in export.tags:
-        return "detached"
-    if not export.enabled:
-        return "disabled"
-    today = today or dt.datetime.now(ZoneInfo(export.timezone)).date()
-    if export.expires is not None and export.expires < today:
-        return "expired"
-    return "off" if normalize(export.schedule) == "off" else "active"
-
-
-def status_note(export_id: str, status: str, expires: dt.date | None) -> str:
-    """Why an export does not run on schedule, in words for the Airflow UI ('' if it does)."""
-    return {
-        "disabled": f"inactive: enabled is false (ferry schedule {export_id} --on enables it)",
-        "detached": f"inactive: detached (ferry detach --undo {export_id} re-attaches it)",
-        "expired": f"expired on {expires} (no runs are scheduled after it)",
-        "off": "schedule off (runs only on demand)",
-    }.get(status, "")

@@ -1,0 +1,122 @@
+"""`ferry list`: one line per export, from the definitions, Airflow's REST API and history.
+
+Imports no Airflow (see ferry.cli.remote for the connection options and exit codes).
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from ferry import history
+from ferry.airflow_api import AirflowClient
+from ferry.cli.remote import (
+    ACTIVE_RUN_STATES,
+    CliError,
+    add_connection_options,
+    client_from,
+    current_definitions,
+    deployed_dags,
+    guarded,
+    not_runnable,
+)
+from ferry.cli.table import render_table, short_time
+from ferry.schedule_status import NOT_RUNNING_STATUSES, export_status, normalize
+from ferry.spec.models import ExportSpec
+
+LIST_COLUMNS = {
+    "id": "ID", "name": "NAME", "kind": "KIND", "connections": "CONNECTIONS",
+    "target": "TARGET", "schedule": "SCHEDULE", "next_run": "NEXT RUN",
+    "last_run": "LAST RUN", "status": "STATUS", "rows": "ROWS",
+}  # fmt: skip
+
+
+def register(subparsers) -> None:
+    listing = subparsers.add_parser("list", help="exports: schedule, next/last run, status, rows")
+    listing.add_argument("--sort", choices=sorted(LIST_COLUMNS), default="id")
+    listing.add_argument("--reverse", action="store_true")
+    listing.add_argument(
+        "--filter", action="append", default=[], metavar="[COLUMN=]TEXT",
+        help="keep rows whose column (or any column) contains TEXT; repeat to narrow",
+    )  # fmt: skip
+    add_connection_options(listing)
+    listing.set_defaults(handler=guarded(list_exports))
+
+
+def list_exports(args: argparse.Namespace) -> int:
+    """One line per export: definition, schedule and Airflow's view, and the last run."""
+    project = current_definitions()
+    client = client_from(args)
+    deployed = deployed_dags(client, "export__")
+    running = _running_dag_ids(client)
+    latest = history.latest_runs()
+    rows = [
+        list_row(e, deployed.get(e.dag_id), e.dag_id in running, latest.get(e.id))
+        for e in project.exports.values()
+    ]
+    rows = sort_rows(filter_rows(rows, args.filter), args.sort, args.reverse)
+    print(render_table(list(LIST_COLUMNS.values()), [list(row.values()) for row in rows]))
+    return 0
+
+
+def _running_dag_ids(client: AirflowClient) -> set[str]:
+    page = client.request(
+        "GET", "/dags/~/dagRuns", params={"state": list(ACTIVE_RUN_STATES), "limit": 1000}
+    )
+    return {run["dag_id"] for run in page["dag_runs"]}
+
+
+def list_row(
+    export: ExportSpec, dag: dict | None, running: bool, last: history.RunRecord | None
+) -> dict:
+    """The columns of `ferry list` for one export (values None show as '-')."""
+    status = _list_status(export, dag, running)
+    connections = (getattr(d, "connection", None) or d.type for d in export.destinations)
+    schedule = export.schedule + ("" if export.timezone == "UTC" else f" ({export.timezone})")
+    return {
+        "id": export.id, "name": export.name, "kind": export.kind,
+        "connections": ", ".join(dict.fromkeys(connections)), "target": export.target,
+        "schedule": schedule, "next_run": _next_run(export, dag),
+        "last_run": f"{short_time(last.finished_at)} {last.outcome}" if last else None,
+        "status": status, "rows": last.rows if last else None,
+    }  # fmt: skip
+
+
+def _list_status(export: ExportSpec, dag: dict | None, running: bool) -> str:
+    status = export_status(export)
+    if running:
+        return "running"
+    if status in NOT_RUNNING_STATUSES:
+        return status
+    if dag is None:
+        return "not deployed"
+    return "paused" if dag["is_paused"] else status
+
+
+def _next_run(export: ExportSpec, dag: dict | None) -> str | None:
+    if not_runnable(export, dag):
+        return None
+    if normalize(export.schedule) == "refresh":
+        return "after refresh"
+    return short_time(dag.get("next_dagrun_run_after"))
+
+
+def filter_rows(rows: list[dict], filters: list[str]) -> list[dict]:
+    """Keep rows matching every filter: 'status=active' (one column) or 'lead' (any)."""
+    for text in filters:
+        column, _, wanted = text.rpartition("=")
+        if column and column not in LIST_COLUMNS:
+            raise CliError(f"no column '{column}' to filter on: use {', '.join(LIST_COLUMNS)}")
+        rows = [row for row in rows if _matches(row, column, wanted.lower())]
+    return rows
+
+
+def _matches(row: dict, column: str, wanted: str) -> bool:
+    values = [row[column]] if column else list(row.values())
+    return any(wanted in str(value).lower() for value in values if value is not None)
+
+
+def sort_rows(rows: list[dict], column: str, reverse: bool) -> list[dict]:
+    """Sort by one column; rows without a value go last either way."""
+    present = [row for row in rows if row[column] is not None]
+    missing = [row for row in rows if row[column] is None]
+    return sorted(present, key=lambda row: row[column], reverse=reverse) + missing
