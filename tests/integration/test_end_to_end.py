@@ -21,6 +21,7 @@ from ferry.plan import RunInfo
 
 pytestmark = pytest.mark.integration
 EXPORT_ID = "customer_profiles_csv"
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")  # OWASP: what a spreadsheet runs
 
 
 def csv_text(value) -> str:
@@ -33,6 +34,8 @@ def csv_text(value) -> str:
         return value.strftime("%Y-%m-%dT%H:%M:%SZ")
     if isinstance(value, (dt.date, decimal.Decimal)):
         return str(value)
+    if isinstance(value, str) and value[:1] in FORMULA_STARTS:
+        return "'" + value  # the export goes to the download area: the formula guard is on
     return str(value)
 
 
