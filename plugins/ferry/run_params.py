@@ -15,27 +15,16 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ferry.column_types import INTEGER_TYPES, base_type
+from ferry.column_types import integer_range
 from ferry.exceptions import BadRunParams
 
 MAX_IDS = 10_000
 MAX_ID_CHARS = 200
 DATE_FORM = "a date as YYYY-MM-DD (e.g. 2026-11-20)"
+# a day either side stays a date: the interval of --date D ends on D + 1
+EARLIEST, LATEST = dt.date(1, 1, 2), dt.date(9998, 12, 31)
 IDS_FORM = f"a list of up to {MAX_IDS:,} key values (e.g. [101, 102])"
 _INTEGER = re.compile(r"^[+-]?[0-9]{1,39}$")
-_INTEGER_RANGES = {  # DuckDB's bounds; HUGEINT's 39 digits are bounded by the pattern
-    "TINYINT": (-(2**7), 2**7 - 1),
-    "SMALLINT": (-(2**15), 2**15 - 1),
-    "INTEGER": (-(2**31), 2**31 - 1),
-    "INT": (-(2**31), 2**31 - 1),
-    "INT4": (-(2**31), 2**31 - 1),
-    "INT8": (-(2**63), 2**63 - 1),
-    "BIGINT": (-(2**63), 2**63 - 1),
-    "UTINYINT": (0, 2**8 - 1),
-    "USMALLINT": (0, 2**16 - 1),
-    "UINTEGER": (0, 2**32 - 1),
-    "UBIGINT": (0, 2**64 - 1),
-}
 
 
 @dataclass(frozen=True)
@@ -62,6 +51,15 @@ def parse_run_params(date_from: Any = None, date_to: Any = None, ids: Any = None
 
 
 def _date(name: str, value: Any) -> dt.date | None:
+    day = _parse_date(name, value)
+    if day is not None and not EARLIEST <= day <= LATEST:
+        raise BadRunParams(
+            f"run param {name}: {day} is out of range; expected a day from {EARLIEST} to {LATEST}"
+        )
+    return day
+
+
+def _parse_date(name: str, value: Any) -> dt.date | None:
     if value is None or value == "":
         return None
     if isinstance(value, dt.datetime):
@@ -112,9 +110,10 @@ def check_ids_for_key(ids: tuple[int | str, ...], key: str, key_type: str) -> No
     Raises:
         BadRunParams: Naming the first id that is not, the key and its type.
     """
-    if base_type(key_type) not in INTEGER_TYPES:
+    bounds = integer_range(key_type)
+    if bounds is None:
         return  # text keys take any id; other types are cast by DuckDB (terminal if not)
-    low, high = _INTEGER_RANGES.get(base_type(key_type), (-(2**127), 2**128 - 1))
+    low, high = bounds
     for position, item in enumerate(ids, 1):
         text = str(item).strip()
         if not _INTEGER.match(text) or not low <= int(text) <= high:

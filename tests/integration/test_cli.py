@@ -444,6 +444,8 @@ def test_a_failed_local_run_is_recorded_and_said_in_one_line(local_ferry, export
          "YYYY-MM-DD"),
         (["--from", "2026-03-02", "--to", "2026-03-01"], "error: run params: date_from "
          "2026-03-02 is after date_to 2026-03-01"),
+        (["--date", "9999-12-31"], "error: argument --date: 9999-12-31 is out of range: from "
+         "0001-01-02 to 9998-12-31"),
     ],
 )  # fmt: skip
 @pytest.mark.parametrize("command", [["run", "local_expects_few", "--local"],

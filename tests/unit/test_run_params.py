@@ -25,6 +25,8 @@ def test_good_params_are_converted():
         (None, "yesterday", None, "run param date_to: 'yesterday' is not a date"),
         (None, 20261101, None, "run param date_to: 20261101 is not a date"),
         ("2026-12-02", "2026-12-01", None, "date_from 2026-12-02 is after date_to 2026-12-01"),
+        (None, "9999-12-31", None, "run param date_to: 9999-12-31 is out of range; expected a "
+         "day from 0001-01-02 to 9998-12-31"),
         (None, None, "1,2,3", "run param ids: '1,2,3' is not a list; expected a list of up to "
          "10,000 key values"),
         (None, None, {"a": 1}, "run param ids: {'a': 1} is not a list"),

@@ -12,7 +12,7 @@ import sys
 from ferry import checks, paths, steps
 from ferry.exceptions import ExportRejected, ExportSkipped, Terminal, describe, kind_of
 from ferry.plan import RunInfo
-from ferry.run_params import parse_run_params
+from ferry.run_params import EARLIEST, LATEST, parse_run_params
 
 log = logging.getLogger("ferry")
 
@@ -42,9 +42,12 @@ def _add_run_options(parser: argparse.ArgumentParser) -> None:
 
 def _day(text: str) -> dt.date:
     try:
-        return dt.date.fromisoformat(text)
+        day = dt.date.fromisoformat(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a date; expected YYYY-MM-DD") from None
+    if not EARLIEST <= day <= LATEST:
+        raise argparse.ArgumentTypeError(f"{text} is out of range: from {EARLIEST} to {LATEST}")
+    return day
 
 
 def local_run_info(args: argparse.Namespace, prefix: str) -> RunInfo:
