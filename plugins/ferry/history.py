@@ -242,7 +242,9 @@ def list_runs(
     if export_id:
         query, params = query + " WHERE export_id = ?", [export_id]
     elif group_id:
-        query, params = query + " WHERE group_run_id LIKE ?", [f"{group_id}.%"]
+        # not LIKE: '_' in a group id is a LIKE wildcard, so 'a_b' would match 'axb'
+        prefix = f"{group_id}."
+        query, params = query + " WHERE substr(group_run_id, 1, ?) = ?", [len(prefix), prefix]
     with _connection() as connection:
         rows = connection.execute(query + " ORDER BY finished_at DESC LIMIT ?", (*params, limit))
         return [_record(row) for row in rows]

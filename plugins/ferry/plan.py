@@ -18,11 +18,19 @@ from ferry.spec.loader import Project
 from ferry.sql import Sql, compile_condition, compile_rule, quote
 
 PEOPLE_OPEN = ("email", "download")  # destinations whose files people open in spreadsheets
+GROUP_DAG_PREFIX = "group__"
+# Between a group and a run in a member's folder name: folder_name() never writes it.
+GROUP_MARK = "+"
 
 
 @dataclass(frozen=True)
 class RunInfo:
-    """One run of an export: which, when, what interval, and who asked."""
+    """One run of an export: which, when, what interval, who asked, and in which group.
+
+    An export runs in its own DAG and as a member of group DAGs, and those DAGs' run ids
+    can be equal (two schedules at 03:00): group_id is part of the run's identity, so a
+    member's staging folder, history record and download folder are its own.
+    """
 
     export_id: str
     run_id: str
@@ -34,15 +42,21 @@ class RunInfo:
     ids: tuple = ()
     triggered_by: str = "unknown"
     run_after: dt.datetime | None = None
+    group_id: str = ""  # the group whose DAG runs this export; "" in the export's own DAG
 
     @property
     def safe_run_id(self) -> str:
-        """The run id as a folder name: safe and injective (ferry.safe_names.folder_name)."""
-        return folder_name(self.run_id)
+        """The run's folder name: folder_name(run_id), or <group>+<run> for a group member.
+
+        Safe and injective: folder_name() never writes '+', so an export's own runs have
+        none and a member's has exactly one, between two injective names.
+        """
+        name = folder_name(self.run_id)
+        return f"{folder_name(self.group_id)}{GROUP_MARK}{name}" if self.group_id else name
 
     @property
     def job_run_id(self) -> str:
-        """The JobID.RunID users quote when they ask about a run."""
+        """The JobID.RunID users quote when they ask about a run (JobID.Group+RunID in a group)."""
         return f"{self.export_id}.{self.safe_run_id}"
 
     @property
@@ -72,6 +86,11 @@ class RunInfo:
             "data_interval_start": self.data_interval_start,
             "data_interval_end": self.data_interval_end,
         }
+
+
+def group_of_dag(dag_id: str) -> str:
+    """The group whose DAG this is (group__<id>), or "" for an export's own DAG."""
+    return dag_id.removeprefix(GROUP_DAG_PREFIX) if dag_id.startswith(GROUP_DAG_PREFIX) else ""
 
 
 def _naive_utc(moment: dt.datetime | None) -> dt.datetime | None:

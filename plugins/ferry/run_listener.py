@@ -30,10 +30,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from ferry import history
-from ferry.plan import RunInfo
+from ferry.plan import GROUP_DAG_PREFIX, RunInfo
 
 LOG = logging.getLogger(__name__)
-EXPORT_PREFIX, GROUP_PREFIX = "export__", "group__"
+EXPORT_PREFIX, GROUP_PREFIX = "export__", GROUP_DAG_PREFIX
 # The messages the scheduler passes when a run's own course ends it (airflow.models.dagrun,
 # the scheduler's dagrun_timeout); any other message is a state set by hand.
 SCHEDULER_MESSAGES = {
@@ -121,11 +121,13 @@ def _runs_of(run: EndedRun) -> Iterator[tuple[RunInfo, dt.datetime | None, str]]
         )
         yield info, run.started_at, ""
     elif run.dag_id.startswith(GROUP_PREFIX):
-        group_run_id = RunInfo(run.dag_id.removeprefix(GROUP_PREFIX), run.run_id).job_run_id
+        group_id = run.dag_id.removeprefix(GROUP_PREFIX)
+        group_run_id = RunInfo(group_id, run.run_id).job_run_id
         for export_id, started_at in run.members_started.items():
             info = RunInfo(
-                export_id, run.run_id, triggered_by=run.triggered_by, run_after=run.run_after
-            )
+                export_id, run.run_id, triggered_by=run.triggered_by, run_after=run.run_after,
+                group_id=group_id,
+            )  # fmt: skip
             yield info, started_at or run.started_at, group_run_id
 
 

@@ -1,4 +1,4 @@
-"""Run values as folder names and keys: one reversible escaping, and containment checks.
+"""Run values as folder names and keys: one reversible escaping, and the path rules.
 
 Airflow accepts run ids such as '..', '.', 'a~b' or (with a custom allowed_run_id_pattern)
 'a/b'. Every folder, S3 key, history key and header built from a run id goes through
@@ -10,6 +10,9 @@ folder_name(), which is safe and injective:
   digits or by a second '~').
 - a name longer than MAX_NAME keeps its first characters, then '~~' and 32 hex digits of
   the id's SHA-256, so folder names stay far below file system limits.
+
+segment_problem() and path_problem() are the one statement of what a name or a path
+must be to stay where it is put; templates, staging and delivery all ask them.
 """
 
 from __future__ import annotations
@@ -21,6 +24,8 @@ from pathlib import Path
 MAX_NAME = 120
 _HASH_CHARS = 32
 _KEPT = re.compile(r"[A-Za-z0-9_-]")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_DOTS = "would move up or stay in the folder"
 
 
 def folder_name(run_id: str) -> str:
@@ -61,14 +66,58 @@ def run_id_of(name: str) -> str | None:
     )
 
 
+def segment_problem(name: str) -> str | None:
+    """Why name cannot be one plain path segment (a file or folder name); None when it can.
+
+    Refused: an empty or blank name; a name of only dots and spaces ('..', ' .. ', '...'),
+    which moves up or stays put on some system (or once trimmed); '/' or '\\' (a
+    separator on some system); NUL and other control characters.
+    """
+    if not name.strip():
+        return "is empty or blank"
+    if not name.replace(".", "").strip():
+        return _DOTS
+    if "/" in name or "\\" in name:
+        return "would add a folder (it holds '/' or '\\')"
+    if _CONTROL.search(name):
+        return "holds a control character"
+    return None
+
+
+def path_problem(path: str, *, absolute: bool) -> str | None:
+    """Why a '/'-separated path could leave the folder it is put under; None when it stays.
+
+    Every segment must pass segment_problem; a trailing '/' (a folder) is allowed, and a
+    leading '/' only where the destination takes absolute paths.
+    """
+    if not path.strip():
+        return "is empty"
+    if path.startswith("/") and not absolute:
+        return "must be relative (no leading '/')"
+    inner = path.removeprefix("/").removesuffix("/")
+    if not inner:
+        return None  # '/': the root of a destination that takes absolute paths
+    segments = inner.split("/")
+    if "" in segments:
+        return "has an empty path segment ('//')"
+    for segment in segments:
+        problem = segment_problem(segment)
+        if problem == _DOTS:
+            return "has '..' or '.' segments that could leave the destination folder"
+        if problem:
+            return f"has the segment {segment!r}, which {problem}"
+    return None
+
+
 def inside(folder: Path, name: str) -> Path:
     """folder/name, after checking it is a plain file name that stays inside folder.
 
     Raises:
-        ValueError: name is empty, '.', '..', has a separator or NUL, or resolves outside.
+        ValueError: name is not one plain segment (segment_problem), or resolves outside.
     """
-    if name in ("", ".", "..") or "/" in name or "\\" in name or "\x00" in name:
-        raise ValueError(f"{name!r} is not a plain file name; it could leave {folder}")
+    problem = segment_problem(name)
+    if problem:
+        raise ValueError(f"{name!r} is not a plain file name ({problem}); it could leave {folder}")
     path = folder / name
     if path.resolve().parent != folder.resolve():
         raise ValueError(f"{path} resolves outside {folder}")

@@ -47,6 +47,7 @@ from urllib.parse import urlsplit
 from ferry import paths
 from ferry.exceptions import ExportRejected
 from ferry.manifest import MANIFEST_NAME, Manifest, read_manifest, sha256_of
+from ferry.safe_names import path_problem, segment_problem
 
 if TYPE_CHECKING:
     from ferry.plan import ExportPlan
@@ -158,8 +159,9 @@ def parse_root(value: str) -> Path | Remote:
             "and hyphens, starting and ending with a letter or digit)"
         )
     segments = [segment for segment in parts.path.split("/") if segment]
-    if any(segment in (".", "..") for segment in segments):
-        raise refuse("the prefix has a '.' or '..' segment")
+    problem = path_problem("/".join(segments), absolute=False) if segments else None
+    if problem:
+        raise refuse(f"the prefix {problem}")
     return Remote(bucket, "/".join(segments), userinfo or DEFAULT_CONNECTION)
 
 
@@ -178,8 +180,11 @@ def run_location(staging_root: str, export_id: str, safe_run_id: str) -> tuple[P
         ValueError: export_id or safe_run_id is empty, '.', '..' or holds a separator.
     """
     for name in (export_id, safe_run_id):
-        if name in ("", ".", "..") or any(char in name for char in "/\\\x00"):
-            raise ValueError(f"{name!r} cannot name a staging folder; use RunInfo.safe_run_id")
+        problem = segment_problem(name)
+        if problem:
+            raise ValueError(
+                f"{name!r} cannot name a staging folder: it {problem}; use RunInfo.safe_run_id"
+            )
     root = parse_root(staging_root)
     if isinstance(root, Path):
         return root / export_id / safe_run_id, ""
@@ -335,7 +340,7 @@ def _parse_manifest(body: bytes, remote: Remote) -> Manifest:
             retryable=False,
         ) from error
     for staged in manifest.files:
-        if Path(staged.name).name != staged.name or staged.name in ("", ".", ".."):
+        if segment_problem(staged.name):
             raise StagingError(
                 f"{remote.object_url(MANIFEST_NAME)} names a file outside the run: {staged.name!r}",
                 retryable=False,

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from ferry import history
-from ferry.plan import RunInfo
+from ferry import history, paths
+from ferry.plan import RunInfo, group_of_dag
 from include_copy import copy_include
 
 pytestmark = pytest.mark.integration
@@ -79,8 +79,12 @@ def _states(run) -> dict[str, str]:
     return {ti.task_id: str(ti.state) for ti in run.get_task_instances()}
 
 
+def _member(export_id: str, run) -> RunInfo:
+    return RunInfo(export_id, run.run_id, group_id=group_of_dag(run.dag_id))
+
+
 def _record(export_id: str, run) -> history.RunRecord | None:
-    return history.get_run(RunInfo(export_id, run.run_id).job_run_id)
+    return history.get_run(_member(export_id, run).job_run_id)
 
 
 def test_members_run_in_order_as_task_groups(group_dags):
@@ -106,6 +110,10 @@ def test_a_failed_member_stops_the_chain(group_dags):
     first, failed = _record("group_first", run), _record("group_ineligible", run)
     assert (first.outcome, first.group_run_id) == ("success", group_run_id)
     assert first.rows > 0
+    # the member's run is not export__group_first's run of the same run id
+    assert first.job_run_id == f"group_first.chain_stops+{RunInfo('x', run.run_id).safe_run_id}"
+    assert history.get_run(RunInfo("group_first", run.run_id).job_run_id) is None
+    assert (paths.downloads_dir() / "group_first" / first.job_run_id).is_dir()
     assert failed.outcome == "failed" and failed.group_run_id == group_run_id
     assert failed.reason.startswith("check_eligibility failed: The following segment is not")
     assert _record("group_last", run) is None
@@ -117,7 +125,10 @@ def test_continue_on_failure_runs_the_next_member(group_dags):
     states = _states(run)
     assert states["group_ineligible.check_eligibility"] == "failed"
     assert states["group_last.finalize"] == "success"
-    assert _record("group_last", run).outcome == "success"
+    last = _record("group_last", run)
+    assert last.outcome == "success"
+    # its duration counts from the end of the member before it, found by the member's key
+    assert last.started_at == _record("group_ineligible", run).finished_at
     assert run.state == "failed", "a member failed, so the group run did"
     assert states["summary"] == "failed"
 

@@ -68,7 +68,8 @@ def test_a_group_run_marked_failed_records_the_members_that_started(client):
         client, dag_id, f"{CUSTOMERS}.wait_for_refresh", {"state": "failed"}
     )
 
-    first = RunInfo(CUSTOMERS, run_id).job_run_id
+    group = "nightly_customer_sync"
+    first = RunInfo(CUSTOMERS, run_id, group_id=group).job_run_id
     record = wait_for(lambda: history.get_run(first), f"a record of {first}", 30)
     assert (record.outcome, record.group_run_id) == (
         "failed", RunInfo("nightly_customer_sync", run_id).job_run_id,
@@ -77,7 +78,7 @@ def test_a_group_run_marked_failed_records_the_members_that_started(client):
         record.reason == "marked failed in Airflow (Dag Run's state was manually set to `failed`)"
     )
     for later in ("daily_lead_backup", "mailchimp_high_value"):  # never reached
-        assert history.get_run(RunInfo(later, run_id).job_run_id) is None
+        assert history.get_run(RunInfo(later, run_id, group_id=group).job_run_id) is None
 
 
 def fail_while_waiting(client, dag_id: str, task_id: str, change: dict) -> tuple[str, str]:

@@ -118,6 +118,13 @@ def test_ferry_history_of_a_group_and_as_json():
     assert "no runs recorded for nobody" in ferry("history", "nobody")
 
 
+def test_a_groups_history_is_not_matched_by_a_pattern():
+    record("leads", "success", 1, group_run_id="night_sync.r1")
+    record("leads", "failed", 2, group_run_id="nightXsync.r1")  # '_' is a LIKE wildcard
+
+    assert [r.group_run_id for r in history.list_runs(group_id="night_sync")] == ["night_sync.r1"]
+
+
 def test_run_ids_the_old_sanitiser_folded_together_keep_separate_records():
     first_id = "manual__2026-11-20T00:00:00+00:00"
     for run_id, outcome in ((first_id, "success"), (first_id + "~", "failed")):

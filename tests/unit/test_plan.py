@@ -123,3 +123,56 @@ def test_the_formula_guard_is_on_for_csv_people_open_unless_the_export_says():
     assert _guard([email], type="jsonl") is False
     assert _guard([s3], type="csv", formula_guard=True) is True
     assert _guard([email], type="csv", formula_guard=False) is False
+
+
+def test_a_group_member_and_the_exports_own_run_keep_apart(tmp_path, warehouse, monkeypatch):
+    """group__nightly and export__states both run scheduled__...T03 (the same run id)."""
+    from ferry import history
+
+    monkeypatch.setenv("FERRY_HOME", str(tmp_path / "ferry"))
+    project = load_project(_staging_include(tmp_path))
+    run_id = "scheduled__2026-12-01T03:00:00+00:00"
+    own, member = RunInfo("states", run_id), RunInfo("states", run_id, group_id="nightly")
+    plans = [build_plan(project, "states", run, str(tmp_path / "staging")) for run in (own, member)]
+    manifests = [extract(plan, warehouse=warehouse, pii_key=None) for plan in plans]
+    for run, outcome in ((own, "success"), (member, "failed")):
+        now = dt.datetime.now(dt.UTC)
+        history.record_run(
+            history.RunRecord.ended(run, outcome, "", started_at=None, finished_at=now)
+        )
+
+    assert plans[0].staging_dir != plans[1].staging_dir
+    assert plans[1].staging_dir.parent == tmp_path / "staging" / "states"
+    assert [read_manifest(p.staging_dir).job_run_id for p in plans] == [
+        m.job_run_id for m in manifests
+    ], "the member's extract left the export's own staging folder as it was"
+    assert member.job_run_id == "states.nightly+scheduled__2026-12-01T03~3A00~3A00~2B00~3A00"
+    assert history.get_run(own.job_run_id).outcome == "success"
+    assert history.get_run(member.job_run_id).outcome == "failed"
+
+
+@pytest.mark.parametrize("dag_id", ["group__nightly", "export__states"])
+def test_an_operators_run_knows_the_dag_it_runs_in(dag_id):
+    from types import SimpleNamespace
+
+    from ferry.render.operators import run_info
+
+    moment = dt.datetime(2026, 12, 1, 3, tzinfo=dt.UTC)
+    dag_run = SimpleNamespace(
+        dag_id=dag_id, run_id="scheduled__2026-12-01T03:00:00+00:00", logical_date=moment,
+        data_interval_start=moment, data_interval_end=moment, triggering_user_name=None,
+        run_type=SimpleNamespace(value="scheduled"), run_after=moment,
+    )  # fmt: skip
+    run = run_info({"dag_run": dag_run, "params": {}}, "states")
+    assert run.group_id == ("nightly" if dag_id == "group__nightly" else "")
+    assert run.job_run_id.startswith("states.nightly+" if run.group_id else "states.scheduled__")
+
+
+def test_member_folder_names_never_meet_an_exports_own():
+    from ferry.safe_names import folder_name
+
+    tricky = ["", "+", "a+b", "nightly+x", "~2B", "x" * 300]
+    own = {RunInfo("states", run_id).safe_run_id for run_id in tricky}
+    members = {RunInfo("states", r, group_id=g).safe_run_id for r in tricky for g in ("a", "a+b")}
+    assert not own & members and len(members) == 2 * len(tricky)
+    assert all("+" not in folder_name(run_id) for run_id in tricky)

@@ -44,11 +44,14 @@ def ended(state: str = "failed", msg: str = BY_HAND, **fields) -> EndedRun:
     return EndedRun(**{**values, **fields})
 
 
-def task_record(outcome: str, reason: str, finished_at: dt.datetime, export_id: str = EXPORT):
+def task_record(
+    outcome: str, reason: str, finished_at: dt.datetime, export_id: str = EXPORT, group_id: str = ""
+):
     """A record as the run's tasks or `ferry stop` write it."""
     made = history.RunRecord.ended(
-        RunInfo(export_id, RUN_ID), outcome, reason, started_at=T0, finished_at=finished_at
-    )
+        RunInfo(export_id, RUN_ID, group_id=group_id), outcome, reason, started_at=T0,
+        finished_at=finished_at,
+    )  # fmt: skip
     history.record_run(made)
     return made
 
@@ -189,17 +192,31 @@ def test_a_scheduler_success_without_a_record_is_only_logged(caplog):
 
 
 def test_a_group_run_records_each_member_that_started_and_lacks_a_record():
-    first = task_record("failed", "extract failed", T0 + dt.timedelta(seconds=20), "customers")
+    first = task_record(
+        "failed", "extract failed", T0 + dt.timedelta(seconds=20), "customers", "nightly"
+    )
     second_start = T0 + dt.timedelta(seconds=21)
     run = ended(dag_id="group__nightly", members_started={"customers": T0, "leads": second_start})
 
     [written] = run_listener.record_ended_run(run)
 
-    assert written.job_run_id == RunInfo("leads", RUN_ID).job_run_id
+    assert written.job_run_id == RunInfo("leads", RUN_ID, group_id="nightly").job_run_id
     assert written.group_run_id == RunInfo("nightly", RUN_ID).job_run_id
     assert written.started_at == second_start.isoformat()
     assert history.get_run(first.job_run_id) == first
     assert [r.export_id for r in history.list_runs()] == ["leads", "customers"]
+
+
+def test_a_members_record_is_its_own_not_its_exports_run_of_the_same_id():
+    """export__leads and group__nightly both ran RUN_ID; only the export's run has a record."""
+    own = task_record("success", "", T0 + dt.timedelta(seconds=20), "leads")
+    run = ended(dag_id="group__nightly", members_started={"leads": T0})
+
+    [written] = run_listener.record_ended_run(run)
+
+    assert written.job_run_id == RunInfo("leads", RUN_ID, group_id="nightly").job_run_id
+    assert written.outcome == "failed" and written.job_run_id != own.job_run_id
+    assert history.get_run(own.job_run_id) == own, "the export's own record is untouched"
 
 
 def test_other_dags_are_left_alone():

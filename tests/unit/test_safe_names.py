@@ -8,8 +8,17 @@ from pathlib import Path
 
 import pytest
 
+from ferry import staging
 from ferry.plan import RunInfo
-from ferry.safe_names import MAX_NAME, folder_name, inside, run_id_of
+from ferry.safe_names import (
+    MAX_NAME,
+    folder_name,
+    inside,
+    path_problem,
+    run_id_of,
+    segment_problem,
+)
+from ferry.spec import templates
 from ferry.spec.loader import load_project
 from ferry.spec.models import Format
 from include_copy import copy_include
@@ -100,3 +109,50 @@ def test_a_format_name_that_is_not_a_plain_stem_is_a_definition_error(tmp_path, 
 
 def test_a_plain_format_name_names_the_files():
     assert Format(name="Daily-leads_2").name == "Daily-leads_2"
+
+
+NAMES = ["..", ".", " .. ", "...", ". .", "", " ", "a/b", "a\\b", "a\x00b", "a\nb", "a\x7fb",
+         "ok", ".hidden", "a..b", "x y", "é", "manual__2026-11-20T00~3A00"]  # fmt: skip
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_every_place_that_takes_a_name_follows_the_one_rule(tmp_path, name):
+    refused = segment_problem(name) is not None
+
+    def refuses(action) -> bool:
+        try:
+            action()
+        except ValueError:
+            return True
+        return False
+
+    assert refuses(lambda: inside(tmp_path, name)) == refused
+    assert refuses(lambda: staging.run_location(str(tmp_path), "leads", name)) == refused
+    if "/" not in name:  # in a path, '/' separates two segments
+        assert (path_problem(f"x/{name}/y", absolute=False) is not None) == refused
+    if name.strip():  # an empty value is the path's problem, not the placeholder's
+        values = {"run_id": name, "part": "00001"}
+        render = lambda: templates.render_path("r/{{ run_id }}_{{ part }}.csv", values)  # noqa: E731
+        assert refuses(render) == refused
+
+
+@pytest.mark.parametrize(
+    ("path", "absolute", "problem"),
+    [
+        ("", False, "is empty"),
+        ("/etc/x", False, "must be relative"),
+        ("a//b", True, "empty path segment"),
+        ("a/../b", True, "'..' or '.' segments"),
+        ("a/ .. /b", True, "'..' or '.' segments"),
+        ("..\\..\\etc\\x.csv", True, "would add a folder"),
+        ("a/b\nc", False, "control character"),
+    ],
+)
+def test_a_path_that_could_leave_its_folder_is_refused(path, absolute, problem):
+    assert problem in path_problem(path, absolute=absolute)
+
+
+@pytest.mark.parametrize(("path", "absolute"), [("a/b.csv", False), ("a/b/", False), ("/", True),
+                                                ("/srv/x/", True), ("a..b/.x", False)])  # fmt: skip
+def test_a_path_that_stays_inside_passes(path, absolute):
+    assert path_problem(path, absolute=absolute) is None

@@ -68,7 +68,7 @@ def test_local_folders_and_file_urls_are_paths(value, expected):
         ("s3://aws_default@/runs", "it names no bucket"),
         ("s3://Ferry_Staging/runs", "'Ferry_Staging' is not a valid S3 bucket name"),
         ("s3://ab/runs", "'ab' is not a valid S3 bucket name"),
-        ("s3://bucket/a/../b", "the prefix has a '.' or '..' segment"),
+        ("s3://bucket/a/../b", "the prefix has '..' or '.' segments"),
         ("s3://bucket/runs?versionId=1", "a query or fragment"),
         ("file://otherhost/data", "a file URL names a folder on this machine"),
     ],

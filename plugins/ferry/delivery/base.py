@@ -21,13 +21,9 @@ import jinja2
 from ferry.exceptions import Terminal
 from ferry.manifest import MANIFEST_NAME, Manifest, StagedFile, sha256_of
 from ferry.plan import RunInfo
+from ferry.safe_names import path_problem, segment_problem
 from ferry.spec.models import ExportSpec
-from ferry.spec.templates import (
-    is_folder,
-    placeholders_of,
-    render_path,
-    rendered_path_problem,
-)
+from ferry.spec.templates import is_folder, placeholders_of, render_path
 
 LOG = logging.getLogger("ferry.delivery")
 T = TypeVar("T")
@@ -114,7 +110,7 @@ def checked_files(staging_dir: Path, manifest: Manifest) -> list[tuple[StagedFil
     """
     checked = []
     for staged in manifest.files:
-        if Path(staged.name).name != staged.name or staged.name in ("", ".", ".."):
+        if segment_problem(staged.name):
             raise StagedFileMismatch(f"manifest names a file outside staging: {staged.name!r}")
         path = staging_dir / staged.name
         if not path.is_file():
@@ -216,7 +212,7 @@ def _targets(
 
 def _check_rendered(path: str, template: str, *, absolute: bool) -> None:
     """Template values come from runs (a manual run id is free text): check the result too."""
-    problem = rendered_path_problem(path, absolute=absolute)
+    problem = path_problem(path, absolute=absolute)
     if problem:
         raise DeliveryError(
             f"path {path!r} rendered from {template!r} {problem}; it could leave the "
@@ -280,15 +276,9 @@ def left_by_earlier_try(previous: bytes | None, layout: Layout) -> list[str]:
     folder = posixpath.dirname(layout.manifest_target)
     replaced = {item.target for item in layout.files} | {layout.manifest_target}
     # the manifest found there is not ours to trust: only names below its folder count
-    names = [f.name for f in earlier.files if _stays_below(f.name)]
+    names = [f.name for f in earlier.files if path_problem(f.name, absolute=False) is None]
     targets = [posixpath.join(folder, name) if folder else name for name in names]
     return [t for t in targets if t not in replaced]
-
-
-def _stays_below(name: str) -> bool:
-    """A relative name of plain segments: it cannot point beside or above its folder."""
-    segments = name.split("/")
-    return bool(name) and all(s not in ("", ".", "..") for s in segments) and "\\" not in name
 
 
 @dataclass(frozen=True)

@@ -89,20 +89,16 @@ def _render(template: str, values: dict) -> str:
 
 
 def recipients(to: list[str], values: dict) -> list[str]:
-    """Render each recipient template; one may expand to several (comma or semicolon).
+    """Render each recipient template: each piece of it is exactly one address.
 
     Raises:
         ValueError: A rendered recipient is not one plain address (a value such as the
-            export's name put a space, a newline or a display name into it).
+            export's name put a space, a comma, a newline or a display name into it).
     """
-    addresses = [
-        a for template in to for a in templates.split_recipients(_render(template, values))
-    ]
-    for address in addresses:
-        problem = templates.recipient_problem(address)
-        if problem:
-            raise ValueError(f"recipient {problem}")
-    return addresses
+    try:
+        return [address for template in to for address in templates.recipients(template, values)]
+    except ValueError as error:
+        raise ValueError(f"recipient {error}") from error
 
 
 def _place_for_download(

@@ -32,7 +32,7 @@ def run_info(context: Context, export_id: str, *, with_params: bool = True):
             with_params the params are left out: a failure callback records a run
             whatever its params were.
     """
-    from ferry.plan import RunInfo
+    from ferry.plan import RunInfo, group_of_dag
     from ferry.run_params import RunParams, parse_run_params
 
     dag_run, params = context["dag_run"], context.get("params") or {}
@@ -50,6 +50,7 @@ def run_info(context: Context, export_id: str, *, with_params: bool = True):
         ids=checked.ids,
         triggered_by=dag_run.triggering_user_name or str(dag_run.run_type.value),
         run_after=dag_run.run_after,
+        group_id=group_of_dag(dag_run.dag_id),  # a member's run is not its export's own
     )
 
 
@@ -182,7 +183,9 @@ def started_at(context: Context, membership: Membership | None) -> dt.datetime |
 
     dag_run = context["dag_run"]
     if membership and membership.previous_export_id:
-        before = RunInfo(membership.previous_export_id, dag_run.run_id)
+        before = RunInfo(
+            membership.previous_export_id, dag_run.run_id, group_id=membership.group_id
+        )
         previous = history.get_run(before.job_run_id)
         if previous:
             return dt.datetime.fromisoformat(previous.finished_at)

@@ -490,8 +490,7 @@ class ExportSpec(Spec):
     @field_validator("destinations")
     @classmethod
     def _name_fits_paths(cls, destinations: list, info: ValidationInfo) -> list:
-        paths = [getattr(destination, "path", None) for destination in destinations]
-        templates.check_export_name(info.data.get("name"), paths)
+        templates.check_export_values(info.data.get("id"), info.data.get("name"), destinations)
         return destinations
 
     @model_validator(mode="after")

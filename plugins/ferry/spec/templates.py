@@ -17,8 +17,14 @@ Anything else ({% for %}, {% if %}, attribute access such as ''.__class__, subsc
 operators, other calls, unknown names) is a definition error naming the field. Rendering
 uses Jinja's ImmutableSandboxedEnvironment with StrictUndefined and checks the template
 again, as defence in depth. Values from a run are hostile too: a placeholder substituted
-into a path must be one plain segment (no '/', '\\', control character, '.' or '..'), and
-the rendered path is checked again (ferry.delivery.base).
+into a path must be one plain segment, and the rendered path is checked again
+(ferry.delivery.base); both rules are ferry.safe_names'. In a path, replace's new text may
+not hold '/', '\\' or '.', so no run's value can be turned into a folder or a '..'.
+
+A definition's own id and name are known at load: every path and recipient is also
+rendered with them there. Each recipient template is one or more addresses split at the
+',' and ';' of its literal text; each piece must render to exactly one address, so a
+placeholder's value can never add a recipient.
 """
 
 from __future__ import annotations
@@ -35,6 +41,7 @@ from jinja2 import nodes
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from ferry.exceptions import Terminal
+from ferry.safe_names import path_problem, segment_problem
 from ferry.spec.errors import did_you_mean
 
 RUN_PLACEHOLDERS = frozenset(
@@ -215,7 +222,8 @@ def render_path(template: str, values: dict[str, Any]) -> str:
             message names the placeholder and the value.
     """
     for name in sorted(placeholders_of(template) & PLACEHOLDERS):
-        problem = segment_problem(values.get(name))
+        value = values.get(name)
+        problem = segment_problem(value) if isinstance(value, str) and value else None
         if problem:
             raise TemplateValueError(
                 f"placeholder '{name}' has the value {values[name]!r}, which {problem}"
@@ -223,53 +231,43 @@ def render_path(template: str, values: dict[str, Any]) -> str:
     return render(template, values)
 
 
-def segment_problem(value: Any) -> str | None:
-    """Why a value cannot be one path segment; None when it can (or is not text)."""
-    if not isinstance(value, str):
-        return None
-    if value in (".", ".."):
-        return "would move up or stay in the folder"
-    if "/" in value or "\\" in value:
-        return "would add a folder (it holds '/' or '\\')"
-    if any(ord(char) < 32 or ord(char) == 127 for char in value):
-        return "holds a control character"
-    return None
-
-
-def rendered_path_problem(path: str, *, absolute: bool) -> str | None:
-    """Why a rendered path could leave the destination; None when it stays inside."""
-    segments = path.split("/")
-    if not path.strip():
-        return "is empty"
-    if any(segment.strip() in ("..", ".") for segment in segments):
-        return "has '..' or '.' segments that could leave the destination folder"
-    if "" in segments[1:-1]:
-        return "has an empty path segment ('//')"
-    if path.startswith("/") and not absolute:
-        return "must be relative (no leading '/')"
-    if any(ord(char) < 32 or ord(char) == 127 for char in path):
-        return "holds a control character"
-    return None
-
-
 def path_template_problems(template: str, *, absolute: bool) -> list[str]:
     """Why a destination path template is not allowed or unsafe; empty when it is fine.
 
-    The template must pass template_problems, render with sample values, and the sample
-    path must stay inside the destination: no '..' or '.' segment, no empty segment and
-    (where the destination is relative, as S3 keys are) no leading '/'.
+    The template must pass template_problems, insert no separator or dot through
+    replace, render with sample values, and the sample path must pass
+    ferry.safe_names.path_problem.
     """
-    problems = list(template_problems(template, PLACEHOLDERS))
+    problems = list(template_problems(template, PLACEHOLDERS)) or _replace_problems(template)
     if problems:
         return problems
     if "ext" in placeholders_of(template) and is_folder(template):
         return ["uses {{ ext }} in a folder; ext is per file: use it with {{ part }} or {{ file }}"]
+    return rendered_path_problems(template, SAMPLE_VALUES, absolute=absolute)
+
+
+def rendered_path_problems(template: str, values: dict[str, Any], *, absolute: bool) -> list[str]:
+    """Why a checked path template does not render, with values, to a path that stays inside."""
     try:
-        sample = render(template, SAMPLE_VALUES)
+        rendered = render_path(template, values)
     except Exception as error:  # any failure of a definition's own formats is its error
         return [f"cannot be rendered: {type(error).__name__}: {error}"]
-    problem = rendered_path_problem(sample, absolute=absolute)
-    return [f"{problem} (rendered as {sample!r})"] if problem else []
+    problem = path_problem(rendered, absolute=absolute)
+    return [f"{problem} (rendered as {rendered!r})"] if problem else []
+
+
+def _replace_problems(template: str) -> list[str]:
+    """replace's new text is put into a path: it must not make a folder or a '..' there."""
+    problems = []
+    for node in _environment().parse(template).find_all(nodes.Filter):
+        if node.name == "replace" and _strings(node.args) and len(node.args) == 2:
+            new = node.args[1].value
+            if any(char in new for char in "/\\.") or segment_problem(new or "x") is not None:
+                problems.append(
+                    f"replace(..., {new!r}) in a path may not insert '/', '\\\\', '.' or a "
+                    "control character: it could add a folder or make a '..'"
+                )
+    return problems
 
 
 def text_template_problems(template: str) -> list[str]:
@@ -284,19 +282,41 @@ def text_template_problems(template: str) -> list[str]:
     return []
 
 
-def check_export_name(name: Any, paths: list[str | None]) -> None:
-    """export_name goes into paths as one folder or file name part: it must fit there.
+def check_export_values(export_id: Any, name: Any, destinations: list) -> None:
+    """Render each path and recipient with the export's real id and name: they must fit.
 
     Raises:
-        ValueError: A path uses {{ export_name }} and the name would add or leave a folder.
+        ValueError: The name cannot be a path segment where a path uses it, a path with
+            the real values would add or leave a folder, or a recipient would not be
+            exactly one address.
     """
+    if not isinstance(export_id, str) or not isinstance(name, str):
+        return  # the id or name has its own error already
+    values = {**SAMPLE_VALUES, "export_id": export_id, "export_name": name}
+    for index, destination in enumerate(destinations):
+        path = getattr(destination, "path", None)
+        if path and not template_problems(path):
+            _check_path_values(f"destinations[{index}].path", path, values, destination)
+        for number, template in enumerate(getattr(destination, "to", None) or []):
+            problem = _recipient_problems(template, values)
+            if problem:
+                raise ValueError(
+                    f"destinations[{index}].to[{number}], rendered with this export's id and "
+                    f"name, {problem}; use {{{{ export_id }}}} or change the name"
+                )
+
+
+def _check_path_values(field: str, path: str, values: dict[str, Any], destination: Any) -> None:
+    name = values["export_name"]
     problem = segment_problem(name)
-    for index, path in enumerate(paths):
-        if problem and path and "export_name" in placeholders_of(path):
-            raise ValueError(
-                f"destinations[{index}].path uses {{{{ export_name }}}}, and the name "
-                f"{name!r} {problem}; use {{{{ export_id }}}} or change the name"
-            )
+    if problem and "export_name" in placeholders_of(path):
+        raise ValueError(
+            f"{field} uses {{{{ export_name }}}}, and the name {name!r} {problem}; use "
+            "{{ export_id }} or change the name"
+        )
+    absolute = getattr(destination, "type", None) != "s3"  # only S3 keys are relative
+    for problem in rendered_path_problems(path, values, absolute=absolute):
+        raise ValueError(f"{field}, rendered with this export's id and name, {problem}")
 
 
 def is_folder(template: str) -> bool:
@@ -339,20 +359,55 @@ def recipient_problem(address: str) -> str | None:
     return f"{address!r} is not an email address (name@domain, nothing else)"
 
 
-def recipient_template(template: str) -> str:
-    """An email recipient template: checked, and its sample rendering is addresses."""
-    text_template(template)
-    rendered = render(template, SAMPLE_VALUES, allowed=RUN_PLACEHOLDERS)
-    for address in split_recipients(rendered) or [rendered]:
+def recipient_pieces(template: str) -> list[str]:
+    """The recipient templates in one entry of `to`, split at the ',' and ';' of its text.
+
+    Only literal text is split: what a placeholder renders to is never split, so it
+    cannot add an address.
+    """
+    pieces, current = [], ""
+    for _, kind, value in _environment().lex(template):
+        if kind == "data":
+            *complete, value = re.split(r"[,;]", value)
+            for text in complete:
+                pieces.append(current + text)
+                current = ""
+        current += value
+    return [piece.strip() for piece in [*pieces, current] if piece.strip()]
+
+
+def recipients(template: str, values: dict[str, Any]) -> list[str]:
+    """The addresses one `to` entry renders to: each piece exactly one address.
+
+    Raises:
+        ValueError: A piece renders to something else than one address.
+        jinja2.TemplateError: A placeholder has no value.
+    """
+    addresses = []
+    for piece in recipient_pieces(template) or [template]:
+        address = render(piece, values, allowed=RUN_PLACEHOLDERS).strip()
         problem = recipient_problem(address)
         if problem:
             raise ValueError(problem)
+        addresses.append(address)
+    return addresses
+
+
+def _recipient_problems(template: str, values: dict[str, Any]) -> str | None:
+    try:
+        recipients(template, values)
+    except Exception as error:
+        return str(error)
+    return None
+
+
+def recipient_template(template: str) -> str:
+    """An email recipient template: checked, and each piece renders to one address."""
+    text_template(template)
+    problem = _recipient_problems(template, SAMPLE_VALUES)
+    if problem:
+        raise ValueError(problem)
     return template
-
-
-def split_recipients(text: str) -> list[str]:
-    """One rendered recipient template may hold several addresses, by comma or semicolon."""
-    return [address for address in re.split(r"\s*[,;]\s*", text.strip()) if address]
 
 
 def endpoint(value: str) -> str:
@@ -362,10 +417,10 @@ def endpoint(value: str) -> str:
         problem = "is not a template; write the path under the connection's URL"
     elif "://" in value or value.startswith("//") or "@" in value:
         problem = "must be a path under the connection's URL, not a URL"
-    elif any(segment in (".", "..") for segment in value.split("?")[0].split("/")):
-        problem = "has a '.' or '..' segment"
     elif any(ord(char) <= 32 or ord(char) == 127 or char == "\\" for char in value):
         problem = "holds a space, control character or backslash"
+    elif value.split("?")[0].strip("/"):
+        problem = path_problem(value.split("?")[0].strip("/"), absolute=False)
     if problem:
         raise ValueError(f"endpoint {value!r} {problem}")
     return value

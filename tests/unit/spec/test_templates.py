@@ -201,7 +201,7 @@ def test_a_recipient_rendered_from_a_hostile_value_is_refused():
         ("http://evil.example/x", "not a URL"),
         ("//evil.example/x", "not a URL"),
         ("user@evil.example", "not a URL"),
-        ("hooks/../admin", "'.' or '..' segment"),
+        ("hooks/../admin", "'..' or '.' segments"),
         ("hooks/{{ ds }}", "is not a template"),
         ("hooks/a b", "space, control character"),
     ],
@@ -210,3 +210,75 @@ def test_a_webhook_endpoint_stays_under_its_connection(include, endpoint, proble
     destination = {"type": "webhook", "connection": "hook", "endpoint": endpoint}
     [error] = errors_for(include, destination)
     assert "-> destinations[0].endpoint -> endpoint" in error and problem in error
+
+
+EVIL_NAME = "evil@evil.example, boss"
+
+
+def test_an_export_name_that_adds_a_recipient_is_refused_at_load(include):
+    email = {**EMAIL, "to": ["{{ export_name }}@corp.example"]}
+    [error] = errors_for(include, email, name=EVIL_NAME)
+    assert "templated.yaml:6 -> destinations -> destinations[0].to[0], rendered with" in error
+    assert "is not an email address" in error
+    assert errors_for(include, {**EMAIL, "to": ["{{ export_id }}@corp.example"]}) == []
+
+
+def test_a_placeholder_value_is_never_split_into_two_recipients():
+    from ferry.delivery.mail import recipients
+
+    values = {**VALUES, "export_name": EVIL_NAME}
+    with pytest.raises(ValueError, match="is not an email address"):
+        recipients(["{{ export_name }}@corp.example"], values)
+    with pytest.raises(ValueError, match="is not an email address"):
+        recipients(["{{ export_name | replace(',', ';') }}@corp.example"], values)
+
+
+def test_a_literal_list_of_recipients_still_gives_each_address():
+    from ferry.delivery.mail import recipients
+
+    to = ["a@x.example, {{ export_id }}@x.example; c@x.example", "{{ export_id }}@y.example"]
+    assert recipients(to, VALUES) == ["a@x.example", "leads@x.example", "c@x.example",
+                                      "leads@y.example"]  # fmt: skip
+    with pytest.raises(ValueError, match="is not an email address"):
+        recipients(["{{ macros.ds_add(ds, -1) }}, b@x.example"], VALUES)
+
+
+@pytest.mark.parametrize(
+    ("template", "problem"),
+    [
+        ("x/{{ logical_date.strftime('%d') | replace('01', '..') }}/", "may not insert"),
+        ("x/{{ export_id | replace('_', '/') }}/", "may not insert"),
+        ("x/{{ export_id | replace('_', '\\\\') }}/", "may not insert"),
+        ("x/{{ export_id | replace('d', '.') }}_{{ part }}.csv", "may not insert"),
+        ("x/..\\..\\etc\\{{ part }}.csv", "would add a folder"),
+        ("x/{{ run_id }}/a\\b/", "would add a folder"),
+        ("x/ .. /{{ part }}.csv", "'..' or '.' segments"),
+        ("x/.../{{ part }}.csv", "'..' or '.' segments"),
+    ],
+)
+def test_a_path_that_could_leave_its_folder_later_is_refused_at_load(include, template, problem):
+    for destination in (s3(template), {"type": "sftp", "connection": "s", "path": template}):
+        [error] = errors_for(include, destination)
+        assert "templated.yaml:6 -> destinations[0].path -> path" in error and problem in error
+
+
+def test_replace_may_remove_separators_and_dots(include):
+    template = (
+        "x/{{ logical_date.strftime('%Y/%m') | replace('/', '-') }}/{{ file | replace('.', '_') }}"
+    )
+    assert errors_for(include, s3(template)) == []
+    assert templates.render_path(template, VALUES) == "x/2026-11/leads_00002_csv"
+
+
+@pytest.mark.parametrize("name", [" .. ", "..", " . "])
+def test_an_export_name_of_dots_and_spaces_is_refused_where_a_path_uses_it(include, name):
+    [error] = errors_for(include, s3("x/{{ export_name }}/{{ part }}.csv"), name=name)
+    assert "destinations[0].path uses {{ export_name }}" in error and "would move up" in error
+    [error] = errors_for(include, s3("x/{{ export_name | trim }}/{{ part }}.csv"), name=name)
+    assert "destinations[0].path uses {{ export_name }}" in error
+
+
+def test_a_path_is_rendered_with_the_exports_real_name_at_load(include):
+    [error] = errors_for(include, s3("x/{{ export_name | replace('L', '') }}/"), name="L")
+    assert "destinations[0].path, rendered with this export's id and name" in error
+    assert "empty path segment" in error or "is empty" in error
