@@ -33,7 +33,7 @@ from ferry.airflow_api import (
     AirflowUnreachable,
     TriggerOutcomeUnknown,
 )
-from ferry.plan import RunInfo
+from ferry.plan import GROUP_MARK, RunInfo
 from ferry.schedule_status import NOT_RUNNING_STATUSES, export_status
 from ferry.spec.loader import Project, load_project
 from ferry.spec.models import ExportSpec
@@ -385,8 +385,13 @@ def stop_run(args: argparse.Namespace) -> int:
 
 
 def find_run(client: AirflowClient, text: str) -> tuple[str, str, dict]:
-    """(export or group id, dag_id, run) for 'JobID.RunID', 'GroupID.RunID' or 'ID.<run_id>'."""
+    """(export or group id, dag_id, run) for 'JobID.RunID', 'GroupID.RunID' or 'ID.<run_id>'.
+
+    A group member's JobID.RunID (<export>.<group>+<run>) names its group's run.
+    """
     owner_id, _, wanted = text.partition(".")
+    if GROUP_MARK in wanted:  # a group member's <export>.<group>+<run>: stop the group's run
+        owner_id, _, wanted = wanted.partition(GROUP_MARK)
     for dag_id in (f"export__{owner_id}", f"group__{owner_id}"):
         for run in _recent_runs(client, dag_id):
             if wanted in (run["dag_run_id"], RunInfo(owner_id, run["dag_run_id"]).safe_run_id):

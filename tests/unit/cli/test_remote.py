@@ -112,3 +112,19 @@ def test_an_unknown_export_starts_nothing(exports, capsys):
         assert ferry(fake, "run", exports[0], "no_such_export") == 1
     assert "no export 'no_such_export'" in capsys.readouterr().err
     assert fake.runs == {}
+
+
+def test_a_group_members_job_run_id_finds_its_groups_run():
+    from ferry.airflow_api import AirflowClient
+    from ferry.cli.remote import find_run
+    from ferry.plan import RunInfo
+
+    run_id = "scheduled__2026-12-01T03:00:00+00:00"
+    member = RunInfo("daily_lead_backup", run_id, group_id="nightly").job_run_id
+    with fake_airflow() as fake:
+        fake.runs["group__nightly"] = [{"dag_id": "group__nightly", "dag_run_id": run_id}]
+        found = find_run(AirflowClient(fake.url, username="admin", password="p"), member)
+
+    assert member == "daily_lead_backup.nightly+scheduled__2026-12-01T03~3A00~3A00~2B00~3A00"
+    assert found[:2] == ("nightly", "group__nightly")
+    assert found[2]["dag_run_id"] == run_id
