@@ -54,6 +54,8 @@ class Project:
     files: dict[str, Path] = field(default_factory=dict)
     errors: list[DefinitionError] = field(default_factory=list)
     broken: dict[str, list[DefinitionError]] = field(default_factory=dict)  # by broken_key
+    # tables/targets with errors of their own, by file field then name: their raw data
+    broken_entries: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def mark_broken(self, path: Path, errors: list[DefinitionError]) -> str:
         """Record a file's errors; returns its broken_key (which names its error DAG)."""
@@ -100,15 +102,53 @@ def load_project(root: Path) -> Project:
 
 
 def _load_mapping_file(project: Project, path: Path, model: type[Model]) -> dict:
+    """tables.yaml or targets.yaml: each entry checked on its own, so a broken table or
+    target refuses only what uses it; a problem of the file itself refuses every entry."""
     if not path.exists():
         return {}
     try:
-        parsed, errors = _parse(path, model, project.root)
+        entries, broken, errors = _parse_entries(path, model, project.root)
     except Exception as error:  # a bug in a check must not stop the loading
-        parsed, errors = None, [_internal_error(path, project.root, error)]
+        entries, broken, errors = {}, {}, [_internal_error(path, project.root, error)]
+    project.broken_entries[_entries_field(model)] = broken
     if errors:
-        _mark_broken(project, path, errors)
-    return dict(getattr(parsed[0], next(iter(model.model_fields)))) if not errors else {}
+        _mark_broken(project, path, _capped(errors, len(errors)))
+    return entries
+
+
+def _entries_field(model: type[Model]) -> str:
+    return next(iter(model.model_fields))  # TablesFile: tables, TargetsFile: targets
+
+
+def _parse_entries(path: Path, model: type[Model], root: Path) -> tuple[dict, dict, list]:
+    """(valid entries, raw data of entries with errors, errors) of a file of named entries."""
+    try:
+        document = Document(path, root, collect_duplicates=True)
+    except UnreadableFile as unreadable:
+        return {}, {}, [unreadable.error]
+    field, data = _entries_field(model), document.data
+    duplicates: dict[str, list[DefinitionError]] = {}
+    for loc, error in document.duplicates or []:
+        entry = str(loc[1]) if len(loc) > 1 and loc[0] == field else None
+        duplicates.setdefault(entry, []).append(error)
+    if None in duplicates:  # e.g. tables: twice: no entry can be trusted
+        return {}, {}, duplicates[None]
+    if not isinstance(data, dict) or not isinstance(data.get(field), dict):
+        return {}, {}, _validate(document, model, data)[1]
+    errors = _validate(document, model, {**data, field: {}})[1]  # the file's own keys
+    entries: dict[str, Any] = {}
+    broken: dict[str, Any] = {}
+    for name, raw in data[field].items():
+        # a duplicate key first: the data holds YAML's guess (the last), not what was meant
+        parsed, problems = None, duplicates.get(str(name), [])
+        if not problems:
+            parsed, problems = _validate(document, model, {field: {name: raw}})
+        if problems:
+            broken[str(name)] = raw
+            errors += problems
+        else:
+            entries.update(getattr(parsed[0], field))
+    return entries, broken, errors
 
 
 def _parse(path: Path, model: type[Model], root: Path) -> tuple[Any, list[DefinitionError]]:
@@ -117,22 +157,30 @@ def _parse(path: Path, model: type[Model], root: Path) -> tuple[Any, list[Defini
         document = Document(path, root)
     except UnreadableFile as unreadable:
         return None, [unreadable.error]
-    if not isinstance(document.data, dict):
+    return _validate(document, model, document.data)
+
+
+def _validate(document: Document, model: type[Model], data: Any) -> tuple[Any, list]:
+    if not isinstance(data, dict):
         return None, [document.error((), "must be a YAML mapping of fields (key: value)")]
     try:
-        return (model.model_validate(document.data), document), []
+        return (model.model_validate(data), document), []
     except ValidationError as error:
         items = error.errors()
         shown = items[: MAX_ERRORS + 1]  # a file of 90,000 bad keys must not take minutes
         errors = [pydantic_error(document.name, document.node, i, _vocabulary()) for i in shown]
-        if len(items) > MAX_ERRORS:
-            last = errors.pop()
-            more = f"and {len(items) - MAX_ERRORS - 1} more problems after this one"
-            errors.append(
-                dataclasses.replace(last, hint="; ".join(filter(None, [last.hint, more])))
-            )
-        partial = _partial(model, document.data, items)
-        return ((partial, document) if partial else None), errors
+        partial = _partial(model, data, items)
+        return ((partial, document) if partial else None), _capped(errors, len(items))
+
+
+def _capped(errors: list[DefinitionError], total: int) -> list[DefinitionError]:
+    """At most MAX_ERRORS + 1 errors, the last saying how many more there are."""
+    if total <= MAX_ERRORS + 1:
+        return errors
+    errors = errors[: MAX_ERRORS + 1]
+    more = f"and {total - len(errors)} more problems after this one"
+    last = errors.pop()
+    return [*errors, dataclasses.replace(last, hint="; ".join(filter(None, [last.hint, more])))]
 
 
 def _partial(model: type[Model], data: dict, items: list) -> Model | None:
@@ -206,6 +254,10 @@ def _segment_problems(segment: SegmentSpec, project: Project) -> list[Problem]:
     try:
         table = project.table_for_segment_type(segment.type)
     except KeyError as error:
+        broken = project.broken_entries.get("tables", {})
+        for name, raw in broken.items():
+            if isinstance(raw, dict) and raw.get("segment_type") == segment.type:
+                return [(("type",), _has_errors("table", name), _FIX_FIRST)]
         return [(("type",), str(error.args[0]), "")]
     columns = project.tables[table].columns
     return list(_rule_problems(segment.rules, ("rules",), columns, table))
@@ -272,21 +324,42 @@ def _export_problems(export: ExportSpec, project: Project) -> list[Problem]:
     return problems
 
 
+_FIX_FIRST = "fix it first"
+
+
+def _has_errors(kind: str, name: str) -> str:
+    return f"{kind} '{name}' has errors of its own"
+
+
 def _source_problems(export: ExportSpec, project: Project) -> list[Problem]:
     source = export.source
-    if isinstance(source, models.TableSource) and source.table not in project.tables:
-        hint = did_you_mean(source.table, project.tables)
-        return [(("source", "table"), f"unknown table '{source.table}'", hint)]
-    if isinstance(source, models.SegmentSource):
-        if source.segment not in project.segments:
-            hint = did_you_mean(source.segment, project.segments)
-            return [(("source", "segment"), f"unknown segment '{source.segment}'", hint)]
-        if export.target not in project.targets:
-            hint = did_you_mean(export.target or "", project.targets)
-            return [(("target",), f"unknown target '{export.target}'", hint)]
-        if export.contacts_of_accounts and project.segments[source.segment].type != "account":
+    if isinstance(source, models.TableSource):
+        return _reference_problems(project, "table", source.table, ("source", "table"))
+    problems = _reference_problems(project, "segment", source.segment, ("source", "segment"))
+    problems = problems or _reference_problems(project, "target", export.target, ("target",))
+    if problems:
+        return problems
+    if export.contacts_of_accounts:
+        if project.segments[source.segment].type != "account":
             return [(("contacts_of_accounts",), "only an account segment has contacts", "")]
+        return _reference_problems(project, "table", "contact", ("contacts_of_accounts",))
     return []
+
+
+def _reference_problems(project: Project, kind: str, name: Any, loc: tuple) -> list[Problem]:
+    """A table, segment or target the export names: known, or why not (its own errors)."""
+    known = {"table": project.tables, "segment": project.segments, "target": project.targets}
+    if name in known[kind]:
+        return []
+    if _is_broken(project, kind, name):
+        return [(loc, _has_errors(kind, name), _FIX_FIRST)]
+    return [(loc, f"unknown {kind} '{name}'", did_you_mean(name or "", known[kind]))]
+
+
+def _is_broken(project: Project, kind: str, name: Any) -> bool:
+    if kind == "segment":  # a segment file is named by its id, as export files are
+        return f"segments.{name}" in project.broken
+    return str(name) in project.broken_entries.get(f"{kind}s", {})
 
 
 def _field_problems(export: ExportSpec, columns: dict, table: str) -> list[Problem]:
@@ -388,13 +461,20 @@ def _check_dependencies(project: Project) -> None:
     for export_id, export in list(project.exports.items()):
         for index, name in enumerate(export.depends_on or []):
             if name not in known:
-                hint = did_you_mean(name, known)
-                problem = f"'{name}' is not a table, segment or export"
+                problem, hint = _dependency_problem(project, name, known)
                 _unload(project, export_id, ("depends_on", index), problem, hint)
                 break
     for export_id in _exports_in_cycles(project.exports):
         problem = "depends on itself through other exports"
         _unload(project, export_id, ("depends_on",), problem, "remove one link")
+
+
+def _dependency_problem(project: Project, name: str, known: set[str]) -> tuple[str, str]:
+    if _is_broken(project, "table", name):
+        return _has_errors("table", name), _FIX_FIRST
+    if _is_broken(project, "segment", name) or f"exports.{name}" in project.broken:
+        return f"'{name}' has errors of its own", _FIX_FIRST
+    return f"'{name}' is not a table, segment or export", did_you_mean(name, known)
 
 
 def _unload(project: Project, export_id: str, loc: tuple, problem: str, hint: str) -> None:

@@ -50,12 +50,20 @@ class UnreadableFile(Terminal):
 
 
 class Document:
-    """One definition file, read: its data, and its node tree for errors that need a line."""
+    """One definition file, read: its data, and its node tree for errors that need a line.
 
-    def __init__(self, path: Path, root: Path):
+    With collect_duplicates, a duplicate key does not refuse the file: it is listed in
+    .duplicates (with its loc), for a file of many definitions to refuse only the one that
+    holds it; the data then has YAML's last value, which nobody may use unchecked.
+    """
+
+    def __init__(self, path: Path, root: Path, *, collect_duplicates: bool = False):
         self.path = path
         self.name = display_name(path, root)
-        self.node, self.data = read_yaml(path, self.name)
+        self.duplicates: list[tuple[tuple, DefinitionError]] | None = (
+            [] if collect_duplicates else None
+        )
+        self.node, self.data = read_yaml(path, self.name, self.duplicates)
 
     def error(self, loc: tuple, problem: str, hint: str = "") -> DefinitionError:
         kept, line = document_path(self.node, loc)
@@ -108,12 +116,17 @@ def _hashed(name: str, whole: str) -> str:
     return f"{readable}-{digest}"
 
 
-def read_yaml(path: Path, name: str) -> tuple[yaml.Node | None, Any]:
-    """The file's node tree and data; raises UnreadableFile with file, line and fix."""
+def read_yaml(
+    path: Path, name: str, duplicates: list | None = None
+) -> tuple[yaml.Node | None, Any]:
+    """The file's node tree and data; raises UnreadableFile with file, line and fix.
+
+    duplicates: a list to collect (loc, error) of duplicate keys in, rather than refusing.
+    """
     text = decode(read_bounded(path, name), name)
     if _MAYBE_ALIAS.search(text):
         check_expansion(text, name)
-    return construct(text, name)
+    return construct(text, name, duplicates)
 
 
 def read_bounded(path: Path, name: str) -> bytes:
@@ -227,8 +240,9 @@ def _events(text: str, name: str):
         raise UnreadableFile(yaml_error(name, error)) from None
 
 
-def construct(text: str, name: str) -> tuple[yaml.Node | None, Any]:
+def construct(text: str, name: str, duplicates: list | None = None) -> tuple[yaml.Node | None, Any]:
     loader = _Loader(text)
+    loader.duplicates = duplicates
     try:
         node = loader.get_single_node()
         if node is None:
@@ -237,7 +251,13 @@ def construct(text: str, name: str) -> tuple[yaml.Node | None, Any]:
             raise UnreadableFile(DefinitionError(name, problem, "", 1, hint))
         _check_depth(node, name)
         try:
-            return node, loader.construct_document(node)
+            data = loader.construct_document(node)
+            if duplicates:
+                duplicates[:] = [
+                    (node_loc(node, key.second), key.definition_error(name, node))
+                    for key in duplicates
+                ]
+            return node, data
         except DuplicateKey as error:
             raise UnreadableFile(error.definition_error(name, node)) from None
     except yaml.YAMLError as error:
@@ -288,6 +308,8 @@ def node_loc(root: yaml.Node, target: yaml.Node) -> tuple:
 class _Loader(_BASE_LOADER):  # type: ignore[misc, valid-type]
     """The safe loader, refusing duplicate keys; bad scalars are errors with their line."""
 
+    duplicates: list | None = None  # collect DuplicateKey here rather than raise it
+
     def construct_mapping(self, node: yaml.Node, deep: bool = False) -> dict:
         if isinstance(node, yaml.MappingNode):
             seen: dict[Any, yaml.Node] = {}
@@ -301,7 +323,9 @@ class _Loader(_BASE_LOADER):  # type: ignore[misc, valid-type]
                 except TypeError:
                     continue  # an unhashable key: the base class says so
                 if first is not key_node:
-                    raise DuplicateKey(key, first, key_node)
+                    if self.duplicates is None:
+                        raise DuplicateKey(key, first, key_node)
+                    self.duplicates.append(DuplicateKey(key, first, key_node))
         return super().construct_mapping(node, deep=deep)
 
 

@@ -387,3 +387,84 @@ def test_a_file_with_thousands_of_problems_lists_fifty_and_counts_the_rest(inclu
     assert len(errors) == 51
     assert errors[-1].startswith("include/exports/noisy.yaml:56 -> key50 -> unknown field")
     assert errors[-1].endswith("and 1949 more problems after this one")
+
+
+def _duplicate_line(path: Path, line: str) -> int:
+    """Write line twice (the second right after the first); returns the second's number."""
+    lines = path.read_text().splitlines(keepends=True)
+    index = lines.index(line)
+    lines.insert(index + 1, line)
+    path.write_text("".join(lines))
+    return index + 2
+
+
+def test_a_broken_table_refuses_only_what_uses_it(include):
+    tables = include / "warehouse" / "tables.yaml"
+    line = _duplicate_line(tables, "      city: {type: VARCHAR}\n")
+    project = load_project(include)
+    [error] = project.broken["warehouse.tables"]
+    assert str(error) == (
+        f"include/warehouse/tables.yaml:{line} -> tables.customer_profile.columns.city -> "
+        f"duplicate key 'city' (first on line {line - 1}); keep one: YAML would silently use "
+        "the last"
+    )
+    assert "customer_profile" not in project.tables
+    assert {"lead", "contact", "account"} <= set(project.tables)
+    assert {"daily_lead_backup", "linkedin_enterprise_accounts"} <= set(project.exports)
+    errors = "\n".join(str(error) for error in project.errors)
+    assert (
+        "include/exports/customer_profiles_csv.yaml:6 -> source.table -> "
+        "table 'customer_profile' has errors of its own; fix it first"
+    ) in errors
+    assert (
+        "include/segments/high_value_customers.yaml:4 -> type -> "
+        "table 'customer_profile' has errors of its own; fix it first"
+    ) in errors
+    assert "segment 'high_value_customers' has errors of its own" in errors
+    assert "unknown" not in errors
+
+
+def test_a_broken_target_refuses_only_the_segment_exports_on_it(include):
+    targets = include / "targets.yaml"
+    line = _duplicate_line(targets, "  mailchimp:\n")
+    project = load_project(include)
+    [error] = project.broken["include.targets"]
+    assert str(error).startswith(
+        f"include/targets.yaml:{line} -> targets.mailchimp -> duplicate key 'mailchimp'"
+    )
+    assert "mailchimp" not in project.targets and "linkedin_companies" in project.targets
+    assert "linkedin_enterprise_accounts" in project.exports
+    [refused] = project.broken["exports.mailchimp_high_value"]
+    assert str(refused) == (
+        "include/exports/mailchimp_high_value.yaml:7 -> target -> "
+        "target 'mailchimp' has errors of its own; fix it first"
+    )
+
+
+def test_a_bad_value_in_one_target_keeps_the_others(include):
+    targets = include / "targets.yaml"
+    targets.write_text(targets.read_text().replace("max_rows: 300000", "max_rows: -1", 1))
+    project = load_project(include)
+    [error] = project.broken["include.targets"]
+    assert "targets.linkedin_companies.max_rows -> " in str(error)
+    assert "linkedin_companies" not in project.targets and "mailchimp" in project.targets
+    assert "mailchimp_high_value" in project.exports
+    assert "target 'linkedin_companies' has errors" in str(
+        project.broken["exports.linkedin_enterprise_accounts"][0]
+    )
+
+
+@pytest.mark.parametrize(
+    "text, problem",
+    [
+        ("tables: {}\ntables: {}\n", "duplicate key 'tables'"),
+        ("- a\n- b\n", "must be a YAML mapping"),
+        ("tables: [a]\n", "tables -> "),
+        ("tables: {a: [\n", "not valid YAML"),
+    ],
+)
+def test_a_problem_of_the_whole_catalogue_refuses_every_entry(include, text, problem):
+    (include / "warehouse" / "tables.yaml").write_text(text)
+    project = load_project(include)
+    assert project.tables == {} and project.exports == {}
+    assert problem in str(project.broken["warehouse.tables"][0])
