@@ -27,6 +27,7 @@ from ferry.spec.models import (
     TargetsFile,
     TargetSpec,
 )
+from ferry.spec.re2 import re2_problem
 from ferry.spec.reader import (  # broken_key: also for the CLI
     Document,
     UnreadableFile,
@@ -292,18 +293,11 @@ def _rule_children(rule) -> tuple[str, list]:
     return "not", [rule.not_]
 
 
-_NOT_RE2 = re.compile(r"\(\?<?[=!]|\\[1-9]")  # lookarounds and backreferences
-
-
 def _regex_problems(pattern: Any, loc: tuple):
-    """The warehouse (DuckDB) runs RE2, which has no lookarounds or backreferences."""
-    try:
-        re.compile(str(pattern))
-    except re.error as error:
-        yield loc, f"not a valid regular expression: {error}", ""
-        return
-    if _NOT_RE2.search(str(pattern)):
-        yield loc, "lookarounds and backreferences are not supported (RE2 syntax)", ""
+    """The warehouse (DuckDB) runs RE2: what it would refuse is refused here, at load."""
+    problem = re2_problem(str(pattern))
+    if problem:
+        yield loc, problem, ""
 
 
 def _column_problems(names: list[str], loc: tuple, columns: dict, table: str):
@@ -410,12 +404,25 @@ def _output_names(export: ExportSpec, columns: dict) -> list[str]:
 
 def _expectation_problems(export: ExportSpec, columns: dict) -> list[Problem]:
     names = _output_names(export, columns)
-    return [
+    problems = [
         (("expectations", index, "field"), f"the files have no column '{item.field}'",
          did_you_mean(item.field, names))
         for index, item in enumerate(export.expectations)
         if item.field and item.field not in names
     ]  # fmt: skip
+    for index, item in enumerate(export.expectations):
+        if item.expect == "regex" and item.pattern is not None:
+            problems += _python_regex_problems(item.pattern, ("expectations", index, "pattern"))
+    return problems
+
+
+def _python_regex_problems(pattern: str, loc: tuple) -> list[Problem]:
+    """Expectations run in pandas, with Python's re: a bad pattern would fail the run."""
+    try:
+        re.compile(pattern)
+    except (re.error, RecursionError, OverflowError) as error:
+        return [(loc, f"not a valid regular expression: {error}", "")]
+    return []
 
 
 def _destination_problems(export: ExportSpec) -> list[Problem]:

@@ -203,6 +203,43 @@ def test_segment_regex_outside_re2_is_rejected_when_it_loads(include):
     assert "segments/lookahead.yaml:4 -> rules.value -> lookarounds" in error
 
 
+@pytest.mark.parametrize(
+    "value, problem",
+    [
+        ('"(?P<x>a)(?P=x)"', "backreferences are not supported"),
+        ('"a{1001}"', "a repeat count over 1000 is not supported"),
+        ('"(a)\\\\1"', "backreferences (\\1) are not supported"),
+    ],
+)
+def test_a_regex_duckdb_would_refuse_at_run_time_is_refused_at_load(include, value, problem):
+    rule = f"{{field: state, op: regex, value: {value}}}"
+    text = GOOD_EXPORT.format(id="rx") + f"filters:\n  where: [{rule}]\n"
+    write(include, "exports/rx.yaml", text)
+    [error] = errors_of(include)
+    assert error.startswith("include/exports/rx.yaml:7 -> filters.where[0].value -> ")
+    assert problem in error
+
+
+def test_a_unicode_class_regex_re2_knows_loads(include):
+    rule = r"{field: state, op: regex, value: '^\p{Greek}+$'}"
+    write(
+        include,
+        "exports/greek.yaml",
+        GOOD_EXPORT.format(id="greek") + f"filters: {{where: [{rule}]}}\n",
+    )
+    assert errors_of(include) == []
+
+
+def test_an_expectation_pattern_python_cannot_compile_is_refused_at_load(include):
+    text = (
+        GOOD_EXPORT.format(id="gx")
+        + "expectations: [{expect: regex, field: state, pattern: '(a'}]\n"
+    )
+    write(include, "exports/gx.yaml", text)
+    [error] = errors_of(include)
+    assert "gx.yaml:6 -> expectations[0].pattern -> not a valid regular expression" in error
+
+
 def test_expectation_on_a_column_the_files_lack_names_it(include):
     text = GOOD_EXPORT.format(id="expect") + "expectations: [{expect: not_null, field: stat}]\n"
     write(include, "exports/expect.yaml", text)
