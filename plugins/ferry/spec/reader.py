@@ -1,8 +1,9 @@
 """Read one definition file as YAML, bounded: size, encoding, aliases, depth, duplicate keys.
 
-Definitions are hostile input. Before any Python object is built, a file must be at most
-MAX_BYTES, UTF-8 text without control characters, and its aliases must not expand past
-MAX_ALIAS_NODES nodes or MAX_DEPTH levels (a "billion laughs" file is a few hundred bytes).
+Definitions are hostile input, and dags/ reads them at every parse. Before any node or
+Python object is built, a file must be at most MAX_BYTES, UTF-8 text without control
+characters, and hold at most MAX_NODES values and MAX_DEPTH levels, counted with aliases
+expanded (a "billion laughs" file is a few hundred bytes).
 Every refusal is a DefinitionError naming the file and, where there is one, the line.
 """
 
@@ -22,8 +23,8 @@ from yaml.constructor import ConstructorError, SafeConstructor
 from ferry.exceptions import Terminal
 from ferry.spec.errors import DefinitionError, document_path, format_loc, shorten
 
-MAX_BYTES = 1024 * 1024
-MAX_ALIAS_NODES = 10_000  # values that aliases may add to a file, counted expanded
+MAX_BYTES = 256 * 1024  # ~0.1 s to read; the biggest shipped file is under 10 KiB
+MAX_NODES = 20_000  # scalars and collections of a file, counted with aliases expanded
 MAX_DEPTH = 64
 SAVE_AS_UTF8 = "save it as UTF-8"
 _CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\x80-\x84\x86-\x9f\ufffe\uffff]")
@@ -36,8 +37,9 @@ _FOREIGN_BOMS = {
 _BASE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _MERGE_TAG = "tag:yaml.org,2002:merge"
 _STR_TAG = "tag:yaml.org,2002:str"
-# Every alias is '*' and an anchor character; text without one skips the event pass (and
-# its cost) and has only its depth checked, on the nodes.
+# Every alias is '*' and an anchor character, and every value takes at least one character:
+# a short text without an alias skips the event pass (and its cost) and has only its depth
+# checked, on the nodes.
 _MAYBE_ALIAS = re.compile(r"\*[^\s,\[\]{}]")
 
 
@@ -124,7 +126,7 @@ def read_yaml(
     duplicates: a list to collect (loc, error) of duplicate keys in, rather than refusing.
     """
     text = decode(read_bounded(path, name), name)
-    if _MAYBE_ALIAS.search(text):
+    if len(text) > MAX_NODES or _MAYBE_ALIAS.search(text):
         check_expansion(text, name)
     return construct(text, name, duplicates)
 
@@ -166,15 +168,22 @@ def decode(raw: bytes, name: str) -> str:
 
 
 def check_expansion(text: str, name: str) -> None:
-    """Refuse deep nesting and alias bombs from the event stream, before any node is built.
+    """Refuse deep nesting, too many values and alias bombs from the event stream, before
+    any node is built.
 
     Each anchor's size (values, counted with its own aliases expanded) and depth are known
     when it ends, so an alias costs its anchor's size; the error names the line that uses it.
     """
     anchors: dict[str, tuple[int, int]] = {}
     stack: list[list] = []  # per open collection: [anchor, size, depth below]
-    added = 0
+    total, aliased = 0, False
     for event in _events(text, name):
+        if isinstance(event, yaml.AliasEvent):
+            aliased, total = True, total + anchors.get(event.anchor, (1, 1))[0]
+        elif isinstance(event, yaml.NodeEvent):  # a scalar or a collection's start
+            total += 1
+        if total > MAX_NODES:
+            raise _too_many(name, event, aliased)
         if isinstance(event, (yaml.SequenceStartEvent, yaml.MappingStartEvent)):
             if len(stack) >= MAX_DEPTH:
                 raise _too_deep(name, event)
@@ -182,11 +191,6 @@ def check_expansion(text: str, name: str) -> None:
             continue
         if isinstance(event, yaml.AliasEvent):
             size, depth = anchors.get(event.anchor, (1, 1))
-            added += size
-            if added > MAX_ALIAS_NODES:
-                problem = f"aliases expand to more than {MAX_ALIAS_NODES:,} values"
-                hint = "write the values out, or use fewer aliases"
-                raise UnreadableFile(DefinitionError(name, problem, "", _line(event), hint))
             if len(stack) + depth > MAX_DEPTH:
                 raise _too_deep(name, event)
             _close(stack, anchors, None, size, depth)
@@ -203,6 +207,15 @@ def _close(stack: list, anchors: dict, anchor: str | None, size: int, depth: int
     if stack:
         stack[-1][1] += size
         stack[-1][2] = max(stack[-1][2], depth + 1)
+
+
+def _too_many(name: str, event: yaml.Event, aliased: bool) -> UnreadableFile:
+    if aliased:
+        problem = f"aliases expand it to more than {MAX_NODES:,} values"
+        hint = "write the values out, or use fewer aliases"
+    else:
+        problem, hint = f"has more than {MAX_NODES:,} values", "split it into smaller files"
+    return UnreadableFile(DefinitionError(name, problem, "", _line(event), hint))
 
 
 def _too_deep(name: str, event: yaml.Event | yaml.Node) -> UnreadableFile:
