@@ -174,7 +174,22 @@ class Condition(Spec):
                 raise located_error(("value",), problem, days)
         elif self.value is None or isinstance(self.value, (list, dict)):
             raise FieldError("value", f"op {self.op} needs a single value; for several use op: in")
+        for index, item in enumerate(self.value if isinstance(self.value, list) else []):
+            _refuse_non_scalar(self.op, index, item)
         return self
+
+
+def _refuse_non_scalar(op: str, index: int, item: Any) -> None:
+    """An item of in, not_in or between is compared with one column value: a list, a
+    mapping or null there would match nothing, silently."""
+    if item is None:
+        problem = f"null in op {op} matches nothing; use op: is_null or not_null"
+    elif isinstance(item, (list, dict)):
+        kind = "list" if isinstance(item, list) else "mapping"
+        problem = f"a {kind} is not a single value; op {op} takes text, numbers, dates or booleans"
+    else:
+        return
+    raise located_error(("value", index), problem, item)
 
 
 class AllOf(Spec):

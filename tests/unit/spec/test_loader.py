@@ -505,3 +505,39 @@ def test_a_problem_of_the_whole_catalogue_refuses_every_entry(include, text, pro
     project = load_project(include)
     assert project.tables == {} and project.exports == {}
     assert problem in str(project.broken["warehouse.tables"][0])
+
+
+@pytest.mark.parametrize(
+    "op, value, problem",
+    [
+        ("in", "[{a: 1}]", "a mapping is not a single value; op in takes"),
+        ("not_in", "[TX, [CA]]", "a list is not a single value; op not_in takes"),
+        ("between", "[[1], 2]", "a list is not a single value; op between takes"),
+        ("in", "[TX, null]", "null in op in matches nothing; use op: is_null or not_null"),
+    ],
+)
+def test_a_value_item_that_is_not_a_single_value_is_refused(include, op, value, problem):
+    rule = f"{{field: state, op: {op}, value: {value}}}"
+    write(
+        include,
+        "exports/items.yaml",
+        GOOD_EXPORT.format(id="items") + f"filters:\n  where: [{rule}]\n",
+    )
+    [error] = errors_of(include)
+    assert error.startswith("include/exports/items.yaml:7 -> filters.where[0].value[")
+    assert problem in error
+
+
+def test_a_segment_rule_with_a_mapping_in_its_list_is_refused(include):
+    write(
+        include,
+        "segments/items.yaml",
+        """\
+        id: items
+        name: Items
+        type: contact
+        rules: {all: [{field: email, op: in, value: [{a: 1}]}]}
+        """,
+    )
+    [error] = errors_of(include)
+    assert error.startswith("include/segments/items.yaml:4 -> rules.all[0].value[0] -> a mapping")
