@@ -15,6 +15,8 @@ import warnings
 from re import _constants as sre  # type: ignore[attr-defined]
 from re import _parser
 
+from ferry.exceptions import Terminal
+
 MAX_REPEAT = 1000  # RE2's kMaxRepeat: also the product of nested counted repeats
 # \p{...} names RE2 (as built into DuckDB) knows: general categories and scripts
 _UNICODE_NAMES = """Any C Cc Cf Co Cs L Ll Lm Lo Lt Lu M Mc Me Mn N Nd Nl No P Pc Pd Pe Pf Pi
@@ -50,8 +52,8 @@ _CLASS_ITEM = "\\x00"
 _NOT_RE2 = "not supported by the warehouse's regular expressions (RE2)"
 
 
-class _Refused(Exception):
-    """A construct RE2 does not accept; the message says which."""
+class _Refused(ValueError, Terminal):
+    """A construct RE2 does not accept; the message says which (never leaves this module)."""
 
 
 def re2_problem(pattern: str) -> str | None:
