@@ -17,11 +17,12 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 import duckdb
-import yaml
 
 from ferry import paths
 from ferry.column_types import canonical_type
+from ferry.exceptions import Terminal
 from ferry.spec.names import column_name_problem
+from ferry.spec.reader import UnreadableFile, display_name, read_yaml
 
 CUSTOMER_PROFILES_BY_SIZE = {"small": 20_000, "medium": 200_000, "large": 10_000_000}
 # Rows of each table per customer_profile row: the B2B tables are smaller, each lead has 3 events.
@@ -526,10 +527,22 @@ def table_select(name: str, counts: dict[str, int]) -> str:
 # --- Building -----------------------------------------------------------------------------
 
 
+class ContractError(ValueError, Terminal):
+    """tables.yaml cannot be read: another try reads the same file (the CLI prints it)."""
+
+
 def load_contract(tables_yaml: Path | None = None) -> dict[str, dict[str, str]]:
-    """Each table's columns and their DuckDB types, in order, from tables.yaml."""
+    """Each table's columns and their DuckDB types, in order, from tables.yaml.
+
+    Read as the loader reads it (bounded, duplicate keys refused), so the warehouse and the
+    definitions never see two different files.
+    """
     tables_yaml = tables_yaml or paths.include_dir() / "warehouse" / "tables.yaml"
-    tables = yaml.safe_load(tables_yaml.read_text(encoding="utf-8"))["tables"]
+    try:
+        tables = read_yaml(tables_yaml, display_name(tables_yaml, tables_yaml.parent.parent))[1]
+    except UnreadableFile as error:
+        raise ContractError(str(error)) from None
+    tables = tables["tables"]
     return {
         name: {
             _column(column): canonical_type(spec["type"])

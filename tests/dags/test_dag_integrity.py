@@ -136,3 +136,32 @@ def test_one_bad_file_hides_no_other_dag(tmp_path, monkeypatch, name):
     [(file, message)] = dagbag.import_errors.items()
     assert file.endswith("ferry_definition_errors.py")
     assert f"include/exports/{name}.yaml" in message
+
+
+def _add_after(path: Path, line: str, added: str) -> None:
+    text = path.read_text()
+    assert line in text
+    path.write_text(text.replace(line, line + added, 1))
+
+
+CATALOGUE_ENTRY_BROKEN = {  # one entry of tables.yaml or targets.yaml left 0 export__ DAGs
+    "table": ("warehouse/tables.yaml", "      city: {type: VARCHAR}\n", "customer_profiles_csv"),
+    "target": ("targets.yaml", "  mailchimp:\n", "mailchimp_high_value"),
+}
+
+
+@pytest.mark.parametrize("entry", list(CATALOGUE_ENTRY_BROKEN))
+def test_one_broken_catalogue_entry_hides_only_what_uses_it(tmp_path, monkeypatch, entry):
+    relative, line, user = CATALOGUE_ENTRY_BROKEN[entry]
+    include = copy_include(tmp_path)
+    _add_after(include / relative, line, line)  # a duplicate key
+    monkeypatch.setenv("FERRY_INCLUDE", str(include))
+    dagbag = load_dagbag()
+    assert {"export__daily_lead_backup", "export__linkedin_enterprise_accounts"} <= set(dagbag.dags)
+    assert {"ferry_refresh", "ferry_housekeeping"} <= set(dagbag.dags)
+    assert f"export__{user}" not in dagbag.dags
+    refused = dagbag.dags[f"ferry_broken__exports.{user}"]
+    name = line.strip().split(":")[0] if entry == "target" else "customer_profile"
+    assert f"{entry} '{name}' has errors of its own; fix it first" in refused.doc_md
+    [(_, message)] = dagbag.import_errors.items()
+    assert f"include/{relative}:" in message and "duplicate key" in message

@@ -1,9 +1,10 @@
 """Fuzz: thousands of mutated shipped definitions give only clean errors, and hide nothing.
 
 Each mutation changes one shipped file (dropped, duplicated or retyped keys, extreme ints
-and dates, long strings, unicode, YAML anchors, random bytes), then load_project and the
-renderer run on the whole include/. Seeded and bounded: FERRY_FUZZ_SEED, FERRY_FUZZ_SECONDS and
-FERRY_FUZZ_COUNT change them. A failure prints the mutated text to reproduce it.
+and dates, long strings, unicode, YAML anchors, random bytes, nearly 20,000 values), then
+load_project and the renderer run on the whole include/. Seeded and bounded: FERRY_FUZZ_SEED,
+FERRY_FUZZ_SECONDS and FERRY_FUZZ_COUNT change them. A failure prints the mutated text to
+reproduce it.
 """
 
 from __future__ import annotations
@@ -50,8 +51,11 @@ BOMB = "".join(
 MODELS = {"exports": ExportSpec, "segments": SegmentSpec, "groups": GroupSpec}
 READER_PROBLEMS = (
     "not valid YAML", "is empty", "aliases expand", "nests deeper", "byte 0x", "is UTF-",
-    "has a NUL", "has control", "must be a YAML mapping",
+    "has a NUL", "has control", "must be a YAML mapping", "has more than",
 )  # fmt: skip
+KINDS = ["data", "field", "duplicate", "anchor", "bomb", "bytes", "shape", "many"]
+WEIGHTED_KINDS = ["data"] * 4 + ["field"] * 6 + KINDS[2:]
+MIN_DONE = 50  # a busy machine runs fewer in the time cap; this few still covers each kind
 
 
 @dataclass
@@ -73,14 +77,16 @@ class Mutator:
         )
         self.catalogues = ["warehouse/tables.yaml", "targets.yaml"]
         self.texts = {f: (include / f).read_text() for f in self.files + self.catalogues}
+        self.made = 0
 
     def next(self) -> Mutation:
-        rng = self.random
+        """The first mutations take each kind and each catalogue once; then chance decides."""
+        rng, first = self.random, self.made
+        self.made += 1
         relative = rng.choice(self.catalogues if rng.random() < 0.04 else self.files)
+        relative = self.catalogues[first] if first < len(self.catalogues) else relative
         text = self.texts[relative]
-        kind = rng.choice(
-            ["data"] * 4 + ["field"] * 6 + ["duplicate", "anchor", "bomb", "bytes", "shape"]
-        )
+        kind = KINDS[first] if first < len(KINDS) else rng.choice(WEIGHTED_KINDS)
         if kind in ("data", "field"):
             data = yaml.safe_load(text)
             for _ in range(1 if kind == "field" else rng.randint(1, 3)):
@@ -94,6 +100,8 @@ class Mutator:
             text = "x-shared: &shared " + repr(rng.choice(INTERESTING)) + "\n" + text
             key = rng.choice([k for k in yaml.safe_load(self.texts[relative]) or {"id": 1}])
             text = text.replace(f"\n{key}:", f"\n{key}: *shared\nx-old-{key}:", 1)
+        elif kind == "many":  # near the value bound, without an alias
+            text += "x-many: [" + ", ".join(["a"] * rng.randint(19_000, 21_000)) + "]\n"
         elif kind == "bomb":
             key = rng.choice(["kind", "pii", "name", "tags", "rules", "members", "schedule"])
             text += BOMB + f"{key}: *x{rng.randint(2, 8)}\n"
@@ -205,6 +213,7 @@ def kind_of(error: DefinitionError) -> str:
     for prefix, kind in (
         ("not valid YAML", "YAML syntax"), ("duplicate key", "duplicate key"),
         ("aliases expand", "alias bound"), ("nests deeper", "depth bound"),
+        ("has more than", "size bound"),
         ("byte 0x", "encoding"), ("is UTF-", "encoding"), ("has a NUL", "encoding"),
         ("has control", "encoding"), ("is empty", "empty file"),
         ("must be a YAML mapping", "not a mapping"), ("cannot read", "bad YAML value"),
@@ -288,7 +297,8 @@ def test_mutated_definitions_give_only_clean_errors(tmp_path, monkeypatch, capsy
     shipped = load_project(include)
     assert shipped.errors == []
     mutator, kinds, hows = Mutator(include, SEED), collections.Counter(), collections.Counter()
-    sample: list[Mutation] = []
+    wheres: collections.Counter = collections.Counter()
+    sample: list[tuple[Mutation, set[str]]] = []  # with the error DAGs it should give
     started, done, clean = time.monotonic(), 0, 0
     for number in range(COUNT):
         if time.monotonic() - started > TIME_CAP:
@@ -309,25 +319,31 @@ def test_mutated_definitions_give_only_clean_errors(tmp_path, monkeypatch, capsy
             target.write_text(mutator.texts[mutation.relative])
         done += 1
         hows[mutation.how] += 1
+        wheres[mutation.relative.split("/")[0]] += 1
         kinds.update(kind_of(error) for error in project.errors)
         clean += not project.errors
         if project.errors and mutation.relative.startswith("exports/") and len(sample) < 200:
-            sample.append(mutation)
+            sample.append((mutation, {f"ferry_broken__{key}" for key in project.broken}))
     with capsys.disabled():
         print(
             f"\nfuzz: seed {SEED}, {done} mutations in {time.monotonic() - started:.1f} s "
             f"({dict(hows)}); {clean} still valid; errors by kind: {dict(kinds.most_common())}"
         )
-    assert done >= min(COUNT, 500)
-    _through_the_dagbag(include, monkeypatch, shipped, random.Random(SEED).sample(sample, 20))
+    # what was done, not how fast: each kind of mutation and each kind of file at least once
+    assert done >= min(COUNT, MIN_DONE)
+    assert set(hows) == set(KINDS[: min(done, len(KINDS))])
+    assert set(wheres) == {"exports", "segments", "groups", "warehouse", "targets.yaml"}
+    dagbag_sample = random.Random(SEED).sample(sample, min(DAGBAG_SAMPLE, len(sample)))
+    assert dagbag_sample, "no mutated export file to load through the DagBag"
+    _through_the_dagbag(include, monkeypatch, shipped, dagbag_sample)
 
 
-def _through_the_dagbag(include, monkeypatch, shipped, sample: list[Mutation]) -> None:
-    """A sample through Airflow's own DagBag: every other DAG is there, plus the error DAG."""
+def _through_the_dagbag(include, monkeypatch, shipped, sample: list[tuple]) -> None:
+    """A sample through Airflow's own DagBag: every other DAG is there, plus the error DAGs."""
     from airflow.dag_processing.dagbag import DagBag
 
     monkeypatch.setenv("FERRY_INCLUDE", str(include))
-    for mutation in sample:
+    for mutation, broken in sample:
         target = include / mutation.relative
         target.write_bytes(mutation.content)
         try:
@@ -339,5 +355,5 @@ def _through_the_dagbag(include, monkeypatch, shipped, sample: list[Mutation]) -
         }
         shown = mutation.content[:500].decode("utf-8", "replace")
         assert expected <= set(bag.dags), shown
-        assert any(d.startswith("ferry_broken__exports.") for d in bag.dags), shown
+        assert broken and broken <= set(bag.dags), shown
         assert [Path(f).name for f in bag.import_errors] == ["ferry_definition_errors.py"], shown

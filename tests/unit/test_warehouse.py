@@ -309,3 +309,24 @@ def test_command_line_prints_counts_and_seconds(
     assert f"built {path} in" in output
     assert main(["--path", str(path), "--tables", "nope"]) == 2
     assert "unknown table" in capsys.readouterr().err
+
+
+def test_a_duplicate_key_in_tables_yaml_stops_the_build_naming_its_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """yaml.safe_load kept the last type, silently: the warehouse reads as the loader does."""
+    include = tmp_path / "include"
+    (include / "warehouse").mkdir(parents=True)
+    text = TABLES_YAML.read_text(encoding="utf-8")
+    line = "      profile_id: {type: BIGINT}\n"
+    assert line in text
+    (include / "warehouse" / "tables.yaml").write_text(
+        text.replace(line, "      profile_id: {type: BIGINT, type: VARCHAR}\n"), encoding="utf-8"
+    )
+    monkeypatch.setenv("FERRY_INCLUDE", str(include))
+    assert main(["--path", str(tmp_path / "w.duckdb"), "--tables", "account"]) == 2
+    error = capsys.readouterr().err
+    number = text.splitlines(keepends=True).index(line) + 1
+    assert f"include/warehouse/tables.yaml:{number} -> tables.customer_profile.columns" in error
+    assert "duplicate key 'type'" in error
+    assert not (tmp_path / "w.duckdb").exists()

@@ -7,14 +7,10 @@ setting silently ignored. Cross-file checks (references, table columns) live in 
 from __future__ import annotations
 
 import datetime as dt
-import re
 from typing import Annotated, Any, Literal
 
 from pydantic import (
     AfterValidator,
-    BaseModel,
-    BeforeValidator,
-    ConfigDict,
     Discriminator,
     Field,
     Tag,
@@ -25,183 +21,69 @@ from pydantic import (
     model_validator,
 )
 
-from ferry.column_types import TEMPORAL_TYPES, base_type, canonical_type
 from ferry.safe_names import file_stem
 from ferry.spec import templates
-from ferry.spec.errors import FieldError, shorten
-from ferry.spec.names import (
-    check_output_name,
-    column_name_problem,
-    located_error,
-    refuse_duplicates,
+from ferry.spec.base import (
+    ID_PATTERN,
+    MAX_BYTES,
+    MAX_ROWS,
+    ByteSize,
+    ConnectionId,
+    Identifier,
+    SegmentType,
+    Spec,
+    parse_byte_size,
+)
+from ferry.spec.catalogues import ColumnSpec, TablesFile, TableSpec, TargetsFile, TargetSpec
+from ferry.spec.destinations import (
+    AnyPath,
+    Destination,
+    DownloadDestination,
+    EmailDestination,
+    RecipientTemplate,
+    RelativePath,
+    S3Destination,
+    SftpDestination,
+    TextTemplate,
+    WebhookDestination,
+)
+from ferry.spec.errors import FieldError
+from ferry.spec.names import check_output_name, refuse_duplicates
+from ferry.spec.rules import AllOf, AnyOf, Condition, FieldOp, NotOf, Rule
+from ferry.spec.schedule import (
+    FIRST_DAY,
+    LAST_DAY,
+    SCHEDULE_PRESETS,
+    SCHEDULE_WORDS,
+    Expires,
+    Schedule,
+    Timezone,
+    check_expires,
+    check_schedule,
+    check_timezone,
 )
 from ferry.spec.values import MAX_DAYS
 
-ID_PATTERN = r"^[a-z][a-z0-9_]{0,62}$"
-Identifier = Annotated[str, Field(pattern=ID_PATTERN)]
+# The other spec modules' models and types are re-exported: `from ferry.spec.models import X`
+# stays the one import for every definition model.
+__all__ = [
+    "FIRST_DAY", "ID_PATTERN", "LAST_DAY", "MAX_BYTES", "MAX_ROWS", "SCHEDULE_PRESETS",
+    "SCHEDULE_WORDS", "TAG_MAX_LEN", "AllOf", "AnyOf", "AnyPath", "ByteSize", "ColumnSpec",
+    "Condition", "ConnectionId", "DagTag", "DateRange", "Destination", "DownloadDestination",
+    "EmailDestination", "Expectation", "Expires", "ExportSpec", "FieldChoice", "FieldItem",
+    "FieldName", "FieldOp", "Fields", "Filters", "Format", "GroupMember", "GroupSpec",
+    "HourRange", "Identifier", "Limits", "NotOf", "Notify", "OutputName", "Owner", "PiiAction",
+    "PiiRule", "RecipientTemplate", "RelativePath", "Rule", "S3Destination", "Schedule",
+    "SegmentSource", "SegmentSpec", "SegmentType", "SftpDestination", "Source", "Spec",
+    "TableSource", "TableSpec", "TablesFile", "TargetSpec", "TargetsFile", "TextTemplate",
+    "Timezone", "WebhookDestination", "Window", "by_shape", "check_expires", "check_schedule",
+    "check_timezone", "parse_byte_size",
+]  # fmt: skip
 OutputName = Annotated[str, AfterValidator(check_output_name)]
-ConnectionId = Annotated[str, Field(min_length=1, max_length=250)]
-# Templates: only the documented placeholders, checked when the definition loads.
-RelativePath = Annotated[str, AfterValidator(templates.relative_path)]
-AnyPath = Annotated[str, AfterValidator(templates.absolute_or_relative_path)]
-TextTemplate = Annotated[str, AfterValidator(templates.text_template)]
-RecipientTemplate = Annotated[str, AfterValidator(templates.recipient_template)]
 TAG_MAX_LEN = 100  # Airflow's DAG refuses a longer tag (airflow.sdk.definitions.dag)
 DagTag = Annotated[str, Field(min_length=1, max_length=TAG_MAX_LEN)]
 Owner = Annotated[str, Field(min_length=1, max_length=100)]  # Airflow stores owners joined
-FIRST_DAY = dt.date(2026, 1, 1)  # every Ferry DAG's start_date (in its time zone)
-LAST_DAY = dt.date(9998, 12, 31)  # later dates overflow once shifted to UTC or a next run
-
-FieldOp = Literal[
-    "eq", "ne", "in", "not_in", "gt", "gte", "lt", "lte", "between",
-    "contains", "starts_with", "is_null", "not_null", "regex", "within_last_days",
-]  # fmt: skip
 PiiAction = Literal["keep", "exclude", "hash", "mask", "tokenize"]
-SegmentType = Literal["customer_profile", "contact", "account"]
-SCHEDULE_PRESETS = ("refresh", "once", "off", "@hourly", "@daily", "@weekly", "@monthly")
-SCHEDULE_WORDS = ("hourly", "daily", "weekly", "monthly")  # the same as the @ forms
-_SIZE_UNITS = {"": 1, "B": 1, "KB": 10**3, "MB": 10**6, "GB": 10**9, "TB": 10**12}
-
-
-class Spec(BaseModel):
-    """Base of every definition model: immutable, unknown keys rejected."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
-
-
-def parse_byte_size(value: Any) -> int:
-    """Turn 5GB, '250 MB' or 1000 into a byte count."""
-    if isinstance(value, int):
-        return value
-    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([KMGT]?B?)\s*", str(value).upper())
-    if not match or match.group(2) not in _SIZE_UNITS:
-        raise ValueError(f"{value!r} is not a size; write bytes or e.g. 500MB, 5GB")
-    return int(float(match.group(1)) * _SIZE_UNITS[match.group(2)])
-
-
-MAX_BYTES = 10**15  # 1 PB: sizes stay exact in int64 (numpy) and JSON numbers
-MAX_ROWS = 10**12
-ByteSize = Annotated[int, BeforeValidator(parse_byte_size), Field(gt=0, le=MAX_BYTES)]
-
-
-def check_schedule(value: str) -> str:
-    """Accept the presets and five-field crons; anything else gets the list of choices."""
-    from croniter import croniter
-
-    if value in SCHEDULE_PRESETS or value in SCHEDULE_WORDS:
-        return value
-    if len(value.split()) == 5 and croniter.is_valid(value):
-        _fires(value)
-        return value
-    raise ValueError(
-        f"{shorten(value)} is not a schedule; use refresh, once, off, hourly, daily, weekly, "
-        "monthly (or @daily ...) or a five-field cron such as '0 2 * * *'"
-    )
-
-
-def _fires(cron: str) -> None:
-    """A cron such as '0 0 31 2 *' (31 February) is valid syntax but never runs."""
-    from croniter import CroniterBadDateError, croniter
-
-    try:
-        croniter(cron, dt.datetime.combine(FIRST_DAY, dt.time())).get_next(dt.datetime)
-    except CroniterBadDateError:
-        raise ValueError(f"{shorten(cron)} never runs: no such day") from None
-
-
-def check_expires(value: dt.date | None) -> dt.date | None:
-    if value is not None and not FIRST_DAY <= value <= LAST_DAY:
-        raise ValueError(
-            f"expires {value} is outside {FIRST_DAY} to {LAST_DAY}: "
-            "Ferry schedules nothing before its first day; remove expires or set enabled: false"
-        )
-    return value
-
-
-Expires = Annotated[dt.date | None, AfterValidator(check_expires)]
-
-
-def check_timezone(value: str) -> str:
-    """An IANA name ZoneInfo knows (a long name raises OSError there, not ValueError)."""
-    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
-    try:
-        if len(value) > 64:
-            raise ValueError(value)
-        ZoneInfo(value)
-    except (ZoneInfoNotFoundError, ValueError, OSError):
-        raise ValueError(
-            f"unknown time zone {shorten(value)}; use an IANA name such as UTC or America/New_York"
-        ) from None
-    return value
-
-
-Timezone = Annotated[str, AfterValidator(check_timezone)]
-
-
-def _unquoted_off(value: Any) -> Any:
-    """YAML reads an unquoted `off` as false; a schedule means the word."""
-    return "off" if value is False else value
-
-
-Schedule = Annotated[str, BeforeValidator(_unquoted_off), AfterValidator(check_schedule)]
-
-
-class Condition(Spec):
-    """One comparison of a field with a value: {field: state, op: in, value: [TX, CA]}."""
-
-    field: str
-    op: FieldOp
-    value: Any = None
-
-    @model_validator(mode="after")
-    def _value_fits_op(self) -> Condition:
-        if self.op in ("is_null", "not_null"):
-            if self.value is not None:
-                raise FieldError("value", f"op {self.op} takes no value; remove 'value'")
-        elif self.op in ("in", "not_in"):
-            if not isinstance(self.value, list) or not self.value:
-                raise FieldError(
-                    "value", f"op {self.op} needs a non-empty list as value, e.g. [TX, CA]"
-                )
-        elif self.op == "between":
-            if not isinstance(self.value, list) or len(self.value) != 2:
-                raise FieldError("value", "op between needs a two-item list as value: [low, high]")
-        elif self.op == "within_last_days":
-            days = self.value
-            if isinstance(days, bool) or not isinstance(days, int) or not 1 <= days <= MAX_DAYS:
-                problem = f"op within_last_days needs a whole number of days from 1 to {MAX_DAYS}"
-                raise located_error(("value",), problem, days)
-        elif self.value is None or isinstance(self.value, (list, dict)):
-            raise FieldError("value", f"op {self.op} needs a single value; for several use op: in")
-        return self
-
-
-class AllOf(Spec):
-    all: list[Rule] = Field(min_length=1)
-
-
-class AnyOf(Spec):
-    any: list[Rule] = Field(min_length=1)
-
-
-class NotOf(Spec):
-    not_: Rule = Field(alias="not")
-
-
-def _rule_kind(value: Any) -> str:
-    if isinstance(value, dict):
-        return next((key for key in ("all", "any", "not") if key in value), "condition")
-    return {AllOf: "all", AnyOf: "any", NotOf: "not"}.get(type(value), "condition")
-
-
-Rule = Annotated[
-    Annotated[Condition, Tag("condition")]
-    | Annotated[AllOf, Tag("all")]
-    | Annotated[AnyOf, Tag("any")]
-    | Annotated[NotOf, Tag("not")],
-    Discriminator(_rule_kind),
-]
 
 
 class SegmentSpec(Spec):
@@ -374,55 +256,6 @@ class Format(Spec):
         return f"{ext}.{'gz' if self.compression == 'gzip' else 'zip'}"
 
 
-class _Destination(Spec):
-    name: Identifier | None = None
-
-
-class S3Destination(_Destination):
-    type: Literal["s3"]
-    connection: ConnectionId
-    bucket: str = Field(min_length=3)
-    path: RelativePath
-    encryption: Literal["AES256", "aws:kms"] | None = None
-    kms_key_id: str | None = None  # with aws:kms; the bucket's default key when unset
-
-
-class SftpDestination(_Destination):
-    type: Literal["sftp"]
-    connection: ConnectionId
-    path: AnyPath
-
-
-class EmailDestination(_Destination):
-    type: Literal["email"]
-    connection: ConnectionId = "smtp_default"
-    to: list[RecipientTemplate] = Field(min_length=1)
-    subject: TextTemplate = "Ferry export {{ export_name }} for {{ ds }}"
-    body: TextTemplate = ""
-    max_attachment_bytes: ByteSize = 10_000_000
-
-
-class WebhookDestination(_Destination):
-    type: Literal["webhook"]
-    connection: ConnectionId
-    endpoint: Annotated[str, AfterValidator(templates.endpoint)] = ""
-    mode: Literal["records", "manifest"] = "records"
-    batch_size: int = Field(default=500, gt=0, le=100_000)  # one request body in memory
-    signing_connection: ConnectionId | None = None
-    max_reject_rate: float = Field(default=0.0, ge=0, le=1)
-    on_rejects_over: Literal["fail", "warn"] = "fail"
-
-
-class DownloadDestination(_Destination):
-    type: Literal["download"]
-
-
-Destination = Annotated[
-    S3Destination | SftpDestination | EmailDestination | WebhookDestination | DownloadDestination,
-    Field(discriminator="type"),
-]
-
-
 class Limits(Spec):
     max_rows: int | None = Field(default=None, gt=0, le=MAX_ROWS)
     max_bytes: ByteSize | None = None
@@ -551,62 +384,4 @@ class GroupSpec(Spec):
         return f"group__{self.id}"
 
 
-class TargetSpec(Spec):
-    """A system segments are exported to, and the rules it imposes."""
-
-    name: str
-    segment_types: list[SegmentType] = Field(min_length=1)
-    required_fields: list[str] = []
-    max_rows: int | None = Field(default=None, gt=0, le=MAX_ROWS)
-    warn_rows: int | None = Field(default=None, gt=0, le=MAX_ROWS)
-    max_bytes: ByteSize | None = None
-    warn_bytes: ByteSize | None = None
-
-
-class TargetsFile(Spec):
-    targets: dict[Identifier, TargetSpec]
-
-
-class ColumnSpec(Spec):
-    type: Annotated[str, AfterValidator(canonical_type)]  # only the canonical form is kept
-    pii: bool = False
-
-
-class TableSpec(Spec):
-    description: str = ""
-    key: str
-    segment_type: SegmentType | None = None
-    timestamp: str | None = None
-    columns: dict[str, ColumnSpec] = Field(min_length=1)
-
-    @field_validator("columns", mode="before")
-    @classmethod
-    def _column_names(cls, columns: Any) -> Any:
-        """Names are checked before the columns, so the error names the column's line."""
-        if isinstance(columns, dict):
-            for name in columns:
-                problem = column_name_problem(name)
-                if problem:
-                    raise located_error((name,), problem, name)
-            refuse_duplicates([(name, (name,)) for name in columns], "column")
-        return columns
-
-    @model_validator(mode="after")
-    def _key_and_timestamp_are_columns(self) -> TableSpec:
-        if self.key not in self.columns:
-            message = f"key '{self.key}' is not one of the table's columns"
-            raise located_error(("key",), message, self.key)
-        if self.timestamp is not None:
-            column = self.columns.get(self.timestamp)
-            if column is None or base_type(column.type) not in TEMPORAL_TYPES:
-                message = f"'{self.timestamp}' is not a DATE or TIMESTAMP column of the table"
-                raise located_error(("timestamp",), message, self.timestamp)
-        return self
-
-
-class TablesFile(Spec):
-    tables: dict[Identifier, TableSpec]
-
-
-for _model in (AllOf, AnyOf, NotOf, SegmentSpec):
-    _model.model_rebuild()
+SegmentSpec.model_rebuild()

@@ -1,8 +1,9 @@
 """Read one definition file as YAML, bounded: size, encoding, aliases, depth, duplicate keys.
 
-Definitions are hostile input. Before any Python object is built, a file must be at most
-MAX_BYTES, UTF-8 text without control characters, and its aliases must not expand past
-MAX_ALIAS_NODES nodes or MAX_DEPTH levels (a "billion laughs" file is a few hundred bytes).
+Definitions are hostile input, and dags/ reads them at every parse. Before any node or
+Python object is built, a file must be at most MAX_BYTES, UTF-8 text without control
+characters, and hold at most MAX_NODES values and MAX_DEPTH levels, counted with aliases
+expanded (a "billion laughs" file is a few hundred bytes).
 Every refusal is a DefinitionError naming the file and, where there is one, the line.
 """
 
@@ -22,8 +23,8 @@ from yaml.constructor import ConstructorError, SafeConstructor
 from ferry.exceptions import Terminal
 from ferry.spec.errors import DefinitionError, document_path, format_loc, shorten
 
-MAX_BYTES = 1024 * 1024
-MAX_ALIAS_NODES = 10_000  # values that aliases may add to a file, counted expanded
+MAX_BYTES = 256 * 1024  # ~0.1 s to read; the biggest shipped file is under 10 KiB
+MAX_NODES = 20_000  # scalars and collections of a file, counted with aliases expanded
 MAX_DEPTH = 64
 SAVE_AS_UTF8 = "save it as UTF-8"
 _CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\x80-\x84\x86-\x9f\ufffe\uffff]")
@@ -36,8 +37,9 @@ _FOREIGN_BOMS = {
 _BASE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _MERGE_TAG = "tag:yaml.org,2002:merge"
 _STR_TAG = "tag:yaml.org,2002:str"
-# Every alias is '*' and an anchor character; text without one skips the event pass (and
-# its cost) and has only its depth checked, on the nodes.
+# Every alias is '*' and an anchor character, and every value takes at least one character:
+# a short text without an alias skips the event pass (and its cost) and has only its depth
+# checked, on the nodes.
 _MAYBE_ALIAS = re.compile(r"\*[^\s,\[\]{}]")
 
 
@@ -50,12 +52,20 @@ class UnreadableFile(Terminal):
 
 
 class Document:
-    """One definition file, read: its data, and its node tree for errors that need a line."""
+    """One definition file, read: its data, and its node tree for errors that need a line.
 
-    def __init__(self, path: Path, root: Path):
+    With collect_duplicates, a duplicate key does not refuse the file: it is listed in
+    .duplicates (with its loc), for a file of many definitions to refuse only the one that
+    holds it; the data then has YAML's last value, which nobody may use unchecked.
+    """
+
+    def __init__(self, path: Path, root: Path, *, collect_duplicates: bool = False):
         self.path = path
         self.name = display_name(path, root)
-        self.node, self.data = read_yaml(path, self.name)
+        self.duplicates: list[tuple[tuple, DefinitionError]] | None = (
+            [] if collect_duplicates else None
+        )
+        self.node, self.data = read_yaml(path, self.name, self.duplicates)
 
     def error(self, loc: tuple, problem: str, hint: str = "") -> DefinitionError:
         kept, line = document_path(self.node, loc)
@@ -108,12 +118,17 @@ def _hashed(name: str, whole: str) -> str:
     return f"{readable}-{digest}"
 
 
-def read_yaml(path: Path, name: str) -> tuple[yaml.Node | None, Any]:
-    """The file's node tree and data; raises UnreadableFile with file, line and fix."""
+def read_yaml(
+    path: Path, name: str, duplicates: list | None = None
+) -> tuple[yaml.Node | None, Any]:
+    """The file's node tree and data; raises UnreadableFile with file, line and fix.
+
+    duplicates: a list to collect (loc, error) of duplicate keys in, rather than refusing.
+    """
     text = decode(read_bounded(path, name), name)
-    if _MAYBE_ALIAS.search(text):
+    if len(text) > MAX_NODES or _MAYBE_ALIAS.search(text):
         check_expansion(text, name)
-    return construct(text, name)
+    return construct(text, name, duplicates)
 
 
 def read_bounded(path: Path, name: str) -> bytes:
@@ -153,15 +168,22 @@ def decode(raw: bytes, name: str) -> str:
 
 
 def check_expansion(text: str, name: str) -> None:
-    """Refuse deep nesting and alias bombs from the event stream, before any node is built.
+    """Refuse deep nesting, too many values and alias bombs from the event stream, before
+    any node is built.
 
     Each anchor's size (values, counted with its own aliases expanded) and depth are known
     when it ends, so an alias costs its anchor's size; the error names the line that uses it.
     """
     anchors: dict[str, tuple[int, int]] = {}
     stack: list[list] = []  # per open collection: [anchor, size, depth below]
-    added = 0
+    total, aliased = 0, False
     for event in _events(text, name):
+        if isinstance(event, yaml.AliasEvent):
+            aliased, total = True, total + anchors.get(event.anchor, (1, 1))[0]
+        elif isinstance(event, yaml.NodeEvent):  # a scalar or a collection's start
+            total += 1
+        if total > MAX_NODES:
+            raise _too_many(name, event, aliased)
         if isinstance(event, (yaml.SequenceStartEvent, yaml.MappingStartEvent)):
             if len(stack) >= MAX_DEPTH:
                 raise _too_deep(name, event)
@@ -169,11 +191,6 @@ def check_expansion(text: str, name: str) -> None:
             continue
         if isinstance(event, yaml.AliasEvent):
             size, depth = anchors.get(event.anchor, (1, 1))
-            added += size
-            if added > MAX_ALIAS_NODES:
-                problem = f"aliases expand to more than {MAX_ALIAS_NODES:,} values"
-                hint = "write the values out, or use fewer aliases"
-                raise UnreadableFile(DefinitionError(name, problem, "", _line(event), hint))
             if len(stack) + depth > MAX_DEPTH:
                 raise _too_deep(name, event)
             _close(stack, anchors, None, size, depth)
@@ -190,6 +207,15 @@ def _close(stack: list, anchors: dict, anchor: str | None, size: int, depth: int
     if stack:
         stack[-1][1] += size
         stack[-1][2] = max(stack[-1][2], depth + 1)
+
+
+def _too_many(name: str, event: yaml.Event, aliased: bool) -> UnreadableFile:
+    if aliased:
+        problem = f"aliases expand it to more than {MAX_NODES:,} values"
+        hint = "write the values out, or use fewer aliases"
+    else:
+        problem, hint = f"has more than {MAX_NODES:,} values", "split it into smaller files"
+    return UnreadableFile(DefinitionError(name, problem, "", _line(event), hint))
 
 
 def _too_deep(name: str, event: yaml.Event | yaml.Node) -> UnreadableFile:
@@ -227,8 +253,9 @@ def _events(text: str, name: str):
         raise UnreadableFile(yaml_error(name, error)) from None
 
 
-def construct(text: str, name: str) -> tuple[yaml.Node | None, Any]:
+def construct(text: str, name: str, duplicates: list | None = None) -> tuple[yaml.Node | None, Any]:
     loader = _Loader(text)
+    loader.duplicates = duplicates
     try:
         node = loader.get_single_node()
         if node is None:
@@ -237,7 +264,13 @@ def construct(text: str, name: str) -> tuple[yaml.Node | None, Any]:
             raise UnreadableFile(DefinitionError(name, problem, "", 1, hint))
         _check_depth(node, name)
         try:
-            return node, loader.construct_document(node)
+            data = loader.construct_document(node)
+            if duplicates:
+                duplicates[:] = [
+                    (node_loc(node, key.second), key.definition_error(name, node))
+                    for key in duplicates
+                ]
+            return node, data
         except DuplicateKey as error:
             raise UnreadableFile(error.definition_error(name, node)) from None
     except yaml.YAMLError as error:
@@ -288,6 +321,8 @@ def node_loc(root: yaml.Node, target: yaml.Node) -> tuple:
 class _Loader(_BASE_LOADER):  # type: ignore[misc, valid-type]
     """The safe loader, refusing duplicate keys; bad scalars are errors with their line."""
 
+    duplicates: list | None = None  # collect DuplicateKey here rather than raise it
+
     def construct_mapping(self, node: yaml.Node, deep: bool = False) -> dict:
         if isinstance(node, yaml.MappingNode):
             seen: dict[Any, yaml.Node] = {}
@@ -301,7 +336,9 @@ class _Loader(_BASE_LOADER):  # type: ignore[misc, valid-type]
                 except TypeError:
                     continue  # an unhashable key: the base class says so
                 if first is not key_node:
-                    raise DuplicateKey(key, first, key_node)
+                    if self.duplicates is None:
+                        raise DuplicateKey(key, first, key_node)
+                    self.duplicates.append(DuplicateKey(key, first, key_node))
         return super().construct_mapping(node, deep=deep)
 
 

@@ -203,6 +203,43 @@ def test_segment_regex_outside_re2_is_rejected_when_it_loads(include):
     assert "segments/lookahead.yaml:4 -> rules.value -> lookarounds" in error
 
 
+@pytest.mark.parametrize(
+    "value, problem",
+    [
+        ('"(?P<x>a)(?P=x)"', "backreferences are not supported"),
+        ('"a{1001}"', "a repeat count over 1000 is not supported"),
+        ('"(a)\\\\1"', "backreferences (\\1) are not supported"),
+    ],
+)
+def test_a_regex_duckdb_would_refuse_at_run_time_is_refused_at_load(include, value, problem):
+    rule = f"{{field: state, op: regex, value: {value}}}"
+    text = GOOD_EXPORT.format(id="rx") + f"filters:\n  where: [{rule}]\n"
+    write(include, "exports/rx.yaml", text)
+    [error] = errors_of(include)
+    assert error.startswith("include/exports/rx.yaml:7 -> filters.where[0].value -> ")
+    assert problem in error
+
+
+def test_a_unicode_class_regex_re2_knows_loads(include):
+    rule = r"{field: state, op: regex, value: '^\p{Greek}+$'}"
+    write(
+        include,
+        "exports/greek.yaml",
+        GOOD_EXPORT.format(id="greek") + f"filters: {{where: [{rule}]}}\n",
+    )
+    assert errors_of(include) == []
+
+
+def test_an_expectation_pattern_python_cannot_compile_is_refused_at_load(include):
+    text = (
+        GOOD_EXPORT.format(id="gx")
+        + "expectations: [{expect: regex, field: state, pattern: '(a'}]\n"
+    )
+    write(include, "exports/gx.yaml", text)
+    [error] = errors_of(include)
+    assert "gx.yaml:6 -> expectations[0].pattern -> not a valid regular expression" in error
+
+
 def test_expectation_on_a_column_the_files_lack_names_it(include):
     text = GOOD_EXPORT.format(id="expect") + "expectations: [{expect: not_null, field: stat}]\n"
     write(include, "exports/expect.yaml", text)
@@ -387,3 +424,120 @@ def test_a_file_with_thousands_of_problems_lists_fifty_and_counts_the_rest(inclu
     assert len(errors) == 51
     assert errors[-1].startswith("include/exports/noisy.yaml:56 -> key50 -> unknown field")
     assert errors[-1].endswith("and 1949 more problems after this one")
+
+
+def _duplicate_line(path: Path, line: str) -> int:
+    """Write line twice (the second right after the first); returns the second's number."""
+    lines = path.read_text().splitlines(keepends=True)
+    index = lines.index(line)
+    lines.insert(index + 1, line)
+    path.write_text("".join(lines))
+    return index + 2
+
+
+def test_a_broken_table_refuses_only_what_uses_it(include):
+    tables = include / "warehouse" / "tables.yaml"
+    line = _duplicate_line(tables, "      city: {type: VARCHAR}\n")
+    project = load_project(include)
+    [error] = project.broken["warehouse.tables"]
+    assert str(error) == (
+        f"include/warehouse/tables.yaml:{line} -> tables.customer_profile.columns.city -> "
+        f"duplicate key 'city' (first on line {line - 1}); keep one: YAML would silently use "
+        "the last"
+    )
+    assert "customer_profile" not in project.tables
+    assert {"lead", "contact", "account"} <= set(project.tables)
+    assert {"daily_lead_backup", "linkedin_enterprise_accounts"} <= set(project.exports)
+    errors = "\n".join(str(error) for error in project.errors)
+    assert (
+        "include/exports/customer_profiles_csv.yaml:6 -> source.table -> "
+        "table 'customer_profile' has errors of its own; fix it first"
+    ) in errors
+    assert (
+        "include/segments/high_value_customers.yaml:4 -> type -> "
+        "table 'customer_profile' has errors of its own; fix it first"
+    ) in errors
+    assert "segment 'high_value_customers' has errors of its own" in errors
+    assert "unknown" not in errors
+
+
+def test_a_broken_target_refuses_only_the_segment_exports_on_it(include):
+    targets = include / "targets.yaml"
+    line = _duplicate_line(targets, "  mailchimp:\n")
+    project = load_project(include)
+    [error] = project.broken["include.targets"]
+    assert str(error).startswith(
+        f"include/targets.yaml:{line} -> targets.mailchimp -> duplicate key 'mailchimp'"
+    )
+    assert "mailchimp" not in project.targets and "linkedin_companies" in project.targets
+    assert "linkedin_enterprise_accounts" in project.exports
+    [refused] = project.broken["exports.mailchimp_high_value"]
+    assert str(refused) == (
+        "include/exports/mailchimp_high_value.yaml:7 -> target -> "
+        "target 'mailchimp' has errors of its own; fix it first"
+    )
+
+
+def test_a_bad_value_in_one_target_keeps_the_others(include):
+    targets = include / "targets.yaml"
+    targets.write_text(targets.read_text().replace("max_rows: 300000", "max_rows: -1", 1))
+    project = load_project(include)
+    [error] = project.broken["include.targets"]
+    assert "targets.linkedin_companies.max_rows -> " in str(error)
+    assert "linkedin_companies" not in project.targets and "mailchimp" in project.targets
+    assert "mailchimp_high_value" in project.exports
+    assert "target 'linkedin_companies' has errors" in str(
+        project.broken["exports.linkedin_enterprise_accounts"][0]
+    )
+
+
+@pytest.mark.parametrize(
+    "text, problem",
+    [
+        ("tables: {}\ntables: {}\n", "duplicate key 'tables'"),
+        ("- a\n- b\n", "must be a YAML mapping"),
+        ("tables: [a]\n", "tables -> "),
+        ("tables: {a: [\n", "not valid YAML"),
+    ],
+)
+def test_a_problem_of_the_whole_catalogue_refuses_every_entry(include, text, problem):
+    (include / "warehouse" / "tables.yaml").write_text(text)
+    project = load_project(include)
+    assert project.tables == {} and project.exports == {}
+    assert problem in str(project.broken["warehouse.tables"][0])
+
+
+@pytest.mark.parametrize(
+    "op, value, problem",
+    [
+        ("in", "[{a: 1}]", "a mapping is not a single value; op in takes"),
+        ("not_in", "[TX, [CA]]", "a list is not a single value; op not_in takes"),
+        ("between", "[[1], 2]", "a list is not a single value; op between takes"),
+        ("in", "[TX, null]", "null in op in matches nothing; use op: is_null or not_null"),
+    ],
+)
+def test_a_value_item_that_is_not_a_single_value_is_refused(include, op, value, problem):
+    rule = f"{{field: state, op: {op}, value: {value}}}"
+    write(
+        include,
+        "exports/items.yaml",
+        GOOD_EXPORT.format(id="items") + f"filters:\n  where: [{rule}]\n",
+    )
+    [error] = errors_of(include)
+    assert error.startswith("include/exports/items.yaml:7 -> filters.where[0].value[")
+    assert problem in error
+
+
+def test_a_segment_rule_with_a_mapping_in_its_list_is_refused(include):
+    write(
+        include,
+        "segments/items.yaml",
+        """\
+        id: items
+        name: Items
+        type: contact
+        rules: {all: [{field: email, op: in, value: [{a: 1}]}]}
+        """,
+    )
+    [error] = errors_of(include)
+    assert error.startswith("include/segments/items.yaml:4 -> rules.all[0].value[0] -> a mapping")

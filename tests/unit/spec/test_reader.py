@@ -70,8 +70,31 @@ def test_a_file_over_the_size_limit_is_refused_before_parsing(include):
     text = GOOD_EXPORT.format(id="big") + "description: " + "x" * MAX_BYTES + "\n"
     error = only_error(include, "exports/big.yaml", text)
     assert (
-        error == "include/exports/big.yaml -> is larger than 1024 KiB; split it into smaller files"
+        error == "include/exports/big.yaml -> is larger than 256 KiB; split it into smaller files"
     )
+
+
+def test_a_file_over_256_kib_is_refused(include):
+    text = GOOD_EXPORT.format(id="big") + "description: " + "x" * 300 * 1024 + "\n"
+    error = only_error(include, "exports/big.yaml", text)
+    assert (
+        error == "include/exports/big.yaml -> is larger than 256 KiB; split it into smaller files"
+    )
+
+
+@pytest.mark.parametrize("item", ["- a\n", "- [a, b]\n", "- {a: b}\n"])
+def test_a_file_of_too_many_values_is_refused_at_the_line_that_passes_the_limit(include, item):
+    """25,000 short values fit in 256 KiB; building them all cost seconds at every DAG parse."""
+    head = GOOD_EXPORT.format(id="many") + "x-list:\n"
+    text = head + item * 25_000
+    started = time.monotonic()
+    error = only_error(include, "exports/many.yaml", text)
+    assert time.monotonic() - started < 3
+    assert error.startswith("include/exports/many.yaml:")
+    assert error.endswith("-> has more than 20,000 values; split it into smaller files")
+    line = int(error.split(":")[1].split(" ")[0])
+    per_item = 1 if item == "- a\n" else 3
+    assert line == pytest.approx(head.count("\n") + 20_000 // per_item, abs=20)
 
 
 @pytest.mark.parametrize("content", ["", "\n\n", "# nothing here yet\n# really\n"])
@@ -86,9 +109,11 @@ def test_an_alias_bomb_stops_at_the_line_that_uses_the_alias(include, field):
     started = time.monotonic()
     error = only_error(include, "exports/bomb.yaml", text)
     assert time.monotonic() - started < 5
-    # a..d expand to 9+81+729+6561 values; e's line is where aliases pass 10,000
+    # a..d expand to 9+81+729+6561 values; e's line is where the count passes 20,000
     line = GOOD_EXPORT.count("\n") + 1 + 5
-    assert error.startswith(f"include/exports/bomb.yaml:{line} -> aliases expand to more than")
+    assert error.startswith(
+        f"include/exports/bomb.yaml:{line} -> aliases expand it to more than 20,000"
+    )
     assert len(error) < 300
 
 
@@ -181,7 +206,7 @@ def test_a_value_yaml_cannot_build_names_its_line(include, value):
 
 
 def test_messages_never_carry_a_huge_value(include):
-    huge = "y" * 200_000
+    huge = "y" * 80_000  # three fit in MAX_BYTES
     text = GOOD_EXPORT.format(id="huge")
     text += f"kind: {huge}\n? {huge}\n: 1\nformat: {{type: {huge}}}\n"
     started = time.monotonic()

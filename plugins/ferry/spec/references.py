@@ -1,0 +1,277 @@
+"""Cross-file checks: each returns (loc, problem, hint) for the document that has the problem.
+
+A definition names tables, columns, segments, targets and exports of other files; each
+name must exist and be free of errors of its own, so the error is where the user looks.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from ferry.spec import models
+from ferry.spec.errors import did_you_mean
+from ferry.spec.models import ExportSpec, GroupSpec, SegmentSpec
+from ferry.spec.project import Project
+from ferry.spec.re2 import re2_problem
+from ferry.spec.reader import Document
+from ferry.spec.values import time_column_problem, value_problem
+
+Problem = tuple[tuple, str, str]  # (loc in the document, problem, hint)
+
+
+def segment_problems(segment: SegmentSpec, project: Project) -> list[Problem]:
+    try:
+        table = project.table_for_segment_type(segment.type)
+    except KeyError as error:
+        broken = project.broken_entries.get("tables", {})
+        for name, raw in broken.items():
+            if isinstance(raw, dict) and raw.get("segment_type") == segment.type:
+                return [(("type",), _has_errors("table", name), _FIX_FIRST)]
+        return [(("type",), str(error.args[0]), "")]
+    columns = project.tables[table].columns
+    return list(_rule_problems(segment.rules, ("rules",), columns, table))
+
+
+def _rule_problems(rule, loc: tuple, columns: dict, table: str):
+    if isinstance(rule, models.Condition):
+        yield from _condition_problems(rule, loc, columns, table)
+        return
+    key, children = _rule_children(rule)
+    for index, child in enumerate(children):
+        child_loc = loc + (key, index) if key != "not" else loc + (key,)
+        yield from _rule_problems(child, child_loc, columns, table)
+
+
+def _condition_problems(condition: models.Condition, loc: tuple, columns: dict, table: str):
+    yield from _column_problems([condition.field], loc + ("field",), columns, table)
+    if condition.op == "regex":
+        yield from _regex_problems(condition.value, loc + ("value",))
+    if condition.field in columns:
+        column_type = columns[condition.field].type
+        problem = value_problem(condition.op, condition.value, column_type)
+        if problem:
+            yield loc + ("value",), problem, ""
+
+
+def _rule_children(rule) -> tuple[str, list]:
+    if isinstance(rule, models.AllOf):
+        return "all", rule.all
+    if isinstance(rule, models.AnyOf):
+        return "any", rule.any
+    return "not", [rule.not_]
+
+
+def _regex_problems(pattern: Any, loc: tuple):
+    """The warehouse (DuckDB) runs RE2: what it would refuse is refused here, at load."""
+    problem = re2_problem(str(pattern))
+    if problem:
+        yield loc, problem, ""
+
+
+def _column_problems(names: list[str], loc: tuple, columns: dict, table: str):
+    for name in names:
+        if name not in columns:
+            yield loc, f"table '{table}' has no column '{name}'", did_you_mean(name, columns)
+
+
+def export_problems(export: ExportSpec, project: Project) -> list[Problem]:
+    problems = _source_problems(export, project)
+    if problems:
+        return problems
+    table = project.table_of(export)
+    columns = project.tables[table].columns
+    problems += _field_problems(export, columns, table)
+    problems += _destination_problems(export)
+    problems += _expectation_problems(export, columns)
+    return problems
+
+
+_FIX_FIRST = "fix it first"
+
+
+def _has_errors(kind: str, name: str) -> str:
+    return f"{kind} '{name}' has errors of its own"
+
+
+def _source_problems(export: ExportSpec, project: Project) -> list[Problem]:
+    source = export.source
+    if isinstance(source, models.TableSource):
+        return _reference_problems(project, "table", source.table, ("source", "table"))
+    problems = _reference_problems(project, "segment", source.segment, ("source", "segment"))
+    problems = problems or _reference_problems(project, "target", export.target, ("target",))
+    if problems:
+        return problems
+    if export.contacts_of_accounts:
+        if project.segments[source.segment].type != "account":
+            return [(("contacts_of_accounts",), "only an account segment has contacts", "")]
+        return _reference_problems(project, "table", "contact", ("contacts_of_accounts",))
+    return []
+
+
+def _reference_problems(project: Project, kind: str, name: Any, loc: tuple) -> list[Problem]:
+    """A table, segment or target the export names: known, or why not (its own errors)."""
+    known = {"table": project.tables, "segment": project.segments, "target": project.targets}
+    if name in known[kind]:
+        return []
+    if _is_broken(project, kind, name):
+        return [(loc, _has_errors(kind, name), _FIX_FIRST)]
+    return [(loc, f"unknown {kind} '{name}'", did_you_mean(name or "", known[kind]))]
+
+
+def _is_broken(project: Project, kind: str, name: Any) -> bool:
+    if kind == "segment":  # a segment file is named by its id, as export files are
+        return f"segments.{name}" in project.broken
+    return str(name) in project.broken_entries.get(f"{kind}s", {})
+
+
+def _field_problems(export: ExportSpec, columns: dict, table: str) -> list[Problem]:
+    problems: list[Problem] = []
+    if export.fields != "all":
+        for index, choice in enumerate(export.fields):
+            name = choice if isinstance(choice, str) else choice.field
+            loc = ("fields", index) if isinstance(choice, str) else ("fields", index, "field")
+            problems += _column_problems([name], loc, columns, table)
+            derived = not isinstance(choice, str) and choice.derive
+            if name in columns and columns[name].pii and name not in export.pii and not derived:
+                hint = f"add pii: {{{name}: keep}} (or hash, mask, tokenize, exclude)"
+                problems.append(
+                    (loc, f"'{name}' is PII and the export does not say how to send it", hint)
+                )
+    filters = export.filters
+    if filters.window:
+        problems += _column_problems(
+            [filters.window.column], ("filters", "window", "column"), columns, table
+        )
+        problems += _time_column_problems(
+            filters.window.column, ("filters", "window", "column"), columns
+        )
+    if filters.date_column:
+        problems += _column_problems(
+            [filters.date_column], ("filters", "date_column"), columns, table
+        )
+        problems += _time_column_problems(filters.date_column, ("filters", "date_column"), columns)
+    for index, condition in enumerate(filters.where):
+        problems += _condition_problems(condition, ("filters", "where", index), columns, table)
+    for name in export.pii:
+        problems += _column_problems([name], ("pii", name), columns, table)
+    return problems
+
+
+def _time_column_problems(name: str, loc: tuple, columns: dict) -> list[Problem]:
+    problem = name in columns and time_column_problem(columns[name].type)
+    return [(loc, f"'{name}' {problem}", "")] if problem else []
+
+
+def _output_names(export: ExportSpec, columns: dict) -> list[str]:
+    """The columns the files will have: renamed, and without PII nobody decided on."""
+    if export.fields != "all":
+        return [c if isinstance(c, str) else c.output_name for c in export.fields]
+    decided = {name for name, rule in export.pii.items() if rule != "exclude"}
+    return [name for name, column in columns.items() if not column.pii or name in decided]
+
+
+def _expectation_problems(export: ExportSpec, columns: dict) -> list[Problem]:
+    names = _output_names(export, columns)
+    problems = [
+        (("expectations", index, "field"), f"the files have no column '{item.field}'",
+         did_you_mean(item.field, names))
+        for index, item in enumerate(export.expectations)
+        if item.field and item.field not in names
+    ]  # fmt: skip
+    for index, item in enumerate(export.expectations):
+        if item.expect == "regex" and item.pattern is not None:
+            problems += _python_regex_problems(item.pattern, ("expectations", index, "pattern"))
+    return problems
+
+
+def _python_regex_problems(pattern: str, loc: tuple) -> list[Problem]:
+    """Expectations run in pandas, with Python's re: a bad pattern would fail the run."""
+    try:
+        re.compile(pattern)
+    except (re.error, RecursionError, OverflowError) as error:
+        return [(loc, f"not a valid regular expression: {error}", "")]
+    return []
+
+
+def _destination_problems(export: ExportSpec) -> list[Problem]:
+    from ferry.spec.templates import path_template_problems
+
+    problems: list[Problem] = []
+    seen: dict[str, int] = {}
+    for index, destination in enumerate(export.destinations):
+        task_name = destination.name or destination.type
+        if task_name in seen:
+            hint = f"give each a distinct name, e.g. name: {destination.type}_{index + 1}"
+            problems.append((("destinations", index), f"a second {task_name} destination", hint))
+        seen[task_name] = index
+        path = getattr(destination, "path", None)
+        if path is not None:
+            absolute = destination.type == "sftp"
+            for problem in path_template_problems(path, absolute=absolute):
+                problems.append((("destinations", index, "path"), f"path {problem}", ""))
+    return problems
+
+
+def group_problems(group: GroupSpec, project: Project) -> list[Problem]:
+    problems: list[Problem] = []
+    seen: set[str] = set()
+    for index, member in enumerate(group.members):
+        loc = ("members", index, "export")
+        if member.export in seen:
+            problems.append((loc, f"export '{member.export}' is listed twice", "list each once"))
+        elif f"exports.{member.export}" in project.broken:
+            problems.append(
+                (loc, f"export '{member.export}' has errors of its own", "fix it first")
+            )
+        elif member.export not in project.exports:
+            hint = did_you_mean(member.export, project.exports)
+            problems.append((loc, f"unknown export '{member.export}'", hint))
+        seen.add(member.export)
+    return problems
+
+
+def check_dependencies(project: Project) -> None:
+    """After all exports load: depends_on names must exist and must not form a circle."""
+    known = set(project.tables) | set(project.segments) | set(project.exports)
+    for export_id, export in list(project.exports.items()):
+        for index, name in enumerate(export.depends_on or []):
+            if name not in known:
+                problem, hint = _dependency_problem(project, name, known)
+                _unload(project, export_id, ("depends_on", index), problem, hint)
+                break
+    for export_id in _exports_in_cycles(project.exports):
+        problem = "depends on itself through other exports"
+        _unload(project, export_id, ("depends_on",), problem, "remove one link")
+
+
+def _dependency_problem(project: Project, name: str, known: set[str]) -> tuple[str, str]:
+    if _is_broken(project, "table", name):
+        return _has_errors("table", name), _FIX_FIRST
+    if _is_broken(project, "segment", name) or f"exports.{name}" in project.broken:
+        return f"'{name}' has errors of its own", _FIX_FIRST
+    return f"'{name}' is not a table, segment or export", did_you_mean(name, known)
+
+
+def _unload(project: Project, export_id: str, loc: tuple, problem: str, hint: str) -> None:
+    project.exports.pop(export_id)
+    path = project.files.pop(f"exports:{export_id}")
+    project.mark_broken(path, [Document(path, project.root).error(loc, problem, hint)])
+
+
+def _exports_in_cycles(exports: dict[str, ExportSpec]) -> list[str]:
+    edges = {
+        key: [d for d in (spec.depends_on or []) if d in exports] for key, spec in exports.items()
+    }
+    in_cycle = []
+    for start in edges:
+        stack, seen = list(edges[start]), set()
+        while stack:
+            node = stack.pop()
+            if node == start:
+                in_cycle.append(start)
+                break
+            if node not in seen:
+                seen.add(node)
+                stack.extend(edges[node])
+    return in_cycle
