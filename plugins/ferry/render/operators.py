@@ -153,9 +153,10 @@ class DeliverOperator(BaseOperator):
 
         with task_outcome(self.log):
             run = run_info(context, self.export_id)
-            template_vars = {**run.template_vars(), "macros": context.get("macros")}
             try_number = context["ti"].try_number
-            return steps.deliver(run, self.destination, template_vars, try_number, log=self.log)
+            return steps.deliver(
+                run, self.destination, run.template_vars(), try_number, log=self.log
+            )
 
 
 @dataclass(frozen=True)
