@@ -6,14 +6,13 @@ import importlib
 import inspect
 import pkgutil
 import sqlite3
-import subprocess
-import sys
 from pathlib import Path
 
 import duckdb
 import pytest
 
 import ferry
+from duckdb_lock import held_by_another_process
 from ferry import staging
 from ferry.delivery import DeliveryError, RejectRateExceeded, StagedFileMismatch
 from ferry.engine import ExpectationsFailed, MissingPiiKeyError
@@ -97,18 +96,11 @@ def test_a_query_that_cannot_convert_a_value_is_terminal():
 
 def test_a_warehouse_locked_by_another_process_is_transient(tmp_path: Path):
     path = tmp_path / "locked.duckdb"
-    holder = subprocess.Popen(
-        [sys.executable, "-c", "import duckdb, sys, time; c = duckdb.connect(sys.argv[1]); "
-         "print('locked', flush=True); time.sleep(60)", str(path)],
-        stdout=subprocess.PIPE, text=True,
-    )  # fmt: skip
-    try:
-        assert holder.stdout.readline().strip() == "locked"
-        with pytest.raises(duckdb.Error, match="Could not set lock") as raised:
-            duckdb.connect(str(path), read_only=True)
-    finally:
-        holder.kill()
-        holder.wait()
+    with (
+        held_by_another_process(path, seconds=60),
+        pytest.raises(duckdb.Error, match="Could not set lock") as raised,
+    ):
+        duckdb.connect(str(path), read_only=True)
     assert kind_of(raised.value) == "transient"
 
 

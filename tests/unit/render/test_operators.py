@@ -7,13 +7,12 @@ from __future__ import annotations
 
 import datetime as dt
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import yaml
 
+from duckdb_lock import held_by_another_process
 from ferry import history
 from include_copy import copy_include
 
@@ -100,17 +99,8 @@ def test_a_transient_error_is_retried(dags, warehouse, tmp_path, monkeypatch):
     locked = tmp_path / "locked.duckdb"
     shutil.copy(warehouse, locked)
     monkeypatch.setenv("FERRY_WAREHOUSE", str(locked))
-    holder = subprocess.Popen(
-        [sys.executable, "-c", "import duckdb, sys, time; c = duckdb.connect(sys.argv[1]); "
-         "print('locked', flush=True); time.sleep(120)", str(locked)],
-        stdout=subprocess.PIPE, text=True,
-    )  # fmt: skip
-    try:
-        assert holder.stdout.readline().strip() == "locked"
+    with held_by_another_process(locked):
         _, tis = run(dags, "plain_leads")
-    finally:
-        holder.kill()
-        holder.wait()
 
     assert tis["check_eligibility"].state == "success"
     check = tis["check_limits"]
