@@ -42,7 +42,8 @@ EXTENSIONS = {"csv_gzip": "csv.gz", "csv": "csv", "parquet": "parquet", "jsonl":
 
 def bench_plan(format_name: str, staging: Path):
     """The benchmark export as a Ferry plan: 8 fields, email hashed, half the rows."""
-    from ferry.plan import RunInfo, build_plan
+    from ferry.plan import build_plan
+    from ferry.run_info import RunInfo
     from ferry.spec import models
     from ferry.spec.loader import load_project
 

@@ -46,13 +46,14 @@ with DAG(
         """Hold the refresh markers and copy the warehouse to the work file."""
         from dataclasses import asdict
 
-        from ferry import paths, steps, warehouse_refresh
+        from ferry import paths, warehouse_refresh
+        from ferry.definitions import current_project
 
         run = context["dag_run"]
         now = run.data_interval_end or run.logical_date or run.run_after
         batch = warehouse_refresh.begin(
             paths.warehouse_path(),
-            warehouse_refresh.refreshed_names(steps.current_project()),
+            warehouse_refresh.refreshed_names(current_project()),
             now=now,
             new_profiles=int(context["params"]["new_profiles"]),
             holder=f"{run.dag_id} {run.run_id}",
@@ -76,10 +77,11 @@ with DAG(
     @task
     def refresh_segments(batch: dict) -> dict:
         """Recompute every segment's members."""
-        from ferry import steps, warehouse_refresh
+        from ferry import warehouse_refresh
+        from ferry.definitions import current_project
 
         batch_ = warehouse_refresh.Batch(**batch)
-        return warehouse_refresh.refresh_memberships(batch_, steps.current_project())
+        return warehouse_refresh.refresh_memberships(batch_, current_project())
 
     @task(outlets=REFRESHED)
     def publish(batch: dict, **context) -> None:

@@ -33,8 +33,9 @@ class RunRecordListener:
 def _ended(dag_run, state: str, msg: str) -> None:
     try:
         from ferry import run_listener
+        from ferry.dag_ids import is_ferry_run
 
-        if run_listener.is_ferry_run(dag_run.dag_id):
+        if is_ferry_run(dag_run.dag_id):
             run_listener.record_ended_run(_ended_run(dag_run, state, msg), log)
     except Exception:
         log.exception("ferry: the end of run %s was not recorded", getattr(dag_run, "run_id", "?"))
@@ -42,6 +43,7 @@ def _ended(dag_run, state: str, msg: str) -> None:
 
 def _ended_run(dag_run, state: str, msg: str):
     from ferry import notify, run_listener
+    from ferry.dag_ids import group_of_dag
 
     run_type = getattr(dag_run.run_type, "value", dag_run.run_type)
     return run_listener.EndedRun(
@@ -56,9 +58,7 @@ def _ended_run(dag_run, state: str, msg: str):
         run_after=dag_run.run_after,
         triggered_by=dag_run.triggering_user_name or str(run_type),
         log_url=notify.run_url(dag_run.dag_id, dag_run.run_id),
-        members_started=_members_started(dag_run)
-        if run_listener.is_group_run(dag_run.dag_id)
-        else {},
+        members_started=_members_started(dag_run) if group_of_dag(dag_run.dag_id) else {},
     )
 
 

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ferry import history, paths
+from ferry.definitions import current_project
 from ferry.exceptions import ExportRejected, ExportSkipped
 from ferry.plan import ExportPlan
 from ferry.spec.models import ExportSpec, SegmentSource, TargetSpec
@@ -29,12 +30,6 @@ NOT_ELIGIBLE = (
 )
 
 
-def _project():
-    from ferry.steps import current_project
-
-    return current_project()
-
-
 # --- Eligibility -------------------------------------------------------------------------
 
 
@@ -45,7 +40,7 @@ def check_eligibility(plan: ExportPlan, *, log: logging.Logger) -> dict:
         ExportRejected: With the message users know, naming the type the target accepts,
             or naming the required field the export does not send.
     """
-    export, project = plan.export, _project()
+    export, project = plan.export, current_project()
     target = project.targets.get(export.target or "")
     if isinstance(export.source, SegmentSource):
         segment = project.segments[export.source.segment]
@@ -137,7 +132,7 @@ def check_limits(plan: ExportPlan, *, log: logging.Logger, record: bool = True) 
     from ferry import engine
 
     rows, size = engine.count(plan, warehouse=paths.warehouse_path())
-    limits = effective_limits(plan.export, _project().targets.get(plan.export.target or ""))
+    limits = effective_limits(plan.export, current_project().targets.get(plan.export.target or ""))
     log.info("Export %s: %s rows, about %s bytes", plan.export.id, f"{rows:,}", f"{size:,}")
     reason = over_maximum(rows, size, limits)
     if reason:
@@ -260,7 +255,7 @@ def preview(plan: ExportPlan, *, warehouse: Path, pii_key: bytes | None, rows: i
     """Eligibility, row count, files and bytes against the limits, and the first rows."""
     from ferry import engine
 
-    target = _project().targets.get(plan.export.target or "")
+    target = current_project().targets.get(plan.export.target or "")
     found = Preview(plan, target, effective_limits(plan.export, target))
     quiet = logging.getLogger("ferry.preview")
     quiet.setLevel(logging.WARNING)  # the report says it all; hints (errors) still show

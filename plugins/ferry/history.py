@@ -18,7 +18,7 @@ from pathlib import Path
 
 from ferry import paths
 from ferry.manifest import Manifest
-from ferry.plan import RunInfo
+from ferry.run_info import RunInfo
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (

@@ -30,10 +30,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from ferry import history
-from ferry.plan import GROUP_DAG_PREFIX, RunInfo
+from ferry.dag_ids import export_of_dag, group_of_dag
+from ferry.run_info import RunInfo
 
 LOG = logging.getLogger(__name__)
-EXPORT_PREFIX, GROUP_PREFIX = "export__", GROUP_DAG_PREFIX
 # The messages the scheduler passes when a run's own course ends it (airflow.models.dagrun,
 # the scheduler's dagrun_timeout); any other message is a state set by hand.
 SCHEDULER_MESSAGES = {
@@ -85,15 +85,6 @@ class EndedRun:
         return self.msg not in SCHEDULER_MESSAGES
 
 
-def is_ferry_run(dag_id: str) -> bool:
-    """Cheap test the plugin makes before it reads anything more of the run."""
-    return dag_id.startswith((EXPORT_PREFIX, GROUP_PREFIX))
-
-
-def is_group_run(dag_id: str) -> bool:
-    return dag_id.startswith(GROUP_PREFIX)
-
-
 def record_ended_run(run: EndedRun, log: logging.Logger = LOG) -> list[history.RunRecord]:
     """Write the records the run still lacks (see the module's rules); return those written."""
 
@@ -114,14 +105,14 @@ def record_ended_run(run: EndedRun, log: logging.Logger = LOG) -> list[history.R
 
 def _runs_of(run: EndedRun) -> Iterator[tuple[RunInfo, dt.datetime | None, str]]:
     """(the export run, when it started, its group run id) for each run to look at."""
-    if run.dag_id.startswith(EXPORT_PREFIX):
-        export_id = run.dag_id.removeprefix(EXPORT_PREFIX)
+    if export_of_dag(run.dag_id):
+        export_id = export_of_dag(run.dag_id)
         info = RunInfo(
             export_id, run.run_id, triggered_by=run.triggered_by, run_after=run.run_after
         )
         yield info, run.started_at, ""
-    elif run.dag_id.startswith(GROUP_PREFIX):
-        group_id = run.dag_id.removeprefix(GROUP_PREFIX)
+    elif group_of_dag(run.dag_id):
+        group_id = group_of_dag(run.dag_id)
         group_run_id = RunInfo(group_id, run.run_id).job_run_id
         for export_id, started_at in run.members_started.items():
             info = RunInfo(

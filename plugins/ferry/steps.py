@@ -10,34 +10,21 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import functools
 import logging
 from collections.abc import Callable
 from dataclasses import asdict
-from pathlib import Path
 from typing import Any
 
 from ferry import history, paths, staging
 from ferry.checks import check_eligibility, check_limits
+from ferry.definitions import current_project
 from ferry.exceptions import ExportRejected
 from ferry.manifest import read_manifest
-from ferry.plan import ExportPlan, RunInfo, build_plan
+from ferry.plan import ExportPlan, build_plan
+from ferry.run_info import RunInfo
 from ferry.run_params import check_ids_for_key
-from ferry.spec.loader import Project, load_project
 
 KEYED_ACTIONS = ("hash", "tokenize")  # PII actions that need the ferry_pii key
-
-
-@functools.cache
-def _project_at(root: Path, stamp: float) -> Project:
-    return load_project(root)
-
-
-def current_project() -> Project:
-    """The definitions as they are now on disk (reloaded when a file changes)."""
-    root = paths.include_dir()
-    stamp = max((p.stat().st_mtime for p in root.rglob("*.y*ml")), default=0.0)
-    return _project_at(root, stamp)
 
 
 def plan_for(run: RunInfo) -> ExportPlan:
@@ -145,9 +132,9 @@ def deliver(
 
 def _destination(plan: ExportPlan, name: str):
     for destination in plan.export.destinations:
-        if (destination.name or destination.type) == name:
+        if destination.label == name:
             return destination
-    names = ", ".join(d.name or d.type for d in plan.export.destinations)
+    names = ", ".join(d.label for d in plan.export.destinations)
     raise ExportRejected(
         f"export '{plan.export.id}' has no destination '{name}' now (it has: {names}); "
         "its definition changed after the run started: start a new run"

@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from ferry import paths
-from ferry.plan import RunInfo
+from ferry.run_info import RunInfo
 from servers import MotoS3, OpenSshServer, SmtpServer, WebhookServer, airflow_connection, running
 
 pytestmark = pytest.mark.integration

@@ -28,7 +28,7 @@ import yaml
 from ferry import history, refresh
 from ferry.cli import main
 from ferry.cli.table import short_time
-from ferry.plan import RunInfo
+from ferry.run_info import RunInfo
 from include_copy import copy_include
 
 pytestmark = pytest.mark.integration

@@ -17,7 +17,7 @@ import duckdb
 import pytest
 
 from ferry import paths
-from ferry.plan import RunInfo
+from ferry.run_info import RunInfo
 
 pytestmark = pytest.mark.integration
 EXPORT_ID = "customer_profiles_csv"

@@ -13,7 +13,8 @@ import pytest
 import yaml
 
 from ferry import history, paths
-from ferry.plan import RunInfo, group_of_dag
+from ferry.dag_ids import group_of_dag
+from ferry.run_info import RunInfo
 from include_copy import copy_include
 
 pytestmark = pytest.mark.integration

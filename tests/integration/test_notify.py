@@ -19,7 +19,7 @@ import yaml
 from ferry import history
 from ferry.history import RunRecord
 from ferry.notify import targets_for
-from ferry.plan import RunInfo
+from ferry.run_info import RunInfo
 from ferry.spec.models import Notify
 from include_copy import copy_include
 from servers import SmtpServer, WebhookServer, running

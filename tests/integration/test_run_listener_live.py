@@ -15,7 +15,7 @@ import pytest
 
 from ferry import history, refresh
 from ferry.airflow_api import AirflowClient
-from ferry.plan import RunInfo
+from ferry.run_info import RunInfo
 
 pytestmark = pytest.mark.integration
 CUSTOMERS = "customer_profiles_csv"  # scheduled on refresh: no run of its own meanwhile

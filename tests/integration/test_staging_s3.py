@@ -23,7 +23,7 @@ import pytest
 
 from ferry import history, paths, staging, steps
 from ferry.exceptions import kind_of
-from ferry.plan import RunInfo
+from ferry.run_info import RunInfo
 from include_copy import copy_include
 from servers import MotoS3, airflow_connection, free_port, running
 

@@ -16,8 +16,9 @@ import pytest
 
 from ferry import checks, engine, history, steps
 from ferry.cli import main as ferry
+from ferry.definitions import current_project
 from ferry.exceptions import ExportRejected, ExportSkipped
-from ferry.plan import RunInfo
+from ferry.run_info import RunInfo
 from include_copy import copy_include
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -57,7 +58,7 @@ def include(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, warehouse: Path) ->
 def add_export(include: Path, export_id: str, segment: str, target: str, extra: str = "") -> str:
     text = EXPORT.format(id=export_id, segment=segment, target=target) + textwrap.dedent(extra)
     (include / "exports" / f"{export_id}.yaml").write_text(text)
-    assert not steps.current_project().errors, steps.current_project().errors
+    assert not current_project().errors, current_project().errors
     return export_id
 
 
@@ -168,7 +169,7 @@ def test_the_tightest_limit_wins_and_says_whose_it_is(include):
     limits = "limits: {max_rows: 5000, warn_rows: 500}\n"
     add_export(include, "tight", "high_value_customers", "tiny_crm", WITH_EMAIL + limits)
     plan = plan_of("tight")
-    limits = checks.effective_limits(plan.export, steps.current_project().targets["tiny_crm"])
+    limits = checks.effective_limits(plan.export, current_project().targets["tiny_crm"])
     assert limits["max_rows"] == checks.Limit(3000, "target Tiny CRM")
     assert limits["warn_rows"] == checks.Limit(500, "export tight")
     assert limits["max_bytes"] == checks.Limit(5_000_000_000, "platform default")

@@ -12,7 +12,7 @@ import pytest
 
 from ferry import history
 from ferry.cli import main
-from ferry.plan import RunInfo
+from ferry.run_info import RunInfo
 
 T0 = dt.datetime(2026, 11, 20, 2, 0, tzinfo=dt.UTC)
 

@@ -10,7 +10,8 @@ import pytest
 
 from ferry.engine import extract
 from ferry.manifest import read_manifest
-from ferry.plan import RunInfo, build_plan
+from ferry.plan import build_plan
+from ferry.run_info import RunInfo
 from ferry.spec.loader import load_project
 
 ROOT = Path(__file__).resolve().parents[2]

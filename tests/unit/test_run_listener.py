@@ -18,7 +18,7 @@ import pytest
 
 from ferry import history, run_listener, steps
 from ferry.manifest import Manifest, StagedFile
-from ferry.plan import RunInfo
+from ferry.run_info import RunInfo
 from ferry.run_listener import EndedRun
 
 ROOT = Path(__file__).resolve().parents[2]

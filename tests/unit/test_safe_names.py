@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from ferry import staging
-from ferry.plan import RunInfo
+from ferry.run_info import RunInfo
 from ferry.safe_names import (
     MAX_NAME,
     folder_name,

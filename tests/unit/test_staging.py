@@ -13,7 +13,8 @@ import pytest
 
 from ferry import paths, staging, steps
 from ferry.exceptions import ExportRejected
-from ferry.plan import RunInfo, build_plan
+from ferry.plan import build_plan
+from ferry.run_info import RunInfo
 from ferry.spec.loader import load_project
 from ferry.staging import Remote, StagingConfigError, parse_root
 
@@ -142,7 +143,7 @@ import json, sys
 from pathlib import Path
 from ferry import staging, steps
 from ferry.manifest import Manifest
-from ferry.plan import RunInfo
+from ferry.run_info import RunInfo
 
 plan = steps.plan_for(RunInfo("daily_lead_backup", "r1"))
 plan.staging_dir.mkdir(parents=True)

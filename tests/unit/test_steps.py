@@ -8,7 +8,7 @@ import pytest
 
 from ferry import steps
 from ferry.exceptions import ExportRejected
-from ferry.plan import RunInfo
+from ferry.run_info import RunInfo
 
 
 def test_a_destination_gone_from_the_definition_fails_the_delivery_at_once():

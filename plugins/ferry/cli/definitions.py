@@ -103,7 +103,7 @@ def run_definitions(args: argparse.Namespace) -> int:
     print(f"{'ID':32} {'KIND':9} {'SOURCE':28} {'SCHEDULE':12} DESTINATIONS")
     for export in project.exports.values():
         source = next(iter(export.source.model_dump().values()))
-        kinds = ",".join(d.name or d.type for d in export.destinations)
+        kinds = ",".join(d.label for d in export.destinations)
         print(f"{export.id:32} {export.kind:9} {source:28} {export.schedule:12} {kinds}")
     for key in project.broken:
         print(f"{key:32} BROKEN    (ferry validate says why)")

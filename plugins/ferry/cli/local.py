@@ -11,7 +11,7 @@ import sys
 
 from ferry import checks, paths, steps
 from ferry.exceptions import ExportRejected, ExportSkipped, Terminal, describe, kind_of
-from ferry.plan import RunInfo
+from ferry.run_info import RunInfo
 from ferry.run_params import EARLIEST, LATEST, parse_run_params
 
 log = logging.getLogger("ferry")
@@ -149,7 +149,7 @@ def _run_steps(run: RunInfo, started: dt.datetime, progress: _Progress) -> dict:
         steps.run_step(name, run, log=log, pii_key=_pii_key)
     receipts = []
     for destination in steps.plan_for(run).export.destinations:
-        name = destination.name or destination.type
+        name = destination.label
         progress.step = f"deliver_{name}"
         receipts.append(steps.deliver(run, name, run.template_vars(), 1, log=log))
     progress.step = "finalize"

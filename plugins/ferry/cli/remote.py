@@ -33,7 +33,7 @@ from ferry.airflow_api import (
     AirflowUnreachable,
     TriggerOutcomeUnknown,
 )
-from ferry.plan import GROUP_MARK, RunInfo
+from ferry.run_info import GROUP_MARK, RunInfo
 from ferry.schedule_status import NOT_RUNNING_STATUSES, export_status
 from ferry.spec.loader import Project, load_project
 from ferry.spec.models import ExportSpec

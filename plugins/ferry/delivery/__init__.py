@@ -19,7 +19,6 @@ from ferry.delivery.base import (
     RejectRateExceeded,
     RetryPolicy,
     StagedFileMismatch,
-    destination_name,
 )
 from ferry.delivery.housekeeping import purge_downloads
 from ferry.manifest import read_manifest
@@ -72,7 +71,7 @@ def deliver(
     log.info(
         "Delivering run %s of export %s to %s destination '%s' (try %d): %d files, %d rows",
         context.run.job_run_id, context.export.id, destination.type,
-        destination_name(destination), context.try_number, len(manifest.files), manifest.rows,
+        destination.label, context.try_number, len(manifest.files), manifest.rows,
     )  # fmt: skip
     receipt = sender.send(destination, staging_dir, manifest, context, log=log)
     log.info(

@@ -20,7 +20,7 @@ import jinja2
 
 from ferry.exceptions import Terminal
 from ferry.manifest import MANIFEST_NAME, Manifest, StagedFile, sha256_of
-from ferry.plan import RunInfo
+from ferry.run_info import RunInfo
 from ferry.safe_names import path_problem, segment_problem
 from ferry.spec.models import ExportSpec
 from ferry.spec.templates import is_folder, placeholders_of, render_path
@@ -95,11 +95,6 @@ class StagedFileMismatch(DeliveryError, Terminal):
     """A staged file is missing or differs from the manifest: nothing is sent."""
 
     retryable = False
-
-
-def destination_name(destination: Any) -> str:
-    """The name a destination goes by in task ids, logs and receipts."""
-    return getattr(destination, "name", None) or destination.type
 
 
 def checked_files(staging_dir: Path, manifest: Manifest) -> list[tuple[StagedFile, Path]]:

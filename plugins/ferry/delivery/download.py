@@ -20,7 +20,6 @@ from ferry.delivery.base import (
     DeliveryError,
     DeliveryReceipt,
     checked_files,
-    destination_name,
     file_record,
 )
 from ferry.manifest import MANIFEST_NAME, Manifest, sha256_of
@@ -55,7 +54,7 @@ def send(
     log.info("Download: %d files, %d bytes in %s", len(checked), manifest.bytes, final)
     files = [file_record(s.name, (final / s.name).as_uri(), s) for s, _ in checked]
     return DeliveryReceipt(
-        destination=destination_name(destination),
+        destination=destination.label,
         type="download",
         files=files,
         rows=manifest.rows,

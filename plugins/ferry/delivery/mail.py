@@ -24,7 +24,6 @@ from ferry.delivery.base import (
     DeliveryReceipt,
     checked_files,
     describe_error,
-    destination_name,
     file_record,
     plan_layout,
     template_values,
@@ -75,11 +74,11 @@ def _message(destination, values: dict, context: DeliveryContext) -> _Message:
             to=recipients(destination.to, values),
             subject=" ".join(_render(destination.subject, values).split()),  # one header line
             body=_render(destination.body, values) if destination.body else "",
-            message_id=f"<{context.run.job_run_id}.{destination_name(destination)}@ferry>",
+            message_id=f"<{context.run.job_run_id}.{destination.label}@ferry>",
         )
     except (jinja2.TemplateError, ValueError) as error:
         raise DeliveryError(
-            f"email destination '{destination_name(destination)}': {error}; nothing is sent",
+            f"email destination '{destination.label}': {error}; nothing is sent",
             retryable=False,
         ) from error
 
@@ -175,7 +174,7 @@ def _send(destination, message: _Message, html_body: str, files: list[Path], con
         with_retries(attempt, what=what, retry_on=transient, log=log)
     except Exception as error:
         raise DeliveryError(
-            f"email destination '{destination_name(destination)}': sending via connection "
+            f"email destination '{destination.label}': sending via connection "
             f"'{destination.connection}' ({_server(destination)}) failed: {describe_error(error)}",
             retryable=isinstance(error, transient),
         ) from error
@@ -201,7 +200,7 @@ def _receipt(destination, manifest, checked, to, message, attach, fetch_from) ->
         for s, _ in checked
     ]
     return DeliveryReceipt(
-        destination=destination_name(destination),
+        destination=destination.label,
         type="email",
         files=files,
         rows=manifest.rows,

@@ -21,7 +21,6 @@ from ferry.delivery.base import (
     Layout,
     Outgoing,
     checked_files,
-    destination_name,
     file_record,
     left_by_earlier_try,
     manifest_bytes,
@@ -72,7 +71,7 @@ def send(
     target.remove(left_by_earlier_try(earlier, layout))
     target.put_manifest(layout)
     return DeliveryReceipt(
-        destination=destination_name(destination),
+        destination=destination.label,
         type="s3",
         files=[file_record(i.staged.name, target.url(i.target), i.staged) for i in layout.files],
         rows=manifest.rows,
@@ -114,7 +113,7 @@ class _Target:
         )
         if head["ContentLength"] != item.staged.bytes:
             raise DeliveryError(
-                f"s3 destination '{destination_name(self.destination)}': {self.url(item.target)} "
+                f"s3 destination '{self.destination.label}': {self.url(item.target)} "
                 f"holds {head['ContentLength']} bytes, expected {item.staged.bytes}"
             )
         self.log.info(
@@ -191,7 +190,7 @@ class _Target:
 
     def _failed(self, what: str, error: Exception, *, retryable: bool) -> DeliveryError:
         return DeliveryError(
-            f"s3 destination '{destination_name(self.destination)}': {what} to bucket "
+            f"s3 destination '{self.destination.label}': {what} to bucket "
             f"'{self.bucket}' at {self.endpoint} failed: {error}",
             retryable=retryable,
         )

@@ -24,7 +24,6 @@ from ferry.delivery.base import (
     DeliveryReceipt,
     checked_files,
     describe_error,
-    destination_name,
     file_record,
     left_by_earlier_try,
     manifest_bytes,
@@ -64,7 +63,7 @@ def send(
         )
         files = [file_record(i.staged.name, session.url(i.target), i.staged) for i in layout.files]
     return DeliveryReceipt(
-        destination=destination_name(destination),
+        destination=destination.label,
         type="sftp",
         files=files,
         rows=manifest.rows,
@@ -133,7 +132,7 @@ class _Session:
             return with_retries(attempt, what=described, retry_on=_transient_errors(), log=self.log)
         except _transient_errors() as error:
             raise DeliveryError(
-                f"sftp destination '{destination_name(self.destination)}': {what} to "
+                f"sftp destination '{self.destination.label}': {what} to "
                 f"{self.address} failed: {describe_error(error)}"
             ) from error
 
@@ -183,7 +182,7 @@ class _Session:
 
     def _refused(self, reason: str) -> DeliveryError:
         return DeliveryError(
-            f"sftp destination '{destination_name(self.destination)}' at {self.address}: {reason}",
+            f"sftp destination '{self.destination.label}' at {self.address}: {reason}",
             retryable=False,
         )
 

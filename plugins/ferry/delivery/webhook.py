@@ -35,7 +35,6 @@ from ferry.delivery.base import (
     RejectRateExceeded,
     checked_files,
     describe_error,
-    destination_name,
     file_record,
     manifest_bytes,
     with_retries,
@@ -87,7 +86,7 @@ def send(
         detail |= {"records": sent, "batches": batches, "rejects_file": str(rejects_path)}
         detail["reject_rate"] = _check_reject_rate(destination, sent, rejected, rejects_path, log)
     return DeliveryReceipt(
-        destination=destination_name(destination),
+        destination=destination.label,
         type="webhook",
         files=[file_record(s.name, poster.url, s) for s, _ in checked if s.kind == "data"],
         rows=manifest.rows,
@@ -146,7 +145,7 @@ def _rejects_of(answer: Any, batch: list, number: int, offset: int, log) -> list
 
 def _write_rejects(staging_dir: Path, destination, manifest: Manifest, rejects: list[dict]) -> Path:
     """Write rejects.jsonl and its manifest (last); a retry replaces both."""
-    folder = staging_dir / "deliveries" / destination_name(destination)
+    folder = staging_dir / "deliveries" / destination.label
     folder.mkdir(parents=True, exist_ok=True)
     temporary, target = folder / f".{REJECTS_NAME}.tmp", folder / REJECTS_NAME
     with temporary.open("w", encoding="utf-8") as out:
@@ -171,7 +170,7 @@ def _check_reject_rate(destination, sent: int, rejects: list[dict], path: Path, 
     if rate <= destination.max_reject_rate:
         return rate
     message = (
-        f"webhook destination '{destination_name(destination)}': {len(rejects)} of {sent} "
+        f"webhook destination '{destination.label}': {len(rejects)} of {sent} "
         f"records rejected ({rate:.2%}), over max_reject_rate {destination.max_reject_rate:.2%}; "
         f"each record and its reason are in {path}"
     )
@@ -193,7 +192,7 @@ class _Poster:
         self.url = _without_credentials(self.hook.url_from_endpoint(destination.endpoint))
         self.secret = _signing_secret(destination)
         self.signed = self.secret is not None
-        self.key_prefix = f"{context.run.job_run_id}:{destination_name(destination)}"
+        self.key_prefix = f"{context.run.job_run_id}:{destination.label}"
         self.headers = {
             "Content-Type": "application/json; charset=utf-8",
             "X-Ferry-Export": context.export.id,
@@ -240,7 +239,7 @@ class _Poster:
             return None
 
     def _error(self, what: str, *, retryable: bool = True) -> DeliveryError:
-        name = destination_name(self.destination)
+        name = self.destination.label
         return DeliveryError(
             f"webhook destination '{name}': POST to {self.url} {what}", retryable=retryable
         )
@@ -255,7 +254,7 @@ def _signing_secret(destination) -> bytes | None:
     password = BaseHook.get_connection(destination.signing_connection).password
     if not password:
         raise DeliveryError(
-            f"webhook destination '{destination_name(destination)}': signing connection "
+            f"webhook destination '{destination.label}': signing connection "
             f"'{destination.signing_connection}' has no password to sign with",
             retryable=False,
         )

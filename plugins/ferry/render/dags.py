@@ -12,6 +12,7 @@ from collections.abc import Callable
 
 from airflow.sdk import DAG, Param, chain
 
+from ferry.dag_ids import broken_dag_id
 from ferry.render.operators import (
     DeliverOperator,
     ExportStepOperator,
@@ -145,7 +146,7 @@ def export_tasks(
             retry_delay=dt.timedelta(seconds=30),
             **step,
         )
-        for name in (d.name or d.type for d in export.destinations)
+        for name in (d.label for d in export.destinations)
     ]
     return [
         RefreshSensor(
@@ -222,7 +223,7 @@ def broken_dag(file_key: str, errors: list[DefinitionError]) -> DAG:
     listing = "\n".join(f"- {error}" for error in errors)
     with DAG(
         auto_register=False,  # the DAG files export what render returns, nothing half-built
-        dag_id=f"ferry_broken__{file_key}",
+        dag_id=broken_dag_id(file_key),
         description=f"Definition error: {errors[0]}",
         doc_md=f"## This definition did not load\n\n{listing}\n",
         schedule=None,

@@ -204,9 +204,10 @@ def _failed(records: list) -> str:
 
 
 def _notify_group(group_id, group_run_id, outcome, records, context: Context, log) -> None:
-    from ferry import notify, steps
+    from ferry import notify
+    from ferry.definitions import current_project
 
-    group = steps.current_project().groups.get(group_id)
+    group = current_project().groups.get(group_id)
     targets = notify.targets_for(group.notify, outcome) if group else []
     if targets:
         link = notify.run_url(context["ti"].dag_id, context["dag_run"].run_id)

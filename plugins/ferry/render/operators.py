@@ -32,7 +32,8 @@ def run_info(context: Context, export_id: str, *, with_params: bool = True):
             with_params the params are left out: a failure callback records a run
             whatever its params were.
     """
-    from ferry.plan import RunInfo, group_of_dag
+    from ferry.dag_ids import group_of_dag
+    from ferry.run_info import RunInfo
     from ferry.run_params import RunParams, parse_run_params
 
     dag_run, params = context["dag_run"], context.get("params") or {}
@@ -168,7 +169,7 @@ class Membership:
 
     def group_run_id(self, run_id: str) -> str:
         """GroupID.RunID: how users quote a group run, like JobID.RunID for an export."""
-        from ferry.plan import RunInfo
+        from ferry.run_info import RunInfo
 
         return RunInfo(self.group_id, run_id).job_run_id
 
@@ -180,7 +181,7 @@ def started_at(context: Context, membership: Membership | None) -> dt.datetime |
     duration counts from that member's recorded end rather than from the group's start.
     """
     from ferry import history
-    from ferry.plan import RunInfo
+    from ferry.run_info import RunInfo
 
     dag_run = context["dag_run"]
     if membership and membership.previous_export_id:

@@ -19,6 +19,11 @@ RecipientTemplate = Annotated[str, AfterValidator(templates.recipient_template)]
 class _Destination(Spec):
     name: Identifier | None = None
 
+    @property
+    def label(self) -> str:
+        """What the destination goes by in task ids (deliver_<label>), logs and receipts."""
+        return self.name or self.type
+
 
 class S3Destination(_Destination):
     type: Literal["s3"]

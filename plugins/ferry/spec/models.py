@@ -21,6 +21,7 @@ from pydantic import (
     model_validator,
 )
 
+from ferry.dag_ids import export_dag_id, group_dag_id
 from ferry.safe_names import file_stem
 from ferry.spec import templates
 from ferry.spec.base import (
@@ -354,7 +355,7 @@ class ExportSpec(Spec):
 
     @property
     def dag_id(self) -> str:
-        return f"export__{self.id}"
+        return export_dag_id(self.id)
 
     @property
     def file_name(self) -> str:
@@ -381,7 +382,7 @@ class GroupSpec(Spec):
 
     @property
     def dag_id(self) -> str:
-        return f"group__{self.id}"
+        return group_dag_id(self.id)
 
 
 SegmentSpec.model_rebuild()

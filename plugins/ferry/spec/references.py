@@ -199,7 +199,7 @@ def _destination_problems(export: ExportSpec) -> list[Problem]:
     problems: list[Problem] = []
     seen: dict[str, int] = {}
     for index, destination in enumerate(export.destinations):
-        task_name = destination.name or destination.type
+        task_name = destination.label
         if task_name in seen:
             hint = f"give each a distinct name, e.g. name: {destination.type}_{index + 1}"
             problems.append((("destinations", index), f"a second {task_name} destination", hint))

@@ -19,7 +19,7 @@ import pytest
 
 from ferry.delivery import DeliveryContext
 from ferry.manifest import Manifest, StagedFile, sha256_of
-from ferry.plan import RunInfo
+from ferry.run_info import RunInfo
 from ferry.spec.models import ExportSpec
 from servers import (
     SSHD,

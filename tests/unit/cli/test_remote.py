@@ -117,7 +117,7 @@ def test_an_unknown_export_starts_nothing(exports, capsys):
 def test_a_group_members_job_run_id_finds_its_groups_run():
     from ferry.airflow_api import AirflowClient
     from ferry.cli.remote import find_run
-    from ferry.plan import RunInfo
+    from ferry.run_info import RunInfo
 
     run_id = "scheduled__2026-12-01T03:00:00+00:00"
     member = RunInfo("daily_lead_backup", run_id, group_id="nightly").job_run_id

@@ -11,7 +11,8 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from ferry.plan import RunInfo, build_plan
+from ferry.plan import build_plan
+from ferry.run_info import RunInfo
 from ferry.spec.loader import Project, load_project
 
 from .helpers import ROOT, ROWS, export_spec, profile_row

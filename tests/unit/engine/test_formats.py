@@ -8,7 +8,8 @@ import pytest
 
 from ferry.engine import extract
 from ferry.engine.formats import iso_text
-from ferry.plan import RunInfo, build_plan
+from ferry.plan import build_plan
+from ferry.run_info import RunInfo
 from ferry.spec.models import ColumnSpec, ExportSpec, Format, TableSpec
 
 from .helpers import data_paths, read_text_table

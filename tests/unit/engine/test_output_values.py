@@ -20,7 +20,8 @@ import pytest
 
 from ferry.delivery.records import iter_records, json_text
 from ferry.engine import extract, preview, validate
-from ferry.plan import RunInfo, build_plan
+from ferry.plan import build_plan
+from ferry.run_info import RunInfo
 from ferry.spec import models
 
 from .helpers import data_paths, decompressed
