@@ -9,8 +9,9 @@ import json
 import logging
 import sys
 
-from ferry import checks, paths, steps
+from ferry import paths, steps
 from ferry.exceptions import ExportRejected, ExportSkipped, Terminal, describe, kind_of
+from ferry.preview import preview_run
 from ferry.run_info import RunInfo
 from ferry.run_params import EARLIEST, LATEST, parse_run_params
 
@@ -84,9 +85,7 @@ def run_preview(args: argparse.Namespace) -> int:
     try:
         plan = steps.plan_for(local_run_info(args, "preview"))
         key = _pii_key() if any(c.pii for c in plan.columns) else None
-        outcome = checks.preview(
-            plan, warehouse=paths.warehouse_path(), pii_key=key, rows=args.rows
-        )
+        outcome = preview_run(plan, warehouse=paths.warehouse_path(), pii_key=key, rows=args.rows)
     except Terminal as error:  # an undefined export, a bad option, no warehouse
         print(f"error: {describe(error)}", file=sys.stderr)
         return 2
