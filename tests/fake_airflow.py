@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import urlparse
+from urllib.parse import unquote, urlparse
 
 STALL = "stall"  # read the request, do the work, answer only after the client gave up
 DROP = "drop"  # read the request, do the work, close the connection without answering
@@ -29,6 +29,7 @@ class FakeAirflow:
     trigger_fates: list[str] = field(default_factory=list)  # one per trigger, then ANSWER
     stall_seconds: float = 2.0
     paused: bool = False
+    missing: set[str] = field(default_factory=set)  # DAG ids Airflow answers 404 for
     _release: threading.Event = field(default_factory=threading.Event)
 
     def count(self, call: str) -> int:
@@ -83,6 +84,10 @@ def _handler(fake: FakeAirflow) -> type[BaseHTTPRequestHandler]:
             path = urlparse(self.path).path
             fake.calls.append(f"GET {path}")
             parts = path.split("/")
+            if len(parts) > 4 and parts[4] in fake.missing:
+                return self._answer(
+                    404, {"detail": f"The DAG with dag_id: `{parts[4]}` was not found"}
+                )
             if path == "/api/v2/dags":
                 return self._answer(200, {"dags": [], "total_entries": 0})
             if path.endswith("/dagRuns"):
@@ -90,6 +95,25 @@ def _handler(fake: FakeAirflow) -> type[BaseHTTPRequestHandler]:
                 return self._answer(200, {"dag_runs": runs, "total_entries": len(runs)})
             if len(parts) == 5 and parts[3] == "dags":
                 return self._answer(200, {"dag_id": parts[4], "is_paused": fake.paused})
+            return self._answer(404, {"detail": "not found"})
+
+        def do_PATCH(self) -> None:
+            body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))) or "{}")
+            path = urlparse(self.path).path
+            fake.calls.append(f"PATCH {path}")
+            parts = path.split("/")
+            if len(parts) > 4 and parts[4] in fake.missing:
+                return self._answer(
+                    404, {"detail": f"The DAG with dag_id: `{parts[4]}` was not found"}
+                )
+            if len(parts) == 5 and parts[3] == "dags":  # pause or unpause a DAG
+                fake.paused = body.get("is_paused", fake.paused)
+                return self._answer(200, {"dag_id": parts[4], "is_paused": fake.paused})
+            wanted = unquote(parts[-1])
+            for run in fake.runs.get(parts[4], []) if "dagRuns" in parts else []:
+                if run["dag_run_id"] == wanted:
+                    run.update(body)  # e.g. marked failed by ferry stop
+                    return self._answer(200, run)
             return self._answer(404, {"detail": "not found"})
 
         def log_message(self, *args) -> None:
