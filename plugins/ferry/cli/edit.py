@@ -124,11 +124,11 @@ def _check_loads(paths_written: list[Path], documents: list[Document]) -> None:
 
 def duplicate_export(args: argparse.Namespace) -> int:
     """Write include/exports/NEW_ID.yaml: the export's definition, comments and all, inactive."""
+    if not re.fullmatch(ID_PATTERN, args.new_id):  # first: the id names a file
+        raise CliError(f"'{args.new_id}' is not an id: lowercase letters, digits and _")
     project = current_definitions()
     source = find_export(project, args.export)
     target = _definition(project, source).with_name(f"{args.new_id}.yaml")
-    if not re.fullmatch(ID_PATTERN, args.new_id):
-        raise CliError(f"'{args.new_id}' is not an id: lowercase letters, digits and _")
     if args.new_id in project.exports or target.exists():
         raise CliError(f"export '{args.new_id}' already exists ({target})")
     document = Document(_definition(project, source))
