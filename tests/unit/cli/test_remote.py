@@ -133,3 +133,10 @@ def test_an_unknown_export_starts_nothing(exports, capsys):
         assert ferry(fake, "run", exports[0], "no_such_export") == 1
     assert "no export 'no_such_export'" in capsys.readouterr().err
     assert fake.runs == {}
+
+
+def test_run_local_takes_one_export_and_starts_nothing_in_airflow(exports, capsys):
+    with fake_airflow() as fake:
+        assert ferry(fake, "run", exports[0], exports[1], "--local") == 1
+    assert capsys.readouterr().err == "ferry run: --local runs one export at a time\n"
+    assert fake.calls == []
