@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import urlparse
+from urllib.parse import parse_qs, unquote, urlparse
 
 STALL = "stall"  # read the request, do the work, answer only after the client gave up
 DROP = "drop"  # read the request, do the work, close the connection without answering
@@ -29,6 +29,8 @@ class FakeAirflow:
     trigger_fates: list[str] = field(default_factory=list)  # one per trigger, then ANSWER
     stall_seconds: float = 2.0
     paused: bool = False
+    missing: set[str] = field(default_factory=set)  # DAG ids Airflow answers 404 for
+    dags: list[dict] = field(default_factory=list)  # listed by GET /dags, a page at a time
     _release: threading.Event = field(default_factory=threading.Event)
 
     def count(self, call: str) -> int:
@@ -83,19 +85,58 @@ def _handler(fake: FakeAirflow) -> type[BaseHTTPRequestHandler]:
             path = urlparse(self.path).path
             fake.calls.append(f"GET {path}")
             parts = path.split("/")
+            if len(parts) > 4 and parts[4] in fake.missing:
+                return self._answer(
+                    404, {"detail": f"The DAG with dag_id: `{parts[4]}` was not found"}
+                )
+            query = parse_qs(urlparse(self.path).query)
             if path == "/api/v2/dags":
-                return self._answer(200, {"dags": [], "total_entries": 0})
+                return self._answer(200, _page(fake, query))
             if path.endswith("/dagRuns"):
-                runs = [] if parts[4] == "~" else fake.runs.get(parts[4], [])
+                runs = _runs(fake, parts[4], query.get("state"))
                 return self._answer(200, {"dag_runs": runs, "total_entries": len(runs)})
             if len(parts) == 5 and parts[3] == "dags":
                 return self._answer(200, {"dag_id": parts[4], "is_paused": fake.paused})
+            return self._answer(404, {"detail": "not found"})
+
+        def do_PATCH(self) -> None:
+            body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))) or "{}")
+            path = urlparse(self.path).path
+            fake.calls.append(f"PATCH {path}")
+            parts = path.split("/")
+            if len(parts) > 4 and parts[4] in fake.missing:
+                return self._answer(
+                    404, {"detail": f"The DAG with dag_id: `{parts[4]}` was not found"}
+                )
+            if len(parts) == 5 and parts[3] == "dags":  # pause or unpause a DAG
+                fake.paused = body.get("is_paused", fake.paused)
+                return self._answer(200, {"dag_id": parts[4], "is_paused": fake.paused})
+            wanted = unquote(parts[-1])
+            for run in fake.runs.get(parts[4], []) if "dagRuns" in parts else []:
+                if run["dag_run_id"] == wanted:
+                    run.update(body)  # e.g. marked failed by ferry stop
+                    return self._answer(200, run)
             return self._answer(404, {"detail": "not found"})
 
         def log_message(self, *args) -> None:
             pass
 
     return Handler
+
+
+def _page(fake: FakeAirflow, query: dict[str, list[str]]) -> dict:
+    prefix = query.get("dag_id_prefix_pattern", [""])[0]
+    offset, limit = int(query.get("offset", ["0"])[0]), int(query.get("limit", ["100"])[0])
+    matching = [dag for dag in fake.dags if dag["dag_id"].startswith(prefix)]
+    return {"dags": matching[offset : offset + limit], "total_entries": len(matching)}
+
+
+def _runs(fake: FakeAirflow, dag_id: str, states: list[str] | None) -> list[dict]:
+    """One DAG's runs, or every DAG's (~) in the states asked for."""
+    if dag_id != "~":
+        return fake.runs.get(dag_id, [])
+    every = [run for runs in fake.runs.values() for run in runs]
+    return [run for run in every if states is None or run.get("state") in states]
 
 
 @contextmanager

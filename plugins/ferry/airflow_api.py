@@ -15,6 +15,7 @@ from __future__ import annotations
 import random
 import time
 from typing import Any
+from urllib.parse import quote
 
 import requests
 from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
@@ -28,6 +29,7 @@ RETRY_DELAYS = (1.0, 2.0, 4.0, 8.0, 16.0)
 CONNECT_TIMEOUT = 10.0
 CONNECT_RETRIES = 3
 CANNOT_CONNECT = "cannot connect"
+PAGE_SIZE = 100
 
 
 class AirflowApiError(RuntimeError):
@@ -36,6 +38,10 @@ class AirflowApiError(RuntimeError):
     def __init__(self, message: str, status: int | None = None):
         super().__init__(message)
         self.status = status
+
+
+class AirflowNotFound(AirflowApiError, Terminal):
+    """The API answered 404: no such DAG or run (yet)."""
 
 
 class AirflowUnreachable(AirflowApiError, Transient):
@@ -143,6 +149,37 @@ class AirflowClient:
     def dag(self, dag_id: str) -> dict:
         return self.request("GET", f"/dags/{dag_id}")
 
+    def dags(self, prefix: str) -> dict[str, dict]:
+        """The DAGs whose id starts with prefix, by dag_id (every page; stale ones left out)."""
+        found: dict[str, dict] = {}
+        while True:
+            params = {"dag_id_prefix_pattern": prefix, "exclude_stale": "true",
+                      "limit": PAGE_SIZE, "offset": len(found)}  # fmt: skip
+            page = self.request("GET", "/dags", params=params)
+            found.update({dag["dag_id"]: dag for dag in page["dags"]})
+            if not page["dags"] or len(found) >= page["total_entries"]:
+                return found
+
+    def recent_runs(self, dag_id: str, *, limit: int = PAGE_SIZE) -> list[dict]:
+        """A DAG's newest runs first (by run_after).
+
+        Raises:
+            AirflowNotFound: Airflow has no such DAG.
+        """
+        params = {"order_by": "-run_after", "limit": limit}
+        return self.request("GET", f"/dags/{dag_id}/dagRuns", params=params)["dag_runs"]
+
+    def active_dag_ids(self, states: tuple[str, ...]) -> set[str]:
+        """The DAGs that have a run in one of these states (e.g. queued, running)."""
+        params = {"state": list(states), "limit": 1000}
+        page = self.request("GET", "/dags/~/dagRuns", params=params)
+        return {run["dag_id"] for run in page["dag_runs"]}
+
+    def set_run_state(self, dag_id: str, run_id: str, state: str, *, note: str) -> dict:
+        """Mark a run (e.g. failed: Airflow then stops its running tasks); safe to repeat."""
+        body = {"state": state, "note": note}
+        return self.request("PATCH", f"/dags/{dag_id}/dagRuns/{_segment(run_id)}", json=body)
+
     def set_paused(self, dag_id: str, paused: bool) -> dict:
         return self.request("PATCH", f"/dags/{dag_id}", json={"is_paused": paused})
 
@@ -217,10 +254,16 @@ def _path(url: str) -> str:
     return "/" + url.split("://", 1)[-1].partition("/")[2]
 
 
+def _segment(text: str) -> str:
+    """One path segment: a run id holds ':' and '+'."""
+    return quote(text, safe="")
+
+
 def _raise_for(response: requests.Response, action: str) -> None:
     if response.status_code >= 400:
         detail = response.text[:500]
-        raise AirflowApiError(
+        error = AirflowNotFound if response.status_code == 404 else AirflowApiError
+        raise error(
             f"Airflow API could not {action}: {response.status_code} {detail}",
             status=response.status_code,
         )

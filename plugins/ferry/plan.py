@@ -36,6 +36,8 @@ class ExportPlan:
     """What one run of one export does, with no Airflow in it."""
 
     export: models.ExportSpec
+    target: models.TargetSpec | None  # the export's target, for the checks; None without one
+    segment: models.SegmentSpec | None  # the segment a segment export reads; else None
     run: RunInfo
     table: str
     key: str
@@ -74,6 +76,8 @@ def build_plan(project: Project, export_id: str, run: RunInfo, staging_root: str
     columns, excluded = _output_columns(export, table)
     return ExportPlan(
         export=export,
+        target=project.targets.get(export.target or ""),
+        segment=_segment_of(project, export),
         run=run,
         table=table_name,
         key=table.key,
@@ -135,10 +139,16 @@ def row_filter(project: Project, export: models.ExportSpec, run: RunInfo) -> Sql
     return Sql.join(parts)
 
 
-def _segment_filter(project: Project, export: models.ExportSpec, run: RunInfo) -> Sql:
+def _segment_of(project: Project, export: models.ExportSpec) -> models.SegmentSpec | None:
     if not isinstance(export.source, models.SegmentSource):
+        return None
+    return project.segments[export.source.segment]
+
+
+def _segment_filter(project: Project, export: models.ExportSpec, run: RunInfo) -> Sql:
+    segment = _segment_of(project, export)
+    if segment is None:
         return Sql("TRUE")
-    segment = project.segments[export.source.segment]
     segment_table = project.table_for_segment_type(segment.type)
     rule = compile_rule(segment.rules, project.tables[segment_table].columns, run.now)
     if not export.contacts_of_accounts:

@@ -15,6 +15,7 @@ from fake_airflow import DROP, STALL, FakeAirflow, fake_airflow
 from ferry.airflow_api import (
     AirflowApiError,
     AirflowClient,
+    AirflowNotFound,
     AirflowUnreachable,
     TriggerOutcomeUnknown,
 )
@@ -134,3 +135,34 @@ def test_a_refused_connection_is_a_clean_error_after_a_few_tries():
     client = AirflowClient(url, username="u", password="p", retry_delays=FAST_RETRIES)
     with pytest.raises(AirflowUnreachable, match="cannot connect"):
         client.trigger("export__x")
+
+
+def test_dags_reads_every_page_of_the_dags_with_a_prefix():
+    with fake_airflow() as fake:
+        fake.dags = [{"dag_id": f"export__{n:03}", "is_paused": False} for n in range(230)]
+        fake.dags.append({"dag_id": "group__nightly", "is_paused": False})
+        found = client_of(fake).dags("export__")
+    assert sorted(found) == [f"export__{n:03}" for n in range(230)]
+    assert fake.count("GET /api/v2/dags") == 3  # pages of 100
+
+
+def test_a_404_is_airflow_not_found_and_not_asked_again():
+    with fake_airflow(missing={"export__gone"}) as fake:
+        client = client_of(fake)
+        with pytest.raises(AirflowNotFound, match="404") as missing:
+            client.recent_runs("export__gone")
+    assert missing.value.status == 404
+    assert fake.count("GET /api/v2/dags/export__gone/dagRuns") == 1
+
+
+def test_a_run_is_marked_failed_by_its_id_with_colons_and_plus_signs():
+    run_id = "manual__2026-12-01T00:00:00+00:00"
+    with fake_airflow() as fake:
+        fake.runs["export__x"] = [{"dag_id": "export__x", "dag_run_id": run_id, "state": "running"}]
+        client = client_of(fake)
+        assert client.active_dag_ids(("queued", "running")) == {"export__x"}
+        client.set_run_state("export__x", run_id, "failed", note="stopped")
+        assert client.active_dag_ids(("queued", "running")) == set()
+    assert fake.runs["export__x"][0] == {
+        "dag_id": "export__x", "dag_run_id": run_id, "state": "failed", "note": "stopped"
+    }  # fmt: skip

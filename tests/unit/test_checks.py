@@ -1,80 +1,39 @@
-"""Target eligibility, size limits and `ferry preview`, on the demo warehouse.
+"""Target eligibility and size limits (ferry.checks), on the demo warehouse.
 
-Exports under test are written into a copy of include/ (FERRY_INCLUDE); expected rows
-are computed in Python from the warehouse's own tables.
+Exports under test are written into a copy of include/ (FERRY_INCLUDE), see checked_exports.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
-import textwrap
 from pathlib import Path
 
-import duckdb
 import pytest
 
-from ferry import checks, engine, history, steps
-from ferry.cli import main as ferry
+from checked_exports import (
+    NOT_ELIGIBLE,
+    WITH_EMAIL,
+    add_export,
+    include_with_tiny_target,
+    plan_of,
+    query,
+)
+from ferry import checks, engine, history
 from ferry.definitions import current_project
 from ferry.exceptions import ExportRejected, ExportSkipped
-from ferry.run_info import RunInfo
-from include_copy import copy_include
 
-ROOT = Path(__file__).resolve().parents[2]
-NOT_ELIGIBLE = (
-    "The following segment is not eligible for this export destination: '{name}'. "
-    "Please choose only segments of type {kind} and try again."
-)
-EXPORT = """\
-id: {id}
-name: Test export {id}
-kind: segment
-source: {{segment: {segment}}}
-target: {target}
-destinations: [{{type: download}}]
-"""
-TINY_TARGET = """\
-  tiny_crm:
-    name: Tiny CRM
-    segment_types: [customer_profile, contact]
-    required_fields: [email]
-    max_rows: 3000
-    warn_rows: 1000
-"""
 log = logging.getLogger("test_checks")
 
 
 @pytest.fixture
 def include(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, warehouse: Path) -> Path:
-    """A copy of include/ with a tiny target, used by the steps and the CLI."""
-    target = copy_include(tmp_path)
-    with (target / "targets.yaml").open("a") as targets:
-        targets.write(TINY_TARGET)
+    """A copy of include/ with a tiny target, used by the steps."""
+    target = include_with_tiny_target(tmp_path)
     monkeypatch.setenv("FERRY_INCLUDE", str(target))
     return target
 
 
-def add_export(include: Path, export_id: str, segment: str, target: str, extra: str = "") -> str:
-    text = EXPORT.format(id=export_id, segment=segment, target=target) + textwrap.dedent(extra)
-    (include / "exports" / f"{export_id}.yaml").write_text(text)
-    assert not current_project().errors, current_project().errors
-    return export_id
-
-
-def plan_of(export_id: str, run_id: str = "manual__test"):
-    return steps.plan_for(RunInfo(export_id=export_id, run_id=run_id))
-
-
-def query(warehouse: Path, sql: str) -> list[tuple]:
-    with duckdb.connect(str(warehouse), read_only=True) as con:
-        return con.execute(sql).fetchall()
-
-
 # --- Eligibility -------------------------------------------------------------------------
-
-
-WITH_EMAIL = "fields: [email]\npii: {email: keep}\n"
 
 
 @pytest.mark.parametrize(
@@ -169,7 +128,8 @@ def test_the_tightest_limit_wins_and_says_whose_it_is(include):
     limits = "limits: {max_rows: 5000, warn_rows: 500}\n"
     add_export(include, "tight", "high_value_customers", "tiny_crm", WITH_EMAIL + limits)
     plan = plan_of("tight")
-    limits = checks.effective_limits(plan.export, current_project().targets["tiny_crm"])
+    assert plan.target == current_project().targets["tiny_crm"]
+    limits = checks.effective_limits(plan.export, plan.target)
     assert limits["max_rows"] == checks.Limit(3000, "target Tiny CRM")
     assert limits["warn_rows"] == checks.Limit(500, "export tight")
     assert limits["max_bytes"] == checks.Limit(5_000_000_000, "platform default")
@@ -214,89 +174,21 @@ def test_over_the_platform_default_skips(include, monkeypatch):
     assert history.list_runs("platform") == []
 
 
-# --- ferry preview -------------------------------------------------------------------------
-
-PREVIEWED = """\
-fields:
-  - contact_id
-  - {field: email, as: Email}
-  - {field: first_name, as: "First, name"}
-  - job_title
-pii: {email: hash, first_name: mask}
-"""
-
-
-def test_preview_shows_counts_limits_and_the_first_rows_exactly_as_written(
-    include, warehouse, capsys, monkeypatch, tmp_path
+def test_the_checks_judge_the_plan_alone_not_the_definitions_on_disk(
+    include, monkeypatch, tmp_path
 ):
-    monkeypatch.setenv("AIRFLOW_CONN_FERRY_PII", '{"conn_type": "generic", "password": "k3y"}')
-    add_export(include, "previewed", "decision_makers", "mailchimp", PREVIEWED)
-    members = decision_makers(warehouse)
+    from ferry.plan import build_plan
+    from ferry.run_info import RunInfo
+    from ferry.spec.loader import load_project
 
-    assert ferry(["preview", "previewed", "--rows", "4"]) == 0
-    out = capsys.readouterr().out
+    add_export(include, "to_tiny", "enterprise_accounts", "tiny_crm")
+    run = RunInfo("to_tiny", "manual__test")
+    plan = build_plan(load_project(include), "to_tiny", run, str(tmp_path / "staging"))
+    monkeypatch.setenv("FERRY_INCLUDE", str(tmp_path / "elsewhere"))  # no definitions there
 
-    assert "  eligible:  yes" in out
-    assert f"  rows:      {members:,} (maximum 1,000,000 rows (target Mailchimp); " in out
-    assert "warning at 500,000 rows (target Mailchimp))" in out
-    assert "  outcome:   would run" in out
-    plan = plan_of("previewed")
-    engine.extract(plan, warehouse=warehouse, pii_key=b"k3y", log=log)
-    written = (plan.staging_dir / "previewed_00001.csv").read_text(encoding="utf-8")
-    first_lines = "".join(written.splitlines(keepends=True)[:5])
-    assert first_lines.startswith('contact_id,Email,"First, name",job_title\n')
-    assert f"; {members - 4:,} more rows follow:\n{first_lines}" in out
-
-
-def decision_makers(warehouse: Path) -> int:
-    titles = ("CEO", "CTO", "CFO", "Chief Revenue Officer")
-    rows = query(warehouse, "SELECT email_consent, email, job_title FROM contact")
-    return sum(
-        1
-        for consent, email, title in rows
-        if consent is True
-        and email is not None
-        and title is not None
-        and (title in titles or title.lower().startswith("vp ") or "director" in title.lower())
-    )
-
-
-def test_preview_says_when_the_export_is_not_eligible_or_too_big(include, capsys):
-    add_export(include, "accounts_to_crm", "enterprise_accounts", "mailchimp")
-    add_export(include, "crm_too_big", "high_value_customers", "tiny_crm", WITH_EMAIL)
-
-    assert ferry(["preview", "accounts_to_crm"]) == 1
-    out = capsys.readouterr().out
-    name_kind = NOT_ELIGIBLE.format(name="Enterprise accounts", kind="ContactProfile")
-    assert f"  eligible:  no: {name_kind}" in out
-    assert ferry(["preview", "crm_too_big"]) == 1
-    out = capsys.readouterr().out
-    assert "  outcome:   would be skipped: " in out and "(target Tiny CRM)" in out
-    assert history.list_runs("crm_too_big") == []
-
-
-def test_preview_of_an_unknown_export_is_an_error(include, capsys):
-    assert ferry(["preview", "nope"]) == 2
-    assert "export 'nope' is not defined" in capsys.readouterr().err
-
-
-def recently_active(warehouse: Path, now: dt.datetime) -> int:
-    rows = query(warehouse, "SELECT is_active, updated_at, loyalty_tier FROM customer_profile")
-    since = now - dt.timedelta(days=30)
-    return sum(
-        1
-        for active, updated, tier in rows
-        if active is True and updated is not None and since <= updated <= now and tier != "bronze"
-    )
-
-
-@pytest.mark.parametrize("day", ["2026-06-30", "2026-11-22"])
-def test_relative_dates_count_back_from_the_end_of_the_chosen_day(include, warehouse, capsys, day):
-    add_export(
-        include, "recent", "recently_active_customers", "s3_archive", "fields: [profile_id]\n"
-    )
-    end_of_day = dt.datetime.fromisoformat(day) + dt.timedelta(days=1)
-    expected = recently_active(warehouse, end_of_day)
-    for _ in range(2):
-        assert ferry(["preview", "recent", "--date", day]) == 0
-        assert f"  rows:      {expected:,} (" in capsys.readouterr().out
+    assert (plan.target.name, plan.segment.id) == ("Tiny CRM", "enterprise_accounts")
+    with pytest.raises(ExportRejected) as rejected:
+        checks.check_eligibility(plan, log=log)
+    expected = NOT_ELIGIBLE.format(name="Enterprise accounts", kind="ContactProfile")
+    assert str(rejected.value) == expected
+    assert checks.effective_limits(plan.export, plan.target)["max_rows"].source == "target Tiny CRM"

@@ -27,7 +27,7 @@ from ferry.exceptions import (
 
 # Errors that never end a task, each with where it stays
 NEVER_IN_A_TASK = {
-    "ferry.cli.remote.CliError": "the command line's one-line errors",
+    "ferry.cli.connection.CliError": "the command line's one-line errors",
     "ferry.airflow_api.AirflowApiError": "the command line's REST client",
     "ferry.cli.definitions.NoDefinitions": "ferry validate / definitions without a folder",
     "ferry.delivery.webhook._RetryableStatus": "caught by the webhook sender's own retries",

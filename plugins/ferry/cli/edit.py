@@ -3,7 +3,7 @@
 ruamel.yaml round-trips a file, so comments, key order, quoting and flow style survive and
 the diff a reviewer sees is the change alone. Every edited file must still load; if one
 does not, all edits of the command are undone. Pausing or unpausing the DAG goes through
-Airflow's REST API (see ferry.cli.remote), because Airflow pauses a DAG only when it first
+Airflow's REST API (see ferry.cli.connection), because Airflow pauses a DAG only when it first
 creates it: a definition switched on again must be unpaused by someone.
 
 Detaching: `ferry detach EXPORT` adds the tag `detached` to the definition. A detached
@@ -22,14 +22,9 @@ from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from ferry import paths
-from ferry.cli.remote import (
-    CliError,
-    add_connection_options,
-    client_from,
-    current_definitions,
-    find_export,
-    guarded,
-)
+from ferry.airflow_api import AirflowApiError, AirflowClient, AirflowNotFound
+from ferry.cli.connection import CliError, add_connection_options, client_from, guarded
+from ferry.cli.deployed import current_definitions, find_export
 from ferry.render.schedule import DETACHED_TAG, export_status, normalize
 from ferry.spec.loader import broken_key, load_project
 from ferry.spec.models import ID_PATTERN, ExportSpec, check_schedule
@@ -129,11 +124,11 @@ def _check_loads(paths_written: list[Path], documents: list[Document]) -> None:
 
 def duplicate_export(args: argparse.Namespace) -> int:
     """Write include/exports/NEW_ID.yaml: the export's definition, comments and all, inactive."""
+    if not re.fullmatch(ID_PATTERN, args.new_id):  # first: the id names a file
+        raise CliError(f"'{args.new_id}' is not an id: lowercase letters, digits and _")
     project = current_definitions()
     source = find_export(project, args.export)
     target = _definition(project, source).with_name(f"{args.new_id}.yaml")
-    if not re.fullmatch(ID_PATTERN, args.new_id):
-        raise CliError(f"'{args.new_id}' is not an id: lowercase letters, digits and _")
     if args.new_id in project.exports or target.exists():
         raise CliError(f"export '{args.new_id}' already exists ({target})")
     document = Document(_definition(project, source))
@@ -258,8 +253,6 @@ def detach_export(args: argparse.Namespace) -> int:
 
 def _apply_pause(args: argparse.Namespace, exports: list[ExportSpec]) -> int:
     """Pause deactivated exports and unpause active ones, now, in Airflow."""
-    from ferry.airflow_api import AirflowApiError
-
     try:
         client = client_from(args)
         for export in exports:
@@ -272,13 +265,9 @@ def _apply_pause(args: argparse.Namespace, exports: list[ExportSpec]) -> int:
     return 0
 
 
-def _set_paused(client, dag_id: str, paused: bool) -> str:
-    from ferry.airflow_api import AirflowApiError
-
+def _set_paused(client: AirflowClient, dag_id: str, paused: bool) -> str:
     try:
         client.set_paused(dag_id, paused)
-    except AirflowApiError as error:
-        if " 404 " not in str(error):
-            raise
+    except AirflowNotFound:
         return "not in Airflow yet: it starts " + ("paused" if paused else "unpaused")
     return "paused in Airflow" if paused else "unpaused in Airflow"

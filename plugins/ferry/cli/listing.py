@@ -1,6 +1,6 @@
 """`ferry list`: one line per export, from the definitions, Airflow's REST API and history.
 
-Imports no Airflow (see ferry.cli.remote for the connection options and exit codes).
+Imports no Airflow (see ferry.cli.connection for the connection options and exit codes).
 """
 
 from __future__ import annotations
@@ -8,18 +8,10 @@ from __future__ import annotations
 import argparse
 
 from ferry import history
-from ferry.airflow_api import AirflowClient
-from ferry.cli.remote import (
-    ACTIVE_RUN_STATES,
-    CliError,
-    add_connection_options,
-    client_from,
-    current_definitions,
-    deployed_dags,
-    guarded,
-    not_runnable,
-)
+from ferry.cli.connection import CliError, add_connection_options, client_from, guarded
+from ferry.cli.deployed import ACTIVE_RUN_STATES, current_definitions, not_runnable
 from ferry.cli.table import render_table, short_time
+from ferry.dag_ids import EXPORT_PREFIX
 from ferry.schedule_status import NOT_RUNNING_STATUSES, export_status, normalize
 from ferry.spec.models import ExportSpec
 
@@ -46,8 +38,8 @@ def list_exports(args: argparse.Namespace) -> int:
     """One line per export: definition, schedule and Airflow's view, and the last run."""
     project = current_definitions()
     client = client_from(args)
-    deployed = deployed_dags(client, "export__")
-    running = _running_dag_ids(client)
+    deployed = client.dags(EXPORT_PREFIX)
+    running = client.active_dag_ids(ACTIVE_RUN_STATES)
     latest = history.latest_runs()
     rows = [
         list_row(e, deployed.get(e.dag_id), e.dag_id in running, latest.get(e.id))
@@ -56,13 +48,6 @@ def list_exports(args: argparse.Namespace) -> int:
     rows = sort_rows(filter_rows(rows, args.filter), args.sort, args.reverse)
     print(render_table(list(LIST_COLUMNS.values()), [list(row.values()) for row in rows]))
     return 0
-
-
-def _running_dag_ids(client: AirflowClient) -> set[str]:
-    page = client.request(
-        "GET", "/dags/~/dagRuns", params={"state": list(ACTIVE_RUN_STATES), "limit": 1000}
-    )
-    return {run["dag_id"] for run in page["dag_runs"]}
 
 
 def list_row(

@@ -1,4 +1,7 @@
-"""Commands that work on this machine without a scheduler: preview, run --local, warehouse."""
+"""Commands that work on this machine without a scheduler: preview, run --local, warehouse.
+
+`ferry run` is declared in ferry.cli.remote, which hands --local to run_local here.
+"""
 
 from __future__ import annotations
 
@@ -9,10 +12,12 @@ import json
 import logging
 import sys
 
-from ferry import checks, paths, steps
+from ferry import paths, steps
+from ferry.cli.run_options import add_run_options
 from ferry.exceptions import ExportRejected, ExportSkipped, Terminal, describe, kind_of
+from ferry.preview import preview_run
 from ferry.run_info import RunInfo
-from ferry.run_params import EARLIEST, LATEST, parse_run_params
+from ferry.run_params import parse_run_params
 
 log = logging.getLogger("ferry")
 
@@ -20,34 +25,11 @@ log = logging.getLogger("ferry")
 def register(subparsers) -> None:
     preview = subparsers.add_parser("preview", help="dry run: eligibility, size, first rows")
     preview.add_argument("export")
-    _add_run_options(preview)
+    add_run_options(preview)
     preview.add_argument("--rows", type=int, default=10, help="sample rows to show")
     preview.set_defaults(handler=run_preview)
-    run = subparsers.add_parser("run", help="run an export once, here and now")
-    run.add_argument("export")
-    _add_run_options(run)
-    run.add_argument("--local", action="store_true", help="in this process (no scheduler)")
-    run.set_defaults(handler=run_local)
     # `ferry warehouse ...` is handed to ferry.warehouse.main (see ferry.cli.main)
     subparsers.add_parser("warehouse", help="build the demo warehouse (ferry warehouse --help)")
-
-
-def _add_run_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--date", type=_day, help="the day to export (interval), YYYY-MM-DD")
-    parser.add_argument("--from", dest="date_from", type=_day, help="first day, YYYY-MM-DD")
-    parser.add_argument("--to", dest="date_to", type=_day, help="last day, YYYY-MM-DD")
-    # the rest is checked by parse_run_params, as the params of a run in Airflow are
-    parser.add_argument("--ids", type=lambda text: text.split(","), default=[], help="a,b,c")
-
-
-def _day(text: str) -> dt.date:
-    try:
-        day = dt.date.fromisoformat(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a date; expected YYYY-MM-DD") from None
-    if not EARLIEST <= day <= LATEST:
-        raise argparse.ArgumentTypeError(f"{text} is out of range: from {EARLIEST} to {LATEST}")
-    return day
 
 
 def local_run_info(args: argparse.Namespace, prefix: str) -> RunInfo:
@@ -84,9 +66,7 @@ def run_preview(args: argparse.Namespace) -> int:
     try:
         plan = steps.plan_for(local_run_info(args, "preview"))
         key = _pii_key() if any(c.pii for c in plan.columns) else None
-        outcome = checks.preview(
-            plan, warehouse=paths.warehouse_path(), pii_key=key, rows=args.rows
-        )
+        outcome = preview_run(plan, warehouse=paths.warehouse_path(), pii_key=key, rows=args.rows)
     except Terminal as error:  # an undefined export, a bad option, no warehouse
         print(f"error: {describe(error)}", file=sys.stderr)
         return 2
@@ -102,10 +82,6 @@ def run_local(args: argparse.Namespace) -> int:
     not defined or a run option is bad (nothing runs, nothing is recorded). An error Ferry
     does not expect (see ferry.exceptions) is recorded too, then shown with its traceback.
     """
-    if not args.local:
-        from ferry.cli import remote
-
-        return remote.trigger(args)
     try:
         run = local_run_info(args, "local")
         steps.plan_for(run)  # an undefined export or ids of the wrong type: nothing starts

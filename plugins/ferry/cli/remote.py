@@ -1,71 +1,58 @@
 """Commands that work on a running Airflow through its REST API: run, run-all, stop.
 
-Where Airflow is and who you are there: --url/--user/--password, or the environment
-variables FERRY_AIRFLOW_URL, FERRY_AIRFLOW_USER and FERRY_AIRFLOW_PASSWORD (prefer the
-environment for the password: command-line arguments show in the process list);
-FERRY_AIRFLOW_TIMEOUT is how long to wait for each answer (default 30 s). The
-definitions come from include/ (FERRY_INCLUDE) and run records from FERRY_HOME, as for
-every other command.
+`ferry run` is declared here: without --local Airflow starts each export given; with
+--local the run goes to ferry.cli.local (imported then, not before). Where Airflow is,
+who you are there and the exit codes: ferry.cli.connection. The definitions come from
+include/ (FERRY_INCLUDE) and run records from FERRY_HOME, as for every other command.
 
 Nothing here imports Airflow: these commands only talk to its REST API.
-
-Exit codes: 0 done, 1 refused (by Ferry or by Airflow) or a run failed, 2 Airflow did not
-answer (nothing was started), 3 a trigger was sent but its answer was lost: the run may
-have started, so check before running it again.
 """
 
 from __future__ import annotations
 
 import argparse
 import datetime as dt
-import functools
 import getpass
-import os
 import secrets
 import sys
-from collections.abc import Callable
-from urllib.parse import quote
 
-from ferry import history, paths
+from ferry import history
 from ferry.airflow_api import (
     AirflowApiError,
     AirflowClient,
     AirflowUnreachable,
     TriggerOutcomeUnknown,
 )
-from ferry.run_info import GROUP_MARK, RunInfo
+from ferry.cli.connection import (
+    EXIT_MAY_HAVE_STARTED,
+    EXIT_REFUSED,
+    EXIT_UNREACHABLE,
+    CliError,
+    add_connection_options,
+    client_from,
+    guarded,
+)
+from ferry.cli.deployed import (
+    ACTIVE_RUN_STATES,
+    NOT_SCHEDULED,
+    current_definitions,
+    deployed_dag,
+    find_export,
+    find_run,
+    not_runnable,
+    recent_runs,
+    run_url,
+)
+from ferry.cli.run_options import add_run_options
+from ferry.dag_ids import EXPORT_PREFIX
+from ferry.run_info import RunInfo
 from ferry.schedule_status import NOT_RUNNING_STATUSES, export_status
-from ferry.spec.loader import Project, load_project
+from ferry.spec.loader import Project
 from ferry.spec.models import ExportSpec
-
-ENVIRONMENT = {
-    "url": "FERRY_AIRFLOW_URL",
-    "user": "FERRY_AIRFLOW_USER",
-    "password": "FERRY_AIRFLOW_PASSWORD",
-}
-DEFAULTS = {"url": "http://127.0.0.1:8080", "user": "admin"}
-TIMEOUT_VARIABLE = "FERRY_AIRFLOW_TIMEOUT"  # seconds to wait for each answer
-DEFAULT_TIMEOUT = "30"
-ACTIVE_RUN_STATES = ("queued", "running")
-NOT_SCHEDULED = {
-    "off": "schedule off",
-    "disabled": "disabled (enabled: false)",
-    "detached": "detached",
-    "expired": "expired",
-}
-
-
-EXIT_REFUSED = 1
-EXIT_UNREACHABLE = 2
-EXIT_MAY_HAVE_STARTED = 3
-
-
-class CliError(Exception):
-    """A problem the user can fix, reported in one line."""
 
 
 def register(subparsers) -> None:
-    _extend_run(subparsers.choices["run"])
+    _add_run(subparsers)
     _add_run_all(subparsers)
     stop = subparsers.add_parser("stop", help="stop a run: mark it failed in Airflow")
     stop.add_argument("run", help="JobID.RunID (or GroupID.RunID) as ferry run printed it")
@@ -73,17 +60,11 @@ def register(subparsers) -> None:
     stop.set_defaults(handler=guarded(stop_run))
 
 
-def _add_run_all(subparsers) -> None:
-    run_all = subparsers.add_parser("run-all", help="run now every export whose schedule is active")
-    run_all.add_argument("--dry-run", action="store_true", help="only say what would run")
-    run_all.add_argument("--wait", action="store_true", help="wait for the runs to finish")
-    run_all.add_argument("--timeout", type=float, default=3600, help="seconds to wait at most")
-    add_connection_options(run_all)
-    run_all.set_defaults(handler=guarded(run_all_exports))
-
-
-def _extend_run(run: argparse.ArgumentParser) -> None:
-    """`ferry run` is declared with the local commands; without --local it lands here."""
+def _add_run(subparsers) -> None:
+    run = subparsers.add_parser("run", help="run an export once, here and now")
+    run.add_argument("export")
+    add_run_options(run)
+    run.add_argument("--local", action="store_true", help="in this process (no scheduler)")
     run.add_argument(
         "more", nargs="*", metavar="EXPORT", help="more exports to start in the same call"
     )
@@ -93,69 +74,13 @@ def _extend_run(run: argparse.ArgumentParser) -> None:
     add_connection_options(run)
 
 
-def add_connection_options(parser: argparse.ArgumentParser) -> None:
-    group = parser.add_argument_group("Airflow (flags, else environment)")
-    group.add_argument("--url", help=f"${ENVIRONMENT['url']}, default {DEFAULTS['url']}")
-    group.add_argument("--user", help=f"${ENVIRONMENT['user']}, default {DEFAULTS['user']}")
-    group.add_argument("--password", help=f"${ENVIRONMENT['password']} (preferred)")
-
-
-def setting(args: argparse.Namespace, name: str) -> str | None:
-    return getattr(args, name, None) or os.environ.get(ENVIRONMENT[name]) or DEFAULTS.get(name)
-
-
-def client_from(args: argparse.Namespace) -> AirflowClient:
-    """One client, so one token, for the whole command."""
-    password = setting(args, "password")
-    if not password:
-        raise CliError(f"no Airflow password: set {ENVIRONMENT['password']} or pass --password")
-    timeout = os.environ.get(TIMEOUT_VARIABLE) or DEFAULT_TIMEOUT
-    try:
-        seconds = float(timeout)
-    except ValueError:
-        raise CliError(f"{TIMEOUT_VARIABLE} must be seconds, not {timeout!r}") from None
-    url, user = setting(args, "url"), setting(args, "user")
-    return AirflowClient(url, username=user, password=password, timeout=seconds)
-
-
-def guarded(command: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
-    """Report a user error or a network problem in one line instead of a traceback."""
-    import requests
-
-    @functools.wraps(command)
-    def run(args: argparse.Namespace) -> int:
-        try:
-            return command(args)
-        except TriggerOutcomeUnknown as lost:  # only reached by commands without their own
-            print(f"ferry {args.command}: {lost}; the run may have started", file=sys.stderr)
-            return EXIT_MAY_HAVE_STARTED
-        except AirflowUnreachable as error:
-            print(f"ferry {args.command}: {error}", file=sys.stderr)
-            return EXIT_UNREACHABLE
-        except (CliError, AirflowApiError, TimeoutError) as error:
-            print(f"ferry {args.command}: {error}", file=sys.stderr)
-            return EXIT_REFUSED
-        except requests.RequestException as error:
-            print(f"ferry {args.command}: Airflow at {setting(args, 'url')} failed: "
-                  f"{type(error).__name__}", file=sys.stderr)  # fmt: skip
-            return EXIT_UNREACHABLE
-
-    return run
-
-
-def current_definitions() -> Project:
-    return load_project(paths.include_dir())
-
-
-def find_export(project: Project, export_id: str) -> ExportSpec:
-    if export_id not in project.exports:
-        broken = f"exports.{export_id}" in project.broken
-        raise CliError(
-            f"export '{export_id}' has errors: see ferry validate"
-            if broken
-            else f"no export '{export_id}' in {paths.include_dir() / 'exports'}"
-        )
-    return project.exports[export_id]
+def _add_run_all(subparsers) -> None:
+    run_all = subparsers.add_parser("run-all", help="run now every export whose schedule is active")
+    run_all.add_argument("--dry-run", action="store_true", help="only say what would run")
+    run_all.add_argument("--wait", action="store_true", help="wait for the runs to finish")
+    run_all.add_argument("--timeout", type=float, default=3600, help="seconds to wait at most")
+    add_connection_options(run_all)
+    run_all.set_defaults(handler=guarded(run_all_exports))
 
 
 # ferry run
@@ -168,7 +93,7 @@ def run_command(args: argparse.Namespace) -> int:
     if args.more:
         print("ferry run: --local runs one export at a time", file=sys.stderr)
         return EXIT_REFUSED
-    from ferry.cli import local  # imports Airflow's task code: only for --local
+    from ferry.cli import local  # the steps and the engine: only for --local
 
     return local.run_local(args)
 
@@ -235,7 +160,7 @@ def runnable_exports(project: Project, export_ids: list[str]) -> list[ExportSpec
 
 
 def _start(client: AirflowClient, export: ExportSpec, conf: dict, command: str) -> dict:
-    dag = _deployed_dag(client, export.dag_id)
+    dag = deployed_dag(client, export.dag_id)
     note = f"{_note(command)} [{secrets.token_hex(4)}]"  # a tag to find the run if lost
     try:
         run = client.trigger(export.dag_id, conf=conf, note=note)
@@ -250,7 +175,7 @@ def _start(client: AirflowClient, export: ExportSpec, conf: dict, command: str) 
 def _run_with_note(client: AirflowClient, dag_id: str, note: str) -> dict | None:
     """The run our lost trigger created, if Airflow shows it already (a GET: safe)."""
     try:
-        runs = _recent_runs(client, dag_id)
+        runs = recent_runs(client, dag_id)
     except AirflowApiError:
         return None
     return next((run for run in runs if run.get("note") == note), None)
@@ -290,26 +215,12 @@ def _note(command: str) -> str:
     return f"{command} by {getpass.getuser()}"
 
 
-def _deployed_dag(client: AirflowClient, dag_id: str) -> dict:
-    try:
-        return client.dag(dag_id)
-    except AirflowApiError as error:
-        if error.status == 404:
-            message = f"{dag_id} is not in Airflow (yet): is the definition deployed?"
-            raise CliError(message) from None
-        raise
-
-
 def _print_triggered(owner_id: str, run: dict, client: AirflowClient, *, paused: bool) -> None:
     run_id = run["dag_run_id"]
     print(f"{RunInfo(owner_id, run_id).job_run_id}")
     print(f"  Airflow run {run_id}: {run_url(client, run['dag_id'], run_id)}")
     if paused:
         print(f"  {run['dag_id']} is paused in Airflow: the run waits until it is unpaused")
-
-
-def run_url(client: AirflowClient, dag_id: str, run_id: str) -> str:
-    return f"{client.base_url}/dags/{dag_id}/runs/{quote(run_id, safe='')}"
 
 
 def _wait_and_report(client: AirflowClient, export_id: str, run: dict, timeout: float) -> str:
@@ -327,7 +238,7 @@ def run_all_exports(args: argparse.Namespace) -> int:
     """Trigger every export whose schedule is active; say why each other one is left out."""
     project = current_definitions()
     client = client_from(args)
-    deployed = deployed_dags(client, "export__")
+    deployed = client.dags(EXPORT_PREFIX)
     runnable = []
     for export in sorted(project.exports.values(), key=lambda e: e.id):
         reason = not_runnable(export, deployed.get(export.dag_id))
@@ -342,30 +253,6 @@ def run_all_exports(args: argparse.Namespace) -> int:
     return _finish(args, client, started, worst)
 
 
-def not_runnable(export: ExportSpec, dag: dict | None) -> str | None:
-    """Why run-all leaves an export out, or None: its schedule is active and Airflow has it."""
-    status = export_status(export)
-    if status != "active":
-        return NOT_SCHEDULED[status]
-    if dag is None:
-        return "not in Airflow (yet)"
-    return "paused in Airflow" if dag["is_paused"] else None
-
-
-def deployed_dags(client: AirflowClient, prefix: str) -> dict[str, dict]:
-    """Airflow's DAGs whose id starts with prefix, by dag_id (all pages)."""
-    found: dict[str, dict] = {}
-    while True:
-        page = client.request(
-            "GET", "/dags",
-            params={"dag_id_prefix_pattern": prefix, "exclude_stale": "true",
-                    "limit": 100, "offset": len(found)},
-        )  # fmt: skip
-        found.update({dag["dag_id"]: dag for dag in page["dags"]})
-        if not page["dags"] or len(found) >= page["total_entries"]:
-            return found
-
-
 # ferry stop
 
 
@@ -375,40 +262,11 @@ def stop_run(args: argparse.Namespace) -> int:
     owner_id, dag_id, run = find_run(client, args.run)
     if run["state"] not in ACTIVE_RUN_STATES:
         raise CliError(f"{args.run} is not running: it ended {run['state']}")
-    body = {"state": "failed", "note": _note("Stopped with ferry stop")}
-    client.request("PATCH", f"/dags/{dag_id}/dagRuns/{quote(run['dag_run_id'], safe='')}",
-                   json=body)  # fmt: skip
-    if dag_id.startswith("export__"):
+    client.set_run_state(dag_id, run["dag_run_id"], "failed", note=_note("Stopped with ferry stop"))
+    if dag_id.startswith(EXPORT_PREFIX):
         _record_stop(owner_id, run, run_url(client, dag_id, run["dag_run_id"]))
     print(f"Stopped {RunInfo(owner_id, run['dag_run_id']).job_run_id}: marked failed in Airflow")
     return 0
-
-
-def find_run(client: AirflowClient, text: str) -> tuple[str, str, dict]:
-    """(export or group id, dag_id, run) for 'JobID.RunID', 'GroupID.RunID' or 'ID.<run_id>'.
-
-    A group member's JobID.RunID (<export>.<group>+<run>) names its group's run.
-    """
-    owner_id, _, wanted = text.partition(".")
-    if GROUP_MARK in wanted:  # a group member's <export>.<group>+<run>: stop the group's run
-        owner_id, _, wanted = wanted.partition(GROUP_MARK)
-    for dag_id in (f"export__{owner_id}", f"group__{owner_id}"):
-        for run in _recent_runs(client, dag_id):
-            if wanted in (run["dag_run_id"], RunInfo(owner_id, run["dag_run_id"]).safe_run_id):
-                return owner_id, dag_id, run
-    raise CliError(f"no run {text}: give the JobID.RunID that ferry run or ferry history shows")
-
-
-def _recent_runs(client: AirflowClient, dag_id: str) -> list[dict]:
-    try:
-        page = client.request(
-            "GET", f"/dags/{dag_id}/dagRuns", params={"order_by": "-run_after", "limit": 100}
-        )
-    except AirflowApiError as error:
-        if error.status == 404:
-            return []
-        raise
-    return page["dag_runs"]
 
 
 def _record_stop(export_id: str, run: dict, link: str) -> None:

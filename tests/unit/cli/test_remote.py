@@ -1,5 +1,5 @@
-"""The REST commands (ferry run, list): no Airflow import, one token, no trigger sent twice,
-and a lost trigger answer reported as "may have started", never as a traceback."""
+"""The REST commands (ferry run, run-all, stop): no Airflow import, one token, no trigger
+sent twice, and a lost trigger answer reported as "may have started", never as a traceback."""
 
 from __future__ import annotations
 
@@ -13,9 +13,11 @@ import pytest
 from fake_airflow import DROP, STALL, fake_airflow
 from ferry import airflow_api, paths
 from ferry.cli import main
-from ferry.cli.remote import EXIT_MAY_HAVE_STARTED, EXIT_UNREACHABLE
+from ferry.cli.connection import EXIT_MAY_HAVE_STARTED, EXIT_UNREACHABLE
+from ferry.run_info import RunInfo
 from ferry.schedule_status import export_status
 from ferry.spec.loader import load_project
+from include_copy import copy_include
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -38,23 +40,42 @@ def ferry(fake, *args: str) -> int:
     return main([*args, "--url", fake.url])
 
 
-@pytest.mark.parametrize("command", [["run", "{export}"], ["list"]])
-def test_rest_commands_import_no_airflow_and_write_no_airflow_cfg(
-    command, exports, tmp_path, monkeypatch
-):
-    argv = [part.format(export=exports[0]) for part in command]
+RUNNING = "manual__2026-12-01T00:00:00+00:00"
+COMMANDS_WITHOUT_AIRFLOW = [
+    ["run", "{export}"],
+    ["list"],
+    ["history"],
+    ["history", "{export}"],
+    ["schedule", "{export}", "--on"],
+    ["stop", "{job_run_id}"],
+]
+
+
+@pytest.mark.parametrize("command", COMMANDS_WITHOUT_AIRFLOW, ids=" ".join)
+def test_rest_commands_import_no_airflow_and_write_no_airflow_cfg(command, exports, tmp_path):
+    job_run_id = RunInfo(exports[0], RUNNING).job_run_id  # as ferry run and history print it
+    argv = [part.format(export=exports[0], job_run_id=job_run_id) for part in command]
     with fake_airflow() as fake:
-        env = {**os.environ, "HOME": str(tmp_path), "FERRY_AIRFLOW_URL": fake.url}
+        fake.runs[f"export__{exports[0]}"] = [
+            {"dag_id": f"export__{exports[0]}", "dag_run_id": RUNNING, "state": "running"}
+        ]
+        env = {**os.environ, "HOME": str(tmp_path), "FERRY_AIRFLOW_URL": fake.url,
+               "FERRY_INCLUDE": str(copy_include(tmp_path)),
+               "FERRY_HOME": str(tmp_path / "home")}  # fmt: skip
         env.pop("AIRFLOW_HOME")
         done = subprocess.run(
             [sys.executable, "-X", "importtime", "-m", "ferry", *argv],
             env=env, cwd=ROOT, capture_output=True, text=True, timeout=120,
         )  # fmt: skip
-    assert done.returncode == 0, done.stderr[-2000:]
     imported = {line.rsplit("|", 1)[-1].strip() for line in done.stderr.splitlines()
                 if line.startswith("import time:")}  # fmt: skip
+    said = [line for line in done.stderr.splitlines() if not line.startswith("import time:")]
+    assert done.returncode == 0, said
+    assert "ferry.cli.remote" in imported or command[0] == "history"
     assert sorted(m for m in imported if m.split(".")[0] == "airflow") == []
     assert not (tmp_path / "airflow").exists()
+    if command[0] == "stop":
+        assert fake.runs[f"export__{exports[0]}"][0]["state"] == "failed"
 
 
 def test_run_starts_several_exports_with_one_token(exports, capsys):
@@ -114,17 +135,8 @@ def test_an_unknown_export_starts_nothing(exports, capsys):
     assert fake.runs == {}
 
 
-def test_a_group_members_job_run_id_finds_its_groups_run():
-    from ferry.airflow_api import AirflowClient
-    from ferry.cli.remote import find_run
-    from ferry.run_info import RunInfo
-
-    run_id = "scheduled__2026-12-01T03:00:00+00:00"
-    member = RunInfo("daily_lead_backup", run_id, group_id="nightly").job_run_id
+def test_run_local_takes_one_export_and_starts_nothing_in_airflow(exports, capsys):
     with fake_airflow() as fake:
-        fake.runs["group__nightly"] = [{"dag_id": "group__nightly", "dag_run_id": run_id}]
-        found = find_run(AirflowClient(fake.url, username="admin", password="p"), member)
-
-    assert member == "daily_lead_backup.nightly+scheduled__2026-12-01T03~3A00~3A00~2B00~3A00"
-    assert found[:2] == ("nightly", "group__nightly")
-    assert found[2]["dag_run_id"] == run_id
+        assert ferry(fake, "run", exports[0], exports[1], "--local") == 1
+    assert capsys.readouterr().err == "ferry run: --local runs one export at a time\n"
+    assert fake.calls == []
