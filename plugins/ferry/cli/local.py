@@ -28,8 +28,6 @@ def register(subparsers) -> None:
     _add_run_options(run)
     run.add_argument("--local", action="store_true", help="in this process (no scheduler)")
     run.set_defaults(handler=run_local)
-    # `ferry warehouse ...` is handed to ferry.warehouse.main (see ferry.cli.main)
-    subparsers.add_parser("warehouse", help="build the demo warehouse (ferry warehouse --help)")
 
 
 def _add_run_options(parser: argparse.ArgumentParser) -> None:
