@@ -73,7 +73,7 @@ def prepare_include(work: Path, exports: int) -> Path:
 def warehouse() -> Path:
     path = BENCH / "out" / "warehouse_small.duckdb"
     if not path.exists():
-        from ferry.warehouse import build_warehouse
+        from ferry_demo.build import build_warehouse
 
         path.parent.mkdir(parents=True, exist_ok=True)
         build_warehouse(path, size="small")

@@ -62,7 +62,7 @@ def warehouse(rows: int) -> Path:
     """The cached DuckDB file with a customer_profile table of that many rows."""
     path = OUT / f"warehouse_{rows}.duckdb"
     if not path.exists():
-        from ferry.warehouse import build_warehouse
+        from ferry_demo.build import build_warehouse
 
         print(f"building {path.name} ({rows:,} customer profiles) ...", flush=True)
         started = time.perf_counter()

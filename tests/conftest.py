@@ -55,7 +55,7 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 @pytest.fixture(scope="session")
 def warehouse() -> Path:
     """The small demo warehouse, built once per session."""
-    from ferry.warehouse import build_warehouse
+    from ferry_demo.build import build_warehouse
 
     path = Path(os.environ["FERRY_WAREHOUSE"])
     if not path.exists():

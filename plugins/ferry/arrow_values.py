@@ -15,8 +15,9 @@ import pyarrow as pa
 
 def safe_batch(batch: pa.RecordBatch) -> pa.RecordBatch:
     """The batch with every date/timestamp column that Python cannot hold as text."""
-    columns = [python_safe(column) for column in batch.columns]
-    if all(new is old for new, old in zip(columns, batch.columns, strict=True)):
+    originals = batch.columns  # a new list of new wrappers on each access
+    columns = [python_safe(column) for column in originals]
+    if all(new is old for new, old in zip(columns, originals, strict=True)):
         return batch
     return pa.RecordBatch.from_arrays(columns, names=batch.schema.names)
 

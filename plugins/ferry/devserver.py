@@ -1,10 +1,11 @@
-"""Run Ferry on one machine: Airflow standalone on 127.0.0.1 with the demo loaded.
+"""Run Ferry on one machine: Airflow standalone on 127.0.0.1 with airflow_settings.yaml loaded.
 
-Used by `scripts/start` (the README's first command) and by the tests that need a live
-scheduler and REST API. Airflow runs in its own process group. `airflow standalone` does not
-pass a SIGTERM on to the scheduler, DAG processor, triggerer and API server it started, so
-stop() ends them by pid, children first, then standalone, then whatever is left in its
-group. scripts/start does this on Ctrl-C, SIGTERM and SIGHUP alike.
+Used by `scripts/start` (the README's first command, which builds the demo warehouse before
+it starts this) and by the tests that need a live scheduler and REST API. Airflow runs in
+its own process group. `airflow standalone` does not pass a SIGTERM on to the scheduler, DAG
+processor, triggerer and API server it started, so stop() ends them by pid, children first,
+then standalone, then whatever is left in its group. scripts/start does this on Ctrl-C,
+SIGTERM and SIGHUP alike.
 """
 
 from __future__ import annotations
@@ -287,11 +288,14 @@ def _admin_password(home: Path) -> str:
 
 
 def _prepare(home: Path, port: int) -> dict[str, str]:
-    from ferry.warehouse import build_warehouse
-
+    # The demo warehouse is built by scripts/start (python -m ferry_demo), not here: the
+    # product never imports the demo.
     if not paths.warehouse_path().exists():
-        print(f"ferry: building the demo warehouse at {paths.warehouse_path()}")
-        build_warehouse(paths.warehouse_path(), size="small")
+        print(
+            f"ferry: no warehouse at {paths.warehouse_path()}: exports fail until it exists"
+            " (set FERRY_WAREHOUSE to your own)",
+            flush=True,
+        )
     env = airflow_env(home, port)
     write_password(home, _admin_password(home))
     migrate_db(env)

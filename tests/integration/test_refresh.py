@@ -19,8 +19,9 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from ferry import history, refresh, warehouse_refresh
+from ferry import history, refresh
 from ferry.spec.loader import load_project
+from ferry_demo import refresh as demo_refresh
 from include_copy import copy_include
 
 pytestmark = pytest.mark.integration
@@ -74,7 +75,7 @@ def test_refresh_dag_publishes_new_rows_and_emits_an_asset_per_table_and_segment
     from airflow.dag_processing.dagbag import DagBag
 
     before = {table: count(private_warehouse, table) for table in ("contact", "lead")}
-    dag = DagBag(dag_folder=str(ROOT / "dags" / "ferry_refresh.py")).dags["ferry_refresh"]
+    dag = DagBag(dag_folder=str(ROOT / "dags" / "ferry_demo_refresh.py")).dags["ferry_refresh"]
 
     run = dag.test(run_conf={"new_profiles": 40})
 
@@ -83,7 +84,7 @@ def test_refresh_dag_publishes_new_rows_and_emits_an_asset_per_table_and_segment
     assert count(private_warehouse, "lead") == before["lead"] + 40
     assert count(private_warehouse, "segment_membership") > 0
     events = asset_events_of(run.run_id)
-    expected = {f"ferry://warehouse/table/{t}" for t in warehouse_refresh.REFRESHED_TABLES}
+    expected = {f"ferry://warehouse/table/{t}" for t in demo_refresh.REFRESHED_TABLES}
     expected |= {f"ferry://warehouse/segment/{s}" for s in project.segments}
     assert set(events) == expected
     assert {extra["batch"] for extra in events.values()} == {1}
@@ -91,14 +92,14 @@ def test_refresh_dag_publishes_new_rows_and_emits_an_asset_per_table_and_segment
     for dag_id in ("export__customer_profiles_csv", "export__linkedin_enterprise_accounts"):
         listened = {asset.uri for asset in exports[dag_id].timetable.asset_condition.objects}
         assert listened <= set(events), f"{dag_id} would not run after this refresh"
-    assert refresh.refreshes_in_progress(warehouse_refresh.refreshed_names(project)) == []
-    assert not warehouse_refresh.work_path(private_warehouse).exists()
+    assert refresh.refreshes_in_progress(demo_refresh.refreshed_names(project)) == []
+    assert not demo_refresh.work_path(private_warehouse).exists()
 
 
 def test_unify_merges_known_customers_by_email_and_adds_the_rest(private_warehouse, project):
     profiles = count(private_warehouse, "customer_profile")
 
-    result = warehouse_refresh.run_refresh(private_warehouse, project, now=NOW, new_profiles=30)
+    result = demo_refresh.run_refresh(private_warehouse, project, now=NOW, new_profiles=30)
 
     merged, added = result.unified["merged_records"], result.unified["new_profiles"]
     assert merged == 10 and added == 20  # every 3rd of 30 incoming records is a known customer
@@ -121,8 +122,8 @@ def test_the_same_refresh_of_the_same_warehouse_gives_the_same_rows(
     other = tmp_path / "other.duckdb"
     shutil.copyfile(private_warehouse, other)
     for path in (private_warehouse, other):
-        warehouse_refresh.run_refresh(path, project, now=NOW, new_profiles=20)
-    for table in (*warehouse_refresh.REFRESHED_TABLES, "segment_membership"):
+        demo_refresh.run_refresh(path, project, now=NOW, new_profiles=20)
+    for table in (*demo_refresh.REFRESHED_TABLES, "segment_membership"):
         assert rows_of(private_warehouse, table) == rows_of(other, table), table
 
 
@@ -134,24 +135,24 @@ def test_a_failed_refresh_keeps_the_warehouse_and_releases_its_markers(
     def broken(*args):
         raise RuntimeError("source went away")
 
-    monkeypatch.setattr(warehouse_refresh, "_unify", broken)
+    monkeypatch.setattr(demo_refresh, "_unify", broken)
     with pytest.raises(RuntimeError, match="source went away"):
-        warehouse_refresh.run_refresh(private_warehouse, project, now=NOW)
+        demo_refresh.run_refresh(private_warehouse, project, now=NOW)
 
     assert digest(private_warehouse) == before
-    assert refresh.refreshes_in_progress(warehouse_refresh.refreshed_names(project)) == []
-    assert not warehouse_refresh.work_path(private_warehouse).exists()
+    assert refresh.refreshes_in_progress(demo_refresh.refreshed_names(project)) == []
+    assert not demo_refresh.work_path(private_warehouse).exists()
 
 
 def test_a_second_refresh_is_refused_while_one_runs(private_warehouse, project):
-    names = warehouse_refresh.refreshed_names(project)
-    first = warehouse_refresh.begin(private_warehouse, names, now=NOW)
+    names = demo_refresh.refreshed_names(project)
+    first = demo_refresh.begin(private_warehouse, names, now=NOW)
     try:
-        with pytest.raises(warehouse_refresh.RefreshBusy, match="another refresh is running"):
-            warehouse_refresh.run_refresh(private_warehouse, project, now=NOW)
+        with pytest.raises(demo_refresh.RefreshBusy, match="another refresh is running"):
+            demo_refresh.run_refresh(private_warehouse, project, now=NOW)
         assert refresh.refreshes_in_progress(names) == names
     finally:
-        warehouse_refresh.end(first)
+        demo_refresh.end(first)
     assert refresh.refreshes_in_progress(names) == []
 
 
@@ -193,7 +194,7 @@ def test_exports_read_while_refreshes_publish_without_lock_errors(
 
     for hour in range(3):
         moment = NOW + dt.timedelta(hours=hour)
-        warehouse_refresh.run_refresh(private_warehouse, project, now=moment, new_profiles=100)
+        demo_refresh.run_refresh(private_warehouse, project, now=moment, new_profiles=100)
     stop.touch()
 
     reports = [json.loads(reader.communicate(timeout=60)[0].splitlines()[-1]) for reader in readers]
@@ -206,8 +207,8 @@ def test_exports_read_while_refreshes_publish_without_lock_errors(
 
 def test_a_pinned_warehouse_keeps_the_version_a_reader_started_on(private_warehouse, project):
     before = count(private_warehouse, "lead")
-    with warehouse_refresh.pinned(private_warehouse) as frozen:
-        warehouse_refresh.run_refresh(private_warehouse, project, now=NOW, new_profiles=10)
+    with demo_refresh.pinned(private_warehouse) as frozen:
+        demo_refresh.run_refresh(private_warehouse, project, now=NOW, new_profiles=10)
         assert count(frozen, "lead") == before
         assert count(private_warehouse, "lead") == before + 10
     assert not frozen.exists()
@@ -242,8 +243,8 @@ def test_a_cron_export_waits_for_a_running_refresh_then_reads_its_rows(
 
     project = load_project(include_with_cron_export)
     before = count(private_warehouse, "customer_profile")
-    batch = warehouse_refresh.begin(
-        private_warehouse, warehouse_refresh.refreshed_names(project), now=NOW, new_profiles=60
+    batch = demo_refresh.begin(
+        private_warehouse, demo_refresh.refreshed_names(project), now=NOW, new_profiles=60
     )
     deferred = threading.Event()
     watched = _signal_when_run(RefreshTrigger.run, deferred)
@@ -275,11 +276,11 @@ def _signal_when_run(original, event: threading.Event):
 def _finish_refresh(batch, project, deferred: threading.Event) -> None:
     """The rest of a refresh, once the export is waiting for it."""
     deferred.wait(timeout=60)
-    warehouse_refresh.ingest(batch)
-    warehouse_refresh.unify(batch)
-    warehouse_refresh.refresh_memberships(batch, project)
-    warehouse_refresh.publish(batch, Path(os.environ["FERRY_WAREHOUSE"]))
-    warehouse_refresh.end(batch)
+    demo_refresh.ingest(batch)
+    demo_refresh.unify(batch)
+    demo_refresh.refresh_memberships(batch, project)
+    demo_refresh.publish(batch, Path(os.environ["FERRY_WAREHOUSE"]))
+    demo_refresh.end(batch)
 
 
 def test_the_wait_gives_up_at_its_timeout_and_says_which_refresh_ran_long():

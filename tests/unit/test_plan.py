@@ -167,13 +167,3 @@ def test_an_operators_run_knows_the_dag_it_runs_in(dag_id):
     run = run_info({"dag_run": dag_run, "params": {}}, "states")
     assert run.group_id == ("nightly" if dag_id == "group__nightly" else "")
     assert run.job_run_id.startswith("states.nightly+" if run.group_id else "states.scheduled__")
-
-
-def test_member_folder_names_never_meet_an_exports_own():
-    from ferry.safe_names import folder_name
-
-    tricky = ["", "+", "a+b", "nightly+x", "~2B", "x" * 300]
-    own = {RunInfo("states", run_id).safe_run_id for run_id in tricky}
-    members = {RunInfo("states", r, group_id=g).safe_run_id for r in tricky for g in ("a", "a+b")}
-    assert not own & members and len(members) == 2 * len(tricky)
-    assert all("+" not in folder_name(run_id) for run_id in tricky)

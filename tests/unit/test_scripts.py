@@ -1,7 +1,9 @@
-"""scripts/test on a fresh machine: installs packages.txt when it can, else says how.
+"""scripts/test on a fresh machine: installs packages.txt when it can, else says how; and
+scripts/start, which builds the demo warehouse only while the demo is there.
 
-Run on a copy of scripts/ and packages.txt with stand-ins for dpkg, id, sudo and apt-get
-on PATH, and no Python 3.11 (PYTHON points nowhere), so nothing is installed for real.
+Each runs on a copy of scripts/: scripts/test with stand-ins for dpkg, id, sudo and apt-get
+on PATH and no Python 3.11 (PYTHON points nowhere), scripts/start with a setup that does
+nothing and a .venv python that only logs its arguments; nothing is installed for real.
 """
 
 from __future__ import annotations
@@ -65,3 +67,34 @@ def test_as_root_it_installs_the_missing_packages(fresh_machine):
     assert "needs Python 3.11" in done.stderr
     log = Path(env["APT_LOG"]).read_text().splitlines()
     assert log == ["update -qq", f"install -y -qq {PACKAGES}"]
+
+
+@pytest.fixture
+def start_repo(tmp_path):
+    """A copy of scripts/start whose setup does nothing and whose .venv python logs its args."""
+    repo = tmp_path / "repo"
+    shutil.copytree(ROOT / "scripts", repo / "scripts")
+    stub(repo / "scripts", "setup", "exit 0")
+    (repo / ".venv" / "bin").mkdir(parents=True)
+    stub(repo / ".venv" / "bin", "python", f'echo "$*" >> "{tmp_path / "python.log"}"')
+    (repo / "plugins" / "ferry").mkdir(parents=True)
+    return repo, tmp_path / "python.log"
+
+
+def test_start_builds_the_demo_warehouse_before_airflow_when_the_demo_is_there(start_repo):
+    repo, log = start_repo
+    (repo / "plugins" / "ferry_demo").mkdir()
+    done = subprocess.run([str(repo / "scripts" / "start"), "--port", "9"], timeout=60)
+    assert done.returncode == 0
+    assert log.read_text().splitlines() == [
+        "-m ferry_demo --if-missing",
+        "-m ferry.devserver --port 9",
+    ]
+
+
+def test_start_without_the_demo_only_starts_airflow(start_repo):
+    """A team on its own warehouse deleted plugins/ferry_demo/: nothing is built."""
+    repo, log = start_repo
+    done = subprocess.run([str(repo / "scripts" / "start")], timeout=60)
+    assert done.returncode == 0
+    assert log.read_text().splitlines() == ["-m ferry.devserver"]

@@ -108,7 +108,7 @@ def write_segment(include: Path, name: str, rules: str) -> None:
 def test_a_value_that_looks_like_sql_is_bound_on_the_refreshs_read_write_connection(
     include, warehouse, tmp_path, monkeypatch
 ):
-    from ferry import warehouse_refresh
+    from ferry_demo import refresh as warehouse_refresh
 
     monkeypatch.setenv("FERRY_INCLUDE", str(include))
     write_segment(include, "sneaky", textwrap.dedent("""\

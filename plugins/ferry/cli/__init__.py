@@ -13,6 +13,10 @@ import sys
 from ferry.cli import definitions, edit, listing, local, past_runs, remote
 
 COMMAND_MODULES = [definitions, local, remote, listing, edit, past_runs]
+WAREHOUSE_MOVED = (
+    "ferry: `ferry warehouse` has moved with the demo out of the product: build the demo"
+    " warehouse with `python -m ferry_demo` (same options, e.g. --size medium)"
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -28,10 +32,9 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
     argv = sys.argv[1:] if argv is None else argv
-    if argv[:1] == ["warehouse"]:  # its options belong to ferry.warehouse's own parser
-        from ferry import warehouse
-
-        return warehouse.main(argv[1:])
+    if argv[:1] == ["warehouse"]:  # moved out of the product with the demo
+        print(WAREHOUSE_MOVED, file=sys.stderr)
+        return 2
     args = build_parser().parse_args(argv)
     try:
         return args.handler(args)

@@ -1,4 +1,4 @@
-"""Commands that work on this machine without a scheduler: preview, run --local, warehouse.
+"""Commands that work on this machine without a scheduler: preview and run --local.
 
 `ferry run` is declared in ferry.cli.remote, which hands --local to run_local here.
 """
@@ -28,8 +28,6 @@ def register(subparsers) -> None:
     add_run_options(preview)
     preview.add_argument("--rows", type=int, default=10, help="sample rows to show")
     preview.set_defaults(handler=run_preview)
-    # `ferry warehouse ...` is handed to ferry.warehouse.main (see ferry.cli.main)
-    subparsers.add_parser("warehouse", help="build the demo warehouse (ferry warehouse --help)")
 
 
 def local_run_info(args: argparse.Namespace, prefix: str) -> RunInfo:

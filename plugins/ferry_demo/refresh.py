@@ -6,9 +6,10 @@ work file next to it, changes the copy, and swaps it in with os.replace. A read-
 connection sees the old file or the new one, whole, and never waits on a lock.
 
 Each step runs in one transaction and notes itself in refresh_log, so a retried step does
-not ingest twice. New rows come from the demo generator (ferry.warehouse), seeded by the
+not ingest twice. New rows come from the demo generator (ferry_demo.tables), seeded by the
 batch number, and are stamped in the hour before the run's reference time, so the same
-batch of the same warehouse always gives the same rows.
+batch of the same warehouse always gives the same rows. The markers it holds meanwhile are
+the product's (ferry.refresh): exports on a cron wait for them, whoever refreshes.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ferry import refresh
+from ferry import refresh as markers
 from ferry.exceptions import Transient
 from ferry.sql import compile_rule, quote
 
@@ -145,9 +146,6 @@ def pinned(warehouse: Path) -> Iterator[Path]:
         link.unlink(missing_ok=True)
 
 
-# --- Start and end -------------------------------------------------------------------------
-
-
 def begin(
     warehouse: Path,
     names: list[str],
@@ -163,7 +161,7 @@ def begin(
     """
     warehouse, work = Path(warehouse), work_path(warehouse)
     _claim(work)
-    refresh.hold(names, holder)
+    markers.hold(names, holder)
     try:
         shutil.copyfile(warehouse, work)
         with _connect(work) as con:
@@ -184,7 +182,7 @@ def _claim(work: Path) -> None:
                 return
         except FileExistsError:
             age = time.time() - work.stat().st_mtime
-            if age < refresh.STALE_AFTER.total_seconds():
+            if age < markers.STALE_AFTER.total_seconds():
                 raise RefreshBusy(
                     f"another refresh is running: {work} is {age:.0f} s old"
                 ) from None
@@ -203,7 +201,7 @@ def end(batch: Batch) -> None:
     """Drop the work file (published or not) and the markers: the teardown of a refresh."""
     Path(batch.work).unlink(missing_ok=True)
     _wal(Path(batch.work)).unlink(missing_ok=True)
-    refresh.release(list(batch.names))
+    markers.release(list(batch.names))
 
 
 def publish(batch: Batch, warehouse: Path) -> None:
@@ -215,9 +213,6 @@ def publish(batch: Batch, warehouse: Path) -> None:
     _wal(warehouse).unlink(missing_ok=True)
     os.replace(work, warehouse)
     log.info("Refresh %s published to %s", batch.number, warehouse)
-
-
-# --- Steps ---------------------------------------------------------------------------------
 
 
 def _create_log(con: duckdb.DuckDBPyConnection) -> None:
@@ -254,9 +249,9 @@ def ingest(batch: Batch) -> dict[str, int]:
 
 
 def _ingest(con: duckdb.DuckDBPyConnection, batch: Batch) -> dict[str, int]:
-    from ferry import warehouse as generator
+    from ferry_demo.blocks import create_macros
 
-    generator.create_macros(con, BASE_SEED + batch.number)
+    create_macros(con, BASE_SEED + batch.number)
     _create_clock(con, batch.moment)
     known_profiles = _next_key(con, "customer_profile", "profile_id") - 1
     accounts = con.execute("SELECT count(*) FROM account").fetchone()[0]
@@ -287,7 +282,8 @@ def _next_key(con: duckdb.DuckDBPyConnection, table: str, key: str) -> int:
 
 def _generate(con: duckdb.DuckDBPyConnection, feed: Feed, rows: int, accounts: int) -> int:
     """Insert rows keyed after the table's last key, from the demo generator, restamped."""
-    from ferry import warehouse as generator
+    from ferry_demo.build import load_contract
+    from ferry_demo.tables import table_select
 
     if rows <= 0:
         return 0
@@ -299,9 +295,9 @@ def _generate(con: duckdb.DuckDBPyConnection, feed: Feed, rows: int, accounts: i
     stamps = {name: sql.format(key=feed.key) for name, sql in feed.stamps.items()}
     casts = ", ".join(
         f"CAST({stamps.get(name, quote(name))} AS {kind}) AS {quote(name)}"
-        for name, kind in generator.load_contract()[feed.table].items()
+        for name, kind in load_contract()[feed.table].items()
     )
-    select = generator.table_select(feed.table, {feed.table: start + rows - 1, "account": accounts})
+    select = table_select(feed.table, {feed.table: start + rows - 1, "account": accounts})
     con.execute(f"INSERT INTO {quote(feed.into)} SELECT {casts} FROM ({select})")
     return rows
 
@@ -324,7 +320,7 @@ def unify(batch: Batch) -> dict[str, int]:
 
 
 def _unify(con: duckdb.DuckDBPyConnection, now: dt.datetime) -> dict[str, int]:
-    from ferry.warehouse import loyalty_tier
+    from ferry_demo.tables import loyalty_tier
 
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE known AS
@@ -373,9 +369,6 @@ def _memberships(con: duckdb.DuckDBPyConnection, project: Project, now: dt.datet
             [segment_id, now, *rule.params],
         ).fetchone()[0]
     return counts
-
-
-# --- The whole refresh in one call (CLI, tests) ----------------------------------------------
 
 
 def run_refresh(

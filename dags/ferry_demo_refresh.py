@@ -6,8 +6,10 @@ the refresh's markers are held, from begin_refresh to its teardown end_refresh. 
 paused: it rewrites the warehouse, so someone chooses to run it. Refreshes done outside
 Ferry announce themselves the same way, with POST /api/v2/assets/events.
 
-Kept thin: it reads YAML (which segments exist) and builds the DAG; the work is in
-ferry.warehouse_refresh, imported inside the tasks.
+Part of the demo: a team that points Ferry at its own warehouse deletes this file with
+plugins/ferry_demo/ (its warehouse's own refresh emits the same assets). Kept thin: it reads
+YAML (which segments exist) and builds the DAG; the work is in ferry_demo.refresh, imported
+inside the tasks.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from airflow.sdk import DAG, Param, setup, task, teardown
 from ferry.paths import include_dir
 from ferry.render.schedule import warehouse_asset
 from ferry.spec.loader import load_project
-from ferry.warehouse_refresh import REFRESHED_TABLES, refreshed_names
+from ferry_demo.refresh import REFRESHED_TABLES, refreshed_names
 
 REFRESHED = [
     warehouse_asset(name, segment=name not in REFRESHED_TABLES)
@@ -46,8 +48,9 @@ with DAG(
         """Hold the refresh markers and copy the warehouse to the work file."""
         from dataclasses import asdict
 
-        from ferry import paths, warehouse_refresh
+        from ferry import paths
         from ferry.definitions import current_project
+        from ferry_demo import refresh as warehouse_refresh
 
         run = context["dag_run"]
         now = run.data_interval_end or run.logical_date or run.run_after
@@ -63,22 +66,22 @@ with DAG(
     @task
     def ingest(batch: dict) -> dict:
         """New customer records, contacts and leads from the sources."""
-        from ferry import warehouse_refresh
+        from ferry_demo import refresh as warehouse_refresh
 
         return warehouse_refresh.ingest(warehouse_refresh.Batch(**batch))
 
     @task
     def unify_profiles(batch: dict) -> dict:
         """Merge incoming customer records into profiles by email; add the new ones."""
-        from ferry import warehouse_refresh
+        from ferry_demo import refresh as warehouse_refresh
 
         return warehouse_refresh.unify(warehouse_refresh.Batch(**batch))
 
     @task
     def refresh_segments(batch: dict) -> dict:
         """Recompute every segment's members."""
-        from ferry import warehouse_refresh
         from ferry.definitions import current_project
+        from ferry_demo import refresh as warehouse_refresh
 
         batch_ = warehouse_refresh.Batch(**batch)
         return warehouse_refresh.refresh_memberships(batch_, current_project())
@@ -86,7 +89,8 @@ with DAG(
     @task(outlets=REFRESHED)
     def publish(batch: dict, **context) -> None:
         """Swap the refreshed copy in; success emits the tables' and segments' assets."""
-        from ferry import paths, warehouse_refresh
+        from ferry import paths
+        from ferry_demo import refresh as warehouse_refresh
 
         warehouse_refresh.publish(warehouse_refresh.Batch(**batch), paths.warehouse_path())
         for asset in REFRESHED:
@@ -96,7 +100,7 @@ with DAG(
     @task
     def end_refresh(batch: dict) -> None:
         """Drop the work file and the markers, whether the refresh was published or not."""
-        from ferry import warehouse_refresh
+        from ferry_demo import refresh as warehouse_refresh
 
         warehouse_refresh.end(warehouse_refresh.Batch(**batch))
 

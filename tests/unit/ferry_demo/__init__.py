@@ -1,0 +1,1 @@
+"""Tests of the demo package, plugins/ferry_demo/."""
