@@ -97,6 +97,10 @@ def _handler(fake: FakeAirflow) -> type[BaseHTTPRequestHandler]:
                 return self._answer(200, {"dag_runs": runs, "total_entries": len(runs)})
             if len(parts) == 5 and parts[3] == "dags":
                 return self._answer(200, {"dag_id": parts[4], "is_paused": fake.paused})
+            if len(parts) == 7 and parts[5] == "dagRuns":  # one run, its id one path segment
+                wanted = unquote(parts[6])
+                found = [run for run in fake.runs.get(parts[4], []) if run["dag_run_id"] == wanted]
+                return self._answer(200, found[0]) if found else self._answer(404, {"detail": "-"})
             return self._answer(404, {"detail": "not found"})
 
         def do_PATCH(self) -> None:

@@ -204,10 +204,10 @@ class AirflowClient:
         return self.request("PATCH", "/connections", json={"actions": [action]})
 
     def dag_run(self, dag_id: str, run_id: str) -> dict:
-        return self.request("GET", f"/dags/{dag_id}/dagRuns/{run_id}")
+        return self.request("GET", f"/dags/{dag_id}/dagRuns/{_segment(run_id)}")
 
     def task_instances(self, dag_id: str, run_id: str) -> list[dict]:
-        return self.request("GET", f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances")[
+        return self.request("GET", f"/dags/{dag_id}/dagRuns/{_segment(run_id)}/taskInstances")[
             "task_instances"
         ]
 

@@ -166,3 +166,10 @@ def test_a_run_is_marked_failed_by_its_id_with_colons_and_plus_signs():
     assert fake.runs["export__x"][0] == {
         "dag_id": "export__x", "dag_run_id": run_id, "state": "failed", "note": "stopped"
     }  # fmt: skip
+
+
+def test_a_run_is_read_by_its_id_even_when_the_id_holds_url_characters():
+    run_id = "manual__a/b?c=d#e f"  # a manual run id is free text
+    with fake_airflow() as fake:
+        fake.runs["export__x"] = [{"dag_id": "export__x", "dag_run_id": run_id, "state": "success"}]
+        assert client_of(fake).dag_run("export__x", run_id)["dag_run_id"] == run_id
