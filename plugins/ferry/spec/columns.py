@@ -22,6 +22,11 @@ class OutputColumn:
     pii: PiiRule | None = None  # None: sent as it is (no rule, or keep)
     derive: str | None = None  # e.g. email_domain: a safe part of a PII value
 
+    @property
+    def keyed(self) -> bool:
+        """Whether writing it needs the ferry_pii key (hashed or tokenized)."""
+        return self.pii is not None and self.pii.keyed
+
 
 def output_columns(
     export: ExportSpec, table: TableSpec
