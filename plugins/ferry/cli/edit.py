@@ -30,9 +30,9 @@ from ferry.cli.remote import (
     find_export,
     guarded,
 )
-from ferry.render.schedule import DETACHED_TAG, export_status, normalize
 from ferry.spec.loader import broken_key, load_project
 from ferry.spec.models import ID_PATTERN, ExportSpec, check_schedule
+from ferry.spec.schedule import DETACHED_TAG, export_status, normalize
 
 SCHEDULE_FIELDS = ("schedule", "timezone", "expires")  # new switches go after these
 

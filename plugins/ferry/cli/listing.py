@@ -20,8 +20,8 @@ from ferry.cli.remote import (
     not_runnable,
 )
 from ferry.cli.table import render_table, short_time
-from ferry.schedule_status import NOT_RUNNING_STATUSES, export_status, normalize
 from ferry.spec.models import ExportSpec
+from ferry.spec.schedule import NOT_RUNNING_STATUSES, export_status, normalize
 
 LIST_COLUMNS = {
     "id": "ID", "name": "NAME", "kind": "KIND", "connections": "CONNECTIONS",

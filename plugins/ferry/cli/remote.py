@@ -34,9 +34,9 @@ from ferry.airflow_api import (
     TriggerOutcomeUnknown,
 )
 from ferry.run_info import GROUP_MARK, RunInfo
-from ferry.schedule_status import NOT_RUNNING_STATUSES, export_status
 from ferry.spec.loader import Project, load_project
 from ferry.spec.models import ExportSpec
+from ferry.spec.schedule import NOT_RUNNING_STATUSES, export_status
 
 ENVIRONMENT = {
     "url": "FERRY_AIRFLOW_URL",

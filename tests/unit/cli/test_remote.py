@@ -14,8 +14,8 @@ from fake_airflow import DROP, STALL, fake_airflow
 from ferry import airflow_api, paths
 from ferry.cli import main
 from ferry.cli.remote import EXIT_MAY_HAVE_STARTED, EXIT_UNREACHABLE
-from ferry.schedule_status import export_status
 from ferry.spec.loader import load_project
+from ferry.spec.schedule import export_status
 
 ROOT = Path(__file__).resolve().parents[3]
 

@@ -3,40 +3,14 @@
 from __future__ import annotations
 
 import json
-import textwrap
 from pathlib import Path
 
 import pytest
 
 from ferry.cli import main as ferry
 from ferry.spec.loader import load_project
-from include_copy import copy_include
 
-ROOT = Path(__file__).resolve().parents[3]
-GOOD_EXPORT = """\
-id: {id}
-name: Good
-source: {{table: lead}}
-fields: [lead_id, state]
-destinations: [{{type: download}}]
-"""
-
-
-@pytest.fixture
-def include(tmp_path: Path) -> Path:
-    """A copy of the repo's include/ to break at will."""
-    target = copy_include(tmp_path)
-    return target
-
-
-def write(include: Path, relative: str, text: str) -> Path:
-    path = include / relative
-    path.write_text(textwrap.dedent(text))
-    return path
-
-
-def errors_of(include: Path) -> list[str]:
-    return [str(error) for error in load_project(include).errors]
+from .helpers import GOOD_EXPORT, ROOT, errors_of, write
 
 
 def test_the_shipped_definitions_load_without_errors():
@@ -182,12 +156,6 @@ def test_schema_is_json_schema_that_forbids_unknown_keys(capsys):
     assert {"id", "source", "destinations"} <= set(schema["required"])
 
 
-def test_unquoted_off_is_the_off_schedule(include):
-    write(include, "exports/quiet.yaml", GOOD_EXPORT.format(id="quiet") + "schedule: off\n")
-    project = load_project(include)
-    assert project.errors == [] and project.exports["quiet"].schedule == "off"
-
-
 def test_segment_regex_outside_re2_is_rejected_when_it_loads(include):
     write(
         include,
@@ -257,18 +225,6 @@ def test_email_domain_is_derived_without_a_pii_rule(include):
         GOOD_EXPORT.format(id="domains").replace("fields: [lead_id, state]", fields),
     )
     assert errors_of(include) == []
-
-
-@pytest.mark.parametrize("schedule", ["daily", "'@daily'", "'30 6 * * 1-5'", "once", "refresh"])
-def test_schedule_words_presets_and_crons_load(include, schedule):
-    write(include, "exports/when.yaml", GOOD_EXPORT.format(id="when") + f"schedule: {schedule}\n")
-    assert errors_of(include) == []
-
-
-def test_a_cron_out_of_range_is_not_a_schedule(include):
-    write(include, "exports/when.yaml", GOOD_EXPORT.format(id="when") + "schedule: '61 * * * *'\n")
-    [error] = errors_of(include)
-    assert "schedule -> '61 * * * *' is not a schedule" in error
 
 
 def test_rule_values_that_do_not_fit_the_column_type_are_errors_when_they_load(include):
@@ -362,14 +318,6 @@ def test_a_problem_across_fields_names_the_field_to_change(include):
         "include/exports/mixed.yaml:3 -> source -> "
         "a segment export needs source: {segment: <segment id>}"
     ]
-
-
-@pytest.mark.parametrize("zone", ["Mars/Base", "x" * 5000, "../../etc/passwd"])
-def test_a_time_zone_zoneinfo_cannot_open_is_one_clear_error(include, zone):
-    write(include, "exports/zone.yaml", GOOD_EXPORT.format(id="zone") + f"timezone: '{zone}'\n")
-    [error] = errors_of(include)
-    assert error.startswith("include/exports/zone.yaml:6 -> timezone -> unknown time zone")
-    assert error.endswith("use an IANA name such as UTC or America/New_York")
 
 
 def test_schema_and_cross_file_errors_are_shown_together(include):
