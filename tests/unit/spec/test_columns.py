@@ -11,9 +11,9 @@ from ferry.cli import main as ferry
 from ferry.spec.columns import column_for, output_columns
 from ferry.spec.loader import load_project
 from ferry.spec.models import ExportSpec
-from include_copy import copy_include
 
-ROOT = Path(__file__).resolve().parents[3]
+from .helpers import GOOD_EXPORT, ROOT, errors_of, write
+
 EXPORT = """\
 id: people
 name: People
@@ -23,11 +23,6 @@ source: {{table: lead}}
 destinations: [{{type: download}}]
 expectations: [{{expect: not_null, field: {field}}}]
 """
-
-
-@pytest.fixture
-def include(tmp_path: Path) -> Path:
-    return copy_include(tmp_path)
 
 
 def validate(include: Path, capsys, fields: str, pii: str, field: str) -> tuple[int, str]:
@@ -128,3 +123,22 @@ def test_an_output_name_wins_over_a_source_name():
     assert column_for(columns, "state").source == "country"
     assert column_for(columns, "country").source == "state"
     assert column_for(columns, "nowhere") is None
+
+
+def test_expectation_on_a_column_the_files_lack_names_it(include):
+    text = GOOD_EXPORT.format(id="expect") + "expectations: [{expect: not_null, field: stat}]\n"
+    write(include, "exports/expect.yaml", text)
+    [error] = errors_of(include)
+    assert (
+        "expectations[0].field -> the files have no column 'stat'; did you mean 'state'?" in error
+    )
+
+
+def test_email_domain_is_derived_without_a_pii_rule(include):
+    fields = "fields: [lead_id, {field: email, as: email_domain, derive: email_domain}]"
+    write(
+        include,
+        "exports/domains.yaml",
+        GOOD_EXPORT.format(id="domains").replace("fields: [lead_id, state]", fields),
+    )
+    assert errors_of(include) == []
