@@ -14,21 +14,11 @@ from ferry import staging
 from ferry.column_types import canonical_type
 from ferry.run_info import RunInfo, naive_utc
 from ferry.spec import models
+from ferry.spec.columns import OutputColumn, output_columns
 from ferry.spec.loader import Project
 from ferry.sql import Sql, compile_condition, compile_rule, quote
 
 PEOPLE_OPEN = ("email", "download")  # destinations whose files people open in spreadsheets
-
-
-@dataclass(frozen=True)
-class OutputColumn:
-    """A warehouse column as it leaves: its output name and its PII handling."""
-
-    source: str
-    name: str
-    type: str
-    pii: models.PiiRule | None = None
-    derive: str | None = None  # e.g. email_domain: a safe part of a PII value
 
 
 @dataclass(frozen=True)
@@ -73,7 +63,7 @@ def build_plan(project: Project, export_id: str, run: RunInfo, staging_root: str
     staging_dir, staging_url = staging.run_location(staging_root, export.id, run.safe_run_id)
     table_name = project.table_of(export)
     table = project.tables[table_name]
-    columns, excluded = _output_columns(export, table)
+    columns, excluded = output_columns(export, table)
     return ExportPlan(
         export=export,
         target=project.targets.get(export.target or ""),
@@ -87,43 +77,6 @@ def build_plan(project: Project, export_id: str, run: RunInfo, staging_root: str
         staging_dir=staging_dir,
         staging_url=staging_url,
     )
-
-
-def _output_columns(export: models.ExportSpec, table: models.TableSpec):
-    """Chosen fields with PII rules; PII columns nobody decided on stay out (smart selection)."""
-    columns, excluded = [], []
-    for choice in _chosen_fields(export, table):
-        source = choice.field
-        column_type = table.columns[source].type
-        if choice.derive:
-            columns.append(
-                OutputColumn(source, choice.output_name, column_type, derive=choice.derive)
-            )
-            continue
-        rule = _pii_rule(export.pii.get(source))
-        if (rule is None and table.columns[source].pii) or (rule and rule.action == "exclude"):
-            excluded.append(source)
-            continue
-        keep = rule is None or rule.action == "keep"
-        columns.append(
-            OutputColumn(source, choice.output_name, column_type, None if keep else rule)
-        )
-    return tuple(columns), tuple(excluded)
-
-
-def _chosen_fields(export: models.ExportSpec, table: models.TableSpec) -> list[models.FieldChoice]:
-    if export.fields == "all":
-        return [models.FieldChoice(field=name) for name in table.columns]
-    return [
-        models.FieldChoice(field=choice) if isinstance(choice, str) else choice
-        for choice in export.fields
-    ]
-
-
-def _pii_rule(value: str | models.PiiRule | None) -> models.PiiRule | None:
-    if value is None or isinstance(value, models.PiiRule):
-        return value
-    return models.PiiRule(action=value)
 
 
 def row_filter(project: Project, export: models.ExportSpec, run: RunInfo) -> Sql:

@@ -24,10 +24,8 @@ LOGIC_LINES = 40  # a module longer than this has logic worth a test file of its
 # Strongly connected groups of ferry modules (each holds at least one cycle).
 KNOWN_CYCLES = {
     frozenset({"ferry.plan", "ferry.staging"}),
-    frozenset({"ferry.engine.hmac_native", "ferry.engine.pii"}),
 }
 KNOWN_LONG = {
-    "ferry.spec.templates",
     "ferry.staging",
 }
 KNOWN_UNTESTED = {
@@ -36,21 +34,9 @@ KNOWN_UNTESTED = {
     "ferry.delivery.housekeeping",
     "ferry.delivery.mail",
     "ferry.delivery.records",
-    "ferry.engine.progress",
-    "ferry.engine.query",
-    "ferry.engine.staged",
     "ferry.manifest",
     "ferry.render.groups",
     "ferry.render.sensors",
-    "ferry.schedule_status",
-    "ferry.spec.catalogues",
-    "ferry.spec.destinations",
-    "ferry.spec.errors",
-    "ferry.spec.models",
-    "ferry.spec.project",
-    "ferry.spec.references",
-    "ferry.spec.rules",
-    "ferry.spec.schedule",
 }
 
 

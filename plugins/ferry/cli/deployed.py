@@ -13,9 +13,9 @@ from ferry.airflow_api import AirflowClient, AirflowNotFound
 from ferry.cli.connection import CliError
 from ferry.dag_ids import export_dag_id, group_dag_id
 from ferry.run_info import GROUP_MARK, RunInfo
-from ferry.schedule_status import export_status
 from ferry.spec.loader import Project, load_project
 from ferry.spec.models import ExportSpec
+from ferry.spec.schedule import export_status
 
 ACTIVE_RUN_STATES = ("queued", "running")
 NOT_SCHEDULED = {

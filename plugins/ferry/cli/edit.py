@@ -25,9 +25,9 @@ from ferry import paths
 from ferry.airflow_api import AirflowApiError, AirflowClient, AirflowNotFound
 from ferry.cli.connection import CliError, add_connection_options, client_from, guarded
 from ferry.cli.deployed import current_definitions, find_export
-from ferry.render.schedule import DETACHED_TAG, export_status, normalize
 from ferry.spec.loader import broken_key, load_project
 from ferry.spec.models import ID_PATTERN, ExportSpec, check_schedule
+from ferry.spec.schedule import DETACHED_TAG, export_status, normalize
 
 SCHEDULE_FIELDS = ("schedule", "timezone", "expires")  # new switches go after these
 

@@ -12,8 +12,8 @@ from ferry.cli.connection import CliError, add_connection_options, client_from, 
 from ferry.cli.deployed import ACTIVE_RUN_STATES, current_definitions, not_runnable
 from ferry.cli.table import render_table, short_time
 from ferry.dag_ids import EXPORT_PREFIX
-from ferry.schedule_status import NOT_RUNNING_STATUSES, export_status, normalize
 from ferry.spec.models import ExportSpec
+from ferry.spec.schedule import NOT_RUNNING_STATUSES, export_status, normalize
 
 LIST_COLUMNS = {
     "id": "ID", "name": "NAME", "kind": "KIND", "connections": "CONNECTIONS",

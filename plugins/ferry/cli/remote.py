@@ -46,9 +46,9 @@ from ferry.cli.deployed import (
 from ferry.cli.run_options import add_run_options
 from ferry.dag_ids import EXPORT_PREFIX
 from ferry.run_info import RunInfo
-from ferry.schedule_status import NOT_RUNNING_STATUSES, export_status
 from ferry.spec.loader import Project
 from ferry.spec.models import ExportSpec
+from ferry.spec.schedule import NOT_RUNNING_STATUSES, export_status
 
 
 def register(subparsers) -> None:

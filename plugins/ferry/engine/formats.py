@@ -28,7 +28,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ferry.column_types import DECIMAL_TYPES, FLOAT_TYPES, base_type, decimal_shape
-from ferry.plan import OutputColumn
+from ferry.spec.columns import OutputColumn
 from ferry.sql import quote
 
 TEXT_TYPES = ("csv", "tsv", "json", "jsonl")
@@ -246,10 +246,6 @@ def footer_bytes(format_type: str, rows: int) -> bytes:
 def fields_of(columns: tuple[OutputColumn, ...], types: list[str]) -> list[Field]:
     """Fields aliased c0..cn, so odd output names never reach SQL identifiers unquoted."""
     return [
-        Field(f"c{index}", column.name, types[index], _hex_only(column))
+        Field(f"c{index}", column.name, types[index], column.keyed)
         for index, column in enumerate(columns)
     ]
-
-
-def _hex_only(column: OutputColumn) -> bool:
-    return column.pii is not None and column.pii.action in ("hash", "tokenize")

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import ctypes
 import functools
+import hashlib
 import logging
 import os
 from pathlib import Path
@@ -24,6 +25,7 @@ SOURCE = Path(__file__).with_name("hmac_sha256.c")
 LIBRARY = Path(__file__).with_name("_hmac_sha256.so")
 FUNCTION_NAME = "ferry_hmac_sha256"
 HEX_CHARS = 64
+BLOCK_BYTES = 64  # SHA-256's block size
 _OFF_VALUES = ("0", "off", "false", "no")
 
 log = logging.getLogger(__name__)
@@ -56,10 +58,16 @@ def _library() -> ctypes.CDLL | None:
     return library
 
 
+def hmac_pads(key: bytes) -> tuple[bytes, bytes]:
+    """The inner and outer padded keys of RFC 2104 for SHA-256 (the SQL form uses them too)."""
+    if len(key) > BLOCK_BYTES:
+        key = hashlib.sha256(key).digest()
+    key = key.ljust(BLOCK_BYTES, b"\0")
+    return bytes(b ^ 0x36 for b in key), bytes(b ^ 0x5C for b in key)
+
+
 def hmac_hex(values: pa.Array | pa.ChunkedArray, key: bytes) -> pa.Array:
     """HMAC-SHA256(key, value) of every value as 64 hex characters; nulls stay null."""
-    from ferry.engine.pii import hmac_pads
-
     if isinstance(values, pa.ChunkedArray):
         values = values.combine_chunks()
     values = values.cast(pa.large_string())

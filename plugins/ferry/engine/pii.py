@@ -26,14 +26,12 @@ import hmac
 
 from ferry.engine import hmac_native
 from ferry.exceptions import Terminal
-from ferry.plan import OutputColumn
+from ferry.spec.columns import OutputColumn
 from ferry.spec.models import PiiRule
 from ferry.sql import Sql, quote
 
-KEYED_ACTIONS = ("hash", "tokenize")
 TOKEN_PREFIX = "tok_"
 TOKEN_HEX_CHARS = 24
-_BLOCK_BYTES = 64  # SHA-256 block size
 _TOKEN_KEY_LABEL = b"ferry:tokenize:v1"
 DERIVATIONS = {
     "email_domain": "nullif(lower(regexp_extract({text}, '@([^@]*)$', 1)), '')",
@@ -45,14 +43,15 @@ class MissingPiiKeyError(ValueError, Terminal):
 
 
 def needs_key(columns: tuple[OutputColumn, ...]) -> bool:
-    return any(column.pii and column.pii.action in KEYED_ACTIONS for column in columns)
+    """Whether any column is hashed or tokenized: the one test for "ask for ferry_pii"."""
+    return any(column.keyed for column in columns)
 
 
 def require_key(columns: tuple[OutputColumn, ...], pii_key: bytes | None) -> None:
     """Fail early, with the fix, when a keyed PII action has no key."""
     if pii_key or not needs_key(columns):
         return
-    names = [c.name for c in columns if c.pii and c.pii.action in KEYED_ACTIONS]
+    names = [column.name for column in columns if column.keyed]
     raise MissingPiiKeyError(
         f"columns {', '.join(names)} are hashed or tokenized but no PII key is set: "
         "set the password of the Airflow connection ferry_pii (a long random secret)"
@@ -64,19 +63,11 @@ def token_key(pii_key: bytes) -> bytes:
     return hmac.new(pii_key, _TOKEN_KEY_LABEL, hashlib.sha256).digest()
 
 
-def hmac_pads(key: bytes) -> tuple[bytes, bytes]:
-    """The inner and outer padded keys of RFC 2104 for SHA-256."""
-    if len(key) > _BLOCK_BYTES:
-        key = hashlib.sha256(key).digest()
-    key = key.ljust(_BLOCK_BYTES, b"\0")
-    return bytes(b ^ 0x36 for b in key), bytes(b ^ 0x5C for b in key)
-
-
 def hmac_sql(text: str, key: bytes) -> Sql:
     """HMAC-SHA256 hex of a VARCHAR expression; the key is only ever a bound parameter."""
     if hmac_native.available():
         return Sql(f"{hmac_native.FUNCTION_NAME}({text}, CAST(? AS BLOB))", (key,))
-    inner, outer = hmac_pads(key)
+    inner, outer = hmac_native.hmac_pads(key)
     return Sql(
         f"sha256(CAST(? AS BLOB) || unhex(sha256(CAST(? AS BLOB) || encode({text}))))",
         (outer, inner),

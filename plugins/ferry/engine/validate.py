@@ -26,6 +26,7 @@ from ferry.engine.staged import staged_batches
 from ferry.exceptions import Terminal
 from ferry.manifest import Manifest
 from ferry.plan import ExportPlan
+from ferry.spec.columns import column_for
 from ferry.spec.models import Expectation
 
 LOG = logging.getLogger("ferry.engine")
@@ -140,13 +141,9 @@ def validate(plan: ExportPlan, manifest: Manifest, *, log: logging.Logger | None
 
 
 def _column_of(plan: ExportPlan, spec: Expectation) -> str | None:
-    """The output column an expectation names, by output name or by source field."""
-    if spec.field is None:
-        return None
-    for column in plan.columns:
-        if spec.field in (column.name, column.source):
-            return column.name
-    return None
+    """The output column an expectation names (see ferry.spec.columns.column_for)."""
+    column = column_for(plan.columns, spec.field) if spec.field is not None else None
+    return column.name if column else None
 
 
 def _run_checks(checks: list[Check], folder: Path, manifest: Manifest) -> None:

@@ -21,13 +21,10 @@ from ferry.render.operators import (
     RecordFailure,
 )
 from ferry.render.schedule import (
-    DEACTIVATED,
     dag_schedule,
     end_date,
     export_asset,
-    export_status,
     start_date,
-    status_note,
     warehouse_asset,
 )
 from ferry.render.sensors import RefreshSensor
@@ -35,6 +32,7 @@ from ferry.spec.errors import DefinitionError, shorten
 from ferry.spec.loader import Project
 from ferry.spec.models import ExportSpec, SegmentSource, TableSource
 from ferry.spec.reader import display_name
+from ferry.spec.schedule import DEACTIVATED, export_status, status_note
 
 REFRESH_WAIT = dt.timedelta(hours=2)
 

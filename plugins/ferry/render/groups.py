@@ -31,9 +31,10 @@ from ferry.render.dags import (
     run_params,
 )
 from ferry.render.operators import Membership, run_info
-from ferry.render.schedule import dag_schedule, start_date, status_note
+from ferry.render.schedule import dag_schedule, start_date
 from ferry.spec.loader import Project
 from ferry.spec.models import GroupMember, GroupSpec
+from ferry.spec.schedule import status_note
 
 
 def render_groups(project: Project) -> dict[str, DAG]:

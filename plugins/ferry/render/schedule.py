@@ -1,7 +1,7 @@
-"""Turn a definition's schedule words into what an Airflow DAG takes.
+"""Turn a definition's schedule words into what an Airflow DAG takes: timetables, assets.
 
 Airflow is imported inside the functions that build Airflow objects. The words and the
-statuses themselves live in ferry.schedule_status (no Airflow), re-exported here.
+statuses themselves live in ferry.spec.schedule (no Airflow).
 """
 
 from __future__ import annotations
@@ -9,16 +9,7 @@ from __future__ import annotations
 import datetime as dt
 from zoneinfo import ZoneInfo
 
-from ferry.schedule_status import (  # noqa: F401  (re-exported for the renderer)
-    DEACTIVATED,
-    DETACHED_TAG,
-    PRESET_CRONS,
-    PRESET_WORDS,
-    export_status,
-    normalize,
-    status_note,
-)
-from ferry.spec.models import FIRST_DAY
+from ferry.spec.schedule import FIRST_DAY, PRESET_CRONS, cron_of, normalize
 
 START_DATE = FIRST_DAY
 
@@ -73,7 +64,7 @@ def end_date(expires: dt.date | None, timezone: str, schedule: str = "off") -> d
         return None
     zone = ZoneInfo(timezone)
     day_end = dt.datetime.combine(expires, dt.time(23, 59, 59))
-    cron = _cron_of(schedule)
+    cron = cron_of(schedule)
     if cron is None:
         return day_end.replace(tzinfo=zone)
     from croniter import croniter
@@ -81,10 +72,3 @@ def end_date(expires: dt.date | None, timezone: str, schedule: str = "off") -> d
     points = croniter(cron, day_end)  # naive local times: croniter is not DST-aware
     points.get_prev(dt.datetime)  # the last run within the day ends this interval
     return points.get_prev(dt.datetime).replace(tzinfo=zone)
-
-
-def _cron_of(schedule: str) -> str | None:
-    schedule = normalize(schedule)
-    if schedule in PRESET_CRONS:
-        return PRESET_CRONS[schedule]
-    return schedule if len(schedule.split()) == 5 else None

@@ -68,23 +68,24 @@ from ferry.spec.values import MAX_DAYS
 # The other spec modules' models and types are re-exported: `from ferry.spec.models import X`
 # stays the one import for every definition model.
 __all__ = [
-    "FIRST_DAY", "ID_PATTERN", "LAST_DAY", "MAX_BYTES", "MAX_ROWS", "SCHEDULE_PRESETS",
-    "SCHEDULE_WORDS", "TAG_MAX_LEN", "AllOf", "AnyOf", "AnyPath", "ByteSize", "ColumnSpec",
-    "Condition", "ConnectionId", "DagTag", "DateRange", "Destination", "DownloadDestination",
-    "EmailDestination", "Expectation", "Expires", "ExportSpec", "FieldChoice", "FieldItem",
-    "FieldName", "FieldOp", "Fields", "Filters", "Format", "GroupMember", "GroupSpec",
-    "HourRange", "Identifier", "Limits", "NotOf", "Notify", "OutputName", "Owner", "PiiAction",
-    "PiiRule", "RecipientTemplate", "RelativePath", "Rule", "S3Destination", "Schedule",
-    "SegmentSource", "SegmentSpec", "SegmentType", "SftpDestination", "Source", "Spec",
-    "TableSource", "TableSpec", "TablesFile", "TargetSpec", "TargetsFile", "TextTemplate",
-    "Timezone", "WebhookDestination", "Window", "by_shape", "check_expires", "check_schedule",
-    "check_timezone", "parse_byte_size",
+    "FIRST_DAY", "ID_PATTERN", "KEYED_ACTIONS", "LAST_DAY", "MAX_BYTES", "MAX_ROWS",
+    "SCHEDULE_PRESETS", "SCHEDULE_WORDS", "TAG_MAX_LEN", "AllOf", "AnyOf", "AnyPath", "ByteSize",
+    "ColumnSpec", "Condition", "ConnectionId", "DagTag", "DateRange", "Destination",
+    "DownloadDestination", "EmailDestination", "Expectation", "Expires", "ExportSpec",
+    "FieldChoice", "FieldItem", "FieldName", "FieldOp", "Fields", "Filters", "Format",
+    "GroupMember", "GroupSpec", "HourRange", "Identifier", "Limits", "NotOf", "Notify",
+    "OutputName", "Owner", "PiiAction", "PiiRule", "RecipientTemplate", "RelativePath", "Rule",
+    "S3Destination", "Schedule", "SegmentSource", "SegmentSpec", "SegmentType", "SftpDestination",
+    "Source", "Spec", "TableSource", "TableSpec", "TablesFile", "TargetSpec", "TargetsFile",
+    "TextTemplate", "Timezone", "WebhookDestination", "Window", "by_shape", "check_expires",
+    "check_schedule", "check_timezone", "parse_byte_size",
 ]  # fmt: skip
 OutputName = Annotated[str, AfterValidator(check_output_name)]
 TAG_MAX_LEN = 100  # Airflow's DAG refuses a longer tag (airflow.sdk.definitions.dag)
 DagTag = Annotated[str, Field(min_length=1, max_length=TAG_MAX_LEN)]
 Owner = Annotated[str, Field(min_length=1, max_length=100)]  # Airflow stores owners joined
 PiiAction = Literal["keep", "exclude", "hash", "mask", "tokenize"]
+KEYED_ACTIONS = ("hash", "tokenize")  # the PII actions that need the ferry_pii key
 
 
 class SegmentSpec(Spec):
@@ -143,9 +144,14 @@ class PiiRule(Spec):
     keep_domain: bool = True
     normalize: bool = False
 
+    @property
+    def keyed(self) -> bool:
+        """Whether the action needs the ferry_pii key (a secret HMAC key)."""
+        return self.action in KEYED_ACTIONS
+
     @model_validator(mode="after")
     def _normalize_only_when_keyed(self) -> PiiRule:
-        if self.normalize and self.action not in ("hash", "tokenize"):
+        if self.normalize and not self.keyed:
             raise FieldError(
                 "normalize", f"normalize applies to hash and tokenize, not {self.action}"
             )

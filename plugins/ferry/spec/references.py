@@ -10,6 +10,8 @@ import re
 from typing import Any
 
 from ferry.spec import models
+from ferry.spec.catalogues import TableSpec
+from ferry.spec.columns import column_for, output_columns
 from ferry.spec.errors import did_you_mean
 from ferry.spec.models import ExportSpec, GroupSpec, SegmentSpec
 from ferry.spec.project import Project
@@ -83,7 +85,7 @@ def export_problems(export: ExportSpec, project: Project) -> list[Problem]:
     columns = project.tables[table].columns
     problems += _field_problems(export, columns, table)
     problems += _destination_problems(export)
-    problems += _expectation_problems(export, columns)
+    problems += _expectation_problems(export, project.tables[table])
     return problems
 
 
@@ -163,26 +165,25 @@ def _time_column_problems(name: str, loc: tuple, columns: dict) -> list[Problem]
     return [(loc, f"'{name}' {problem}", "")] if problem else []
 
 
-def _output_names(export: ExportSpec, columns: dict) -> list[str]:
-    """The columns the files will have: renamed, and without PII nobody decided on."""
-    if export.fields != "all":
-        return [c if isinstance(c, str) else c.output_name for c in export.fields]
-    decided = {name for name, rule in export.pii.items() if rule != "exclude"}
-    return [name for name, column in columns.items() if not column.pii or name in decided]
-
-
-def _expectation_problems(export: ExportSpec, columns: dict) -> list[Problem]:
-    names = _output_names(export, columns)
+def _expectation_problems(export: ExportSpec, table: TableSpec) -> list[Problem]:
+    columns, excluded = output_columns(export, table)
     problems = [
-        (("expectations", index, "field"), f"the files have no column '{item.field}'",
-         did_you_mean(item.field, names))
+        _missing_column(("expectations", index, "field"), item.field, columns, excluded)
         for index, item in enumerate(export.expectations)
-        if item.field and item.field not in names
-    ]  # fmt: skip
+        if item.field and column_for(columns, item.field) is None
+    ]
     for index, item in enumerate(export.expectations):
         if item.expect == "regex" and item.pattern is not None:
             problems += _python_regex_problems(item.pattern, ("expectations", index, "pattern"))
     return problems
+
+
+def _missing_column(loc: tuple, field: str, columns: tuple, excluded: tuple) -> Problem:
+    problem = f"the files have no column '{field}'"
+    if field in excluded:
+        hint = f"remove the expectation, or send it: pii: {{{field}: hash}} (or mask, keep)"
+        return loc, f"{problem}: it is PII the export excludes", hint
+    return loc, problem, did_you_mean(field, [column.name for column in columns])
 
 
 def _python_regex_problems(pattern: str, loc: tuple) -> list[Problem]:

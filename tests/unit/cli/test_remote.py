@@ -15,8 +15,8 @@ from ferry import airflow_api, paths
 from ferry.cli import main
 from ferry.cli.connection import EXIT_MAY_HAVE_STARTED, EXIT_UNREACHABLE
 from ferry.run_info import RunInfo
-from ferry.schedule_status import export_status
 from ferry.spec.loader import load_project
+from ferry.spec.schedule import export_status
 from include_copy import copy_include
 
 ROOT = Path(__file__).resolve().parents[3]

@@ -11,7 +11,14 @@ import duckdb
 import pytest
 
 from ferry.engine import MissingPiiKeyError, extract, hmac_native, preview
-from ferry.engine.pii import TOKEN_PREFIX, hmac_sql, mask_sql, token_key
+from ferry.engine.pii import (
+    TOKEN_PREFIX,
+    hmac_sql,
+    mask_sql,
+    needs_key,
+    require_key,
+    token_key,
+)
 from ferry.engine.query import typed_select
 from ferry.plan import OutputColumn
 from ferry.spec import models
@@ -116,6 +123,24 @@ def test_missing_key_is_a_clear_error_before_any_file(make_plan, warehouse):
     assert not plan.staging_dir.exists()
     with pytest.raises(MissingPiiKeyError):
         preview(plan, warehouse=warehouse, pii_key=None)
+
+
+@pytest.mark.parametrize(
+    "pii, keyed",
+    [({"email": "hash"}, ["email"]), ({"email": {"action": "tokenize", "normalize": True}},
+      ["email"]), ({"email": "mask", "phone": {"action": "hash"}}, ["phone"]),
+     ({"email": "keep", "phone": {"action": "mask"}}, [])],
+)  # fmt: skip
+def test_the_key_is_needed_exactly_for_hashed_and_tokenized_columns(make_plan, pii, keyed):
+    plan = make_plan(fields=["profile_id", "email", "phone"], pii=pii)
+    assert needs_key(plan.columns) is bool(keyed)
+    if not keyed:
+        require_key(plan.columns, None)
+        return
+    with pytest.raises(MissingPiiKeyError) as error:
+        require_key(plan.columns, None)
+    assert str(error.value).startswith(f"columns {', '.join(keyed)} are hashed or tokenized")
+    require_key(plan.columns, PII_KEY)
 
 
 def test_masking_needs_no_key(make_plan, warehouse):

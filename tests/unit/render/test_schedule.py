@@ -12,8 +12,8 @@ from pathlib import Path
 import pendulum
 import pytest
 
-from ferry.render.schedule import export_status
 from ferry.spec.loader import load_project
+from ferry.spec.schedule import export_status
 
 ROOT = Path(__file__).resolve().parents[3]
 UTC = dt.UTC
@@ -144,21 +144,6 @@ def test_an_expired_export_is_no_longer_scheduled(project, schedule, timezone, l
 
     assert next_runs(dag, previous, 5) == last_runs, "runs through the expiry day"
     assert next_runs(dag, last_runs[-1], 1) == [], "next_dagrun_info is None after it"
-
-
-@pytest.mark.parametrize(
-    ("changes", "status"),
-    [
-        ({}, "active"),
-        ({"schedule": "off"}, "off"),
-        ({"enabled": False}, "disabled"),
-        ({"tags": ["detached"]}, "detached"),
-        ({"expires": dt.date(2026, 3, 1)}, "expired"),
-        ({"expires": dt.date(2026, 3, 2)}, "active"),
-    ],
-)
-def test_status(project, changes, status):
-    assert export_status(export_like(project, **changes), today=dt.date(2026, 3, 2)) == status
 
 
 @pytest.mark.parametrize(

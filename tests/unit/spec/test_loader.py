@@ -3,40 +3,14 @@
 from __future__ import annotations
 
 import json
-import textwrap
 from pathlib import Path
 
 import pytest
 
 from ferry.cli import main as ferry
 from ferry.spec.loader import load_project
-from include_copy import copy_include
 
-ROOT = Path(__file__).resolve().parents[3]
-GOOD_EXPORT = """\
-id: {id}
-name: Good
-source: {{table: lead}}
-fields: [lead_id, state]
-destinations: [{{type: download}}]
-"""
-
-
-@pytest.fixture
-def include(tmp_path: Path) -> Path:
-    """A copy of the repo's include/ to break at will."""
-    target = copy_include(tmp_path)
-    return target
-
-
-def write(include: Path, relative: str, text: str) -> Path:
-    path = include / relative
-    path.write_text(textwrap.dedent(text))
-    return path
-
-
-def errors_of(include: Path) -> list[str]:
-    return [str(error) for error in load_project(include).errors]
+from .helpers import GOOD_EXPORT, ROOT, errors_of, write
 
 
 def test_the_shipped_definitions_load_without_errors():
@@ -46,54 +20,10 @@ def test_the_shipped_definitions_load_without_errors():
     assert "mailchimp" in project.targets and "lead" in project.tables
 
 
-def test_unknown_field_names_line_and_suggests_the_right_one(include):
-    write(include, "exports/typo.yaml", GOOD_EXPORT.format(id="typo") + "scheduel: '@daily'\n")
-    [error] = errors_of(include)
-    assert error == (
-        "include/exports/typo.yaml:6 -> scheduel -> unknown field 'scheduel'; "
-        "did you mean 'schedule'?"
-    )
-
-
-def test_wrong_type_and_bad_choice_are_each_reported(include):
-    text = GOOD_EXPORT.format(id="types") + "retries: many\nformat: {type: cvs}\n"
-    write(include, "exports/types.yaml", text)
-    errors = errors_of(include)
-    assert any(":6 -> retries -> input should be a valid integer" in e for e in errors)
-    assert any(
-        ":7 -> format.type -> 'cvs' is not allowed; did you mean 'csv'?" in e for e in errors
-    )
-
-
 def test_bad_yaml_names_the_line(include):
     write(include, "exports/bad_yaml.yaml", "id: bad_yaml\nname: [unclosed\nsource: x\n")
     [error] = errors_of(include)
     assert error.startswith("include/exports/bad_yaml.yaml:3 -> not valid YAML")
-
-
-def test_unknown_segment_table_and_column_suggest_fixes(include):
-    write(
-        include,
-        "exports/refs.yaml",
-        """\
-        id: refs
-        name: Refs
-        kind: segment
-        source: {segment: high_value_customer}
-        target: mailchimp
-        destinations: [{type: download}]
-        """,
-    )
-    write(include, "exports/cols.yaml", GOOD_EXPORT.format(id="cols").replace("state]", "stat]"))
-    errors = errors_of(include)
-    assert (
-        "include/exports/refs.yaml:4 -> source.segment -> unknown segment "
-        "'high_value_customer'; did you mean 'high_value_customers'?"
-    ) in errors
-    assert (
-        "include/exports/cols.yaml:4 -> fields[1] -> table 'lead' has no column 'stat'; "
-        "did you mean 'state'?"
-    ) in errors
 
 
 def test_a_broken_file_hides_no_other_export(include):
@@ -111,54 +41,6 @@ def test_duplicate_ids_break_only_the_second_file(include):
     assert "daily_lead_backup" in project.exports
     [error] = project.errors
     assert "zz_copy.yaml:1 -> id -> id 'daily_lead_backup' is already used by" in str(error)
-
-
-@pytest.mark.parametrize(
-    ("path", "problem"),
-    [
-        ("../../etc/{{ part }}.csv", "'..' or '.' segments"),
-        ("/abs/{{ part }}.csv", "must be relative"),
-        ("a//{{ part }}.csv", "empty path segment"),
-        ("x/{{ dss }}/{{ part }}.csv", "unknown placeholder 'dss'"),
-        ("x/{{ part }.csv", "template syntax error"),
-    ],
-)
-def test_unsafe_s3_paths_are_rejected(include, path, problem):
-    text = GOOD_EXPORT.format(id="paths").replace(
-        "[{type: download}]", f'[{{type: s3, connection: aws, bucket: bkt, path: "{path}"}}]'
-    )
-    write(include, "exports/paths.yaml", text)
-    [error] = errors_of(include)
-    assert "destinations[0].path -> path" in error and problem in error
-
-
-def test_pii_field_listed_without_a_rule_says_how_to_fix(include):
-    write(include, "exports/pii.yaml", GOOD_EXPORT.format(id="pii").replace("state]", "email]"))
-    [error] = errors_of(include)
-    assert "fields[1] -> 'email' is PII" in error and "add pii: {email: keep}" in error
-
-
-def test_exports_that_depend_on_each_other_in_a_circle_are_broken(include):
-    for name, other in (("ring_a", "ring_b"), ("ring_b", "ring_a")):
-        write(
-            include,
-            f"exports/{name}.yaml",
-            GOOD_EXPORT.format(id=name) + f"depends_on: [{other}]\n",
-        )
-    project = load_project(include)
-    assert not {"ring_a", "ring_b"} & set(project.exports)
-    assert all("depends on itself" in str(e) for e in project.errors)
-
-
-def test_group_members_must_exist(include):
-    write(
-        include,
-        "groups/nightly.yaml",
-        "id: nightly\nname: Nightly\nmembers:\n  - {export: daily_lead_bakup}\n",
-    )
-    [error] = errors_of(include)
-    assert "members[0].export -> unknown export 'daily_lead_bakup'" in error
-    assert "did you mean 'daily_lead_backup'?" in error
 
 
 def test_validate_lists_every_error_and_exits_non_zero(include, monkeypatch, capsys):
@@ -180,196 +62,6 @@ def test_schema_is_json_schema_that_forbids_unknown_keys(capsys):
     schema = json.loads(capsys.readouterr().out)
     assert schema["additionalProperties"] is False
     assert {"id", "source", "destinations"} <= set(schema["required"])
-
-
-def test_unquoted_off_is_the_off_schedule(include):
-    write(include, "exports/quiet.yaml", GOOD_EXPORT.format(id="quiet") + "schedule: off\n")
-    project = load_project(include)
-    assert project.errors == [] and project.exports["quiet"].schedule == "off"
-
-
-def test_segment_regex_outside_re2_is_rejected_when_it_loads(include):
-    write(
-        include,
-        "segments/lookahead.yaml",
-        """\
-        id: lookahead
-        name: Lookahead
-        type: contact
-        rules: {field: email, op: regex, value: "^(?!test).*@example[.]com$"}
-        """,
-    )
-    [error] = errors_of(include)
-    assert "segments/lookahead.yaml:4 -> rules.value -> lookarounds" in error
-
-
-@pytest.mark.parametrize(
-    "value, problem",
-    [
-        ('"(?P<x>a)(?P=x)"', "backreferences are not supported"),
-        ('"a{1001}"', "a repeat count over 1000 is not supported"),
-        ('"(a)\\\\1"', "backreferences (\\1) are not supported"),
-    ],
-)
-def test_a_regex_duckdb_would_refuse_at_run_time_is_refused_at_load(include, value, problem):
-    rule = f"{{field: state, op: regex, value: {value}}}"
-    text = GOOD_EXPORT.format(id="rx") + f"filters:\n  where: [{rule}]\n"
-    write(include, "exports/rx.yaml", text)
-    [error] = errors_of(include)
-    assert error.startswith("include/exports/rx.yaml:7 -> filters.where[0].value -> ")
-    assert problem in error
-
-
-def test_a_unicode_class_regex_re2_knows_loads(include):
-    rule = r"{field: state, op: regex, value: '^\p{Greek}+$'}"
-    write(
-        include,
-        "exports/greek.yaml",
-        GOOD_EXPORT.format(id="greek") + f"filters: {{where: [{rule}]}}\n",
-    )
-    assert errors_of(include) == []
-
-
-def test_an_expectation_pattern_python_cannot_compile_is_refused_at_load(include):
-    text = (
-        GOOD_EXPORT.format(id="gx")
-        + "expectations: [{expect: regex, field: state, pattern: '(a'}]\n"
-    )
-    write(include, "exports/gx.yaml", text)
-    [error] = errors_of(include)
-    assert "gx.yaml:6 -> expectations[0].pattern -> not a valid regular expression" in error
-
-
-def test_expectation_on_a_column_the_files_lack_names_it(include):
-    text = GOOD_EXPORT.format(id="expect") + "expectations: [{expect: not_null, field: stat}]\n"
-    write(include, "exports/expect.yaml", text)
-    [error] = errors_of(include)
-    assert (
-        "expectations[0].field -> the files have no column 'stat'; did you mean 'state'?" in error
-    )
-
-
-def test_email_domain_is_derived_without_a_pii_rule(include):
-    fields = "fields: [lead_id, {field: email, as: email_domain, derive: email_domain}]"
-    write(
-        include,
-        "exports/domains.yaml",
-        GOOD_EXPORT.format(id="domains").replace("fields: [lead_id, state]", fields),
-    )
-    assert errors_of(include) == []
-
-
-@pytest.mark.parametrize("schedule", ["daily", "'@daily'", "'30 6 * * 1-5'", "once", "refresh"])
-def test_schedule_words_presets_and_crons_load(include, schedule):
-    write(include, "exports/when.yaml", GOOD_EXPORT.format(id="when") + f"schedule: {schedule}\n")
-    assert errors_of(include) == []
-
-
-def test_a_cron_out_of_range_is_not_a_schedule(include):
-    write(include, "exports/when.yaml", GOOD_EXPORT.format(id="when") + "schedule: '61 * * * *'\n")
-    [error] = errors_of(include)
-    assert "schedule -> '61 * * * *' is not a schedule" in error
-
-
-def test_rule_values_that_do_not_fit_the_column_type_are_errors_when_they_load(include):
-    write(
-        include,
-        "segments/typed.yaml",
-        """\
-        id: typed
-        name: Typed
-        type: customer_profile
-        rules:
-          all:
-            - {field: lifetime_value, op: gt, value: lots}
-            - {field: order_count, op: in, value: [1, 2.5]}
-            - {field: email_consent, op: eq, value: "yes"}
-            - {field: updated_at, op: between, value: [2026-01-01, 31/01/2026]}
-            - {field: order_count, op: gte, value: "3"}
-            - {field: updated_at, op: gte, value: 2026-01-01T08:00:00}
-        """,
-    )
-    errors = errors_of(include)
-    assert len(errors) == 4, errors
-    assert "typed.yaml:6 -> rules.all[0].value -> 'lots' is not a number" in errors[0]
-    assert (
-        "rules.all[1].value -> 2.5 is not a whole number, which the column (INTEGER)" in errors[1]
-    )
-    assert "rules.all[2].value -> 'yes' is not true or false" in errors[2]
-    assert "rules.all[3].value -> '31/01/2026' is not a date or time" in errors[3]
-
-
-def test_export_filter_values_are_checked_against_the_column_too(include):
-    text = GOOD_EXPORT.format(id="typed_filter") + (
-        "filters: {where: [{field: lead_id, op: eq, value: abc}]}\n"
-    )
-    write(include, "exports/typed_filter.yaml", text)
-    [error] = errors_of(include)
-    assert (
-        "filters.where[0].value -> 'abc' is not a whole number, which the column (BIGINT)" in error
-    )
-
-
-@pytest.mark.parametrize(
-    ("extra", "expected"),
-    [
-        ("tags: [" + "t" * 101 + "]\n", ":6 -> tags[0] -> string should have at most 100"),
-        ("owner: " + "o" * 101 + "\n", ":6 -> owner -> string should have at most 100"),
-        ("schedule: '0 0 31 2 *'\n", ":6 -> schedule -> '0 0 31 2 *' never runs: no such day"),
-        (
-            "schedule: '0 0 30 2 *'\nexpires: 2027-01-01\n",
-            ":6 -> schedule -> '0 0 30 2 *' never runs",
-        ),
-        (
-            "schedule: '0 2 * * *'\nexpires: 0001-01-01\n",
-            ":7 -> expires -> expires 0001-01-01 is outside 2026-01-01 to 9998-12-31",
-        ),
-        (
-            "schedule: once\ntimezone: America/New_York\nexpires: 9999-12-31\n",
-            ":8 -> expires -> expires 9999-12-31 is outside",
-        ),
-    ],
-)
-def test_values_airflow_would_refuse_are_refused_when_they_load(include, extra, expected):
-    write(include, "exports/extreme.yaml", GOOD_EXPORT.format(id="extreme") + extra)
-    [error] = errors_of(include)
-    assert error.startswith("include/exports/extreme.yaml") and expected in error
-
-
-def test_an_invalid_source_table_is_one_clear_error(include):
-    text = GOOD_EXPORT.format(id="spaced").replace("{table: lead}", '{table: "Lead Table"}')
-    write(include, "exports/spaced.yaml", text)
-    assert errors_of(include) == [
-        "include/exports/spaced.yaml:3 -> source.table -> 'Lead Table' is not a valid id; "
-        "use lowercase letters, digits and _ (a-z first)"
-    ]
-
-
-@pytest.mark.parametrize("source", ["lead", "{tabel: lead}"])
-def test_a_source_without_table_or_segment_says_what_it_needs(include, source):
-    text = GOOD_EXPORT.format(id="nosource").replace("{table: lead}", source)
-    write(include, "exports/nosource.yaml", text)
-    assert errors_of(include) == [
-        "include/exports/nosource.yaml:3 -> source -> "
-        "source needs table: <table> or segment: <segment id>"
-    ]
-
-
-def test_a_problem_across_fields_names_the_field_to_change(include):
-    text = GOOD_EXPORT.format(id="mixed") + "kind: segment\ntarget: mailchimp\n"
-    write(include, "exports/mixed.yaml", text)
-    assert errors_of(include) == [
-        "include/exports/mixed.yaml:3 -> source -> "
-        "a segment export needs source: {segment: <segment id>}"
-    ]
-
-
-@pytest.mark.parametrize("zone", ["Mars/Base", "x" * 5000, "../../etc/passwd"])
-def test_a_time_zone_zoneinfo_cannot_open_is_one_clear_error(include, zone):
-    write(include, "exports/zone.yaml", GOOD_EXPORT.format(id="zone") + f"timezone: '{zone}'\n")
-    [error] = errors_of(include)
-    assert error.startswith("include/exports/zone.yaml:6 -> timezone -> unknown time zone")
-    assert error.endswith("use an IANA name such as UTC or America/New_York")
 
 
 def test_schema_and_cross_file_errors_are_shown_together(include):
@@ -505,39 +197,3 @@ def test_a_problem_of_the_whole_catalogue_refuses_every_entry(include, text, pro
     project = load_project(include)
     assert project.tables == {} and project.exports == {}
     assert problem in str(project.broken["warehouse.tables"][0])
-
-
-@pytest.mark.parametrize(
-    "op, value, problem",
-    [
-        ("in", "[{a: 1}]", "a mapping is not a single value; op in takes"),
-        ("not_in", "[TX, [CA]]", "a list is not a single value; op not_in takes"),
-        ("between", "[[1], 2]", "a list is not a single value; op between takes"),
-        ("in", "[TX, null]", "null in op in matches nothing; use op: is_null or not_null"),
-    ],
-)
-def test_a_value_item_that_is_not_a_single_value_is_refused(include, op, value, problem):
-    rule = f"{{field: state, op: {op}, value: {value}}}"
-    write(
-        include,
-        "exports/items.yaml",
-        GOOD_EXPORT.format(id="items") + f"filters:\n  where: [{rule}]\n",
-    )
-    [error] = errors_of(include)
-    assert error.startswith("include/exports/items.yaml:7 -> filters.where[0].value[")
-    assert problem in error
-
-
-def test_a_segment_rule_with_a_mapping_in_its_list_is_refused(include):
-    write(
-        include,
-        "segments/items.yaml",
-        """\
-        id: items
-        name: Items
-        type: contact
-        rules: {all: [{field: email, op: in, value: [{a: 1}]}]}
-        """,
-    )
-    [error] = errors_of(include)
-    assert error.startswith("include/segments/items.yaml:4 -> rules.all[0].value[0] -> a mapping")

@@ -69,7 +69,7 @@ def test_the_exploit_would_not_run_if_it_were_rendered(tmp_path, monkeypatch):
     with pytest.raises(ValueError, match="is not allowed"):
         templates.render_path(EXPLOIT, VALUES)
     # and the sandbox below the check refuses it on its own
-    sandbox = templates._environment().from_string(EXPLOIT)
+    sandbox = templates.sandbox().from_string(EXPLOIT)
     with pytest.raises(SecurityError):
         sandbox.render(**VALUES)
     assert not (tmp_path / "pwned.txt").exists()

@@ -1,0 +1,98 @@
+"""Reading the warehouse: compiled SQL and its bound values, key slices, rows in key order."""
+
+from __future__ import annotations
+
+import duckdb
+import pytest
+
+from ferry.engine.query import (
+    KEY_ALIAS,
+    Stats,
+    WarehouseMissing,
+    connect,
+    key_slices,
+    read_batches,
+    result_schema,
+    sliced_query,
+    stats,
+    typed_select,
+)
+from ferry.sql import Sql
+
+from .helpers import PII_KEY, ROWS, warehouse_rows
+
+
+def test_the_select_binds_every_value_and_aliases_the_columns(make_plan):
+    where = [{"field": "state", "op": "in", "value": ["TX", "x' OR 1=1 --"]}]
+    plan = make_plan(fields=["profile_id", "email", "state"], pii={"email": "hash"},
+                     filters={"where": where})  # fmt: skip
+    select = typed_select(plan, PII_KEY)
+    assert "x' OR 1=1" not in select.text and PII_KEY.decode() not in select.text
+    assert "TX" in select.params and "x' OR 1=1 --" in select.params
+    assert select.text.startswith('SELECT "profile_id" AS "c0", ')
+    assert f'"profile_id" AS "{KEY_ALIAS}" FROM "customer_profile" WHERE (' in select.text
+
+
+def test_stats_count_the_rows_and_bound_the_key(make_plan, warehouse):
+    where = [{"field": "state", "op": "eq", "value": "TX"}]
+    plan = make_plan(fields=["profile_id", "state"], filters={"where": where})
+    with connect(warehouse) as con:
+        found = stats(con, plan)
+    keys = [row[0] for row in warehouse_rows(warehouse, make_plan(fields=["profile_id", "state"]))
+            if row[1] == "TX"]  # fmt: skip
+    assert found == Stats(len(keys), min(keys), max(keys))
+
+
+@pytest.mark.parametrize(
+    "found, slice_rows, slices",
+    [
+        (Stats(10, 1, 10), 100, [(None, None)]),
+        (Stats(10, "a", "z"), 2, [(None, None)]),  # not an integer key: one slice
+        (Stats(10, True, True), 2, [(None, None)]),
+        (Stats(10, 1, 10), 5, [(None, 5), (6, None)]),
+        (Stats(7, 100, 130), 3, [(None, 110), (111, 121), (122, None)]),
+    ],
+)
+def test_an_integer_key_range_is_cut_into_open_ended_slices(found, slice_rows, slices):
+    assert key_slices(found, slice_rows) == slices
+
+
+def test_a_slice_binds_its_bounds_and_drops_the_key():
+    select = Sql(f'SELECT x, k AS "{KEY_ALIAS}" FROM t WHERE y = ?', ("v",))
+    query = sliced_query(select, (5, None), limit=3)
+    assert query.params == ("v", 5)
+    assert f'EXCLUDE ("{KEY_ALIAS}")' in query.text and query.text.endswith("LIMIT 3")
+    stored = sliced_query(select, (None, None), ordered=False)
+    assert "EXCLUDE" not in stored.text and "ORDER BY" not in stored.text
+
+
+def test_rows_come_back_in_key_order_whatever_the_slices(make_plan, warehouse):
+    plan = make_plan(fields=["profile_id", "city"])
+    select = typed_select(plan, None)
+    expected = warehouse_rows(warehouse, plan)
+    with connect(warehouse) as con:
+        found = stats(con, plan)
+    for slice_rows in (None, 7, ROWS):
+        batches = read_batches(warehouse, select, key_slices(found, slice_rows), batch_rows=16)
+        rows = [tuple(row.values()) for batch in batches for row in batch.to_pylist()]
+        assert rows == expected
+
+
+def test_the_schema_is_known_when_no_row_matches(make_plan, warehouse):
+    where = [{"field": "state", "op": "eq", "value": "nowhere"}]
+    plan = make_plan(
+        fields=["profile_id", "email"], pii={"email": "mask"}, filters={"where": where}
+    )
+    with connect(warehouse) as con:
+        schema = result_schema(con, typed_select(plan, None))
+    assert schema.names == ["c0", "c1"]
+
+
+def test_a_missing_warehouse_says_how_to_build_it(tmp_path):
+    with pytest.raises(WarehouseMissing, match="ferry warehouse"):
+        connect(tmp_path / "nowhere.duckdb")
+
+
+def test_the_connection_is_read_only(warehouse):
+    with connect(warehouse) as con, pytest.raises(duckdb.Error, match="read-only"):
+        con.execute("CREATE TABLE x (a INT)")

@@ -1,0 +1,238 @@
+"""Cross-file checks: a definition's names of tables, columns, segments, targets, exports."""
+
+from __future__ import annotations
+
+import json
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from ferry.spec.loader import load_project
+
+from .helpers import GOOD_EXPORT, errors_of, write
+
+
+def write_segment(include: Path, name: str, rules: str) -> None:
+    text = f"id: {name}\nname: {name}\ntype: contact\nrules:\n" + textwrap.indent(rules, "  ")
+    (include / "segments" / f"{name}.yaml").write_text(text)
+
+
+def test_unknown_segment_table_and_column_suggest_fixes(include):
+    write(
+        include,
+        "exports/refs.yaml",
+        """\
+        id: refs
+        name: Refs
+        kind: segment
+        source: {segment: high_value_customer}
+        target: mailchimp
+        destinations: [{type: download}]
+        """,
+    )
+    write(include, "exports/cols.yaml", GOOD_EXPORT.format(id="cols").replace("state]", "stat]"))
+    errors = errors_of(include)
+    assert (
+        "include/exports/refs.yaml:4 -> source.segment -> unknown segment "
+        "'high_value_customer'; did you mean 'high_value_customers'?"
+    ) in errors
+    assert (
+        "include/exports/cols.yaml:4 -> fields[1] -> table 'lead' has no column 'stat'; "
+        "did you mean 'state'?"
+    ) in errors
+
+
+def test_pii_field_listed_without_a_rule_says_how_to_fix(include):
+    write(include, "exports/pii.yaml", GOOD_EXPORT.format(id="pii").replace("state]", "email]"))
+    [error] = errors_of(include)
+    assert "fields[1] -> 'email' is PII" in error and "add pii: {email: keep}" in error
+
+
+def test_exports_that_depend_on_each_other_in_a_circle_are_broken(include):
+    for name, other in (("ring_a", "ring_b"), ("ring_b", "ring_a")):
+        write(
+            include,
+            f"exports/{name}.yaml",
+            GOOD_EXPORT.format(id=name) + f"depends_on: [{other}]\n",
+        )
+    project = load_project(include)
+    assert not {"ring_a", "ring_b"} & set(project.exports)
+    assert all("depends on itself" in str(e) for e in project.errors)
+
+
+def test_group_members_must_exist(include):
+    write(
+        include,
+        "groups/nightly.yaml",
+        "id: nightly\nname: Nightly\nmembers:\n  - {export: daily_lead_bakup}\n",
+    )
+    [error] = errors_of(include)
+    assert "members[0].export -> unknown export 'daily_lead_bakup'" in error
+    assert "did you mean 'daily_lead_backup'?" in error
+
+
+def test_segment_regex_outside_re2_is_rejected_when_it_loads(include):
+    write(
+        include,
+        "segments/lookahead.yaml",
+        """\
+        id: lookahead
+        name: Lookahead
+        type: contact
+        rules: {field: email, op: regex, value: "^(?!test).*@example[.]com$"}
+        """,
+    )
+    [error] = errors_of(include)
+    assert "segments/lookahead.yaml:4 -> rules.value -> lookarounds" in error
+
+
+@pytest.mark.parametrize(
+    "value, problem",
+    [
+        ('"(?P<x>a)(?P=x)"', "backreferences are not supported"),
+        ('"a{1001}"', "a repeat count over 1000 is not supported"),
+        ('"(a)\\\\1"', "backreferences (\\1) are not supported"),
+    ],
+)
+def test_a_regex_duckdb_would_refuse_at_run_time_is_refused_at_load(include, value, problem):
+    rule = f"{{field: state, op: regex, value: {value}}}"
+    text = GOOD_EXPORT.format(id="rx") + f"filters:\n  where: [{rule}]\n"
+    write(include, "exports/rx.yaml", text)
+    [error] = errors_of(include)
+    assert error.startswith("include/exports/rx.yaml:7 -> filters.where[0].value -> ")
+    assert problem in error
+
+
+def test_a_unicode_class_regex_re2_knows_loads(include):
+    rule = r"{field: state, op: regex, value: '^\p{Greek}+$'}"
+    write(
+        include,
+        "exports/greek.yaml",
+        GOOD_EXPORT.format(id="greek") + f"filters: {{where: [{rule}]}}\n",
+    )
+    assert errors_of(include) == []
+
+
+def test_an_expectation_pattern_python_cannot_compile_is_refused_at_load(include):
+    text = (
+        GOOD_EXPORT.format(id="gx")
+        + "expectations: [{expect: regex, field: state, pattern: '(a'}]\n"
+    )
+    write(include, "exports/gx.yaml", text)
+    [error] = errors_of(include)
+    assert "gx.yaml:6 -> expectations[0].pattern -> not a valid regular expression" in error
+
+
+def test_rule_values_that_do_not_fit_the_column_type_are_errors_when_they_load(include):
+    write(
+        include,
+        "segments/typed.yaml",
+        """\
+        id: typed
+        name: Typed
+        type: customer_profile
+        rules:
+          all:
+            - {field: lifetime_value, op: gt, value: lots}
+            - {field: order_count, op: in, value: [1, 2.5]}
+            - {field: email_consent, op: eq, value: "yes"}
+            - {field: updated_at, op: between, value: [2026-01-01, 31/01/2026]}
+            - {field: order_count, op: gte, value: "3"}
+            - {field: updated_at, op: gte, value: 2026-01-01T08:00:00}
+        """,
+    )
+    errors = errors_of(include)
+    assert len(errors) == 4, errors
+    assert "typed.yaml:6 -> rules.all[0].value -> 'lots' is not a number" in errors[0]
+    assert (
+        "rules.all[1].value -> 2.5 is not a whole number, which the column (INTEGER)" in errors[1]
+    )
+    assert "rules.all[2].value -> 'yes' is not true or false" in errors[2]
+    assert "rules.all[3].value -> '31/01/2026' is not a date or time" in errors[3]
+
+
+def test_export_filter_values_are_checked_against_the_column_too(include):
+    text = GOOD_EXPORT.format(id="typed_filter") + (
+        "filters: {where: [{field: lead_id, op: eq, value: abc}]}\n"
+    )
+    write(include, "exports/typed_filter.yaml", text)
+    [error] = errors_of(include)
+    assert (
+        "filters.where[0].value -> 'abc' is not a whole number, which the column (BIGINT)" in error
+    )
+
+
+@pytest.mark.parametrize(
+    ("field", "hint"),
+    [
+        ('email"', "; did you mean 'email'?"),
+        ("job_title'", "; did you mean 'job_title'?"),
+        ('email" OR 1=1 --', ""),
+        ("job_title; DROP TABLE contact; --", ""),
+    ],
+)
+def test_a_field_name_with_a_quote_or_sql_is_rejected_when_it_loads(include, field, hint):
+    rules = f"all:\n  - {{field: {json.dumps(field)}, op: eq, value: x}}\n"
+    write_segment(include, "evil", rules)
+    (include / "exports" / "evil_export.yaml").write_text(
+        "id: evil_export\nname: Evil\nkind: segment\nsource: {segment: evil}\n"
+        "target: mailchimp\nfields: [email]\npii: {email: keep}\n"
+        "destinations: [{type: download}]\n"
+    )
+    project = load_project(include)
+
+    assert "evil" not in project.segments and "evil_export" not in project.exports
+    messages = [str(error) for error in project.errors]
+    assert messages[0] == (
+        f"include/segments/evil.yaml:6 -> rules.all[0].field -> "
+        f"table 'contact' has no column '{field}'{hint}"
+    )
+    assert "segment 'evil' has errors of its own; fix it first" in messages[1]
+    assert "mailchimp_high_value" in project.exports  # the others still load
+
+
+def test_two_destinations_of_one_task_name_are_refused_at_the_second(include):
+    text = GOOD_EXPORT.format(id="twice").replace(
+        "[{type: download}]", "[{type: download}, {type: download}]"
+    )
+    write(include, "exports/twice.yaml", text)
+    [error] = errors_of(include)
+    assert error == (
+        "include/exports/twice.yaml:5 -> destinations[1] -> a second download destination; "
+        "give each a distinct name, e.g. name: download_2"
+    )
+
+
+def test_a_group_that_lists_an_export_twice_names_the_second(include):
+    members = "  - {export: daily_lead_backup}\n" * 2
+    write(include, "groups/twice.yaml", f"id: twice\nname: Twice\nmembers:\n{members}")
+    [error] = errors_of(include)
+    assert error == (
+        "include/groups/twice.yaml:5 -> members[1].export -> "
+        "export 'daily_lead_backup' is listed twice; list each once"
+    )
+
+
+def test_depends_on_an_unknown_name_suggests_the_known_one(include):
+    text = GOOD_EXPORT.format(id="late") + "depends_on: [daily_lead_bakup]\n"
+    write(include, "exports/late.yaml", text)
+    [error] = errors_of(include)
+    assert error.startswith(
+        "include/exports/late.yaml:6 -> depends_on[0] -> "
+        "'daily_lead_bakup' is not a table, segment or export; did you mean 'daily_lead_backup'?"
+    )
+
+
+def test_contacts_of_accounts_needs_an_account_segment(include):
+    text = (
+        "id: contacts\nname: Contacts\nkind: segment\nsource: {segment: decision_makers}\n"
+        "target: mailchimp\ncontacts_of_accounts: true\nfields: [contact_id]\n"
+        "destinations: [{type: download}]\n"
+    )
+    write(include, "exports/contacts.yaml", text)
+    [error] = errors_of(include)
+    assert error == (
+        "include/exports/contacts.yaml:6 -> contacts_of_accounts -> "
+        "only an account segment has contacts"
+    )
