@@ -8,6 +8,8 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 
 def test_local_staging_moves_nothing_and_loads_no_s3_code(tmp_path):
     """fetch, publish and the manifest readers pass straight through, importing no boto."""
@@ -39,3 +41,25 @@ print(json.dumps({"loaded": loaded, "files": sorted(p.name for p in plan.staging
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout) == {"loaded": [], "files": ["manifest.json"]}
     assert not (tmp_path / "staging-cache").exists()
+
+
+def test_a_fetched_manifest_naming_a_file_outside_the_run_is_refused_naming_its_url():
+    from ferry.staging import Remote, StagingError
+    from ferry.staging.transfer import _parse_manifest
+
+    remote = Remote("ferry-staging", "runs/leads/manual__1")
+    entry = {"name": "../../other/leads.csv", "rows": 1, "bytes": 3, "sha256": "0" * 64}
+    body = json.dumps(
+        {"export_id": "leads", "job_run_id": "leads.manual__1", "run_id": "manual__1",
+         "format": "csv", "compression": "none", "files": [entry], "schema": [],
+         "field_mapping": []}
+    ).encode()  # fmt: skip
+    with pytest.raises(StagingError) as raised:
+        _parse_manifest(body, remote)
+    assert str(raised.value) == (
+        "s3://ferry-staging/runs/leads/manual__1/manifest.json names a file outside the run: "
+        "'../../other/leads.csv'"
+    )
+    assert raised.value.retryable is False
+    with pytest.raises(StagingError, match=r"manifest\.json is not a Ferry manifest"):
+        _parse_manifest(b"{}", remote)
