@@ -1,5 +1,6 @@
 """Moving a run's files (ferry.staging.transfer). Remote staging runs against moto's S3
-server in tests/integration/test_staging_s3.py; here, local staging, which moves nothing."""
+server in tests/integration/test_staging_s3.py; here, local staging (which moves nothing) and
+the checks of a fetched manifest."""
 
 from __future__ import annotations
 
