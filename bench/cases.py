@@ -46,6 +46,7 @@ def bench_plan(format_name: str, staging: Path):
     from ferry.run_info import RunInfo
     from ferry.spec import models
     from ferry.spec.loader import load_project
+    from ferry.staging import run_location
 
     project = load_project(ROOT / "include")
     spec = models.ExportSpec.model_validate({
@@ -58,7 +59,7 @@ def bench_plan(format_name: str, staging: Path):
     })  # fmt: skip
     project.exports[spec.id] = spec
     run = RunInfo(export_id=spec.id, run_id="bench__1")
-    return build_plan(project, spec.id, run, str(staging))
+    return build_plan(project, spec.id, run, run_location(str(staging), spec.id, run.safe_run_id))
 
 
 def run_ferry(format_name: str, warehouse: Path, out: Path) -> dict:

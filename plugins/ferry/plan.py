@@ -9,14 +9,17 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from ferry import staging
 from ferry.column_types import canonical_type
 from ferry.run_info import RunInfo, naive_utc
 from ferry.spec import models
 from ferry.spec.columns import OutputColumn, output_columns
 from ferry.spec.loader import Project
 from ferry.sql import Sql, compile_condition, compile_rule, quote
+
+if TYPE_CHECKING:
+    from ferry.staging.location import RunLocation
 
 PEOPLE_OPEN = ("email", "download")  # destinations whose files people open in spreadsheets
 
@@ -51,16 +54,12 @@ class ExportPlan:
         return self.export.file_name
 
 
-def build_plan(project: Project, export_id: str, run: RunInfo, staging_root: str) -> ExportPlan:
-    """Resolve an export's table, columns, row filter and staging place for one run.
+def build_plan(project: Project, export_id: str, run: RunInfo, location: RunLocation) -> ExportPlan:
+    """Resolve an export's table, columns and row filter for one run staged at location.
 
-    staging_root is a local folder or an s3:// URL (FERRY_STAGING; see ferry.staging).
-
-    Raises:
-        StagingConfigError: staging_root is not a usable folder or URL.
+    location is where the run is staged (ferry.staging.run_location, from FERRY_STAGING).
     """
     export = project.exports[export_id]
-    staging_dir, staging_url = staging.run_location(staging_root, export.id, run.safe_run_id)
     table_name = project.table_of(export)
     table = project.tables[table_name]
     columns, excluded = output_columns(export, table)
@@ -74,8 +73,8 @@ def build_plan(project: Project, export_id: str, run: RunInfo, staging_root: str
         columns=columns,
         where=row_filter(project, export, run),
         excluded_pii=excluded,
-        staging_dir=staging_dir,
-        staging_url=staging_url,
+        staging_dir=location.folder,
+        staging_url=location.url,
     )
 
 

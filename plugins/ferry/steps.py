@@ -37,7 +37,8 @@ def plan_for(run: RunInfo) -> ExportPlan:
     project = current_project()
     if run.export_id not in project.exports:
         raise ExportRejected(f"export '{run.export_id}' is not defined or has errors")
-    plan = build_plan(project, run.export_id, run, paths.staging_root())
+    location = staging.run_location(paths.staging_root(), run.export_id, run.safe_run_id)
+    plan = build_plan(project, run.export_id, run, location)
     if run.ids:
         check_ids_for_key(run.ids, plan.key, project.tables[plan.table].columns[plan.key].type)
     return plan

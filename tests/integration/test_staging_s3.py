@@ -245,6 +245,30 @@ def test_a_tampered_or_deleted_object_fails_the_fetch_naming_it(
     assert kind_of(in_validate.value) == "terminal"
 
 
+def test_an_object_changed_without_changing_its_size_fails_the_fetch(
+    staged_on_s3, monkeypatch, tmp_path
+):
+    run = extract("manual__same-size")
+    client, prefix = staged_on_s3.client(), run_prefix(run)
+    manifest = json.loads(
+        client.get_object(Bucket=BUCKET, Key=prefix + "manifest.json")["Body"].read()
+    )
+    first = manifest["files"][0]
+    body = client.get_object(Bucket=BUCKET, Key=prefix + first["name"])["Body"].read()
+    changed = bytes([body[0] ^ 0xFF]) + body[1:]  # same size: only sha256 can tell
+    client.put_object(Bucket=BUCKET, Key=prefix + first["name"], Body=changed)
+    another_worker(monkeypatch, tmp_path, "worker-5")
+
+    with pytest.raises(staging.StagingError) as raised:
+        staging.fetch(steps.plan_for(run), log=LOG)
+    assert (
+        f"it holds {first['bytes']} bytes with sha256 {sha256(changed)}, the manifest says "
+        f"{first['bytes']} bytes with sha256 {first['sha256']}"
+    ) in str(raised.value)
+    assert kind_of(raised.value) == "terminal"
+    assert not list(paths.ferry_home().rglob(first["name"])), "the changed file is not cached"
+
+
 def test_an_unfinished_extract_has_no_manifest_to_fetch(staged_on_s3):
     run = RunInfo(EXPORT_ID, "manual__never-extracted")
     with pytest.raises(staging.StagingError, match=r"no manifest\.json at s3://") as raised:

@@ -180,10 +180,12 @@ def test_the_checks_judge_the_plan_alone_not_the_definitions_on_disk(
     from ferry.plan import build_plan
     from ferry.run_info import RunInfo
     from ferry.spec.loader import load_project
+    from ferry.staging import run_location
 
     add_export(include, "to_tiny", "enterprise_accounts", "tiny_crm")
     run = RunInfo("to_tiny", "manual__test")
-    plan = build_plan(load_project(include), "to_tiny", run, str(tmp_path / "staging"))
+    location = run_location(str(tmp_path / "staging"), "to_tiny", run.safe_run_id)
+    plan = build_plan(load_project(include), "to_tiny", run, location)
     monkeypatch.setenv("FERRY_INCLUDE", str(tmp_path / "elsewhere"))  # no definitions there
 
     assert (plan.target.name, plan.segment.id) == ("Tiny CRM", "enterprise_accounts")

@@ -13,13 +13,15 @@ from ferry.manifest import read_manifest
 from ferry.plan import build_plan
 from ferry.run_info import RunInfo
 from ferry.spec.loader import load_project
+from ferry.staging import run_location
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_fields_all_leaves_out_pii_nobody_decided_on():
     project = load_project(ROOT / "include")
-    plan = build_plan(project, "daily_lead_backup", RunInfo("daily_lead_backup", "r1"), "/tmp")
+    run = RunInfo("daily_lead_backup", "r1")
+    plan = build_plan(project, run.export_id, run, run_location("/tmp", run.export_id, "r1"))
     names = [column.name for column in plan.columns]
     assert "first_name" in plan.excluded_pii and "first_name" not in names
     assert {c.name: c.pii.action for c in plan.columns if c.pii} == {
@@ -43,7 +45,7 @@ def test_email_domain_is_derived_from_the_email(tmp_path, warehouse):
     )
     project = load_project(include)
     run = RunInfo("domains", "r1", data_interval_end=dt.datetime(2026, 11, 24))
-    plan = build_plan(project, "domains", run, str(tmp_path / "staging"))
+    plan = _plan(project, run, tmp_path / "staging")
     manifest = extract(plan, warehouse=warehouse, pii_key=None)
     delivered = (plan.staging_dir / manifest.data_files[0].name).read_text().splitlines()
     with duckdb.connect(str(warehouse), read_only=True) as con:
@@ -81,7 +83,8 @@ def test_a_hostile_run_id_stages_inside_its_export_and_spares_the_others(
     (root / "notes.txt").write_text("kept")
     project = load_project(_staging_include(tmp_path))
 
-    plan = build_plan(project, "states", RunInfo("states", run_id), str(root))
+    run = RunInfo("states", run_id)
+    plan = build_plan(project, "states", run, run_location(str(root), "states", run.safe_run_id))
     manifest = extract(plan, warehouse=warehouse, pii_key=None)
 
     assert plan.staging_dir.parent == root / "states"
@@ -93,7 +96,7 @@ def test_run_ids_the_old_sanitiser_folded_together_get_separate_folders(tmp_path
     project = load_project(_staging_include(tmp_path))
     first_id = "manual__2026-11-20T00:00:00+00:00"
     plans = [
-        build_plan(project, "states", RunInfo("states", run_id), str(tmp_path / "staging"))
+        _plan(project, RunInfo("states", run_id), tmp_path / "staging")
         for run_id in (first_id, first_id + "~", first_id.replace(":", "_"))
     ]
     manifests = [extract(plan, warehouse=warehouse, pii_key=None) for plan in plans]
@@ -112,7 +115,7 @@ def _guard(destinations: list[dict], **fmt) -> bool | None:
         "format": fmt, "destinations": destinations,
     })  # fmt: skip
     project.exports[spec.id] = spec
-    return build_plan(project, spec.id, RunInfo(spec.id, "r1"), "/tmp").format.formula_guard
+    return _plan(project, RunInfo(spec.id, "r1"), Path("/tmp")).format.formula_guard
 
 
 def test_the_formula_guard_is_on_for_csv_people_open_unless_the_export_says():
@@ -134,7 +137,7 @@ def test_a_group_member_and_the_exports_own_run_keep_apart(tmp_path, warehouse, 
     project = load_project(_staging_include(tmp_path))
     run_id = "scheduled__2026-12-01T03:00:00+00:00"
     own, member = RunInfo("states", run_id), RunInfo("states", run_id, group_id="nightly")
-    plans = [build_plan(project, "states", run, str(tmp_path / "staging")) for run in (own, member)]
+    plans = [_plan(project, run, tmp_path / "staging") for run in (own, member)]
     manifests = [extract(plan, warehouse=warehouse, pii_key=None) for plan in plans]
     for run, outcome in ((own, "success"), (member, "failed")):
         now = dt.datetime.now(dt.UTC)
@@ -167,3 +170,9 @@ def test_an_operators_run_knows_the_dag_it_runs_in(dag_id):
     run = run_info({"dag_run": dag_run, "params": {}}, "states")
     assert run.group_id == ("nightly" if dag_id == "group__nightly" else "")
     assert run.job_run_id.startswith("states.nightly+" if run.group_id else "states.scheduled__")
+
+
+def _plan(project, run: RunInfo, root: Path):
+    return build_plan(
+        project, run.export_id, run, run_location(str(root), run.export_id, run.safe_run_id)
+    )

@@ -1,14 +1,16 @@
 """Delivery: send a run's staged files to one destination, atomically and idempotently.
 
-Every destination reads the manifest, checks each staged file's sha256 against it, sends
-the files under deterministic names (a retry or rerun replaces, never adds), and writes
-the manifest last as the commit marker. Provider hooks are imported inside the senders,
-never here: this package loads while DAG files parse.
+deliver() does what every destination shares, once: it reads the manifest, checks every
+staged file against it (StagedRun), logs the start and the end, and hands the checked run
+to the destination's Sender, found in SENDERS by the destination's type. Each Sender
+declares its config model (ferry.spec.destinations) and sends the files under
+deterministic names (a retry or rerun replaces, never adds), the manifest last as the
+commit marker. Provider hooks are imported inside the senders, never here: this package
+loads while DAG files parse.
 """
 
 from __future__ import annotations
 
-import importlib
 import logging
 from pathlib import Path
 
@@ -17,19 +19,29 @@ from ferry.delivery.base import (
     DeliveryError,
     DeliveryReceipt,
     RejectRateExceeded,
-    RetryPolicy,
+    Sender,
     StagedFileMismatch,
+    StagedRun,
 )
+from ferry.delivery.download import DownloadSender
 from ferry.delivery.housekeeping import purge_downloads
+from ferry.delivery.mail import EmailSender
+from ferry.delivery.s3 import S3Sender
+from ferry.delivery.sftp import SftpSender
+from ferry.delivery.webhook import WebhookSender
 from ferry.manifest import read_manifest
+from ferry.retries import RetryPolicy
 
 __all__ = [
+    "SENDERS",
     "DeliveryContext",
     "DeliveryError",
     "DeliveryReceipt",
     "RejectRateExceeded",
     "RetryPolicy",
+    "Sender",
     "StagedFileMismatch",
+    "StagedRun",
     "deliver",
     "purge_downloads",
 ]
@@ -37,12 +49,9 @@ __all__ = [
 LOG = logging.getLogger("ferry.delivery")
 # Module names avoid the standard library's (email, http): Airflow's plugin loader also
 # imports every file under plugins/ as a top-level module named after the file.
-_SENDERS = {
-    "download": "ferry.delivery.download",
-    "s3": "ferry.delivery.s3",
-    "sftp": "ferry.delivery.sftp",
-    "email": "ferry.delivery.mail",
-    "webhook": "ferry.delivery.webhook",
+SENDERS: dict[str, type[Sender]] = {
+    sender.destination_type(): sender
+    for sender in (DownloadSender, S3Sender, SftpSender, EmailSender, WebhookSender)
 }
 
 
@@ -61,19 +70,20 @@ def deliver(
         What went where.
 
     Raises:
+        StagedFileMismatch: A staged file is missing or differs from the manifest.
         DeliveryError: The target stayed unreachable or refused the files; the message
             names the destination and its host or bucket.
     """
     log = log or LOG
     staging_dir = Path(staging_dir)
-    sender = importlib.import_module(_SENDERS[destination.type])
+    sender = SENDERS[destination.type](destination)
     manifest = read_manifest(staging_dir)
     log.info(
         "Delivering run %s of export %s to %s destination '%s' (try %d): %d files, %d rows",
         context.run.job_run_id, context.export.id, destination.type,
         destination.label, context.try_number, len(manifest.files), manifest.rows,
     )  # fmt: skip
-    receipt = sender.send(destination, staging_dir, manifest, context, log=log)
+    receipt = sender.send(StagedRun.checked(staging_dir, manifest, context, log))
     log.info(
         "Delivered run %s to '%s': %d files, %d rows, %d rejects",
         context.run.job_run_id, receipt.destination, len(receipt.files), receipt.rows,

@@ -1,32 +1,33 @@
-"""What every destination shares: context, receipt, staged-file checks, layout and retries.
+"""What every destination shares: the Sender interface, the staged run it receives, the
+context and receipt, and where files go (the layout of a path template).
 
 No provider import here: this module loads while DAG files parse.
 """
 
 from __future__ import annotations
 
+import abc
 import dataclasses
 import json
 import logging
-import os
 import posixpath
 import re
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, ClassVar, Generic, TypeVar, get_args
 
 import jinja2
 
 from ferry.exceptions import Terminal
-from ferry.manifest import MANIFEST_NAME, Manifest, StagedFile, sha256_of
+from ferry.manifest import MANIFEST_NAME, FileMismatch, Manifest, StagedFile
 from ferry.run_info import RunInfo
-from ferry.safe_names import path_problem, segment_problem
+from ferry.safe_names import path_problem
+from ferry.spec.base import Spec
 from ferry.spec.models import ExportSpec
 from ferry.spec.templates import is_folder, placeholders_of, render_path
 
 LOG = logging.getLogger("ferry.delivery")
-T = TypeVar("T")
+D = TypeVar("D", bound=Spec)
 _PART_NUMBER = re.compile(r"_(\d+)(?=\.)")
 
 
@@ -97,26 +98,67 @@ class StagedFileMismatch(DeliveryError, Terminal):
     retryable = False
 
 
-def checked_files(staging_dir: Path, manifest: Manifest) -> list[tuple[StagedFile, Path]]:
-    """Every staged file with its local path, after checking its size and sha256.
+@dataclass(frozen=True)
+class StagedRun:
+    """A staged run as every destination receives it: its files checked against the manifest.
 
-    Raises:
-        StagedFileMismatch: A file is missing, outside the staging folder, or changed.
+    Attributes:
+        folder: The folder holding the staged files and manifest.json.
+        manifest: The staged manifest.
+        files: Every staged file with its path, checked by name, size and sha256.
+        context: The export, the run, template values and the try number.
+        log: The task's logger.
     """
-    checked = []
-    for staged in manifest.files:
-        if segment_problem(staged.name):
-            raise StagedFileMismatch(f"manifest names a file outside staging: {staged.name!r}")
-        path = staging_dir / staged.name
-        if not path.is_file():
-            raise StagedFileMismatch(f"staged file {path} is missing")
-        if path.stat().st_size != staged.bytes or sha256_of(path) != staged.sha256:
-            raise StagedFileMismatch(
-                f"staged file {path} does not match the manifest (size or sha256): "
-                "it changed after extract; rerun the extract"
+
+    folder: Path
+    manifest: Manifest
+    files: list[tuple[StagedFile, Path]]
+    context: DeliveryContext
+    log: logging.Logger
+
+    @classmethod
+    def checked(
+        cls, folder: Path, manifest: Manifest, context: DeliveryContext, log: logging.Logger
+    ) -> StagedRun:
+        """The run in folder, after Manifest.verify.
+
+        Raises:
+            StagedFileMismatch: A file is missing, outside the folder, or changed.
+        """
+        try:
+            files = manifest.verify(folder)
+        except FileMismatch as error:
+            raise StagedFileMismatch(str(error)) from error
+        return cls(folder, manifest, files, context, log)
+
+
+class Sender(abc.ABC, Generic[D]):
+    """One destination type: the config model it takes, and how it sends a staged run.
+
+    A subclass sets `config` to its model in ferry.spec.destinations (whose `type` literal
+    names the destination type) and implements send(). Provider hooks are imported inside
+    send: senders load while DAG files parse.
+    """
+
+    config: ClassVar[type[Spec]]
+
+    def __init__(self, destination: D) -> None:
+        if not isinstance(destination, self.config):
+            raise TypeError(
+                f"{type(self).__name__} sends to {self.config.__name__}, not "
+                f"{type(destination).__name__}"
             )
-        checked.append((staged, path))
-    return checked
+        self.destination = destination
+
+    @classmethod
+    def destination_type(cls) -> str:
+        """The `type` value of the config model (s3, sftp, ...)."""
+        (value,) = get_args(cls.config.model_fields["type"].annotation)
+        return value
+
+    @abc.abstractmethod
+    def send(self, run: StagedRun) -> DeliveryReceipt:
+        """Send the run's files, the manifest last; say what went where."""
 
 
 @dataclass(frozen=True)
@@ -152,9 +194,7 @@ def template_values(context: DeliveryContext, **extra: Any) -> dict[str, Any]:
 
 def plan_layout(
     template: str,
-    checked: list[tuple[StagedFile, Path]],
-    manifest: Manifest,
-    context: DeliveryContext,
+    run: StagedRun,
     *,
     absolute: bool,
 ) -> Layout:
@@ -167,9 +207,7 @@ def plan_layout(
 
     Args:
         template: The destination's path template.
-        checked: The staged files, checked against the manifest.
-        manifest: The staged manifest.
-        context: The run, for template values.
+        run: The staged run (its checked files, manifest and template values).
         absolute: Whether the destination accepts absolute paths (SFTP does, S3 keys not).
 
     Raises:
@@ -177,7 +215,7 @@ def plan_layout(
             run id held '..'), or two files would land on the same target.
     """
     try:
-        outgoing, manifest_target = _targets(template, checked, context)
+        outgoing, manifest_target = _targets(template, run.files, run.context)
     except (jinja2.TemplateError, ValueError) as error:  # incl. TemplateValueError
         raise DeliveryError(
             f"path template {template!r}: {error}; nothing is sent", retryable=False
@@ -190,7 +228,7 @@ def plan_layout(
             f"path template {template!r} sends two files to the same place", retryable=False
         )
     return Layout(
-        outgoing, manifest_target, delivered_manifest(manifest, outgoing, manifest_target)
+        outgoing, manifest_target, delivered_manifest(run.manifest, outgoing, manifest_target)
     )
 
 
@@ -274,79 +312,6 @@ def left_by_earlier_try(previous: bytes | None, layout: Layout) -> list[str]:
     names = [f.name for f in earlier.files if path_problem(f.name, absolute=False) is None]
     targets = [posixpath.join(folder, name) if folder else name for name in names]
     return [t for t in targets if t not in replaced]
-
-
-@dataclass(frozen=True)
-class RetryPolicy:
-    """In-call retries for a target that is briefly down; Airflow's task retries do the rest.
-
-    Read from FERRY_DELIVERY_ATTEMPTS, FERRY_DELIVERY_BACKOFF_SECONDS,
-    FERRY_DELIVERY_MAX_BACKOFF_SECONDS and FERRY_DELIVERY_MAX_RETRY_AFTER_SECONDS.
-    """
-
-    attempts: int = 4
-    backoff_seconds: float = 1.0
-    max_backoff_seconds: float = 30.0
-    max_retry_after_seconds: float = 120.0
-
-    @classmethod
-    def from_env(cls) -> RetryPolicy:
-        def number(name: str, default: float) -> float:
-            return float(os.environ.get(f"FERRY_DELIVERY_{name}") or default)
-
-        return cls(
-            attempts=max(1, int(number("ATTEMPTS", cls.attempts))),
-            backoff_seconds=number("BACKOFF_SECONDS", cls.backoff_seconds),
-            max_backoff_seconds=number("MAX_BACKOFF_SECONDS", cls.max_backoff_seconds),
-            max_retry_after_seconds=number("MAX_RETRY_AFTER_SECONDS", cls.max_retry_after_seconds),
-        )
-
-
-def with_retries(
-    action: Callable[[], T],
-    *,
-    what: str,
-    retry_on: tuple[type[BaseException], ...],
-    log: logging.Logger,
-    policy: RetryPolicy | None = None,
-) -> T:
-    """Call action, retrying on retry_on with exponential backoff.
-
-    An exception with a `retry_after` attribute (seconds, e.g. from HTTP 429) sets the
-    wait instead, up to the policy's max_retry_after_seconds. The last error is re-raised.
-    """
-    import tenacity
-
-    policy = policy or RetryPolicy.from_env()
-    backoff = tenacity.wait_exponential(
-        multiplier=policy.backoff_seconds, max=policy.max_backoff_seconds
-    )
-
-    def wait(state: tenacity.RetryCallState) -> float:
-        hint = getattr(state.outcome.exception(), "retry_after", None)
-        return min(hint, policy.max_retry_after_seconds) if hint is not None else backoff(state)
-
-    def before_sleep(state: tenacity.RetryCallState) -> None:
-        log.warning(
-            "%s failed (attempt %d of %d): %s; retrying in %.1f s",
-            what, state.attempt_number, policy.attempts,
-            describe_error(state.outcome.exception()), state.next_action.sleep,
-        )  # fmt: skip
-
-    retrying = tenacity.Retrying(
-        stop=tenacity.stop_after_attempt(policy.attempts),
-        wait=wait,
-        retry=tenacity.retry_if_exception_type(retry_on),
-        before_sleep=before_sleep,
-        reraise=True,
-    )
-    return retrying(action)
-
-
-def describe_error(error: BaseException | None) -> str:
-    """An error as 'Type: message', readable even when the message is empty."""
-    text = str(error) if error is not None else ""
-    return f"{type(error).__name__}: {text}" if text else type(error).__name__
 
 
 def file_record(name: str, location: str, staged: StagedFile) -> dict[str, Any]:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import logging
 import shutil
 import time
 import uuid
@@ -19,10 +18,12 @@ from ferry.delivery.base import (
     DeliveryContext,
     DeliveryError,
     DeliveryReceipt,
-    checked_files,
+    Sender,
+    StagedRun,
     file_record,
 )
-from ferry.manifest import MANIFEST_NAME, Manifest, sha256_of
+from ferry.manifest import MANIFEST_NAME, sha256_of
+from ferry.spec.destinations import DownloadDestination
 
 STALE_PARTIAL_SECONDS = 3600
 
@@ -32,34 +33,36 @@ def run_folder(context: DeliveryContext) -> Path:
     return paths.downloads_dir() / context.export.id / context.run.job_run_id
 
 
-def send(
-    destination,
-    staging_dir: Path,
-    manifest: Manifest,
-    context: DeliveryContext,
-    *,
-    log: logging.Logger,
-) -> DeliveryReceipt:
-    """Copy the staged files and the manifest into the run's download folder."""
-    checked = checked_files(staging_dir, manifest)
-    final = run_folder(context)
+class DownloadSender(Sender[DownloadDestination]):
+    """Copies the run into $FERRY_HOME/downloads/<export>/<JobID.RunID>/."""
+
+    config = DownloadDestination
+
+    def send(self, run: StagedRun) -> DeliveryReceipt:
+        final = place(run)
+        files = [file_record(s.name, (final / s.name).as_uri(), s) for s, _ in run.files]
+        return DeliveryReceipt(
+            destination=self.destination.label,
+            type="download",
+            files=files,
+            rows=run.manifest.rows,
+            detail={"folder": str(final), "manifest": (final / MANIFEST_NAME).as_uri()},
+        )
+
+
+def place(run: StagedRun) -> Path:
+    """Copy the staged files and the manifest into the run's download folder; return it."""
+    final = run_folder(run.context)
     partial = _fresh_partial(final)
-    for staged, source in checked:
+    for staged, source in run.files:
         copy = partial / staged.name
         shutil.copyfile(source, copy)
         if sha256_of(copy) != staged.sha256:
             raise DeliveryError(f"download: copy of {staged.name} in {partial} is corrupt")
-    manifest.write(partial)
+    run.manifest.write(partial)
     _swap_in(partial, final)
-    log.info("Download: %d files, %d bytes in %s", len(checked), manifest.bytes, final)
-    files = [file_record(s.name, (final / s.name).as_uri(), s) for s, _ in checked]
-    return DeliveryReceipt(
-        destination=destination.label,
-        type="download",
-        files=files,
-        rows=manifest.rows,
-        detail={"folder": str(final), "manifest": (final / MANIFEST_NAME).as_uri()},
-    )
+    run.log.info("Download: %d files, %d bytes in %s", len(run.files), run.manifest.bytes, final)
+    return final
 
 
 def _fresh_partial(final: Path) -> Path:

@@ -10,7 +10,6 @@ same Message-ID (JobID.RunID and destination), which lets mail systems drop the 
 from __future__ import annotations
 
 import html
-import logging
 import posixpath
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,41 +21,40 @@ from ferry.delivery.base import (
     DeliveryContext,
     DeliveryError,
     DeliveryReceipt,
-    checked_files,
-    describe_error,
+    Sender,
+    StagedRun,
     file_record,
     plan_layout,
     template_values,
-    with_retries,
 )
 from ferry.manifest import MANIFEST_NAME, Manifest, StagedFile
+from ferry.retries import describe_error, with_retries
 from ferry.spec import templates
+from ferry.spec.destinations import EmailDestination
 
 
-def send(
-    destination,
-    staging_dir: Path,
-    manifest: Manifest,
-    context: DeliveryContext,
-    *,
-    log: logging.Logger,
-) -> DeliveryReceipt:
-    """Send one message with the run's files attached, or with where to fetch them."""
-    checked = checked_files(staging_dir, manifest)
-    attachments = [path for _, path in checked] + [staging_dir / MANIFEST_NAME]
-    total = sum(path.stat().st_size for path in attachments)
-    attach = total <= destination.max_attachment_bytes
-    message = _message(destination, template_values(context), context)
-    to = message.to
-    if attach:
-        fetch_from: list[str] = []
-    else:
-        fetch_from = _place_for_download(destination, staging_dir, manifest, context, log)
-        log.info("Email: %d bytes is over the %d-byte limit: sending a summary", total,
-                 destination.max_attachment_bytes)  # fmt: skip
-    html_body = message_html(message.body, manifest, context, fetch_from, total, destination)
-    _send(destination, message, html_body, attachments if attach else [], context, log)
-    return _receipt(destination, manifest, checked, to, message, attach, fetch_from)
+class EmailSender(Sender[EmailDestination]):
+    """Sends one message with the run's files attached, or with where to fetch them."""
+
+    config = EmailDestination
+
+    def send(self, run: StagedRun) -> DeliveryReceipt:
+        destination, manifest, log = self.destination, run.manifest, run.log
+        attachments = [path for _, path in run.files] + [run.folder / MANIFEST_NAME]
+        total = sum(path.stat().st_size for path in attachments)
+        attach = total <= destination.max_attachment_bytes
+        message = _message(destination, template_values(run.context), run.context)
+        if attach:
+            fetch_from: list[str] = []
+        else:
+            fetch_from = _place_for_download(run)
+            log.info("Email: %d bytes is over the %d-byte limit: sending a summary", total,
+                     destination.max_attachment_bytes)  # fmt: skip
+        html_body = message_html(
+            message.body, manifest, run.context, fetch_from, total, destination
+        )
+        _send(destination, message, html_body, attachments if attach else [], run.context, log)
+        return _receipt(destination, manifest, run.files, message.to, message, attach, fetch_from)
 
 
 @dataclass(frozen=True)
@@ -100,20 +98,13 @@ def recipients(to: list[str], values: dict) -> list[str]:
         raise ValueError(f"recipient {error}") from error
 
 
-def _place_for_download(
-    destination, staging_dir: Path, manifest: Manifest, context: DeliveryContext, log
-) -> list[str]:
+def _place_for_download(run: StagedRun) -> list[str]:
     """Make sure the run can be fetched: the download area, then other file destinations."""
-    download.send(destination, staging_dir, manifest, context, log=log)
-    places = [str(download.run_folder(context))]
-    checked = checked_files(staging_dir, manifest)
-    for other in context.export.destinations:
+    places = [str(download.place(run))]
+    for other in run.context.export.destinations:
         if other.type in ("s3", "sftp"):
-            folder = posixpath.dirname(
-                plan_layout(
-                    other.path, checked, manifest, context, absolute=other.type == "sftp"
-                ).manifest_target
-            )
+            layout = plan_layout(other.path, run, absolute=other.type == "sftp")
+            folder = posixpath.dirname(layout.manifest_target)
             prefix = (
                 f"s3://{other.bucket}/" if other.type == "s3" else f"sftp ({other.connection}): "
             )

@@ -15,60 +15,57 @@ import contextlib
 import io
 import logging
 import posixpath
-from pathlib import Path
 from typing import Any
 
 from ferry.delivery.base import (
-    DeliveryContext,
     DeliveryError,
     DeliveryReceipt,
-    checked_files,
-    describe_error,
+    Sender,
+    StagedRun,
     file_record,
     left_by_earlier_try,
     manifest_bytes,
     plan_layout,
-    with_retries,
 )
-from ferry.manifest import Manifest
+from ferry.retries import describe_error, with_retries
+from ferry.spec.destinations import SftpDestination
 
 PART_SUFFIX = ".part"
 
 
-def send(
-    destination,
-    staging_dir: Path,
-    manifest: Manifest,
-    context: DeliveryContext,
-    *,
-    log: logging.Logger,
-) -> DeliveryReceipt:
-    """Upload the staged files, then the manifest, to the destination's server."""
-    layout = plan_layout(
-        destination.path, checked_files(staging_dir, manifest), manifest, context, absolute=True
-    )
-    with contextlib.closing(_Session(destination, log)) as session:
-        earlier = session.withdraw(layout.manifest_target)
-        for item in layout.files:
+class SftpSender(Sender[SftpDestination]):
+    """Uploads the staged files, then the manifest, to the destination's server."""
+
+    config = SftpDestination
+
+    def send(self, run: StagedRun) -> DeliveryReceipt:
+        layout = plan_layout(self.destination.path, run, absolute=True)
+        with contextlib.closing(_Session(self.destination, run.log)) as session:
+            earlier = session.withdraw(layout.manifest_target)
+            for item in layout.files:
+                session.upload(
+                    item.target,
+                    item.staged.bytes,
+                    lambda sftp, path, i=item: sftp.put(str(i.source), path),
+                )
+            for path in left_by_earlier_try(earlier, layout):
+                session.remove(path)
+            body = manifest_bytes(layout.manifest)
             session.upload(
-                item.target,
-                item.staged.bytes,
-                lambda sftp, path, i=item: sftp.put(str(i.source), path),
+                layout.manifest_target,
+                len(body),
+                lambda sftp, path: sftp.putfo(io.BytesIO(body), path),
             )
-        for path in left_by_earlier_try(earlier, layout):
-            session.remove(path)
-        body = manifest_bytes(layout.manifest)
-        session.upload(
-            layout.manifest_target, len(body), lambda sftp, path: sftp.putfo(io.BytesIO(body), path)
+            files = [
+                file_record(i.staged.name, session.url(i.target), i.staged) for i in layout.files
+            ]
+        return DeliveryReceipt(
+            destination=self.destination.label,
+            type="sftp",
+            files=files,
+            rows=run.manifest.rows,
+            detail={"host": session.address, "manifest": session.url(layout.manifest_target)},
         )
-        files = [file_record(i.staged.name, session.url(i.target), i.staged) for i in layout.files]
-    return DeliveryReceipt(
-        destination=destination.label,
-        type="sftp",
-        files=files,
-        rows=manifest.rows,
-        detail={"host": session.address, "manifest": session.url(layout.manifest_target)},
-    )
 
 
 class _Session:

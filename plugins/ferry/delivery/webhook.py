@@ -33,14 +33,14 @@ from ferry.delivery.base import (
     DeliveryError,
     DeliveryReceipt,
     RejectRateExceeded,
-    checked_files,
-    describe_error,
+    Sender,
+    StagedRun,
     file_record,
     manifest_bytes,
-    with_retries,
 )
-from ferry.delivery.records import batched, iter_records, json_text
 from ferry.manifest import Manifest, StagedFile, sha256_of
+from ferry.retries import describe_error, with_retries
+from ferry.spec.destinations import WebhookDestination
 
 REJECTS_NAME = "rejects.jsonl"
 REQUEST_TIMEOUT_SECONDS = 60
@@ -63,47 +63,51 @@ class _RetryableStatus(Exception):
         self.retry_after = retry_after
 
 
-def send(
-    destination,
-    staging_dir: Path,
-    manifest: Manifest,
-    context: DeliveryContext,
-    *,
-    log: logging.Logger,
-) -> DeliveryReceipt:
-    """POST the run's records in batches (or its manifest) and account for rejects."""
-    checked = checked_files(staging_dir, manifest)
-    poster = _Poster(destination, context, log)
-    detail: dict[str, Any] = {"url": poster.url, "mode": destination.mode, "signed": poster.signed}
-    rejects = 0
-    if destination.mode == "manifest":
-        poster.post(manifest_bytes(manifest), batch="manifest")
-        log.info("Webhook: manifest of %s -> %s", context.run.job_run_id, poster.url)
-    else:
-        sent, rejected, batches = _post_records(destination, checked, manifest, context, poster)
-        rejects_path = _write_rejects(staging_dir, destination, manifest, rejected)
-        rejects = len(rejected)
-        detail |= {"records": sent, "batches": batches, "rejects_file": str(rejects_path)}
-        detail["reject_rate"] = _check_reject_rate(destination, sent, rejected, rejects_path, log)
-    return DeliveryReceipt(
-        destination=destination.label,
-        type="webhook",
-        files=[file_record(s.name, poster.url, s) for s, _ in checked if s.kind == "data"],
-        rows=manifest.rows,
-        rejects=rejects,
-        detail=detail,
-    )
+class WebhookSender(Sender[WebhookDestination]):
+    """POSTs the run's records in batches (or its manifest) and accounts for rejects."""
+
+    config = WebhookDestination
+
+    def send(self, run: StagedRun) -> DeliveryReceipt:
+        destination, manifest = self.destination, run.manifest
+        poster = _Poster(destination, run.context, run.log)
+        detail: dict[str, Any] = {
+            "url": poster.url, "mode": destination.mode, "signed": poster.signed,
+        }  # fmt: skip
+        rejects = 0
+        if destination.mode == "manifest":
+            poster.post(manifest_bytes(manifest), batch="manifest")
+            run.log.info("Webhook: manifest of %s -> %s", run.context.run.job_run_id, poster.url)
+        else:
+            sent, rejected, batches = _post_records(destination, run, poster)
+            rejects_path = _write_rejects(run.folder, destination, manifest, rejected)
+            rejects = len(rejected)
+            detail |= {"records": sent, "batches": batches, "rejects_file": str(rejects_path)}
+            detail["reject_rate"] = _check_reject_rate(
+                destination, sent, rejected, rejects_path, run.log
+            )
+        return DeliveryReceipt(
+            destination=destination.label,
+            type="webhook",
+            files=[file_record(s.name, poster.url, s) for s, _ in run.files if s.kind == "data"],
+            rows=manifest.rows,
+            rejects=rejects,
+            detail=detail,
+        )
 
 
 def _post_records(
-    destination, checked, manifest: Manifest, context: DeliveryContext, poster: _Poster
+    destination: WebhookDestination, run: StagedRun, poster: _Poster
 ) -> tuple[int, list[dict], int]:
     """Send every data record in batches; return (records sent, rejects, batches)."""
-    total_rows = sum(staged.rows for staged, _ in checked if staged.kind == "data")
+    from ferry.delivery.records import batched, iter_records
+
+    manifest, context = run.manifest, run.context
+    total_rows = sum(staged.rows for staged, _ in run.files if staged.kind == "data")
     batches = math.ceil(total_rows / destination.batch_size)
     records = (
         record
-        for staged, path in checked
+        for staged, path in run.files
         if staged.kind == "data"
         for record in iter_records(path, manifest.format, manifest.schema)
     )
@@ -124,6 +128,8 @@ def _post_records(
 
 
 def _json_bytes(payload: Any) -> bytes:
+    from ferry.delivery.records import json_text
+
     return json_text(payload, separators=(",", ":")).encode("utf-8")
 
 
@@ -145,6 +151,8 @@ def _rejects_of(answer: Any, batch: list, number: int, offset: int, log) -> list
 
 def _write_rejects(staging_dir: Path, destination, manifest: Manifest, rejects: list[dict]) -> Path:
     """Write rejects.jsonl and its manifest (last); a retry replaces both."""
+    from ferry.delivery.records import json_text
+
     folder = staging_dir / "deliveries" / destination.label
     folder.mkdir(parents=True, exist_ok=True)
     temporary, target = folder / f".{REJECTS_NAME}.tmp", folder / REJECTS_NAME

@@ -59,6 +59,18 @@ def test_changed_staged_file_is_refused_before_sending(staging, context_for):
     assert not (paths.downloads_dir() / "lead_backup" / context.run.job_run_id).exists()
 
 
+def test_a_staged_file_changed_without_changing_its_size_is_refused(staging, context_for):
+    folder, manifest = staging()
+    path = folder / manifest.data_files[0].name
+    data = path.read_bytes()
+    path.write_bytes(bytes([data[0] ^ 0xFF]) + data[1:])  # same size: only sha256 can tell
+    context = context_for({"type": "download"}, run_id="manual__same_size")
+
+    with pytest.raises(StagedFileMismatch, match=f"holds {len(data)} bytes with sha256"):
+        deliver(context.export.destinations[0], folder, context)
+    assert not (paths.downloads_dir() / "lead_backup" / context.run.job_run_id).exists()
+
+
 def test_purge_deletes_by_each_exports_retention(tmp_path, caplog):
     now = dt.datetime(2024, 6, 1, tzinfo=dt.UTC)
     folders = {

@@ -14,6 +14,7 @@ import pytest
 from ferry.plan import build_plan
 from ferry.run_info import RunInfo
 from ferry.spec.loader import Project, load_project
+from ferry.staging import run_location
 
 from .helpers import ROOT, ROWS, export_spec, profile_row
 
@@ -45,6 +46,7 @@ def make_plan(project, tmp_path):
         spec = export_spec(**overrides)
         project.exports[spec.id] = spec
         run = RunInfo(export_id=spec.id, run_id=run_id)
-        return build_plan(project, spec.id, run, str(staging or tmp_path / "staging"))
+        root = str(staging or tmp_path / "staging")
+        return build_plan(project, spec.id, run, run_location(root, spec.id, run.safe_run_id))
 
     return make

@@ -11,6 +11,7 @@ from ferry.engine.formats import iso_text
 from ferry.plan import build_plan
 from ferry.run_info import RunInfo
 from ferry.spec.models import ColumnSpec, ExportSpec, Format, TableSpec
+from ferry.staging import run_location
 
 from .helpers import data_paths, read_text_table
 
@@ -78,7 +79,8 @@ def guard_run(project, tmp_path):
             "destinations": [_destination(destination)],
         })  # fmt: skip
         project.exports["cells"] = spec
-        plan = build_plan(project, "cells", RunInfo("cells", "manual__1"), str(tmp_path / "s"))
+        location = run_location(str(tmp_path / "s"), "cells", "manual__1")
+        plan = build_plan(project, "cells", RunInfo("cells", "manual__1"), location)
         manifest = extract(plan, warehouse=path, pii_key=None)
         [staged] = data_paths(plan.staging_dir, manifest)
         return read_text_table(staged, "\t" if fmt.get("type") == "tsv" else ",")

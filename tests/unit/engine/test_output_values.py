@@ -23,6 +23,7 @@ from ferry.engine import extract, preview, validate
 from ferry.plan import build_plan
 from ferry.run_info import RunInfo
 from ferry.spec import models
+from ferry.staging import run_location
 
 from .helpers import data_paths, decompressed
 
@@ -74,7 +75,8 @@ def run_odd(project, odd_warehouse, tmp_path):
             "destinations": [{"type": "download"}], "expectations": list(expectations),
         })  # fmt: skip
         project.exports["odd"] = spec
-        plan = build_plan(project, "odd", RunInfo("odd", "manual__1"), str(tmp_path / "s"))
+        location = run_location(str(tmp_path / "s"), "odd", "manual__1")
+        plan = build_plan(project, "odd", RunInfo("odd", "manual__1"), location)
         manifest = extract(plan, warehouse=odd_warehouse, pii_key=None)
         if expectations:
             return validate(plan, manifest)
@@ -167,7 +169,8 @@ def test_preview_shows_dates_python_cannot_hold_as_the_text_files_do(
     run_odd, project, odd_warehouse, tmp_path
 ):
     run_odd(type="parquet")
-    plan = build_plan(project, "odd", RunInfo("odd", "manual__2"), str(tmp_path / "p"))
+    location = run_location(str(tmp_path / "p"), "odd", "manual__2")
+    plan = build_plan(project, "odd", RunInfo("odd", "manual__2"), location)
     shown = preview(plan, warehouse=odd_warehouse, pii_key=None)
     assert [row["day"] for row in shown][:2] == ["-0043-03-15", "+12026-05-06"]
     assert [row["at"] for row in shown][:3] == [None, None, "0000-12-31T23:59:59.5Z"]
@@ -202,7 +205,8 @@ def test_every_allowed_type_is_written_and_read_back(project, tmp_path, format_t
     })  # fmt: skip
     project.exports["every"] = spec
     try:
-        plan = build_plan(project, "every", RunInfo("every", "manual__1"), str(tmp_path / "s"))
+        location = run_location(str(tmp_path / "s"), "every", "manual__1")
+        plan = build_plan(project, "every", RunInfo("every", "manual__1"), location)
         manifest = extract(plan, warehouse=warehouse, pii_key=None)
         summary = validate(plan, manifest)
         [path] = data_paths(plan.staging_dir, manifest)

@@ -1,12 +1,9 @@
-"""FERRY_STAGING: a local folder (the default) or s3://[connection@]bucket[/prefix], checked
-with errors that name the variable, the value and the fix, and never echo a secret."""
+"""Where a run is staged (ferry.staging.location): FERRY_STAGING as a local folder (the
+default) or s3://[connection@]bucket[/prefix], checked with errors that name the variable,
+the value and the fix, and never echo a secret."""
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -16,9 +13,9 @@ from ferry.exceptions import ExportRejected
 from ferry.plan import build_plan
 from ferry.run_info import RunInfo
 from ferry.spec.loader import load_project
-from ferry.staging import Remote, StagingConfigError, parse_root
+from ferry.staging import Remote, RunLocation, StagingConfigError, parse_root
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 
 @pytest.mark.parametrize(
@@ -103,14 +100,16 @@ def test_a_config_error_rejects_the_run_so_it_fails_at_once():
 def test_unset_means_the_local_folder_under_ferry_home(monkeypatch):
     monkeypatch.delenv("FERRY_STAGING", raising=False)
     assert paths.staging_root() == str(paths.ferry_home() / "staging")
-    folder, url = staging.run_location(paths.staging_root(), "leads", "manual__2026")
-    assert (folder, url) == (paths.ferry_home() / "staging" / "leads" / "manual__2026", "")
+    location = staging.run_location(paths.staging_root(), "leads", "manual__2026")
+    assert location == RunLocation(paths.ferry_home() / "staging" / "leads" / "manual__2026")
+    assert location.url == "" and location.remote is None
 
 
 def test_a_local_plan_is_staged_where_it_always_was(tmp_path):
     project = load_project(ROOT / "include")
     run = RunInfo("daily_lead_backup", "manual__2026-11-20T00:00:00+00:00")
-    plan = build_plan(project, "daily_lead_backup", run, str(tmp_path))
+    location = staging.run_location(str(tmp_path), run.export_id, run.safe_run_id)
+    plan = build_plan(project, "daily_lead_backup", run, location)
     assert plan.staging_dir == tmp_path / "daily_lead_backup" / run.safe_run_id
     assert plan.staging_url == ""
     assert staging.remote_of(plan) is None
@@ -119,13 +118,16 @@ def test_a_local_plan_is_staged_where_it_always_was(tmp_path):
 def test_a_remote_plan_is_cached_under_ferry_home_and_knows_its_url():
     project = load_project(ROOT / "include")
     run = RunInfo("daily_lead_backup", "manual__2026-11-20T00:00:00+00:00")
-    plan = build_plan(project, "daily_lead_backup", run, "s3://aws_archive@ferry-staging/runs")
+    root = "s3://aws_archive@ferry-staging/runs"
+    location = staging.run_location(root, run.export_id, run.safe_run_id)
+    plan = build_plan(project, "daily_lead_backup", run, location)
     safe = run.safe_run_id
     assert plan.staging_url == f"s3://aws_archive@ferry-staging/runs/daily_lead_backup/{safe}"
     assert plan.staging_dir == (
         paths.ferry_home() / "staging-cache" / "ferry-staging" / "runs" / "daily_lead_backup" / safe
     )
     remote = staging.remote_of(plan)
+    assert remote == location.remote
     assert remote == Remote("ferry-staging", f"runs/daily_lead_backup/{safe}", "aws_archive")
     assert remote.key("manifest.json") == f"runs/daily_lead_backup/{safe}/manifest.json"
 
@@ -134,38 +136,6 @@ def test_every_step_reports_a_bad_value(monkeypatch):
     monkeypatch.setenv("FERRY_STAGING", "gs://ferry-staging/runs")
     with pytest.raises(StagingConfigError, match=r"FERRY_STAGING='gs://ferry-staging/runs'"):
         steps.plan_for(RunInfo("daily_lead_backup", "r1"))
-
-
-def test_local_staging_moves_nothing_and_loads_no_s3_code(tmp_path):
-    """fetch, publish and the manifest readers pass straight through, importing no boto."""
-    script = """
-import json, sys
-from pathlib import Path
-from ferry import staging, steps
-from ferry.manifest import Manifest
-from ferry.run_info import RunInfo
-
-plan = steps.plan_for(RunInfo("daily_lead_backup", "r1"))
-plan.staging_dir.mkdir(parents=True)
-manifest = Manifest("daily_lead_backup", "daily_lead_backup.r1", "r1", "csv", "none", [], [], [])
-assert staging.staged_manifest(plan) is None
-manifest.write(plan.staging_dir)
-staging.publish(plan, manifest)
-staging.publish_manifest(plan)
-staging.publish_folder(plan, "deliveries/download")
-assert staging.fetch(plan) == plan.staging_dir
-assert staging.read_staged_manifest(plan) == manifest == staging.staged_manifest(plan)
-loaded = sorted({m.split(".")[0] for m in sys.modules} & {"boto3", "botocore", "airflow"})
-print(json.dumps({"loaded": loaded, "files": sorted(p.name for p in plan.staging_dir.iterdir())}))
-"""
-    env = {**os.environ, "FERRY_HOME": str(tmp_path), "FERRY_STAGING": str(tmp_path / "st")}
-    env.pop("AIRFLOW_CONN_AWS_DEFAULT", None)
-    done = subprocess.run(
-        [sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=60
-    )
-    assert done.returncode == 0, done.stderr
-    assert json.loads(done.stdout) == {"loaded": [], "files": ["manifest.json"]}
-    assert not (tmp_path / "staging-cache").exists()
 
 
 @pytest.mark.parametrize("name", ["..", ".", "", "a/b", "a\\b", "a\x00b"])
