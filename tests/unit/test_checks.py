@@ -14,7 +14,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from ferry import checks, engine, history, steps
+from ferry import checks, engine, history, pipeline
 from ferry.cli import main as ferry
 from ferry.definitions import current_project
 from ferry.exceptions import ExportRejected, ExportSkipped
@@ -63,7 +63,7 @@ def add_export(include: Path, export_id: str, segment: str, target: str, extra: 
 
 
 def plan_of(export_id: str, run_id: str = "manual__test"):
-    return steps.plan_for(RunInfo(export_id=export_id, run_id=run_id))
+    return pipeline.plan_for(RunInfo(export_id=export_id, run_id=run_id))
 
 
 def query(warehouse: Path, sql: str) -> list[tuple]:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from ferry import paths, staging, steps
+from ferry import paths, pipeline, staging
 from ferry.exceptions import ExportRejected
 from ferry.plan import build_plan
 from ferry.run_info import RunInfo
@@ -133,7 +133,7 @@ def test_a_remote_plan_is_cached_under_ferry_home_and_knows_its_url():
 def test_every_step_reports_a_bad_value(monkeypatch):
     monkeypatch.setenv("FERRY_STAGING", "gs://ferry-staging/runs")
     with pytest.raises(StagingConfigError, match=r"FERRY_STAGING='gs://ferry-staging/runs'"):
-        steps.plan_for(RunInfo("daily_lead_backup", "r1"))
+        pipeline.plan_for(RunInfo("daily_lead_backup", "r1"))
 
 
 def test_local_staging_moves_nothing_and_loads_no_s3_code(tmp_path):
@@ -141,11 +141,11 @@ def test_local_staging_moves_nothing_and_loads_no_s3_code(tmp_path):
     script = """
 import json, sys
 from pathlib import Path
-from ferry import staging, steps
+from ferry import pipeline, staging
 from ferry.manifest import Manifest
 from ferry.run_info import RunInfo
 
-plan = steps.plan_for(RunInfo("daily_lead_backup", "r1"))
+plan = pipeline.plan_for(RunInfo("daily_lead_backup", "r1"))
 plan.staging_dir.mkdir(parents=True)
 manifest = Manifest("daily_lead_backup", "daily_lead_backup.r1", "r1", "csv", "none", [], [], [])
 assert staging.staged_manifest(plan) is None
