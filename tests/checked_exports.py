@@ -11,7 +11,7 @@ from pathlib import Path
 
 import duckdb
 
-from ferry import steps
+from ferry import pipeline
 from ferry.definitions import current_project
 from ferry.run_info import RunInfo
 from include_copy import copy_include
@@ -55,7 +55,7 @@ def add_export(include: Path, export_id: str, segment: str, target: str, extra: 
 
 
 def plan_of(export_id: str, run_id: str = "manual__test"):
-    return steps.plan_for(RunInfo(export_id=export_id, run_id=run_id))
+    return pipeline.plan_for(RunInfo(export_id=export_id, run_id=run_id))
 
 
 def query(warehouse: Path, sql: str) -> list[tuple]:

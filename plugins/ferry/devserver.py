@@ -45,7 +45,7 @@ SQLITE_CONNECT_ARGS = {"timeout": 5 if _API_SERVER else 300}
 # task (Airflow's task runner, the renderer that re-parses ferry_exports.py in every task,
 # Ferry's steps, DuckDB and pyarrow).
 TASK_PRELOAD = (
-    "airflow.sdk.execution_time.task_runner", "ferry.render.dags", "ferry.steps",
+    "airflow.sdk.execution_time.task_runner", "ferry.render.dags", "ferry.pipeline",
     "ferry.engine.extract", "ferry.checks", "duckdb", "pyarrow",
 )  # fmt: skip
 

@@ -168,9 +168,9 @@ def _with_details(text: str, run: EndedRun) -> str:
 def _staged_manifest(info: RunInfo, log):
     """What the run had staged, if it got that far and the export is still defined."""
     try:
-        from ferry import staging, steps
+        from ferry import pipeline, staging
 
-        return staging.staged_manifest(steps.plan_for(info))
+        return staging.staged_manifest(pipeline.plan_for(info))
     except Exception as error:  # the record matters more than its figures
         log.warning("Run %s: the staged manifest cannot be read: %s", info.job_run_id, error)
         return None

@@ -281,30 +281,3 @@ def _finish_refresh(batch, project, deferred: threading.Event) -> None:
     demo_refresh.refresh_memberships(batch, project)
     demo_refresh.publish(batch, Path(os.environ["FERRY_WAREHOUSE"]))
     demo_refresh.end(batch)
-
-
-def test_the_wait_gives_up_at_its_timeout_and_says_which_refresh_ran_long():
-    import asyncio
-
-    from airflow.sdk.exceptions import AirflowSensorTimeout, TaskDeferred
-
-    from ferry.render.sensors import RefreshSensor, RefreshTrigger
-
-    sensor = RefreshSensor(
-        task_id="wait_for_refresh", export_id="leads", depends_on=["lead", "contact"],
-        poke_interval=0.05, timeout=0.3, mode="reschedule",
-    )  # fmt: skip
-    assert sensor.execute({}) is None  # no refresh running: no deferral at all
-    with refresh.refreshing(["lead"]):
-        with pytest.raises(TaskDeferred) as deferred:
-            sensor.execute({})
-        classpath, kwargs = deferred.value.trigger.serialize()
-        assert classpath == "ferry.render.sensors.RefreshTrigger"
-        # The triggerer rebuilds the trigger from its serialized form.
-        event = asyncio.run(anext(RefreshTrigger(**kwargs).run()))
-
-    assert event.payload["status"] == "timeout" and event.payload["running"] == ["lead"]
-    with pytest.raises(
-        AirflowSensorTimeout, match=r"refresh of lead still running at the timeout \(0:00:00\)"
-    ):
-        sensor.execute_complete({}, event.payload)

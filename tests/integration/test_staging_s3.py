@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from ferry import history, paths, staging, steps
+from ferry import history, paths, pipeline, staging
 from ferry.exceptions import kind_of
 from ferry.run_info import RunInfo
 from include_copy import copy_include
@@ -93,7 +93,7 @@ def run_dag(run_after: dt.datetime):
 def extract(run_id: str) -> RunInfo:
     """The extract task's step for a run, as a worker runs it."""
     run = RunInfo(EXPORT_ID, run_id)
-    steps.run_step("extract", run, log=LOG, pii_key=lambda: None)
+    pipeline.run_step("extract", run, log=LOG, pii_key=lambda: None)
     return run
 
 
@@ -174,8 +174,8 @@ def test_another_worker_fetches_the_same_bytes_into_an_empty_cache(
     home = another_worker(monkeypatch, tmp_path, "worker-2")
 
     with caplog.at_level(logging.INFO, logger=LOG.name):
-        folder = staging.fetch(steps.plan_for(run), log=LOG)
-        again = staging.fetch(steps.plan_for(run), log=LOG)  # a second task on that worker
+        folder = staging.fetch(pipeline.plan_for(run), log=LOG)
+        again = staging.fetch(pipeline.plan_for(run), log=LOG)  # a second task on that worker
 
     assert folder.is_relative_to(home / "staging-cache" / BUCKET / PREFIX)
     assert {p.name: p.read_bytes() for p in folder.iterdir()} == objects
@@ -207,7 +207,7 @@ def test_a_rerun_that_stages_fewer_files_leaves_no_stale_keys(
         warehouse
     )
     another_worker(monkeypatch, tmp_path, "worker-3")
-    folder = staging.fetch(steps.plan_for(run), log=LOG)
+    folder = staging.fetch(pipeline.plan_for(run), log=LOG)
     assert sorted(p.name for p in folder.iterdir()) == sorted([*names, "manifest.json"])
 
 
@@ -224,7 +224,7 @@ def test_a_tampered_or_deleted_object_fails_the_fetch_naming_it(
     another_worker(monkeypatch, tmp_path, "worker-4")
 
     with pytest.raises(staging.StagingError) as raised:
-        staging.fetch(steps.plan_for(run), log=LOG)
+        staging.fetch(pipeline.plan_for(run), log=LOG)
     url = f"s3://{BUCKET}/{prefix}{first['name']}"
     assert str(raised.value) == (
         f"staged file {url} does not match s3://{BUCKET}/{prefix}manifest.json: it holds 12 "
@@ -233,7 +233,7 @@ def test_a_tampered_or_deleted_object_fails_the_fetch_naming_it(
     )
     assert raised.value.retryable is False
     with pytest.raises(staging.StagingError, match="does not match") as in_delivery:
-        steps.deliver(run, "download", run.template_vars(), 1, log=LOG)
+        pipeline.deliver(run, "download", run.template_vars(), 1, log=LOG)
     assert kind_of(in_delivery.value) == "terminal", "a retry of deliver cannot fix it"
     assert not (paths.downloads_dir() / EXPORT_ID / run.job_run_id).exists(), "nothing sent"
 
@@ -241,7 +241,7 @@ def test_a_tampered_or_deleted_object_fails_the_fetch_naming_it(
     with pytest.raises(staging.StagingError, match=rf"staged file {url} is missing, though") as (
         in_validate
     ):
-        steps.run_step("validate", run, log=LOG, pii_key=lambda: None)
+        pipeline.run_step("validate", run, log=LOG, pii_key=lambda: None)
     assert kind_of(in_validate.value) == "terminal"
 
 
@@ -260,7 +260,7 @@ def test_an_object_changed_without_changing_its_size_fails_the_fetch(
     another_worker(monkeypatch, tmp_path, "worker-5")
 
     with pytest.raises(staging.StagingError) as raised:
-        staging.fetch(steps.plan_for(run), log=LOG)
+        staging.fetch(pipeline.plan_for(run), log=LOG)
     assert (
         f"it holds {first['bytes']} bytes with sha256 {sha256(changed)}, the manifest says "
         f"{first['bytes']} bytes with sha256 {first['sha256']}"
@@ -272,9 +272,9 @@ def test_an_object_changed_without_changing_its_size_fails_the_fetch(
 def test_an_unfinished_extract_has_no_manifest_to_fetch(staged_on_s3):
     run = RunInfo(EXPORT_ID, "manual__never-extracted")
     with pytest.raises(staging.StagingError, match=r"no manifest\.json at s3://") as raised:
-        staging.fetch(steps.plan_for(run), log=LOG)
+        staging.fetch(pipeline.plan_for(run), log=LOG)
     assert f"s3://{BUCKET}/{run_prefix(run)}:" in str(raised.value)
-    assert staging.staged_manifest(steps.plan_for(run)) is None
+    assert staging.staged_manifest(pipeline.plan_for(run)) is None
 
 
 def test_a_missing_bucket_fails_the_extract_at_once_naming_ferry_staging(staged_on_s3, monkeypatch):
@@ -304,7 +304,7 @@ def test_an_unreachable_endpoint_is_retryable_and_names_it(include, monkeypatch)
     )  # fmt: skip
     monkeypatch.setenv("FERRY_STAGING", f"s3://ferry_staging_down@{BUCKET}/{PREFIX}")
     with pytest.raises(staging.StagingError) as raised:
-        staging.fetch(steps.plan_for(RunInfo(EXPORT_ID, "manual__down")), log=LOG)
+        staging.fetch(pipeline.plan_for(RunInfo(EXPORT_ID, "manual__down")), log=LOG)
     assert raised.value.retryable is True
     assert f"endpoint {endpoint})" in str(raised.value)
     assert "connection 'ferry_staging_down'" in str(raised.value)

@@ -16,7 +16,7 @@ from urllib.parse import quote
 
 import pytest
 
-from ferry import history, run_listener, steps
+from ferry import history, pipeline, run_listener
 from ferry.manifest import Manifest, StagedFile
 from ferry.run_info import RunInfo
 from ferry.run_listener import EndedRun
@@ -84,7 +84,7 @@ def test_a_run_that_says_it_started_before_it_could_counts_from_its_run_after():
 
 
 def test_the_record_carries_what_the_run_had_staged():
-    staged = steps.plan_for(RunInfo(EXPORT, RUN_ID)).staging_dir
+    staged = pipeline.plan_for(RunInfo(EXPORT, RUN_ID)).staging_dir
     staged.mkdir(parents=True)
     files = [
         StagedFile("leads_1.csv.gz", rows=70, bytes=900, sha256="a" * 64),

@@ -12,10 +12,13 @@ import json
 import logging
 import sys
 
-from ferry import paths, steps
+from ferry import paths, pipeline
 from ferry.cli.run_options import add_run_options
 from ferry.exceptions import ExportRejected, ExportSkipped, Terminal, describe, kind_of
+from ferry.pii_key import read_pii_key
+from ferry.pipeline import Kind
 from ferry.preview import preview_run
+from ferry.record import Ending
 from ferry.run_info import RunInfo
 from ferry.run_params import parse_run_params
 
@@ -62,8 +65,8 @@ def run_preview(args: argparse.Namespace) -> int:
     export is not defined or a run option is bad.
     """
     try:
-        plan = steps.plan_for(local_run_info(args, "preview"))
-        key = _pii_key() if any(c.pii for c in plan.columns) else None
+        plan = pipeline.plan_for(local_run_info(args, "preview"))
+        key = read_pii_key() if _needs_key(plan) else None
         outcome = preview_run(plan, warehouse=paths.warehouse_path(), pii_key=key, rows=args.rows)
     except Terminal as error:  # an undefined export, a bad option, no warehouse
         print(f"error: {describe(error)}", file=sys.stderr)
@@ -79,10 +82,12 @@ def run_local(args: argparse.Namespace) -> int:
     run history with the reason, which is the last line on stderr), 2 when the export is
     not defined or a run option is bad (nothing runs, nothing is recorded). An error Ferry
     does not expect (see ferry.exceptions) is recorded too, then shown with its traceback.
+    `ferry run` without --local never lands here: ferry.cli.remote.run_command sends it
+    to Airflow.
     """
     try:
         run = local_run_info(args, "local")
-        steps.plan_for(run)  # an undefined export or ids of the wrong type: nothing starts
+        pipeline.plan_for(run)  # an undefined export or ids of the wrong type: nothing starts
     except ExportRejected as rejected:
         print(f"error: {rejected}", file=sys.stderr)
         return 2
@@ -96,7 +101,7 @@ def run_local(args: argparse.Namespace) -> int:
     except Exception as error:
         # as RecordFailure does for a task: the run is recorded failed with the reason
         reason = f"{done.step} failed: {describe(error)}"
-        steps.finalize_failed(run, reason, started, log=log)
+        pipeline.finalize_failed(run, reason, Ending(started_at=started), log=log)
         if kind_of(error) == "unclassified":
             raise  # not an error Ferry expects: its traceback is the way to find the cause
         print(f"error: {reason}", file=sys.stderr)
@@ -111,20 +116,23 @@ class _Progress:
     step = "check_eligibility"
 
 
-def _pii_key() -> bytes | None:
-    from ferry.render.operators import pii_key  # imports Airflow: only for keyed PII
+def _needs_key(plan) -> bool:
+    from ferry.engine.pii import needs_key  # the engine: only once a plan is made
 
-    return pii_key()
+    return needs_key(plan.columns)
 
 
 def _run_steps(run: RunInfo, started: dt.datetime, progress: _Progress) -> dict:
-    for name in ("check_eligibility", "check_limits", "extract", "validate"):
-        progress.step = name
-        steps.run_step(name, run, log=log, pii_key=_pii_key)
-    receipts = []
-    for destination in steps.plan_for(run).export.destinations:
-        name = destination.label
-        progress.step = f"deliver_{name}"
-        receipts.append(steps.deliver(run, name, run.template_vars(), 1, log=log))
-    progress.step = "finalize"
-    return steps.finalize(run, receipts, started, log=log)
+    """ferry.pipeline's steps in order, one delivery after the other, without the refresh wait."""
+    receipts: list[dict] = []
+    for step in pipeline.export_steps(pipeline.plan_for(run).export):
+        if step.kind is Kind.WAIT:
+            continue  # a run here and now reads the warehouse as it is
+        progress.step = step.task_id
+        if step.kind is Kind.PLAN:
+            pipeline.run_step(step.task_id, run, log=log, pii_key=read_pii_key)
+        elif step.kind is Kind.DELIVER:
+            receipts.append(step.call(run, step.destination, run.template_vars(), 1, log=log))
+        elif step.kind is Kind.FINALIZE:
+            return step.call(run, receipts, Ending(started_at=started), log=log)
+    raise AssertionError("an export run ends with finalize")

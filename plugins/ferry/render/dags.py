@@ -6,13 +6,15 @@ the warehouse, the network or a heavy library, because it runs on every DAG-fold
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 from collections.abc import Callable
 
-from airflow.sdk import DAG, Param, chain
+from airflow.providers.standard.operators.empty import EmptyOperator
+from airflow.sdk import DAG, BaseOperator, Param
 
+from ferry import pipeline
 from ferry.dag_ids import broken_dag_id
+from ferry.pipeline import Kind, Step
 from ferry.render.operators import (
     DeliverOperator,
     ExportStepOperator,
@@ -33,8 +35,6 @@ from ferry.spec.loader import Project
 from ferry.spec.models import ExportSpec, SegmentSource, TableSource
 from ferry.spec.reader import display_name
 from ferry.spec.schedule import DEACTIVATED, export_status, status_note
-
-REFRESH_WAIT = dt.timedelta(hours=2)
 
 
 def render_project(project: Project) -> dict[str, DAG]:
@@ -121,53 +121,68 @@ def export_dag(export: ExportSpec, project: Project) -> DAG:
         params=run_params(),
         default_args={"owner": export.owner, "retries": export.retries},
     ) as dag:
-        chain(*export_tasks(export, depends_on))
+        export_tasks(pipeline.export_steps(export), export, depends_on)
     return dag
 
 
 def export_tasks(
-    export: ExportSpec, depends_on: list[str], membership: Membership | None = None
-) -> list:
-    """The chain of an export's tasks, for chain(): an export DAG's, or a group member's.
+    steps: tuple[Step, ...],
+    export: ExportSpec,
+    depends_on: list[str],
+    membership: Membership | None = None,
+) -> dict[str, BaseOperator]:
+    """The operators of steps (ferry.pipeline's description), wired to their upstreams.
 
-    Every task records the run as failed if it fails for good (RecordFailure).
+    One operator class per step kind; by task id (as written, without a TaskGroup's
+    prefix). Every step that records_failure records the run as failed if it fails for
+    good (RecordFailure).
     """
-    step = {
-        "export_id": export.id,
-        "on_failure_callback": RecordFailure(export.id, membership),
-    }
-    deliveries = [
-        DeliverOperator(
-            task_id=f"deliver_{name}",
-            destination=name,
-            retry_exponential_backoff=True,
-            retry_delay=dt.timedelta(seconds=30),
-            **step,
-        )
-        for name in (d.label for d in export.destinations)
-    ]
-    return [
-        RefreshSensor(
-            task_id="wait_for_refresh",
+    tasks: dict[str, BaseOperator] = {}
+    for step in steps:
+        upstreams = [tasks[task_id] for task_id in step.upstreams]
+        task = _operator(step, export, depends_on, membership, upstreams)
+        if upstreams:
+            task.set_upstream(upstreams)
+        tasks[step.task_id] = task
+    return tasks
+
+
+def _operator(
+    step: Step,
+    export: ExportSpec,
+    depends_on: list[str],
+    membership: Membership | None,
+    upstreams: list[BaseOperator],
+) -> BaseOperator:
+    common: dict = {"task_id": step.task_id, "trigger_rule": step.trigger_rule}
+    if step.backoff:
+        common["retry_exponential_backoff"] = True  # see operators.retry_defaults
+    if step.kind is Kind.GATE:
+        return EmptyOperator(**common)
+    common["export_id"] = export.id
+    if step.records_failure:
+        common["on_failure_callback"] = RecordFailure(export.id, membership)
+    if step.kind is Kind.WAIT:
+        wait = step.wait
+        return RefreshSensor(
             depends_on=depends_on,
-            poke_interval=30,
-            timeout=REFRESH_WAIT,
-            mode="reschedule",
-            **step,
-        ),
-        ExportStepOperator(task_id="check_eligibility", step="check_eligibility", **step),
-        ExportStepOperator(task_id="check_limits", step="check_limits", **step),
-        ExportStepOperator(task_id="extract", step="extract", **step),
-        ExportStepOperator(task_id="validate", step="validate", **step),
-        deliveries,
-        FinalizeOperator(
-            task_id="finalize",
-            deliver_task_ids=[task.task_id for task in deliveries],
+            poke_interval=wait.poke_interval,
+            timeout=wait.timeout,
+            mode=wait.mode,
+            **common,
+        )
+    if step.kind is Kind.PLAN:
+        return ExportStepOperator(step=step.task_id, **common)
+    if step.kind is Kind.DELIVER:
+        return DeliverOperator(destination=step.destination, **common)
+    if step.kind is Kind.FINALIZE:
+        return FinalizeOperator(
+            deliver_task_ids=[task.task_id for task in upstreams],  # with a TaskGroup's prefix
             outlets=[export_asset(export.id)],
             membership=membership,
-            **step,
-        ),
-    ]
+            **common,
+        )
+    raise ValueError(f"an export has no {step.kind} step ({step.task_id})")
 
 
 def run_params() -> dict[str, Param]:
@@ -229,8 +244,8 @@ def broken_dag(file_key: str, errors: list[DefinitionError]) -> DAG:
         default_args={"owner": "ferry", "retries": 0},
     ) as dag:
         ExportStepOperator(
-            task_id="definition_error",
-            step="definition_error",
+            task_id=pipeline.DEFINITION_ERROR.task_id,
+            step=pipeline.DEFINITION_ERROR.task_id,
             export_id=file_key,
         )
     return dag

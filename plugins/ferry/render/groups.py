@@ -1,7 +1,8 @@
 """Render each job group (include/groups/) as one DAG group__<id>: members run in order.
 
-Each member is a TaskGroup named after its export, holding that export's own tasks
-(ferry.render.dags.export_tasks) behind an empty `start` task:
+The shape is ferry.pipeline.group_run's; this module renders it. Each member is a
+TaskGroup named after its export, holding that export's own tasks (ferry.render.dags.
+export_tasks) behind an empty `start` task:
 
     a.start -> a.wait_for_refresh -> ... -> a.finalize -> b.start -> ... -> summary
 
@@ -16,12 +17,11 @@ notification and fails the DAG run if any member failed.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
-from airflow.providers.standard.operators.empty import EmptyOperator
-from airflow.sdk import DAG, BaseOperator, Context, TaskGroup, TriggerRule, chain
+from airflow.sdk import DAG, BaseOperator, Context, TaskGroup
 from airflow.sdk.exceptions import AirflowFailException
 
+from ferry import pipeline
+from ferry.pipeline import Member
 from ferry.render.dags import (
     broken_dag,
     export_tasks,
@@ -30,10 +30,10 @@ from ferry.render.dags import (
     refresh_dependencies,
     run_params,
 )
-from ferry.render.operators import Membership, run_info
+from ferry.render.operators import Membership
 from ferry.render.schedule import dag_schedule, start_date
 from ferry.spec.loader import Project
-from ferry.spec.models import GroupMember, GroupSpec
+from ferry.spec.models import GroupSpec
 from ferry.spec.schedule import status_note
 
 
@@ -53,17 +53,9 @@ def render_groups(project: Project) -> dict[str, DAG]:
     return dags
 
 
-@dataclass
-class _Ends:
-    """A member's first task, and the task the next member waits for."""
-
-    start: BaseOperator
-    finish: BaseOperator
-    started_gate: bool  # True: the next member also needs this member's start to succeed
-
-
 def group_dag(group: GroupSpec, project: Project) -> DAG:
     """The members as an ordered chain of TaskGroups, then the group's summary."""
+    run = pipeline.group_run(group, project.exports)
     with DAG(
         auto_register=False,  # the DAG files export what render returns, nothing half-built
         dag_id=group.dag_id,
@@ -77,42 +69,32 @@ def group_dag(group: GroupSpec, project: Project) -> DAG:
         params=run_params(),
         default_args={"owner": group.owner, "retries": 0},
     ) as dag:
-        previous: _Ends | None = None
-        for index, member in enumerate(group.members):
-            before = group.members[index - 1].export if index else None
-            ends = _member(member, project, Membership(group.id, before))
-            if previous is not None:
-                _link(previous, ends)
-            previous = ends
-        previous.finish >> GroupSummaryOperator(
-            task_id="summary",
+        tasks: dict[str, BaseOperator] = {}
+        for member in run.members:
+            tasks |= _member(member, project, Membership(group.id, member.previous))
+            if member.after:
+                tasks[member.start].set_upstream([tasks[task_id] for task_id in member.after])
+        summary = GroupSummaryOperator(
+            task_id=run.summary.task_id,
             group_id=group.id,
-            export_ids=[member.export for member in group.members],
-            trigger_rule=TriggerRule.ALL_DONE,
+            export_ids=[member.export_id for member in run.members],
+            trigger_rule=run.summary.trigger_rule,
         )
+        summary.set_upstream([tasks[task_id] for task_id in run.summary.upstreams])
     return dag
 
 
-def _member(member: GroupMember, project: Project, membership: Membership) -> _Ends:
-    export = project.exports[member.export]
+def _member(member: Member, project: Project, membership: Membership) -> dict[str, BaseOperator]:
+    """The member's steps in its TaskGroup, by group-wide task id."""
+    export = project.exports[member.export_id]
     with TaskGroup(
         group_id=export.id,
         tooltip=export.name,
         default_args={"owner": export.owner, "retries": export.retries},
     ):
-        start = EmptyOperator(task_id="start")
-        tasks = export_tasks(export, refresh_dependencies(export, project), membership)
-        chain(start, *tasks)
-        finish = tasks[-1]
-        if member.continue_on_failure:
-            finish = EmptyOperator(task_id="done", trigger_rule=TriggerRule.ALL_DONE)
-            tasks[-1] >> finish
-    return _Ends(start=start, finish=finish, started_gate=member.continue_on_failure)
-
-
-def _link(previous: _Ends, following: _Ends) -> None:
-    upstream = [previous.start, previous.finish] if previous.started_gate else [previous.finish]
-    upstream >> following.start
+        depends_on = refresh_dependencies(export, project)
+        tasks = export_tasks(member.steps, export, depends_on, membership)
+    return {task.task_id: task for task in tasks.values()}
 
 
 def _group_assets(group: GroupSpec, project: Project) -> list:
@@ -169,48 +151,15 @@ class GroupSummaryOperator(BaseOperator):
         self.export_ids = export_ids
 
     def execute(self, context: Context) -> dict:
-        from ferry import history
+        from ferry import notify
 
-        run_id = context["dag_run"].run_id
-        membership = Membership(self.group_id)
-        group_run_id = membership.group_run_id(run_id)
-        records = [(e, history.get_run(run_info(context, e).job_run_id)) for e in self.export_ids]
-        history.stamp_group_run([r.job_run_id for _, r in records if r], group_run_id)
-        outcome = group_outcome([record for _, record in records])
-        self.log.info("Group run %s %s", group_run_id, outcome)
-        for export_id, record in records:
-            self.log.info("  %s: %s", export_id, record.summary() if record else "did not run")
-        _notify_group(self.group_id, group_run_id, outcome, records, context, self.log)
-        if outcome == "failed":
-            raise AirflowFailException(f"Group run {group_run_id} failed: {_failed(records)}")
-        return {"group_run_id": group_run_id, "outcome": outcome}
-
-
-def group_outcome(records: list) -> str:
-    """failed if a member failed; incomplete if one did not run; else empty or success."""
-    outcomes = [record.outcome if record else "not run" for record in records]
-    if any(outcome in ("failed", "stopped") for outcome in outcomes):
-        return "failed"
-    if any(outcome in ("not run", "skipped") for outcome in outcomes):
-        return "incomplete"
-    return "empty" if all(outcome == "empty" for outcome in outcomes) else "success"
-
-
-def _failed(records: list) -> str:
-    return "; ".join(
-        f"{export_id}: {record.reason}"
-        for export_id, record in records
-        if record and record.outcome in ("failed", "stopped")
-    )
-
-
-def _notify_group(group_id, group_run_id, outcome, records, context: Context, log) -> None:
-    from ferry import notify
-    from ferry.definitions import current_project
-
-    group = current_project().groups.get(group_id)
-    targets = notify.targets_for(group.notify, outcome) if group else []
-    if targets:
-        link = notify.run_url(context["ti"].dag_id, context["dag_run"].run_id)
-        notice = notify.group_notice(group.name, group_run_id, outcome, records, link)
-        notify.send(targets, notice, log=log)
+        dag_run = context["dag_run"]
+        summary = pipeline.summarize_group(
+            self.group_id, dag_run.run_id, self.export_ids,
+            link=notify.run_url(context["ti"].dag_id, dag_run.run_id), log=self.log,
+        )  # fmt: skip
+        if summary.outcome == "failed":
+            raise AirflowFailException(
+                f"Group run {summary.group_run_id} failed: {summary.failures}"
+            )
+        return {"group_run_id": summary.group_run_id, "outcome": summary.outcome}

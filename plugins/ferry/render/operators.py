@@ -1,7 +1,8 @@
-"""The operators of an export DAG: thin Airflow shells around ferry.steps.
+"""The operators of an export DAG: thin Airflow shells around ferry.pipeline's steps.
 
-Each execute() turns Airflow's context into a plain RunInfo, fetches secrets from Airflow
-connections, and calls the step; everything heavy is imported inside execute().
+One class per step kind (ferry.pipeline.Kind; ferry.render.dags picks it). Each execute()
+turns Airflow's context into a plain RunInfo and calls the step's function; everything
+heavy is imported inside execute().
 task_outcome is the one place Ferry's errors become Airflow's outcomes.
 """
 
@@ -17,7 +18,6 @@ from typing import Any
 from airflow.sdk import BaseOperator, Context
 from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
-PII_CONNECTION = "ferry_pii"
 # Retries of a transient error: 30 s, 60 s, 120 s, ... up to 10 minutes apart.
 RETRY_DELAY = dt.timedelta(seconds=30)
 RETRY_BACKOFF = 2.0
@@ -98,24 +98,12 @@ def retry_defaults(kwargs: dict[str, Any]) -> dict[str, Any]:
     return kwargs
 
 
-def pii_key() -> bytes | None:
-    """The HMAC key for hashing and tokenizing PII: the password of connection ferry_pii."""
-    from airflow.sdk import BaseHook
-    from airflow.sdk.exceptions import AirflowNotFoundException
-
-    try:
-        password = BaseHook.get_connection(PII_CONNECTION).password
-    except AirflowNotFoundException:
-        return None
-    return password.encode("utf-8") if password else None
-
-
 class ExportStepOperator(BaseOperator):
-    """Run one step of an export (check_eligibility, check_limits, extract, validate, finalize).
+    """Run one step on the export's plan (check_eligibility, check_limits, extract, validate).
 
     Args:
         export_id: The export's id in include/exports/.
-        step: The name of a function in ferry.steps.
+        step: The task id of a Kind.PLAN step of ferry.pipeline (or definition_error).
     """
 
     ui_color = "#e8f4fd"
@@ -126,12 +114,13 @@ class ExportStepOperator(BaseOperator):
         self.step = step
 
     def execute(self, context: Context) -> Any:
-        from ferry import steps
+        from ferry import pipeline
+        from ferry.pii_key import read_pii_key
 
         with task_outcome(self.log):
             run = run_info(context, self.export_id)
             self.log.info("Export %s, run %s: %s", self.export_id, run.job_run_id, self.step)
-            return steps.run_step(self.step, run, log=self.log, pii_key=pii_key)
+            return pipeline.run_step(self.step, run, log=self.log, pii_key=read_pii_key)
 
 
 class DeliverOperator(BaseOperator):
@@ -150,12 +139,12 @@ class DeliverOperator(BaseOperator):
         self.destination = destination
 
     def execute(self, context: Context) -> dict:
-        from ferry import steps
+        from ferry import pipeline
 
         with task_outcome(self.log):
             run = run_info(context, self.export_id)
             try_number = context["ti"].try_number
-            return steps.deliver(
+            return pipeline.deliver(
                 run, self.destination, run.template_vars(), try_number, log=self.log
             )
 
@@ -194,8 +183,17 @@ def started_at(context: Context, membership: Membership | None) -> dt.datetime |
     return dag_run.start_date
 
 
-def _group_run_id(context: Context, membership: Membership | None) -> str:
-    return membership.group_run_id(context["dag_run"].run_id) if membership else ""
+def ending(context: Context, membership: Membership | None, log_url: str):
+    """How the run ends (ferry.record.Ending): its start, its group run, who is told."""
+    from ferry.record import Ending
+
+    group_run_id = membership.group_run_id(context["dag_run"].run_id) if membership else ""
+    return Ending(
+        started_at=started_at(context, membership),
+        group_run_id=group_run_id,
+        log_url=log_url,
+        notify=membership is None,  # a group's summary sends one notice for all members
+    )
 
 
 class FinalizeOperator(BaseOperator):
@@ -223,18 +221,16 @@ class FinalizeOperator(BaseOperator):
         self.membership = membership
 
     def execute(self, context: Context) -> dict:
-        from ferry import notify, steps
+        from ferry import notify, pipeline
 
         with task_outcome(self.log):
             run = run_info(context, self.export_id)
             receipts = context["ti"].xcom_pull(task_ids=self.deliver_task_ids)
             receipts = [receipts] if isinstance(receipts, dict) else list(receipts or [])
-            return steps.finalize(
-                run, receipts, started_at(context, self.membership), log=self.log,
-                group_run_id=_group_run_id(context, self.membership),
-                log_url=notify.run_url(context["ti"].dag_id, run.run_id),
-                notify=self.membership is None,
-            )  # fmt: skip
+            log_url = notify.run_url(context["ti"].dag_id, run.run_id)
+            return pipeline.finalize(
+                run, receipts, ending(context, self.membership, log_url), log=self.log
+            )
 
 
 class RecordFailure:
@@ -254,14 +250,12 @@ class RecordFailure:
         self.membership = membership
 
     def __call__(self, context: Context) -> None:
-        from ferry import steps
+        from ferry import pipeline
 
         ti = context["ti"]
         error = context.get("exception")
         reason = f"{ti.task_id.rsplit('.', 1)[-1]} failed: {error or 'no error message'}"
         run = run_info(context, self.export_id, with_params=False)
-        steps.finalize_failed(
-            run, reason, started_at(context, self.membership),
-            log=context["task"].log, group_run_id=_group_run_id(context, self.membership),
-            log_url=ti.log_url, notify=self.membership is None,
-        )  # fmt: skip
+        pipeline.finalize_failed(
+            run, reason, ending(context, self.membership, ti.log_url), log=context["task"].log
+        )

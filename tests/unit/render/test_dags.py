@@ -1,4 +1,5 @@
-"""Rendering is isolated per definition, and every error DAG id is one Airflow accepts."""
+"""Rendering is isolated per definition, every error DAG id is one Airflow accepts, and an
+export DAG is ferry.pipeline's description of the run, one operator class per step kind."""
 
 from __future__ import annotations
 
@@ -78,3 +79,41 @@ def test_a_broken_file_with_a_240_character_name_renders_its_error_dag(include):
     assert {f"export__{e}" for e in project.exports} <= set(dags)
     [broken] = [dag_id for dag_id in dags if dag_id.startswith("ferry_broken__")]
     assert len(broken) <= 250 and "name -> required field is missing" in dags[broken].doc_md
+
+
+def test_an_export_dag_is_its_pipeline_description_with_one_operator_class_per_kind(include):
+    import datetime as dt
+
+    from ferry import pipeline
+    from ferry.render.dags import export_dag
+    from ferry.render.operators import RecordFailure
+    from ferry.render.schedule import export_asset
+
+    project = load_project(include)
+    export = project.exports["daily_lead_backup"]
+    dag = export_dag(export, project)
+    steps = pipeline.export_steps(export)
+
+    assert sorted(dag.task_ids) == sorted(step.task_id for step in steps)
+    classes = {
+        pipeline.Kind.WAIT: "RefreshSensor", pipeline.Kind.PLAN: "ExportStepOperator",
+        pipeline.Kind.DELIVER: "DeliverOperator", pipeline.Kind.FINALIZE: "FinalizeOperator",
+    }  # fmt: skip
+    for step in steps:
+        task = dag.get_task(step.task_id)
+        assert task.upstream_task_ids == set(step.upstreams), step.task_id
+        assert type(task).__name__ == classes[step.kind]
+        assert task.retries == export.retries and task.trigger_rule == "all_success"
+        [callback] = task.on_failure_callback
+        assert isinstance(callback, RecordFailure) and callback.export_id == export.id
+        if step.backoff:
+            assert task.retry_exponential_backoff == 2.0, step.task_id
+            assert task.retry_delay == dt.timedelta(seconds=30), step.task_id
+            assert task.max_retry_delay == dt.timedelta(minutes=10), step.task_id
+    wait = dag.get_task("wait_for_refresh")
+    assert (wait.poke_interval, wait.timeout, wait.mode) == (30, 7200, "reschedule")
+    assert wait.deferrable and wait.depends_on == ["lead"]
+    assert dag.get_task("extract").step == "extract"
+    finalize = dag.get_task("finalize")
+    assert finalize.deliver_task_ids == ["deliver_download"] and finalize.membership is None
+    assert finalize.outlets == [export_asset(export.id)]

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from ferry import paths, staging, steps
+from ferry import paths, pipeline, staging
 from ferry.exceptions import ExportRejected
 from ferry.plan import build_plan
 from ferry.run_info import RunInfo
@@ -135,7 +135,7 @@ def test_a_remote_plan_is_cached_under_ferry_home_and_knows_its_url():
 def test_every_step_reports_a_bad_value(monkeypatch):
     monkeypatch.setenv("FERRY_STAGING", "gs://ferry-staging/runs")
     with pytest.raises(StagingConfigError, match=r"FERRY_STAGING='gs://ferry-staging/runs'"):
-        steps.plan_for(RunInfo("daily_lead_backup", "r1"))
+        pipeline.plan_for(RunInfo("daily_lead_backup", "r1"))
 
 
 @pytest.mark.parametrize("name", ["..", ".", "", "a/b", "a\\b", "a\x00b"])

@@ -17,11 +17,11 @@ def test_local_staging_moves_nothing_and_loads_no_s3_code(tmp_path):
     script = """
 import json, sys
 from pathlib import Path
-from ferry import staging, steps
+from ferry import pipeline, staging
 from ferry.manifest import Manifest
 from ferry.run_info import RunInfo
 
-plan = steps.plan_for(RunInfo("daily_lead_backup", "r1"))
+plan = pipeline.plan_for(RunInfo("daily_lead_backup", "r1"))
 plan.staging_dir.mkdir(parents=True)
 manifest = Manifest("daily_lead_backup", "daily_lead_backup.r1", "r1", "csv", "none", [], [], [])
 assert staging.staged_manifest(plan) is None
