@@ -27,8 +27,6 @@ KNOWN_LONG: set[str] = set()
 KNOWN_UNTESTED = {
     "ferry.delivery",
     "ferry.delivery.records",
-    "ferry.render.groups",
-    "ferry.render.sensors",
 }
 
 

@@ -48,8 +48,8 @@ def connect(warehouse: Path, memory_limit: str = MEMORY_LIMIT) -> duckdb.DuckDBP
     """A read-only connection with bounded memory, so exports never grow with the data."""
     if not Path(warehouse).exists():
         raise WarehouseMissing(
-            f"warehouse {warehouse} does not exist: build it (`ferry warehouse`) or set "
-            "FERRY_WAREHOUSE"
+            f"warehouse {warehouse} does not exist: set FERRY_WAREHOUSE to your DuckDB file "
+            "(or build the demo's: `python -m ferry_demo`)"
         )
     config = {"memory_limit": memory_limit, "threads": THREADS, "temp_directory": _spill_dir()}
     con = duckdb.connect(str(warehouse), read_only=True, config=config)

@@ -89,7 +89,7 @@ def test_the_schema_is_known_when_no_row_matches(make_plan, warehouse):
 
 
 def test_a_missing_warehouse_says_how_to_build_it(tmp_path):
-    with pytest.raises(WarehouseMissing, match="ferry warehouse"):
+    with pytest.raises(WarehouseMissing, match=r"set FERRY_WAREHOUSE.*python -m ferry_demo"):
         connect(tmp_path / "nowhere.duckdb")
 
 
