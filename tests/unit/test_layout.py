@@ -296,3 +296,12 @@ def test_the_checks_see_what_they_claim_to(tmp_path):
     assert modules()["ferry.engine"].mirrored_tests()[0] == unit / "test_engine.py"
     assert modules()["ferry.cli.local"].mirrored_tests()[0] == unit / "cli" / "test_local.py"
     assert modules()["ferry.paths"].mirrored_tests()[0] == unit / "test_paths.py"
+
+
+def test_every_test_folder_is_a_package_so_test_file_names_may_repeat():
+    """tests/unit/render/test_groups.py and tests/integration/test_groups.py both exist:
+    pytest tells them apart only by their packages (unit.render..., integration...)."""
+    tests = ROOT / "tests"
+    folders = {path.parent for path in tests.rglob("test_*.py")} - {tests}
+    missing = sorted(str(f.relative_to(ROOT)) for f in folders if not (f / "__init__.py").exists())
+    assert not missing, f"add an empty __init__.py to: {', '.join(missing)}"
