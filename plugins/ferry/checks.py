@@ -71,19 +71,26 @@ def accepted_type_names(target: TargetSpec, segment_type: str) -> str:
 
 
 def _check_required_fields(plan: ExportPlan, target: TargetSpec) -> None:
-    sent = {column.source for column in plan.columns}
+    # a derived column (email_domain) sends only a part of its source: it does not count
+    sent = {column.source for column in plan.columns if not column.derive}
     for name in target.required_fields:
-        if name in sent:
-            continue
-        fix = (
-            f"it is PII: add pii: {{{name}: keep}}"
-            if name in plan.excluded_pii
-            else f"add {name} to its fields"
+        if name not in sent:
+            raise ExportRejected(
+                f"Target {target.name} requires the field {name}, which export "
+                f"'{plan.export.id}' does not send; {_required_field_fix(plan, name)}"
+            )
+
+
+def _required_field_fix(plan: ExportPlan, name: str) -> str:
+    derived = next((c for c in plan.columns if c.source == name and c.derive), None)
+    if derived is not None:
+        return (
+            f"its column {derived.name} (derive: {derived.derive}) sends only a part of "
+            f"{name}: add {name} to its fields as well"
         )
-        raise ExportRejected(
-            f"Target {target.name} requires the field {name}, which export "
-            f"'{plan.export.id}' does not send; {fix}"
-        )
+    if name in plan.excluded_pii:
+        return f"it is PII: add pii: {{{name}: keep}}"
+    return f"add {name} to its fields"
 
 
 # --- Limits ------------------------------------------------------------------------------

@@ -80,6 +80,19 @@ def test_a_missing_required_field_is_named(include, extra, fix):
     )
 
 
+def test_a_derived_column_does_not_send_its_source_field(include):
+    """email_domain sends only the domain: a target requiring email must not accept it."""
+    extra = "fields: [{field: email, as: email_domain, derive: email_domain}]\n"
+    add_export(include, "domain_only", "high_value_customers", "mailchimp", extra)
+    with pytest.raises(ExportRejected) as rejected:
+        checks.check_eligibility(plan_of("domain_only"), log=log)
+    assert str(rejected.value) == (
+        "Target Mailchimp requires the field email, which export 'domain_only' does not send; "
+        "its column email_domain (derive: email_domain) sends only a part of email: "
+        "add email to its fields as well"
+    )
+
+
 def test_an_eligible_segment_passes(include):
     add_export(include, "ok", "decision_makers", "mailchimp", WITH_EMAIL)
     assert checks.check_eligibility(plan_of("ok"), log=log) == {"eligible": True}

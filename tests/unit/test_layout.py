@@ -1,9 +1,7 @@
 """The package's shape: no import cycle, no long module, the demo apart, a test per module.
 
 Read from the source (ast), not by importing: imports inside functions and under
-TYPE_CHECKING count, as /work/wt/imports.py counts them, and `from pkg import submodule` is
-an edge to the submodule. The KNOWN_* sets hold the offenders of the day the test was
-written; each entry fails the test once it is fixed, so the sets only shrink.
+TYPE_CHECKING count, and `from pkg import submodule` is an edge to the submodule.
 """
 
 from __future__ import annotations
@@ -20,14 +18,6 @@ PRODUCT = "ferry"
 DEMO = "ferry_demo"
 MAX_LINES = 400
 LOGIC_LINES = 40  # a module with more lines of code than this has logic worth a test file
-
-# Strongly connected groups of ferry modules (each holds at least one cycle).
-KNOWN_CYCLES: set[frozenset[str]] = set()
-KNOWN_LONG: set[str] = set()
-KNOWN_UNTESTED = {
-    "ferry.delivery",
-    "ferry.delivery.records",
-}
 
 
 @dataclass(frozen=True)
@@ -192,29 +182,24 @@ def describe(graph: dict[str, frozenset[str]], group: frozenset[str]) -> str:
 def test_no_import_cycle_between_ferry_modules():
     graph = import_graph()
     groups = set(strongly_connected(graph))
-    new = [describe(graph, group) for group in sorted(groups - KNOWN_CYCLES, key=sorted)]
+    new = [describe(graph, group) for group in sorted(groups, key=sorted)]
     assert not new, (
         "import cycle(s) between ferry modules (imports inside functions count):\n  "
         + "\n  ".join(new)
         + "\nfix: move what both need into a lower module that imports neither, or pass it in"
         " as an argument; never hide the import inside a function"
     )
-    gone = sorted(sorted(group) for group in KNOWN_CYCLES - groups)
-    assert not gone, f"no longer a cycle: remove {gone} from KNOWN_CYCLES in {__file__}"
 
 
 def test_no_ferry_module_is_over_400_lines():
     long = {name: module.lines for name, module in modules().items() if module.lines > MAX_LINES}
-    new = {name: lines for name, lines in long.items() if name not in KNOWN_LONG}
-    assert not new, (
+    assert not long, (
         f"over {MAX_LINES} lines: "
         + ", ".join(
-            f"{modules()[name].path.relative_to(ROOT)} ({lines})" for name, lines in new.items()
+            f"{modules()[name].path.relative_to(ROOT)} ({lines})" for name, lines in long.items()
         )
         + "\nfix: split it by what each part does (one module per job), and move its tests along"
     )
-    gone = sorted(KNOWN_LONG - set(long))
-    assert not gone, f"{gone} now under {MAX_LINES} lines: remove them from KNOWN_LONG"
 
 
 def test_the_product_never_imports_the_demo():
@@ -241,16 +226,13 @@ def test_every_ferry_module_with_logic_has_a_mirrored_test_file():
     }
     new = [
         f"{module.path.relative_to(ROOT)}: add {module.mirrored_tests()[0].relative_to(ROOT)}"
-        for name, module in untested.items()
-        if name not in KNOWN_UNTESTED
+        for module in untested.values()
     ]
     assert not new, (
         "ferry modules with logic but no test file of their own:\n  "
         + "\n  ".join(new)
         + "\n(tests/integration/<package path>/test_<module>.py for what needs real servers)"
     )
-    gone = sorted(KNOWN_UNTESTED - set(untested))
-    assert not gone, f"{gone} now have a mirrored test file: remove them from KNOWN_UNTESTED"
 
 
 def test_airflow_leaves_the_packages_in_plugins_alone():

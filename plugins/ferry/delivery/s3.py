@@ -133,6 +133,8 @@ class _Target:
         extra: dict[str, Any] = {"Metadata": {**metadata, "ferry-run": self.job_run_id}}
         if self.destination.encryption:
             extra["ServerSideEncryption"] = self.destination.encryption
+        if self.destination.kms_key_id:  # the loader allows it only with aws:kms
+            extra["SSEKMSKeyId"] = self.destination.kms_key_id
         return extra
 
     def _call(self, what: str, action: Callable[[], T]) -> T:

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, Field
+from pydantic import AfterValidator, Field, model_validator
 
 from ferry.spec import templates
 from ferry.spec.base import ByteSize, ConnectionId, Identifier, Spec
+from ferry.spec.errors import FieldError
 
 # Templates: only the documented placeholders, checked when the definition loads.
 RelativePath = Annotated[str, AfterValidator(templates.relative_path)]
@@ -32,6 +33,17 @@ class S3Destination(_Destination):
     path: RelativePath
     encryption: Literal["AES256", "aws:kms"] | None = None
     kms_key_id: str | None = None  # with aws:kms; the bucket's default key when unset
+
+    @model_validator(mode="after")
+    def _kms_key_needs_kms(self) -> S3Destination:
+        # S3 ignores a key under AES256 and none: the files would not be under that key
+        if self.kms_key_id and self.encryption != "aws:kms":
+            raise FieldError(
+                "kms_key_id",
+                f"kms_key_id needs encryption: aws:kms (it is {self.encryption or 'unset'}); "
+                "add encryption: aws:kms, or remove kms_key_id",
+            )
+        return self
 
 
 class SftpDestination(_Destination):

@@ -75,6 +75,30 @@ def test_per_file_template_and_multipart(
     assert big["ETag"].strip('"').endswith("-3"), "12 MiB in 5 MiB parts is a 3-part upload"
 
 
+def test_every_object_is_encrypted_under_the_configured_kms_key(
+    s3_server, connect, monkeypatch, staging, context_for
+):
+    monkeypatch.setenv("FERRY_S3_MULTIPART_MB", "5")
+    connect(s3_server.connection("s3_kms"))
+    client = s3_server.client()
+    client.create_bucket(Bucket="ferry-kms")
+    folder, manifest = staging(big_file_bytes=6 * 1024 * 1024)
+    key_id = "arn:aws:kms:us-east-1:123456789012:key/0f9e2b6c-ferry-test"
+    destination = {"type": "s3", "connection": "s3_kms", "bucket": "ferry-kms", "path": "kms/",
+                   "encryption": "aws:kms", "kms_key_id": key_id}  # fmt: skip
+    context = context_for(destination)
+
+    deliver(context.export.destinations[0], folder, context)
+
+    keys = sorted(_objects(client, "ferry-kms"))
+    assert keys == sorted(f"kms/{n}" for n in [f.name for f in manifest.files] + ["manifest.json"])
+    big = client.head_object(Bucket="ferry-kms", Key="kms/lead_backup_00004.bin")
+    assert big["ETag"].strip('"').endswith("-2"), "the multipart upload carries the key too"
+    for key in keys:
+        head = client.head_object(Bucket="ferry-kms", Key=key)
+        assert (head["ServerSideEncryption"], head.get("SSEKMSKeyId")) == ("aws:kms", key_id), key
+
+
 def test_bucket_down_retries_then_names_the_target(connect, staging, context_for, caplog):
     down = MotoS3()  # never started: nothing listens on its port
     connect(down.connection("s3_down"))

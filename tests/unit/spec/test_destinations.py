@@ -86,3 +86,25 @@ def test_a_destination_goes_by_its_name_or_its_type():
     named = S3Destination(type="s3", name="archive", connection="aws", bucket="bkt",
                           path="x/{{ part }}.csv")  # fmt: skip
     assert named.label == "archive"
+
+
+@pytest.mark.parametrize("encryption", ["", ", encryption: AES256"])
+def test_a_kms_key_without_aws_kms_encryption_is_refused(include, encryption):
+    """S3 would ignore the key (AES256) or fall back to the bucket's default: a mistake."""
+    error = destination_error(
+        include,
+        "{type: s3, connection: aws, bucket: bkt, path: 'x/', kms_key_id: alias/ferry"
+        + encryption + "}",
+    )  # fmt: skip
+    assert error.startswith("include/exports/dest.yaml:5 -> destinations[0].kms_key_id -> ")
+    assert "kms_key_id needs encryption: aws:kms" in error, error
+
+
+def test_a_kms_key_with_aws_kms_encryption_loads(include):
+    text = GOOD_EXPORT.format(id="dest").replace(
+        "[{type: download}]",
+        "[{type: s3, connection: aws, bucket: bkt, path: 'x/', encryption: 'aws:kms', "
+        "kms_key_id: alias/ferry}]",
+    )
+    write(include, "exports/dest.yaml", text)
+    assert errors_of(include) == []
