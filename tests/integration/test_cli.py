@@ -13,20 +13,18 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import datetime as dt
-import io
 import json
 import re
 import subprocess
 import sys
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 import yaml
 
+from cli_runner import COMMENT, Result, commented_include, run_ferry
 from ferry import history, refresh
-from ferry.cli import main
 from ferry.cli.table import short_time
 from ferry.run_info import RunInfo
 from include_copy import copy_include
@@ -34,14 +32,6 @@ from include_copy import copy_include
 pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[2]
 CUSTOMERS = "customer_profiles_csv"  # scheduled on refresh: no run of its own meanwhile
-COMMENT = "# Reviewed by data-platform: ask #ferry before changing.\n"
-
-
-@dataclass
-class Result:
-    code: int
-    out: str
-    err: str
 
 
 @pytest.fixture
@@ -51,21 +41,13 @@ def ferry(live_airflow, monkeypatch):
     monkeypatch.setenv("FERRY_AIRFLOW_USER", live_airflow.username)
     monkeypatch.setenv("FERRY_AIRFLOW_PASSWORD", live_airflow.password)
 
-    def run(*args: str) -> Result:
-        out, err = io.StringIO(), io.StringIO()
-        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-            code = main(list(args))
-        return Result(code, out.getvalue(), err.getvalue())
-
-    return run
+    return run_ferry
 
 
 @pytest.fixture
 def definitions(tmp_path, monkeypatch) -> Path:
     """A copy of include/ the commands read and edit; exports get a comment to keep."""
-    include = copy_include(tmp_path)
-    for path in (include / "exports").glob("*.yaml"):
-        path.write_text(COMMENT + path.read_text())
+    include = commented_include(tmp_path)
     monkeypatch.setenv("FERRY_INCLUDE", str(include))
     return include
 

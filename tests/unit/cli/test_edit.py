@@ -4,34 +4,19 @@ DAG is paused or unpaused through a real HTTP fake of Airflow's REST API."""
 
 from __future__ import annotations
 
-import contextlib
-import io
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
+from cli_runner import commented_include, run_ferry
 from fake_airflow import fake_airflow
 from ferry import airflow_api
-from ferry.cli import main
-from include_copy import copy_include
-
-COMMENT = "# Reviewed by data-platform: ask #ferry before changing.\n"
-
-
-@dataclass
-class Result:
-    code: int
-    out: str
-    err: str
 
 
 @pytest.fixture
 def definitions(tmp_path, monkeypatch) -> Path:
     """A copy of include/ the commands read and edit; exports get a comment to keep."""
-    include = copy_include(tmp_path)
-    for path in (include / "exports").glob("*.yaml"):
-        path.write_text(COMMENT + path.read_text())
+    include = commented_include(tmp_path)
     monkeypatch.setenv("FERRY_INCLUDE", str(include))
     monkeypatch.setenv("FERRY_AIRFLOW_PASSWORD", "p")
     monkeypatch.setattr(airflow_api, "RETRY_DELAYS", (0.01,))
@@ -44,11 +29,7 @@ def airflow():
         yield fake
 
 
-def ferry(*args: str) -> Result:
-    out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        code = main(list(args))
-    return Result(code, out.getvalue(), err.getvalue())
+ferry = run_ferry
 
 
 def export_file(include: Path, export_id: str) -> Path:
