@@ -21,14 +21,13 @@ def test_preview_without_a_warehouse_says_how_to_build_one(tmp_path, monkeypatch
 
     assert ferry(["preview", "daily_lead_backup"]) == 2
     assert capsys.readouterr().err.endswith(
-        f"error: warehouse {tmp_path / 'none.duckdb'} does not exist: build it (`ferry "
-        "warehouse`) or set FERRY_WAREHOUSE\n"
+        f"error: warehouse {tmp_path / 'none.duckdb'} does not exist: set FERRY_WAREHOUSE to "
+        "your DuckDB file (or build the demo's: `python -m ferry_demo`)\n"
     )
 
 
 PII_KEY = ("AIRFLOW_CONN_FERRY_PII", '{"conn_type": "generic", "password": "k3y-for-tests"}')
-# A run in a process of its own: what it prints, and whether it loaded the Airflow operators
-# (ferry.render.schedule is the CLI's for now, see issue 11).
+# A run in a process of its own: what it prints, and whether it loaded the Airflow operators.
 RUN_LOCALLY = """
 import json, sys
 from ferry.cli import main
