@@ -230,6 +230,20 @@ def test_a_window_over_a_timestamptz_column_selects_the_same_rows(visits):
     assert visits(scheduled(*TENTH), filters=filters) == [2, 3, 4, 5, 6, 7]
 
 
+@pytest.mark.parametrize(
+    "filters",
+    [{"window": {"column": "seen_tz"}}, {"date_column": "seen_tz", "dates": ["2026-03-10"]},
+     {"date_column": "seen_tz", "hours": {"start": 9, "end": 17}}],
+)  # fmt: skip
+def test_a_worker_in_another_time_zone_selects_the_same_timestamptz_rows(visits, filters):
+    """Intervals, dates and hours are UTC, whatever zone the worker's machine is set to."""
+    run = scheduled(*TENTH)
+    in_utc = visits(run, filters=filters)
+    with chosen_rows.machine_time_zone("America/Los_Angeles"):
+        assert visits(run, filters=filters) == in_utc
+    assert in_utc in ([2, 3, 4, 5, 6, 7], [4, 5, 9])
+
+
 def test_daily_runs_one_after_another_send_every_row_once(visits):
     days = [utc(2026, 3, 9) + dt.timedelta(days=n) for n in range(6)]
     runs = [scheduled(start, end) for start, end in itertools.pairwise(days)]

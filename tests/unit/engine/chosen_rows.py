@@ -7,9 +7,13 @@ are read off the table below, never computed by Ferry's own functions.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import datetime as dt
 import io
+import os
+import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import duckdb
@@ -125,3 +129,21 @@ def delivered(plan: ExportPlan, warehouse: Path, pii_key: bytes | None = None) -
 
 def visit_ids(rows: list[dict]) -> list[int]:
     return [int(row["visit_id"]) for row in rows]
+
+
+@contextlib.contextmanager
+def machine_time_zone(name: str) -> Iterator[None]:
+    """This process as if on a machine set to zone name: Python's and DuckDB's local time."""
+    before = os.environ.get("TZ")
+    os.environ["TZ"] = name
+    time.tzset()
+    try:
+        with duckdb.connect() as con:  # a session that sets nothing follows the machine
+            assert con.execute("SELECT current_setting('TimeZone')").fetchone()[0] == name
+        yield
+    finally:
+        if before is None:
+            os.environ.pop("TZ", None)
+        else:
+            os.environ["TZ"] = before
+        time.tzset()

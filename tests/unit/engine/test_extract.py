@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import hashlib
 import logging
 import re
 
@@ -13,6 +15,7 @@ import pytest
 from ferry.engine import count, extract
 from ferry.manifest import read_manifest, sha256_of
 
+from . import chosen_rows
 from .helpers import (
     PII_KEY,
     ROWS,
@@ -20,6 +23,7 @@ from .helpers import (
     as_text,
     data_paths,
     decompressed,
+    iso_z,
     read_records,
     read_text_table,
     warehouse_rows,
@@ -296,3 +300,61 @@ def test_a_table_stored_in_key_order_is_not_sorted_again(
             assert sorted_slices and True not in sorted_slices[1:]  # [0] reads the schema
         else:  # the disorder is in the last slice: read as stored, then again sorted
             assert sorted_slices[1:].count(True) == 1 and sorted_slices[-1] is True
+
+
+# --- Timestamps: the same UTC text on a machine in any time zone ----------------------
+
+
+@pytest.fixture(scope="module")
+def visits_warehouse(tmp_path_factory):
+    return chosen_rows.build_warehouse(tmp_path_factory.mktemp("chosen") / "visits.duckdb")
+
+
+TIMES = ["visit_id", "seen_at", "seen_tz"]
+
+
+@pytest.mark.parametrize("zone", ["UTC", "America/Los_Angeles", "Asia/Kolkata"])
+def test_timestamps_are_iso_utc_text_whatever_the_machines_time_zone(
+    tmp_path, visits_warehouse, zone
+):
+    """seen_at (TIMESTAMP, naive UTC) and seen_tz (TIMESTAMPTZ): one instant, one text."""
+    project = chosen_rows.build_project(tmp_path)
+    with chosen_rows.machine_time_zone(zone):
+        csv_plan = chosen_rows.plan_of(project, tmp_path / "csv", fields=TIMES)
+        rows = chosen_rows.delivered(csv_plan, visits_warehouse)
+        jsonl_plan = chosen_rows.plan_of(
+            project, tmp_path / "jsonl", fields=TIMES, format={"type": "jsonl"}
+        )
+        manifest = extract(jsonl_plan, warehouse=visits_warehouse, pii_key=None)
+    expected = {key: iso_z(seen) if seen else "" for key, seen in chosen_rows.SEEN.items()}
+    assert expected[2] == "2026-03-10T00:00:00Z"  # whole seconds: no fraction, still Z
+    assert [(int(r["visit_id"]), r["seen_at"], r["seen_tz"]) for r in rows] == [
+        (key, text, text) for key, text in expected.items()
+    ]
+    records = read_records(data_paths(jsonl_plan.staging_dir, manifest)[0], "jsonl")
+    assert [(r["visit_id"], r["seen_at"], r["seen_tz"]) for r in records] == [
+        (key, text or None, text or None) for key, text in expected.items()
+    ]
+
+
+@pytest.mark.parametrize(("format_type", "compression"), [("csv", "gzip"), ("json", "none"),
+                                                          ("parquet", "zstd")])  # fmt: skip
+def test_a_machine_in_another_time_zone_writes_the_same_files(
+    tmp_path, visits_warehouse, format_type, compression
+):
+    project = chosen_rows.build_project(tmp_path)
+    fmt = {"type": format_type, "compression": compression}
+    digests = {}
+    for zone in ("UTC", "America/Los_Angeles"):
+        with chosen_rows.machine_time_zone(zone):
+            plan = chosen_rows.plan_of(project, tmp_path / zone, fields=TIMES, format=fmt)
+            manifest = extract(plan, warehouse=visits_warehouse, pii_key=None)
+        paths = data_paths(plan.staging_dir, manifest)
+        digests[zone] = [hashlib.sha256(path.read_bytes()).hexdigest() for path in paths]
+    assert digests["UTC"] == digests["America/Los_Angeles"]
+    if format_type == "parquet":
+        table = pq.read_table(paths[0])
+        assert str(table.schema.field("seen_tz").type) == "timestamp[us, tz=UTC]"
+        expected = [seen.replace(tzinfo=dt.UTC) if seen else None
+                    for seen in chosen_rows.SEEN.values()]  # fmt: skip
+        assert table.column("seen_tz").to_pylist() == expected
