@@ -207,3 +207,79 @@ def test_the_checks_judge_the_plan_alone_not_the_definitions_on_disk(
     expected = NOT_ELIGIBLE.format(name="Enterprise accounts", kind="ContactProfile")
     assert str(rejected.value) == expected
     assert checks.effective_limits(plan.export, plan.target)["max_rows"].source == "target Tiny CRM"
+
+
+# --- Limits at their boundaries: at a size runs, one over does not ------------------------
+
+
+def limits_of(**values: int) -> dict[str, checks.Limit]:
+    defaults = {"max_rows": 10**9, "max_bytes": 10**12}
+    return {kind: checks.Limit(value, "export e") for kind, value in {**defaults, **values}.items()}
+
+
+def test_an_export_exactly_at_a_maximum_is_not_over_it():
+    assert checks.over_maximum(1000, 5000, limits_of(max_rows=1000, max_bytes=5000)) == ""
+    assert checks.over_maximum(1001, 5000, limits_of(max_rows=1000)) == (
+        "1,001 rows is over the maximum of 1,000 rows (export e)"
+    )
+    assert checks.over_maximum(1000, 5001, limits_of(max_bytes=5000)) == (
+        "5,001 bytes is over the maximum of 5,000 bytes (export e)"
+    )
+
+
+def test_an_export_exactly_at_a_warning_size_is_not_over_it():
+    limits = limits_of(warn_rows=1000, warn_bytes=5000)
+    assert checks.over_warning(1000, 5000, limits) == []
+    assert checks.over_warning(1001, 5001, limits) == [
+        "1,001 rows is over the warning size of 1,000 rows (export e)",
+        "5,001 bytes is over the warning size of 5,000 bytes (export e)",
+    ]
+
+
+def counted(warehouse: Path, export_id: str) -> tuple[int, int]:
+    """The rows (from the warehouse, in Python) and the bytes check_limits estimates."""
+    _, size = engine.count(plan_of(export_id), warehouse=warehouse)
+    return profiles_in_high_value(warehouse), size
+
+
+@pytest.mark.parametrize("kind", ["rows", "bytes"])
+def test_an_export_at_its_maximum_runs_and_one_over_is_skipped(include, warehouse, caplog, kind):
+    add_export(include, "probe", "high_value_customers", "mailchimp", WITH_EMAIL)
+    rows, size = counted(warehouse, "probe")
+    at_limit = rows if kind == "rows" else size
+    for export_id, limit in (("at_max", at_limit), ("one_over", at_limit - 1)):
+        limits = f"limits: {{max_{kind}: {limit}}}\n"
+        add_export(include, export_id, "high_value_customers", "mailchimp", WITH_EMAIL + limits)
+
+    with caplog.at_level(logging.WARNING):
+        assert checks.check_limits(plan_of("at_max"), log=log) == {
+            "rows": rows, "estimated_bytes": size
+        }  # fmt: skip
+        with pytest.raises(ExportSkipped) as skipped:
+            checks.check_limits(plan_of("one_over", "manual__over"), log=log)
+    reason = f"{at_limit:,} {kind} is over the maximum of {at_limit - 1:,} {kind} (export one_over)"
+    assert str(skipped.value) == reason
+    assert "Skipping export at_max" not in caplog.text
+    assert f"Skipping export one_over: {reason}; nothing is delivered" in caplog.text
+    assert history.list_runs("at_max") == []
+    [record] = history.list_runs("one_over")
+    assert (record.outcome, record.reason) == ("skipped", reason)
+
+
+@pytest.mark.parametrize("kind", ["rows", "bytes"])
+def test_an_export_at_its_warning_size_goes_on_without_a_warning(include, warehouse, caplog, kind):
+    add_export(include, "probe", "high_value_customers", "mailchimp", WITH_EMAIL)
+    rows, size = counted(warehouse, "probe")
+    at_limit = rows if kind == "rows" else size
+    for export_id, limit in (("at_warn", at_limit), ("warn_over", at_limit - 1)):
+        limits = f"limits: {{warn_{kind}: {limit}}}\n"
+        add_export(include, export_id, "high_value_customers", "mailchimp", WITH_EMAIL + limits)
+
+    with caplog.at_level(logging.WARNING):
+        checks.check_limits(plan_of("at_warn"), log=log)
+        checks.check_limits(plan_of("warn_over"), log=log)
+    assert "Large export at_warn" not in caplog.text
+    assert (
+        f"Large export warn_over: {at_limit:,} {kind} is over the warning size of "
+        f"{at_limit - 1:,} {kind} (export warn_over)"
+    ) in caplog.text

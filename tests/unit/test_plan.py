@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 from pathlib import Path
 
 import duckdb
@@ -14,6 +15,8 @@ from ferry.plan import build_plan
 from ferry.run_info import RunInfo
 from ferry.spec.loader import load_project
 from ferry.staging import run_location
+
+from .engine import chosen_rows
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -175,4 +178,153 @@ def test_an_operators_run_knows_the_dag_it_runs_in(dag_id):
 def _plan(project, run: RunInfo, root: Path):
     return build_plan(
         project, run.export_id, run, run_location(str(root), run.export_id, run.safe_run_id)
+    )
+
+
+# --- Which rows a run selects: a table whose every row is written down ----------------
+
+
+@pytest.fixture(scope="module")
+def visits_warehouse(tmp_path_factory) -> Path:
+    return chosen_rows.build_warehouse(tmp_path_factory.mktemp("chosen") / "visits.duckdb")
+
+
+@pytest.fixture
+def visits(tmp_path, visits_warehouse):
+    """Run an export of visit and return the visit_ids its CSV delivers."""
+    project = chosen_rows.build_project(tmp_path)
+
+    def run(run: RunInfo | None = None, **export) -> list[int]:
+        staging = tmp_path / "staging" / str(len(list(tmp_path.glob("staging/*"))))
+        plan = chosen_rows.plan_of(project, staging, run, **export)
+        return chosen_rows.visit_ids(chosen_rows.delivered(plan, visits_warehouse))
+
+    return run
+
+
+def scheduled(start: dt.datetime, end: dt.datetime, **params) -> RunInfo:
+    """A scheduled run of the visits export over [start, end), as Airflow gives it."""
+    return RunInfo("visits", f"scheduled__{start.isoformat()}", logical_date=start,
+                   data_interval_start=start, data_interval_end=end, **params)  # fmt: skip
+
+
+def utc(*parts: int) -> dt.datetime:
+    return dt.datetime(*parts, tzinfo=dt.UTC)
+
+
+WINDOW = {"window": {"column": "seen_at"}}
+TENTH = (utc(2026, 3, 10), utc(2026, 3, 11))  # 10 March, the interval of a daily run
+
+
+def test_a_windowed_run_sends_its_intervals_rows_from_its_start_up_to_its_end(visits):
+    assert visits(scheduled(*TENTH), filters=WINDOW) == [2, 3, 4, 5, 6, 7]
+    berlin = dt.timezone(dt.timedelta(hours=1))  # the same interval, written in +01:00
+    same = (dt.datetime(2026, 3, 10, 1, tzinfo=berlin), dt.datetime(2026, 3, 11, 1, tzinfo=berlin))
+    assert visits(scheduled(*same), filters=WINDOW) == [2, 3, 4, 5, 6, 7]
+    hour = (utc(2026, 3, 10, 9), utc(2026, 3, 10, 17))  # an hourly-ish run, 09:00 to 17:00
+    assert visits(scheduled(*hour), filters=WINDOW) == [4, 5]
+
+
+def test_a_window_over_a_timestamptz_column_selects_the_same_rows(visits):
+    filters = {"window": {"column": "seen_tz"}}
+    assert visits(scheduled(*TENTH), filters=filters) == [2, 3, 4, 5, 6, 7]
+
+
+@pytest.mark.parametrize(
+    "filters",
+    [{"window": {"column": "seen_tz"}}, {"date_column": "seen_tz", "dates": ["2026-03-10"]},
+     {"date_column": "seen_tz", "hours": {"start": 9, "end": 17}}],
+)  # fmt: skip
+def test_a_worker_in_another_time_zone_selects_the_same_timestamptz_rows(visits, filters):
+    """Intervals, dates and hours are UTC, whatever zone the worker's machine is set to."""
+    run = scheduled(*TENTH)
+    in_utc = visits(run, filters=filters)
+    with chosen_rows.machine_time_zone("America/Los_Angeles"):
+        assert visits(run, filters=filters) == in_utc
+    assert in_utc in ([2, 3, 4, 5, 6, 7], [4, 5, 9])
+
+
+def test_daily_runs_one_after_another_send_every_row_once(visits):
+    days = [utc(2026, 3, 9) + dt.timedelta(days=n) for n in range(6)]
+    runs = [scheduled(start, end) for start, end in itertools.pairwise(days)]
+    sent = [visits(run, filters=WINDOW) for run in runs]
+    assert sent == [[1], [2, 3, 4, 5, 6, 7], [8, 9], [10, 11], [12]]
+
+
+def test_a_run_without_an_interval_is_not_windowed(visits):
+    """A manual run without a logical date has no interval: the window chooses nothing."""
+    assert visits(RunInfo("visits", "manual__1"), filters=WINDOW) == list(chosen_rows.SEEN)
+
+
+def test_dates_select_whole_days_of_the_date_column(visits):
+    filters = {"date_column": "seen_at", "dates": ["2026-03-10", "2026-03-12"]}
+    assert visits(filters=filters) == [2, 3, 4, 5, 6, 7, 10, 11]
+
+
+def test_a_date_range_includes_both_of_its_days(visits):
+    filters = {"date_column": "seen_at", "date_range": {"start": "2026-03-10", "end": "2026-03-11"}}
+    assert visits(filters=filters) == [2, 3, 4, 5, 6, 7, 8, 9]
+    one_day = {"date_column": "seen_at", "date_range": {"start": "2026-03-12", "end": "2026-03-12"}}
+    assert visits(filters=one_day) == [10, 11]
+
+
+def test_hours_include_the_start_hour_and_stop_before_the_end_hour(visits):
+    """hours {start: 9, end: 17}: 09:00:00 to 16:59:59.999999 of every day."""
+    assert visits(filters={"date_column": "seen_at", "hours": {"start": 9, "end": 17}}) == [4, 5, 9]
+    evening = {"date_column": "seen_at", "hours": {"start": 17, "end": 24}}
+    assert visits(filters=evening) == [1, 6, 7, 11]
+
+
+def test_calendar_filters_narrow_a_windowed_run(visits):
+    filters = {**WINDOW, "date_column": "seen_at", "hours": {"start": 9, "end": 17}}
+    assert visits(scheduled(*TENTH), filters=filters) == [4, 5]
+
+
+# --- On-demand dates and ids -----------------------------------------------------------
+
+
+@pytest.mark.parametrize("filters", [WINDOW, {"date_column": "seen_at"}])
+def test_on_demand_dates_include_the_last_day_asked_for(visits, filters):
+    run = RunInfo("visits", "manual__dates", date_from=dt.date(2026, 3, 11),
+                  date_to=dt.date(2026, 3, 12))  # fmt: skip
+    assert visits(run, filters=filters) == [8, 9, 10, 11]
+    one_day = RunInfo("visits", "manual__day", date_from=dt.date(2026, 3, 10),
+                      date_to=dt.date(2026, 3, 10))  # fmt: skip
+    assert visits(one_day, filters=filters) == [2, 3, 4, 5, 6, 7]
+
+
+def test_on_demand_dates_open_at_either_end(visits):
+    since = RunInfo("visits", "manual__since", date_from=dt.date(2026, 3, 12))
+    assert visits(since, filters=WINDOW) == [10, 11, 12]
+    until = RunInfo("visits", "manual__until", date_to=dt.date(2026, 3, 9))
+    assert visits(until, filters=WINDOW) == [1]
+
+
+def test_on_demand_dates_override_the_runs_interval(visits):
+    """A backfill triggered with dates on a scheduled DAG: the dates choose, not the interval."""
+    run = scheduled(*TENTH, date_from=dt.date(2026, 3, 12), date_to=dt.date(2026, 3, 13))
+    assert visits(run, filters=WINDOW) == [10, 11, 12]
+
+
+def test_ids_select_exactly_those_keys(visits):
+    assert visits(RunInfo("visits", "manual__ids", ids=(12, 3, 7))) == [3, 7, 12]
+    assert visits(RunInfo("visits", "manual__text_ids", ids=("4", "+5"))) == [4, 5]
+    assert visits(RunInfo("visits", "manual__unknown", ids=(999, 0, -1))) == []
+
+
+def test_ids_narrow_the_window_not_widen_it(visits):
+    run = scheduled(*TENTH, ids=(1, 2, 8, 7))
+    assert visits(run, filters=WINDOW) == [2, 7]
+
+
+def test_ids_of_a_text_key_select_exactly_those_keys(tmp_path, visits_warehouse):
+    project = chosen_rows.build_project(tmp_path)
+    ids = ("C'3", "ÉTÉ-24", "100", "a-1", "nope")  # a-1: keys are matched exactly, case too
+    plan = chosen_rows.plan_of(
+        project, tmp_path / "staging", RunInfo("visits", "manual__codes", ids=ids),
+        source={"table": "coupon"}, fields=["code", "label"],
+    )  # fmt: skip
+    rows = chosen_rows.delivered(plan, visits_warehouse)
+    assert sorted((row["code"], row["label"]) for row in rows) == sorted(
+        (code, chosen_rows.COUPONS[code]) for code in ("C'3", "ÉTÉ-24", "100")
     )

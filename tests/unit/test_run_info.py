@@ -9,6 +9,8 @@ import pytest
 from ferry.run_info import GROUP_MARK, RunInfo, naive_utc
 from ferry.safe_names import folder_name, run_id_of
 
+from .engine.chosen_rows import machine_time_zone
+
 SCHEDULED = "scheduled__2026-12-01T03:00:00+00:00"
 MOMENT = dt.datetime(2026, 12, 1, 3, tzinfo=dt.UTC)
 
@@ -99,3 +101,16 @@ def test_a_run_is_a_value():
     assert hash(run) == hash(RunInfo("x", "r", ids=("a", "b")))
     with pytest.raises(AttributeError):
         run.run_id = "other"  # type: ignore[misc]
+
+
+@pytest.mark.parametrize("zone", ["America/Los_Angeles", "Asia/Kolkata"])
+def test_a_runs_times_are_utc_on_a_machine_in_another_zone(zone):
+    """Relative dates and the window count from now: never the machine's local time."""
+    pacific = dt.timezone(dt.timedelta(hours=-8))
+    end = dt.datetime(2026, 12, 1, 19, tzinfo=pacific)  # 03:00 UTC the next day
+    with machine_time_zone(zone):
+        clock = RunInfo("x", "r").now
+        utc_clock = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+        assert RunInfo("x", "r", data_interval_end=end).now == dt.datetime(2026, 12, 2, 3)
+        assert naive_utc(end) == dt.datetime(2026, 12, 2, 3)
+    assert abs(utc_clock - clock) < dt.timedelta(seconds=5)

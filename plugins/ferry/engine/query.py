@@ -45,7 +45,12 @@ class WarehouseMissing(FileNotFoundError, Terminal):
 
 
 def connect(warehouse: Path, memory_limit: str = MEMORY_LIMIT) -> duckdb.DuckDBPyConnection:
-    """A read-only connection with bounded memory, so exports never grow with the data."""
+    """A read-only connection with bounded memory, so exports never grow with the data.
+
+    The session is in UTC: DuckDB's default is the machine's zone, which would shift a
+    naive UTC bound compared with a TIMESTAMPTZ column, the day and hour of one, and the
+    zone Parquet files carry.
+    """
     if not Path(warehouse).exists():
         raise WarehouseMissing(
             f"warehouse {warehouse} does not exist: set FERRY_WAREHOUSE to your DuckDB file "
@@ -53,6 +58,7 @@ def connect(warehouse: Path, memory_limit: str = MEMORY_LIMIT) -> duckdb.DuckDBP
         )
     config = {"memory_limit": memory_limit, "threads": THREADS, "temp_directory": _spill_dir()}
     con = duckdb.connect(str(warehouse), read_only=True, config=config)
+    con.execute("SET TimeZone = 'UTC'")  # not in config: ICU, which it needs, loads later
     if hmac_native.available():
         hmac_native.register(con)
     return con

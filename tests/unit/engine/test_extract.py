@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import hashlib
+import hmac
 import logging
 import re
 
@@ -13,6 +16,7 @@ import pytest
 from ferry.engine import count, extract
 from ferry.manifest import read_manifest, sha256_of
 
+from . import chosen_rows
 from .helpers import (
     PII_KEY,
     ROWS,
@@ -20,6 +24,7 @@ from .helpers import (
     as_text,
     data_paths,
     decompressed,
+    iso_z,
     read_records,
     read_text_table,
     warehouse_rows,
@@ -296,3 +301,111 @@ def test_a_table_stored_in_key_order_is_not_sorted_again(
             assert sorted_slices and True not in sorted_slices[1:]  # [0] reads the schema
         else:  # the disorder is in the last slice: read as stored, then again sorted
             assert sorted_slices[1:].count(True) == 1 and sorted_slices[-1] is True
+
+
+# --- Timestamps: the same UTC text on a machine in any time zone ----------------------
+
+
+@pytest.fixture(scope="module")
+def visits_warehouse(tmp_path_factory):
+    return chosen_rows.build_warehouse(tmp_path_factory.mktemp("chosen") / "visits.duckdb")
+
+
+TIMES = ["visit_id", "seen_at", "seen_tz"]
+
+
+@pytest.mark.parametrize("zone", ["UTC", "America/Los_Angeles", "Asia/Kolkata"])
+def test_timestamps_are_iso_utc_text_whatever_the_machines_time_zone(
+    tmp_path, visits_warehouse, zone
+):
+    """seen_at (TIMESTAMP, naive UTC) and seen_tz (TIMESTAMPTZ): one instant, one text."""
+    project = chosen_rows.build_project(tmp_path)
+    with chosen_rows.machine_time_zone(zone):
+        csv_plan = chosen_rows.plan_of(project, tmp_path / "csv", fields=TIMES)
+        rows = chosen_rows.delivered(csv_plan, visits_warehouse)
+        jsonl_plan = chosen_rows.plan_of(
+            project, tmp_path / "jsonl", fields=TIMES, format={"type": "jsonl"}
+        )
+        manifest = extract(jsonl_plan, warehouse=visits_warehouse, pii_key=None)
+    expected = {key: iso_z(seen) if seen else "" for key, seen in chosen_rows.SEEN.items()}
+    assert expected[2] == "2026-03-10T00:00:00Z"  # whole seconds: no fraction, still Z
+    assert [(int(r["visit_id"]), r["seen_at"], r["seen_tz"]) for r in rows] == [
+        (key, text, text) for key, text in expected.items()
+    ]
+    records = read_records(data_paths(jsonl_plan.staging_dir, manifest)[0], "jsonl")
+    assert [(r["visit_id"], r["seen_at"], r["seen_tz"]) for r in records] == [
+        (key, text or None, text or None) for key, text in expected.items()
+    ]
+
+
+@pytest.mark.parametrize(("format_type", "compression"), [("csv", "gzip"), ("json", "none"),
+                                                          ("parquet", "zstd")])  # fmt: skip
+def test_a_machine_in_another_time_zone_writes_the_same_files(
+    tmp_path, visits_warehouse, format_type, compression
+):
+    project = chosen_rows.build_project(tmp_path)
+    fmt = {"type": format_type, "compression": compression}
+    digests = {}
+    for zone in ("UTC", "America/Los_Angeles"):
+        with chosen_rows.machine_time_zone(zone):
+            plan = chosen_rows.plan_of(project, tmp_path / zone, fields=TIMES, format=fmt)
+            manifest = extract(plan, warehouse=visits_warehouse, pii_key=None)
+        paths = data_paths(plan.staging_dir, manifest)
+        digests[zone] = [hashlib.sha256(path.read_bytes()).hexdigest() for path in paths]
+    assert digests["UTC"] == digests["America/Los_Angeles"]
+    if format_type == "parquet":
+        table = pq.read_table(paths[0])
+        assert str(table.schema.field("seen_tz").type) == "timestamp[us, tz=UTC]"
+        expected = [seen.replace(tzinfo=dt.UTC) if seen else None
+                    for seen in chosen_rows.SEEN.values()]  # fmt: skip
+        assert table.column("seen_tz").to_pylist() == expected
+
+
+# --- PII values and WHERE values bound in one query -----------------------------------
+
+VISIT_PII = {
+    "email": {"action": "hash", "normalize": True},
+    "phone": {"action": "mask", "keep_last": 4},
+    "state": "tokenize",
+}
+VISIT_FILTERS = {
+    "window": {"column": "seen_at"},
+    "where": [{"field": "state", "op": "in", "value": ["TX", "NY"]},
+              {"field": "visit_id", "op": "gt", "value": 3}],
+}  # fmt: skip
+
+
+def hmac_hex(key: bytes, text: str) -> str:
+    return hmac.new(key, text.encode("utf-8"), hashlib.sha256).hexdigest()
+
+
+@pytest.mark.parametrize("native", ["on", "off"])  # the C HMAC binds one value, SQL's two
+@pytest.mark.parametrize("slice_rows", [1_000_000, 2])  # slices bind their key bounds last
+def test_hashed_and_masked_columns_with_bound_where_values_and_a_window(
+    tmp_path, visits_warehouse, monkeypatch, native, slice_rows
+):
+    from ferry.run_info import RunInfo
+
+    monkeypatch.setenv("FERRY_NATIVE_HMAC", native)
+    monkeypatch.setattr("ferry.engine.query.SLICE_ROWS", slice_rows)
+    start = dt.datetime(2026, 3, 10, tzinfo=dt.UTC)
+    run = RunInfo("visits", "scheduled__x", data_interval_start=start,
+                  data_interval_end=start + dt.timedelta(days=1))  # fmt: skip
+    plan = chosen_rows.plan_of(
+        chosen_rows.build_project(tmp_path), tmp_path / "staging", run,
+        fields=["visit_id", "email", "phone", "state"], pii=VISIT_PII, filters=VISIT_FILTERS,
+        format={"type": "csv", "formula_guard": False},  # the guard has its own tests
+    )  # fmt: skip
+    rows = chosen_rows.delivered(plan, visits_warehouse, pii_key=PII_KEY)
+
+    token_key = hmac.new(PII_KEY, b"ferry:tokenize:v1", hashlib.sha256).digest()
+    expected = [
+        {
+            "visit_id": str(visit_id),
+            "email": hmac_hex(PII_KEY, chosen_rows.email_of(visit_id).strip().lower()),
+            "phone": f"+* ***-***-{visit_id:04d}",
+            "state": "tok_" + hmac_hex(token_key, chosen_rows.STATES[visit_id])[:24],
+        }
+        for visit_id in (4, 5, 7)  # 10 March, in TX or NY, over 3
+    ]
+    assert rows == expected
