@@ -354,3 +354,21 @@ def test_publish_puts_the_manifest_last_and_a_rerun_withdraws_the_old_one_first(
         assert writes.index("deletes", run_prefix(run) + name) < committed, name
     for staged in second["files"]:
         assert withdrawn < writes.index("appears", run_prefix(run) + staged["name"]) < committed
+
+
+def test_a_cached_file_changed_without_changing_its_size_is_fetched_again(
+    staged_on_s3, monkeypatch, tmp_path
+):
+    """A worker's cache is trusted only for the manifest's digest, not for its size."""
+    run = extract("manual__cache")
+    objects = bucket_objects(staged_on_s3, run)
+    another_worker(monkeypatch, tmp_path, "worker-6")
+    folder = staging.fetch(pipeline.plan_for(run), log=LOG)
+    first = json.loads(objects["manifest.json"])["files"][0]["name"]
+    cached = (folder / first).read_bytes()
+    (folder / first).write_bytes(bytes([cached[0] ^ 0xFF]) + cached[1:])  # same size
+
+    again = staging.fetch(pipeline.plan_for(run), log=LOG)
+
+    assert sha256((again / first).read_bytes()) == sha256(objects[first])
+    assert {p.name: p.read_bytes() for p in again.iterdir()} == objects
