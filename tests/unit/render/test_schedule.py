@@ -136,6 +136,10 @@ def test_off_and_refresh(project):
         ("@hourly", "UTC", [at(2026, 3, 1, 22), at(2026, 3, 1, 23)]),
         # 18:00 in Los Angeles is 02:00 UTC the next day: the last run is on 2026-03-02 UTC.
         ("0 18 * * *", "America/Los_Angeles", [at(2026, 3, 1, 2), at(2026, 3, 2, 2)]),
+        # words in a time zone: midnight in Kolkata is 18:30 UTC the day before
+        ("daily", "Asia/Kolkata", [at(2026, 2, 27, 18, 30), at(2026, 2, 28, 18, 30)]),
+        # Sunday 1 March 2026 is the expiry day: its 00:00 EST (05:00 UTC) is the last run
+        ("weekly", "America/New_York", [at(2026, 2, 22, 5), at(2026, 3, 1, 5)]),
     ],
 )
 def test_an_expired_export_is_no_longer_scheduled(project, schedule, timezone, last_runs):
