@@ -263,3 +263,36 @@ def test_the_manifest_appears_only_after_every_file_and_a_retry_withdraws_it_fir
         assert writes.index("deletes", prefix + name) < committed, name
     for staged in fewer.files:
         assert withdrawn < writes.index("appears", prefix + staged.name) < committed
+
+
+def test_an_object_holding_fewer_bytes_than_the_manifest_says_is_never_committed(
+    s3_server, connect, monkeypatch, staging, context_for
+):
+    """The staged file shrinks between the check and the upload (S3 takes whatever is read):
+    only Ferry's size check after each upload stands between it and a manifest naming it."""
+    from ferry import s3
+
+    connect(s3_server.connection("s3_short"))
+    client = s3_server.client()
+    client.create_bucket(Bucket="ferry-short")
+    folder, manifest = staging()
+    short = manifest.data_files[1]
+    original = s3.Bucket.upload
+
+    def upload(self, path, key, extra=None):
+        if path.name == short.name:
+            path.write_bytes(path.read_bytes()[:-16])
+        return original(self, path, key, extra)
+
+    monkeypatch.setattr(s3.Bucket, "upload", upload)
+    destination = {"type": "s3", "connection": "s3_short", "bucket": "ferry-short", "path": "x/"}
+    context = context_for(destination)
+
+    with pytest.raises(DeliveryError) as failure:
+        deliver(context.export.destinations[0], folder, context)
+
+    assert str(failure.value) == (
+        f"s3 destination 's3': s3://ferry-short/x/{short.name} holds {short.bytes - 16} bytes, "
+        f"expected {short.bytes}"
+    )
+    assert "x/manifest.json" not in _objects(client, "ferry-short")
