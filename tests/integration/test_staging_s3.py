@@ -25,6 +25,7 @@ from ferry import history, paths, pipeline, staging
 from ferry.exceptions import kind_of
 from ferry.run_info import RunInfo
 from include_copy import copy_include
+from integration.delivery.s3_writes import record_s3_writes
 from servers import MotoS3, airflow_connection, free_port, running
 
 pytestmark = pytest.mark.integration
@@ -323,3 +324,51 @@ def test_a_bad_ferry_staging_fails_the_run_and_says_why(include, airflow_db, mon
     assert "FERRY_STAGING='gs://ferry-staging/runs': the scheme 'gs' is not supported" in (
         record.reason
     )
+
+
+def test_publish_puts_the_manifest_last_and_a_rerun_withdraws_the_old_one_first(
+    staged_on_s3, include, monkeypatch
+):
+    """Another worker trusts whatever the manifest names: order as S3 acknowledged it."""
+    writes = record_s3_writes(monkeypatch)
+    run = extract("manual__order")
+    manifest_key = run_prefix(run) + "manifest.json"
+    first = json.loads(bucket_objects(staged_on_s3, run)["manifest.json"])
+    assert writes.appeared()[-1] == manifest_key
+    assert sorted(writes.appeared()[:-1]) == sorted(
+        run_prefix(run) + f["name"] for f in first["files"]
+    )
+
+    define(include, rows_per_file=15000)
+    writes.writes.clear()
+    extract("manual__order")
+
+    second = json.loads(bucket_objects(staged_on_s3, run)["manifest.json"])
+    withdrawn = writes.index("deletes", manifest_key)
+    assert withdrawn == 0, f"the old manifest goes first: {writes.writes}"
+    committed = writes.index("appears", manifest_key)
+    assert committed == len(writes.writes) - 1, f"the manifest goes last: {writes.writes}"
+    stale = {f["name"] for f in first["files"]} - {f["name"] for f in second["files"]}
+    assert stale, "the rerun staged fewer files"
+    for name in stale:
+        assert writes.index("deletes", run_prefix(run) + name) < committed, name
+    for staged in second["files"]:
+        assert withdrawn < writes.index("appears", run_prefix(run) + staged["name"]) < committed
+
+
+def test_a_cached_file_changed_without_changing_its_size_is_fetched_again(
+    staged_on_s3, monkeypatch, tmp_path
+):
+    """A worker's cache is trusted only for the manifest's digest, not for its size."""
+    run = extract("manual__cache")
+    objects = bucket_objects(staged_on_s3, run)
+    another_worker(monkeypatch, tmp_path, "worker-6")
+    folder = staging.fetch(pipeline.plan_for(run), log=LOG)
+    first = json.loads(objects["manifest.json"])["files"][0]["name"]
+    cached = (folder / first).read_bytes()
+    (folder / first).write_bytes(bytes([cached[0] ^ 0xFF]) + cached[1:])  # same size
+
+    again = staging.fetch(pipeline.plan_for(run), log=LOG)
+
+    assert sha256((again / first).read_bytes()) == sha256(objects[first])
+    assert {p.name: p.read_bytes() for p in again.iterdir()} == objects

@@ -91,3 +91,30 @@ def test_a_mismatch_is_described_where_the_reader_knows_the_files(tmp_path):
     (tmp_path / "x.csv").write_bytes(b"abc")
     assert manifest.files[0].mismatch(tmp_path / "x.csv") is None
     assert sha256_of(tmp_path / "x.csv") == manifest.files[0].sha256
+
+
+MIB = 1 << 20
+
+
+@pytest.mark.parametrize(
+    "size", [0, 1, MIB - 1, MIB, MIB + 1, 3 * MIB + 7], ids=lambda size: f"{size}_bytes"
+)
+def test_a_files_sha256_is_that_of_all_its_bytes_across_read_blocks(tmp_path, size):
+    """Files are hashed in blocks; a block dropped or restarted shows only past the first."""
+    path = tmp_path / "leads_00001.bin"
+    path.write_bytes(bytes(range(256)) * (size // 256) + b"\x07" * (size % 256))
+
+    assert sha256_of(path) == hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_a_large_file_changed_past_its_first_block_is_caught(tmp_path):
+    data = bytes(range(256)) * (5 * MIB // 256)
+    manifest = _stage(tmp_path, {"big.bin": data})
+    changed = data[:-1] + bytes([data[-1] ^ 1])  # the last byte of the last block
+    (tmp_path / "big.bin").write_bytes(changed)
+
+    with pytest.raises(FileMismatch) as raised:
+        manifest.verify(tmp_path)
+    assert raised.value.found == (len(data), hashlib.sha256(changed).hexdigest())
+    (tmp_path / "big.bin").write_bytes(data)
+    assert manifest.verify(tmp_path) == [(manifest.files[0], tmp_path / "big.bin")]

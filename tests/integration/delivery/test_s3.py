@@ -8,6 +8,7 @@ import time
 import pytest
 
 from ferry.delivery import DeliveryError, deliver
+from integration.delivery.s3_writes import record_s3_writes
 from servers import MotoS3
 
 pytestmark = pytest.mark.integration
@@ -226,3 +227,72 @@ def test_a_planted_manifest_cannot_make_a_retry_delete_outside_its_folder(
 
     objects = _objects(client, "ferry-planted")
     assert all(objects[victim] == b"not Ferry's" for victim in victims)
+
+
+def test_the_manifest_appears_only_after_every_file_and_a_retry_withdraws_it_first(
+    s3_server, connect, monkeypatch, staging, context_for
+):
+    """A reader polling the bucket trusts the manifest: it must go up last, and a retry must
+    take the earlier one down before touching any file it names (order as S3 acknowledged it)."""
+    monkeypatch.setenv("FERRY_S3_MULTIPART_MB", "5")
+    connect(s3_server.connection("s3_order"))
+    s3_server.client().create_bucket(Bucket="ferry-order")
+    destination = {"type": "s3", "connection": "s3_order", "bucket": "ferry-order",
+                   "path": "exports/{{ ds }}/"}  # fmt: skip
+    prefix, manifest_key = "exports/2024-05-01/", "exports/2024-05-01/manifest.json"
+    folder, first = staging(rows_per_file=2, big_file_bytes=6 * 1024 * 1024)
+    writes = record_s3_writes(monkeypatch)
+    deliver(context_for(destination).export.destinations[0], folder, context_for(destination))
+
+    assert writes.appeared()[-1] == manifest_key
+    assert sorted(writes.appeared()[:-1]) == sorted(prefix + f.name for f in first.files)
+    assert "CompleteMultipartUpload" in {w.operation for w in writes.writes}, "big file in parts"
+
+    folder, fewer = staging(rows_per_file=5, big_file_bytes=6 * 1024 * 1024)
+    writes.writes.clear()
+    retry = context_for(destination, try_number=2)
+    deliver(retry.export.destinations[0], folder, retry)
+
+    withdrawn = writes.index("deletes", manifest_key)
+    assert withdrawn == 0, f"the earlier manifest goes first: {writes.writes}"
+    extras = sorted({f.name for f in first.files} - {f.name for f in fewer.files})
+    assert extras, "the retry staged fewer files"
+    committed = writes.index("appears", manifest_key)
+    assert committed == len(writes.writes) - 1, f"the manifest goes last: {writes.writes}"
+    for name in extras:
+        assert writes.index("deletes", prefix + name) < committed, name
+    for staged in fewer.files:
+        assert withdrawn < writes.index("appears", prefix + staged.name) < committed
+
+
+def test_an_object_holding_fewer_bytes_than_the_manifest_says_is_never_committed(
+    s3_server, connect, monkeypatch, staging, context_for
+):
+    """The staged file shrinks between the check and the upload (S3 takes whatever is read):
+    only Ferry's size check after each upload stands between it and a manifest naming it."""
+    from ferry import s3
+
+    connect(s3_server.connection("s3_short"))
+    client = s3_server.client()
+    client.create_bucket(Bucket="ferry-short")
+    folder, manifest = staging()
+    short = manifest.data_files[1]
+    original = s3.Bucket.upload
+
+    def upload(self, path, key, extra=None):
+        if path.name == short.name:
+            path.write_bytes(path.read_bytes()[:-16])
+        return original(self, path, key, extra)
+
+    monkeypatch.setattr(s3.Bucket, "upload", upload)
+    destination = {"type": "s3", "connection": "s3_short", "bucket": "ferry-short", "path": "x/"}
+    context = context_for(destination)
+
+    with pytest.raises(DeliveryError) as failure:
+        deliver(context.export.destinations[0], folder, context)
+
+    assert str(failure.value) == (
+        f"s3 destination 's3': s3://ferry-short/x/{short.name} holds {short.bytes - 16} bytes, "
+        f"expected {short.bytes}"
+    )
+    assert "x/manifest.json" not in _objects(client, "ferry-short")

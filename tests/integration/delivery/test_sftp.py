@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import threading
 import time
@@ -13,6 +14,24 @@ from ferry.delivery import DeliveryError, deliver
 from ferry.manifest import read_manifest
 
 pytestmark = pytest.mark.integration
+
+
+def _on_every_put(monkeypatch: pytest.MonkeyPatch, change=None, then=None) -> None:
+    """For every file paramiko puts: send change(remote_path, data) instead of the data, and
+    call then(remote_path) once the put returned (the upload is complete, nothing renamed)."""
+    import paramiko
+
+    original = paramiko.SFTPClient.putfo
+
+    def putfo(self, fl, remotepath, file_size=0, callback=None, confirm=True):
+        data = fl.read()
+        data = change(remotepath, data) if change else data
+        done = original(self, io.BytesIO(data), remotepath, len(data), callback, confirm)
+        if then:
+            then(remotepath)
+        return done
+
+    monkeypatch.setattr(paramiko.SFTPClient, "putfo", putfo)
 
 
 def _tree(root: Path) -> dict[str, bytes]:
@@ -163,3 +182,52 @@ def test_a_retry_that_staged_fewer_files_leaves_none_of_the_earlier_extras(
     assert sorted(tree) == sorted([f.name for f in one_file.files] + ["manifest.json"])
     same_bytes(tree, one_file)
     _assert_all_sessions_closed(sftp_server)
+
+
+def test_a_short_upload_is_never_renamed_into_place(
+    sftp_server, connect, monkeypatch, staging, context_for
+):
+    """The server ends up holding fewer bytes than the manifest names (the source read short:
+    paramiko's own check compares with what it read, so only Ferry's size check can tell)."""
+    connect(sftp_server.connection("sftp_short"))
+    folder, manifest = staging()
+    short = manifest.data_files[1]
+    destination = {"type": "sftp", "connection": "sftp_short", "path": f"{sftp_server.root}/in/"}
+    context = context_for(destination)
+    cut = lambda path, data: data[:-16] if path.endswith(f"/{short.name}.part") else data  # noqa: E731
+    _on_every_put(monkeypatch, change=cut)
+
+    with pytest.raises(DeliveryError) as failure:
+        deliver(context.export.destinations[0], folder, context)
+
+    assert f"{short.name}.part has {short.bytes - 16} bytes on the server, expected " in str(
+        failure.value
+    )
+    delivered = sftp_server.root / "in"
+    assert not (delivered / short.name).exists(), "a short file reached the final name"
+    assert not (delivered / "manifest.json").exists()
+    assert (delivered / f"{short.name}.part").stat().st_size == short.bytes - 16
+
+
+def test_each_file_takes_its_final_name_only_once_whole_and_the_manifest_last(
+    sftp_server, connect, monkeypatch, staging, context_for, same_bytes
+):
+    """What the server's disk holds each time an upload completes, before Ferry renames it."""
+    connect(sftp_server.connection("sftp_part"))
+    folder, manifest = staging()
+    delivered = sftp_server.root / "in"
+    destination = {"type": "sftp", "connection": "sftp_part", "path": f"{delivered}/"}
+    context = context_for(destination)
+    seen: list[tuple[str, dict[str, bytes]]] = []
+
+    _on_every_put(monkeypatch, then=lambda path: seen.append((path, _tree(delivered))))
+    deliver(context.export.destinations[0], folder, context)
+
+    names = [f.name for f in manifest.files] + ["manifest.json"]
+    assert [path for path, _ in seen] == [f"{delivered}/{name}.part" for name in names]
+    for (_, uploaded), name in zip(seen, names, strict=True):
+        assert name not in uploaded, f"{name} existed before Ferry checked its upload"
+        assert uploaded[f"{name}.part"] == (folder / name).read_bytes() or name == "manifest.json"
+        assert "manifest.json" not in uploaded
+    same_bytes(seen[-1][1], manifest)  # every file whole under its name before the manifest
+    assert sorted(_tree(delivered)) == sorted(names)

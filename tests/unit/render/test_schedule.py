@@ -136,6 +136,10 @@ def test_off_and_refresh(project):
         ("@hourly", "UTC", [at(2026, 3, 1, 22), at(2026, 3, 1, 23)]),
         # 18:00 in Los Angeles is 02:00 UTC the next day: the last run is on 2026-03-02 UTC.
         ("0 18 * * *", "America/Los_Angeles", [at(2026, 3, 1, 2), at(2026, 3, 2, 2)]),
+        # words in a time zone: midnight in Kolkata is 18:30 UTC the day before
+        ("daily", "Asia/Kolkata", [at(2026, 2, 27, 18, 30), at(2026, 2, 28, 18, 30)]),
+        # Sunday 1 March 2026 is the expiry day: its 00:00 EST (05:00 UTC) is the last run
+        ("weekly", "America/New_York", [at(2026, 2, 22, 5), at(2026, 3, 1, 5)]),
     ],
 )
 def test_an_expired_export_is_no_longer_scheduled(project, schedule, timezone, last_runs):
@@ -169,3 +173,75 @@ def test_an_active_export_is_not_paused(project):
     assert dag.is_paused_upon_creation is False
     assert "inactive" not in dag.tags
     assert dag.description.startswith("Daily lead backup")
+
+
+# Every schedule word and its preset, in UTC, in New York across the spring change
+# (2026-03-08: midnight local is 05:00 UTC before it, 04:00 UTC after) and in Kolkata
+# (UTC+05:30, no daylight saving): the start of the previous run, then the next three.
+# Worked out by hand from the calendar, not from the code under test.
+WORD_RUNS = {
+    ("hourly", "UTC"): (at(2026, 5, 1), [at(2026, 5, 1, 1), at(2026, 5, 1, 2), at(2026, 5, 1, 3)]),
+    ("daily", "UTC"): (at(2026, 5, 1), [at(2026, 5, 2), at(2026, 5, 3), at(2026, 5, 4)]),
+    ("weekly", "UTC"): (at(2026, 4, 26), [at(2026, 5, 3), at(2026, 5, 10), at(2026, 5, 17)]),
+    ("monthly", "UTC"): (at(2026, 5, 1), [at(2026, 6, 1), at(2026, 7, 1), at(2026, 8, 1)]),
+    ("hourly", "America/New_York"): (
+        at(2026, 3, 8, 5),  # 00:00 EST; 02:00-03:00 local does not exist that night
+        [at(2026, 3, 8, 6), at(2026, 3, 8, 7), at(2026, 3, 8, 8)],
+    ),
+    ("daily", "America/New_York"): (
+        at(2026, 3, 6, 5),
+        [at(2026, 3, 7, 5), at(2026, 3, 8, 5), at(2026, 3, 9, 4)],
+    ),
+    ("weekly", "America/New_York"): (
+        at(2026, 3, 1, 5),  # Sunday 00:00 EST
+        [at(2026, 3, 8, 5), at(2026, 3, 15, 4), at(2026, 3, 22, 4)],
+    ),
+    ("monthly", "America/New_York"): (
+        at(2026, 2, 1, 5),
+        [at(2026, 3, 1, 5), at(2026, 4, 1, 4), at(2026, 5, 1, 4)],
+    ),
+    ("hourly", "Asia/Kolkata"): (
+        at(2026, 5, 1, 0, 30),
+        [at(2026, 5, 1, 1, 30), at(2026, 5, 1, 2, 30), at(2026, 5, 1, 3, 30)],
+    ),
+    ("daily", "Asia/Kolkata"): (
+        at(2026, 4, 30, 18, 30),  # 1 May 00:00 in Kolkata
+        [at(2026, 5, 1, 18, 30), at(2026, 5, 2, 18, 30), at(2026, 5, 3, 18, 30)],
+    ),
+    ("weekly", "Asia/Kolkata"): (
+        at(2026, 4, 25, 18, 30),  # Sunday 26 April 00:00 in Kolkata
+        [at(2026, 5, 2, 18, 30), at(2026, 5, 9, 18, 30), at(2026, 5, 16, 18, 30)],
+    ),
+    ("monthly", "Asia/Kolkata"): (
+        at(2026, 4, 30, 18, 30),
+        [at(2026, 5, 31, 18, 30), at(2026, 6, 30, 18, 30), at(2026, 7, 31, 18, 30)],
+    ),
+}
+
+
+@pytest.mark.parametrize(
+    ("schedule", "timezone"),
+    [(written, zone) for word, zone in WORD_RUNS for written in (word, f"@{word}")],
+)
+def test_every_schedule_word_and_preset_runs_when_its_name_says(project, schedule, timezone):
+    previous, expected = WORD_RUNS[(schedule.lstrip("@"), timezone)]
+
+    assert next_runs(render(project, schedule=schedule, timezone=timezone), previous) == expected
+
+
+@pytest.mark.parametrize(
+    ("schedule", "timezone", "previous", "expected"),
+    [
+        # weekdays at 06:30 in Kolkata (01:00 UTC), from Friday 1 May 2026
+        ("30 6 * * 1-5", "Asia/Kolkata", at(2026, 5, 1, 1),
+         [at(2026, 5, 4, 1), at(2026, 5, 5, 1), at(2026, 5, 6, 1)]),
+        # Mondays at 09:00 in New York: 14:00 UTC in winter, 13:00 after 8 March
+        ("0 9 * * 1", "America/New_York", at(2026, 3, 2, 14),
+         [at(2026, 3, 9, 13), at(2026, 3, 16, 13), at(2026, 3, 23, 13)]),
+        # the 1st and 15th at 23:45 UTC
+        ("45 23 1,15 * *", "UTC", at(2026, 5, 1, 23, 45),
+         [at(2026, 5, 15, 23, 45), at(2026, 6, 1, 23, 45), at(2026, 6, 15, 23, 45)]),
+    ],
+)  # fmt: skip
+def test_crons_run_at_their_local_times(project, schedule, timezone, previous, expected):
+    assert next_runs(render(project, schedule=schedule, timezone=timezone), previous) == expected
