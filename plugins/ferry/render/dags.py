@@ -158,6 +158,8 @@ def _operator(
     common: dict = {"task_id": step.task_id, "trigger_rule": step.trigger_rule}
     if step.backoff:
         common["retry_exponential_backoff"] = True  # see operators.retry_defaults
+    if step.pool:
+        common["pool"] = step.pool
     if step.kind is Kind.GATE:
         return EmptyOperator(**common)
     common["export_id"] = export.id

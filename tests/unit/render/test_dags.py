@@ -166,3 +166,22 @@ def test_the_ids_param_takes_no_ids_or_a_list_of_text_or_numbers(include, ids):
 
     assert SerializedParam(ids, **schema).resolve(raises=True) == ids  # Airflow's check
     assert parse_run_params(ids=ids).ids == tuple(ids or ())
+
+
+def test_every_delivery_takes_a_slot_of_the_delivery_pool_that_the_settings_create(include):
+    from ferry.devserver import convert_settings
+    from ferry.pipeline import DELIVERY_POOL
+    from ferry.render.dags import export_dag
+    from ferry.render.groups import group_dag
+
+    project = load_project(include)
+    dags = [export_dag(export, project) for export in project.exports.values()]
+    dags += [group_dag(group, project) for group in project.groups.values()]
+    tasks = [task for dag in dags for task in dag.tasks]
+
+    delivers = [task for task in tasks if task.task_id.split(".")[-1].startswith("deliver_")]
+    assert len(delivers) >= len(project.exports) + 1  # the group's members deliver too
+    assert {task.pool for task in delivers} == {DELIVERY_POOL}
+    assert {task.pool for task in tasks if task not in delivers} == {"default_pool"}
+    pools = convert_settings(ROOT / "airflow_settings.yaml")["pools"]
+    assert pools[DELIVERY_POOL]["slots"] > 0
