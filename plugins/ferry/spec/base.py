@@ -16,18 +16,22 @@ _SIZE_UNITS = {"": 1, "B": 1, "KB": 10**3, "MB": 10**6, "GB": 10**9, "TB": 10**1
 SIZE_PATTERN = r"^\s*([0-9]+(?:\.[0-9]+)?)\s*([KkMmGgTt]?[Bb])?\s*$"
 
 
-def _describe(schema: dict[str, Any], model: type) -> None:
-    """Hover text for editors, added only when a JSON Schema is made (never at DAG parse)."""
+def _publish(schema: dict[str, Any], model: type) -> None:
+    """Hover text for editors, added only when a JSON Schema is made (never at DAG parse);
+    a mapping keyed by identifiers (tables:, targets:) refuses other keys, as the loader does."""
     from ferry.spec.descriptions import describe
 
     describe(schema, model.__name__)
+    for prop in schema.get("properties", {}).values():
+        if "patternProperties" in prop:
+            prop.setdefault("additionalProperties", False)
 
 
 class Spec(BaseModel):
     """Base of every definition model: immutable, unknown keys rejected."""
 
     model_config = ConfigDict(
-        extra="forbid", frozen=True, populate_by_name=True, json_schema_extra=_describe
+        extra="forbid", frozen=True, populate_by_name=True, json_schema_extra=_publish
     )
 
 

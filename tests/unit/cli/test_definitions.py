@@ -13,7 +13,7 @@ from pydantic import ValidationError
 from ferry.cli import main as ferry
 from ferry.cli.definitions import SCHEMA_KINDS
 from ferry.spec.loader import load_project
-from ferry.spec.models import ExportSpec
+from ferry.spec.models import ExportSpec, TablesFile, TargetsFile
 from include_copy import ROOT, copy_include
 
 
@@ -114,6 +114,20 @@ def test_a_broken_export_fails_the_published_schema_and_the_loader(name, validat
     project = load_project(include)
     assert "daily_lead_backup" not in project.exports
     assert any("daily_lead_backup.yaml" in str(error) for error in project.errors)
+
+
+def test_a_table_or_target_named_against_the_rules_fails_the_schema_and_the_loader(validators):
+    tables = _as_an_editor_reads((ROOT / "include/warehouse/tables.yaml").read_text())
+    targets = _as_an_editor_reads((ROOT / "include/targets.yaml").read_text())
+    tables["tables"]["Bad-Name"] = next(iter(tables["tables"].values()))
+    targets["targets"]["Bad-Name"] = next(iter(targets["targets"].values()))
+
+    assert not validators["tables"].is_valid(tables)
+    assert not validators["targets"].is_valid(targets)
+    with pytest.raises(ValidationError):
+        TablesFile.model_validate(tables)
+    with pytest.raises(ValidationError):
+        TargetsFile.model_validate(targets)
 
 
 SIZES = ["5GB", "250 MB", "1kb", "7 b", "1.5TB", 1000, "5K", "GB", "-5MB", "5 GiB", 0]
