@@ -178,6 +178,7 @@ class Step:
         destination: A DELIVER step's destination label.
         uses_pii_key: The call takes the PII key (read only when the export needs it).
         records_failure: Its last failure records the run as failed (and notifies).
+        pool: The Airflow pool its task takes a slot of (None: Airflow's default pool).
     """
 
     task_id: str
@@ -190,17 +191,22 @@ class Step:
     destination: str | None = None
     uses_pii_key: bool = False
     records_failure: bool = True
+    pool: str | None = None
 
 
+# Deliveries share a few slots (airflow_settings.yaml), so a slow or busy target cannot
+# take every worker. The scheduler does not run a task whose pool is missing: create it.
+DELIVERY_POOL = "ferry_delivery"
 REFRESH_WAIT = Wait(poke_interval=dt.timedelta(seconds=30), timeout=dt.timedelta(hours=2))
 
 
 def export_steps(export: ExportSpec) -> tuple[Step, ...]:
     """The steps of one export run, in order: the DAG export__<id>, and a group member."""
     deliveries = tuple(
-        Step(f"deliver_{d.label}", Kind.DELIVER, deliver, ("validate",), destination=d.label)
+        Step(f"deliver_{d.label}", Kind.DELIVER, deliver, ("validate",),
+             destination=d.label, pool=DELIVERY_POOL)
         for d in export.destinations
-    )
+    )  # fmt: skip
     return (
         Step("wait_for_refresh", Kind.WAIT, refresh.refreshes_in_progress, backoff=False,
              wait=REFRESH_WAIT),

@@ -6,6 +6,7 @@ Imports no Airflow (see ferry.cli.connection for the connection options and exit
 from __future__ import annotations
 
 import argparse
+import json
 
 from ferry import history
 from ferry.cli.connection import CliError, add_connection_options, client_from, guarded
@@ -18,8 +19,10 @@ from ferry.spec.schedule import NOT_RUNNING_STATUSES, export_status, normalize
 LIST_COLUMNS = {
     "id": "ID", "name": "NAME", "kind": "KIND", "connections": "CONNECTIONS",
     "target": "TARGET", "schedule": "SCHEDULE", "next_run": "NEXT RUN",
-    "last_run": "LAST RUN", "status": "STATUS", "rows": "ROWS",
+    "last_run": "LAST RUN", "outcome": "OUTCOME", "status": "STATUS", "rows": "ROWS",
 }  # fmt: skip
+AFTER_REFRESH = "after refresh"
+TIME_COLUMNS = ("next_run", "last_run")  # ISO 8601 in --json, UTC minutes in the table
 
 
 def register(subparsers) -> None:
@@ -30,6 +33,9 @@ def register(subparsers) -> None:
         "--filter", action="append", default=[], metavar="[COLUMN=]TEXT",
         help="keep rows whose column (or any column) contains TEXT; repeat to narrow",
     )  # fmt: skip
+    listing.add_argument(
+        "--json", action="store_true", help="one JSON object per export and line, for scripts"
+    )
     add_connection_options(listing)
     listing.set_defaults(handler=guarded(list_exports))
 
@@ -46,14 +52,24 @@ def list_exports(args: argparse.Namespace) -> int:
         for e in project.exports.values()
     ]
     rows = sort_rows(filter_rows(rows, args.filter), args.sort, args.reverse)
-    print(render_table(list(LIST_COLUMNS.values()), [list(row.values()) for row in rows]))
+    if args.json:
+        print("\n".join(json.dumps(row) for row in rows))
+        return 0
+    print(render_table(list(LIST_COLUMNS.values()), [_for_people(row) for row in rows]))
     return 0
+
+
+def _for_people(row: dict) -> list:
+    return [
+        short_time(value) if column in TIME_COLUMNS and value != AFTER_REFRESH else value
+        for column, value in row.items()
+    ]
 
 
 def list_row(
     export: ExportSpec, dag: dict | None, running: bool, last: history.RunRecord | None
 ) -> dict:
-    """The columns of `ferry list` for one export (values None show as '-')."""
+    """The columns of `ferry list` for one export (values None show as '-'); times ISO."""
     status = _list_status(export, dag, running)
     connections = (getattr(d, "connection", None) or d.type for d in export.destinations)
     schedule = export.schedule + ("" if export.timezone == "UTC" else f" ({export.timezone})")
@@ -61,7 +77,8 @@ def list_row(
         "id": export.id, "name": export.name, "kind": export.kind,
         "connections": ", ".join(dict.fromkeys(connections)), "target": export.target,
         "schedule": schedule, "next_run": _next_run(export, dag),
-        "last_run": f"{short_time(last.finished_at)} {last.outcome}" if last else None,
+        "last_run": last.finished_at if last else None,
+        "outcome": last.outcome if last else None,
         "status": status, "rows": last.rows if last else None,
     }  # fmt: skip
 
@@ -81,8 +98,8 @@ def _next_run(export: ExportSpec, dag: dict | None) -> str | None:
     if not_runnable(export, dag):
         return None
     if normalize(export.schedule) == "refresh":
-        return "after refresh"
-    return short_time(dag.get("next_dagrun_run_after"))
+        return AFTER_REFRESH
+    return dag.get("next_dagrun_run_after")
 
 
 def filter_rows(rows: list[dict], filters: list[str]) -> list[dict]:

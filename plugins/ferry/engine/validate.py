@@ -4,17 +4,21 @@ Files are read back batch by batch (never all at once) and each batch is validat
 Great Expectations; counts add up across batches. Two checks need the whole result and
 get it without holding it: the row count (GX on an index-only frame of the total length)
 and uniqueness across files (values of the column spilled to a temporary DuckDB file).
-Great Expectations is imported inside validate: it costs seconds at import.
+Great Expectations is imported inside validate: it costs seconds at import. Its loggers
+stay at WARNING meanwhile (its import alone logs some 200 INFO lines into the task's log);
+Ferry logs one line per expectation instead.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime as dt
 import decimal
 import logging
 import os
 import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -30,6 +34,7 @@ from ferry.spec.columns import column_for
 from ferry.spec.models import Expectation
 
 LOG = logging.getLogger("ferry.engine")
+GX_LOGGER = "great_expectations"
 SAMPLE_VALUES = 10
 _TEXT_FORMATS = ("csv", "tsv")
 
@@ -91,7 +96,8 @@ class Check:
 
 
 def _bounds(spec: Expectation) -> str:
-    return f"between {spec.min if spec.min is not None else '-'} and {spec.max or '-'}"
+    low, high = ("-" if bound is None else bound for bound in (spec.min, spec.max))
+    return f"between {low} and {high}"
 
 
 def _plain(value: Any) -> Any:
@@ -131,13 +137,39 @@ def validate(plan: ExportPlan, manifest: Manifest, *, log: logging.Logger | None
         Check(i, spec, _column_of(plan, spec)) for i, spec in enumerate(plan.export.expectations)
     ]
     if checks:
-        _run_checks(checks, folder, manifest)
+        with _gx_at_warning():
+            _run_checks(checks, folder, manifest)
     summary = _summary(checks, manifest.rows)
-    _log_summary(log, plan, summary)
+    _log_summary(log, plan, checks, manifest.rows)
     dataclasses.replace(manifest, validation=summary).write(folder)
     if summary["failed"]:
         raise ExpectationsFailed(summary)
     return summary
+
+
+@contextlib.contextmanager
+def _gx_at_warning() -> Iterator[None]:
+    """GX imported with its loggers at WARNING, kept there while validate runs.
+
+    The parent logger quiets the import; some modules set INFO on their own logger at
+    import (data_context.types.base), so those are raised too, and all restored after.
+    """
+    os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
+    parent = logging.getLogger(GX_LOGGER)
+    saved = {parent: parent.level}
+    parent.setLevel(max(parent.level, logging.WARNING))
+    try:
+        import great_expectations  # noqa: F401
+
+        for name, logger in list(logging.root.manager.loggerDict.items()):
+            own = isinstance(logger, logging.Logger) and logger.level
+            if name.startswith(f"{GX_LOGGER}.") and own and logger.level < logging.WARNING:
+                saved[logger] = logger.level
+                logger.setLevel(logging.WARNING)
+        yield
+    finally:
+        for logger, level in saved.items():
+            logger.setLevel(level)
 
 
 def _column_of(plan: ExportPlan, spec: Expectation) -> str | None:
@@ -174,21 +206,25 @@ def _summary(checks: list[Check], rows: int) -> dict:
             "rows": rows}  # fmt: skip
 
 
-def _log_summary(log: logging.Logger, plan: ExportPlan, summary: dict) -> None:
-    held = sum(result["success"] for result in summary["results"])
-    log.info("validate %s: %d of %d expectations held on %s rows", plan.run.job_run_id, held,
-             len(summary["results"]), f"{summary['rows']:,}")  # fmt: skip
-    for line in summary["warned"]:
-        log.warning("validate %s: warning: %s", plan.run.job_run_id, line)
-    for line in summary["failed"]:
-        log.error("validate %s: failed: %s", plan.run.job_run_id, line)
+def _log_summary(log: logging.Logger, plan: ExportPlan, checks: list[Check], rows: int) -> None:
+    """One line for the run, then one per expectation: held, warning or failed."""
+    run_id = plan.run.job_run_id
+    held = sum(check.success for check in checks)
+    log.info("validate %s: %d of %d expectations held on %s rows", run_id, held, len(checks),
+             f"{rows:,}")  # fmt: skip
+    for check in checks:
+        if check.success:
+            log.info("validate %s: held: %s", run_id, check.describe())
+        elif check.spec.on_failure == "warn":
+            log.warning("validate %s: warning: %s", run_id, check.describe())
+        else:
+            log.error("validate %s: failed: %s", run_id, check.describe())
 
 
 class _GxRunner:
     """An ephemeral GX context with one suite for column checks and one for the row count."""
 
     def __init__(self, checks: list[Check], text_values: bool):
-        os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
         import great_expectations as gx
         from great_expectations.data_context.types.base import ProgressBarsConfig
 

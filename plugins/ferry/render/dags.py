@@ -30,6 +30,7 @@ from ferry.render.schedule import (
     warehouse_asset,
 )
 from ferry.render.sensors import RefreshSensor
+from ferry.run_params import MAX_IDS
 from ferry.spec.errors import DefinitionError, shorten
 from ferry.spec.loader import Project
 from ferry.spec.models import ExportSpec, SegmentSource, TableSource
@@ -157,6 +158,8 @@ def _operator(
     common: dict = {"task_id": step.task_id, "trigger_rule": step.trigger_rule}
     if step.backoff:
         common["retry_exponential_backoff"] = True  # see operators.retry_defaults
+    if step.pool:
+        common["pool"] = step.pool
     if step.kind is Kind.GATE:
         return EmptyOperator(**common)
     common["export_id"] = export.id
@@ -186,18 +189,30 @@ def _operator(
 
 
 def run_params() -> dict[str, Param]:
-    """On-demand run options: a date range instead of the interval, and ids to look up."""
+    """On-demand run options: a date range instead of the interval, and ids to look up.
+
+    Each may be left empty: "null" among its types makes Airflow's trigger form show it as
+    optional (no asterisk). The ids have no item type, so the form shows one id per line
+    while the REST API keeps taking numbers, and no maxItems: Airflow's refusal would echo
+    all the ids; ferry.run_params checks the count and every item, naming the fix.
+    """
     optional_date = {"type": ["null", "string"], "format": "date"}
     return {
-        "date_from": Param(None, title="From date", description="YYYY-MM-DD", **optional_date),
-        "date_to": Param(None, title="To date", description="YYYY-MM-DD", **optional_date),
-        "ids": Param(
-            [],
-            type="array",
-            title="Ids",
-            description="Export only these keys (e.g. a dispute lookup)",
+        "date_from": Param(
+            None, title="From date", **optional_date,
+            description="First day to export (YYYY-MM-DD), included. Either date replaces "
+            "the run's interval; both empty: the interval",
         ),
-    }
+        "date_to": Param(
+            None, title="To date", **optional_date,
+            description="Last day to export (YYYY-MM-DD), included; empty: no last day",
+        ),
+        "ids": Param(
+            None, type=["null", "array"], title="Ids",
+            description=f"Export only rows with these keys, one per line (up to {MAX_IDS:,}; "
+            "e.g. a dispute lookup); empty: every row",
+        ),
+    }  # fmt: skip
 
 
 def _tags(export: ExportSpec, status: str) -> list[str]:

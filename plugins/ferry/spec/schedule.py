@@ -18,7 +18,7 @@ import datetime as dt
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
-from pydantic import AfterValidator, BeforeValidator
+from pydantic import AfterValidator, BeforeValidator, WithJsonSchema
 
 from ferry.spec.errors import shorten
 
@@ -103,7 +103,10 @@ def check_timezone(value: str) -> str:
     return value
 
 
-Timezone = Annotated[str, AfterValidator(check_timezone)]
+_TIMEZONE_SCHEMA = {
+    "type": "string", "minLength": 1, "maxLength": 64, "examples": ["UTC", "America/New_York"],
+}  # fmt: skip
+Timezone = Annotated[str, AfterValidator(check_timezone), WithJsonSchema(_TIMEZONE_SCHEMA)]
 
 
 def _unquoted_off(value: Any) -> Any:
@@ -111,7 +114,20 @@ def _unquoted_off(value: Any) -> Any:
     return "off" if value is False else value
 
 
-Schedule = Annotated[str, BeforeValidator(_unquoted_off), AfterValidator(check_schedule)]
+# What check_schedule reads: a word, a five-field cron, or YAML's false for an unquoted off
+_SCHEDULE_SCHEMA = {
+    "anyOf": [
+        {"type": "string", "enum": [*SCHEDULE_PRESETS, *SCHEDULE_WORDS]},
+        {"type": "string", "pattern": r"^\s*\S+(\s+\S+){4}\s*$", "examples": ["0 2 * * *"]},
+        {"const": False},
+    ]
+}
+Schedule = Annotated[
+    str,
+    BeforeValidator(_unquoted_off),
+    AfterValidator(check_schedule),
+    WithJsonSchema(_SCHEDULE_SCHEMA),
+]
 
 
 def export_status(export, today: dt.date | None = None) -> str:

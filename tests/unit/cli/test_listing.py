@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import json
 import re
 
 import pytest
@@ -42,10 +43,19 @@ def airflow():
 
 
 def table(text: str) -> list[dict[str, str]]:
-    """Rows of a printed table, by column title (columns are two or more spaces apart)."""
-    lines = text.strip().splitlines()
-    titles = re.split(r"\s{2,}", lines[0])
-    return [dict(zip(titles, re.split(r"\s{2,}", line), strict=True)) for line in lines[1:]]
+    """Rows of a printed table, by column title, cut at the offsets of the header's titles:
+    every cell must start exactly where its title does, after a space."""
+    header, *lines = text.rstrip("\n").splitlines()
+    starts = [match.start() for match in re.finditer(r"\S+(?: \S+)*", header)]
+    titles = [header[a:b].strip() for a, b in zip(starts, [*starts[1:], None], strict=True)]
+    rows = []
+    for line in lines:
+        cells = [line[a:b] for a, b in zip(starts, [*starts[1:], None], strict=True)]
+        for start, cell in zip(starts, cells, strict=True):
+            assert cell[:1] not in ("", " ") and line[start - 1 : start] in ("", " "), line
+            assert "  " not in cell.rstrip(), f"two cells in one column: {line}"
+        rows.append(dict(zip(titles, (cell.rstrip() for cell in cells), strict=True)))
+    return rows
 
 
 def listed(airflow, capsys, *options: str) -> list[dict[str, str]]:
@@ -69,8 +79,8 @@ def test_each_export_shows_its_schedule_airflows_view_and_its_last_run(airflow, 
     assert rows["daily_lead_backup"] == {
         "ID": "daily_lead_backup", "NAME": "Daily lead backup", "KIND": "data_out",
         "CONNECTIONS": "download", "TARGET": "-", "SCHEDULE": "0 2 * * *",
-        "NEXT RUN": "2026-12-02 02:00 UTC",
-        "LAST RUN": "2026-11-20 02:05 UTC success", "STATUS": "active", "ROWS": "42",
+        "NEXT RUN": "2026-12-02 02:00 UTC", "LAST RUN": "2026-11-20 02:05 UTC",
+        "OUTCOME": "success", "STATUS": "active", "ROWS": "42",
     }  # fmt: skip
     assert rows["customer_profiles_csv"]["NEXT RUN"] == "after refresh"
     assert rows["linkedin_enterprise_accounts"]["NEXT RUN"] == "-"  # paused: no next run
@@ -95,8 +105,30 @@ def test_a_filter_on_an_unknown_column_names_the_columns(airflow, capsys):
     assert ferry(["list", "--filter", "colour=red", "--url", airflow.url]) == 1
     assert capsys.readouterr().err == (
         "ferry list: no column 'colour' to filter on: use id, name, kind, connections, target, "
-        "schedule, next_run, last_run, status, rows\n"
+        "schedule, next_run, last_run, outcome, status, rows\n"
     )
+
+
+def test_json_gives_each_export_with_iso_times_and_numbers_for_scripts(airflow, capsys):
+    run = RunInfo("daily_lead_backup", "manual__1", triggered_by="x")
+    done = history.RunRecord.ended(run, "empty", "", started_at=None, finished_at=FINISHED)
+    history.record_run(dataclasses.replace(done, rows=0))
+
+    assert ferry(["list", "--json", "--url", airflow.url]) == 0
+    out = capsys.readouterr().out
+    rows = {row["id"]: row for row in map(json.loads, out.splitlines())}
+
+    assert set(rows) == {
+        "customer_profiles_csv", "daily_lead_backup",
+        "linkedin_enterprise_accounts", "mailchimp_high_value",
+    }  # fmt: skip
+    lead = rows["daily_lead_backup"]
+    assert dt.datetime.fromisoformat(lead["last_run"]) == FINISHED
+    assert dt.datetime.fromisoformat(lead["next_run"]) == dt.datetime(2026, 12, 2, 2, tzinfo=dt.UTC)
+    assert (lead["outcome"], lead["status"], lead["rows"], lead["target"]) == (
+        "empty", "active", 0, None,
+    )  # fmt: skip
+    assert rows["customer_profiles_csv"]["next_run"] == "after refresh"
 
 
 def test_filter_and_sort_rows_directly():

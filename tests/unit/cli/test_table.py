@@ -6,7 +6,7 @@ import datetime as dt
 
 import pytest
 
-from ferry.cli.table import render_table, short_time
+from ferry.cli.table import display_width, render_table, short_time
 
 
 def test_columns_are_as_wide_as_their_widest_cell_and_lines_end_without_spaces():
@@ -17,6 +17,21 @@ def test_columns_are_as_wide_as_their_widest_cell_and_lines_end_without_spaces()
         "a_long_id  7     -",
         "b          -     ok",
     ]
+
+
+def test_a_line_break_wide_characters_or_accents_in_a_cell_keep_the_columns_aligned():
+    text = render_table(
+        ["NAME", "STATUS"],
+        [["two\nlines\tand tab", "active"], ["名前 export", "off"], ["Cafe\u0301", "paused"]],
+    )
+
+    header, *lines = text.splitlines()
+    assert len(lines) == 3  # one line per row, whatever the cell holds
+    status_at = header.index("STATUS")
+    for line, status in zip(lines, ["active", "off", "paused"], strict=True):
+        before = line[: line.index(status)]
+        assert display_width(before) == status_at, line
+    assert lines[0].startswith("two lines and tab  active")
 
 
 def test_a_row_with_the_wrong_number_of_cells_is_an_error_not_a_shifted_column():

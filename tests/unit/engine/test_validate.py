@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 import pytest
 
 from ferry.engine import ExpectationsFailed, extract, validate
@@ -88,3 +90,30 @@ def test_expectations_name_output_or_source_fields(make_plan, warehouse):
     assert [r["column"] for r in results] == ["City", "Id", None]
     assert results[1]["success"] is True
     assert "email is not in the export's output" in failure.value.summary["failed"][-1]
+
+
+def test_the_log_has_one_ferry_line_per_expectation_and_no_gx_chatter(make_plan, warehouse, caplog):
+    expectations = [
+        {"expect": "not_null", "field": "profile_id"},
+        {"expect": "value_set", "field": "loyalty_tier", "values": ["gold"], "on_failure": "warn"},
+        {"expect": "row_count_between", "min": 0, "max": 0},
+    ]
+    plan, manifest = staged(make_plan, warehouse, expectations)
+    caplog.set_level(logging.DEBUG)
+    caplog.clear()
+
+    with pytest.raises(ExpectationsFailed):
+        validate(plan, manifest)
+
+    gx = [r for r in caplog.records if r.name.startswith("great_expectations")]
+    assert [r.getMessage() for r in gx if r.levelno < logging.WARNING] == []
+    run_id = plan.run.job_run_id
+    ferry = [(r.levelname, r.getMessage()) for r in caplog.records if r.name == "ferry.engine"]
+    assert ferry == [
+        ("INFO", f"validate {run_id}: 1 of 3 expectations held on {ROWS} rows"),
+        ("INFO", f"validate {run_id}: held: not_null on profile_id: 0 of {ROWS} unexpected"),
+        ("WARNING", ferry[2][1]),
+        ("ERROR", f"validate {run_id}: failed: row_count_between: {ROWS} rows, "
+                  "expected between 0 and 0"),
+    ]  # fmt: skip
+    assert ferry[2][1].startswith(f"validate {run_id}: warning: value_set on loyalty_tier: ")

@@ -117,3 +117,71 @@ def test_an_export_dag_is_its_pipeline_description_with_one_operator_class_per_k
     finalize = dag.get_task("finalize")
     assert finalize.deliver_task_ids == ["deliver_download"] and finalize.membership is None
     assert finalize.outlets == [export_asset(export.id)]
+
+
+def _form_fields(dag) -> dict:
+    """The params as Airflow's trigger form gets them: through the DAG's serialization, as
+    the API's DAG details dump them ({value, schema, description, source})."""
+    from airflow.serialization.serialized_objects import DagSerialization
+
+    served = DagSerialization.from_dict(DagSerialization.to_dict(dag))
+    return {name: served.params.get_param(name).dump() for name in served.params}
+
+
+def _required_in_the_form(schema: dict) -> bool:
+    """Airflow UI's rule (FlexibleForm/isParamRequired.tsx): a typed param is required
+    unless "null" is among its types."""
+    kind = schema.get("type")
+    return bool(kind) and not (isinstance(kind, list) and "null" in kind)
+
+
+def test_every_run_param_is_optional_in_the_trigger_form_and_described(include):
+    from ferry.render.dags import export_dag
+
+    project = load_project(include)
+    fields = _form_fields(export_dag(project.exports["daily_lead_backup"], project))
+
+    assert set(fields) == {"date_from", "date_to", "ids"}
+    for name, param in fields.items():
+        assert not _required_in_the_form(param["schema"]), name
+        assert param["value"] is None, name
+        assert len(param["description"] or "") > 20, name
+    ids = fields["ids"]["schema"]
+    assert ids["type"] == ["null", "array"] and "type" not in ids.get("items", {})
+
+
+@pytest.mark.parametrize(
+    "ids", [None, [], ["101", "A-7"], [101, 102]], ids=["none", "empty", "text", "numbers"]
+)
+def test_the_ids_param_takes_no_ids_or_a_list_of_text_or_numbers(include, ids):
+    from airflow.serialization.definitions.param import SerializedParam
+
+    from ferry.render.dags import export_dag
+    from ferry.run_params import parse_run_params
+
+    project = load_project(include)
+    schema = _form_fields(export_dag(project.exports["daily_lead_backup"], project))["ids"][
+        "schema"
+    ]
+
+    assert SerializedParam(ids, **schema).resolve(raises=True) == ids  # Airflow's check
+    assert parse_run_params(ids=ids).ids == tuple(ids or ())
+
+
+def test_every_delivery_takes_a_slot_of_the_delivery_pool_that_the_settings_create(include):
+    from ferry.devserver import convert_settings
+    from ferry.pipeline import DELIVERY_POOL
+    from ferry.render.dags import export_dag
+    from ferry.render.groups import group_dag
+
+    project = load_project(include)
+    dags = [export_dag(export, project) for export in project.exports.values()]
+    dags += [group_dag(group, project) for group in project.groups.values()]
+    tasks = [task for dag in dags for task in dag.tasks]
+
+    delivers = [task for task in tasks if task.task_id.split(".")[-1].startswith("deliver_")]
+    assert len(delivers) >= len(project.exports) + 1  # the group's members deliver too
+    assert {task.pool for task in delivers} == {DELIVERY_POOL}
+    assert {task.pool for task in tasks if task not in delivers} == {"default_pool"}
+    pools = convert_settings(ROOT / "airflow_settings.yaml")["pools"]
+    assert pools[DELIVERY_POOL]["slots"] > 0
