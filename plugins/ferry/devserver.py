@@ -328,7 +328,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def _serve(port: int) -> int:
     started = time.monotonic()
-    home = paths.ferry_home() / "airflow"
+    home = paths.project_airflow_home()
     env = _prepare(home, port)
     process = start_standalone(env, home / "standalone.log")
     try:
