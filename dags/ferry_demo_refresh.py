@@ -2,9 +2,12 @@
 
 Its last task emits an asset per table and segment it refreshed; exports scheduled
 `refresh` (the default) run on them, and exports on a cron wait (wait_for_refresh) while
-the refresh's markers are held, from begin_refresh to its teardown end_refresh. It starts
-paused: it rewrites the warehouse, so someone chooses to run it. Refreshes done outside
-Ferry announce themselves the same way, with POST /api/v2/assets/events.
+the refresh's markers are held, from begin_refresh to its teardown end_refresh. It is
+created paused (it rewrites the warehouse, and the tests choose when it runs);
+scripts/start unpauses it and starts one run once Airflow answers (ferry.kickoff), so the
+demo's exports scheduled after it run at once; FERRY_START_REFRESH=0 leaves it paused.
+Refreshes done outside Ferry announce themselves the same way, with POST
+/api/v2/assets/events.
 
 Part of the demo: a team that points Ferry at its own warehouse deletes this file with
 plugins/ferry_demo/ (its warehouse's own refresh emits the same assets). Kept thin: it reads

@@ -24,7 +24,8 @@ from pathlib import Path
 import requests
 import yaml
 
-from ferry import paths
+from ferry import kickoff, paths
+from ferry.airflow_api import AirflowClient
 from ferry.exceptions import Terminal
 
 ADMIN_USER = "admin"
@@ -317,18 +318,22 @@ def main(argv: list[str] | None = None) -> int:
 
     parser = argparse.ArgumentParser(prog="scripts/start", description=main.__doc__)
     parser.add_argument("--port", type=int, default=8080)
+    parser.add_argument(
+        "--trigger", action="append", default=[], metavar="DAG_ID",
+        help="start this DAG once Airflow answers (FERRY_START_REFRESH=0: not)",
+    )  # fmt: skip
     args = parser.parse_args(argv)
     for sig in (signal.SIGTERM, signal.SIGHUP):  # a closed terminal or a service manager
         signal.signal(sig, _stop_on)
     try:
-        return _serve(args.port)
+        return _serve(args.port, kickoff.dags_to_start(args.trigger, os.environ))
     except (KeyboardInterrupt, Stopped):  # before Airflow started: nothing to stop
         return 0
 
 
-def _serve(port: int) -> int:
+def _serve(port: int, start_dags: tuple[str, ...] = ()) -> int:
     started = time.monotonic()
-    home = paths.ferry_home() / "airflow"
+    home = paths.project_airflow_home()
     env = _prepare(home, port)
     process = start_standalone(env, home / "standalone.log")
     try:
@@ -340,6 +345,8 @@ def _serve(port: int) -> int:
             "\n  Ctrl-C (or SIGTERM, SIGHUP) stops Airflow and everything it started",
             flush=True,
         )
+        if start_dags:
+            _start_in_background(port, _admin_password(home), start_dags)
         process.wait()
         return process.returncode or 0
     except (KeyboardInterrupt, Stopped) as reason:
@@ -349,6 +356,18 @@ def _serve(port: int) -> int:
         for sig in (signal.SIGTERM, signal.SIGHUP):  # let the stop finish
             signal.signal(sig, signal.SIG_IGN)
         stop(process)
+
+
+def _start_in_background(port: int, password: str, dag_ids: tuple[str, ...]) -> None:
+    """Start the DAGs (the demo refresh) without holding up Ctrl-C; one line each."""
+    import threading
+
+    def start() -> None:
+        client = AirflowClient(f"http://127.0.0.1:{port}", username=ADMIN_USER, password=password)
+        for line in kickoff.start_all(client, dag_ids):
+            print(f"ferry: {line}", flush=True)
+
+    threading.Thread(target=start, name="ferry-kickoff", daemon=True).start()
 
 
 if __name__ == "__main__":

@@ -23,6 +23,25 @@ def ferry_home() -> Path:
     return _env_path("FERRY_HOME", PROJECT_ROOT / ".ferry")
 
 
+def project_airflow_home() -> Path:
+    """The Airflow home of this project: where scripts/start runs Airflow (ferry.devserver)."""
+    return ferry_home() / "airflow"
+
+
+def airflow_home() -> Path:
+    """The Airflow home a command reads connections from: AIRFLOW_HOME, else the project's.
+
+    Never Airflow's own default (~/airflow): a command must not read or create
+    the home folder of whoever runs it.
+    """
+    return _env_path("AIRFLOW_HOME", project_airflow_home())
+
+
+def cli_log() -> Path:
+    """Where the command line's log lines go (all of them; --verbose also shows them)."""
+    return ferry_home() / "logs" / "cli.log"
+
+
 def warehouse_path() -> Path:
     """The DuckDB file exports read from."""
     return _env_path("FERRY_WAREHOUSE", include_dir() / "warehouse" / "demo.duckdb")

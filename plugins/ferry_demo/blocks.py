@@ -7,6 +7,7 @@ needs no Python loop and the same seed always gives the same rows.
 
 from __future__ import annotations
 
+import datetime as dt
 import unicodedata
 from collections.abc import Iterable, Sequence
 
@@ -120,13 +121,24 @@ def keys_with_location(key: str, rows: int) -> str:
 # --- Macros shared by the tables ----------------------------------------------------------
 
 
-def create_macros(con: duckdb.DuckDBPyConnection, seed: int) -> None:
+def create_macros(
+    con: duckdb.DuckDBPyConnection, seed: int, window_seconds: int = WINDOW_SECONDS
+) -> None:
     """Create the temporary macros the table queries use; the seed lives only here."""
-    for statement in [*core_macros(seed), *lead_macros(), *account_macros()]:
+    for statement in [*core_macros(seed, window_seconds), *lead_macros(), *account_macros()]:
         con.execute(statement)
 
 
-def core_macros(seed: int) -> list[str]:
+def window_seconds_until(until: dt.date | None) -> int:
+    """The data's window from WINDOW_START to the start of `until` (never shorter than the
+    fixed window): built with today, yesterday's runs find rows."""
+    if until is None:
+        return WINDOW_SECONDS
+    start = dt.datetime.fromisoformat(WINDOW_START).date()
+    return max(WINDOW_SECONDS, (until - start).days * 86_400)
+
+
+def core_macros(seed: int, window_seconds: int = WINDOW_SECONDS) -> list[str]:
     """Randomness, sprinkling, window timestamps and locations."""
     offset = (seed % 1_000_003) * 7919  # moves the sprinkled rows with the seed; never < 0
     return [
@@ -138,12 +150,13 @@ def core_macros(seed: int) -> list[str]:
         f"""CREATE TEMP MACRO window_time(seconds) AS
             TIMESTAMP '{WINDOW_START}' + to_seconds(seconds::BIGINT)""",
         f"CREATE TEMP MACRO location_at(i) AS {location_list()}[i]",
+        f"CREATE TEMP MACRO window_seconds() AS {int(window_seconds)}::BIGINT",
     ]
 
 
 def lead_macros() -> list[str]:
     """A lead's creation, delay and outcome, which lead_event repeats without a join."""
-    latest_start = WINDOW_SECONDS - LEAD_DELIVERY_MAX_SECONDS
+    latest_start = f"(window_seconds() - {LEAD_DELIVERY_MAX_SECONDS})"
     delay = f"2 + {rand('lead_id', 'delay')} % {LEAD_DELIVERY_MAX_SECONDS - 1}"
     created = f"window_time({rand('lead_id', 'created')} % {latest_start})"
     return [
@@ -220,8 +233,8 @@ def postal_code(key: str) -> str:
 def created_and_updated(key: str, never_updated_percent: int) -> str:
     """created_at and updated_at in the window; updated_at is never before created_at."""
     updated_after = f"""CASE WHEN {chance(key, "never_updated", never_updated_percent)} THEN 0
-        ELSE {rand(key, "updated")} % ({WINDOW_SECONDS} - created_offset) END"""
-    return f"""{rand(key, "created")} % {WINDOW_SECONDS} AS created_offset,
+        ELSE {rand(key, "updated")} % (window_seconds() - created_offset) END"""
+    return f"""{rand(key, "created")} % window_seconds() AS created_offset,
         window_time(created_offset) AS created_at,
         window_time(created_offset + {updated_after}) AS updated_at"""
 

@@ -7,6 +7,7 @@ in ferry_demo.blocks and ferry_demo.tables; `python -m ferry_demo` is the comman
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import uuid
 from collections.abc import Sequence
@@ -19,7 +20,7 @@ from ferry.column_types import canonical_type
 from ferry.exceptions import Terminal
 from ferry.spec.names import column_name_problem
 from ferry.spec.reader import UnreadableFile, display_name, read_yaml
-from ferry_demo.blocks import create_macros
+from ferry_demo.blocks import create_macros, window_seconds_until
 from ferry_demo.pools import EVENTS_PER_LEAD
 from ferry_demo.tables import table_select
 
@@ -115,12 +116,14 @@ def create_row_numbers(con: duckdb.DuckDBPyConnection, rows: int) -> None:
     con.execute(f"CREATE TEMP TABLE row_numbers AS SELECT range AS n FROM range(1, {rows + 1})")
 
 
-def fill(database: Path, counts: dict[str, int], names: list[str], seed: int) -> dict[str, int]:
+def fill(
+    database: Path, counts: dict[str, int], names: list[str], seed: int, window_seconds: int
+) -> dict[str, int]:
     """Build the named tables into a new DuckDB file, checkpointed so it needs no WAL."""
     contract = load_contract()
     with duckdb.connect(str(database)) as con:
         con.execute(f"SET memory_limit = '{MEMORY_LIMIT}'")
-        create_macros(con, seed)
+        create_macros(con, seed, window_seconds)
         create_row_numbers(con, max(counts[name] for name in names))
         built = {name: build_table(con, name, contract[name], counts) for name in names}
         con.execute("CHECKPOINT")
@@ -146,6 +149,7 @@ def build_warehouse(
     rows: int | None = None,
     seed: int = 42,
     tables: list[str] | None = None,
+    until: dt.date | None = None,
 ) -> dict[str, int]:
     """Write the demo warehouse to path, atomically, and return the rows of each table.
 
@@ -155,13 +159,16 @@ def build_warehouse(
         rows: customer_profile rows instead of the size's; the other tables scale with it.
         seed: The same seed and size always give the same rows.
         tables: Only these tables (all by default).
+        until: The rows' timestamps run up to the start of this day (python -m ferry_demo
+            passes today, so the demo's daily runs find yesterday's rows); None keeps the
+            fixed window of pools.WINDOW_SECONDS, for tests that count rows by date.
     """
     path = Path(path)
     counts, names = row_counts(size, rows), selected_tables(tables)
     path.parent.mkdir(parents=True, exist_ok=True)
     temporary = temporary_path(path)
     try:
-        built = fill(temporary, counts, names, int(seed))
+        built = fill(temporary, counts, names, int(seed), window_seconds_until(until))
         # A log left by a crashed writer of the old file would be replayed onto the new one.
         write_ahead_log(path).unlink(missing_ok=True)
         temporary.replace(path)

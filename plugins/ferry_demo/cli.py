@@ -6,6 +6,7 @@ scripts/start runs it with --if-missing before it starts Airflow, when the demo 
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import sys
 import time
 from pathlib import Path
@@ -24,6 +25,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--size", choices=list(CUSTOMER_PROFILES_BY_SIZE), default="small")
     parser.add_argument("--rows", type=int, help="customer_profile rows; the rest scale with it")
     parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument(
+        "--until",
+        type=dt.date.fromisoformat,
+        default=dt.datetime.now(dt.UTC).date(),
+        help="rows run up to this day (default today: the daily exports find yesterday's rows)",
+    )
     parser.add_argument("--tables", help="comma-separated, e.g. customer_profile,lead")
     parser.add_argument(
         "--if-missing", action="store_true", help="do nothing when the file exists (scripts/start)"
@@ -42,7 +49,7 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     try:
         counts = build_warehouse(
-            path, size=args.size, rows=args.rows, seed=args.seed, tables=tables
+            path, size=args.size, rows=args.rows, seed=args.seed, tables=tables, until=args.until
         )
     except ValueError as error:
         print(f"error: {error}", file=sys.stderr)

@@ -302,3 +302,20 @@ def test_the_plugin_passes_run_after_so_a_dag_test_run_is_timed_from_it(plugin):
     )
 
     assert history.get_run(JOB_RUN_ID).duration_s == 65.0
+
+
+@pytest.mark.integration  # dag.test() needs Airflow's metadata database
+def test_a_dag_test_run_reads_its_note_without_a_warning(warehouse, airflow_db, caplog):
+    """dag.test() hands the listener a run detached from its session: its note is read anyway."""
+    from airflow.dag_processing.dagbag import DagBag
+
+    bag = DagBag(dag_folder=str(ROOT / "dags" / "ferry_exports.py"))
+    dag = bag.dags["export__daily_lead_backup"]
+
+    with caplog.at_level(logging.WARNING):
+        dag_run = dag.test(run_conf={"date_from": None, "date_to": None, "ids": []})
+
+    assert dag_run.state in ("success", "failed")
+    assert "cannot be read" not in caplog.text
+    assert "DetachedInstanceError" not in caplog.text
+    assert not [r for r in caplog.records if r.name == "ferry_listener" and r.exc_info]

@@ -88,7 +88,7 @@ def test_start_builds_the_demo_warehouse_before_airflow_when_the_demo_is_there(s
     assert done.returncode == 0
     assert log.read_text().splitlines() == [
         "-m ferry_demo --if-missing",
-        "-m ferry.devserver --port 9",
+        "-m ferry.devserver --trigger ferry_refresh --port 9",
     ]
 
 
@@ -98,3 +98,13 @@ def test_start_without_the_demo_only_starts_airflow(start_repo):
     done = subprocess.run([str(repo / "scripts" / "start")], timeout=60)
     assert done.returncode == 0
     assert log.read_text().splitlines() == ["-m ferry.devserver"]
+
+
+def test_start_with_the_demo_asks_for_one_demo_refresh(start_repo):
+    """The demo's exports scheduled after refreshes run on first start (FERRY_START_REFRESH=0
+    turns it off in ferry.kickoff, which the devserver asks)."""
+    repo, log = start_repo
+    (repo / "plugins" / "ferry_demo").mkdir()
+    done = subprocess.run([str(repo / "scripts" / "start")], timeout=60)
+    assert done.returncode == 0
+    assert log.read_text().splitlines()[-1] == "-m ferry.devserver --trigger ferry_refresh"

@@ -8,11 +8,11 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import getpass
-import json
 import logging
 import sys
 
 from ferry import paths, pipeline
+from ferry.cli.progress_bar import extract_bar
 from ferry.cli.run_options import add_run_options
 from ferry.exceptions import ExportRejected, ExportSkipped, Terminal, describe, kind_of
 from ferry.pii_key import read_pii_key
@@ -94,7 +94,8 @@ def run_local(args: argparse.Namespace) -> int:
     started = dt.datetime.now(dt.UTC)
     done = _Progress()
     try:
-        record = _run_steps(run, started, done)
+        with extract_bar(sys.stdout.isatty() and sys.stderr.isatty()):
+            record, receipts = _run_steps(run, started, done)
     except ExportSkipped as skipped:  # check_limits recorded why
         print(f"skipped: {skipped}", file=sys.stderr)
         return 1
@@ -106,8 +107,40 @@ def run_local(args: argparse.Namespace) -> int:
             raise  # not an error Ferry expects: its traceback is the way to find the cause
         print(f"error: {reason}", file=sys.stderr)
         return 1
-    print(json.dumps({k: record[k] for k in ("job_run_id", "outcome", "rows", "files", "bytes")}))
+    print(summary(record, receipts))
     return 0
+
+
+def summary(record: dict, receipts: list[dict]) -> str:
+    """What a person checks after a run: its id, what it wrote and where it went."""
+    lines = [
+        f"Run {record['job_run_id']}: {record['outcome']}",
+        f"  rows       {record['rows']:,}",
+        f"  files      {record['files']:,}",
+        f"  bytes      {_size(record['bytes'])}",
+    ]
+    for receipt in receipts:
+        lines.append(
+            f"  delivered  {receipt['destination']} ({receipt['type']}): {_where(receipt)}"
+        )
+    return "\n".join(lines)
+
+
+def _size(count: int) -> str:
+    for unit, scale in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
+        if count >= scale:
+            return f"{count / scale:.1f} {unit} ({count:,} bytes)"
+    return f"{count:,} bytes"
+
+
+def _where(receipt: dict) -> str:
+    """The folder (or URL prefix) of the delivered files, else what the destination said."""
+    locations = [f["location"] for f in receipt.get("files") or [] if f.get("location")]
+    if not locations:
+        return f"{receipt['rows']:,} rows"
+    if len(locations) == 1:
+        return locations[0]
+    return locations[0].rsplit("/", 1)[0] + "/"
 
 
 class _Progress:
@@ -122,8 +155,11 @@ def _needs_key(plan) -> bool:
     return needs_key(plan.columns)
 
 
-def _run_steps(run: RunInfo, started: dt.datetime, progress: _Progress) -> dict:
-    """ferry.pipeline's steps in order, one delivery after the other, without the refresh wait."""
+def _run_steps(run: RunInfo, started: dt.datetime, progress: _Progress) -> tuple[dict, list[dict]]:
+    """ferry.pipeline's steps in order, one delivery after the other, without the refresh wait.
+
+    Returns the run's record and the deliveries' receipts.
+    """
     receipts: list[dict] = []
     for step in pipeline.export_steps(pipeline.plan_for(run).export):
         if step.kind is Kind.WAIT:
@@ -134,5 +170,5 @@ def _run_steps(run: RunInfo, started: dt.datetime, progress: _Progress) -> dict:
         elif step.kind is Kind.DELIVER:
             receipts.append(step.call(run, step.destination, run.template_vars(), 1, log=log))
         elif step.kind is Kind.FINALIZE:
-            return step.call(run, receipts, Ending(started_at=started), log=log)
+            return step.call(run, receipts, Ending(started_at=started), log=log), receipts
     raise AssertionError("an export run ends with finalize")

@@ -1,4 +1,8 @@
-"""Progress lines for the task log: rows so far, of how many, rows/s and ETA."""
+"""Progress lines for the task log: rows so far, of how many, rows/s and ETA.
+
+Each batch is also a DEBUG record carrying progress=(rows, total), for a progress bar
+(`ferry run --local` draws one from them); nothing is formatted unless someone listens.
+"""
 
 from __future__ import annotations
 
@@ -21,6 +25,7 @@ class Progress:
         self._every = LOG_EVERY_SECONDS if every is None else every
         self.rows = 0
         self.started = self._last = time.monotonic()
+        self._tell()
 
     @property
     def seconds(self) -> float:
@@ -28,10 +33,16 @@ class Progress:
 
     def add(self, rows: int) -> None:
         self.rows += rows
+        self._tell()
         now = time.monotonic()
         if now - self._last >= self._every:
             self._last = now
             self._report()
+
+    def _tell(self) -> None:
+        if self._log.isEnabledFor(logging.DEBUG):
+            progress = (self.rows, self.total)
+            self._log.debug("extract: %s of %s rows", *progress, extra={"progress": progress})
 
     def _report(self) -> None:
         rate = self.rows / max(self.seconds, 1e-9)

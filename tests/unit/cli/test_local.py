@@ -37,13 +37,21 @@ print(json.dumps({"code": code, "operators": "ferry.render.operators" in sys.mod
 
 
 def run_locally(*args: str) -> tuple[dict, dict]:
-    """`ferry run ... --local` in its own process: (its record line, {code, operators})."""
+    """`ferry run ... --local` in its own process: (its summary, {code, operators})."""
     done = subprocess.run(
         [sys.executable, "-c", RUN_LOCALLY, "run", *args, "--local"],
         capture_output=True, text=True, timeout=120,
     )  # fmt: skip
-    *_, record_line, probe = done.stdout.strip().splitlines()
-    return json.loads(record_line), json.loads(probe)
+    *summary, probe = done.stdout.strip().splitlines()
+    return parse_summary(summary), json.loads(probe)
+
+
+def parse_summary(lines: list[str]) -> dict:
+    """The summary's run id, outcome and rows, as a person reads them."""
+    first = next(line for line in lines if line.startswith("Run "))
+    job_run_id, outcome = first.removeprefix("Run ").rsplit(": ", 1)
+    rows = next(line for line in lines if line.split()[:1] == ["rows"]).split()[1]
+    return {"job_run_id": job_run_id, "outcome": outcome, "rows": int(rows.replace(",", ""))}
 
 
 def test_a_local_run_hashes_with_the_key_and_leaves_the_airflow_operators_alone(

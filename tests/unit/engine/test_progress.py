@@ -34,3 +34,12 @@ def test_an_empty_result_is_all_done(caplog):
     with caplog.at_level(logging.INFO, logger=log.name):
         Progress(log, total=0, every=0.0).add(0)
     assert caplog.messages[0].startswith("extract: 0 of 0 rows (100%)")
+
+
+def test_each_batch_is_a_debug_record_with_rows_and_total_for_a_progress_bar(caplog):
+    log = logging.getLogger("ferry.test.progress")
+    with caplog.at_level(logging.DEBUG, logger=log.name):
+        progress = Progress(log, total=30, every=3600.0)
+        progress.add(10)
+        progress.add(20)
+    assert [r.progress for r in caplog.records] == [(0, 30), (10, 30), (30, 30)]
