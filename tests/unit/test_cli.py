@@ -105,3 +105,17 @@ def test_errors_a_person_can_act_on_are_expected_and_bugs_are_not():
     assert expected(BadRunParams("run param ids: bad"))
     assert expected(FileNotFoundError("no such file"))
     assert not expected(KeyError("a bug"))
+
+
+def test_warnings_reach_stderr_without_verbose_and_info_lines_do_not(tmp_path, monkeypatch, capsys):
+    import logging
+
+    from ferry.cli import cli_logging
+
+    monkeypatch.setenv("FERRY_HOME", str(tmp_path))
+    with cli_logging(verbose=False):
+        logging.getLogger("ferry.checks").info("Export x: 10 rows")
+        logging.getLogger("ferry.checks").warning("Large export x: 10 rows is over 5")
+    err = capsys.readouterr().err
+    assert err == "WARNING: Large export x: 10 rows is over 5\n"
+    assert "Export x: 10 rows" in paths.cli_log().read_text()

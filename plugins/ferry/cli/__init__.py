@@ -4,7 +4,9 @@ Each module in this package adds its commands to the parser with register(subpar
 a command is a function taking the parsed args and returning an exit code.
 
 Output is for people: log lines (Ferry's and Airflow's, which the commands that read a
-connection import) go to ferry.paths.cli_log(), and to stderr as well with --verbose.
+connection import) go to ferry.paths.cli_log(), and to stderr as well with --verbose;
+warnings and errors always reach stderr too (a large export, a failed expectation set to
+warn, webhook rejects), one plain line each.
 Airflow reads the project's home (ferry.paths.airflow_home()), never ~/airflow. An error
 Ferry expects (a definition, an option, the network) is one line and exit code 2.
 """
@@ -28,6 +30,7 @@ WAREHOUSE_MOVED = (
     " warehouse with `python -m ferry_demo` (same options, e.g. --size medium)"
 )
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+PLAIN_FORMAT = "%(levelname)s: %(message)s"
 log = logging.getLogger("ferry.cli")
 
 
@@ -86,6 +89,8 @@ def cli_logging(verbose: bool) -> Iterator[None]:
     for handler in handlers:
         handler.setFormatter(logging.Formatter(LOG_FORMAT))
         handler.setLevel(logging.INFO)
+    if not verbose:
+        handlers.append(_warnings_handler())
     root, ferry = logging.getLogger(), logging.getLogger("ferry")
     before = [(logger, logger.level, logger.propagate) for logger in (root, ferry)]
     # Airflow's logging setup (on its import) replaces the root's handlers, not ferry's
@@ -105,6 +110,14 @@ def cli_logging(verbose: bool) -> Iterator[None]:
             logger.propagate = propagate
         for handler in handlers:
             handler.close()
+
+
+def _warnings_handler() -> logging.Handler:
+    """What a person must see even without --verbose: warnings and errors, plainly."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter(PLAIN_FORMAT))
+    handler.setLevel(logging.WARNING)
+    return handler
 
 
 def _file_handler() -> logging.Handler:
