@@ -8,11 +8,11 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import getpass
+import json
 import logging
 import sys
 
 from ferry import paths, pipeline
-from ferry.cli.progress_bar import extract_bar
 from ferry.cli.run_options import add_run_options
 from ferry.exceptions import ExportRejected, ExportSkipped, Terminal, describe, kind_of
 from ferry.pii_key import read_pii_key
@@ -91,6 +91,8 @@ def run_local(args: argparse.Namespace) -> int:
     except ExportRejected as rejected:
         print(f"error: {rejected}", file=sys.stderr)
         return 2
+    from ferry.cli.progress_bar import extract_bar  # rich: only for a run here
+
     started = dt.datetime.now(dt.UTC)
     done = _Progress()
     try:
@@ -107,7 +109,12 @@ def run_local(args: argparse.Namespace) -> int:
             raise  # not an error Ferry expects: its traceback is the way to find the cause
         print(f"error: {reason}", file=sys.stderr)
         return 1
-    print(summary(record, receipts))
+    if getattr(args, "json", False):  # for scripts: the record's figures, one JSON line
+        print(
+            json.dumps({k: record[k] for k in ("job_run_id", "outcome", "rows", "files", "bytes")})
+        )
+    else:
+        print(summary(record, receipts))
     return 0
 
 

@@ -66,6 +66,9 @@ def _add_run(subparsers) -> None:
     add_run_options(run)
     run.add_argument("--local", action="store_true", help="in this process (no scheduler)")
     run.add_argument(
+        "--json", action="store_true", help="with --local: the run's record as one JSON line"
+    )
+    run.add_argument(
         "more", nargs="*", metavar="EXPORT", help="more exports to start in the same call"
     )
     run.set_defaults(handler=run_command)
@@ -93,7 +96,7 @@ def run_command(args: argparse.Namespace) -> int:
     if args.more:
         print("ferry run: --local runs one export at a time", file=sys.stderr)
         return EXIT_REFUSED
-    from ferry.cli import local  # the steps and the engine: only for --local
+    from ferry.cli import local
 
     return local.run_local(args)
 

@@ -79,3 +79,19 @@ def test_a_local_run_hashes_with_the_key_and_leaves_the_airflow_operators_alone(
         hmac.new(key, e.strip().lower().encode(), hashlib.sha256).hexdigest() for (e,) in emails
     ]
     assert hashed == sorted(expected)
+
+
+def test_json_prints_the_runs_record_as_one_line_for_scripts(warehouse, tmp_path, monkeypatch):
+    monkeypatch.setenv("FERRY_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv(*PII_KEY)
+    done = subprocess.run(
+        [sys.executable, "-m", "ferry", "run", "daily_lead_backup", "--local", "--json",
+         "--ids", "1,2,3", "--from", "2000-01-01", "--to", "2030-12-31"],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    [line] = done.stdout.splitlines()
+    shown = json.loads(line)
+    assert sorted(shown) == ["bytes", "files", "job_run_id", "outcome", "rows"]
+    assert (shown["outcome"], shown["rows"], shown["files"]) == ("success", 3, 1)
+    assert history.get_run(shown["job_run_id"]).rows == 3
