@@ -113,8 +113,11 @@ def filter_rows(rows: list[dict], filters: list[str]) -> list[dict]:
 
 
 def _matches(row: dict, column: str, wanted: str) -> bool:
-    values = [row[column]] if column else list(row.values())
-    return any(wanted in str(value).lower() for value in values if value is not None)
+    """The text matches a value as stored (ISO times) or as the table shows it."""
+    shown = dict(zip(row, _for_people(row), strict=True))
+    columns = [column] if column else list(row)
+    values = [v for c in columns for v in (row[c], shown[c]) if v is not None]
+    return any(wanted in str(value).lower() for value in values)
 
 
 def sort_rows(rows: list[dict], column: str, reverse: bool) -> list[dict]:

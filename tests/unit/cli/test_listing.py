@@ -138,3 +138,14 @@ def test_filter_and_sort_rows_directly():
     assert sort_rows(rows, "rows", reverse=False) == [rows[1], rows[2], rows[0]]
     assert filter_rows(rows, ["rows=7"]) == [rows[2]]
     assert filter_rows(rows, ["A"]) == [rows[1]]  # any column, case-insensitive
+
+
+def test_a_filter_matches_a_time_as_the_table_shows_it_or_as_stored():
+    rows = [
+        {"id": "a", "next_run": "2026-11-25T02:00:00+00:00", "last_run": None},
+        {"id": "b", "next_run": "2026-11-26T02:00:00+00:00", "last_run": None},
+    ]
+
+    assert filter_rows(rows, ["next_run=2026-11-25 02:00"]) == [rows[0]]  # as printed
+    assert filter_rows(rows, ["next_run=2026-11-26T02"]) == [rows[1]]  # as --json gives it
+    assert filter_rows(rows, ["utc"]) == rows
