@@ -27,6 +27,7 @@ import yaml
 from ferry import kickoff, paths
 from ferry.airflow_api import AirflowClient
 from ferry.exceptions import Terminal
+from ferry.pipeline import DELIVERY_POOL, DELIVERY_POOL_ENV
 
 ADMIN_USER = "admin"
 
@@ -108,6 +109,8 @@ def airflow_env(home: Path, port: int) -> dict[str, str]:
         "FERRY_WAREHOUSE": str(paths.warehouse_path()),
         "FERRY_INCLUDE": str(paths.include_dir()),
         "GX_ANALYTICS_ENABLED": "False",
+        # airflow_settings.yaml creates the pool before the scheduler starts
+        DELIVERY_POOL_ENV: os.environ.get(DELIVERY_POOL_ENV, DELIVERY_POOL),
     }
 
 

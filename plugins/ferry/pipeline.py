@@ -23,6 +23,7 @@ import contextlib
 import datetime as dt
 import enum
 import logging
+import os
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import asdict, dataclass, replace
 from typing import Any
@@ -194,9 +195,20 @@ class Step:
     pool: str | None = None
 
 
-# Deliveries share a few slots (airflow_settings.yaml), so a slow or busy target cannot
-# take every worker. The scheduler does not run a task whose pool is missing: create it.
-DELIVERY_POOL = "ferry_delivery"
+# Deliveries can share a few slots, so a slow or busy target cannot take every worker.
+DELIVERY_POOL_ENV = "FERRY_DELIVERY_POOL"
+DELIVERY_POOL = "ferry_delivery"  # the pool airflow_settings.yaml creates for the devserver
+
+
+def delivery_pool() -> str | None:
+    """The pool deliver_* tasks take a slot of: $FERRY_DELIVERY_POOL, else Airflow's default.
+
+    Opt-in, because Airflow's scheduler never runs a task whose pool does not exist: a
+    deployment names the pool once it has created it (the devserver does both).
+    """
+    return os.environ.get(DELIVERY_POOL_ENV) or None
+
+
 REFRESH_WAIT = Wait(poke_interval=dt.timedelta(seconds=30), timeout=dt.timedelta(hours=2))
 
 
@@ -204,7 +216,7 @@ def export_steps(export: ExportSpec) -> tuple[Step, ...]:
     """The steps of one export run, in order: the DAG export__<id>, and a group member."""
     deliveries = tuple(
         Step(f"deliver_{d.label}", Kind.DELIVER, deliver, ("validate",),
-             destination=d.label, pool=DELIVERY_POOL)
+             destination=d.label, pool=delivery_pool())
         for d in export.destinations
     )  # fmt: skip
     return (

@@ -168,9 +168,8 @@ def test_the_ids_param_takes_no_ids_or_a_list_of_text_or_numbers(include, ids):
     assert parse_run_params(ids=ids).ids == tuple(ids or ())
 
 
-def test_every_delivery_takes_a_slot_of_the_delivery_pool_that_the_settings_create(include):
-    from ferry.devserver import convert_settings
-    from ferry.pipeline import DELIVERY_POOL
+def _rendered_tasks(include: Path) -> tuple[list, list]:
+    """(every task of the project's DAGs, the deliver_* ones among them)."""
     from ferry.render.dags import export_dag
     from ferry.render.groups import group_dag
 
@@ -178,10 +177,34 @@ def test_every_delivery_takes_a_slot_of_the_delivery_pool_that_the_settings_crea
     dags = [export_dag(export, project) for export in project.exports.values()]
     dags += [group_dag(group, project) for group in project.groups.values()]
     tasks = [task for dag in dags for task in dag.tasks]
-
     delivers = [task for task in tasks if task.task_id.split(".")[-1].startswith("deliver_")]
     assert len(delivers) >= len(project.exports) + 1  # the group's members deliver too
+    return tasks, delivers
+
+
+def test_every_delivery_takes_a_slot_of_the_pool_named_and_the_settings_create(
+    include, monkeypatch
+):
+    from ferry.devserver import airflow_env, convert_settings
+    from ferry.pipeline import DELIVERY_POOL, DELIVERY_POOL_ENV
+
+    monkeypatch.delenv(DELIVERY_POOL_ENV, raising=False)
+    devserver = airflow_env(include.parent / "airflow", 8080)  # what scripts/start runs with
+    monkeypatch.setenv(DELIVERY_POOL_ENV, devserver[DELIVERY_POOL_ENV])
+    tasks, delivers = _rendered_tasks(include)
+
     assert {task.pool for task in delivers} == {DELIVERY_POOL}
     assert {task.pool for task in tasks if task not in delivers} == {"default_pool"}
     pools = convert_settings(ROOT / "airflow_settings.yaml")["pools"]
     assert pools[DELIVERY_POOL]["slots"] > 0
+
+
+def test_without_a_pool_named_deliveries_stay_in_the_default_pool(include, monkeypatch):
+    """A deployment that has not created the pool must not find its deliveries stuck:
+    the scheduler never runs a task whose pool does not exist."""
+    from ferry.pipeline import DELIVERY_POOL_ENV
+
+    monkeypatch.delenv(DELIVERY_POOL_ENV, raising=False)
+    tasks, _ = _rendered_tasks(include)
+
+    assert {task.pool for task in tasks} == {"default_pool"}
