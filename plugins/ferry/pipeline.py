@@ -172,8 +172,9 @@ class Step:
         kind: How it runs (see Kind).
         call: What it calls; None for a gate.
         upstreams: The task ids it waits for, in the same export (or group).
-        backoff: A failed try is retried with exponential backoff (the number of retries
-            is the export's); False leaves Airflow's defaults.
+        backoff: A failed try is retried with Ferry's exponential backoff (the number of
+            retries is the export's). False only for steps rendered without Ferry's retry
+            defaults (the refresh sensor, a group's gates and summary).
         trigger_rule: all_success, or all_done (runs whatever its upstreams' outcome).
         wait: How a WAIT step waits.
         destination: A DELIVER step's destination label.

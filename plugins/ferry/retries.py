@@ -11,6 +11,7 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TypeVar
+from urllib.parse import urlsplit
 
 T = TypeVar("T")
 
@@ -86,3 +87,9 @@ def describe_error(error: BaseException | None) -> str:
     """An error as 'Type: message', readable even when the message is empty."""
     text = str(error) if error is not None else ""
     return f"{type(error).__name__}: {text}" if text else type(error).__name__
+
+
+def without_credentials(url: str) -> str:
+    """A URL without any user:password@ it might carry, for messages and receipts."""
+    parts = urlsplit(url or "")
+    return parts._replace(netloc=parts.netloc.rpartition("@")[2]).geturl()

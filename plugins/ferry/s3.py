@@ -18,10 +18,9 @@ import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 from ferry.exceptions import Terminal, Transient
-from ferry.retries import describe_error
+from ferry.retries import describe_error, without_credentials
 
 MIB = 1024 * 1024
 MISSING_CODES = frozenset({"NoSuchKey", "404", "NotFound"})  # what S3 answers for no key
@@ -116,12 +115,6 @@ def transfer_config_args(max_concurrency: int = 4) -> dict[str, int]:
         "multipart_threshold": part, "multipart_chunksize": part,
         "max_concurrency": max_concurrency,
     }  # fmt: skip
-
-
-def without_credentials(url: str) -> str:
-    """A URL without any user:password@ it might carry, for messages."""
-    parts = urlsplit(url or "")
-    return parts._replace(netloc=parts.netloc.rpartition("@")[2]).geturl()
 
 
 class Bucket:

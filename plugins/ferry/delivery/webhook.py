@@ -24,7 +24,6 @@ import hashlib
 import hmac
 import logging
 import math
-import urllib.parse
 from pathlib import Path
 from typing import Any
 
@@ -39,7 +38,7 @@ from ferry.delivery.base import (
     manifest_bytes,
 )
 from ferry.manifest import Manifest, StagedFile, sha256_of
-from ferry.retries import describe_error, with_retries
+from ferry.retries import describe_error, with_retries, without_credentials
 from ferry.spec.destinations import WebhookDestination
 
 REJECTS_NAME = "rejects.jsonl"
@@ -197,7 +196,7 @@ class _Poster:
         self.destination = destination
         self.log = log
         self.hook = HttpHook(method="POST", http_conn_id=destination.connection)
-        self.url = _without_credentials(self.hook.url_from_endpoint(destination.endpoint))
+        self.url = without_credentials(self.hook.url_from_endpoint(destination.endpoint))
         self.secret = _signing_secret(destination)
         self.signed = self.secret is not None
         self.key_prefix = f"{context.run.job_run_id}:{destination.label}"
@@ -284,10 +283,3 @@ def _retry_after(value: str | None) -> float | None:
     if when.tzinfo is None:
         when = when.replace(tzinfo=dt.UTC)
     return max(0.0, (when - dt.datetime.now(dt.UTC)).total_seconds())
-
-
-def _without_credentials(url: str) -> str:
-    parts = urllib.parse.urlsplit(url)
-    if "@" not in parts.netloc:
-        return url
-    return urllib.parse.urlunsplit(parts._replace(netloc=parts.netloc.rsplit("@", 1)[1]))

@@ -302,6 +302,8 @@ class _Prefix:
             raise self._failed(what, url, error) from error
 
     def _failed(self, what: str, url: str, error) -> StagingError:
+        from ferry.s3 import S3Refused
+
         endpoint = getattr(getattr(self, "bucket", None), "endpoint", "unknown")
         message = (
             f"staging: {what} {url} (connection '{self.remote.conn_id}', endpoint "
@@ -309,6 +311,6 @@ class _Prefix:
         )
         if error.code == "NoSuchBucket":
             message += f"; the bucket in {ENV} does not exist: create it or change {ENV}"
-        elif not error.retryable:
+        elif isinstance(error, S3Refused):
             message += f"; check the credentials of connection '{self.remote.conn_id}'"
         return StagingError(message, retryable=error.retryable)
