@@ -242,14 +242,23 @@ def counted(warehouse: Path, export_id: str) -> tuple[int, int]:
     return profiles_in_high_value(warehouse), size
 
 
-@pytest.mark.parametrize("kind", ["rows", "bytes"])
-def test_an_export_at_its_maximum_runs_and_one_over_is_skipped(include, warehouse, caplog, kind):
+def exports_around_a_limit(include, warehouse, limit: str, *, at: str, over: str):
+    """Two exports of one segment: `at` with the limit equal to its size, `over` one past.
+
+    Returns (rows, estimated bytes, the size the limit is measured in)."""
     add_export(include, "probe", "high_value_customers", "mailchimp", WITH_EMAIL)
     rows, size = counted(warehouse, "probe")
-    at_limit = rows if kind == "rows" else size
-    for export_id, limit in (("at_max", at_limit), ("one_over", at_limit - 1)):
-        limits = f"limits: {{max_{kind}: {limit}}}\n"
+    at_limit = rows if limit.endswith("rows") else size
+    for export_id, value in ((at, at_limit), (over, at_limit - 1)):
+        limits = f"limits: {{{limit}: {value}}}\n"
         add_export(include, export_id, "high_value_customers", "mailchimp", WITH_EMAIL + limits)
+    return rows, size, at_limit
+
+
+@pytest.mark.parametrize("kind", ["rows", "bytes"])
+def test_an_export_at_its_maximum_runs_and_one_over_is_skipped(include, warehouse, caplog, kind):
+    rows, size, at_limit = exports_around_a_limit(include, warehouse, f"max_{kind}",
+                                                  at="at_max", over="one_over")  # fmt: skip
 
     with caplog.at_level(logging.WARNING):
         assert checks.check_limits(plan_of("at_max"), log=log) == {
@@ -268,12 +277,8 @@ def test_an_export_at_its_maximum_runs_and_one_over_is_skipped(include, warehous
 
 @pytest.mark.parametrize("kind", ["rows", "bytes"])
 def test_an_export_at_its_warning_size_goes_on_without_a_warning(include, warehouse, caplog, kind):
-    add_export(include, "probe", "high_value_customers", "mailchimp", WITH_EMAIL)
-    rows, size = counted(warehouse, "probe")
-    at_limit = rows if kind == "rows" else size
-    for export_id, limit in (("at_warn", at_limit), ("warn_over", at_limit - 1)):
-        limits = f"limits: {{warn_{kind}: {limit}}}\n"
-        add_export(include, export_id, "high_value_customers", "mailchimp", WITH_EMAIL + limits)
+    *_, at_limit = exports_around_a_limit(include, warehouse, f"warn_{kind}",
+                                         at="at_warn", over="warn_over")  # fmt: skip
 
     with caplog.at_level(logging.WARNING):
         checks.check_limits(plan_of("at_warn"), log=log)
