@@ -212,15 +212,18 @@ def test_a_rerun_that_stages_fewer_files_leaves_no_stale_keys(
     assert sorted(p.name for p in folder.iterdir()) == sorted([*names, "manifest.json"])
 
 
+def first_staged_file(client, prefix: str) -> dict:
+    """The first file the run's manifest in the bucket names (name, bytes, sha256)."""
+    body = client.get_object(Bucket=BUCKET, Key=prefix + "manifest.json")["Body"].read()
+    return json.loads(body)["files"][0]
+
+
 def test_a_tampered_or_deleted_object_fails_the_fetch_naming_it(
     staged_on_s3, monkeypatch, tmp_path
 ):
     run = extract("manual__tampered")
     client, prefix = staged_on_s3.client(), run_prefix(run)
-    manifest = json.loads(
-        client.get_object(Bucket=BUCKET, Key=prefix + "manifest.json")["Body"].read()
-    )
-    first = manifest["files"][0]
+    first = first_staged_file(client, prefix)
     client.put_object(Bucket=BUCKET, Key=prefix + first["name"], Body=TAMPERED)
     another_worker(monkeypatch, tmp_path, "worker-4")
 
@@ -251,10 +254,7 @@ def test_an_object_changed_without_changing_its_size_fails_the_fetch(
 ):
     run = extract("manual__same-size")
     client, prefix = staged_on_s3.client(), run_prefix(run)
-    manifest = json.loads(
-        client.get_object(Bucket=BUCKET, Key=prefix + "manifest.json")["Body"].read()
-    )
-    first = manifest["files"][0]
+    first = first_staged_file(client, prefix)
     body = client.get_object(Bucket=BUCKET, Key=prefix + first["name"])["Body"].read()
     changed = bytes([body[0] ^ 0xFF]) + body[1:]  # same size: only sha256 can tell
     client.put_object(Bucket=BUCKET, Key=prefix + first["name"], Body=changed)
