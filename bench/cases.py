@@ -67,7 +67,7 @@ def run_ferry(format_name: str, warehouse: Path, out: Path) -> dict:
 
     logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(message)s")
     plan = bench_plan(format_name, out)
-    manifest = extract(plan, warehouse=warehouse, pii_key=PII_KEY)
+    manifest = extract(plan, source=warehouse, pii_key=PII_KEY)
     return {"rows": manifest.rows, "bytes": manifest.bytes, "files": len(manifest.data_files)}
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from ferry import history, paths
+from ferry import history
 from ferry.exceptions import ExportRejected, ExportSkipped
 from ferry.plan import ExportPlan
 from ferry.spec.models import ExportSpec, SegmentSpec, TargetSpec
@@ -134,9 +134,9 @@ def check_limits(plan: ExportPlan, *, log: logging.Logger, record: bool = True) 
         ExportSkipped: Over a maximum; the reason is logged and, with record, kept in the
             run history. Nothing is written or delivered.
     """
-    from ferry import engine
+    from ferry import engine, sources
 
-    rows, size = engine.count(plan, warehouse=paths.warehouse_path())
+    rows, size = engine.count(plan, source=sources.source_for(plan.connection))
     limits = effective_limits(plan.export, plan.target)
     log.info("Export %s: %s rows, about %s bytes", plan.export.id, f"{rows:,}", f"{size:,}")
     reason = over_maximum(rows, size, limits)

@@ -49,8 +49,12 @@ def plan_for(run: RunInfo) -> ExportPlan:
     project = current_project()
     if run.export_id not in project.exports:
         raise ExportRejected(f"export '{run.export_id}' is not defined or has errors")
+    from ferry import sources  # DuckDB and Arrow: not at DAG parse time
+
     location = staging.run_location(paths.staging_root(), run.export_id, run.safe_run_id)
-    plan = build_plan(project, run.export_id, run, location)
+    table = project.tables[project.table_of(project.exports[run.export_id])]
+    dialect = sources.source_for(table.connection).dialect
+    plan = build_plan(project, run.export_id, run, location, dialect)
     if run.ids:
         check_ids_for_key(run.ids, plan.key, project.tables[plan.table].columns[plan.key].type)
     return plan
@@ -62,9 +66,10 @@ def plan_for(run: RunInfo) -> ExportPlan:
 
 def extract(plan: ExportPlan, *, log: logging.Logger, pii_key: bytes | None) -> dict:
     """Stream the rows into staged, chunked files and a manifest, published for the next steps."""
-    from ferry import engine
+    from ferry import engine, sources
 
-    manifest = engine.extract(plan, warehouse=paths.warehouse_path(), pii_key=pii_key, log=log)
+    source = sources.source_for(plan.connection)
+    manifest = engine.extract(plan, source=source, pii_key=pii_key, log=log)
     staging.publish(plan, manifest, log=log)  # nothing to do when staging is local
     if plan.excluded_pii:
         log.info("PII columns left out (no pii rule given): %s", ", ".join(plan.excluded_pii))

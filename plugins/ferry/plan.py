@@ -16,7 +16,7 @@ from ferry.run_info import RunInfo, naive_utc
 from ferry.spec import models
 from ferry.spec.columns import OutputColumn, output_columns
 from ferry.spec.loader import Project
-from ferry.sql import Sql, compile_condition, compile_rule, quote
+from ferry.sql import DUCKDB, Dialect, Sql, bound, compile_condition, compile_rule, quote
 
 if TYPE_CHECKING:
     from ferry.staging.location import RunLocation
@@ -37,6 +37,11 @@ class ExportPlan:
     columns: tuple[OutputColumn, ...]
     where: Sql
     excluded_pii: tuple[str, ...] = ()
+    connection: str = "ferry_warehouse"  # the Airflow connection the table lives on
+    source_table: str = ""  # the table's name in its source (tables.yaml name:)
+    table_types: dict[str, str] = field(default_factory=dict)  # column -> canonical type
+    tables_read: tuple[str, ...] = ()  # source names where reads, the table's first
+    dialect: Dialect = DUCKDB  # of where
     staging_dir: Path = field(default=Path("."))  # local: staging itself; remote: a cache
     staging_url: str = ""  # the run's remote prefix (ferry.staging); "" when staged locally
 
@@ -54,15 +59,20 @@ class ExportPlan:
         return self.export.file_name
 
 
-def build_plan(project: Project, export_id: str, run: RunInfo, location: RunLocation) -> ExportPlan:
+def build_plan(
+    project: Project, export_id: str, run: RunInfo, location: RunLocation,
+    dialect: Dialect = DUCKDB,
+) -> ExportPlan:  # fmt: skip
     """Resolve an export's table, columns and row filter for one run staged at location.
 
-    location is where the run is staged (ferry.staging.run_location, from FERRY_STAGING).
+    location is where the run is staged (ferry.staging.run_location, from FERRY_STAGING);
+    dialect is the SQL of the table's source (ferry.sources: source_for(...).dialect).
     """
     export = project.exports[export_id]
     table_name = project.table_of(export)
     table = project.tables[table_name]
     columns, excluded = output_columns(export, table)
+    read = [table_name] + _segment_tables(project, export)
     return ExportPlan(
         export=export,
         target=project.targets.get(export.target or ""),
@@ -71,24 +81,38 @@ def build_plan(project: Project, export_id: str, run: RunInfo, location: RunLoca
         table=table_name,
         key=table.key,
         columns=columns,
-        where=row_filter(project, export, run),
+        where=row_filter(project, export, run, dialect),
         excluded_pii=excluded,
+        connection=table.connection,
+        source_table=table.source_name(table_name),
+        table_types={name: column.type for name, column in table.columns.items()},
+        tables_read=tuple(dict.fromkeys(project.tables[t].source_name(t) for t in read)),
+        dialect=dialect,
         staging_dir=location.folder,
         staging_url=location.url,
     )
 
 
-def row_filter(project: Project, export: models.ExportSpec, run: RunInfo) -> Sql:
+def row_filter(
+    project: Project, export: models.ExportSpec, run: RunInfo, dialect: Dialect = DUCKDB
+) -> Sql:
     """Everything that chooses rows: segment, window or on-demand dates, fields, ids."""
     table = project.tables[project.table_of(export)]
-    parts = [_segment_filter(project, export, run)]
-    parts.append(_time_filter(export.filters, run))
-    parts += [compile_condition(c, table.columns, run.now) for c in export.filters.where]
+    parts = [_segment_filter(project, export, run, dialect)]
+    parts.append(_time_filter(export.filters, run, dialect))
+    parts += [compile_condition(c, table.columns, run.now, dialect) for c in export.filters.where]
     if run.ids:
-        key_type = canonical_type(table.columns[table.key].type)
-        placeholders = ", ".join([f"CAST(? AS {key_type})"] * len(run.ids))
-        parts.append(Sql(f"{quote(table.key)} IN ({placeholders})", tuple(run.ids)))
+        ids = bound(canonical_type(table.columns[table.key].type), run.ids, dialect)
+        parts.append(Sql(f"{quote(table.key)} IN ({ids.text})", ids.params))
     return Sql.join(parts)
+
+
+def _segment_tables(project: Project, export: models.ExportSpec) -> list[str]:
+    """The tables a segment's filter reads besides the export's own (contacts_of_accounts)."""
+    segment = _segment_of(project, export)
+    if segment is None or not export.contacts_of_accounts:
+        return []
+    return [project.table_for_segment_type(segment.type)]
 
 
 def _segment_of(project: Project, export: models.ExportSpec) -> models.SegmentSpec | None:
@@ -97,20 +121,24 @@ def _segment_of(project: Project, export: models.ExportSpec) -> models.SegmentSp
     return project.segments[export.source.segment]
 
 
-def _segment_filter(project: Project, export: models.ExportSpec, run: RunInfo) -> Sql:
+def _segment_filter(
+    project: Project, export: models.ExportSpec, run: RunInfo, dialect: Dialect
+) -> Sql:
     segment = _segment_of(project, export)
     if segment is None:
         return Sql("TRUE")
     segment_table = project.table_for_segment_type(segment.type)
-    rule = compile_rule(segment.rules, project.tables[segment_table].columns, run.now)
+    table = project.tables[segment_table]
+    rule = compile_rule(segment.rules, table.columns, run.now, dialect)
     if not export.contacts_of_accounts:
         return rule
-    key = quote(project.tables[segment_table].key)
-    subquery = f"SELECT {key} FROM {quote(segment_table)} WHERE {rule.text}"
+    key = quote(table.key)
+    source = dialect.table(table.source_name(segment_table))
+    subquery = f"SELECT {key} FROM {source} WHERE {rule.text}"
     return Sql(f"{key} IN ({subquery})", rule.params)
 
 
-def _time_filter(filters: models.Filters, run: RunInfo) -> Sql:
+def _time_filter(filters: models.Filters, run: RunInfo, dialect: Dialect) -> Sql:
     """On-demand dates override the window; the run's interval applies otherwise."""
     column = filters.window.column if filters.window else filters.date_column
     if column and (run.date_from or run.date_to):
@@ -120,11 +148,11 @@ def _time_filter(filters: models.Filters, run: RunInfo) -> Sql:
     start, end = naive_utc(run.data_interval_start), naive_utc(run.data_interval_end)
     if filters.window and start and end and start < end:
         parts.append(Sql(f"{quote(column)} >= ? AND {quote(column)} < ?", (start, end)))
-    parts += _calendar_filters(filters)
+    parts += _calendar_filters(filters, dialect)
     return Sql.join(parts)
 
 
-def _calendar_filters(filters: models.Filters) -> list[Sql]:
+def _calendar_filters(filters: models.Filters, dialect: Dialect) -> list[Sql]:
     column = quote(filters.date_column or "")
     parts = []
     if filters.dates:
@@ -136,7 +164,7 @@ def _calendar_filters(filters: models.Filters) -> list[Sql]:
     if filters.hours:
         parts.append(
             Sql(
-                f"hour({column}) >= ? AND hour({column}) < ?",
+                f"{dialect.hour(column)} >= ? AND {dialect.hour(column)} < ?",
                 (filters.hours.start, filters.hours.end),
             )
         )

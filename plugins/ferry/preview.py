@@ -10,11 +10,15 @@ import json
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ferry.checks import Limit, check_eligibility, effective_limits, over_maximum, over_warning
 from ferry.exceptions import ExportRejected
 from ferry.plan import ExportPlan
 from ferry.spec.models import SegmentSource, TargetSpec
+
+if TYPE_CHECKING:
+    from ferry.sources import Source
 
 
 @dataclass
@@ -105,7 +109,7 @@ def _source_text(plan: ExportPlan) -> str:
 
 
 def preview_run(
-    plan: ExportPlan, *, warehouse: Path, pii_key: bytes | None, rows: int = 10
+    plan: ExportPlan, *, source: Source | Path, pii_key: bytes | None, rows: int = 10
 ) -> Preview:
     """Eligibility, row count, files and bytes against the limits, and the first rows."""
     from ferry import engine
@@ -117,12 +121,12 @@ def preview_run(
         check_eligibility(plan, log=quiet)
     except ExportRejected as rejected:
         found.not_eligible = str(rejected)
-    found.rows, found.estimated_bytes = engine.count(plan, warehouse=warehouse)
+    found.rows, found.estimated_bytes = engine.count(plan, source=source)
     found.skip_reason = over_maximum(found.rows, found.estimated_bytes, found.limits)
     found.warnings = over_warning(found.rows, found.estimated_bytes, found.limits)
     try:
         found.sample, found.sample_rows = first_rows_as_written(
-            plan, warehouse=warehouse, pii_key=pii_key, rows=rows
+            plan, source=source, pii_key=pii_key, rows=rows
         )
     except engine.MissingPiiKeyError as missing:
         found.sample_problem = str(missing)
@@ -130,20 +134,22 @@ def preview_run(
 
 
 def first_rows_as_written(
-    plan: ExportPlan, *, warehouse: Path, pii_key: bytes | None, rows: int
+    plan: ExportPlan, *, source: Source | Path, pii_key: bytes | None, rows: int
 ) -> tuple[str, int]:
     """The start of the first file: the writers' own SQL for text formats (so the header,
     quoting and PII are exactly the file's), one JSON object per row for Parquet."""
     from ferry import engine
     from ferry.engine import formats, pii, query
+    from ferry.engine.read import open_reader
 
     if plan.format.type not in formats.TEXT_TYPES:
-        sample = engine.preview(plan, warehouse=warehouse, pii_key=pii_key, limit=rows)
+        sample = engine.preview(plan, source=source, pii_key=pii_key, limit=rows)
         return "\n".join(_json_line(row) for row in sample), len(sample)
     pii.require_key(plan.columns, pii_key)
-    select = query.sliced_query(query.output_select(plan, pii_key), limit=rows)
-    with query.connect(warehouse) as con:
-        lines = [line for (line,) in con.execute(select.text, list(select.params)).fetchall()]
+    with open_reader(plan, source) as reader:
+        select = query.output_select(plan, pii_key, reader.relation)
+        table = reader.rows(query.sliced_query(select, limit=rows), limit=rows).read_all()
+    lines = table.column(0).to_pylist()
     body = "".join(lines)
     if plan.format.type == "json" and body:
         body = body[len(formats.JSON_SEPARATOR) :]  # the writer skips it before a file's first row

@@ -1,4 +1,4 @@
-"""Compile filters and segment rules to parameterised SQL (DuckDB dialect).
+"""Compile filters and segment rules to parameterised SQL, in the dialect of the source.
 
 Column names come from tables.yaml (allow-listed identifiers, checked when definitions load)
 and are quoted; every value is a bound parameter, cast to the column's declared type, whose
@@ -12,6 +12,10 @@ Semantics users rely on:
   regex is a partial match, case-sensitive unless the pattern says (?i).
 - within_last_days N matches [now - N days, now], now being the run's reference time
   (RunInfo.now), so a rerun of a run chooses the same rows.
+- regex runs in the source's engine: RE2 on DuckDB and files, POSIX ARE on Postgres; the
+  loader accepts only patterns RE2 accepts, and simple patterns mean the same in both.
+
+Every dialect writes `?` for a bound value; a source turns them into its own placeholders.
 """
 
 from __future__ import annotations
@@ -51,6 +55,52 @@ def quote(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
+def quote_table(name: str) -> str:
+    """A table name, schema-qualified or not ("crm.contact"), as quoted identifiers."""
+    return ".".join(quote(part) for part in name.split("."))
+
+
+# DuckDB type names Postgres spells differently (or lacks: it has no unsigned integers).
+_POSTGRES_TYPES = {
+    "TINYINT": "SMALLINT", "UTINYINT": "SMALLINT", "USMALLINT": "INTEGER",
+    "UINTEGER": "BIGINT", "UBIGINT": "NUMERIC(20,0)", "HUGEINT": "NUMERIC(39,0)",
+    "FLOAT": "REAL", "DOUBLE": "DOUBLE PRECISION", "BLOB": "BYTEA",
+}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Dialect:
+    """What differs between the SQL of the sources Ferry reads; the rest is standard SQL."""
+
+    name: str
+
+    def type_name(self, canonical: str) -> str:
+        """A canonical (DuckDB) column type as this dialect spells it."""
+        if self.name == "postgres":
+            return _POSTGRES_TYPES.get(canonical, canonical)
+        return canonical
+
+    def table(self, name: str) -> str:
+        """tables.yaml's name of a table as FROM text: a files source names its views by
+        the whole path (`"orders/*.parquet"`), databases by dotted parts."""
+        return quote(name) if self.name == "files" else quote_table(name)
+
+    def regex(self, text: str, pattern: str) -> str:
+        if self.name == "postgres":
+            return f"({text} ~ {pattern})"
+        return f"regexp_matches({text}, {pattern})"
+
+    def hour(self, column: str) -> str:
+        if self.name == "postgres":
+            return f"CAST(EXTRACT(HOUR FROM {column}) AS INTEGER)"
+        return f"hour({column})"
+
+
+DUCKDB = Dialect("duckdb")
+FILES = Dialect("files")  # DuckDB's SQL over views of files
+POSTGRES = Dialect("postgres")
+
+
 def _column_scale(column_type: str) -> int | None:
     """Decimal places an exact numeric column keeps (0 for integers); None for other types."""
     if integer_range(column_type):
@@ -79,35 +129,38 @@ def value_type(column_type: str, value: object) -> str:
     return f"DECIMAL(38,{min(-exponent, MAX_DECIMAL_SCALE)})"
 
 
-def _bound(column_type: str, values: list | tuple) -> Sql:
+def bound(column_type: str, values: list | tuple, dialect: Dialect = DUCKDB) -> Sql:
     """Placeholders for values, each cast to the type it is compared as."""
-    text = ", ".join(f"CAST(? AS {value_type(column_type, value)})" for value in values)
+    types = [dialect.type_name(value_type(column_type, value)) for value in values]
+    text = ", ".join(f"CAST(? AS {name})" for name in types)
     return Sql(text, tuple(values))
 
 
-def compile_condition(condition: models.Condition, columns: dict, now: dt.datetime) -> Sql:
+def compile_condition(
+    condition: models.Condition, columns: dict, now: dt.datetime, dialect: Dialect = DUCKDB
+) -> Sql:
     """One {field, op, value} as SQL; column types come from tables.yaml."""
     column, column_type = quote(condition.field), columns[condition.field].type
     op, value = condition.op, condition.value
     if op in _COMPARISONS:
-        bound = _bound(column_type, [value])
-        return Sql(f"{column} {_COMPARISONS[op]} {bound.text}", bound.params)
+        one = bound(column_type, [value], dialect)
+        return Sql(f"{column} {_COMPARISONS[op]} {one.text}", one.params)
     if op in ("in", "not_in"):
-        bound = _bound(column_type, value)
-        text = f"{column} IN ({bound.text})"
+        many = bound(column_type, value, dialect)
+        text = f"{column} IN ({many.text})"
         if op == "not_in":
             text = f"{column} IS NULL OR NOT ({text})"
-        return Sql(text, bound.params)
+        return Sql(text, many.params)
     if op == "between":
-        low, high = _bound(column_type, value[:1]), _bound(column_type, value[1:])
+        low, high = bound(column_type, value[:1], dialect), bound(column_type, value[1:], dialect)
         return Sql(f"{column} BETWEEN {low.text} AND {high.text}", low.params + high.params)
-    return _compile_text_or_null(op, column, value, now)
+    return _compile_text_or_null(op, column, value, now, dialect)
 
 
 _COMPARISONS = {"eq": "=", "ne": "IS DISTINCT FROM", "gt": ">", "gte": ">=", "lt": "<", "lte": "<="}
 
 
-def _compile_text_or_null(op: str, column: str, value, now: dt.datetime) -> Sql:
+def _compile_text_or_null(op: str, column: str, value, now: dt.datetime, dialect: Dialect) -> Sql:
     text_column = f"CAST({column} AS VARCHAR)"
     text_value = "CAST(? AS VARCHAR)"
     if op == "is_null":
@@ -119,19 +172,19 @@ def _compile_text_or_null(op: str, column: str, value, now: dt.datetime) -> Sql:
     if op == "starts_with":
         return Sql(f"starts_with(lower({text_column}), lower({text_value}))", (str(value),))
     if op == "regex":
-        return Sql(f"regexp_matches({text_column}, {text_value})", (str(value),))
+        return Sql(dialect.regex(text_column, text_value), (str(value),))
     if op == "within_last_days":
         since = now - dt.timedelta(days=value)
         return Sql(f"{column} BETWEEN CAST(? AS TIMESTAMP) AND CAST(? AS TIMESTAMP)", (since, now))
     raise ValueError(f"operator {op} has no SQL form")
 
 
-def compile_rule(rule, columns: dict, now: dt.datetime) -> Sql:
+def compile_rule(rule, columns: dict, now: dt.datetime, dialect: Dialect = DUCKDB) -> Sql:
     """A segment's nested all / any / not rules as one WHERE expression."""
     if isinstance(rule, models.Condition):
-        return compile_condition(rule, columns, now)
+        return compile_condition(rule, columns, now, dialect)
     if isinstance(rule, models.NotOf):
-        inner = compile_rule(rule.not_, columns, now)
+        inner = compile_rule(rule.not_, columns, now, dialect)
         return Sql(f"NOT coalesce(({inner.text}), FALSE)", inner.params)
     children, operator = (rule.all, "AND") if isinstance(rule, models.AllOf) else (rule.any, "OR")
-    return Sql.join([compile_rule(child, columns, now) for child in children], operator)
+    return Sql.join([compile_rule(child, columns, now, dialect) for child in children], operator)

@@ -161,14 +161,14 @@ def test_a_second_refresh_is_refused_while_one_runs(private_warehouse, project):
 READER = """
 import json, sys, time
 from pathlib import Path
-from ferry.engine import query
+from ferry.sources.duckdb_file import open_duckdb
 
 warehouse, stop = Path(sys.argv[1]), Path(sys.argv[2])
 counts, errors = [], []
 print("ready", flush=True)
 while not stop.exists():
     try:
-        with query.connect(warehouse) as con:
+        with open_duckdb(warehouse) as con:
             counts.append(con.execute("SELECT count(*) FROM lead").fetchone()[0])
     except Exception as error:
         errors.append(repr(error))

@@ -119,7 +119,7 @@ def test_contacts_of_accounts_exports_the_contacts_of_the_segments_accounts(incl
     }
     contacts = query(warehouse, "SELECT contact_id, account_id FROM contact")
     expected = sorted(str(cid) for cid, account_id in contacts if account_id in accounts)
-    rows = engine.preview(plan, warehouse=warehouse, pii_key=None, limit=len(contacts))
+    rows = engine.preview(plan, source=warehouse, pii_key=None, limit=len(contacts))
     assert 0 < len(expected) < len(contacts)
     assert sorted(row["contact_id"] for row in rows) == expected
     assert all(int(row["account_id"]) in accounts for row in rows)
@@ -238,7 +238,7 @@ def test_an_export_exactly_at_a_warning_size_is_not_over_it():
 
 def counted(warehouse: Path, export_id: str) -> tuple[int, int]:
     """The rows (from the warehouse, in Python) and the bytes check_limits estimates."""
-    _, size = engine.count(plan_of(export_id), warehouse=warehouse)
+    _, size = engine.count(plan_of(export_id), source=warehouse)
     return profiles_in_high_value(warehouse), size
 
 

@@ -68,11 +68,11 @@ def test_network_errors_and_server_errors_are_transient(error):
 
 
 def test_a_missing_warehouse_or_manifest_is_terminal(tmp_path: Path):
-    from ferry.engine import query
     from ferry.manifest import read_manifest
+    from ferry.sources import DuckDbSource
 
     for missing in (
-        lambda: query.connect(tmp_path / "none.duckdb"),
+        lambda: DuckDbSource(tmp_path / "none.duckdb", "ferry_warehouse").snapshot().__enter__(),
         lambda: read_manifest(tmp_path),
     ):
         with pytest.raises(FileNotFoundError) as raised:

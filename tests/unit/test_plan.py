@@ -49,7 +49,7 @@ def test_email_domain_is_derived_from_the_email(tmp_path, warehouse):
     project = load_project(include)
     run = RunInfo("domains", "r1", data_interval_end=dt.datetime(2026, 11, 24))
     plan = _plan(project, run, tmp_path / "staging")
-    manifest = extract(plan, warehouse=warehouse, pii_key=None)
+    manifest = extract(plan, source=warehouse, pii_key=None)
     delivered = (plan.staging_dir / manifest.data_files[0].name).read_text().splitlines()
     with duckdb.connect(str(warehouse), read_only=True) as con:
         emails = con.execute("SELECT lead_id, email FROM lead ORDER BY lead_id").fetchall()
@@ -88,7 +88,7 @@ def test_a_hostile_run_id_stages_inside_its_export_and_spares_the_others(
 
     run = RunInfo("states", run_id)
     plan = build_plan(project, "states", run, run_location(str(root), "states", run.safe_run_id))
-    manifest = extract(plan, warehouse=warehouse, pii_key=None)
+    manifest = extract(plan, source=warehouse, pii_key=None)
 
     assert plan.staging_dir.parent == root / "states"
     assert (plan.staging_dir / manifest.data_files[0].name).is_file()
@@ -102,7 +102,7 @@ def test_run_ids_the_old_sanitiser_folded_together_get_separate_folders(tmp_path
         _plan(project, RunInfo("states", run_id), tmp_path / "staging")
         for run_id in (first_id, first_id + "~", first_id.replace(":", "_"))
     ]
-    manifests = [extract(plan, warehouse=warehouse, pii_key=None) for plan in plans]
+    manifests = [extract(plan, source=warehouse, pii_key=None) for plan in plans]
 
     assert len({plan.staging_dir for plan in plans}) == 3
     assert len({manifest.job_run_id for manifest in manifests}) == 3
@@ -141,7 +141,7 @@ def test_a_group_member_and_the_exports_own_run_keep_apart(tmp_path, warehouse, 
     run_id = "scheduled__2026-12-01T03:00:00+00:00"
     own, member = RunInfo("states", run_id), RunInfo("states", run_id, group_id="nightly")
     plans = [_plan(project, run, tmp_path / "staging") for run in (own, member)]
-    manifests = [extract(plan, warehouse=warehouse, pii_key=None) for plan in plans]
+    manifests = [extract(plan, source=warehouse, pii_key=None) for plan in plans]
     for run, outcome in ((own, "success"), (member, "failed")):
         now = dt.datetime.now(dt.UTC)
         history.record_run(

@@ -59,7 +59,7 @@ def test_preview_shows_counts_limits_and_the_first_rows_exactly_as_written(
     assert "warning at 500,000 rows (target Mailchimp))" in out
     assert "  outcome:   would run" in out
     plan = plan_of("previewed")
-    engine.extract(plan, warehouse=warehouse, pii_key=b"k3y", log=log)
+    engine.extract(plan, source=warehouse, pii_key=b"k3y", log=log)
     written = (plan.staging_dir / "previewed_00001.csv").read_text(encoding="utf-8")
     first_lines = "".join(written.splitlines(keepends=True)[:5])
     assert first_lines.startswith('contact_id,Email,"First, name",job_title\n')

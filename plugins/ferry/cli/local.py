@@ -12,7 +12,7 @@ import json
 import logging
 import sys
 
-from ferry import paths, pipeline
+from ferry import pipeline, sources
 from ferry.cli.run_options import add_run_options
 from ferry.exceptions import ExportRejected, ExportSkipped, Terminal, describe, kind_of
 from ferry.pii_key import read_pii_key
@@ -67,7 +67,8 @@ def run_preview(args: argparse.Namespace) -> int:
     try:
         plan = pipeline.plan_for(local_run_info(args, "preview"))
         key = read_pii_key() if _needs_key(plan) else None
-        outcome = preview_run(plan, warehouse=paths.warehouse_path(), pii_key=key, rows=args.rows)
+        source = sources.source_for(plan.connection)
+        outcome = preview_run(plan, source=source, pii_key=key, rows=args.rows)
     except Terminal as error:  # an undefined export, a bad option, no warehouse
         print(f"error: {describe(error)}", file=sys.stderr)
         return 2

@@ -1,4 +1,4 @@
-"""extract, count and preview: the warehouse read once, written as chunked staged files.
+"""extract: the export's source read once, in one snapshot, written as chunked staged files.
 
 DuckDB renders rows in a reader thread while the calling thread compresses and writes,
 so on two cores the query and the codec run side by side (both release the GIL).
@@ -14,14 +14,19 @@ import shutil
 import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pyarrow as pa
 
 from ferry.engine import pii, query
 from ferry.engine.progress import Progress
+from ferry.engine.read import open_reader
 from ferry.engine.writers import Chunker
 from ferry.manifest import MANIFEST_NAME, Manifest, StagedFile, sha256_of
 from ferry.plan import ExportPlan
+
+if TYPE_CHECKING:
+    from ferry.sources import Source
 
 LOG = logging.getLogger("ferry.engine")
 PREFETCH = 4  # batches read ahead, about one key slice: DuckDB sorts the next meanwhile
@@ -29,15 +34,16 @@ _DONE = object()
 
 
 def extract(
-    plan: ExportPlan, *, warehouse: Path, pii_key: bytes | None, log: logging.Logger | None = None
-) -> Manifest:
+    plan: ExportPlan, *, source: Source | Path, pii_key: bytes | None,
+    log: logging.Logger | None = None,
+) -> Manifest:  # fmt: skip
     """Write the export's files and manifest.json (last, the commit marker) to staging.
 
     Whatever an earlier try left in plan.staging_dir is removed first: a rerun replaces.
 
     Args:
         plan: The run's plan; files go to plan.staging_dir.
-        warehouse: The DuckDB file to read (opened read-only).
+        source: Where the table lives (ferry.sources), or the path of a DuckDB file.
         pii_key: The secret for hash and tokenize (the ferry_pii connection's password).
         log: Where progress and the summary go; the ferry.engine logger by default.
 
@@ -50,15 +56,15 @@ def extract(
     log = log or LOG
     pii.require_key(plan.columns, pii_key)
     folder = _fresh_folder(Path(plan.staging_dir))
-    select = query.output_select(plan, pii_key)
-    with query.connect(warehouse) as con:
-        found = query.stats(con, plan)
-        schema = query.result_schema(con, select)
-    log.info("extract %s: %s rows of %s into %s", plan.run.job_run_id, f"{found.rows:,}",
-             plan.table, folder)  # fmt: skip
-    progress = Progress(log, found.rows)
-    batches = query.read_batches(warehouse, select, query.key_slices(found))
-    files = _write_files(plan, _prefetched(batches), schema, progress)
+    with open_reader(plan, source) as reader:
+        select = query.output_select(plan, pii_key, reader.relation)
+        found = reader.stats()
+        schema = query.result_schema(reader, select)
+        log.info("extract %s: %s rows of %s into %s", plan.run.job_run_id, f"{found.rows:,}",
+                 plan.table, folder)  # fmt: skip
+        progress = Progress(log, found.rows)
+        batches = query.read_batches(reader, select, query.key_slices(found))
+        files = _write_files(plan, _prefetched(batches), schema, progress)
     if not found.rows:
         log.info("extract %s: the result is empty; wrote one empty file", plan.run.job_run_id)
     manifest = _manifest(plan, files + _sidecars(plan, folder))

@@ -1,10 +1,11 @@
-"""Reading the warehouse: read-only DuckDB connections, queries built from the plan.
+"""The worker's queries, built from the plan, and the key-ordered read of a whole export.
 
 Rows leave in key order. Sorting a whole large result would hold it in memory (or spill),
 so an integer key's range is cut into slices of about SLICE_ROWS rows, each read with its
 own small ORDER BY; DuckDB skips the row groups outside a slice by their min/max, so a
-table stored roughly in key order is read once overall. Memory is bounded by
-MEMORY_LIMIT and by evicting DuckDB's block cache between slices.
+table stored roughly in key order is read once overall (a Postgres source gets the slice
+pushed down and reads it by its primary key's index). Memory is bounded by DuckDB's
+memory limit and by evicting its block cache between slices (ferry.engine.read).
 
 Most tables are stored in key order already (rows arrive with rising ids), and sorting
 then costs a sixth of an export's time for nothing. So a slice is first read as stored
@@ -15,59 +16,20 @@ after it. The bytes written are the same either way.
 
 from __future__ import annotations
 
-import contextlib
 import math
-import os
-import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 
-import duckdb
 import pyarrow as pa
 
-from ferry.engine import formats, hmac_native, pii
-from ferry.exceptions import Terminal
+from ferry.engine import formats, pii
 from ferry.plan import ExportPlan
 from ferry.sql import Sql, quote
 
-MEMORY_LIMIT = "256MB"
-THREADS = 2
 SLICE_ROWS = 200_000
 BATCH_ROWS = 65_536
-EVICT_LIMIT = "16MB"
 STORED_ORDER_MAX_BYTES = 64 << 20  # what one slice read as stored may hold before sorting
 KEY_ALIAS = "__ferry_key"
-
-
-class WarehouseMissing(FileNotFoundError, Terminal):
-    """The warehouse file is not there: a setup problem another try cannot fix."""
-
-
-def connect(warehouse: Path, memory_limit: str = MEMORY_LIMIT) -> duckdb.DuckDBPyConnection:
-    """A read-only connection with bounded memory, so exports never grow with the data.
-
-    The session is in UTC: DuckDB's default is the machine's zone, which would shift a
-    naive UTC bound compared with a TIMESTAMPTZ column, the day and hour of one, and the
-    zone Parquet files carry.
-    """
-    if not Path(warehouse).exists():
-        raise WarehouseMissing(
-            f"warehouse {warehouse} does not exist: set FERRY_WAREHOUSE to your DuckDB file "
-            "(or build the demo's: `python -m ferry_demo`)"
-        )
-    config = {"memory_limit": memory_limit, "threads": THREADS, "temp_directory": _spill_dir()}
-    con = duckdb.connect(str(warehouse), read_only=True, config=config)
-    con.execute("SET TimeZone = 'UTC'")  # not in config: ICU, which it needs, loads later
-    if hmac_native.available():
-        hmac_native.register(con)
-    return con
-
-
-def _spill_dir() -> str:
-    """Where a sort larger than the memory limit spills: beside a read-only warehouse is
-    often not writable, and processes must not share DuckDB's temp file names."""
-    return str(Path(tempfile.gettempdir()) / f"ferry-duckdb-{os.getpid()}")
 
 
 @dataclass(frozen=True)
@@ -77,33 +39,37 @@ class Stats:
     high: object = None
 
 
-def stats(con: duckdb.DuckDBPyConnection, plan: ExportPlan) -> Stats:
-    """Row count and key bounds of the export's rows, in one scan."""
-    key = quote(plan.key)
-    text = (
-        f"SELECT count(*), min({key}), max({key}) FROM {quote(plan.table)} WHERE {plan.where.text}"
-    )
-    rows, low, high = con.sql(text, params=list(plan.where.params)).fetchall()[0]
-    return Stats(rows, low, high)
+@dataclass(frozen=True)
+class Relation:
+    """What the worker's SELECT reads: FROM text, and the WHERE still to apply there."""
+
+    text: str
+    where: Sql
 
 
-def typed_select(plan: ExportPlan, pii_key: bytes | None) -> Sql:
+def in_place(plan: ExportPlan) -> Relation:
+    """The plan's table read where it is (a DuckDB file), its row filter applied there."""
+    return Relation(plan.dialect.table(plan.source_table), plan.where)
+
+
+def typed_select(plan: ExportPlan, pii_key: bytes | None, relation: Relation | None = None) -> Sql:
     """The export's columns, PII applied, aliased c0..cn, plus the key for ordering."""
+    relation = relation or in_place(plan)
     parts = [pii.pii_sql(column, pii_key) for column in plan.columns]
     items = [f"{part.text} AS {quote(f'c{i}')}" for i, part in enumerate(parts)]
     items.append(f"{quote(plan.key)} AS {quote(KEY_ALIAS)}")
     params = tuple(param for part in parts for param in part.params)
-    text = f"SELECT {', '.join(items)} FROM {quote(plan.table)} WHERE ({plan.where.text})"
-    return Sql(text, params + tuple(plan.where.params))
+    text = f"SELECT {', '.join(items)} FROM {relation.text} WHERE ({relation.where.text})"
+    return Sql(text, params + tuple(relation.where.params))
 
 
 def output_types(plan: ExportPlan) -> list[str]:
     return [pii.output_type(column) for column in plan.columns]
 
 
-def output_select(plan: ExportPlan, pii_key: bytes | None) -> Sql:
+def output_select(plan: ExportPlan, pii_key: bytes | None, relation: Relation | None = None) -> Sql:
     """What the writers read: one line column for text formats, typed columns for parquet."""
-    inner = typed_select(plan, pii_key)
+    inner = typed_select(plan, pii_key, relation)
     fields = formats.fields_of(plan.columns, output_types(plan))
     source, key = inner.text, quote(KEY_ALIAS)
     fmt = plan.format
@@ -156,31 +122,29 @@ def sliced_query(
 
 
 def read_batches(
-    warehouse: Path, select: Sql, slices: list[tuple], batch_rows: int | None = None
+    reader, select: Sql, slices: list[tuple], batch_rows: int | None = None
 ) -> Iterator[pa.RecordBatch]:
     """Arrow batches of every slice in key order, streamed by DuckDB.
 
-    DuckDB keeps the table blocks it read cached up to its memory limit, so memory would
-    grow with the table; lowering the limit between slices evicts them.
+    Args:
+        reader: The run's read (ferry.engine.read.Reader).
     """
     batch_rows = batch_rows or BATCH_ROWS
     stored_in_order = True  # until a slice shows otherwise
-    with connect(warehouse) as con:
-        for bounds in slices:
-            batches = _as_stored(con, select, bounds, batch_rows) if stored_in_order else None
-            stored_in_order = batches is not None
-            if batches is None:
-                query = sliced_query(select, bounds)
-                batches = con.sql(query.text, params=list(query.params)).to_arrow_reader(batch_rows)
-            yield from batches
-            _evict_cache(con)
+    for bounds in slices:
+        batches = _as_stored(reader, select, bounds, batch_rows) if stored_in_order else None
+        stored_in_order = batches is not None
+        if batches is None:
+            batches = reader.rows(sliced_query(select, bounds), bounds, batch_rows=batch_rows)
+        yield from batches
+        reader.evict()
 
 
-def _as_stored(con, select: Sql, bounds: tuple, batch_rows: int) -> list[pa.RecordBatch] | None:
+def _as_stored(reader, select: Sql, bounds: tuple, batch_rows: int) -> list[pa.RecordBatch] | None:
     """The slice's batches read without sorting, or None when its keys are out of order."""
     query = sliced_query(select, bounds, ordered=False)
     batches, held, last = [], 0, None
-    for batch in con.sql(query.text, params=list(query.params)).to_arrow_reader(batch_rows):
+    for batch in reader.rows(query, bounds, batch_rows=batch_rows):
         key_column = batch.column(batch.num_columns - 1)
         keys = key_column.to_numpy(zero_copy_only=False)
         held += batch.nbytes
@@ -198,14 +162,6 @@ def _rising(keys) -> bool:
     return bool((keys[1:] >= keys[:-1]).all())
 
 
-def _evict_cache(con: duckdb.DuckDBPyConnection) -> None:
-    """Best effort: DuckDB refuses a lower limit while more memory than that is pinned."""
-    with contextlib.suppress(duckdb.Error):
-        con.execute(f"SET memory_limit = '{EVICT_LIMIT}'")
-    con.execute(f"SET memory_limit = '{MEMORY_LIMIT}'")
-
-
-def result_schema(con: duckdb.DuckDBPyConnection, select: Sql) -> pa.Schema:
+def result_schema(reader, select: Sql) -> pa.Schema:
     """The output schema, known even when no row matches."""
-    query = sliced_query(select, limit=0)
-    return con.sql(query.text, params=list(query.params)).to_arrow_table().schema
+    return reader.rows(sliced_query(select, limit=0), limit=0).read_all().schema

@@ -6,6 +6,7 @@ import io
 import json
 from decimal import Decimal
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -13,16 +14,20 @@ from isal import isal_zlib
 
 from ferry.arrow_values import safe_batch
 from ferry.engine import formats, pii, query
+from ferry.engine.read import Reader, open_reader
 from ferry.engine.sinks import GZIP_LEVEL
 from ferry.engine.writers import PARQUET_CODECS, line_bytes
 from ferry.plan import ExportPlan
 from ferry.sql import Sql, quote
 
+if TYPE_CHECKING:
+    from ferry.sources import Source
+
 SAMPLE_ROWS = 2_000
 _WIDTH_KEY = b"width-estimate-only"  # hash widths do not depend on the key
 
 
-def count(plan: ExportPlan, *, warehouse: Path) -> tuple[int, int]:
+def count(plan: ExportPlan, *, source: Source | Path) -> tuple[int, int]:
     """Rows the export would write, and its output bytes estimated from a sample.
 
     The sample is the first SAMPLE_ROWS rows in key order, rendered and compressed exactly
@@ -30,25 +35,25 @@ def count(plan: ExportPlan, *, warehouse: Path) -> tuple[int, int]:
 
     Args:
         plan: The run's plan.
-        warehouse: The DuckDB file to read (opened read-only).
+        source: Where the table lives (ferry.sources), or the path of a DuckDB file.
 
     Returns:
         (rows, estimated bytes of all data files).
     """
-    select = query.output_select(plan, _WIDTH_KEY)
-    with query.connect(warehouse) as con:
-        found = query.stats(con, plan)
+    with open_reader(plan, source) as reader:
+        select = query.output_select(plan, _WIDTH_KEY, reader.relation)
+        found = reader.stats()
         if not found.rows:
             return 0, 0
-        sample = _first_rows(con, select, found, SAMPLE_ROWS)
+        sample = _first_rows(reader, select, found, SAMPLE_ROWS)
     per_row = _encoded_size(plan, sample) / max(1, sample.num_rows)
     return found.rows, int(per_row * found.rows)
 
 
-def _first_rows(con, select: Sql, found: query.Stats, limit: int) -> pa.Table:
+def _first_rows(reader: Reader, select: Sql, found: query.Stats, limit: int) -> pa.Table:
     bounds = query.key_slices(found)[0]
     sliced = query.sliced_query(select, bounds, limit=limit)
-    return con.sql(sliced.text, params=list(sliced.params)).to_arrow_table()
+    return reader.rows(sliced, bounds, limit).read_all()
 
 
 def _encoded_size(plan: ExportPlan, sample: pa.Table) -> int:
@@ -65,7 +70,7 @@ def _encoded_size(plan: ExportPlan, sample: pa.Table) -> int:
 
 
 def preview(
-    plan: ExportPlan, *, warehouse: Path, pii_key: bytes | None, limit: int = 10
+    plan: ExportPlan, *, source: Source | Path, pii_key: bytes | None, limit: int = 10
 ) -> list[dict]:
     """The first rows as the files will hold them: PII applied, renamed, formatted.
 
@@ -74,7 +79,7 @@ def preview(
 
     Args:
         plan: The run's plan.
-        warehouse: The DuckDB file to read (opened read-only).
+        source: Where the table lives (ferry.sources), or the path of a DuckDB file.
         pii_key: The secret for hash and tokenize.
         limit: How many rows, from the start in key order.
 
@@ -85,20 +90,19 @@ def preview(
         MissingPiiKeyError: a column is hashed or tokenized and pii_key is None.
     """
     pii.require_key(plan.columns, pii_key)
-    select = _preview_select(plan, pii_key)
-    with query.connect(warehouse) as con:
-        sliced = query.sliced_query(select, limit=limit)
-        table = con.sql(sliced.text, params=list(sliced.params)).to_arrow_table()
+    with open_reader(plan, source) as reader:
+        sliced = query.sliced_query(_preview_select(plan, pii_key, reader.relation), limit=limit)
+        table = reader.rows(sliced, limit=limit).read_all()
     if plan.format.type in ("json", "jsonl"):
         return [_decoded(line) for line in table.column(0).to_pylist()]
     return [row for batch in table.to_batches() for row in safe_batch(batch).to_pylist()]
 
 
-def _preview_select(plan: ExportPlan, pii_key: bytes | None) -> Sql:
+def _preview_select(plan: ExportPlan, pii_key: bytes | None, relation: query.Relation) -> Sql:
     """Typed columns for parquet, one JSON object per row for JSON, texts for CSV/TSV."""
     if plan.format.type == "parquet":
-        return query.output_select(plan, pii_key)
-    inner = query.typed_select(plan, pii_key)
+        return query.output_select(plan, pii_key, relation)
+    inner = query.typed_select(plan, pii_key, relation)
     fields = formats.fields_of(plan.columns, query.output_types(plan))
     if plan.format.type in ("json", "jsonl"):
         items = f"{formats.json_object(fields)} AS line"

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any
 
 from pydantic import AfterValidator, Field, field_validator, model_validator
 
 from ferry.column_types import TEMPORAL_TYPES, base_type, canonical_type
-from ferry.spec.base import MAX_ROWS, ByteSize, Identifier, SegmentType, Spec
+from ferry.spec.base import MAX_ROWS, ByteSize, ConnectionId, Identifier, SegmentType, Spec
 from ferry.spec.names import column_name_problem, located_error, refuse_duplicates
 
 
@@ -32,8 +33,26 @@ class ColumnSpec(Spec):
     pii: bool = False
 
 
+DEFAULT_CONNECTION = "ferry_warehouse"  # the embedded demo DuckDB file unless defined
+SOURCE_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.*?\[\]/-]{0,254}")
+
+
+def source_name(name: str) -> str:
+    """A table's name in its source: `schema.table` in a database, or a glob of files
+    relative to the files connection's folder (`orders/*.parquet`); never a path out of it."""
+    parts = name.split("/")
+    if not SOURCE_NAME.fullmatch(name) or ".." in parts or "" in parts:
+        raise ValueError(
+            f"{name!r} is not a table name: use schema.table (letters, digits, _), or for a "
+            "files connection a relative path or glob such as orders/*.parquet"
+        )
+    return name
+
+
 class TableSpec(Spec):
     description: str = ""
+    connection: ConnectionId = DEFAULT_CONNECTION
+    name: Annotated[str, AfterValidator(source_name)] | None = None
     key: str
     segment_type: SegmentType | None = None
     timestamp: str | None = None
@@ -62,6 +81,10 @@ class TableSpec(Spec):
                 message = f"'{self.timestamp}' is not a DATE or TIMESTAMP column of the table"
                 raise located_error(("timestamp",), message, self.timestamp)
         return self
+
+    def source_name(self, table_id: str) -> str:
+        """The name to read in the source: `name:`, else the entry's id."""
+        return self.name or table_id
 
 
 class TablesFile(Spec):

@@ -182,6 +182,8 @@ DESCRIPTIONS: dict[str, dict[str, str]] = {
     "TablesFile": {"tables": "Warehouse tables by name."},
     "TableSpec": {
         "description": "What the table holds.",
+        "connection": "Airflow connection the table lives on (duckdb, postgres or fs).",
+        "name": "The table's name in its source: schema.table, or a file glob for fs.",
         "key": "Column that identifies a row.",
         "segment_type": "Segment type whose rules read this table.",
         "timestamp": "DATE or TIMESTAMP column of a row's time.",

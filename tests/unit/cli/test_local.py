@@ -21,8 +21,9 @@ def test_preview_without_a_warehouse_says_how_to_build_one(tmp_path, monkeypatch
 
     assert ferry(["preview", "daily_lead_backup"]) == 2
     assert capsys.readouterr().err.endswith(
-        f"error: warehouse {tmp_path / 'none.duckdb'} does not exist: set FERRY_WAREHOUSE to "
-        "your DuckDB file (or build the demo's: `python -m ferry_demo`)\n"
+        f"error: warehouse {tmp_path / 'none.duckdb'} (connection ferry_warehouse) does not "
+        "exist: set FERRY_WAREHOUSE or the connection's host to your DuckDB file (or build the "
+        "demo's: `python -m ferry_demo`)\n"
     )
 
 

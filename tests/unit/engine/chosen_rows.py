@@ -119,7 +119,7 @@ def plan_of(project: Project, staging: Path, run: RunInfo | None = None, **expor
 
 def delivered(plan: ExportPlan, warehouse: Path, pii_key: bytes | None = None) -> list[dict]:
     """The rows of the run's CSV files, as the csv module reads them."""
-    manifest = extract(plan, warehouse=warehouse, pii_key=pii_key)
+    manifest = extract(plan, source=warehouse, pii_key=pii_key)
     rows = []
     for staged in manifest.data_files:
         text = (plan.staging_dir / staged.name).read_text(encoding="utf-8")

@@ -8,29 +8,20 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import duckdb
 import pytest
 
 from ferry.plan import build_plan
 from ferry.run_info import RunInfo
 from ferry.spec.loader import Project, load_project
+from ferry.sql import DUCKDB
 from ferry.staging import run_location
 
-from .helpers import ROOT, ROWS, export_spec, profile_row
+from .helpers import ROOT, export_spec, nasty_warehouse
 
 
 @pytest.fixture(scope="session")
 def warehouse(tmp_path_factory) -> Path:
-    path = tmp_path_factory.mktemp("warehouse") / "fixture.duckdb"
-    project = load_project(ROOT / "include")
-    columns = project.tables["customer_profile"].columns
-    with duckdb.connect(str(path)) as con:
-        ddl = ", ".join(f'"{name}" {spec.type}' for name, spec in columns.items())
-        con.execute(f"CREATE TABLE customer_profile ({ddl})")
-        marks = ", ".join("?" * len(columns))
-        rows = [profile_row(i) for i in range(ROWS)]
-        con.executemany(f"INSERT INTO customer_profile VALUES ({marks})", rows[::-1])
-    return path
+    return nasty_warehouse(tmp_path_factory.mktemp("warehouse") / "fixture.duckdb")
 
 
 @pytest.fixture(scope="session")
@@ -42,11 +33,14 @@ def project() -> Project:
 def make_plan(project, tmp_path):
     """Build the plan of an export defined by keyword arguments, staged under tmp_path."""
 
-    def make(run_id: str = "manual__2026-01-15", staging: Path | None = None, **overrides):
+    def make(
+        run_id: str = "manual__2026-01-15", staging: Path | None = None, dialect=DUCKDB,
+        **overrides,
+    ):  # fmt: skip
         spec = export_spec(**overrides)
         project.exports[spec.id] = spec
         run = RunInfo(export_id=spec.id, run_id=run_id)
-        root = str(staging or tmp_path / "staging")
-        return build_plan(project, spec.id, run, run_location(root, spec.id, run.safe_run_id))
+        location = run_location(str(staging or tmp_path / "staging"), spec.id, run.safe_run_id)
+        return build_plan(project, spec.id, run, location, dialect)
 
     return make

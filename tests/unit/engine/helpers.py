@@ -17,6 +17,7 @@ import pyarrow.parquet as pq
 from ferry.manifest import Manifest
 from ferry.plan import ExportPlan
 from ferry.spec import models
+from ferry.spec.loader import load_project
 
 ROOT = Path(__file__).resolve().parents[3]
 ROWS = 240
@@ -151,3 +152,16 @@ def as_json(value):
     if isinstance(value, dt.date):
         return value.isoformat()
     return value
+
+
+def nasty_warehouse(path: Path) -> Path:
+    """A DuckDB file whose customer_profile (tables.yaml's columns) holds ROWS rows cycling
+    through NASTY, stored in reverse key order."""
+    columns = load_project(ROOT / "include").tables["customer_profile"].columns
+    with duckdb.connect(str(path)) as con:
+        ddl = ", ".join(f'"{name}" {spec.type}' for name, spec in columns.items())
+        con.execute(f"CREATE TABLE customer_profile ({ddl})")
+        marks = ", ".join("?" * len(columns))
+        rows = [profile_row(i) for i in range(ROWS)]
+        con.executemany(f"INSERT INTO customer_profile VALUES ({marks})", rows[::-1])
+    return path

@@ -41,7 +41,7 @@ def test_text_files_hold_every_warehouse_value(make_plan, warehouse, format_type
     fmt = {"type": format_type, "compression": compression, "rows_per_file": 100,
            "formula_guard": False}  # fmt: skip  # the guard has its own tests
     plan = make_plan(pii=KEEP_ALL, format=fmt)
-    manifest = extract(plan, warehouse=warehouse, pii_key=None)
+    manifest = extract(plan, source=warehouse, pii_key=None)
     rows = []
     for path in data_paths(plan.staging_dir, manifest):
         header, file_rows = read_text_table(path, DELIMITERS[format_type])
@@ -62,7 +62,7 @@ def test_json_files_hold_every_warehouse_value(
 ):
     fmt = {"type": format_type, "compression": compression, "rows_per_file": 100, "pretty": pretty}
     plan = make_plan(pii=KEEP_ALL, format=fmt)
-    manifest = extract(plan, warehouse=warehouse, pii_key=None)
+    manifest = extract(plan, source=warehouse, pii_key=None)
     records = []
     for path in data_paths(plan.staging_dir, manifest):
         records += read_records(path, format_type)
@@ -78,7 +78,7 @@ def test_json_files_hold_every_warehouse_value(
 def test_parquet_files_keep_types_and_values(make_plan, warehouse, compression):
     fmt = {"type": "parquet", "compression": compression, "rows_per_file": 100}
     plan = make_plan(pii=KEEP_ALL, format=fmt)
-    manifest = extract(plan, warehouse=warehouse, pii_key=None)
+    manifest = extract(plan, source=warehouse, pii_key=None)
     paths = data_paths(plan.staging_dir, manifest)
     records = [record for path in paths for record in read_records(path, "parquet")]
     names = [column.name for column in plan.columns]
@@ -98,7 +98,7 @@ def test_empty_results_of_every_format(make_plan, warehouse, format_type, empty)
     where = [{"field": "state", "op": "eq", "value": "nowhere"}]
     plan = make_plan(fields=["profile_id", "state"], filters={"where": where},
                      format={"type": format_type})  # fmt: skip
-    manifest = extract(plan, warehouse=warehouse, pii_key=None)
+    manifest = extract(plan, source=warehouse, pii_key=None)
     (path,) = data_paths(plan.staging_dir, manifest)
     if format_type == "tsv":
         assert decompressed(path) == empty
@@ -110,7 +110,7 @@ def test_empty_results_of_every_format(make_plan, warehouse, format_type, empty)
 
 def test_csv_lines_end_with_lf_and_quote_only_when_needed(make_plan, warehouse):
     plan = make_plan(pii=KEEP_ALL, fields=["profile_id", "notes"])
-    manifest = extract(plan, warehouse=warehouse, pii_key=None)
+    manifest = extract(plan, source=warehouse, pii_key=None)
     text = decompressed(data_paths(plan.staging_dir, manifest)[0]).decode("utf-8")
     notes = [row[1] for row in warehouse_rows(warehouse, plan)]
     assert text.count("\r") == sum((note or "").count("\r") for note in notes)
@@ -120,7 +120,7 @@ def test_csv_lines_end_with_lf_and_quote_only_when_needed(make_plan, warehouse):
 
 def test_csv_keeps_null_apart_from_empty_string(make_plan, warehouse):
     plan = make_plan(pii=KEEP_ALL, fields=["profile_id", "notes", "city"])
-    manifest = extract(plan, warehouse=warehouse, pii_key=None)
+    manifest = extract(plan, source=warehouse, pii_key=None)
     options = pacsv.ConvertOptions(
         column_types={"notes": pa.string(), "city": pa.string()},
         strings_can_be_null=True,
@@ -142,7 +142,7 @@ def test_two_runs_give_identical_files(make_plan, warehouse, tmp_path, format_ty
     digests = []
     for attempt in ("first", "second"):
         plan = make_plan(pii={"email": "hash"}, format=fmt, staging=tmp_path / attempt)
-        manifest = extract(plan, warehouse=warehouse, pii_key=PII_KEY)
+        manifest = extract(plan, source=warehouse, pii_key=PII_KEY)
         digests.append([(staged.name, staged.sha256) for staged in manifest.files])
     assert digests[0] == digests[1]
 
@@ -150,7 +150,7 @@ def test_two_runs_give_identical_files(make_plan, warehouse, tmp_path, format_ty
 def test_files_are_numbered_and_cut_by_rows(make_plan, warehouse):
     fmt = {"type": "csv", "compression": "gzip", "rows_per_file": 100, "name": "daily_backup"}
     plan = make_plan(format=fmt)
-    manifest = extract(plan, warehouse=warehouse, pii_key=None)
+    manifest = extract(plan, source=warehouse, pii_key=None)
     names = [staged.name for staged in manifest.data_files]
     assert names == [f"daily_backup_0000{part}.csv.gz" for part in (1, 2, 3)]
     assert [staged.rows for staged in manifest.data_files] == [100, 100, ROWS - 200]
@@ -160,7 +160,7 @@ def test_files_are_numbered_and_cut_by_rows(make_plan, warehouse):
 def test_files_are_cut_by_bytes(make_plan, warehouse):
     fmt = {"type": "csv", "bytes_per_file": 2000}
     plan = make_plan(pii=KEEP_ALL, format=fmt)
-    manifest = extract(plan, warehouse=warehouse, pii_key=None)
+    manifest = extract(plan, source=warehouse, pii_key=None)
     assert len(manifest.data_files) > 3
     assert all(staged.bytes <= 2000 for staged in manifest.data_files)
     rows = []
@@ -171,10 +171,10 @@ def test_files_are_cut_by_bytes(make_plan, warehouse):
 
 def test_rerun_replaces_what_an_earlier_try_left(make_plan, warehouse):
     plan = make_plan(format={"type": "csv", "rows_per_file": 50})
-    extract(plan, warehouse=warehouse, pii_key=None)
+    extract(plan, source=warehouse, pii_key=None)
     (plan.staging_dir / "leftover.tmp").write_text("partial")
     plan = make_plan(format={"type": "csv", "rows_per_file": 200})
-    manifest = extract(plan, warehouse=warehouse, pii_key=None)
+    manifest = extract(plan, source=warehouse, pii_key=None)
     on_disk = sorted(path.name for path in plan.staging_dir.iterdir())
     assert on_disk == sorted([staged.name for staged in manifest.files] + ["manifest.json"])
     assert read_manifest(plan.staging_dir) == manifest
@@ -182,7 +182,7 @@ def test_rerun_replaces_what_an_earlier_try_left(make_plan, warehouse):
 
 def test_manifest_lists_files_digests_schema_and_run(make_plan, warehouse):
     plan = make_plan(fields=["profile_id", {"field": "city", "as": "City"}])
-    manifest = extract(plan, warehouse=warehouse, pii_key=None)
+    manifest = extract(plan, source=warehouse, pii_key=None)
     assert manifest.job_run_id == "fixture_export.manual__2026-01-15"
     assert manifest.schema == [{"name": "profile_id", "type": "BIGINT"},
                                {"name": "City", "type": "VARCHAR"}]  # fmt: skip
@@ -199,7 +199,7 @@ def test_empty_result_writes_one_header_only_file(make_plan, warehouse, caplog):
     plan = make_plan(fields=["profile_id", "state"], filters={"where": where},
                      format={"type": "csv", "compression": "gzip"})  # fmt: skip
     with caplog.at_level(logging.INFO):
-        manifest = extract(plan, warehouse=warehouse, pii_key=None)
+        manifest = extract(plan, source=warehouse, pii_key=None)
     (path,) = data_paths(plan.staging_dir, manifest)
     assert decompressed(path) == b"profile_id,state\n"
     assert manifest.rows == 0
@@ -211,7 +211,7 @@ def test_progress_and_summary_are_logged(make_plan, warehouse, caplog, monkeypat
     plan = make_plan(format={"type": "csv", "rows_per_file": 100})
     monkeypatch.setattr("ferry.engine.query.BATCH_ROWS", 50)
     with caplog.at_level(logging.INFO, logger="ferry.engine"):
-        extract(plan, warehouse=warehouse, pii_key=None)
+        extract(plan, source=warehouse, pii_key=None)
     assert f"of {ROWS:,} rows" in caplog.text and "rows/s, ETA" in caplog.text
     assert f"done: {ROWS:,} rows, 3 files" in caplog.text
 
@@ -219,8 +219,8 @@ def test_progress_and_summary_are_logged(make_plan, warehouse, caplog, monkeypat
 def test_count_gives_rows_and_a_close_byte_estimate(make_plan, warehouse):
     where = [{"field": "state", "op": "in", "value": ["TX", "CA"]}]
     plan = make_plan(pii=KEEP_ALL, filters={"where": where})
-    rows, estimate = count(plan, warehouse=warehouse)
-    manifest = extract(plan, warehouse=warehouse, pii_key=None)
+    rows, estimate = count(plan, source=warehouse)
+    manifest = extract(plan, source=warehouse, pii_key=None)
     assert rows == manifest.rows == len(warehouse_rows(warehouse, plan))
     assert 0.7 * manifest.bytes <= estimate <= 1.3 * manifest.bytes
 
@@ -231,7 +231,7 @@ def test_key_slices_change_nothing_in_the_output(make_plan, warehouse, tmp_path,
         monkeypatch.setattr("ferry.engine.query.SLICE_ROWS", slice_rows)
         plan = make_plan(format={"type": "csv", "rows_per_file": 90},
                          staging=tmp_path / str(slice_rows))  # fmt: skip
-        manifest = extract(plan, warehouse=warehouse, pii_key=None)
+        manifest = extract(plan, source=warehouse, pii_key=None)
         digests.append([staged.sha256 for staged in manifest.files])
     assert digests[0] == digests[1]
 
@@ -273,7 +273,7 @@ def test_how_rows_are_stored_changes_nothing_in_the_output(
     digests = {}
     for name, path in stored.items():
         plan = make_plan(format={"type": "csv", "rows_per_file": 90}, staging=tmp_path / name)
-        manifest = extract(plan, warehouse=path, pii_key=None)
+        manifest = extract(plan, source=path, pii_key=None)
         digests[name] = [staged.sha256 for staged in manifest.files]
     assert digests["reversed"] == digests["in_key_order"] == digests["mostly_in_order"]
 
@@ -295,9 +295,7 @@ def test_a_table_stored_in_key_order_is_not_sorted_again(
     for name, order in (("ordered", "profile_id"), ("mostly", MOSTLY_IN_ORDER)):
         sorted_slices.clear()
         plan = make_plan(format={"type": "csv"}, staging=tmp_path / name)
-        extract(
-            plan, warehouse=rewritten(warehouse, tmp_path / f"{name}.duckdb", order), pii_key=None
-        )
+        extract(plan, source=rewritten(warehouse, tmp_path / f"{name}.duckdb", order), pii_key=None)
         if name == "ordered":
             assert sorted_slices and True not in sorted_slices[1:]  # [0] reads the schema
         else:  # the disorder is in the last slice: read as stored, then again sorted
@@ -327,7 +325,7 @@ def test_timestamps_are_iso_utc_text_whatever_the_machines_time_zone(
         jsonl_plan = chosen_rows.plan_of(
             project, tmp_path / "jsonl", fields=TIMES, format={"type": "jsonl"}
         )
-        manifest = extract(jsonl_plan, warehouse=visits_warehouse, pii_key=None)
+        manifest = extract(jsonl_plan, source=visits_warehouse, pii_key=None)
     expected = {key: iso_z(seen) if seen else "" for key, seen in chosen_rows.SEEN.items()}
     assert expected[2] == "2026-03-10T00:00:00Z"  # whole seconds: no fraction, still Z
     assert [(int(r["visit_id"]), r["seen_at"], r["seen_tz"]) for r in rows] == [
@@ -350,7 +348,7 @@ def test_a_machine_in_another_time_zone_writes_the_same_files(
     for zone in ("UTC", "America/Los_Angeles"):
         with chosen_rows.machine_time_zone(zone):
             plan = chosen_rows.plan_of(project, tmp_path / zone, fields=TIMES, format=fmt)
-            manifest = extract(plan, warehouse=visits_warehouse, pii_key=None)
+            manifest = extract(plan, source=visits_warehouse, pii_key=None)
         paths = data_paths(plan.staging_dir, manifest)
         digests[zone] = [hashlib.sha256(path.read_bytes()).hexdigest() for path in paths]
     assert digests["UTC"] == digests["America/Los_Angeles"]

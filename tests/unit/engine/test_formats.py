@@ -81,7 +81,7 @@ def guard_run(project, tmp_path):
         project.exports["cells"] = spec
         location = run_location(str(tmp_path / "s"), "cells", "manual__1")
         plan = build_plan(project, "cells", RunInfo("cells", "manual__1"), location)
-        manifest = extract(plan, warehouse=path, pii_key=None)
+        manifest = extract(plan, source=path, pii_key=None)
         [staged] = data_paths(plan.staging_dir, manifest)
         return read_text_table(staged, "\t" if fmt.get("type") == "tsv" else ",")
 

@@ -62,14 +62,16 @@ def test_export_bytes_are_the_same_with_and_without_it(
         plan = make_plan(
             fields=["profile_id", "email", "phone"], pii=pii, format=fmt, staging=tmp_path / native
         )
-        manifest = extract(plan, warehouse=warehouse, pii_key=PII_KEY)
+        manifest = extract(plan, source=warehouse, pii_key=PII_KEY)
         digests[native] = [(f.name, f.sha256) for f in manifest.data_files]
     assert digests["on"] == digests["off"]
 
 
 def test_two_connections_to_one_warehouse_both_hash(warehouse):
-    from ferry.engine.query import connect
+    from ferry.sources.duckdb_file import open_duckdb
 
-    with connect(warehouse) as first, connect(warehouse) as second:
+    with open_duckdb(warehouse) as first, open_duckdb(warehouse) as second:
+        hmac_native.register(first)
+        hmac_native.register(second)
         query = f"SELECT {hmac_native.FUNCTION_NAME}('a', CAST(? AS BLOB))"
         assert first.execute(query, [b"k"]).fetchone() == second.execute(query, [b"k"]).fetchone()

@@ -77,7 +77,7 @@ def run_odd(project, odd_warehouse, tmp_path):
         project.exports["odd"] = spec
         location = run_location(str(tmp_path / "s"), "odd", "manual__1")
         plan = build_plan(project, "odd", RunInfo("odd", "manual__1"), location)
-        manifest = extract(plan, warehouse=odd_warehouse, pii_key=None)
+        manifest = extract(plan, source=odd_warehouse, pii_key=None)
         if expectations:
             return validate(plan, manifest)
         return data_paths(plan.staging_dir, manifest), manifest
@@ -171,7 +171,7 @@ def test_preview_shows_dates_python_cannot_hold_as_the_text_files_do(
     run_odd(type="parquet")
     location = run_location(str(tmp_path / "p"), "odd", "manual__2")
     plan = build_plan(project, "odd", RunInfo("odd", "manual__2"), location)
-    shown = preview(plan, warehouse=odd_warehouse, pii_key=None)
+    shown = preview(plan, source=odd_warehouse, pii_key=None)
     assert [row["day"] for row in shown][:2] == ["-0043-03-15", "+12026-05-06"]
     assert [row["at"] for row in shown][:3] == [None, None, "0000-12-31T23:59:59.5Z"]
 
@@ -207,7 +207,7 @@ def test_every_allowed_type_is_written_and_read_back(project, tmp_path, format_t
     try:
         location = run_location(str(tmp_path / "s"), "every", "manual__1")
         plan = build_plan(project, "every", RunInfo("every", "manual__1"), location)
-        manifest = extract(plan, warehouse=warehouse, pii_key=None)
+        manifest = extract(plan, source=warehouse, pii_key=None)
         summary = validate(plan, manifest)
         [path] = data_paths(plan.staging_dir, manifest)
         records = _strict_json(json_text(list(iter_records(path, format_type, manifest.schema))))

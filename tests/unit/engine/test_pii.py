@@ -32,7 +32,7 @@ def exported(make_plan, warehouse, pii_key=PII_KEY, **overrides) -> list[dict]:
     """Rows of a CSV extract as dicts (a null reads as an empty string)."""
     fmt = {"type": "csv", "rows_per_file": 1000, "formula_guard": False}  # values as masked
     plan = make_plan(format=fmt, **overrides)
-    manifest = extract(plan, warehouse=warehouse, pii_key=pii_key)
+    manifest = extract(plan, source=warehouse, pii_key=pii_key)
     (path,) = data_paths(plan.staging_dir, manifest)
     header, rows = read_text_table(path, ",")
     return [dict(zip(header, row, strict=True)) for row in rows]
@@ -119,10 +119,10 @@ def test_mask_of_short_or_odd_values_reveals_nothing(make_plan, warehouse):
 def test_missing_key_is_a_clear_error_before_any_file(make_plan, warehouse):
     plan = make_plan(fields=["profile_id", "email"], pii={"email": "hash"})
     with pytest.raises(MissingPiiKeyError, match="password of the Airflow connection ferry_pii"):
-        extract(plan, warehouse=warehouse, pii_key=None)
+        extract(plan, source=warehouse, pii_key=None)
     assert not plan.staging_dir.exists()
     with pytest.raises(MissingPiiKeyError):
-        preview(plan, warehouse=warehouse, pii_key=None)
+        preview(plan, source=warehouse, pii_key=None)
 
 
 @pytest.mark.parametrize(
@@ -151,7 +151,7 @@ def test_masking_needs_no_key(make_plan, warehouse):
 
 def test_pii_columns_are_left_out_unless_the_export_decides(make_plan, warehouse):
     plan = make_plan(pii={"email": "hash"})
-    manifest = extract(plan, warehouse=warehouse, pii_key=PII_KEY)
+    manifest = extract(plan, source=warehouse, pii_key=PII_KEY)
     header, _ = read_text_table(data_paths(plan.staging_dir, manifest)[0], ",")
     assert PII_COLUMNS & set(header) == {"email"}
     assert {"city", "notes", "updated_at"} <= set(header)
@@ -212,7 +212,7 @@ def test_email_domain_is_derived_without_the_address(make_plan, warehouse):
     plan = make_plan(fields=["profile_id"])
     domain = DerivedColumn("email", "email_domain", "VARCHAR", None, "email_domain")
     plan = dataclasses.replace(plan, columns=(*plan.columns, domain))
-    manifest = extract(plan, warehouse=warehouse, pii_key=None)
+    manifest = extract(plan, source=warehouse, pii_key=None)
     header, rows = read_text_table(data_paths(plan.staging_dir, manifest)[0], ",")
     values = source_values(make_plan, warehouse, "email")
     assert header == ["profile_id", "email_domain"]

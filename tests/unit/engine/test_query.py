@@ -1,4 +1,4 @@
-"""Reading the warehouse: compiled SQL and its bound values, key slices, rows in key order."""
+"""The worker's queries: compiled SQL and its bound values, key slices, rows in key order."""
 
 from __future__ import annotations
 
@@ -8,15 +8,14 @@ import pytest
 from ferry.engine.query import (
     KEY_ALIAS,
     Stats,
-    WarehouseMissing,
-    connect,
     key_slices,
     read_batches,
     result_schema,
     sliced_query,
-    stats,
     typed_select,
 )
+from ferry.engine.read import open_reader
+from ferry.sources import DuckDbSource, WarehouseMissing
 from ferry.sql import Sql
 
 from .helpers import PII_KEY, ROWS, warehouse_rows
@@ -36,8 +35,8 @@ def test_the_select_binds_every_value_and_aliases_the_columns(make_plan):
 def test_stats_count_the_rows_and_bound_the_key(make_plan, warehouse):
     where = [{"field": "state", "op": "eq", "value": "TX"}]
     plan = make_plan(fields=["profile_id", "state"], filters={"where": where})
-    with connect(warehouse) as con:
-        found = stats(con, plan)
+    with open_reader(plan, warehouse) as reader:
+        found = reader.stats()
     keys = [row[0] for row in warehouse_rows(warehouse, make_plan(fields=["profile_id", "state"]))
             if row[1] == "TX"]  # fmt: skip
     assert found == Stats(len(keys), min(keys), max(keys))
@@ -70,12 +69,13 @@ def test_rows_come_back_in_key_order_whatever_the_slices(make_plan, warehouse):
     plan = make_plan(fields=["profile_id", "city"])
     select = typed_select(plan, None)
     expected = warehouse_rows(warehouse, plan)
-    with connect(warehouse) as con:
-        found = stats(con, plan)
-    for slice_rows in (None, 7, ROWS):
-        batches = read_batches(warehouse, select, key_slices(found, slice_rows), batch_rows=16)
-        rows = [tuple(row.values()) for batch in batches for row in batch.to_pylist()]
-        assert rows == expected
+    with open_reader(plan, warehouse) as reader:
+        found = reader.stats()
+        for slice_rows in (None, 7, ROWS):
+            slices = key_slices(found, slice_rows)
+            batches = read_batches(reader, select, slices, batch_rows=16)
+            rows = [tuple(row.values()) for batch in batches for row in batch.to_pylist()]
+            assert rows == expected
 
 
 def test_the_schema_is_known_when_no_row_matches(make_plan, warehouse):
@@ -83,16 +83,18 @@ def test_the_schema_is_known_when_no_row_matches(make_plan, warehouse):
     plan = make_plan(
         fields=["profile_id", "email"], pii={"email": "mask"}, filters={"where": where}
     )
-    with connect(warehouse) as con:
-        schema = result_schema(con, typed_select(plan, None))
+    with open_reader(plan, warehouse) as reader:
+        schema = result_schema(reader, typed_select(plan, None))
     assert schema.names == ["c0", "c1"]
 
 
 def test_a_missing_warehouse_says_how_to_build_it(tmp_path):
+    source = DuckDbSource(tmp_path / "nowhere.duckdb", "ferry_warehouse")
     with pytest.raises(WarehouseMissing, match=r"set FERRY_WAREHOUSE.*python -m ferry_demo"):
-        connect(tmp_path / "nowhere.duckdb")
+        source.snapshot().__enter__()
 
 
 def test_the_connection_is_read_only(warehouse):
-    with connect(warehouse) as con, pytest.raises(duckdb.Error, match="read-only"):
-        con.execute("CREATE TABLE x (a INT)")
+    source = DuckDbSource(warehouse, "ferry_warehouse")
+    with source.snapshot() as snapshot, pytest.raises(duckdb.Error, match="read-only"):
+        snapshot.worker.execute("CREATE TABLE x (a INT)")

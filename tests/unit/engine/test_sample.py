@@ -12,8 +12,8 @@ from .helpers import PII_KEY, data_paths, read_records, read_text_table
 @pytest.mark.parametrize("format_type", ["csv", "jsonl", "parquet"])
 def test_preview_shows_the_first_rows_as_written(make_plan, warehouse, format_type):
     plan = make_plan(pii={"email": "hash", "phone": "mask"}, format={"type": format_type})
-    shown = preview(plan, warehouse=warehouse, pii_key=PII_KEY, limit=7)
-    manifest = extract(plan, warehouse=warehouse, pii_key=PII_KEY)
+    shown = preview(plan, source=warehouse, pii_key=PII_KEY, limit=7)
+    manifest = extract(plan, source=warehouse, pii_key=PII_KEY)
     path = data_paths(plan.staging_dir, manifest)[0]
     if format_type == "csv":
         header, rows = read_text_table(path, ",")
@@ -33,12 +33,12 @@ def test_preview_shows_the_first_rows_as_written(make_plan, warehouse, format_ty
 )  # fmt: skip
 def test_count_estimates_every_format_close_to_the_real_size(make_plan, warehouse, fmt):
     plan = make_plan(pii={"email": "hash"}, format=fmt)
-    rows, estimate = count(plan, warehouse=warehouse)
-    manifest = extract(plan, warehouse=warehouse, pii_key=PII_KEY)
+    rows, estimate = count(plan, source=warehouse)
+    manifest = extract(plan, source=warehouse, pii_key=PII_KEY)
     assert rows == manifest.rows
     assert 0.5 * manifest.bytes <= estimate <= 2 * manifest.bytes
 
 
 def test_count_of_nothing_is_zero(make_plan, warehouse):
     where = [{"field": "state", "op": "eq", "value": "nowhere"}]
-    assert count(make_plan(filters={"where": where}), warehouse=warehouse) == (0, 0)
+    assert count(make_plan(filters={"where": where}), source=warehouse) == (0, 0)

@@ -21,7 +21,7 @@ FORMATS = [
 @pytest.mark.parametrize("fmt", FORMATS, ids=[f["type"] for f in FORMATS])
 def test_every_staged_row_comes_back_in_order(make_plan, warehouse, fmt):
     plan = make_plan(fields=["profile_id", "state"], format=fmt)
-    manifest = extract(plan, warehouse=warehouse, pii_key=None)
+    manifest = extract(plan, source=warehouse, pii_key=None)
     batches = list(staged_batches(plan.staging_dir, manifest))
     assert len(batches) >= 4  # one file of 70 rows at least per batch
     rows = [row for batch in batches for row in batch.to_pylist()]
@@ -35,7 +35,7 @@ def test_every_staged_row_comes_back_in_order(make_plan, warehouse, fmt):
 
 def test_a_file_is_read_in_bounded_batches(make_plan, warehouse):
     plan = make_plan(fields=["profile_id"], format={"type": "json", "rows_per_file": ROWS})
-    manifest = extract(plan, warehouse=warehouse, pii_key=None)
+    manifest = extract(plan, source=warehouse, pii_key=None)
     [path] = data_paths(plan.staging_dir, manifest)
     sizes = [b.num_rows for b in file_batches(path, "json", manifest.schema, batch_rows=50)]
     assert sizes == [50, 50, 50, 50, ROWS - 200]
@@ -44,7 +44,7 @@ def test_a_file_is_read_in_bounded_batches(make_plan, warehouse):
 @pytest.mark.parametrize("compression", ["gzip", "zip", "none"])
 def test_opened_gives_the_decompressed_bytes(make_plan, warehouse, compression):
     plan = make_plan(fields=["profile_id"], format={"type": "csv", "compression": compression})
-    manifest = extract(plan, warehouse=warehouse, pii_key=None)
+    manifest = extract(plan, source=warehouse, pii_key=None)
     [path] = data_paths(plan.staging_dir, manifest)
     with opened(path) as stream:
         assert stream.read() == decompressed(path)
@@ -53,5 +53,5 @@ def test_opened_gives_the_decompressed_bytes(make_plan, warehouse, compression):
 def test_an_empty_file_has_no_batches(make_plan, warehouse):
     where = [{"field": "state", "op": "eq", "value": "nowhere"}]
     plan = make_plan(fields=["profile_id"], filters={"where": where})
-    manifest = extract(plan, warehouse=warehouse, pii_key=None)
+    manifest = extract(plan, source=warehouse, pii_key=None)
     assert manifest.rows == 0 and list(staged_batches(plan.staging_dir, manifest)) == []

@@ -15,7 +15,7 @@ from .helpers import ROWS, warehouse_rows
 def staged(make_plan, warehouse, expectations, fmt=None, **overrides):
     fmt = fmt or {"type": "csv", "compression": "gzip", "rows_per_file": 70}
     plan = make_plan(expectations=expectations, format=fmt, **overrides)
-    return plan, extract(plan, warehouse=warehouse, pii_key=None)
+    return plan, extract(plan, source=warehouse, pii_key=None)
 
 
 @pytest.mark.parametrize(

@@ -13,7 +13,9 @@ import pytest
 
 
 def test_local_staging_moves_nothing_and_loads_no_s3_code(tmp_path):
-    """fetch, publish and the manifest readers pass straight through, importing no boto."""
+    """fetch, publish and the manifest readers pass straight through, importing no boto.
+
+    (Airflow is loaded: plan_for asks it for the table's connection, to know its dialect.)"""
     script = """
 import json, sys
 from pathlib import Path
@@ -31,7 +33,7 @@ staging.publish_manifest(plan)
 staging.publish_folder(plan, "deliveries/download")
 assert staging.fetch(plan) == plan.staging_dir
 assert staging.read_staged_manifest(plan) == manifest == staging.staged_manifest(plan)
-loaded = sorted({m.split(".")[0] for m in sys.modules} & {"boto3", "botocore", "airflow"})
+loaded = sorted({m.split(".")[0] for m in sys.modules} & {"boto3", "botocore"})
 print(json.dumps({"loaded": loaded, "files": sorted(p.name for p in plan.staging_dir.iterdir())}))
 """
     env = {**os.environ, "FERRY_HOME": str(tmp_path), "FERRY_STAGING": str(tmp_path / "st")}

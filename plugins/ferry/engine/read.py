@@ -1,0 +1,149 @@
+"""An export's rows from its source: one snapshot, and the DuckDB that shapes the rows.
+
+DuckDB files and folders of files are read in place: the worker's DuckDB reads the table
+itself, filters and PII in one query. Other sources (Postgres) get the row choice pushed
+down in their own dialect (columns, filters, segment rules, ids, the key slice, its order)
+and stream Arrow batches into the worker's DuckDB, which applies PII and formats exactly
+as for a DuckDB file, so the same export writes the same bytes from any source and the
+HMAC key never leaves the worker.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+
+from ferry.engine import hmac_native
+from ferry.engine.query import BATCH_ROWS, Relation, Stats
+from ferry.plan import ExportPlan
+from ferry.sources import Snapshot, Source, as_source
+from ferry.sources.duckdb_file import MEMORY_LIMIT, open_duckdb
+from ferry.sql import Sql, quote
+
+EVICT_LIMIT = "16MB"
+ARROW_NAME = "__ferry_arrow"  # the registered stream of one pushed-down read
+ROWS_VIEW = "__ferry_rows"  # the stream with tables.yaml's types, what the worker reads
+NESTED = (pa.types.is_list, pa.types.is_large_list, pa.types.is_struct, pa.types.is_map)
+
+
+class Reader:
+    """One run's read: a snapshot of the source and the worker's DuckDB connection."""
+
+    def __init__(self, plan: ExportPlan, snapshot: Snapshot, con: duckdb.DuckDBPyConnection):
+        self.plan, self.snapshot, self.con = plan, snapshot, con
+        self.in_place = snapshot.worker is not None
+        for name in plan.tables_read:
+            snapshot.relation(name)  # a files source makes each table's view on first use
+        if self.in_place:
+            self.relation = Relation(snapshot.relation(plan.source_table), plan.where)
+        else:
+            self.relation = Relation(quote(ROWS_VIEW), Sql("TRUE"))
+
+    def stats(self) -> Stats:
+        """Row count and key bounds of the export's rows, in one scan, in the source."""
+        key, plan = quote(self.plan.key), self.plan
+        source = self.snapshot.relation(plan.source_table)
+        text = f"SELECT count(*), min({key}), max({key}) FROM {source} WHERE {plan.where.text}"
+        found = self.snapshot.query(Sql(text, plan.where.params)).read_all()
+        rows, low, high = (found.column(i)[0].as_py() for i in range(3))
+        return Stats(rows, low, high)
+
+    def rows(
+        self, select: Sql, bounds: tuple = (None, None), limit: int | None = None,
+        batch_rows: int = BATCH_ROWS,
+    ) -> pa.RecordBatchReader:  # fmt: skip
+        """Stream the worker's select; bounds and limit must be the ones it applies."""
+        if not self.in_place:
+            self._load(bounds, limit)
+        return self.con.sql(select.text, params=list(select.params)).to_arrow_reader(batch_rows)
+
+    def _load(self, bounds: tuple, limit: int | None) -> None:
+        """Register one pushed-down read as the view the worker's select reads."""
+        stream = _plain(self.snapshot.query(pushed_query(self.plan, self.snapshot, bounds, limit)))
+        self.con.register(ARROW_NAME, stream)
+        casts = ", ".join(
+            _cast(field, self.plan.table_types[field.name]) for field in stream.schema
+        )
+        self.con.execute(
+            f"CREATE OR REPLACE TEMP VIEW {quote(ROWS_VIEW)} AS SELECT {casts} FROM {ARROW_NAME}"
+        )
+
+    def evict(self) -> None:
+        """DuckDB keeps blocks it read cached up to its memory limit; a lower limit evicts
+        them (best effort: DuckDB refuses a lower limit while more is pinned)."""
+        with contextlib.suppress(duckdb.Error):
+            self.con.execute(f"SET memory_limit = '{EVICT_LIMIT}'")
+        self.con.execute(f"SET memory_limit = '{MEMORY_LIMIT}'")
+
+
+def pushed_query(plan: ExportPlan, snapshot: Snapshot, bounds: tuple, limit: int | None) -> Sql:
+    """The source's part of the read: the columns used, the row choice, one key slice in
+    key order; in the source's dialect."""
+    names = [c.source for c in plan.columns]
+    wanted = [name for name in plan.table_types if name in names or name == plan.key]
+    key, dialect = quote(plan.key), snapshot.dialect
+    key_type = dialect.type_name(plan.table_types[plan.key])
+    parts, params = [f"({plan.where.text})"], list(plan.where.params)
+    for operator, bound in zip((">=", "<="), bounds, strict=True):
+        if bound is not None:
+            parts.append(f"{key} {operator} CAST(? AS {key_type})")
+            params.append(bound)
+    text = (
+        f"SELECT {', '.join(quote(name) for name in wanted)} "
+        f"FROM {snapshot.relation(plan.source_table)} WHERE {' AND '.join(parts)} ORDER BY {key}"
+    )
+    if limit is not None:
+        text += f" LIMIT {int(limit)}"
+    return Sql(text, tuple(params))
+
+
+def _plain(stream: pa.RecordBatchReader) -> pa.RecordBatchReader:
+    """Extension columns (Postgres numeric, json) as their storage, which DuckDB reads."""
+    schema = stream.schema
+    if not any(isinstance(field.type, pa.BaseExtensionType) for field in schema):
+        return stream
+    plain = pa.schema([_storage_field(field) for field in schema])
+
+    def batches() -> Iterator[pa.RecordBatch]:
+        for batch in stream:
+            columns = [_storage(column) for column in batch.columns]
+            yield pa.RecordBatch.from_arrays(columns, schema=plain)
+
+    return pa.RecordBatchReader.from_batches(plain, batches())
+
+
+def _storage_field(field: pa.Field) -> pa.Field:
+    if isinstance(field.type, pa.BaseExtensionType):
+        return pa.field(field.name, field.type.storage_type, field.nullable)
+    return field
+
+
+def _storage(column: pa.Array) -> pa.Array:
+    return column.storage if isinstance(column, pa.ExtensionArray) else column
+
+
+def _cast(field: pa.Field, declared: str) -> str:
+    """A column with the type tables.yaml declares; arrays and records as JSON text."""
+    name = quote(field.name)
+    if any(is_nested(field.type) for is_nested in NESTED):
+        return f"CAST(to_json({name}) AS {declared}) AS {name}"
+    return f"CAST({name} AS {declared}) AS {name}"
+
+
+@contextmanager
+def open_reader(plan: ExportPlan, source: Source | Path | str) -> Iterator[Reader]:
+    """A consistent read of the plan's table; the worker can hash PII (C HMAC registered)."""
+    source = as_source(source)
+    if source.dialect != plan.dialect:
+        raise ValueError(f"plan in {plan.dialect.name} SQL for a {source.dialect.name} source")
+    with source.snapshot() as snapshot:
+        worker = snapshot.worker
+        with contextlib.nullcontext(worker) if worker is not None else open_duckdb() as con:
+            if hmac_native.available():
+                hmac_native.register(con)
+            yield Reader(plan, snapshot, con)
