@@ -60,6 +60,7 @@ class PostgresSource:
         try:
             snap = PostgresSnapshot(conn, self)
             snap.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+            snap.execute("SET LOCAL TimeZone = 'UTC'")  # dates and hours of timestamptz as DuckDB
             yield snap
         finally:
             with self.errors(closing=True):
