@@ -20,7 +20,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from ferry import history
+from ferry import history, refresh
 from ferry.spec.loader import load_project
 from ferry_demo import refresh as demo_refresh
 from include_copy import copy_include
@@ -339,6 +339,56 @@ def test_a_cron_export_waits_while_a_teams_refresh_dag_runs_then_reads(
     assert extract.start_date > finished.at, "the export read before the refresh finished"
     [record] = history.list_runs("fresh_profiles")
     assert record.rows == count(private_warehouse, "customer_profile")
+
+
+def _set_team_run(dag_id: str, run_id: str, *, done_tasks=(), started=None) -> None:
+    from airflow.models.dagrun import DagRun
+    from airflow.models.taskinstance import TaskInstance
+    from airflow.utils.session import create_session
+    from airflow.utils.state import TaskInstanceState
+    from sqlalchemy import select
+
+    with create_session() as session:
+        for ti in session.scalars(
+            select(TaskInstance).where(
+                TaskInstance.dag_id == dag_id,
+                TaskInstance.run_id == run_id,
+                TaskInstance.task_id.in_(done_tasks),
+            )
+        ):
+            ti.state = TaskInstanceState.SUCCESS
+        if started is not None:
+            run = session.scalars(select(DagRun).where(DagRun.run_id == run_id)).one()
+            run.start_date = started
+
+
+@pytest.mark.parametrize(
+    "team_run_state",
+    [
+        {"done_tasks": ["load_crm", "publish_profiles"]},  # published; the run goes on
+        {"started": dt.datetime.now(dt.UTC) - refresh.STALE_AFTER - dt.timedelta(minutes=1)},
+    ],
+    ids=["published-already", "stale"],
+)
+def test_a_run_that_published_already_or_went_stale_does_not_hold_the_export(
+    private_warehouse, include_with_cron_export, team_dag, monkeypatch, team_run_state
+):
+    from airflow.dag_processing.dagbag import DagBag
+
+    from ferry.render.sensors import RefreshTrigger
+
+    team_run = start_team_run(team_dag)
+    _set_team_run(team_dag.dag_id, team_run, **team_run_state)
+    deferred = threading.Event()
+    monkeypatch.setattr(RefreshTrigger, "run", _signal_when_run(RefreshTrigger.run, deferred))
+
+    dag = DagBag(dag_folder=str(ROOT / "dags" / "ferry_exports.py")).dags["export__fresh_profiles"]
+    wait = dag.get_task("wait_for_refresh")
+    wait.poke_interval, wait.timeout = 0.2, 3  # a wrong wait fails fast
+    run = dag.test()
+
+    assert run.state == "success" and not deferred.is_set()
+    assert _task_instance(team_dag.dag_id, team_run, "publish_profiles").dag_run.state == "running"
 
 
 def _signal_when_run(original, event: threading.Event):
