@@ -341,6 +341,55 @@ def test_a_cron_export_waits_while_a_teams_refresh_dag_runs_then_reads(
     assert record.rows == count(private_warehouse, "customer_profile")
 
 
+def test_a_refresh_that_starts_while_the_export_waits_is_waited_for_too(
+    private_warehouse, include_with_cron_export, team_dag, monkeypatch
+):
+    from airflow.dag_processing.dagbag import DagBag
+
+    from ferry.render.sensors import RefreshTrigger
+
+    first = start_team_run(team_dag)
+    deferrals: list[str] = []
+    monkeypatch.setattr(RefreshTrigger, "run", _count_runs(RefreshTrigger.run, deferrals))
+    ended = {}
+
+    def team_refreshes() -> None:  # the next refresh starts before the first one ends
+        _until(lambda: deferrals)
+        second = start_team_run(team_dag)
+        _finish_team_runs(team_dag.dag_id, first)
+        _until(lambda: len(deferrals) == 2)
+        time.sleep(0.5)
+        _finish_team_runs(team_dag.dag_id, second)
+        ended["second"] = dt.datetime.now(dt.UTC)
+
+    refreshes = threading.Thread(target=team_refreshes)
+    refreshes.start()
+    dag = DagBag(dag_folder=str(ROOT / "dags" / "ferry_exports.py")).dags["export__fresh_profiles"]
+    dag.get_task("wait_for_refresh").poke_interval = 0.2
+    run = dag.test()
+    refreshes.join(timeout=60)
+
+    assert run.state == "success" and len(deferrals) == 2
+    extract = _task_instance(dag.dag_id, run.run_id, "extract")
+    assert extract.start_date > ended["second"], "the export read during the second refresh"
+
+
+def _count_runs(original, runs: list):
+    async def run(self):
+        runs.append(self.refreshes[0]["run_id"])
+        async for fired in original(self):
+            yield fired
+
+    return run
+
+
+def _until(condition, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "the export never waited"
+        time.sleep(0.05)
+
+
 def _set_team_run(dag_id: str, run_id: str, *, done_tasks=(), started=None) -> None:
     from airflow.models.dagrun import DagRun
     from airflow.models.taskinstance import TaskInstance

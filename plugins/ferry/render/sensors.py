@@ -134,7 +134,9 @@ class RefreshTrigger(BaseTrigger):
             running = [r.describe() for r in pending] + [f"{n} (marker)" for n in marked]
             waited = round(time.time() - started, 1)
             if not running:
-                yield TriggerEvent({"status": "done", "waited_s": waited})
+                yield TriggerEvent(
+                    {"status": "done", "waited_s": waited, "deadline": self.deadline}
+                )
                 return
             if time.time() >= self.deadline:
                 yield TriggerEvent({"status": "timeout", "running": running, "waited_s": waited})
@@ -183,10 +185,15 @@ class RefreshSensor(BaseSensorOperator):
     def execute(self, context: Context) -> Any:
         if not self.deferrable:
             return super().execute(context)
+        self._defer_while_running(context, deadline=time.time() + self.timeout)
+        return None
+
+    def _defer_while_running(self, context: Context, *, deadline: float) -> None:
+        """Defer to the trigger while a refresh runs; return when none does."""
         runs, marked = self._running(context)
         if not runs and not marked:
             self.log.info("No refresh running for %s", ", ".join(self.depends_on) or "-")
-            return None
+            return
         for run in runs:
             self.log.info("Waiting for the refresh of %s", run.describe())
         self.defer(
@@ -195,14 +202,16 @@ class RefreshSensor(BaseSensorOperator):
                 marker_dir=str(refresh.marker_dir()),
                 refreshes=[run.to_json() for run in runs],
                 poll_interval=self.poke_interval,
-                deadline=time.time() + self.timeout,
+                deadline=deadline,
             ),
             method_name="execute_complete",
-            timeout=dt.timedelta(seconds=self.timeout) + DEFERRAL_GRACE,
+            timeout=dt.timedelta(seconds=max(deadline - time.time(), 0)) + DEFERRAL_GRACE,
         )
 
     def execute_complete(self, context: Context, event: dict | None = None) -> None:
-        """Resume after the trigger fired: go on, or fail when the refresh outlasted timeout."""
+        """Resume after the trigger fired: fail when the refresh outlasted timeout, wait again
+        when another refresh started meanwhile (the trigger only watched the runs it was
+        given), else go on."""
         event = event or {}
         if event.get("status") == "timeout":
             raise AirflowSensorTimeout(
@@ -210,8 +219,7 @@ class RefreshSensor(BaseSensorOperator):
                 f"still running at the timeout ({dt.timedelta(seconds=round(self.timeout))}); "
                 "not reading data mid-refresh"
             )
-        self.log.info(
-            "Refresh finished after %s s of waiting; export %s reads the fresh data",
-            event.get("waited_s", "?"),
-            self.export_id,
-        )
+        self.log.info("Refresh finished after %s s of waiting", event.get("waited_s", "?"))
+        if "deadline" in event:
+            self._defer_while_running(context, deadline=float(event["deadline"]))
+        self.log.info("Export %s reads the fresh data", self.export_id)
