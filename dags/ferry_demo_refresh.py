@@ -1,13 +1,13 @@
 """System refresh of the demo warehouse: ingest new rows, unify profiles, refresh segments.
 
-Its last task emits an asset per table and segment it refreshed; exports scheduled
-`refresh` (the default) run on them, and exports on a cron wait (wait_for_refresh) while
-the refresh's markers are held, from begin_refresh to its teardown end_refresh. It is
-created paused (it rewrites the warehouse, and the tests choose when it runs);
-scripts/start unpauses it and starts one run once Airflow answers (ferry.kickoff), so the
-demo's exports scheduled after it run at once; FERRY_START_REFRESH=0 leaves it paused.
-Refreshes done outside Ferry announce themselves the same way, with POST
-/api/v2/assets/events.
+Its task publish lists an asset per table and segment it refreshes as outlets, as any
+team's refresh DAG does (ferry.refresh.refreshed): exports scheduled `refresh` (the default)
+run on them, and exports on a cron wait (wait_for_refresh) while a run of this DAG has not
+finished publish. It is created paused (it rewrites the warehouse, and the tests choose
+when it runs); scripts/start unpauses it and starts one run once Airflow answers
+(ferry.kickoff), so the demo's exports scheduled after it run at once;
+FERRY_START_REFRESH=0 leaves it paused. Refreshes done outside Airflow announce
+themselves with POST /api/v2/assets/events.
 
 Part of the demo: a team that points Ferry at its own warehouse deletes this file with
 plugins/ferry_demo/ (its warehouse's own refresh emits the same assets). Kept thin: it reads
@@ -22,14 +22,11 @@ import datetime as dt
 from airflow.sdk import DAG, Param, setup, task, teardown
 
 from ferry.paths import include_dir
-from ferry.render.schedule import warehouse_asset
+from ferry.refresh import refreshed
 from ferry.spec.loader import load_project
-from ferry_demo.refresh import REFRESHED_TABLES, refreshed_names
+from ferry_demo.refresh import REFRESHED_TABLES
 
-REFRESHED = [
-    warehouse_asset(name, segment=name not in REFRESHED_TABLES)
-    for name in refreshed_names(load_project(include_dir()))
-]
+REFRESHED = refreshed(*REFRESHED_TABLES, segments=sorted(load_project(include_dir()).segments))
 
 with DAG(
     dag_id="ferry_refresh",
@@ -48,21 +45,16 @@ with DAG(
     @setup
     @task
     def begin_refresh(**context) -> dict:
-        """Hold the refresh markers and copy the warehouse to the work file."""
+        """Copy the warehouse to the work file."""
         from dataclasses import asdict
 
         from ferry import paths
-        from ferry.definitions import current_project
         from ferry_demo import refresh as warehouse_refresh
 
         run = context["dag_run"]
         now = run.data_interval_end or run.logical_date or run.run_after
         batch = warehouse_refresh.begin(
-            paths.warehouse_path(),
-            warehouse_refresh.refreshed_names(current_project()),
-            now=now,
-            new_profiles=int(context["params"]["new_profiles"]),
-            holder=f"{run.dag_id} {run.run_id}",
+            paths.warehouse_path(), now=now, new_profiles=int(context["params"]["new_profiles"])
         )
         return asdict(batch)
 
@@ -102,7 +94,7 @@ with DAG(
     @teardown
     @task
     def end_refresh(batch: dict) -> None:
-        """Drop the work file and the markers, whether the refresh was published or not."""
+        """Drop the work file, whether the refresh was published or not."""
         from ferry_demo import refresh as warehouse_refresh
 
         warehouse_refresh.end(warehouse_refresh.Batch(**batch))

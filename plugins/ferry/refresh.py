@@ -1,9 +1,22 @@
-"""Refresh markers: a refresh in progress holds a marker per table or segment it rewrites.
+"""When a refresh of a table or segment is running, so that exports do not read it halfway.
 
-Exports read nothing while a marker of something they depend on exists; markers older than
-STALE_AFTER are ignored, so a crashed refresh cannot block exports forever. A marker is a
-file, so the refresh DAG can take it in one task and drop it in another (its teardown), and
-the deferrable RefreshSensor's trigger can check it without a database.
+Airflow says so: a refresh of X is running while a run of a DAG that refreshes X is running
+and the task of that run that emits X's asset has not finished yet. Which DAGs refresh X is
+in X's asset events (each names the DAG and task that emitted it), so any team's own DAG
+counts, with two lines in it:
+
+    from ferry.refresh import refreshed
+    @task(outlets=refreshed("lead", segments=["vip"]))  # the task that publishes them
+
+(or outlets=[Asset("ferry://warehouse/table/lead")], with no import). The same event starts
+the exports scheduled `refresh`. A DAG is known as X's producer from its first event of X on.
+
+A run that started more than STALE_AFTER ago no longer counts (a paused or stuck run must
+not block exports forever); a crashed one stops counting once Airflow fails it.
+
+A refresh run outside Airflow (a cron job on the warehouse's host) can hold a marker file
+per name instead ($FERRY_HOME/refresh/<name>.running: hold/release/refreshing), which the
+export's wait reads too; markers older than STALE_AFTER are ignored likewise.
 """
 
 from __future__ import annotations
@@ -11,13 +24,101 @@ from __future__ import annotations
 import datetime as dt
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 from ferry import paths
 
 STALE_AFTER = dt.timedelta(hours=6)
+# Task instance states of a task that has not finished (None: its run has not reached it).
+UNFINISHED = (None, "scheduled", "queued", "running", "up_for_retry", "up_for_reschedule",
+              "deferred", "restarting", "awaiting_input")  # fmt: skip
+
+
+def refreshed(*tables: str, segments: Iterable[str] = ()) -> list:
+    """The assets a refresh DAG's publishing task lists as outlets: one per table and segment."""
+    from ferry.render.schedule import warehouse_asset
+
+    return [warehouse_asset(name) for name in tables] + [
+        warehouse_asset(name, segment=True) for name in segments
+    ]
+
+
+@dataclass(frozen=True)
+class RunningRefresh:
+    """One run of a DAG refreshing `name`, whose tasks emitting the name's asset have not finished.
+
+    Attributes:
+        name: The table or segment (as in an export's depends_on).
+        dag_id, run_id: The refreshing run.
+        task_ids: Its tasks that emit the name's asset.
+        started: When the run started (aware).
+    """
+
+    name: str
+    dag_id: str
+    run_id: str
+    task_ids: tuple[str, ...]
+    started: dt.datetime
+
+    @property
+    def stale_at(self) -> dt.datetime:
+        return self.started + STALE_AFTER
+
+    def describe(self) -> str:
+        return f"{self.name} (DAG {self.dag_id}, run {self.run_id})"
+
+    def to_json(self) -> dict[str, Any]:
+        """A trigger's argument: plain JSON."""
+        started = self.started.isoformat()
+        return {**asdict(self), "task_ids": list(self.task_ids), "started": started}
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> RunningRefresh:
+        return cls(
+            name=data["name"],
+            dag_id=data["dag_id"],
+            run_id=data["run_id"],
+            task_ids=tuple(data["task_ids"]),
+            started=dt.datetime.fromisoformat(data["started"]),
+        )
+
+
+def producers(
+    events: Iterable[tuple[str | None, str | None]], *, own_dag_id: str
+) -> dict[str, tuple[str, ...]]:
+    """The DAGs that refreshed a name, with their tasks that emitted its asset.
+
+    Args:
+        events: (source_dag_id, source_task_id) of the name's asset events; an event posted
+            through the REST API names no DAG and tells of no run to wait for.
+        own_dag_id: The waiting export's DAG, which never waits for itself.
+    """
+    found: dict[str, set[str]] = {}
+    for dag_id, task_id in events:
+        if dag_id and task_id and dag_id != own_dag_id:
+            found.setdefault(dag_id, set()).add(task_id)
+    return {dag_id: tuple(sorted(tasks)) for dag_id, tasks in sorted(found.items())}
+
+
+def unfinished_runs(task_states: Mapping[str, Mapping[str, str | None]]) -> list[str]:
+    """The runs in which some of the tasks (run id -> task -> state) has not finished."""
+    return sorted(
+        run_id
+        for run_id, states in task_states.items()
+        if any(state in UNFINISHED for state in states.values())
+    )
+
+
+def counts(run_state: str | None, started: dt.datetime | None, now: dt.datetime) -> bool:
+    """Whether a run with unfinished producing tasks holds exports: running, and not stale."""
+    return run_state == "running" and started is not None and now - started < STALE_AFTER
+
+
+# --- Markers, for a refresh outside Airflow ---------------------------------------------
 
 
 def marker_dir() -> Path:
@@ -30,7 +131,7 @@ def _marker(name: str, folder: Path | None = None) -> Path:
 
 
 def refreshes_in_progress(names: list[str], folder: Path | str | None = None) -> list[str]:
-    """Which of these tables or segments a refresh is rewriting right now.
+    """Which of these tables or segments a marker says a refresh is rewriting right now.
 
     Args:
         names: Tables and segments, as in an export's depends_on.

@@ -8,8 +8,9 @@ connection sees the old file or the new one, whole, and never waits on a lock.
 Each step runs in one transaction and notes itself in refresh_log, so a retried step does
 not ingest twice. New rows come from the demo generator (ferry_demo.tables), seeded by the
 batch number, and are stamped in the hour before the run's reference time, so the same
-batch of the same warehouse always gives the same rows. The markers it holds meanwhile are
-the product's (ferry.refresh): exports on a cron wait for them, whoever refreshes.
+batch of the same warehouse always gives the same rows. Exports on a cron wait while the
+DAG that runs it (dags/ferry_demo_refresh.py) has not published, as for any team's refresh
+(ferry.refresh): it holds no marker of its own.
 """
 
 from __future__ import annotations
@@ -27,8 +28,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ferry import refresh as markers
 from ferry.exceptions import Transient
+from ferry.refresh import STALE_AFTER
 from ferry.sql import compile_rule, quote
 
 if TYPE_CHECKING:
@@ -53,12 +54,11 @@ class RefreshBusy(RuntimeError, Transient):
 
 @dataclass(frozen=True)
 class Batch:
-    """One refresh: its work file, number (which seeds its rows), reference time, markers."""
+    """One refresh: its work file, number (which seeds its rows), reference time."""
 
     work: str
     number: int
     now: str  # ISO 8601, naive UTC: XCom-friendly
-    names: tuple[str, ...] = ()
     new_profiles: int = DEFAULT_NEW_PROFILES
 
     @property
@@ -98,11 +98,6 @@ class RefreshResult:
     unified: dict[str, int] = field(default_factory=dict)
     segments: dict[str, int] = field(default_factory=dict)
     seconds: float = 0.0
-
-
-def refreshed_names(project: Project) -> list[str]:
-    """The tables and segments a refresh rewrites: what its markers and assets name."""
-    return [*REFRESHED_TABLES, *sorted(project.segments)]
 
 
 def work_path(warehouse: Path) -> Path:
@@ -146,32 +141,24 @@ def pinned(warehouse: Path) -> Iterator[Path]:
         link.unlink(missing_ok=True)
 
 
-def begin(
-    warehouse: Path,
-    names: list[str],
-    *,
-    now: dt.datetime,
-    new_profiles: int = DEFAULT_NEW_PROFILES,
-    holder: str = "",
-) -> Batch:
-    """Take the markers and copy the warehouse to the work file; the next batch number.
+def begin(warehouse: Path, *, now: dt.datetime, new_profiles: int = DEFAULT_NEW_PROFILES) -> Batch:
+    """Copy the warehouse to the work file; the next batch number.
 
     Raises:
         RefreshBusy: A fresh work file shows another refresh is running.
     """
     warehouse, work = Path(warehouse), work_path(warehouse)
     _claim(work)
-    markers.hold(names, holder)
     try:
         shutil.copyfile(warehouse, work)
         with _connect(work) as con:
             number = _last_batch(con) + 1
     except BaseException:
-        end(Batch(str(work), 0, "", tuple(names)))
+        end(Batch(str(work), 0, ""))
         raise
     now = now.astimezone(dt.UTC).replace(tzinfo=None) if now.tzinfo else now
     log.info("Refresh %s of %s started in %s", number, warehouse, work)
-    return Batch(str(work), number, now.isoformat(), tuple(names), new_profiles)
+    return Batch(str(work), number, now.isoformat(), new_profiles)
 
 
 def _claim(work: Path) -> None:
@@ -182,7 +169,7 @@ def _claim(work: Path) -> None:
                 return
         except FileExistsError:
             age = time.time() - work.stat().st_mtime
-            if age < markers.STALE_AFTER.total_seconds():
+            if age < STALE_AFTER.total_seconds():
                 raise RefreshBusy(
                     f"another refresh is running: {work} is {age:.0f} s old"
                 ) from None
@@ -198,10 +185,9 @@ def _last_batch(con: duckdb.DuckDBPyConnection) -> int:
 
 
 def end(batch: Batch) -> None:
-    """Drop the work file (published or not) and the markers: the teardown of a refresh."""
+    """Drop the work file, published or not: the teardown of a refresh."""
     Path(batch.work).unlink(missing_ok=True)
     _wal(Path(batch.work)).unlink(missing_ok=True)
-    markers.release(list(batch.names))
 
 
 def publish(batch: Batch, warehouse: Path) -> None:
@@ -377,13 +363,10 @@ def run_refresh(
     *,
     now: dt.datetime,
     new_profiles: int = DEFAULT_NEW_PROFILES,
-    holder: str = "",
 ) -> RefreshResult:
-    """Ingest, unify and refresh segments on a copy, then swap it in; markers held throughout."""
+    """Ingest, unify and refresh segments on a copy, then swap it in."""
     started = time.perf_counter()
-    batch = begin(
-        warehouse, refreshed_names(project), now=now, new_profiles=new_profiles, holder=holder
-    )
+    batch = begin(warehouse, now=now, new_profiles=new_profiles)
     try:
         result = RefreshResult(batch.number, ingest(batch), unify(batch))
         result.segments = refresh_memberships(batch, project)

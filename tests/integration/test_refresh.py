@@ -14,6 +14,7 @@ import shutil
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 
 import duckdb
@@ -92,7 +93,6 @@ def test_refresh_dag_publishes_new_rows_and_emits_an_asset_per_table_and_segment
     for dag_id in ("export__customer_profiles_csv", "export__linkedin_enterprise_accounts"):
         listened = {asset.uri for asset in exports[dag_id].timetable.asset_condition.objects}
         assert listened <= set(events), f"{dag_id} would not run after this refresh"
-    assert refresh.refreshes_in_progress(demo_refresh.refreshed_names(project)) == []
     assert not demo_refresh.work_path(private_warehouse).exists()
 
 
@@ -127,7 +127,7 @@ def test_the_same_refresh_of_the_same_warehouse_gives_the_same_rows(
         assert rows_of(private_warehouse, table) == rows_of(other, table), table
 
 
-def test_a_failed_refresh_keeps_the_warehouse_and_releases_its_markers(
+def test_a_failed_refresh_keeps_the_warehouse_and_drops_its_work_file(
     private_warehouse, project, monkeypatch
 ):
     before = digest(private_warehouse)
@@ -140,20 +140,17 @@ def test_a_failed_refresh_keeps_the_warehouse_and_releases_its_markers(
         demo_refresh.run_refresh(private_warehouse, project, now=NOW)
 
     assert digest(private_warehouse) == before
-    assert refresh.refreshes_in_progress(demo_refresh.refreshed_names(project)) == []
     assert not demo_refresh.work_path(private_warehouse).exists()
 
 
 def test_a_second_refresh_is_refused_while_one_runs(private_warehouse, project):
-    names = demo_refresh.refreshed_names(project)
-    first = demo_refresh.begin(private_warehouse, names, now=NOW)
+    first = demo_refresh.begin(private_warehouse, now=NOW)
     try:
         with pytest.raises(demo_refresh.RefreshBusy, match="another refresh is running"):
             demo_refresh.run_refresh(private_warehouse, project, now=NOW)
-        assert refresh.refreshes_in_progress(names) == names
     finally:
         demo_refresh.end(first)
-    assert refresh.refreshes_in_progress(names) == []
+    demo_refresh.run_refresh(private_warehouse, project, now=NOW, new_profiles=1)
 
 
 # --- Readers during refreshes -----------------------------------------------------------------
@@ -214,7 +211,7 @@ def test_a_pinned_warehouse_keeps_the_version_a_reader_started_on(private_wareho
     assert not frozen.exists()
 
 
-# --- Exports wait for a running refresh ------------------------------------------------------
+# --- Exports wait while a team's own refresh DAG runs -----------------------------------------
 
 CRON_EXPORT = """\
 id: fresh_profiles
@@ -223,6 +220,26 @@ source: {table: customer_profile}
 fields: [profile_id, city]
 destinations: [{type: download}]
 schedule: "0 2 * * *"
+"""
+
+# A team's own DAG, not Ferry's: its two Ferry lines are the import and the outlets.
+TEAM_DAG = """\
+import datetime as dt
+
+from airflow.sdk import DAG, task
+from ferry.refresh import refreshed
+
+with DAG("team_crm_refresh", schedule=None, start_date=dt.datetime(2026, 1, 1, tzinfo=dt.UTC)):
+
+    @task
+    def load_crm():
+        pass
+
+    @task(outlets=refreshed("customer_profile"))
+    def publish_profiles():
+        pass
+
+    load_crm() >> publish_profiles()
 """
 
 
@@ -234,34 +251,193 @@ def include_with_cron_export(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
     return include
 
 
-def test_a_cron_export_waits_for_a_running_refresh_then_reads_its_rows(
-    private_warehouse, include_with_cron_export, airflow_db, monkeypatch
+@pytest.fixture
+def team_dag(tmp_path: Path, airflow_db):
+    """The team's DAG, known to Airflow as the DAG processor would write it, refreshed once
+    (Airflow learns from that asset event that it refreshes customer_profile)."""
+    from airflow.dag_processing.bundles.manager import DagBundlesManager
+    from airflow.dag_processing.dagbag import DagBag, sync_bag_to_db
+    from airflow.utils.session import create_session
+
+    folder = tmp_path / "team_dags"
+    folder.mkdir()
+    (folder / "team_crm_refresh.py").write_text(TEAM_DAG)
+    bag = DagBag(dag_folder=str(folder))
+    assert not bag.import_errors, bag.import_errors
+    with create_session() as session:
+        DagBundlesManager().sync_bundles_to_db(session=session)
+    sync_bag_to_db(bag, "dags-folder", None)
+    dag = bag.dags["team_crm_refresh"]
+    assert dag.test().state == "success"
+    yield dag
+    _finish_team_runs(dag.dag_id)  # no run left running for the other tests' exports
+
+
+def start_team_run(dag) -> str:
+    """A run of the team's DAG in state running, as the scheduler starts it."""
+    from airflow.serialization.serialized_objects import DagSerialization
+    from airflow.utils.session import create_session
+    from airflow.utils.state import DagRunState
+    from airflow.utils.types import DagRunTriggeredByType, DagRunType
+
+    now = dt.datetime.now(dt.UTC)
+    scheduler_dag = DagSerialization.deserialize_dag(DagSerialization.serialize_dag(dag))
+    with create_session() as session:
+        run = scheduler_dag.create_dagrun(
+            run_id=f"manual__{now.isoformat()}", logical_date=None, data_interval=None,
+            run_after=now, conf=None, run_type=DagRunType.MANUAL, state=DagRunState.RUNNING,
+            triggered_by=DagRunTriggeredByType.TEST, triggering_user_name="team",
+            start_date=now, session=session,
+        )  # fmt: skip
+        return run.run_id
+
+
+def _finish_team_runs(dag_id: str, run_id: str | None = None) -> None:
+    """The team's refresh ends: its tasks and runs succeed, as the scheduler records them."""
+    from airflow.models.dagrun import DagRun
+    from airflow.models.taskinstance import TaskInstance
+    from airflow.utils.session import create_session
+    from airflow.utils.state import DagRunState, TaskInstanceState
+    from sqlalchemy import select
+
+    with create_session() as session:
+        runs = select(DagRun).where(DagRun.dag_id == dag_id, DagRun.state != "success")
+        for run in session.scalars(runs).all():
+            if run_id in (None, run.run_id):
+                for ti in session.scalars(
+                    select(TaskInstance).where(
+                        TaskInstance.dag_id == dag_id, TaskInstance.run_id == run.run_id
+                    )
+                ):
+                    ti.state = TaskInstanceState.SUCCESS
+                run.set_state(DagRunState.SUCCESS)
+
+
+def test_a_cron_export_waits_while_a_teams_refresh_dag_runs_then_reads(
+    private_warehouse, include_with_cron_export, team_dag, monkeypatch
 ):
     from airflow.dag_processing.dagbag import DagBag
 
     from ferry.render.sensors import RefreshTrigger
 
-    project = load_project(include_with_cron_export)
-    before = count(private_warehouse, "customer_profile")
-    batch = demo_refresh.begin(
-        private_warehouse, demo_refresh.refreshed_names(project), now=NOW, new_profiles=60
+    team_run = start_team_run(team_dag)
+    deferred, finished = threading.Event(), threading.Event()
+    monkeypatch.setattr(RefreshTrigger, "run", _signal_when_run(RefreshTrigger.run, deferred))
+    finisher = threading.Thread(
+        target=_finish_when_deferred, args=(team_dag.dag_id, team_run, deferred, finished)
     )
-    deferred = threading.Event()
-    watched = _signal_when_run(RefreshTrigger.run, deferred)
-    monkeypatch.setattr(RefreshTrigger, "run", watched)
-    finisher = threading.Thread(target=_finish_refresh, args=(batch, project, deferred))
     finisher.start()
 
-    bag = DagBag(dag_folder=str(ROOT / "dags" / "ferry_exports.py"))
-    dag = bag.dags["export__fresh_profiles"]
+    dag = DagBag(dag_folder=str(ROOT / "dags" / "ferry_exports.py")).dags["export__fresh_profiles"]
     dag.get_task("wait_for_refresh").poke_interval = 0.2
     run = dag.test()
     finisher.join(timeout=60)
 
-    assert deferred.is_set(), "wait_for_refresh should have deferred to its trigger"
-    assert run.state == "success"
+    assert deferred.is_set(), "wait_for_refresh should have deferred while the team's DAG ran"
+    assert finished.is_set() and run.state == "success"
+    extract = _task_instance(dag.dag_id, run.run_id, "extract")
+    assert extract.start_date > finished.at, "the export read before the refresh finished"
     [record] = history.list_runs("fresh_profiles")
-    assert record.rows == count(private_warehouse, "customer_profile") > before
+    assert record.rows == count(private_warehouse, "customer_profile")
+
+
+def test_a_refresh_that_starts_while_the_export_waits_is_waited_for_too(
+    private_warehouse, include_with_cron_export, team_dag, monkeypatch
+):
+    from airflow.dag_processing.dagbag import DagBag
+
+    from ferry.render.sensors import RefreshTrigger
+
+    first = start_team_run(team_dag)
+    deferrals: list[str] = []
+    monkeypatch.setattr(RefreshTrigger, "run", _count_runs(RefreshTrigger.run, deferrals))
+    ended = {}
+
+    def team_refreshes() -> None:  # the next refresh starts before the first one ends
+        _until(lambda: deferrals)
+        second = start_team_run(team_dag)
+        _finish_team_runs(team_dag.dag_id, first)
+        _until(lambda: len(deferrals) == 2)
+        time.sleep(0.5)
+        _finish_team_runs(team_dag.dag_id, second)
+        ended["second"] = dt.datetime.now(dt.UTC)
+
+    refreshes = threading.Thread(target=team_refreshes)
+    refreshes.start()
+    dag = DagBag(dag_folder=str(ROOT / "dags" / "ferry_exports.py")).dags["export__fresh_profiles"]
+    dag.get_task("wait_for_refresh").poke_interval = 0.2
+    run = dag.test()
+    refreshes.join(timeout=60)
+
+    assert run.state == "success" and len(deferrals) == 2
+    extract = _task_instance(dag.dag_id, run.run_id, "extract")
+    assert extract.start_date > ended["second"], "the export read during the second refresh"
+
+
+def _count_runs(original, runs: list):
+    async def run(self):
+        runs.append(self.refreshes[0]["run_id"])
+        async for fired in original(self):
+            yield fired
+
+    return run
+
+
+def _until(condition, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "the export never waited"
+        time.sleep(0.05)
+
+
+def _set_team_run(dag_id: str, run_id: str, *, done_tasks=(), started=None) -> None:
+    from airflow.models.dagrun import DagRun
+    from airflow.models.taskinstance import TaskInstance
+    from airflow.utils.session import create_session
+    from airflow.utils.state import TaskInstanceState
+    from sqlalchemy import select
+
+    with create_session() as session:
+        for ti in session.scalars(
+            select(TaskInstance).where(
+                TaskInstance.dag_id == dag_id,
+                TaskInstance.run_id == run_id,
+                TaskInstance.task_id.in_(done_tasks),
+            )
+        ):
+            ti.state = TaskInstanceState.SUCCESS
+        if started is not None:
+            run = session.scalars(select(DagRun).where(DagRun.run_id == run_id)).one()
+            run.start_date = started
+
+
+@pytest.mark.parametrize(
+    "team_run_state",
+    [
+        {"done_tasks": ["load_crm", "publish_profiles"]},  # published; the run goes on
+        {"started": dt.datetime.now(dt.UTC) - refresh.STALE_AFTER - dt.timedelta(minutes=1)},
+    ],
+    ids=["published-already", "stale"],
+)
+def test_a_run_that_published_already_or_went_stale_does_not_hold_the_export(
+    private_warehouse, include_with_cron_export, team_dag, monkeypatch, team_run_state
+):
+    from airflow.dag_processing.dagbag import DagBag
+
+    from ferry.render.sensors import RefreshTrigger
+
+    team_run = start_team_run(team_dag)
+    _set_team_run(team_dag.dag_id, team_run, **team_run_state)
+    deferred = threading.Event()
+    monkeypatch.setattr(RefreshTrigger, "run", _signal_when_run(RefreshTrigger.run, deferred))
+
+    dag = DagBag(dag_folder=str(ROOT / "dags" / "ferry_exports.py")).dags["export__fresh_profiles"]
+    wait = dag.get_task("wait_for_refresh")
+    wait.poke_interval, wait.timeout = 0.2, 3  # a wrong wait fails fast
+    run = dag.test()
+
+    assert run.state == "success" and not deferred.is_set()
+    assert _task_instance(team_dag.dag_id, team_run, "publish_profiles").dag_run.state == "running"
 
 
 def _signal_when_run(original, event: threading.Event):
@@ -273,11 +449,25 @@ def _signal_when_run(original, event: threading.Event):
     return run
 
 
-def _finish_refresh(batch, project, deferred: threading.Event) -> None:
-    """The rest of a refresh, once the export is waiting for it."""
+def _finish_when_deferred(dag_id, run_id, deferred, finished) -> None:
+    """The team's refresh finishes a moment after the export started waiting for it."""
     deferred.wait(timeout=60)
-    demo_refresh.ingest(batch)
-    demo_refresh.unify(batch)
-    demo_refresh.refresh_memberships(batch, project)
-    demo_refresh.publish(batch, Path(os.environ["FERRY_WAREHOUSE"]))
-    demo_refresh.end(batch)
+    time.sleep(1)
+    _finish_team_runs(dag_id, run_id)
+    finished.at = dt.datetime.now(dt.UTC)
+    finished.set()
+
+
+def _task_instance(dag_id: str, run_id: str, task_id: str):
+    from airflow.models.taskinstance import TaskInstance
+    from airflow.utils.session import create_session
+    from sqlalchemy import select
+
+    with create_session() as session:
+        return session.scalars(
+            select(TaskInstance).where(
+                TaskInstance.dag_id == dag_id,
+                TaskInstance.run_id == run_id,
+                TaskInstance.task_id == task_id,
+            )
+        ).one()

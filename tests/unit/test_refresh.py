@@ -1,10 +1,13 @@
-"""Refresh markers: held while a refresh rewrites a table or segment, ignored once stale.
+"""When a refresh is running: a run of a DAG that emits the asset, before its emitting task
+ends, and not stale; and the markers a refresh outside Airflow holds.
 
-The system refresh that takes them (the demo's) is tested in tests/integration/test_refresh.py.
+A real Airflow run of a team's DAG holding an export back is in
+tests/integration/test_refresh.py.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import time
 from pathlib import Path
@@ -12,6 +15,81 @@ from pathlib import Path
 import pytest
 
 from ferry import refresh
+from ferry.refresh import RunningRefresh
+
+NOW = dt.datetime(2026, 11, 24, 12, 0, tzinfo=dt.UTC)
+
+
+def test_the_two_lines_name_the_assets_exports_are_scheduled_on():
+    from ferry.render.schedule import warehouse_asset
+
+    assets = refresh.refreshed("lead", "contact", segments=["vip"])
+
+    assert [a.uri for a in assets] == [
+        "ferry://warehouse/table/lead",
+        "ferry://warehouse/table/contact",
+        "ferry://warehouse/segment/vip",
+    ]
+    assert assets[2] == warehouse_asset("vip", segment=True)
+
+
+def test_the_producers_of_a_name_are_the_dags_and_tasks_its_events_name():
+    events = [
+        ("team_refresh", "publish"),
+        ("team_refresh", "publish"),
+        ("team_refresh", "publish_again"),
+        ("ferry_refresh", "publish"),
+        (None, None),  # posted through the REST API: no run to wait for
+        ("export__leads", "finalize"),  # the waiting export itself
+    ]
+
+    assert refresh.producers(events, own_dag_id="export__leads") == {
+        "ferry_refresh": ("publish",),
+        "team_refresh": ("publish", "publish_again"),
+    }
+
+
+def test_a_run_is_under_way_while_any_emitting_task_has_not_finished():
+    states = {
+        "done": {"publish": "success"},
+        "failed_before": {"publish": "upstream_failed"},
+        "not_reached": {"publish": None},
+        "retrying": {"publish": "up_for_retry"},
+        "mapped": {"publish_0": "success", "publish_1": "running"},
+        "deferred": {"publish": "deferred", "other": "success"},
+    }
+
+    assert refresh.unfinished_runs(states) == ["deferred", "mapped", "not_reached", "retrying"]
+
+
+@pytest.mark.parametrize(
+    ("state", "age", "holds"),
+    [
+        ("running", dt.timedelta(minutes=5), True),
+        ("running", refresh.STALE_AFTER - dt.timedelta(seconds=1), True),
+        ("running", refresh.STALE_AFTER, False),  # stuck or paused for hours: stale
+        ("queued", dt.timedelta(0), False),  # not started writing (a paused DAG's stay queued)
+        ("success", dt.timedelta(minutes=5), False),
+        ("failed", dt.timedelta(minutes=5), False),  # a crashed refresh, once Airflow failed it
+    ],
+)
+def test_only_a_running_run_younger_than_stale_after_holds_exports(state, age, holds):
+    assert refresh.counts(state, NOW - age, NOW) is holds
+
+
+def test_a_run_without_a_start_does_not_hold_exports():
+    assert refresh.counts("running", None, NOW) is False
+
+
+def test_a_running_refresh_survives_the_trip_through_the_trigger():
+    running = RunningRefresh("lead", "team_refresh", "manual__1", ("publish",), NOW)
+
+    assert RunningRefresh.from_json(running.to_json()) == running
+    assert running.stale_at == NOW + refresh.STALE_AFTER
+    assert running.describe() == "lead (DAG team_refresh, run manual__1)"
+
+
+# --- Markers, for a refresh outside Airflow ---------------------------------------------
 
 
 @pytest.fixture(autouse=True)

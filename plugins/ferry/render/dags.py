@@ -96,6 +96,12 @@ def refresh_asset(name: str, project: Project):
     return export_asset(name)
 
 
+def refresh_targets(export: ExportSpec, project: Project) -> dict[str, str]:
+    """What wait_for_refresh watches: each dependency with the URI of its refresh asset."""
+    names = refresh_dependencies(export, project)
+    return {name: refresh_asset(name, project).uri for name in names}
+
+
 def export_dag(export: ExportSpec, project: Project) -> DAG:
     """One export as wait_for_refresh -> checks -> extract -> validate -> deliver_* -> finalize.
 
@@ -122,14 +128,14 @@ def export_dag(export: ExportSpec, project: Project) -> DAG:
         params=run_params(),
         default_args={"owner": export.owner, "retries": export.retries},
     ) as dag:
-        export_tasks(pipeline.export_steps(export), export, depends_on)
+        export_tasks(pipeline.export_steps(export), export, refresh_targets(export, project))
     return dag
 
 
 def export_tasks(
     steps: tuple[Step, ...],
     export: ExportSpec,
-    depends_on: list[str],
+    depends_on: dict[str, str],
     membership: Membership | None = None,
 ) -> dict[str, BaseOperator]:
     """The operators of steps (ferry.pipeline's description), wired to their upstreams.
@@ -151,7 +157,7 @@ def export_tasks(
 def _operator(
     step: Step,
     export: ExportSpec,
-    depends_on: list[str],
+    depends_on: dict[str, str],
     membership: Membership | None,
     upstreams: list[BaseOperator],
 ) -> BaseOperator:

@@ -28,6 +28,7 @@ from ferry.render.dags import (
     isolated,
     refresh_asset,
     refresh_dependencies,
+    refresh_targets,
     run_params,
 )
 from ferry.render.operators import Membership
@@ -92,8 +93,7 @@ def _member(member: Member, project: Project, membership: Membership) -> dict[st
         tooltip=export.name,
         default_args={"owner": export.owner, "retries": export.retries},
     ):
-        depends_on = refresh_dependencies(export, project)
-        tasks = export_tasks(member.steps, export, depends_on, membership)
+        tasks = export_tasks(member.steps, export, refresh_targets(export, project), membership)
     return {task.task_id: task for task in tasks.values()}
 
 

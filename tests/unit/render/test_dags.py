@@ -112,7 +112,7 @@ def test_an_export_dag_is_its_pipeline_description_with_one_operator_class_per_k
             assert task.max_retry_delay == dt.timedelta(minutes=10), step.task_id
     wait = dag.get_task("wait_for_refresh")
     assert (wait.poke_interval, wait.timeout, wait.mode) == (30, 7200, "reschedule")
-    assert wait.deferrable and wait.depends_on == ["lead"]
+    assert wait.deferrable and wait.depends_on == {"lead": "ferry://warehouse/table/lead"}
     assert dag.get_task("extract").step == "extract"
     finalize = dag.get_task("finalize")
     assert finalize.deliver_task_ids == ["deliver_download"] and finalize.membership is None
