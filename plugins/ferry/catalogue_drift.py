@@ -16,7 +16,12 @@ from dataclasses import dataclass
 from ferry.sources.base import SourceError, TableShape
 from ferry.spec.catalogues import TableSpec
 
-IMPORT_HINT = "`ferry tables import --connection {connection} --tables {name}` updates it"
+
+def import_hint(connection: str, name: str) -> str:
+    """The import that refreshes one entry: its schema (if named) and its table."""
+    schema, _, table = name.rpartition(".")
+    where = f" --schema {schema}" if schema else ""
+    return f"`ferry tables import --connection {connection}{where} --tables {table}` updates it"
 
 
 @dataclass(frozen=True)
@@ -31,7 +36,7 @@ def table_drift(table_id: str, spec: TableSpec, live: TableShape) -> list[Drift]
     """How the declared table differs from the live one."""
     at = ("tables", table_id)
     name = spec.source_name(table_id)
-    hint = IMPORT_HINT.format(connection=spec.connection, name=name)
+    hint = import_hint(spec.connection, name)
     drifts = []
     for column, declared in spec.columns.items():
         where = (*at, "columns", column)

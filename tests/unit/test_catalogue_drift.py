@@ -38,7 +38,7 @@ def test_each_drift_is_named_at_its_field():
     assert drifts == [
         Drift(("tables", "orders", "columns", "amount", "type"),
               "declared DECIMAL(12,2), the source has DOUBLE",
-              "`ferry tables import --connection shop --tables public.orders` updates it"),
+              "`ferry tables import --connection shop --schema public --tables orders` updates it"),
         Drift(("tables", "orders", "columns", "coupon"),
               "column coupon is not in public.orders on connection shop",
               "remove it, or fix its name"),

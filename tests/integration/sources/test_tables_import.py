@@ -132,7 +132,7 @@ def test_validate_stays_offline_and_validate_live_names_every_drift(pg):
         "connection pg; remove it, or fix its name",
         f"include/warehouse/tables.yaml:{line_of('      amount:', orders)} -> "
         "tables.orders.columns.amount.type -> declared DECIMAL(12,2), the source has DOUBLE; "
-        "`ferry tables import --connection pg --tables shop.orders` updates it",
+        "`ferry tables import --connection pg --schema shop --tables orders` updates it",
         f"include/warehouse/tables.yaml:{line_of('    name: shop.page_views')} -> "
         "tables.page_views.name -> missing table: connection pg: no table shop.page_views; "
         "create it, or fix name:",
