@@ -195,16 +195,15 @@ def _check_loads(path: Path, before: str, after: str, reports: list[TableReport]
     new = _tables_alone(after)
     broken_before = set(old.broken_entries.get("tables", {}))
     broken = set(new.broken_entries.get("tables", {})) - broken_before
-    lost = len(new.tables) < len(old.tables) and not broken
-    if broken or lost:
+    if broken or len(new.tables) < len(old.tables):
         shown = [str(e) for e in new.errors if not _entry_of(e) or _entry_of(e) in broken]
         raise CliError(
-            "the import would not load, nothing was written (please report it):\n"
-            + "\n".join(shown)
+            "the import would break entries of tables.yaml, nothing was written; fix them "
+            "first (or the source):\n" + "\n".join(shown)
         )
     for report in reports:
         if report.entry in broken_before:
-            report.notes.append("this entry did not load before the import: `ferry validate`")
+            report.notes.append("this entry does not load (nor did it before): `ferry validate`")
 
 
 def _entry_of(error: DefinitionError) -> str | None:

@@ -152,3 +152,34 @@ def test_validate_live_names_each_drift_at_its_line_and_fails(shop):
         "table: connection shop: no table visits; create it, or fix name:",
         "live: 3 drift(s), 5 warning(s) in 7 tables on 2 connection(s)",
     ]
+
+
+def test_an_import_that_would_break_an_entry_writes_nothing_and_says_why(shop):
+    assert run_ferry("tables", "import", "--connection", "shop", "--tables", "orders").code == 0
+    with duckdb.connect(str(shop)) as con:
+        con.execute("ALTER TABLE orders ALTER updated_at TYPE VARCHAR")
+    before = tables_file().read_text()
+
+    result = run_ferry("tables", "import", "--connection", "shop", "--tables", "orders")
+
+    assert result.code == 2
+    first, second = result.err.splitlines()
+    assert first == (
+        "ferry tables import: the import would break entries of tables.yaml, nothing was "
+        "written; fix them first (or the source):"
+    )
+    assert second.endswith(
+        "-> tables.orders.timestamp -> 'updated_at' is not a DATE or TIMESTAMP column of the table"
+    )
+    assert tables_file().read_text() == before
+
+
+def test_an_include_without_tables_yaml_gets_one(shop, tmp_path, monkeypatch):
+    (tmp_path / "new" / "include").mkdir(parents=True)
+    monkeypatch.setenv("FERRY_INCLUDE", str(tmp_path / "new" / "include"))
+
+    result = run_ferry("tables", "import", "--connection", "shop")
+
+    assert result.code == 0, result.err
+    assert tables_file().read_text().startswith("tables:\n  orders:\n    connection: shop\n")
+    assert run_ferry("validate").code == 0
