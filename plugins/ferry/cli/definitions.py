@@ -18,6 +18,9 @@ def register(subparsers) -> None:
     validate.add_argument(
         "path", nargs="?", type=Path, help="include/ folder (default: FERRY_INCLUDE)"
     )
+    validate.add_argument(
+        "--live", action="store_true", help="also compare tables.yaml with each live source"
+    )
     validate.set_defaults(handler=run_validate)
     schema = subparsers.add_parser("schema", help="print JSON Schemas for editors")
     schema.add_argument("--kind", choices=sorted(SCHEMA_KINDS), default="export")
@@ -48,11 +51,23 @@ def _said(error: object) -> int:
 
 
 def run_validate(args: argparse.Namespace) -> int:
-    """Print every error (not only the first) and exit 1 if there is any, 2 if no folder."""
+    """Print every error (not only the first) and exit 1 if there is any, 2 if no folder.
+
+    Offline (definitions only) unless --live, which then opens each source tables.yaml
+    names and reports drift (exit 1 on any)."""
     try:
         project = _project(args.path)
     except NoDefinitions as missing:
         return _said(missing)
+    offline = _report_offline(project)
+    if not getattr(args, "live", False):
+        return offline
+    from ferry.cli.tables import check_live
+
+    return max(offline, check_live(project))
+
+
+def _report_offline(project: Project) -> int:
     for error in project.errors:
         print(error)
     counts = (

@@ -170,7 +170,7 @@ _COLUMNS = """
 SELECT a.attname, format_type(a.atttypid, a.atttypmod), t.typname
 FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid
 JOIN pg_namespace n ON n.oid = c.relnamespace JOIN pg_type t ON t.oid = a.atttypid
-WHERE c.relname = $1 AND (n.nspname = $2 OR ($2 = '' AND n.oid = ANY(current_schemas(false))))
+WHERE c.relname = $1 AND (n.nspname = $2 OR ($2 = '' AND n.nspname = ANY(current_schemas(false))))
   AND a.attnum > 0 AND NOT a.attisdropped
 ORDER BY a.attnum"""
 _PRIMARY_KEY = """
@@ -179,7 +179,7 @@ FROM pg_index i JOIN pg_class c ON c.oid = i.indrelid
 JOIN pg_namespace n ON n.oid = c.relnamespace
 JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum = ANY(i.indkey)
 WHERE i.indisprimary AND c.relname = $1
-  AND (n.nspname = $2 OR ($2 = '' AND n.oid = ANY(current_schemas(false))))"""
+  AND (n.nspname = $2 OR ($2 = '' AND n.nspname = ANY(current_schemas(false))))"""
 _TABLES = """
 SELECT table_schema, table_name FROM information_schema.tables
 WHERE (table_schema = $1 OR ($1 = '' AND table_schema = current_schema()))
