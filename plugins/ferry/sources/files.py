@@ -10,7 +10,7 @@ built with DuckDB's relational API: Ferry writes no path into SQL text.
 
 Names and folders are hostile: a name may not be absolute or climb (`..`), every file it
 matches must resolve (symlinks followed) inside the folder, and a file whose name holds a
-glob character is refused (DuckDB would expand it again, next to the file).
+glob character, in the folder's path too, is refused (DuckDB would expand it again).
 
 Parquet files carry their types. CSV files do not: they are read with the types
 tables.yaml declares (the Reader passes them), as RFC 4180 with a header row (a quote
@@ -137,6 +137,7 @@ class FilesSnapshot:
             return self.worker.read_csv(
                 paths, header=True, delimiter=DELIMITERS[kinds.pop()], quotechar='"',
                 escapechar='"', dtype=dict(types or {}) or None, allow_quoted_nulls=False,
+                union_by_name=True,  # by position, files of another column order would mix
             )  # fmt: skip
         except duckdb.Error as error:
             raise self._error(f"{name}: {str(error).strip()}") from None
@@ -160,9 +161,11 @@ class FilesSnapshot:
         return [self._checked_file(path) for path in files]
 
     def _checked_file(self, path: Path) -> Path:
+        """DuckDB reads a path with * ? [ or ] as a glob, which could match files elsewhere
+        (`lake[1]/x.csv` reads lake1/x.csv): such a path is refused, the folder's too."""
         resolved = self._inside(path)
-        if GLOB_CHARACTERS & set(resolved.relative_to(self._root).as_posix()):
-            raise self._error(f"{path.name}: a file name with * ? [ or ] is not read")
+        if GLOB_CHARACTERS & set(str(resolved)):
+            raise self._error(f"{resolved}: a path with * ? [ or ] is not read (DuckDB globs it)")
         return resolved
 
     def _relative(self, name: str) -> str:

@@ -180,3 +180,23 @@ def test_a_file_kind_comes_from_its_extension():
     names = ("a.parquet", "2026.01.CSV.gz", "b.tsv", "c.json", "d", "e.gz", "f.parquet.gz")
     kinds = [file_kind(Path(name)) for name in names]
     assert kinds == ["parquet", "csv", "tsv", None, None, None, None]
+
+
+def test_csv_files_of_different_column_orders_are_read_by_name(folder):
+    (folder / "people").mkdir()
+    (folder / "people" / "a.csv").write_text("id,name\n1,Ann\n")
+    (folder / "people" / "b.csv").write_text("name,id\nBob,2\n")
+    with FilesSource(folder, "lake").snapshot() as snapshot:
+        view = snapshot.relation("people/*.csv", {"id": "BIGINT", "name": "VARCHAR"})
+        rows = snapshot.query(Sql(f"SELECT id, name FROM {view} ORDER BY id")).read_all()
+    assert rows.to_pylist() == [{"id": 1, "name": "Ann"}, {"id": 2, "name": "Bob"}]
+
+
+def test_a_folder_whose_path_duckdb_would_glob_is_refused(tmp_path):
+    (tmp_path / "lake[1]").mkdir()
+    (tmp_path / "lake[1]" / "x.csv").write_text("id\n1\n")
+    (tmp_path / "lake1").mkdir()
+    (tmp_path / "lake1" / "x.csv").write_text("id\n666\n")
+    refused = pytest.raises(SourceError, match=r"lake\[1\]/x\.csv: a path with \* \? \[ or \]")
+    with FilesSource(tmp_path / "lake[1]", "lake").snapshot() as snapshot, refused:
+        snapshot.relation("x.csv")
