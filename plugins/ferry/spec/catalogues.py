@@ -37,7 +37,7 @@ DEFAULT_CONNECTION = "ferry_warehouse"  # the embedded demo DuckDB file unless d
 SOURCE_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.*?\[\]/-]{0,254}")
 
 
-def source_name(name: str) -> str:
+def checked_source_name(name: str) -> str:
     """A table's name in its source: `schema.table` in a database, or a glob of files
     relative to the files connection's folder (`orders/*.parquet`); never a path out of it."""
     parts = name.split("/")
@@ -52,7 +52,7 @@ def source_name(name: str) -> str:
 class TableSpec(Spec):
     description: str = ""
     connection: ConnectionId = DEFAULT_CONNECTION
-    name: Annotated[str, AfterValidator(source_name)] | None = None
+    name: Annotated[str, AfterValidator(checked_source_name)] | None = None
     key: str
     segment_type: SegmentType | None = None
     timestamp: str | None = None
