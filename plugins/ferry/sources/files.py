@@ -11,6 +11,7 @@ built with DuckDB's relational API: Ferry writes no path into SQL text.
 Names and folders are hostile: a name may not be absolute or climb (`..`), every file it
 matches must resolve (symlinks followed) inside the folder, and a file whose name holds a
 glob character, in the folder's path too, is refused (DuckDB would expand it again).
+The snapshot's DuckDB is confined to the folder besides (allowed_directories).
 
 Parquet files carry their types. CSV files do not: they are read with the types
 tables.yaml declares (the Reader passes them), as RFC 4180 with a header row (a quote
@@ -21,6 +22,7 @@ is made: write new files and remove old ones, rather than rewrite a file during 
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -65,7 +67,15 @@ class FilesSource:
                 'not a folder: set the connection\'s extra {"path": "/your/folder"}'
             )
         with open_duckdb() as con:
+            confine(con, Path(self.folder).resolve())
             yield FilesSnapshot(con, self)
+
+
+def confine(con: duckdb.DuckDBPyConnection, folder: Path) -> None:
+    """DuckDB itself then reads no file outside the folder (nor a path with `..`), whatever
+    SQL the connection runs: a second wall behind the checks of the paths Ferry gives it."""
+    con.execute("SET allowed_directories = ?", [[f"{folder}{os.sep}"]])
+    con.execute("SET enable_external_access = false")  # cannot be turned back on
 
 
 class FilesSnapshot:

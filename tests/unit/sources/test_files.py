@@ -9,7 +9,7 @@ import duckdb
 import pytest
 from tests.unit.engine.helpers import PII_KEY, ROOT, export_spec, nasty_warehouse
 
-from ferry.engine import extract
+from ferry.engine import count, extract
 from ferry.plan import build_plan
 from ferry.run_info import RunInfo
 from ferry.sources import SourceError
@@ -51,14 +51,16 @@ def on_files(project, warehouse: Path, lake: Path, kind: str, tables: list[str])
     return project
 
 
-def run_export(project, export: models.ExportSpec, source, staging: Path, dialect=None):
+def plan_of(project, export: models.ExportSpec, staging: Path, dialect=None):
     project.exports[export.id] = export
     run = RunInfo(export_id=export.id, run_id="manual__2026-01-15")
     location = run_location(str(staging), export.id, run.safe_run_id)
-    plan = build_plan(
-        project, export.id, run, location, **({"dialect": dialect} if dialect else {})
-    )
-    return extract(plan, source=source, pii_key=PII_KEY)
+    extra = {"dialect": dialect} if dialect else {}
+    return build_plan(project, export.id, run, location, **extra)
+
+
+def run_export(project, export: models.ExportSpec, source, staging: Path, dialect=None):
+    return extract(plan_of(project, export, staging, dialect), source=source, pii_key=PII_KEY)
 
 
 def digests(manifest) -> list[tuple[str, str]]:
@@ -110,6 +112,9 @@ def test_segments_and_contacts_of_accounts_choose_the_same_rows_from_files(
     from_files = run_export(project, export, lake, tmp_path / "files", FILES)
     assert 0 < from_files.rows == from_duckdb.rows
     assert digests(from_files) == digests(from_duckdb)
+    # the limits check counts the same rows
+    counted = count(plan_of(project, export, tmp_path / "count", FILES), source=lake)
+    assert counted[0] == from_duckdb.rows
 
 
 @pytest.fixture
@@ -152,6 +157,14 @@ def test_no_name_reads_a_file_outside_the_folder(name, folder):
         with pytest.raises(SourceError, match=r"connection lake: .*(not a path inside|leads out)"):
             snapshot.relation(name)
         assert snapshot.tables() == ["leads.csv", "orders"]
+
+
+def test_two_names_that_differ_only_in_case_are_refused(folder):
+    (folder / "Leads.csv").write_text("lead_id\n2\n")
+    with FilesSource(folder, "lake").snapshot() as snapshot:
+        snapshot.relation("leads.csv")
+        with pytest.raises(SourceError, match="differ only in case"):
+            snapshot.relation("Leads.csv")
 
 
 def test_a_glob_matching_no_file_names_the_connection_the_folder_and_the_pattern(folder):
@@ -200,3 +213,13 @@ def test_a_folder_whose_path_duckdb_would_glob_is_refused(tmp_path):
     refused = pytest.raises(SourceError, match=r"lake\[1\]/x\.csv: a path with \* \? \[ or \]")
     with FilesSource(tmp_path / "lake[1]", "lake").snapshot() as snapshot, refused:
         snapshot.relation("x.csv")
+
+
+def test_the_snapshots_duckdb_reads_no_file_outside_the_folder_whatever_the_sql(folder):
+    outside = str(folder.parent / "secret.csv")
+    with FilesSource(folder, "lake").snapshot() as snapshot:
+        inside = snapshot.query(Sql(f"SELECT * FROM read_csv('{folder}/leads.csv')")).read_all()
+        for path in (outside, f"{folder}/../secret.csv"):
+            with pytest.raises(duckdb.PermissionException):
+                snapshot.query(Sql(f"SELECT * FROM read_csv('{path}')"))
+    assert inside.num_rows == 1
