@@ -41,6 +41,7 @@ class ExportPlan:
     source_table: str = ""  # the table's name in its source (tables.yaml name:)
     table_types: dict[str, str] = field(default_factory=dict)  # column -> canonical type
     tables_read: tuple[str, ...] = ()  # source names where reads, the table's first
+    read_types: dict[str, dict[str, str]] = field(default_factory=dict)  # source name -> types
     dialect: Dialect = DUCKDB  # of where
     staging_dir: Path = field(default=Path("."))  # local: staging itself; remote: a cache
     staging_url: str = ""  # the run's remote prefix (ferry.staging); "" when staged locally
@@ -85,12 +86,18 @@ def build_plan(
         excluded_pii=excluded,
         connection=table.connection,
         source_table=table.source_name(table_name),
-        table_types={name: column.type for name, column in table.columns.items()},
+        table_types=_types(table),
         tables_read=tuple(dict.fromkeys(project.tables[t].source_name(t) for t in read)),
+        read_types={project.tables[t].source_name(t): _types(project.tables[t]) for t in read},
         dialect=dialect,
         staging_dir=location.folder,
         staging_url=location.url,
     )
+
+
+def _types(table: models.TableSpec) -> dict[str, str]:
+    """A table's columns and their canonical types, as tables.yaml declares them."""
+    return {name: column.type for name, column in table.columns.items()}
 
 
 def row_filter(

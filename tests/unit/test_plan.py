@@ -14,11 +14,23 @@ from ferry.manifest import read_manifest
 from ferry.plan import build_plan
 from ferry.run_info import RunInfo
 from ferry.spec.loader import load_project
+from ferry.sql import FILES
 from ferry.staging import run_location
 
 from .engine import chosen_rows
+from .spec.helpers import team_include
 
 ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_a_plan_reads_a_teams_own_contact_and_account_tables_with_their_types(tmp_path):
+    project = load_project(team_include(tmp_path))
+    run = RunInfo(export_id="people_of_big_companies", run_id="manual__1")
+    location = run_location(str(tmp_path / "staging"), run.export_id, run.safe_run_id)
+    plan = build_plan(project, run.export_id, run, location, FILES)
+    assert plan.table == "crm_people" and plan.tables_read == ("crm_people", "crm_companies")
+    assert plan.read_types["crm_companies"] == {"company_id": "BIGINT", "employees": "INTEGER"}
+    assert plan.where.text.startswith('"company_id" IN (SELECT "company_id" FROM "crm_companies"')
 
 
 def test_fields_all_leaves_out_pii_nobody_decided_on():

@@ -9,7 +9,9 @@ import pytest
 
 from ferry import sources
 from ferry.exceptions import kind_of
+from ferry.sources.files import FilesSource
 from ferry.sources.postgres import PostgresSource
+from ferry.sql import FILES
 
 
 def define(monkeypatch, conn_id: str, **fields) -> None:
@@ -59,3 +61,14 @@ def test_a_connection_of_another_type_names_the_types_ferry_reads(monkeypatch):
 
 def test_a_path_is_a_duckdb_file(tmp_path):
     assert sources.as_source(tmp_path / "w.duckdb").path == tmp_path / "w.duckdb"
+
+
+def test_an_fs_connection_is_the_folder_of_its_extra_path_or_host(monkeypatch, tmp_path):
+    define(monkeypatch, "lake", conn_type="fs", extra={"path": str(tmp_path)})
+    define(monkeypatch, "relative", conn_type="fs", host="data/lake")
+    define(monkeypatch, "nowhere", conn_type="fs")
+    lake = sources.source_for("lake")
+    assert lake == FilesSource(tmp_path, "lake") and lake.dialect == FILES
+    assert sources.source_for("relative").folder == Path(sources.paths.PROJECT_ROOT) / "data/lake"
+    with pytest.raises(sources.SourceError, match=r'nowhere \(fs\) names no folder.*"path"'):
+        sources.source_for("nowhere")

@@ -37,8 +37,11 @@ class Reader:
     def __init__(self, plan: ExportPlan, snapshot: Snapshot, con: duckdb.DuckDBPyConnection):
         self.plan, self.snapshot, self.con = plan, snapshot, con
         self.in_place = snapshot.worker is not None
-        for name in plan.tables_read:
-            snapshot.relation(name)  # a files source makes each table's view on first use
+        for name in plan.tables_read:  # a files source makes each table's view on first use
+            if self.in_place:  # read where it is, typed there (CSV files carry no types)
+                snapshot.relation(name, plan.read_types.get(name))
+            else:  # the pushed-down stream is typed on the worker, by _load
+                snapshot.relation(name)
         if self.in_place:
             self.relation = Relation(snapshot.relation(plan.source_table), plan.where)
         else:

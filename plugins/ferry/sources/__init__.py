@@ -55,6 +55,10 @@ def _source_of(connection, connection_id: str) -> Source:
         uri = postgres_uri(connection.host or "127.0.0.1", connection.port, connection.login,
                            connection.password, connection.schema)  # fmt: skip
         return PostgresSource(uri, connection_id)
+    if kind == "fs":
+        from ferry.sources.files import FilesSource
+
+        return FilesSource(_folder(connection, connection_id), connection_id)
     raise SourceError(
         f"connection {connection_id} has type {kind or 'none'}; Ferry reads tables from "
         "duckdb, postgres and fs (a folder of Parquet or CSV files) connections"
@@ -66,6 +70,18 @@ def _duckdb_path(connection, connection_id: str) -> Path:
     if not connection.host:
         return paths.warehouse_path()
     path = Path(connection.host).expanduser()
+    return path if path.is_absolute() else paths.PROJECT_ROOT / path
+
+
+def _folder(connection, connection_id: str) -> Path:
+    """An fs connection's folder: extra {"path": ...} (Airflow's FSHook), else its host."""
+    folder = connection.extra_dejson.get("path") or connection.host
+    if not folder:
+        raise SourceError(
+            f'connection {connection_id} (fs) names no folder: set its extra {{"path": '
+            '"/data/lake"}, the folder the name: paths of its tables in tables.yaml start from'
+        )
+    path = Path(folder).expanduser()
     return path if path.is_absolute() else paths.PROJECT_ROOT / path
 
 

@@ -13,6 +13,7 @@ Snapshot; README.md ("Sources") says which Arrow fetch path each of them has.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
@@ -44,8 +45,11 @@ class Snapshot(Protocol):
     dialect: Dialect
     worker: duckdb.DuckDBPyConnection | None  # the DuckDB the rows can be shaped in, in place
 
-    def relation(self, name: str) -> str:
-        """The FROM text for a table of tables.yaml (its `name:` in this source)."""
+    def relation(self, name: str, types: Mapping[str, str] | None = None) -> str:
+        """The FROM text for a table of tables.yaml (its `name:` in this source).
+
+        types: the columns tables.yaml declares (name -> canonical type), given by a read
+        in place; a source whose data carries no types (CSV files) reads them as these."""
         ...
 
     def query(self, sql: Sql, batch_rows: int = BATCH_ROWS) -> pa.RecordBatchReader:

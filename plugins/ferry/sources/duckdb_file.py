@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -56,7 +56,7 @@ class DuckDbSnapshot:
         self.worker = con
         self.connection_id = connection_id
 
-    def relation(self, name: str) -> str:
+    def relation(self, name: str, types: Mapping[str, str] | None = None) -> str:
         return quote_table(sql_table_name(name, self.connection_id))
 
     def query(self, sql: Sql, batch_rows: int = BATCH_ROWS) -> pa.RecordBatchReader:

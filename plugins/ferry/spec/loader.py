@@ -32,6 +32,7 @@ from ferry.spec.references import (
     export_problems,
     group_problems,
     segment_problems,
+    segment_type_problems,
 )
 
 Model = TypeVar("Model", bound=BaseModel)
@@ -107,6 +108,11 @@ def _parse_entries(path: Path, model: type[Model], root: Path) -> tuple[dict, di
             errors += problems
         else:
             entries.update(getattr(parsed[0], field))
+    if model is TablesFile:
+        for name, (loc, problem, hint) in segment_type_problems(entries).items():
+            broken[name] = data[field].get(name)
+            del entries[name]
+            errors.append(document.error(loc, problem, hint))
     return entries, broken, errors
 
 

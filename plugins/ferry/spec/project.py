@@ -40,10 +40,12 @@ class Project:
         if isinstance(export.source, models.TableSource):
             return export.source.table
         if export.contacts_of_accounts:
-            return "contact"
+            return self.table_for_segment_type("contact")
         return self.table_for_segment_type(self.segments[export.source.segment].type)
 
     def table_for_segment_type(self, segment_type: str) -> str:
+        """The team's table of a segment type (tables.yaml segment_type:; one per type,
+        the loader refuses a second)."""
         for name, table in self.tables.items():
             if table.segment_type == segment_type:
                 return name

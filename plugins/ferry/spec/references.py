@@ -23,16 +23,44 @@ Problem = tuple[tuple, str, str]  # (loc in the document, problem, hint)
 
 
 def segment_problems(segment: SegmentSpec, project: Project) -> list[Problem]:
+    table, problems = _segment_table(project, segment.type, ("type",))
+    if table is None:
+        return problems
+    columns = project.tables[table].columns
+    return list(_rule_problems(segment.rules, ("rules",), columns, table))
+
+
+def segment_type_problems(tables: dict[str, TableSpec]) -> dict[str, Problem]:
+    """tables.yaml: one table per segment type, else which one a segment reads is a guess.
+    The later entries are refused (by name), the first keeps the type."""
+    first: dict[str, str] = {}
+    problems: dict[str, Problem] = {}
+    for name, table in tables.items():
+        kind = table.segment_type
+        if kind is None:
+            continue
+        if kind in first:
+            problem = f"segment_type {kind} is already the type of table '{first[kind]}'"
+            hint = (
+                f"one table per segment type: remove segment_type from '{name}' or '{first[kind]}'"
+            )
+            problems[name] = (("tables", name, "segment_type"), problem, hint)
+        else:
+            first[kind] = name
+    return problems
+
+
+def _segment_table(project: Project, segment_type: str, loc: tuple) -> tuple[str | None, list]:
+    """The table of a segment type (tables.yaml segment_type:), or why there is none."""
     try:
-        table = project.table_for_segment_type(segment.type)
+        return project.table_for_segment_type(segment_type), []
     except KeyError as error:
         broken = project.broken_entries.get("tables", {})
         for name, raw in broken.items():
-            if isinstance(raw, dict) and raw.get("segment_type") == segment.type:
-                return [(("type",), _has_errors("table", name), _FIX_FIRST)]
-        return [(("type",), str(error.args[0]), "")]
-    columns = project.tables[table].columns
-    return list(_rule_problems(segment.rules, ("rules",), columns, table))
+            if isinstance(raw, dict) and raw.get("segment_type") == segment_type:
+                return None, [(loc, _has_errors("table", name), _FIX_FIRST)]
+        hint = f"add segment_type: {segment_type} to the entry of that table in tables.yaml"
+        return None, [(loc, str(error.args[0]), hint)]
 
 
 def _rule_problems(rule, loc: tuple, columns: dict, table: str):
@@ -105,9 +133,35 @@ def _source_problems(export: ExportSpec, project: Project) -> list[Problem]:
     if problems:
         return problems
     if export.contacts_of_accounts:
-        if project.segments[source.segment].type != "account":
-            return [(("contacts_of_accounts",), "only an account segment has contacts", "")]
-        return _reference_problems(project, "table", "contact", ("contacts_of_accounts",))
+        return _contacts_problems(project.segments[source.segment], project)
+    return []
+
+
+def _contacts_problems(segment: SegmentSpec, project: Project) -> list[Problem]:
+    """The contacts of an account segment: the contact table holds the account table's key,
+    and both are on one connection (the accounts' rule is a subquery of the contacts' read)."""
+    loc = ("contacts_of_accounts",)
+    if segment.type != "account":
+        return [(loc, "only an account segment has contacts", "")]
+    contacts, problems = _segment_table(project, "contact", loc)
+    if contacts is None:
+        return problems
+    accounts = project.table_for_segment_type("account")  # the segment loaded: it exists
+    contact_spec, account_spec = project.tables[contacts], project.tables[accounts]
+    if account_spec.key not in contact_spec.columns:
+        problem = (
+            f"table '{contacts}' (segment_type contact) has no column '{account_spec.key}', "
+            f"the key of table '{accounts}' that ties a contact to its account"
+        )
+        return [(loc, problem, f"add {account_spec.key} to the columns of '{contacts}'")]
+    if contact_spec.connection != account_spec.connection:
+        problem = (
+            f"the contacts (table '{contacts}', connection {contact_spec.connection}) and the "
+            f"accounts (table '{accounts}', connection {account_spec.connection}) are on "
+            "different connections, and the accounts' rule runs inside the contacts' read"
+        )
+        hint = "put both tables on one connection in tables.yaml, or export the accounts"
+        return [(loc, problem, hint)]
     return []
 
 

@@ -42,6 +42,20 @@ def test_a_bad_table_names_its_line_and_field_and_keeps_the_others(include, tabl
     assert "extra_table" not in project.tables and "lead" in project.tables
 
 
+def test_a_tables_name_in_its_source_is_a_schema_table_or_a_relative_glob(include):
+    lines = (
+        "  orders:\n    connection: lake\n    name: orders/2026-*.parquet\n    key: id\n"
+        "    columns: {id: {type: BIGINT}}\n"
+        "  escape:\n    connection: lake\n    name: ../secrets/*.csv\n    key: id\n"
+        "    columns: {id: {type: BIGINT}}\n"
+    )
+    [error] = table_errors(include, lines)
+    assert error.startswith("include/warehouse/tables.yaml:") and "tables.escape.name -> " in error
+    assert "'../secrets/*.csv' is not a table name" in error
+    orders = load_project(include).tables["orders"]
+    assert orders.source_name("orders") == "orders/2026-*.parquet"
+
+
 def test_a_target_needs_segment_types(include):
     targets = include / "targets.yaml"
     targets.write_text(targets.read_text() + "  empty:\n    name: Empty\n    segment_types: []\n")

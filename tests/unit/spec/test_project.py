@@ -10,7 +10,7 @@ from ferry.spec.errors import DefinitionError
 from ferry.spec.loader import load_project
 from ferry.spec.project import Project
 
-from .helpers import ROOT
+from .helpers import ROOT, team_include
 
 
 @pytest.fixture(scope="module")
@@ -48,3 +48,9 @@ def test_a_broken_file_is_recorded_by_its_key(tmp_path):
     project.mark_broken(path, [second])
     assert project.broken == {"exports.bad": [first, second]}
     assert project.errors == [first, second]
+
+
+def test_contacts_of_accounts_reads_the_table_whose_segment_type_is_contact(tmp_path):
+    project = load_project(team_include(tmp_path))
+    assert project.errors == []
+    assert project.table_of(project.exports["people_of_big_companies"]) == "crm_people"

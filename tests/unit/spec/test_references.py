@@ -10,7 +10,7 @@ import pytest
 
 from ferry.spec.loader import load_project
 
-from .helpers import GOOD_EXPORT, errors_of, write
+from .helpers import GOOD_EXPORT, errors_of, team_include, write
 
 
 def write_segment(include: Path, name: str, rules: str) -> None:
@@ -235,4 +235,51 @@ def test_contacts_of_accounts_needs_an_account_segment(include):
     assert error == (
         "include/exports/contacts.yaml:6 -> contacts_of_accounts -> "
         "only an account segment has contacts"
+    )
+
+
+def test_contacts_of_accounts_needs_contacts_and_accounts_on_one_connection(tmp_path):
+    [error] = errors_of(team_include(tmp_path, people_connection="pg_crm"))
+    assert error == (
+        "include/exports/people.yaml:6 -> contacts_of_accounts -> the contacts (table "
+        "'crm_people', connection pg_crm) and the accounts (table 'crm_companies', connection "
+        "ferry_warehouse) are on different connections, and the accounts' rule runs inside the "
+        "contacts' read; put both tables on one connection in tables.yaml, or export the accounts"
+    )
+
+
+def test_contacts_of_accounts_needs_the_account_key_in_the_contact_table(tmp_path):
+    [error] = errors_of(team_include(tmp_path, link="employer_id"))
+    assert error.startswith(
+        "include/exports/people.yaml:6 -> contacts_of_accounts -> table 'crm_people' "
+        "(segment_type contact) has no column 'company_id', the key of table 'crm_companies'"
+    )
+    assert error.endswith("add company_id to the columns of 'crm_people'")
+
+
+def test_contacts_of_accounts_without_a_contact_table_says_which_type_to_add(tmp_path):
+    include = team_include(tmp_path)
+    tables = include / "warehouse" / "tables.yaml"
+    tables.write_text(tables.read_text().replace("    segment_type: contact\n", ""))
+    [error] = errors_of(include)
+    assert error == (
+        "include/exports/people.yaml:6 -> contacts_of_accounts -> no table in tables.yaml has "
+        "segment_type contact; add segment_type: contact to the entry of that table in tables.yaml"
+    )
+
+
+def test_two_tables_of_one_segment_type_refuse_the_second_where_it_says_so(tmp_path):
+    include = team_include(tmp_path)
+    tables = include / "warehouse" / "tables.yaml"
+    second = "  leads:\n    key: id\n    segment_type: account\n    columns: {id: {type: BIGINT}}\n"
+    tables.write_text(tables.read_text() + second)
+    project = load_project(include)
+    assert [str(error) for error in project.errors] == [
+        "include/warehouse/tables.yaml:18 -> tables.leads.segment_type -> segment_type account "
+        "is already the type of table 'crm_companies'; one table per segment type: remove "
+        "segment_type from 'leads' or 'crm_companies'"
+    ]
+    assert (
+        "leads" not in project.tables
+        and project.table_of(project.exports["people_of_big_companies"]) == "crm_people"
     )
