@@ -75,7 +75,7 @@ def test_a_reimport_keeps_edits_and_comments_adds_new_columns_and_reports_vanish
         text.replace("  orders:\n", "  # Shop orders: owned by the sales team.\n  sales_orders:\n")
         .replace("    connection: pg\n    name: shop.orders\n",
                  "    description: Orders of the web shop.\n    connection: pg\n"
-                 "    name: shop.orders\n    segment_type: account\n")
+                 "    name: shop.orders\n")
         .replace("    timestamp: modified_at\n", "    timestamp: created_at  # when sold\n")
         .replace("customer_email: {type: VARCHAR, pii: true}  # pii: proposed by `ferry tables "
                  "import` from the name; review it",
@@ -99,7 +99,7 @@ def test_a_reimport_keeps_edits_and_comments_adds_new_columns_and_reports_vanish
     )
     assert all(text in after for text in kept)
     orders = loaded_tables()["sales_orders"]
-    assert (orders.description, orders.segment_type) == ("Orders of the web shop.", "account")
+    assert orders.description == "Orders of the web shop."
     assert not orders.columns["customer_email"].pii and orders.columns["phone"].pii
     assert "ship_date" in orders.columns  # reported, not silently removed
     assert "orders" not in loaded_tables()
