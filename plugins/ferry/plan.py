@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ferry.column_types import canonical_type
+from ferry.report_sql import ReportQuery, report_query
 from ferry.run_info import RunInfo, naive_utc
 from ferry.spec import models
 from ferry.spec.columns import OutputColumn, output_columns
@@ -39,11 +40,13 @@ class ExportPlan:
     excluded_pii: tuple[str, ...] = ()
     connection: str = "ferry_warehouse"  # the Airflow connection the table lives on
     source_table: str = ""  # the table's name in its source (tables.yaml name:)
-    table_types: dict[str, str] = field(default_factory=dict)  # column -> canonical type
+    # column -> canonical type of what the source sends: the table's, or the report's columns
+    table_types: dict[str, str] = field(default_factory=dict)
     tables_read: tuple[str, ...] = ()  # source names where reads, the table's first
     dialect: Dialect = DUCKDB  # of where
     staging_dir: Path = field(default=Path("."))  # local: staging itself; remote: a cache
     staging_url: str = ""  # the run's remote prefix (ferry.staging); "" when staged locally
+    report: ReportQuery | None = None  # a report's groups over the rows where chooses
 
     @property
     def format(self) -> models.Format:
@@ -73,6 +76,8 @@ def build_plan(
     table = project.tables[table_name]
     columns, excluded = output_columns(export, table)
     read = [table_name] + _segment_tables(project, export)
+    report = _report_of(export, table, dialect)
+    types = {name: column.type for name, column in table.columns.items()}
     return ExportPlan(
         export=export,
         target=project.targets.get(export.target or ""),
@@ -85,12 +90,21 @@ def build_plan(
         excluded_pii=excluded,
         connection=table.connection,
         source_table=table.source_name(table_name),
-        table_types={name: column.type for name, column in table.columns.items()},
+        table_types={c.name: c.type for c in columns} if report else types,
         tables_read=tuple(dict.fromkeys(project.tables[t].source_name(t) for t in read)),
         dialect=dialect,
         staging_dir=location.folder,
         staging_url=location.url,
+        report=report,
     )
+
+
+def _report_of(
+    export: models.ExportSpec, table: models.TableSpec, dialect: Dialect
+) -> ReportQuery | None:
+    if not isinstance(export.source, models.ReportSource):
+        return None
+    return report_query(export.source, table.columns, dialect)
 
 
 def row_filter(

@@ -39,6 +39,8 @@ class Project:
         """The table an export reads: its own, or the one of its segment's type."""
         if isinstance(export.source, models.TableSource):
             return export.source.table
+        if isinstance(export.source, models.ReportSource):
+            return export.source.table
         if export.contacts_of_accounts:
             return "contact"
         return self.table_for_segment_type(self.segments[export.source.segment].type)
