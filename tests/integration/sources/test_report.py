@@ -13,8 +13,10 @@ from tests.unit.engine.helpers import export_spec
 
 from ferry.engine import extract
 from ferry.plan import build_plan
+from ferry.report_sql import bucket_sql
 from ferry.run_info import RunInfo
 from ferry.sources.postgres import PostgresSource
+from ferry.spec.report import GroupBucket
 from ferry.sql import DUCKDB, POSTGRES
 from ferry.staging import run_location
 
@@ -145,3 +147,21 @@ def test_a_window_and_no_groups_give_one_row_from_postgres(profiles, engine_proj
                        filters={"window": {"column": "created_at"}}, interval=interval)  # fmt: skip
     [row] = parquet_rows(plan, profiles)
     assert row[:4] == (0, 0, 0, None)
+
+
+@pytest.mark.parametrize("column_type", ["TIMESTAMPTZ", "TIMESTAMP", "DATE"])
+def test_postgres_buckets_at_utc_from_monday_whatever_the_sessions_zone(postgres, column_type):
+    value = "2026-01-18 23:30:00+00" if column_type != "DATE" else "2026-01-18"
+    buckets = (
+        ("day", "week", "month") if column_type == "DATE" else ("hour", "day", "week", "month")
+    )
+    items = [bucket_sql(GroupBucket(column="at", bucket=b), column_type, POSTGRES) for b in buckets]
+    with psycopg.connect(postgres.uri) as conn:
+        conn.execute("SET TimeZone = 'America/Los_Angeles'")
+        row = conn.execute(
+            f"SELECT {', '.join(items)} FROM (SELECT CAST(%s AS {column_type}) AS at) AS t",
+            (value,),
+        ).fetchone()
+    expected = [dt.datetime(2026, 1, 18, 23), dt.date(2026, 1, 18), dt.date(2026, 1, 12),
+                dt.date(2026, 1, 1)]  # fmt: skip
+    assert list(row) == (expected[1:] if column_type == "DATE" else expected)
