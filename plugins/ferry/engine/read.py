@@ -48,8 +48,9 @@ class Reader:
         """Row count and key bounds of the export's rows, in one scan, in the source."""
         key, plan = quote(self.plan.key), self.plan
         rows = rows_in(plan, self.snapshot.relation(plan.source_table))
-        items = "count(*)" if plan.report else f"count(*), min({key}), max({key})"  # a report
-        text = f"SELECT {items} FROM {rows.text} WHERE {rows.where.text}"  # is one slice
+        # a report is read in one slice: it needs no key bounds
+        items = "count(*)" if plan.report else f"count(*), min({key}), max({key})"
+        text = f"SELECT {items} FROM {rows.text} WHERE {rows.where.text}"
         found = self.snapshot.query(Sql(text, rows.params + rows.where.params)).read_all()
         return Stats(*(column[0].as_py() for column in found.columns))
 
