@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ferry.column_types import canonical_type
+from ferry.report_sql import ReportQuery, report_query
 from ferry.run_info import RunInfo, naive_utc
 from ferry.spec import models
 from ferry.spec.columns import OutputColumn, output_columns
@@ -39,12 +40,14 @@ class ExportPlan:
     excluded_pii: tuple[str, ...] = ()
     connection: str = "ferry_warehouse"  # the Airflow connection the table lives on
     source_table: str = ""  # the table's name in its source (tables.yaml name:)
-    table_types: dict[str, str] = field(default_factory=dict)  # column -> canonical type
+    # column -> canonical type of what the source sends: the table's, or the report's columns
+    table_types: dict[str, str] = field(default_factory=dict)
     tables_read: tuple[str, ...] = ()  # source names where reads, the table's first
     read_types: dict[str, dict[str, str]] = field(default_factory=dict)  # source name -> types
     dialect: Dialect = DUCKDB  # of where
     staging_dir: Path = field(default=Path("."))  # local: staging itself; remote: a cache
     staging_url: str = ""  # the run's remote prefix (ferry.staging); "" when staged locally
+    report: ReportQuery | None = None  # a report's groups over the rows where chooses
 
     @property
     def format(self) -> models.Format:
@@ -74,6 +77,7 @@ def build_plan(
     table = project.tables[table_name]
     columns, excluded = output_columns(export, table)
     read = [table_name] + _segment_tables(project, export)
+    report = _report_of(export, table, dialect)
     return ExportPlan(
         export=export,
         target=project.targets.get(export.target or ""),
@@ -86,18 +90,27 @@ def build_plan(
         excluded_pii=excluded,
         connection=table.connection,
         source_table=table.source_name(table_name),
-        table_types=_types(table),
+        table_types={c.name: c.type for c in columns} if report else _types(table),
         tables_read=tuple(dict.fromkeys(project.tables[t].source_name(t) for t in read)),
         read_types={project.tables[t].source_name(t): _types(project.tables[t]) for t in read},
         dialect=dialect,
         staging_dir=location.folder,
         staging_url=location.url,
+        report=report,
     )
 
 
 def _types(table: models.TableSpec) -> dict[str, str]:
     """A table's columns and their canonical types, as tables.yaml declares them."""
     return {name: column.type for name, column in table.columns.items()}
+
+
+def _report_of(
+    export: models.ExportSpec, table: models.TableSpec, dialect: Dialect
+) -> ReportQuery | None:
+    if not isinstance(export.source, models.ReportSource):
+        return None
+    return report_query(export.source, table.columns, dialect)
 
 
 def row_filter(

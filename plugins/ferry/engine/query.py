@@ -45,11 +45,26 @@ class Relation:
 
     text: str
     where: Sql
+    params: tuple = ()  # bound to the ? of text
 
 
 def in_place(plan: ExportPlan) -> Relation:
     """The plan's table read where it is (a DuckDB file), its row filter applied there."""
-    return Relation(plan.dialect.table(plan.source_table), plan.where)
+    return rows_in(plan, plan.dialect.table(plan.source_table))
+
+
+def rows_in(plan: ExportPlan, table: str) -> Relation:
+    """The export's rows in table (FROM text): the rows its filter chooses, or a report's
+    groups of them."""
+    if plan.report is None:
+        return Relation(table, plan.where)
+    grouped = plan.report.grouped(table, plan.where)
+    return Relation(grouped.text, Sql("TRUE"), grouped.params)
+
+
+def order_key(plan: ExportPlan) -> str:
+    """What orders the rows: the table's key, or a report's position of its groups."""
+    return plan.report.order_key if plan.report else quote(plan.key)
 
 
 def typed_select(plan: ExportPlan, pii_key: bytes | None, relation: Relation | None = None) -> Sql:
@@ -57,8 +72,8 @@ def typed_select(plan: ExportPlan, pii_key: bytes | None, relation: Relation | N
     relation = relation or in_place(plan)
     parts = [pii.pii_sql(column, pii_key) for column in plan.columns]
     items = [f"{part.text} AS {quote(f'c{i}')}" for i, part in enumerate(parts)]
-    items.append(f"{quote(plan.key)} AS {quote(KEY_ALIAS)}")
-    params = tuple(param for part in parts for param in part.params)
+    items.append(f"{order_key(plan)} AS {quote(KEY_ALIAS)}")
+    params = tuple(param for part in parts for param in part.params) + relation.params
     text = f"SELECT {', '.join(items)} FROM {relation.text} WHERE ({relation.where.text})"
     return Sql(text, params + tuple(relation.where.params))
 

@@ -19,7 +19,7 @@ import duckdb
 import pyarrow as pa
 
 from ferry.engine import hmac_native
-from ferry.engine.query import BATCH_ROWS, Relation, Stats
+from ferry.engine.query import BATCH_ROWS, Relation, Stats, rows_in
 from ferry.plan import ExportPlan
 from ferry.sources import Snapshot, Source, as_source
 from ferry.sources.duckdb_file import MEMORY_LIMIT, open_duckdb
@@ -43,18 +43,19 @@ class Reader:
             else:  # the pushed-down stream is typed on the worker, by _load
                 snapshot.relation(name)
         if self.in_place:
-            self.relation = Relation(snapshot.relation(plan.source_table), plan.where)
+            self.relation = rows_in(plan, snapshot.relation(plan.source_table))
         else:
             self.relation = Relation(quote(ROWS_VIEW), Sql("TRUE"))
 
     def stats(self) -> Stats:
         """Row count and key bounds of the export's rows, in one scan, in the source."""
         key, plan = quote(self.plan.key), self.plan
-        source = self.snapshot.relation(plan.source_table)
-        text = f"SELECT count(*), min({key}), max({key}) FROM {source} WHERE {plan.where.text}"
-        found = self.snapshot.query(Sql(text, plan.where.params)).read_all()
-        rows, low, high = (found.column(i)[0].as_py() for i in range(3))
-        return Stats(rows, low, high)
+        rows = rows_in(plan, self.snapshot.relation(plan.source_table))
+        # a report is read in one slice: it needs no key bounds
+        items = "count(*)" if plan.report else f"count(*), min({key}), max({key})"
+        text = f"SELECT {items} FROM {rows.text} WHERE {rows.where.text}"
+        found = self.snapshot.query(Sql(text, rows.params + rows.where.params)).read_all()
+        return Stats(*(column[0].as_py() for column in found.columns))
 
     def rows(
         self, select: Sql, bounds: tuple = (None, None), limit: int | None = None,
@@ -86,7 +87,10 @@ class Reader:
 
 def pushed_query(plan: ExportPlan, snapshot: Snapshot, bounds: tuple, limit: int | None) -> Sql:
     """The source's part of the read: the columns used, the row choice, one key slice in
-    key order; in the source's dialect."""
+    key order; in the source's dialect. A report: its groups, which the worker orders."""
+    if plan.report is not None:
+        rows = rows_in(plan, snapshot.relation(plan.source_table))
+        return Sql(f"SELECT * FROM {rows.text}", rows.params)
     names = [c.source for c in plan.columns]
     wanted = [name for name in plan.table_types if name in names or name == plan.key]
     key, dialect = quote(plan.key), snapshot.dialect

@@ -33,7 +33,7 @@ from ferry.render.sensors import RefreshSensor
 from ferry.run_params import MAX_IDS
 from ferry.spec.errors import DefinitionError, shorten
 from ferry.spec.loader import Project
-from ferry.spec.models import ExportSpec, SegmentSource, TableSource
+from ferry.spec.models import ExportSpec, SegmentSource
 from ferry.spec.reader import display_name
 from ferry.spec.schedule import DEACTIVATED, export_status, status_note
 
@@ -82,9 +82,9 @@ def refresh_dependencies(export: ExportSpec, project: Project) -> list[str]:
     """What an export reads and so must not read mid-refresh: its table or its segment."""
     if export.depends_on is not None:
         return list(export.depends_on)
-    if isinstance(export.source, TableSource):
-        return [export.source.table]
-    return [export.source.segment]
+    if isinstance(export.source, SegmentSource):
+        return [export.source.segment]
+    return [project.table_of(export)]  # a table export's or a report's
 
 
 def refresh_asset(name: str, project: Project):

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 from ferry.spec.catalogues import TableSpec
 from ferry.spec.models import ExportSpec, FieldChoice, PiiRule
+from ferry.spec.report import ReportSource, report_columns
 
 
 @dataclass(frozen=True)
@@ -35,8 +36,12 @@ def output_columns(
 
     A chosen field leaves renamed, derived or with its PII rule; a PII field whose rule is
     exclude, or that has no rule at all (nobody decided), stays out. Fields the table
-    lacks are skipped: the loader reports those, and a loaded export has none.
+    lacks are skipped: the loader reports those, and a loaded export has none. A report's
+    columns are its groups and metrics (the report's subquery names them so).
     """
+    if isinstance(export.source, ReportSource):
+        columns = report_columns(export.source, table.columns)
+        return tuple(OutputColumn(name, name, column_type) for name, column_type in columns), ()
     columns, excluded = [], []
     for choice in _chosen_fields(export, table):
         source = choice.field

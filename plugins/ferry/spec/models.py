@@ -50,6 +50,7 @@ from ferry.spec.destinations import (
 )
 from ferry.spec.errors import FieldError
 from ferry.spec.names import check_output_name, refuse_duplicates
+from ferry.spec.report import GroupBucket, Metric, ReportSource, check_report_export
 from ferry.spec.rules import AllOf, AnyOf, Condition, FieldOp, NotOf, Rule
 from ferry.spec.schedule import (
     FIRST_DAY,
@@ -69,16 +70,17 @@ from ferry.spec.values import MAX_DAYS
 # stays the one import for every definition model.
 __all__ = [
     "FIRST_DAY", "ID_PATTERN", "KEYED_ACTIONS", "LAST_DAY", "MAX_BYTES", "MAX_ROWS",
-    "SCHEDULE_PRESETS", "SCHEDULE_WORDS", "TAG_MAX_LEN", "AllOf", "AnyOf", "AnyPath", "ByteSize",
-    "ColumnSpec", "Condition", "ConnectionId", "DagTag", "DateRange", "Destination",
+    "SCHEDULE_PRESETS", "SCHEDULE_WORDS", "TAG_MAX_LEN", "AllOf", "AnyOf", "AnyPath",
+    "ByteSize", "ColumnSpec", "Condition", "ConnectionId", "DagTag", "DateRange", "Destination",
     "DownloadDestination", "EmailDestination", "Expectation", "Expires", "ExportSpec",
     "FieldChoice", "FieldItem", "FieldName", "FieldOp", "Fields", "Filters", "Format",
-    "GroupMember", "GroupSpec", "HourRange", "Identifier", "Limits", "NotOf", "Notify",
-    "OutputName", "Owner", "PiiAction", "PiiRule", "RecipientTemplate", "RelativePath", "Rule",
-    "S3Destination", "Schedule", "SegmentSource", "SegmentSpec", "SegmentType", "SftpDestination",
-    "Source", "Spec", "TableSource", "TableSpec", "TablesFile", "TargetSpec", "TargetsFile",
-    "TextTemplate", "Timezone", "WebhookDestination", "Window", "by_shape", "check_expires",
-    "check_schedule", "check_timezone", "parse_byte_size",
+    "GroupBucket", "GroupMember", "GroupSpec", "HourRange", "Identifier", "Limits", "Metric",
+    "NotOf", "Notify", "OutputName", "Owner", "PiiAction", "PiiRule", "RecipientTemplate",
+    "RelativePath", "ReportSource", "Rule", "S3Destination", "Schedule",
+    "SegmentSource", "SegmentSpec", "SegmentType", "SftpDestination", "Source", "Spec",
+    "TableSource", "TableSpec", "TablesFile", "TargetSpec", "TargetsFile", "TextTemplate",
+    "Timezone", "WebhookDestination", "Window", "by_shape", "check_expires", "check_schedule",
+    "check_timezone", "parse_byte_size",
 ]  # fmt: skip
 OutputName = Annotated[str, AfterValidator(check_output_name)]
 TAG_MAX_LEN = 100  # Airflow's DAG refuses a longer tag (airflow.sdk.definitions.dag)
@@ -211,20 +213,22 @@ class SegmentSource(Spec):
 def _source_kind(value: Any) -> str | None:
     """Pick the source model by its key, so a bad table name gives one error, not three."""
     if isinstance(value, dict):
-        return (
-            "segment source"
-            if "segment" in value and "table" not in value
-            else ("table source" if "table" in value else None)
-        )
-    return {TableSource: "table source", SegmentSource: "segment source"}.get(type(value))
+        keys = [key for key in ("report", "table", "segment") if key in value]
+        return f"{keys[0]} source" if keys else None
+    kinds = {TableSource: "table", SegmentSource: "segment", ReportSource: "report"}
+    return f"{kinds[type(value)]} source" if type(value) in kinds else None
 
 
 Source = Annotated[
-    Annotated[TableSource, Tag("table source")] | Annotated[SegmentSource, Tag("segment source")],
+    Annotated[TableSource, Tag("table source")]
+    | Annotated[SegmentSource, Tag("segment source")]
+    | Annotated[ReportSource, Tag("report source")],
     Discriminator(
         _source_kind,
         custom_error_type="source_kind",
-        custom_error_message="source needs table: <table> or segment: <segment id>",
+        custom_error_message=(
+            "source needs table: <table>, segment: <segment id> or report: <table>"
+        ),
     ),
 ]
 
@@ -306,7 +310,7 @@ class ExportSpec(Spec):
     name: str
     description: str = ""
     owner: Owner = "ferry"
-    kind: Literal["data_out", "segment"] = "data_out"
+    kind: Literal["data_out", "segment", "report"] = "data_out"
     source: Source
     target: Identifier | None = None
     contacts_of_accounts: bool = False
@@ -337,6 +341,7 @@ class ExportSpec(Spec):
     def _kind_fits_source(self) -> ExportSpec:
         if self.kind == "segment" and not isinstance(self.source, SegmentSource):
             raise FieldError("source", "a segment export needs source: {segment: <segment id>}")
+        check_report_export(self)
         if self.kind == "data_out" and not isinstance(self.source, TableSource):
             raise FieldError("source", "a data_out export needs source: {table: <table>}")
         if self.kind == "segment" and not self.target:

@@ -36,8 +36,8 @@ class Project:
         return key
 
     def table_of(self, export: ExportSpec) -> str:
-        """The table an export reads: its own, or the one of its segment's type."""
-        if isinstance(export.source, models.TableSource):
+        """The table an export (or report) reads: its own, or the one of its segment's type."""
+        if isinstance(export.source, models.TableSource | models.ReportSource):
             return export.source.table
         if export.contacts_of_accounts:
             return self.table_for_segment_type("contact")

@@ -17,6 +17,7 @@ from ferry.spec.models import ExportSpec, GroupSpec, SegmentSpec
 from ferry.spec.project import Project
 from ferry.spec.re2 import re2_problem
 from ferry.spec.reader import Document
+from ferry.spec.report import report_problems
 from ferry.spec.values import time_column_problem, value_problem
 
 Problem = tuple[tuple, str, str]  # (loc in the document, problem, hint)
@@ -112,8 +113,11 @@ def export_problems(export: ExportSpec, project: Project) -> list[Problem]:
     table = project.table_of(export)
     columns = project.tables[table].columns
     problems += _field_problems(export, columns, table)
-    problems += _destination_problems(export)
-    problems += _expectation_problems(export, project.tables[table])
+    report = isinstance(export.source, models.ReportSource)
+    broken_report = report and report_problems(export.source, columns, table)
+    problems += (broken_report or []) + _destination_problems(export)
+    if not broken_report:  # a report's output columns exist once its columns do
+        problems += _expectation_problems(export, project.tables[table])
     return problems
 
 
@@ -128,6 +132,8 @@ def _source_problems(export: ExportSpec, project: Project) -> list[Problem]:
     source = export.source
     if isinstance(source, models.TableSource):
         return _reference_problems(project, "table", source.table, ("source", "table"))
+    if isinstance(source, models.ReportSource):
+        return _reference_problems(project, "table", source.table, ("source", "report"))
     problems = _reference_problems(project, "segment", source.segment, ("source", "segment"))
     problems = problems or _reference_problems(project, "target", export.target, ("target",))
     if problems:

@@ -73,6 +73,7 @@ def test_each_export_shows_its_schedule_airflows_view_and_its_last_run(airflow, 
     assert {export_id: row["STATUS"] for export_id, row in rows.items()} == {
         "customer_profiles_csv": "running",
         "daily_lead_backup": "active",
+        "daily_leads_by_source": "not deployed",
         "linkedin_enterprise_accounts": "paused",
         "mailchimp_high_value": "not deployed",
     }
@@ -97,7 +98,7 @@ def test_filters_narrow_by_one_column_or_any_and_sort_puts_missing_values_last(a
     ]  # fmt: skip
     assert [row["ID"] for row in linked] == ["linkedin_enterprise_accounts"]
     assert [row["NEXT RUN"] for row in by_next_run] == [
-        "after refresh", "2026-12-02 02:00 UTC", "-", "-"
+        "after refresh", "2026-12-02 02:00 UTC", "-", "-", "-"
     ]  # fmt: skip
 
 
@@ -119,7 +120,7 @@ def test_json_gives_each_export_with_iso_times_and_numbers_for_scripts(airflow, 
     rows = {row["id"]: row for row in map(json.loads, out.splitlines())}
 
     assert set(rows) == {
-        "customer_profiles_csv", "daily_lead_backup",
+        "customer_profiles_csv", "daily_lead_backup", "daily_leads_by_source",
         "linkedin_enterprise_accounts", "mailchimp_high_value",
     }  # fmt: skip
     lead = rows["daily_lead_backup"]

@@ -208,3 +208,13 @@ def test_without_a_pool_named_deliveries_stay_in_the_default_pool(include, monke
     tasks, _ = _rendered_tasks(include)
 
     assert {task.pool for task in tasks} == {"default_pool"}
+
+
+def test_a_report_without_depends_on_waits_for_the_refresh_of_its_table(include):
+    from ferry.render.dags import refresh_dependencies, render_project
+
+    project = load_project(include)
+    report = project.exports["daily_leads_by_source"].model_copy(update={"depends_on": None})
+    project.exports["daily_leads_by_source"] = report
+    assert refresh_dependencies(report, project) == ["lead"]
+    assert "export__daily_leads_by_source" in render_project(project)

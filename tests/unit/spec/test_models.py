@@ -52,7 +52,7 @@ def test_a_source_without_table_or_segment_says_what_it_needs(include, source):
     write(include, "exports/nosource.yaml", text)
     assert errors_of(include) == [
         "include/exports/nosource.yaml:3 -> source -> "
-        "source needs table: <table> or segment: <segment id>"
+        "source needs table: <table>, segment: <segment id> or report: <table>"
     ]
 
 
