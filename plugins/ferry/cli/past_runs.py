@@ -2,18 +2,22 @@
 
 The table is SQLite at $FERRY_HOME/history.sqlite (table runs), for anyone to query:
     sqlite3 "$FERRY_HOME/history.sqlite" "SELECT * FROM runs WHERE outcome = 'failed'"
+`ferry history --downloads [EXPORT or JobID.RunID]` shows the download audit instead (table
+downloads): who fetched which delivered file over HTTP, when, and which bytes.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import sys
 
-from ferry import history
+from ferry import history, history_downloads
 from ferry.cli.table import render_table, short_time
 
 COLUMNS = ("RUN", "TRIGGERED BY", "STARTED", "DURATION", "OUTCOME", "ROWS", "FILES", "BYTES",
            "DESTINATIONS", "REASON")  # fmt: skip
+DOWNLOAD_COLUMNS = ("AT", "USER", "RUN", "FILE", "BYTES", "RANGE")
 
 
 def register(subparsers) -> None:
@@ -22,11 +26,16 @@ def register(subparsers) -> None:
     runs.add_argument("--outcome", choices=history.OUTCOMES, help="only runs that ended so")
     runs.add_argument("--limit", type=int, default=20, help="newest runs to show (default 20)")
     runs.add_argument("--json", action="store_true", help="full records, one JSON per line")
+    runs.add_argument(
+        "--downloads", action="store_true", help="the download audit: who fetched which file"
+    )
     runs.set_defaults(handler=show_history)
 
 
 def show_history(args: argparse.Namespace) -> int:
     """Print the records of one export, of one group's runs, or of every export."""
+    if args.downloads:
+        return show_downloads(args)
     records = _records(args.owner, args.limit if not args.outcome else 10_000)
     if args.outcome:
         records = [r for r in records if r.outcome == args.outcome][: args.limit]
@@ -54,3 +63,22 @@ def _row(record: history.RunRecord) -> list:
         f"{record.duration_s:.1f} s", record.outcome, record.rows, record.files, record.bytes,
         ", ".join(record.destination_names), record.reason,
     ]  # fmt: skip
+
+
+def show_downloads(args: argparse.Namespace) -> int:
+    """The download audit of one export, one run (JobID.RunID) or all, newest first."""
+    if args.outcome:
+        print("ferry history: --outcome is about runs, not downloads", file=sys.stderr)
+        return 2
+    records = history_downloads.list_downloads(args.owner, args.limit)
+    if args.json:
+        print("\n".join(json.dumps(vars(record)) for record in records))
+        return 0
+    if not records:
+        print(f"no downloads recorded{f' for {args.owner}' if args.owner else ''} "
+              f"in {history.database_path()}")  # fmt: skip
+        return 0
+    rows = [[d.at.replace("T", " ").replace("+00:00", " UTC"), d.username, d.job_run_id,
+             d.file, d.bytes, d.range or "all"] for d in records]  # fmt: skip
+    print(render_table(DOWNLOAD_COLUMNS, rows))
+    return 0

@@ -43,9 +43,8 @@ def purge_downloads(
     deleted: list[Path] = []
     for export_dir in sorted(p for p in downloads_root.iterdir() if _is_real_dir(p)):
         days = retention_days_by_export.get(export_dir.name, default_days)
-        cutoff = (reference - dt.timedelta(days=days)).timestamp()
         for run_dir in sorted(p for p in export_dir.iterdir() if _is_real_dir(p)):
-            if _delivered_at(run_dir) < cutoff:
+            if expires_at(delivered_at(run_dir), days) < reference:
                 shutil.rmtree(run_dir)
                 deleted.append(run_dir)
                 log.info(
@@ -59,6 +58,12 @@ def _is_real_dir(path: Path) -> bool:
     return path.is_dir() and not path.is_symlink()
 
 
-def _delivered_at(run_dir: Path) -> float:
+def delivered_at(run_dir: Path) -> float:
+    """When a run folder was delivered (its manifest's time, else the folder's), as a timestamp."""
     manifest = run_dir / MANIFEST_NAME
     return (manifest if manifest.is_file() else run_dir).stat().st_mtime
+
+
+def expires_at(delivered: float, retention_days: int) -> dt.datetime:
+    """When a run delivered at this timestamp expires: the rule of the purge and the web."""
+    return dt.datetime.fromtimestamp(delivered, dt.UTC) + dt.timedelta(days=retention_days)

@@ -1,0 +1,140 @@
+"""GET /ferry/api/runs/{JobID.RunID}/files/{name}: a delivered file, to an Airflow user.
+
+The caller is Airflow's (GetUserDep: a Bearer token or the UI's cookie) and needs read
+access to the export's DAG, as Airflow's auth manager decides. The file streams from disk
+a chunk at a time (never whole in memory) and honours one byte range (206 Partial Content,
+416 when unsatisfiable), so large files resume. Which files, and retention: see
+ferry.web.download_files. Every file served is a row of the download audit
+(ferry.history_downloads), shown by `ferry history --downloads`.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING
+from urllib.parse import quote
+
+from fastapi import APIRouter, Header, HTTPException
+from fastapi.responses import StreamingResponse
+
+from ferry import history, paths
+from ferry.dag_ids import export_dag_id
+from ferry.history_downloads import DownloadRecord, record_download
+from ferry.manifest import MANIFEST_NAME
+from ferry.web.download_files import (
+    DEFAULT_RETENTION_DAYS,
+    DownloadError,
+    RunFile,
+    RunMissing,
+    byte_range,
+    export_of,
+    open_run_file,
+)
+
+if TYPE_CHECKING:
+    from airflow.api_fastapi.auth.managers.models.base_user import BaseUser
+
+from airflow.api_fastapi.core_api.security import GetUserDep
+
+router = APIRouter()
+
+
+@router.get("/runs/{job_run_id}/files/{name}", name="ferry_download")
+def download(
+    job_run_id: str,
+    name: str,
+    user: GetUserDep,
+    range_header: str | None = Header(default=None, alias="Range"),
+) -> StreamingResponse:
+    """Stream a file of a delivered run (all of it, or the one range asked)."""
+    export_id = _checked(export_of, job_run_id)
+    _require_read(user, export_id)
+    days = _retention_days(export_id)
+    try:
+        opened = open_run_file(job_run_id, name, retention_days=days)
+    except RunMissing as missing:
+        raise _purged(job_run_id, days) or _http(missing) from None
+    except DownloadError as error:
+        raise _http(error) from None
+    try:
+        span = _checked(byte_range, range_header, opened.size)
+    except HTTPException:
+        opened.close()
+        raise
+    start, end = span if span else (0, opened.size - 1)
+    shown = f"bytes={start}-{end}/{opened.size}" if span else ""
+    record_download(
+        DownloadRecord.now(
+            username=user.get_name(), job_run_id=job_run_id, export_id=export_id,
+            file=name, bytes=max(end - start + 1, 0), range=shown, status=206 if span else 200,
+        )
+    )  # fmt: skip
+    return StreamingResponse(
+        opened.chunks(start, end),
+        status_code=206 if span else 200,
+        media_type="application/json" if name == MANIFEST_NAME else "application/octet-stream",
+        headers=_headers(opened, start, end, partial=span is not None),
+    )
+
+
+def _checked(function, *args, **kwargs):
+    """The function's answer; its DownloadError as the HTTP error it stands for."""
+    try:
+        return function(*args, **kwargs)
+    except DownloadError as error:
+        raise _http(error) from None
+
+
+def _http(error: DownloadError) -> HTTPException:
+    return HTTPException(error.status, detail=str(error), headers=error.headers or None)
+
+
+def _headers(opened: RunFile, start: int, end: int, *, partial: bool) -> dict[str, str]:
+    headers = {
+        "Accept-Ranges": "bytes",
+        "Content-Length": str(max(end - start + 1, 0)),
+        "Content-Disposition": f"attachment; filename*=UTF-8''{quote(opened.name, safe='')}",
+        "Cache-Control": "private, no-store",  # who fetched what is audited: no shared caches
+    }
+    if opened.sha256:
+        headers["ETag"] = f'"{opened.sha256}"'
+    if partial:
+        headers["Content-Range"] = f"bytes {start}-{end}/{opened.size}"
+    return headers
+
+
+def _purged(job_run_id: str, days: int) -> HTTPException | None:
+    """410 when the run delivered to the download area but its folder is gone: purged."""
+    record = history.get_run(job_run_id)
+    receipts = json.loads(record.destinations) if record else []
+    if any(receipt.get("type") == "download" for receipt in receipts):
+        return HTTPException(
+            410,
+            detail=f"the files of run {job_run_id} were deleted: its export keeps downloads "
+            f"{days} days (retention_days); run the export again for fresh files",
+        )
+    return None
+
+
+def _retention_days(export_id: str) -> int:
+    """The export's retention_days; the purge's default once the export is removed."""
+    from ferry.spec.loader import load_project
+
+    export = load_project(paths.include_dir()).exports.get(export_id)
+    return export.retention_days if export else DEFAULT_RETENTION_DAYS
+
+
+def _require_read(user: BaseUser, export_id: str) -> None:
+    """403 unless Airflow's auth manager lets the user read the export's DAG.
+
+    To become ferry.web.auth.require_dag_access(user, dag_id, "GET") when that lands.
+    """
+    from airflow.api_fastapi.app import get_auth_manager
+    from airflow.api_fastapi.auth.managers.models.resource_details import DagDetails
+
+    dag_id = export_dag_id(export_id)
+    allowed = get_auth_manager().is_authorized_dag(
+        method="GET", details=DagDetails(id=dag_id), user=user
+    )
+    if not allowed:
+        raise HTTPException(403, detail=f"{user.get_name()} may not read {dag_id}")
