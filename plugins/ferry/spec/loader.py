@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from ferry.spec import models
+from ferry.spec import connections, models
 from ferry.spec.errors import DefinitionError, pydantic_error, shorten
 from ferry.spec.models import (
     ExportSpec,
@@ -43,27 +43,34 @@ MAX_ERRORS = 50  # per file; the last one shown says how many more there are
 def _vocabulary() -> frozenset[str]:
     """Every field name of every model, for 'did you mean' on unknown keys."""
     names: set[str] = set()
-    for model in vars(models).values():
+    for model in [*vars(models).values(), connections.ConnectionSharing]:
         if isinstance(model, type) and issubclass(model, models.Spec):
             names.update(info.alias or name for name, info in model.model_fields.items())
     return frozenset(names)
 
 
 def load_project(root: Path) -> Project:
-    """Load tables, targets, segments, exports and groups under root (include/)."""
+    """Load tables, targets, connections, segments, exports and groups under root (include/)."""
     project = Project(root=root)
     project.tables = _load_mapping_file(project, root / "warehouse" / "tables.yaml", TablesFile)
     project.targets = _load_mapping_file(project, root / "targets.yaml", TargetsFile)
+    sharing = root / connections.FILE_NAME
+    project.connections = _load_mapping_file(project, sharing, connections.ConnectionsFile)
+    connections.close_if_unloaded(project, sharing)
     _load_folder(project, "segments", SegmentSpec, project.segments, segment_problems)
-    _load_folder(project, "exports", ExportSpec, project.exports, export_problems)
+    _load_folder(project, "exports", ExportSpec, project.exports, _export_problems)
     check_dependencies(project)
     _load_folder(project, "groups", GroupSpec, project.groups, group_problems)
     return project
 
 
+def _export_problems(export: ExportSpec, project: Project) -> list[Problem]:
+    return export_problems(export, project) + connections.sharing_problems(export, project)
+
+
 def _load_mapping_file(project: Project, path: Path, model: type[Model]) -> dict:
-    """tables.yaml or targets.yaml: each entry checked on its own, so a broken table or
-    target refuses only what uses it; a problem of the file itself refuses every entry."""
+    """tables.yaml, targets.yaml or connections.yaml: each entry checked on its own, so a
+    broken entry refuses only what uses it; a problem of the file itself refuses every entry."""
     if not path.exists():
         return {}
     try:

@@ -22,6 +22,8 @@ class Project:
     segments: dict[str, SegmentSpec] = field(default_factory=dict)
     exports: dict[str, ExportSpec] = field(default_factory=dict)
     groups: dict[str, GroupSpec] = field(default_factory=dict)
+    # connections.yaml: who may use each connection (spec.connections.ConnectionSharing)
+    connections: dict[str, Any] = field(default_factory=dict)
     files: dict[str, Path] = field(default_factory=dict)
     errors: list[DefinitionError] = field(default_factory=list)
     broken: dict[str, list[DefinitionError]] = field(default_factory=dict)  # by broken_key
