@@ -88,6 +88,15 @@ def run_local(args: argparse.Namespace) -> int:
     """
     try:
         run = local_run_info(args, "local")
+    except ExportRejected as rejected:
+        print(f"error: {rejected}", file=sys.stderr)
+        return 2
+    return run_one(run, as_json=getattr(args, "json", False))
+
+
+def run_one(run: RunInfo, *, as_json: bool) -> int:
+    """One export's run here (alone, or as a member of a group's run): see run_local."""
+    try:
         pipeline.plan_for(run)  # an undefined export or ids of the wrong type: nothing starts
     except ExportRejected as rejected:
         print(f"error: {rejected}", file=sys.stderr)
@@ -110,7 +119,7 @@ def run_local(args: argparse.Namespace) -> int:
             raise  # not an error Ferry expects: its traceback is the way to find the cause
         print(f"error: {reason}", file=sys.stderr)
         return 1
-    if getattr(args, "json", False):  # for scripts: the record's figures, one JSON line
+    if as_json:  # for scripts: the record's figures, one JSON line
         print(
             json.dumps({k: record[k] for k in ("job_run_id", "outcome", "rows", "files", "bytes")})
         )

@@ -1,7 +1,8 @@
 """Commands that work on a running Airflow through its REST API: run, run-all, stop.
 
-`ferry run` is declared here: without --local Airflow starts each export given; with
---local the run goes to ferry.cli.local (imported then, not before). Where Airflow is,
+`ferry run` is declared here: without --local Airflow starts each export (or group) given;
+with --local the run goes to ferry.cli.local, or ferry.cli.groups for a group (imported
+then, not before). Where Airflow is,
 who you are there and the exit codes: ferry.cli.connection. The definitions come from
 include/ (FERRY_INCLUDE) and run records from FERRY_HOME, as for every other command.
 
@@ -23,6 +24,7 @@ from ferry.airflow_api import (
     AirflowUnreachable,
     TriggerOutcomeUnknown,
 )
+from ferry.cli import groups
 from ferry.cli.connection import (
     EXIT_MAY_HAVE_STARTED,
     EXIT_REFUSED,
@@ -47,7 +49,7 @@ from ferry.cli.run_options import add_run_options
 from ferry.dag_ids import EXPORT_PREFIX
 from ferry.run_info import RunInfo
 from ferry.spec.loader import Project
-from ferry.spec.models import ExportSpec
+from ferry.spec.models import ExportSpec, GroupSpec
 from ferry.spec.schedule import NOT_RUNNING_STATUSES, export_status
 
 
@@ -55,14 +57,18 @@ def register(subparsers) -> None:
     _add_run(subparsers)
     _add_run_all(subparsers)
     stop = subparsers.add_parser("stop", help="stop a run: mark it failed in Airflow")
-    stop.add_argument("run", help="JobID.RunID (or GroupID.RunID) as ferry run printed it")
+    stop.add_argument(
+        "run",
+        help="JobID.RunID (or GroupID.RunID) as ferry run printed it; an export's or a "
+        "group's id alone stops each of its queued or running runs",
+    )
     add_connection_options(stop)
     stop.set_defaults(handler=guarded(stop_run))
 
 
 def _add_run(subparsers) -> None:
-    run = subparsers.add_parser("run", help="run an export once, here and now")
-    run.add_argument("export")
+    run = subparsers.add_parser("run", help="run an export (or a group) once, here and now")
+    run.add_argument("export", help="an export's id, or a group's")
     add_run_options(run)
     run.add_argument("--local", action="store_true", help="in this process (no scheduler)")
     run.add_argument(
@@ -96,6 +102,9 @@ def run_command(args: argparse.Namespace) -> int:
     if args.more:
         print("ferry run: --local runs one export at a time", file=sys.stderr)
         return EXIT_REFUSED
+    project = current_definitions()
+    if groups.is_group(project, args.export):
+        return groups.run_group_local(args, project)
     from ferry.cli import local
 
     return local.run_local(args)
@@ -142,10 +151,15 @@ def _finish(args: argparse.Namespace, client, started: list[tuple[str, dict]], w
     return max([worst] + [0 if outcome == "success" else EXIT_REFUSED for outcome in outcomes])
 
 
-def runnable_exports(project: Project, export_ids: list[str]) -> list[ExportSpec]:
-    """The exports to start, or CliError naming every one that cannot be (nothing starts)."""
+def runnable_exports(project: Project, export_ids: list[str]) -> list[ExportSpec | GroupSpec]:
+    """The exports (and groups) to start, or CliError naming every one that cannot be
+    (nothing starts)."""
     exports, problems = [], []
     for export_id in dict.fromkeys(export_ids):
+        if groups.is_group(project, export_id):  # a group runs as its own DAG
+            problems += groups.group_problems(project, project.groups[export_id])
+            exports.append(project.groups[export_id])
+            continue
         try:
             export = find_export(project, export_id)
         except CliError as error:
@@ -260,16 +274,39 @@ def run_all_exports(args: argparse.Namespace) -> int:
 
 
 def stop_run(args: argparse.Namespace) -> int:
-    """Mark a queued or running run failed; Airflow stops its running tasks."""
+    """Mark a queued or running run failed; Airflow stops its running tasks.
+
+    An export's or a group's id alone stops every run of it that is queued or running.
+    """
     client = client_from(args)
+    if "." not in args.run:
+        return _stop_all(client, args.run)
     owner_id, dag_id, run = find_run(client, args.run)
     if run["state"] not in ACTIVE_RUN_STATES:
         raise CliError(f"{args.run} is not running: it ended {run['state']}")
+    _stop(client, owner_id, dag_id, run)
+    return 0
+
+
+def _stop_all(client: AirflowClient, owner_id: str) -> int:
+    project = current_definitions()
+    if groups.is_group(project, owner_id):
+        dag_id = project.groups[owner_id].dag_id
+    else:
+        dag_id = find_export(project, owner_id).dag_id
+    active = [run for run in recent_runs(client, dag_id) if run["state"] in ACTIVE_RUN_STATES]
+    if not active:
+        raise CliError(f"{owner_id} has no queued or running run to stop")
+    for run in active:
+        _stop(client, owner_id, dag_id, run)
+    return 0
+
+
+def _stop(client: AirflowClient, owner_id: str, dag_id: str, run: dict) -> None:
     client.set_run_state(dag_id, run["dag_run_id"], "failed", note=_note("Stopped with ferry stop"))
     if dag_id.startswith(EXPORT_PREFIX):
         _record_stop(owner_id, run, run_url(client, dag_id, run["dag_run_id"]))
     print(f"Stopped {RunInfo(owner_id, run['dag_run_id']).job_run_id}: marked failed in Airflow")
-    return 0
 
 
 def _record_stop(export_id: str, run: dict, link: str) -> None:
