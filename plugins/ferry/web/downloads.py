@@ -11,6 +11,7 @@ ferry.web.download_files. Every file served is a row of the download audit
 from __future__ import annotations
 
 import json
+import re
 from typing import TYPE_CHECKING
 from urllib.parse import quote
 
@@ -93,7 +94,7 @@ def _headers(opened: RunFile, start: int, end: int, *, partial: bool) -> dict[st
     headers = {
         "Accept-Ranges": "bytes",
         "Content-Length": str(max(end - start + 1, 0)),
-        "Content-Disposition": f"attachment; filename*=UTF-8''{quote(opened.name, safe='')}",
+        "Content-Disposition": _disposition(opened.name),
         "Cache-Control": "private, no-store",  # who fetched what is audited: no shared caches
     }
     if opened.sha256:
@@ -114,6 +115,13 @@ def _purged(job_run_id: str, days: int) -> HTTPException | None:
             f"{days} days (retention_days); run the export again for fresh files",
         )
     return None
+
+
+def _disposition(name: str) -> str:
+    """attachment, named: plainly when the name is plain ASCII, else RFC 6266's filename*."""
+    if re.fullmatch(r"[A-Za-z0-9._-]+", name):
+        return f'attachment; filename="{name}"'
+    return f"attachment; filename*=UTF-8''{quote(name, safe='')}"
 
 
 def _retention_days(export_id: str) -> int:

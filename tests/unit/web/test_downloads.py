@@ -72,6 +72,7 @@ def test_the_whole_file_streams_with_the_manifests_sha256_and_is_audited(deliver
     assert answer.headers["content-length"] == str(staged.bytes)
     assert answer.headers["accept-ranges"] == "bytes"
     assert answer.headers["etag"] == f'"{staged.sha256}"'
+    assert answer.headers["content-disposition"] == f'attachment; filename="{staged.name}"'
     audit = list_downloads(job_run_id, limit=1)[0]
     assert (audit.username, audit.file, audit.bytes, audit.range, audit.status) == (
         "admin", staged.name, staged.bytes, "", 200,
