@@ -23,6 +23,7 @@ from dataclasses import dataclass
 
 from ferry import paths
 from ferry.delivery.housekeeping import expires_at
+from ferry.exceptions import Terminal
 from ferry.manifest import MANIFEST_NAME, Manifest, StagedFile
 from ferry.safe_names import segment_problem
 from ferry.spec.base import ID_PATTERN
@@ -34,7 +35,7 @@ _DIRECTORY = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW
 _FILE = os.O_RDONLY | os.O_NOFOLLOW | getattr(os, "O_NONBLOCK", 0)  # a FIFO must not block
 
 
-class DownloadError(Exception):
+class DownloadError(Terminal):
     """Why a file is not served; status is the HTTP answer (404, 410, 416)."""
 
     status = 404
