@@ -37,9 +37,12 @@ DEFAULT_CONNECTION = "ferry_warehouse"  # the embedded demo DuckDB file unless d
 SOURCE_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.*?\[\]/-]{0,254}")
 
 
-def source_name(name: str) -> str:
+def checked_source_name(name: str) -> str:
     """A table's name in its source: `schema.table` in a database, or a glob of files
-    relative to the files connection's folder (`orders/*.parquet`); never a path out of it."""
+    relative to the files connection's folder (`orders/*.parquet`); never a path out of it.
+
+    Not called source_name: pydantic resolves TableSpec's annotations in the class, where
+    that name is the method, which it would then call as the validator."""
     parts = name.split("/")
     if not SOURCE_NAME.fullmatch(name) or ".." in parts or "" in parts:
         raise ValueError(
@@ -52,7 +55,7 @@ def source_name(name: str) -> str:
 class TableSpec(Spec):
     description: str = ""
     connection: ConnectionId = DEFAULT_CONNECTION
-    name: Annotated[str, AfterValidator(source_name)] | None = None
+    name: Annotated[str, AfterValidator(checked_source_name)] | None = None
     key: str
     segment_type: SegmentType | None = None
     timestamp: str | None = None
