@@ -37,6 +37,7 @@ class Reader:
     def __init__(self, plan: ExportPlan, snapshot: Snapshot, con: duckdb.DuckDBPyConnection):
         self.plan, self.snapshot, self.con = plan, snapshot, con
         self.in_place = snapshot.worker is not None
+        self._failure: Exception | None = None  # the source stream's, see _recorded
         for name in plan.tables_read:
             snapshot.relation(name)  # a files source makes each table's view on first use
         if self.in_place:
@@ -58,20 +59,53 @@ class Reader:
         batch_rows: int = BATCH_ROWS,
     ) -> pa.RecordBatchReader:  # fmt: skip
         """Stream the worker's select; bounds and limit must be the ones it applies."""
-        if not self.in_place:
-            self._load(bounds, limit)
-        return self.con.sql(select.text, params=list(select.params)).to_arrow_reader(batch_rows)
+        if self.in_place:
+            return self.con.sql(select.text, params=list(select.params)).to_arrow_reader(batch_rows)
+        self._load(bounds, limit)
+        with self._source_failures():
+            reader = self.con.sql(select.text, params=list(select.params)).to_arrow_reader(
+                batch_rows
+            )
+        return pa.RecordBatchReader.from_batches(reader.schema, self._surfaced(reader))
 
     def _load(self, bounds: tuple, limit: int | None) -> None:
         """Register one pushed-down read as the view the worker's select reads."""
         stream = _plain(self.snapshot.query(pushed_query(self.plan, self.snapshot, bounds, limit)))
-        self.con.register(ARROW_NAME, stream)
+        self._failure = None
+        self.con.register(ARROW_NAME, self._recorded(stream))
         casts = ", ".join(
             _cast(field, self.plan.table_types[field.name]) for field in stream.schema
         )
         self.con.execute(
             f"CREATE OR REPLACE TEMP VIEW {quote(ROWS_VIEW)} AS SELECT {casts} FROM {ARROW_NAME}"
         )
+
+    def _recorded(self, stream: pa.RecordBatchReader) -> pa.RecordBatchReader:
+        """The source's stream, its failure kept: DuckDB, which reads it, raises its own
+        error in its place, and that would lose the kind (a server gone is transient)."""
+
+        def batches() -> Iterator[pa.RecordBatch]:
+            try:
+                yield from stream
+            except Exception as error:
+                self._failure = error
+                raise
+
+        return pa.RecordBatchReader.from_batches(stream.schema, batches())
+
+    @contextmanager
+    def _source_failures(self) -> Iterator[None]:
+        """DuckDB's error over a failed source stream as the source's own error."""
+        try:
+            yield
+        except duckdb.Error as error:
+            if self._failure is None:
+                raise
+            raise self._failure from error
+
+    def _surfaced(self, reader: pa.RecordBatchReader) -> Iterator[pa.RecordBatch]:
+        with self._source_failures():
+            yield from reader
 
     def evict(self) -> None:
         """DuckDB keeps blocks it read cached up to its memory limit; a lower limit evicts

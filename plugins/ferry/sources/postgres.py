@@ -57,15 +57,13 @@ class PostgresSource:
 
         with self.errors():
             conn = adbc.connect(self.uri)  # autocommit off: a transaction is open
+        snap = PostgresSnapshot(conn, self)
         try:
-            snap = PostgresSnapshot(conn, self)
             snap.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
             snap.execute("SET LOCAL TimeZone = 'UTC'")  # dates and hours of timestamptz as DuckDB
             yield snap
         finally:
-            with self.errors(closing=True):
-                conn.rollback()
-                conn.close()
+            snap.close()
 
     @contextmanager
     def errors(self, closing: bool = False) -> Iterator[None]:
@@ -123,8 +121,19 @@ class PostgresSnapshot:
         return pa.RecordBatchReader.from_batches(reader.schema, self._guarded(reader))
 
     def _guarded(self, reader: pa.RecordBatchReader) -> Iterator[pa.RecordBatch]:
-        with self._source.errors():
+        """The driver's batches; a failure while streaming comes as pyarrow's OSError
+        around libpq's message (the server gone, the backend terminated), still ADBC's."""
+        try:
             yield from reader
+        except Exception as error:
+            raise classify(error, self._source.connection_id, self._source.uri) from None
+
+    def close(self) -> None:
+        """End the transaction and the connection, the cursor first (ADBC will not close a
+        connection with an open statement, and would complain again when collected)."""
+        for step in (self._cursor.close, self._conn.rollback, self._conn.close):
+            with self._source.errors(closing=True):
+                step()
 
     def _bind(self, sql: Sql) -> str:
         """The text with each `?` read from a setting the values were just bound to."""

@@ -57,3 +57,30 @@ def copy_table(server: PostgresServer, source: Path, table: str, spec: TableSpec
         schema, _, name = target.rpartition(".")
         cursor.adbc_ingest(name, rows, mode="append", db_schema_name=schema or None)
         conn.commit()
+
+
+def project_with(folder: Path, tables_yaml: str) -> Project:
+    """A project of its own: folder/include with this tables.yaml and nothing else."""
+    include = folder / "include"
+    (include / "warehouse").mkdir(parents=True, exist_ok=True)
+    (include / "exports").mkdir(exist_ok=True)
+    (include / "warehouse" / "tables.yaml").write_text(tables_yaml)
+    project = load_project(include)
+    assert not project.errors, project.errors
+    return project
+
+
+def plan_for(project: Project, staging: Path, definition: dict, dialect=POSTGRES, **run):
+    """The plan of an export defined by a dict (its YAML keys), staged under staging."""
+    from ferry.plan import build_plan
+    from ferry.run_info import RunInfo
+    from ferry.spec import models
+    from ferry.staging import run_location
+
+    spec = models.ExportSpec.model_validate(
+        {"name": definition["id"], "destinations": [{"type": "download"}], **definition}
+    )
+    project.exports[spec.id] = spec
+    info = RunInfo(export_id=spec.id, run_id=run.pop("run_id", "manual__2026-11-24"), **run)
+    location = run_location(str(staging), spec.id, info.safe_run_id)
+    return build_plan(project, spec.id, info, location, dialect)
