@@ -128,12 +128,18 @@ def pushed_query(plan: ExportPlan, snapshot: Snapshot, bounds: tuple, limit: int
             parts.append(f"{key} {operator} CAST(? AS {key_type})")
             params.append(bound)
     text = (
-        f"SELECT {', '.join(quote(name) for name in wanted)} "
+        f"SELECT {', '.join(_pushed_column(snapshot, plan, name) for name in wanted)} "
         f"FROM {snapshot.relation(plan.source_table)} WHERE {' AND '.join(parts)} ORDER BY {key}"
     )
     if limit is not None:
         text += f" LIMIT {int(limit)}"
     return Sql(text, tuple(params))
+
+
+def _pushed_column(snapshot: Snapshot, plan: ExportPlan, name: str) -> str:
+    """A snapshot read through Arrow says how each column comes as its declared type."""
+    declared = plan.table_types[name]
+    return snapshot.pushed_column(plan.source_table, name, declared)
 
 
 def _plain(stream: pa.RecordBatchReader) -> pa.RecordBatchReader:

@@ -35,7 +35,7 @@ from ferry.sources.base import (
     TableShape,
     sql_table_name,
 )
-from ferry.sql import POSTGRES, Dialect, Sql, quote_table
+from ferry.sql import POSTGRES, Dialect, Sql, quote, quote_table
 
 # SQLSTATE classes another try can get past: connection trouble, the server shutting down
 # or short of resources, lock and serialization conflicts, a query cancelled on timeout.
@@ -103,6 +103,7 @@ class PostgresSnapshot:
         self._cursor = conn.cursor() if conn is not None else None
         self._source = source
         self._settings = 0
+        self._types: dict[str, dict[str, str]] = {}  # table -> column -> Postgres type
 
     def execute(self, text: str, params: tuple = ()) -> list[tuple]:
         with self._source.errors():
@@ -111,6 +112,13 @@ class PostgresSnapshot:
 
     def relation(self, name: str) -> str:
         return quote_table(sql_table_name(name, self._source.connection_id))
+
+    def pushed_column(self, table: str, column: str, declared: str) -> str:
+        """The SELECT item that brings a column for the type tables.yaml declares: Postgres'
+        own text or JSON where ADBC's Arrow form would not be the value (see column_item)."""
+        if table not in self._types:
+            self._types[table] = self.describe(table).source_types
+        return column_item(column, declared, self._types[table].get(column, ""))
 
     def query(self, sql: Sql, batch_rows: int = BATCH_ROWS) -> pa.RecordBatchReader:
         """Rows streamed by COPY BINARY; batches are ADBC's (about 16 MB each)."""
@@ -158,13 +166,12 @@ class PostgresSnapshot:
         return text
 
     def describe(self, name: str) -> TableShape:
-        schema, _, table = sql_table_name(name, self._source.connection_id).rpartition(".")
-        rows = self.execute(_COLUMNS, (table, schema or ""))
+        relation = self.relation(name)  # resolved by Postgres as FROM resolves it
+        rows = self.execute(_COLUMNS, (relation,))
         if not rows:
             raise SourceError(f"connection {self._source.connection_id}: no table {name}")
-        key = self.execute(_PRIMARY_KEY, (table, schema or ""))
+        keys = [column for (column,) in self.execute(_PRIMARY_KEY, (relation,))]
         columns = {column: ferry_type(kind, udt) for column, kind, udt in rows}
-        keys = [column for (column,) in key]
         sources = {column: udt for column, _, udt in rows}
         return TableShape(columns, keys[0] if len(keys) == 1 else None, sources)
 
@@ -174,21 +181,18 @@ class PostgresSnapshot:
 
 
 # information_schema keeps numeric precision in its own columns; format_type spells the
-# type as Postgres would (numeric(38,10), character varying(20), integer[]).
+# type as Postgres would (numeric(38,10), character varying(20), integer[]). to_regclass
+# finds the table as a query's FROM does (the search path for an unqualified name), or
+# gives NULL: no rows.
 _COLUMNS = """
 SELECT a.attname, format_type(a.atttypid, a.atttypmod), t.typname
-FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid
-JOIN pg_namespace n ON n.oid = c.relnamespace JOIN pg_type t ON t.oid = a.atttypid
-WHERE c.relname = $1 AND (n.nspname = $2 OR ($2 = '' AND n.oid = ANY(current_schemas(false))))
-  AND a.attnum > 0 AND NOT a.attisdropped
+FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid
+WHERE a.attrelid = to_regclass($1) AND a.attnum > 0 AND NOT a.attisdropped
 ORDER BY a.attnum"""
 _PRIMARY_KEY = """
 SELECT a.attname
-FROM pg_index i JOIN pg_class c ON c.oid = i.indrelid
-JOIN pg_namespace n ON n.oid = c.relnamespace
-JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum = ANY(i.indkey)
-WHERE i.indisprimary AND c.relname = $1
-  AND (n.nspname = $2 OR ($2 = '' AND n.oid = ANY(current_schemas(false))))"""
+FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey)
+WHERE i.indisprimary AND i.indrelid = to_regclass($1)"""
 _TABLES = """
 SELECT table_schema, table_name FROM information_schema.tables
 WHERE (table_schema = $1 OR ($1 = '' AND table_schema = current_schema()))
@@ -217,6 +221,27 @@ def ferry_type(formatted: str, udt: str) -> str | None:
         except UnknownColumnType:
             return "VARCHAR"  # wider than DECIMAL(38): exported as its exact digits
     return _PG_TO_FERRY.get(base)
+
+
+_TEXT_TYPES = ("text", "varchar", "bpchar", "name")
+_JSON_TYPES = ("json", "jsonb")
+
+
+def column_item(column: str, declared: str, pg_type: str) -> str:
+    """A column as the declared type needs it, quoted and named as itself.
+
+    ADBC decodes some types in ways that are not the value: arrays lose their rank ({{1,2},
+    {3,4}} comes flat) and keep jsonb and numeric elements as text, uuid comes as 16 raw
+    bytes, numeric's NaN as nan. So Postgres writes those itself: a JSON column is its JSON
+    (to_json of an array, of any rank, is a JSON array), a VARCHAR or UUID column its text
+    (numeric's exact digits, a uuid's hex form); text and every other type come as they are.
+    """
+    name = quote(column)
+    if pg_type in _TEXT_TYPES or declared not in ("JSON", "VARCHAR", "UUID"):
+        return name
+    if declared == "JSON" and pg_type not in _JSON_TYPES:
+        return f"CAST(to_json({name}) AS TEXT) AS {name}"
+    return f"CAST({name} AS TEXT) AS {name}"
 
 
 def _pg_type(value: object) -> str:
