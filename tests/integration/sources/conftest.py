@@ -84,3 +84,26 @@ def plan_for(project: Project, staging: Path, definition: dict, dialect=POSTGRES
     info = RunInfo(export_id=spec.id, run_id=run.pop("run_id", "manual__2026-11-24"), **run)
     location = run_location(str(staging), spec.id, info.safe_run_id)
     return build_plan(project, spec.id, info, location, dialect)
+
+
+DEMO_TABLES = ("customer_profile", "contact", "account")
+
+
+@pytest.fixture(scope="session")
+def demo_in_postgres(postgres, warehouse) -> Path:
+    """The demo warehouse's profile, contact and account tables copied into Postgres'
+    schema crm; the DuckDB file they came from."""
+    postgres.execute("DROP SCHEMA IF EXISTS crm CASCADE; CREATE SCHEMA crm")
+    project = load_project(ROOT / "include")
+    for table in DEMO_TABLES:
+        copy_table(postgres, warehouse, table, project.tables[table], f"crm.{table}")
+    return warehouse
+
+
+def on_postgres(project: Project, connection: str = "pg_warehouse") -> Project:
+    """The project with the demo tables read from crm.<table> on a Postgres connection."""
+    moved = {"connection": connection}
+    for table in DEMO_TABLES:
+        spec = project.tables[table]
+        project.tables[table] = spec.model_copy(update={**moved, "name": f"crm.{table}"})
+    return project
