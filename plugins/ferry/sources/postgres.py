@@ -82,11 +82,24 @@ def _is_adbc(error: Exception) -> bool:
     return type(error).__module__.startswith("adbc_driver_manager")
 
 
+# What the server answers a connection attempt when only a changed connection can help (no
+# such database or role, credentials refused): libpq gives no SQLSTATE then, so its words
+# decide, before "connect" in them would make the failure look transient.
+_REFUSED_FOR_GOOD = (
+    "does not exist", "authentication failed", "no pg_hba.conf entry", "permission denied",
+    "no password supplied", "password is required",
+)  # fmt: skip
+
+
 def classify(error: Exception, connection_id: str, uri: str) -> Exception:
     state = getattr(error, "sqlstate", None) or ""
     text = str(error).replace(uri, without_credentials(uri))
     message = f"connection {connection_id} (postgres): {text.strip()}"
-    unreachable = not state and ("connect" in text.lower() or "server closed" in text.lower())
+    lowered = text.lower()
+    if not state and any(words in lowered for words in _REFUSED_FOR_GOOD):
+        fix = "check the connection's host, port, schema (the database), login and password"
+        return SourceError(f"{message}; {fix}")
+    unreachable = not state and ("connect" in lowered or "server closed" in lowered)
     if unreachable or state.startswith(_TRANSIENT_STATES):
         return SourceUnavailable(message)
     return SourceError(message)

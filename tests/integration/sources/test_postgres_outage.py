@@ -11,8 +11,8 @@ import pytest
 from ferry.engine import extract
 from ferry.exceptions import kind_of
 from ferry.manifest import MANIFEST_NAME
-from ferry.sources import SourceUnavailable
-from ferry.sources.postgres import PostgresSource
+from ferry.sources import SourceError, SourceUnavailable
+from ferry.sources.postgres import PostgresSource, postgres_uri
 
 from .conftest import plan_for, project_with
 
@@ -104,3 +104,28 @@ def test_a_read_cut_off_fails_transient_naming_the_connection_and_a_retry_comple
     retried = extract(plan, source=event_log, pii_key=None)
     assert retried.rows == clean.rows == ROWS
     assert [f.sha256 for f in retried.data_files] == [f.sha256 for f in clean.data_files]
+
+
+@pytest.mark.parametrize(
+    "database, login, kind, says",
+    [
+        ("no_such_db", "postgres", "terminal", 'database "no_such_db" does not exist'),
+        ("warehouse", "nobody", "terminal", 'role "nobody" does not exist'),
+        ("warehouse", "postgres", "transient", "Connection refused"),
+    ],
+)
+def test_a_connection_that_cannot_work_fails_for_good_and_a_server_down_is_retried(
+    database, login, kind, says, postgres
+):
+    port = postgres.port if kind == "terminal" else 1  # nothing listens on port 1
+    uri = postgres_uri("127.0.0.1", port, login, "s3cret-pw", database)
+    expected = SourceError if kind == "terminal" else SourceUnavailable
+    with pytest.raises(expected) as failed, PostgresSource(uri, "pg_warehouse").snapshot():
+        pass
+    message = str(failed.value)
+    assert kind_of(failed.value) == kind
+    assert message.startswith("connection pg_warehouse (postgres): ") and says in message
+    assert "s3cret-pw" not in message
+    if kind == "terminal":
+        assert message.endswith("check the connection's host, port, schema (the database), "
+                                "login and password")  # fmt: skip
