@@ -21,7 +21,7 @@ import pyarrow as pa
 from ferry.engine import hmac_native
 from ferry.engine.query import BATCH_ROWS, Relation, Stats
 from ferry.plan import ExportPlan
-from ferry.sources import Snapshot, Source, as_source
+from ferry.sources import Snapshot, Source, SourceError, as_source
 from ferry.sources.duckdb_file import MEMORY_LIMIT, open_duckdb
 from ferry.sql import Sql, quote
 
@@ -44,6 +44,7 @@ class Reader:
             self.relation = Relation(snapshot.relation(plan.source_table), plan.where)
         else:
             self.relation = Relation(quote(ROWS_VIEW), Sql("TRUE"))
+            self.source_types = snapshot.describe(plan.source_table).source_types
 
     def stats(self) -> Stats:
         """Row count and key bounds of the export's rows, in one scan, in the source."""
@@ -70,7 +71,8 @@ class Reader:
 
     def _load(self, bounds: tuple, limit: int | None) -> None:
         """Register one pushed-down read as the view the worker's select reads."""
-        stream = _plain(self.snapshot.query(pushed_query(self.plan, self.snapshot, bounds, limit)))
+        pushed = pushed_query(self.plan, self.snapshot, bounds, limit, self.source_types)
+        stream = _plain(self.snapshot.query(pushed))
         self._failure = None
         self.con.register(ARROW_NAME, self._recorded(stream))
         casts = ", ".join(
@@ -95,13 +97,21 @@ class Reader:
 
     @contextmanager
     def _source_failures(self) -> Iterator[None]:
-        """DuckDB's error over a failed source stream as the source's own error."""
+        """DuckDB's error over a failed source stream as the source's own error; a value
+        the declared type cannot hold as an error that says which table and what to fix."""
         try:
             yield
         except duckdb.Error as error:
-            if self._failure is None:
+            if self._failure is not None:
+                raise self._failure from error
+            if not isinstance(error, duckdb.ConversionException):
                 raise
-            raise self._failure from error
+            raise SourceError(
+                f"connection {self.plan.connection}: table {self.plan.source_table}: a value "
+                f"does not fit the type tables.yaml declares for its column "
+                f"({str(error).splitlines()[0]}); declare the column as the source holds it "
+                "(VARCHAR keeps any value as its text)"
+            ) from error
 
     def _surfaced(self, reader: pa.RecordBatchReader) -> Iterator[pa.RecordBatch]:
         with self._source_failures():
@@ -115,12 +125,20 @@ class Reader:
         self.con.execute(f"SET memory_limit = '{MEMORY_LIMIT}'")
 
 
-def pushed_query(plan: ExportPlan, snapshot: Snapshot, bounds: tuple, limit: int | None) -> Sql:
+def pushed_query(
+    plan: ExportPlan, snapshot: Snapshot, bounds: tuple, limit: int | None,
+    source_types: dict[str, str] | None = None,
+) -> Sql:  # fmt: skip
     """The source's part of the read: the columns used, the row choice, one key slice in
-    key order; in the source's dialect."""
+    key order; in the source's dialect. source_types: the table's columns as the source
+    types them (describe), which says how each must come (the snapshot's pushed_column)."""
     names = [c.source for c in plan.columns]
     wanted = [name for name in plan.table_types if name in names or name == plan.key]
     key, dialect = quote(plan.key), snapshot.dialect
+    types = source_types or {}
+    items = [
+        snapshot.pushed_column(name, plan.table_types[name], types.get(name, "")) for name in wanted
+    ]
     key_type = dialect.type_name(plan.table_types[plan.key])
     parts, params = [f"({plan.where.text})"], list(plan.where.params)
     for operator, bound in zip((">=", "<="), bounds, strict=True):
@@ -128,18 +146,12 @@ def pushed_query(plan: ExportPlan, snapshot: Snapshot, bounds: tuple, limit: int
             parts.append(f"{key} {operator} CAST(? AS {key_type})")
             params.append(bound)
     text = (
-        f"SELECT {', '.join(_pushed_column(snapshot, plan, name) for name in wanted)} "
+        f"SELECT {', '.join(items)} "
         f"FROM {snapshot.relation(plan.source_table)} WHERE {' AND '.join(parts)} ORDER BY {key}"
     )
     if limit is not None:
         text += f" LIMIT {int(limit)}"
     return Sql(text, tuple(params))
-
-
-def _pushed_column(snapshot: Snapshot, plan: ExportPlan, name: str) -> str:
-    """A snapshot read through Arrow says how each column comes as its declared type."""
-    declared = plan.table_types[name]
-    return snapshot.pushed_column(plan.source_table, name, declared)
 
 
 def _plain(stream: pa.RecordBatchReader) -> pa.RecordBatchReader:

@@ -116,7 +116,6 @@ class PostgresSnapshot:
         self._cursor = conn.cursor() if conn is not None else None
         self._source = source
         self._settings = 0
-        self._types: dict[str, dict[str, str]] = {}  # table -> column -> Postgres type
 
     def execute(self, text: str, params: tuple = ()) -> list[tuple]:
         with self._source.errors():
@@ -126,12 +125,10 @@ class PostgresSnapshot:
     def relation(self, name: str) -> str:
         return quote_table(sql_table_name(name, self._source.connection_id))
 
-    def pushed_column(self, table: str, column: str, declared: str) -> str:
+    def pushed_column(self, column: str, declared: str, source_type: str) -> str:
         """The SELECT item that brings a column for the type tables.yaml declares: Postgres'
         own text or JSON where ADBC's Arrow form would not be the value (see column_item)."""
-        if table not in self._types:
-            self._types[table] = self.describe(table).source_types
-        return column_item(column, declared, self._types[table].get(column, ""))
+        return column_item(column, declared, source_type)
 
     def query(self, sql: Sql, batch_rows: int = BATCH_ROWS) -> pa.RecordBatchReader:
         """Rows streamed by COPY BINARY; batches are ADBC's (about 16 MB each)."""
@@ -238,6 +235,7 @@ def ferry_type(formatted: str, udt: str) -> str | None:
 
 _TEXT_TYPES = ("text", "varchar", "bpchar", "name")
 _JSON_TYPES = ("json", "jsonb")
+_TEMPORAL_TYPES = ("date", "timestamp", "timestamptz")
 
 
 def column_item(column: str, declared: str, pg_type: str) -> str:
@@ -245,11 +243,15 @@ def column_item(column: str, declared: str, pg_type: str) -> str:
 
     ADBC decodes some types in ways that are not the value: arrays lose their rank ({{1,2},
     {3,4}} comes flat) and keep jsonb and numeric elements as text, uuid comes as 16 raw
-    bytes, numeric's NaN as nan. So Postgres writes those itself: a JSON column is its JSON
-    (to_json of an array, of any rank, is a JSON array), a VARCHAR or UUID column its text
-    (numeric's exact digits, a uuid's hex form); text and every other type come as they are.
+    bytes, numeric's NaN as nan, and infinite dates and timestamps as dates 290,000 years
+    ago. So Postgres writes those itself: a JSON column is its JSON (to_json of an array, of
+    any rank, is a JSON array), a VARCHAR or UUID column its text (numeric's exact digits, a
+    uuid's hex form); an infinite date or timestamp is null, as DuckDB's are in every format
+    (ferry.engine.formats); text and every other type come as they are.
     """
     name = quote(column)
+    if pg_type in _TEMPORAL_TYPES:
+        return f"CASE WHEN isfinite({name}) THEN {name} END AS {name}"
     if pg_type in _TEXT_TYPES or declared not in ("JSON", "VARCHAR", "UUID"):
         return name
     if declared == "JSON" and pg_type not in _JSON_TYPES:

@@ -145,13 +145,13 @@ def from_file(name: str, value) -> str | list | None:
     return str(value)
 
 
-def read_text_format(path, delimiter: str) -> list[dict]:
+def read_text_format(path, delimiter: str, names: list[str] | None = None) -> list[dict]:
     """A CSV/TSV file by pyarrow's reader: an empty field is null, a quoted "" is ''."""
     table = pa_csv.read_csv(
         pa.py_buffer(decompressed(path)),
         parse_options=pa_csv.ParseOptions(delimiter=delimiter, newlines_in_values=True),
         convert_options=pa_csv.ConvertOptions(
-            column_types={name: pa.string() for name in held_names()},
+            column_types={name: pa.string() for name in names or held_names()},
             strings_can_be_null=True, quoted_strings_can_be_null=False, null_values=[""],
         ),
     )  # fmt: skip
@@ -219,3 +219,58 @@ def test_describe_names_the_ferry_types_and_finds_tables_as_from_does(oddity):
         assert shape.source_types["grid"] == "_int4"
         with pytest.raises(SourceError, match="connection pg_warehouse: no table oddity"):
             snapshot.describe("oddity")  # native is not on the search path
+
+
+FOREVER = """\
+tables:
+  forever:
+    connection: pg_warehouse
+    name: native.forever
+    key: id
+    columns:
+      id: {type: BIGINT}
+      ts: {type: TIMESTAMPTZ}
+      tn: {type: TIMESTAMP}
+      d: {type: DATE}
+      n: {type: "DECIMAL(12,2)"}
+"""
+
+
+@pytest.fixture(scope="module")
+def forever(oddity, postgres):
+    postgres.execute(
+        "CREATE TABLE native.forever (id bigint PRIMARY KEY, ts timestamptz, tn timestamp, "
+        "d date, n numeric(12,2)); INSERT INTO native.forever VALUES "
+        "(1, 'infinity', '-infinity', 'infinity', 1.5), "
+        "(2, '2026-01-01 10:00+02', '2026-01-01', '-infinity', 2), (3, NULL, NULL, NULL, 'NaN')"
+    )
+    return oddity
+
+
+@pytest.mark.parametrize("fmt", ["csv", "jsonl", "parquet"])
+def test_infinite_dates_and_timestamps_are_null_as_from_duckdb(fmt, forever, tmp_path):
+    project = project_with(tmp_path, FOREVER)
+    where = {"where": [{"field": "id", "op": "lt", "value": 3}]}
+    definition = {"id": f"forever_{fmt}", "source": {"table": "forever"}, "filters": where,
+                  "fields": ["id", "ts", "tn", "d"], "format": {"type": fmt}}  # fmt: skip
+    manifest = extract(plan_for(project, tmp_path, definition), source=forever, pii_key=None)
+    path = tmp_path / f"forever_{fmt}" / "manual__2026-11-24" / manifest.data_files[0].name
+    if fmt == "csv":
+        rows = read_text_format(path, ",", ["id", "ts", "tn", "d"])
+    else:
+        rows = read_records(path, fmt)
+    got = [{name: from_file(name, value) for name, value in found.items()} for found in rows]
+    assert got == [
+        {"id": "1", "ts": None, "tn": None, "d": None},
+        {"id": "2", "ts": "2026-01-01T08:00:00Z", "tn": "2026-01-01T00:00:00Z", "d": None},
+    ]
+
+
+def test_a_value_the_declared_type_cannot_hold_fails_naming_the_table(forever, tmp_path):
+    project = project_with(tmp_path, FOREVER)
+    definition = {"id": "forever_nan", "source": {"table": "forever"}, "fields": ["id", "n"]}
+    with pytest.raises(SourceError) as refused:
+        extract(plan_for(project, tmp_path, definition), source=forever, pii_key=None)
+    message = str(refused.value)
+    assert message.startswith("connection pg_warehouse: table native.forever: a value does not ")
+    assert '"nan" to DECIMAL(12,2)' in message and "tables.yaml" in message
