@@ -246,13 +246,18 @@ def column_item(column: str, declared: str, pg_type: str) -> str:
     bytes, numeric's NaN as nan, and infinite dates and timestamps as dates 290,000 years
     ago. So Postgres writes those itself: a JSON column is its JSON (to_json of an array, of
     any rank, is a JSON array), a VARCHAR or UUID column its text (numeric's exact digits, a
-    uuid's hex form); an infinite date or timestamp is null, as DuckDB's are in every format
-    (ferry.engine.formats); text and every other type come as they are.
+    uuid's hex form), in the "C" collation: DuckDB orders text by its bytes, and a text key in
+    another collation (en_US, ICU) would come out of order and be read again to sort it; an
+    infinite date or timestamp is null, as DuckDB's are in every format
+    (ferry.engine.formats); every other type comes as it is.
     """
     name = quote(column)
     if pg_type in _TEMPORAL_TYPES:
         return f"CASE WHEN isfinite({name}) THEN {name} END AS {name}"
-    if pg_type in _TEXT_TYPES or declared not in ("JSON", "VARCHAR", "UUID"):
+    if declared == "VARCHAR":  # in DuckDB's order (bytes), so a text key comes sorted once
+        text = name if pg_type in _TEXT_TYPES else f"CAST({name} AS TEXT)"
+        return f'{text} COLLATE "C" AS {name}'
+    if pg_type in _TEXT_TYPES or declared not in ("JSON", "UUID"):
         return name
     if declared == "JSON" and pg_type not in _JSON_TYPES:
         return f"CAST(to_json({name}) AS TEXT) AS {name}"

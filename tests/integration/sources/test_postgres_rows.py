@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+import duckdb
 import pytest
 from tests.unit.engine.helpers import ROOT
 
@@ -19,7 +20,7 @@ from ferry.spec import models
 from ferry.spec.loader import load_project
 from ferry.sql import DUCKDB, POSTGRES
 
-from .conftest import on_postgres, plan_for
+from .conftest import on_postgres, plan_for, project_with
 
 pytestmark = pytest.mark.integration
 
@@ -141,3 +142,39 @@ def test_every_filter_chooses_the_same_rows(name, both, tmp_path):
     filters, run = FILTERS[name]
     rows = same_rows(both, tmp_path, table_export(filters), **run)
     assert 0 < rows < TOTAL["customer_profile"]
+
+
+CODES = ["a", "B", "c", "_z", "Ä", "a b", "A", "ab", "10", "9", "é", "E", "😀", "z"]
+
+
+def row_reads(log: str) -> list[str]:
+    """The reads of icu.coupon's rows (not the count, not the schema's LIMIT 0)."""
+    lines = [line for line in log.splitlines() if '"icu"."coupon"' in line]
+    return [line for line in lines if "ORDER BY" in line and "LIMIT 0" not in line]
+
+
+def test_a_text_key_in_another_collation_is_read_once_in_duckdbs_order(postgres, tmp_path):
+    """Postgres sorts text by the column's collation (here ICU's, as en_US would), DuckDB
+    by bytes; the export is in DuckDB's order either way, read from Postgres once."""
+    tables = ("tables:\n  coupon:\n    connection: pg_warehouse\n    name: icu.coupon\n"
+              "    key: code\n    columns:\n      code: {type: VARCHAR}\n"
+              "      label: {type: VARCHAR}\n")  # fmt: skip
+    values = ", ".join(f"('{code}', 'label {i}')" for i, code in enumerate(CODES))
+    postgres.execute(
+        "DROP SCHEMA IF EXISTS icu CASCADE; CREATE SCHEMA icu; CREATE TABLE icu.coupon (code "
+        f'text COLLATE "und-x-icu" PRIMARY KEY, label text); INSERT INTO icu.coupon VALUES {values}'
+    )
+    path = tmp_path / "coupon.duckdb"
+    with duckdb.connect(str(path)) as con:
+        con.execute("CREATE SCHEMA icu; CREATE TABLE icu.coupon (code VARCHAR, label VARCHAR)")
+        con.execute(f"INSERT INTO icu.coupon VALUES {values}")
+    digests = []
+    for dialect, source in ((DUCKDB, path), (POSTGRES, PostgresSource(postgres.uri, "pg"))):
+        project = project_with(tmp_path / dialect.name, tables)
+        definition = {"id": "coupons", "source": {"table": "coupon"}, "fields": "all"}
+        logged = len(postgres.log())
+        manifest = extract(plan_for(project, tmp_path / "s" / dialect.name, definition, dialect),
+                           source=source, pii_key=None)  # fmt: skip
+        digests.append([f.sha256 for f in manifest.data_files])
+        assert len(row_reads(postgres.log()[logged:])) == (1 if dialect is POSTGRES else 0)
+    assert digests[0] == digests[1]
