@@ -145,6 +145,32 @@ def test_every_filter_chooses_the_same_rows(name, both, tmp_path):
 
 
 CODES = ["a", "B", "c", "_z", "Ä", "a b", "A", "ab", "10", "9", "é", "E", "😀", "z"]
+COUPONS = """\
+tables:
+  coupon:
+    connection: pg_warehouse
+    name: icu.coupon
+    key: code
+    columns:
+      code: {type: VARCHAR}
+      label: {type: VARCHAR}
+"""
+
+
+@pytest.fixture(scope="module")
+def coupons(postgres, tmp_path_factory):
+    """icu.coupon in DuckDB and in Postgres, where its key sorts by ICU's rules (as en_US
+    would: a < B), not by bytes as DuckDB's (B < a)."""
+    values = ", ".join(f"('{code}', 'label {i}')" for i, code in enumerate(CODES))
+    postgres.execute(
+        "DROP SCHEMA IF EXISTS icu CASCADE; CREATE SCHEMA icu; CREATE TABLE icu.coupon (code "
+        f'text COLLATE "und-x-icu" PRIMARY KEY, label text); INSERT INTO icu.coupon VALUES {values}'
+    )
+    path = tmp_path_factory.mktemp("coupons") / "coupon.duckdb"
+    with duckdb.connect(str(path)) as con:
+        con.execute("CREATE SCHEMA icu; CREATE TABLE icu.coupon (code VARCHAR, label VARCHAR)")
+        con.execute(f"INSERT INTO icu.coupon VALUES {values}")
+    return path, PostgresSource(postgres.uri, "pg_warehouse")
 
 
 def row_reads(log: str) -> list[str]:
@@ -153,28 +179,31 @@ def row_reads(log: str) -> list[str]:
     return [line for line in lines if "ORDER BY" in line and "LIMIT 0" not in line]
 
 
-def test_a_text_key_in_another_collation_is_read_once_in_duckdbs_order(postgres, tmp_path):
-    """Postgres sorts text by the column's collation (here ICU's, as en_US would), DuckDB
-    by bytes; the export is in DuckDB's order either way, read from Postgres once."""
-    tables = ("tables:\n  coupon:\n    connection: pg_warehouse\n    name: icu.coupon\n"
-              "    key: code\n    columns:\n      code: {type: VARCHAR}\n"
-              "      label: {type: VARCHAR}\n")  # fmt: skip
-    values = ", ".join(f"('{code}', 'label {i}')" for i, code in enumerate(CODES))
-    postgres.execute(
-        "DROP SCHEMA IF EXISTS icu CASCADE; CREATE SCHEMA icu; CREATE TABLE icu.coupon (code "
-        f'text COLLATE "und-x-icu" PRIMARY KEY, label text); INSERT INTO icu.coupon VALUES {values}'
-    )
-    path = tmp_path / "coupon.duckdb"
-    with duckdb.connect(str(path)) as con:
-        con.execute("CREATE SCHEMA icu; CREATE TABLE icu.coupon (code VARCHAR, label VARCHAR)")
-        con.execute(f"INSERT INTO icu.coupon VALUES {values}")
-    digests = []
-    for dialect, source in ((DUCKDB, path), (POSTGRES, PostgresSource(postgres.uri, "pg"))):
-        project = project_with(tmp_path / dialect.name, tables)
-        definition = {"id": "coupons", "source": {"table": "coupon"}, "fields": "all"}
+@pytest.mark.parametrize(
+    "where",
+    [
+        [],
+        [{"field": "code", "op": "gt", "value": "a"}],
+        [{"field": "code", "op": "between", "value": ["B", "c"]}],
+        [{"field": "code", "op": "lte", "value": "_z"}],
+    ],
+    ids=["all", "gt", "between", "lte"],
+)
+def test_text_in_another_collation_compares_and_sorts_as_in_duckdb_read_once(
+    where, coupons, postgres, tmp_path
+):
+    """Postgres compares and sorts text by the column's collation, DuckDB by bytes; the
+    same rows come in DuckDB's order either way, read from Postgres once."""
+    digests, rows = [], []
+    for dialect, source in zip((DUCKDB, POSTGRES), coupons, strict=True):
+        project = project_with(tmp_path / dialect.name, COUPONS)
+        definition = {"id": "coupons", "source": {"table": "coupon"}, "fields": "all",
+                      "filters": {"where": where}}  # fmt: skip
         logged = len(postgres.log())
-        manifest = extract(plan_for(project, tmp_path / "s" / dialect.name, definition, dialect),
-                           source=source, pii_key=None)  # fmt: skip
+        plan = plan_for(project, tmp_path / "s" / dialect.name, definition, dialect)
+        manifest = extract(plan, source=source, pii_key=None)
         digests.append([f.sha256 for f in manifest.data_files])
+        rows.append(manifest.rows)
         assert len(row_reads(postgres.log()[logged:])) == (1 if dialect is POSTGRES else 0)
     assert digests[0] == digests[1]
+    assert rows[0] == rows[1] and 0 < rows[0] <= len(CODES)
