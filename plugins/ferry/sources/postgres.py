@@ -40,7 +40,15 @@ from ferry.sql import POSTGRES, Dialect, Sql, quote, quote_table
 # SQLSTATE classes another try can get past: connection trouble, the server shutting down
 # or short of resources, lock and serialization conflicts, a query cancelled on timeout.
 _TRANSIENT_STATES = ("08", "53", "57P", "40001", "40P01", "55P03", "57014", "58")
-_PLACEHOLDER = re.compile(r"""'(?:[^']|'')*'|"(?:[^"]|"")*"|\?""")
+_QUOTED = r"'(?:[^']|'')*'" + r'|"(?:[^"]|"")*"'  # a string or a quoted name
+_PLACEHOLDER = re.compile(rf"{_QUOTED}|\?")
+# An IN list of values bound one by one, each cast to the same (allow-listed) type, as
+# ferry.sql writes it: IN (CAST(? AS BIGINT), CAST(? AS BIGINT), ...)
+_TYPE = r"[A-Z]+(?: [A-Z]+)?(?:\(\d+,\d+\))?"
+_IN_LIST = re.compile(
+    rf"{_QUOTED}|IN \(CAST\(\? AS (?P<type>{_TYPE})\)(?:, CAST\(\? AS (?P=type)\))*\)|\?"
+)
+SETTINGS_PER_STATEMENT = 1_000  # a SELECT lists at most 1,664 items
 
 
 @dataclass(frozen=True)
@@ -115,7 +123,6 @@ class PostgresSnapshot:
         self._conn = conn
         self._cursor = conn.cursor() if conn is not None else None
         self._source = source
-        self._settings = 0
 
     def execute(self, text: str, params: tuple = ()) -> list[tuple]:
         with self._source.errors():
@@ -154,8 +161,12 @@ class PostgresSnapshot:
                 step()
 
     def _bind(self, sql: Sql) -> str:
-        """The text with each `?` read from a setting the values were just bound to."""
-        params = list(sql.params)
+        """The text with each `?` read from a setting the values were just bound to.
+
+        Each query numbers its settings from 1 again: the one before it has been read by
+        then, and Postgres 15 takes quadratic time to create new ones (10,000: 15 s).
+        """
+        text, params = _listed(sql)
         names, values, found = [], [], iter(params)
 
         def placeholder(match: re.Match) -> str:
@@ -164,15 +175,15 @@ class PostgresSnapshot:
             value = next(found)
             if value is None:
                 return "NULL"
-            self._settings += 1
-            names.append(f"ferry.p{self._settings}")
+            names.append(f"ferry.p{len(names) + 1}")
             values.append(_as_text(value))
             return f"CAST(current_setting('{names[-1]}') AS {_pg_type(value)})"
 
-        text = _PLACEHOLDER.sub(placeholder, sql.text)
-        if names:
-            sets = ", ".join(f"set_config('{name}', ${i}, true)" for i, name in enumerate(names, 1))
-            self.execute(f"SELECT {sets}", tuple(values))
+        text = _PLACEHOLDER.sub(placeholder, text)
+        for start in range(0, len(names), SETTINGS_PER_STATEMENT):
+            chunk = names[start : start + SETTINGS_PER_STATEMENT]
+            sets = ", ".join(f"set_config('{name}', ${i}, true)" for i, name in enumerate(chunk, 1))
+            self.execute(f"SELECT {sets}", tuple(values[start : start + len(chunk)]))
         return text
 
     def describe(self, name: str) -> TableShape:
@@ -264,7 +275,35 @@ def column_item(column: str, declared: str, pg_type: str) -> str:
     return f"CAST({name} AS TEXT) AS {name}"
 
 
+@dataclass(frozen=True)
+class _Listed:
+    """The values of one IN list, bound as one text[] setting."""
+
+    values: tuple
+
+
+def _listed(sql: Sql) -> tuple[str, list]:
+    """Each IN list of bound values as one bound array: `IN (SELECT CAST(v AS T) FROM
+    unnest(?) AS v)` means the same, is planned in a moment and hashed (10,000 ids one by
+    one took the planner seconds and 10,000 settings), and stays one setting per list."""
+    params, bound = iter(sql.params), []
+
+    def replace(match: re.Match) -> str:
+        token = match.group(0)
+        if token == "?":
+            bound.append(next(params))
+            return token
+        if match.group("type") is None:
+            return token  # a quoted name or string
+        bound.append(_Listed(tuple(next(params) for _ in range(token.count("?")))))
+        return f"IN (SELECT CAST(v AS {match.group('type')}) FROM unnest(?) AS v)"
+
+    return _IN_LIST.sub(replace, sql.text), bound
+
+
 def _pg_type(value: object) -> str:
+    if isinstance(value, _Listed):
+        return "TEXT[]"
     if isinstance(value, bool):
         return "BOOLEAN"
     if isinstance(value, int | Decimal):
@@ -279,6 +318,13 @@ def _pg_type(value: object) -> str:
 
 
 def _as_text(value: object) -> str:
+    if isinstance(value, _Listed):  # an array literal: each element quoted, NULL unquoted
+        items = (
+            "NULL" if item is None
+            else '"' + _as_text(item).replace("\\", "\\\\").replace('"', '\\"') + '"'
+            for item in value.values
+        )  # fmt: skip
+        return "{" + ",".join(items) + "}"
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, float):

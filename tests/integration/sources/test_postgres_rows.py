@@ -131,6 +131,7 @@ FILTERS = {
                     "date_range": {"start": "2026-02-01", "end": "2026-02-14"}}, {}),
     "hours": ({"date_column": "updated_at", "hours": {"start": 9, "end": 17}}, {}),
     "ids": ({}, {"ids": (1, 2, 3, 5, 8, 13, 21, 34, 55, 89, 99_999)}),
+    "many ids": ({}, {"ids": tuple(range(7, 30_000, 3))}),  # 10,000 (the most a run takes)
     "on demand dates": ({"window": {"column": "updated_at"}},
                         {**INTERVAL, "date_from": dt.date(2026, 4, 1),
                          "date_to": dt.date(2026, 4, 3)}),
