@@ -12,6 +12,8 @@ import datetime as dt
 
 import duckdb
 import pytest
+from tests.unit.engine.chosen_rows import TABLES as VISITS
+from tests.unit.engine.chosen_rows import build_project, build_warehouse
 from tests.unit.engine.helpers import ROOT
 
 from ferry.engine import extract
@@ -20,7 +22,7 @@ from ferry.spec import models
 from ferry.spec.loader import load_project
 from ferry.sql import DUCKDB, POSTGRES
 
-from .conftest import on_postgres, plan_for, project_with
+from .conftest import copy_table, on_postgres, plan_for, project_with
 
 pytestmark = pytest.mark.integration
 
@@ -222,3 +224,43 @@ def test_key_slices_pushed_down_give_the_same_bytes(both, postgres, tmp_path, mo
     assert 0 < same_rows(both, tmp_path, definition) < TOTAL["customer_profile"]
     reads = [line for line in postgres.log()[logged:].splitlines() if "COPY (SELECT" in line]
     assert sum('"profile_id" >= CAST(' in line for line in reads) == 6  # all but the first
+
+
+@pytest.fixture(scope="module")
+def visits(postgres, tmp_path_factory):
+    """chosen_rows' visit table (instants at the edges of days and hours, in a TIMESTAMP
+    and a TIMESTAMPTZ column) in DuckDB and in Postgres."""
+    folder = tmp_path_factory.mktemp("visits")
+    path = build_warehouse(folder / "visits.duckdb")
+    spec = build_project(folder).tables["visit"]
+    postgres.execute("DROP SCHEMA IF EXISTS edges CASCADE; CREATE SCHEMA edges")
+    copy_table(postgres, path, "visit", spec, "edges.visit")
+    return path, PostgresSource(postgres.uri, "pg_warehouse")
+
+
+EDGES = {
+    "dates": {"date_column": "seen_tz", "dates": ["2026-03-10", "2026-03-12"]},
+    "date_range": {"date_column": "seen_tz",
+                   "date_range": {"start": "2026-03-10", "end": "2026-03-11"}},
+    "hours": {"date_column": "seen_tz", "hours": {"start": 9, "end": 17}},
+    "window": {"window": {"column": "seen_tz"}},
+    "window naive": {"window": {"column": "seen_at"}},
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("name", EDGES)
+def test_edges_of_days_and_hours_of_a_timestamptz_are_the_same(name, visits, tmp_path):
+    interval = {"data_interval_start": dt.datetime(2026, 3, 10, tzinfo=dt.UTC),
+                "data_interval_end": dt.datetime(2026, 3, 11, 12, tzinfo=dt.UTC)}  # fmt: skip
+    pg_tables = VISITS.replace("  visit:\n", "  visit:\n    name: edges.visit\n")
+    digests = []
+    for dialect, source in zip((DUCKDB, POSTGRES), visits, strict=True):
+        project = project_with(
+            tmp_path / dialect.name, pg_tables if dialect is POSTGRES else VISITS
+        )
+        definition = {"id": "edges", "source": {"table": "visit"}, "filters": EDGES[name],
+                      "fields": ["visit_id", "seen_at", "seen_tz"]}  # fmt: skip
+        plan = plan_for(project, tmp_path / "s" / dialect.name, definition, dialect, **interval)
+        manifest = extract(plan, source=source, pii_key=None)
+        digests.append(([f.sha256 for f in manifest.data_files], manifest.rows))
+    assert digests[0] == digests[1] and 0 < digests[0][1] < 13
