@@ -9,9 +9,13 @@ import pytest
 from tests.postgres_server import PostgresServer, postgres_bin
 from tests.unit.engine.helpers import ROOT, nasty_warehouse
 
+from ferry.plan import ExportPlan, build_plan
+from ferry.run_info import RunInfo
+from ferry.spec import models
 from ferry.spec.catalogues import TableSpec
 from ferry.spec.loader import Project, load_project
-from ferry.sql import POSTGRES, quote, quote_table
+from ferry.sql import POSTGRES, Dialect, quote, quote_table
+from ferry.staging import run_location
 
 
 @pytest.fixture(scope="session")
@@ -70,13 +74,10 @@ def project_with(folder: Path, tables_yaml: str) -> Project:
     return project
 
 
-def plan_for(project: Project, staging: Path, definition: dict, dialect=POSTGRES, **run):
+def plan_for(
+    project: Project, staging: Path, definition: dict, dialect: Dialect = POSTGRES, **run
+) -> ExportPlan:
     """The plan of an export defined by a dict (its YAML keys), staged under staging."""
-    from ferry.plan import build_plan
-    from ferry.run_info import RunInfo
-    from ferry.spec import models
-    from ferry.staging import run_location
-
     spec = models.ExportSpec.model_validate(
         {"name": definition["id"], "destinations": [{"type": "download"}], **definition}
     )
