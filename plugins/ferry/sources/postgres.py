@@ -7,8 +7,12 @@ decodes it in C, but only a query without parameters: with bound parameters it r
 the whole result as one batch (2M rows: 487 MiB). So values are bound another way that
 still never reaches the SQL text: each `?` reads a transaction-local setting,
 `CAST(current_setting('ferry.pN') AS type)`, set just before by a parameterised
-`SELECT set_config('ferry.pN', $1, true)`. The HMAC key is never among them: PII is
-applied on the worker.
+`SELECT set_config('ferry.pN', $1, true)`; an IN list is one setting, a text[] (see
+_listed). The HMAC key is never among them: PII is applied on the worker.
+
+Columns come as tables.yaml declares them, written by Postgres where ADBC's decoding is
+not the value (column_item: arrays, json, uuid, numeric as text, infinite dates), text in
+the "C" collation, as DuckDB compares and sorts it.
 
 A snapshot is one REPEATABLE READ READ ONLY transaction: the count, every key slice and
 the sample see the same rows, and nothing Ferry sends can write.
