@@ -31,6 +31,10 @@ def postgres_bin() -> Path | None:
     return Path(initdb).parent if initdb else None
 
 
+class PsqlError(RuntimeError):
+    """A statement psql ran failed; the message is psql's."""
+
+
 class PostgresServer:
     def __init__(self) -> None:
         self.bin = postgres_bin()
@@ -81,8 +85,10 @@ class PostgresServer:
         done = subprocess.run(
             ["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-h", "127.0.0.1", "-p", str(self.port),
              "-U", SUPERUSER, "-d", database, "-At", "-c", sql],
-            check=True, capture_output=True, text=True, timeout=120,
+            capture_output=True, text=True, timeout=120,
         )  # fmt: skip
+        if done.returncode:  # psql's own message, which CalledProcessError would not show
+            raise PsqlError(f"psql failed ({done.returncode}): {done.stderr.strip()}")
         return done.stdout
 
     def execute(self, sql: str) -> str:

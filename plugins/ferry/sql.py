@@ -90,6 +90,13 @@ class Dialect:
             return f"({text} ~ {pattern})"
         return f"regexp_matches({text}, {pattern})"
 
+    def compared(self, column: str, column_type: str) -> str:
+        """A column as comparisons see it: Postgres compares text by the column's collation
+        (en_US: a < B), DuckDB by bytes (B < a); "C" makes Postgres compare as DuckDB."""
+        if self.name == "postgres" and canonical_type(column_type) == "VARCHAR":
+            return f'{column} COLLATE "C"'
+        return column
+
     def hour(self, column: str) -> str:
         if self.name == "postgres":
             return f"CAST(EXTRACT(HOUR FROM {column}) AS INTEGER)"
@@ -142,6 +149,8 @@ def compile_condition(
     """One {field, op, value} as SQL; column types come from tables.yaml."""
     column, column_type = quote(condition.field), columns[condition.field].type
     op, value = condition.op, condition.value
+    if op in _COMPARISONS or op in ("in", "not_in", "between"):
+        column = dialect.compared(column, column_type)
     if op in _COMPARISONS:
         one = bound(column_type, [value], dialect)
         return Sql(f"{column} {_COMPARISONS[op]} {one.text}", one.params)

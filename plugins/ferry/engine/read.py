@@ -21,7 +21,7 @@ import pyarrow as pa
 from ferry.engine import hmac_native
 from ferry.engine.query import BATCH_ROWS, Relation, Stats, rows_in
 from ferry.plan import ExportPlan
-from ferry.sources import Snapshot, Source, as_source
+from ferry.sources import Snapshot, Source, SourceError, as_source
 from ferry.sources.duckdb_file import MEMORY_LIMIT, open_duckdb
 from ferry.sql import Sql, quote
 
@@ -37,6 +37,7 @@ class Reader:
     def __init__(self, plan: ExportPlan, snapshot: Snapshot, con: duckdb.DuckDBPyConnection):
         self.plan, self.snapshot, self.con = plan, snapshot, con
         self.in_place = snapshot.worker is not None
+        self._failure: Exception | None = None  # the source stream's, see _recorded
         for name in plan.tables_read:  # a files source makes each table's view on first use
             if self.in_place:  # read where it is, typed there (CSV files carry no types)
                 snapshot.relation(name, plan.read_types.get(name))
@@ -46,6 +47,7 @@ class Reader:
             self.relation = rows_in(plan, snapshot.relation(plan.source_table))
         else:
             self.relation = Relation(quote(ROWS_VIEW), Sql("TRUE"))
+            self.source_types = snapshot.describe(plan.source_table).source_types
 
     def stats(self) -> Stats:
         """Row count and key bounds of the export's rows, in one scan, in the source."""
@@ -62,20 +64,62 @@ class Reader:
         batch_rows: int = BATCH_ROWS,
     ) -> pa.RecordBatchReader:  # fmt: skip
         """Stream the worker's select; bounds and limit must be the ones it applies."""
-        if not self.in_place:
-            self._load(bounds, limit)
-        return self.con.sql(select.text, params=list(select.params)).to_arrow_reader(batch_rows)
+        if self.in_place:
+            return self.con.sql(select.text, params=list(select.params)).to_arrow_reader(batch_rows)
+        self._load(bounds, limit)
+        with self._source_failures():
+            reader = self.con.sql(select.text, params=list(select.params)).to_arrow_reader(
+                batch_rows
+            )
+        return pa.RecordBatchReader.from_batches(reader.schema, self._surfaced(reader))
 
     def _load(self, bounds: tuple, limit: int | None) -> None:
         """Register one pushed-down read as the view the worker's select reads."""
-        stream = _plain(self.snapshot.query(pushed_query(self.plan, self.snapshot, bounds, limit)))
-        self.con.register(ARROW_NAME, stream)
+        pushed = pushed_query(self.plan, self.snapshot, bounds, limit, self.source_types)
+        stream = _plain(self.snapshot.query(pushed))
+        self._failure = None
+        self.con.register(ARROW_NAME, self._recorded(stream))
         casts = ", ".join(
             _cast(field, self.plan.table_types[field.name]) for field in stream.schema
         )
         self.con.execute(
             f"CREATE OR REPLACE TEMP VIEW {quote(ROWS_VIEW)} AS SELECT {casts} FROM {ARROW_NAME}"
         )
+
+    def _recorded(self, stream: pa.RecordBatchReader) -> pa.RecordBatchReader:
+        """The source's stream, its failure kept: DuckDB, which reads it, raises its own
+        error in its place, and that would lose the kind (a server gone is transient)."""
+
+        def batches() -> Iterator[pa.RecordBatch]:
+            try:
+                yield from stream
+            except Exception as error:
+                self._failure = error
+                raise
+
+        return pa.RecordBatchReader.from_batches(stream.schema, batches())
+
+    @contextmanager
+    def _source_failures(self) -> Iterator[None]:
+        """DuckDB's error over a failed source stream as the source's own error; a value
+        the declared type cannot hold as an error that says which table and what to fix."""
+        try:
+            yield
+        except duckdb.Error as error:
+            if self._failure is not None:
+                raise self._failure from error
+            if not isinstance(error, duckdb.ConversionException):
+                raise
+            raise SourceError(
+                f"connection {self.plan.connection}: table {self.plan.source_table}: a value "
+                f"does not fit the type tables.yaml declares for its column "
+                f"({str(error).splitlines()[0]}); declare the column as the source holds it "
+                "(VARCHAR keeps any value as its text)"
+            ) from error
+
+    def _surfaced(self, reader: pa.RecordBatchReader) -> Iterator[pa.RecordBatch]:
+        with self._source_failures():
+            yield from reader
 
     def evict(self) -> None:
         """DuckDB keeps blocks it read cached up to its memory limit; a lower limit evicts
@@ -85,15 +129,24 @@ class Reader:
         self.con.execute(f"SET memory_limit = '{MEMORY_LIMIT}'")
 
 
-def pushed_query(plan: ExportPlan, snapshot: Snapshot, bounds: tuple, limit: int | None) -> Sql:
+def pushed_query(
+    plan: ExportPlan, snapshot: Snapshot, bounds: tuple, limit: int | None,
+    source_types: dict[str, str] | None = None,
+) -> Sql:  # fmt: skip
     """The source's part of the read: the columns used, the row choice, one key slice in
-    key order; in the source's dialect. A report: its groups, which the worker orders."""
+    key order; in the source's dialect. source_types: the table's columns as the source
+    types them (describe), which says how each must come (the snapshot's pushed_column).
+    A report: its groups, which the worker orders."""
     if plan.report is not None:
         rows = rows_in(plan, snapshot.relation(plan.source_table))
         return Sql(f"SELECT * FROM {rows.text}", rows.params)
     names = [c.source for c in plan.columns]
     wanted = [name for name in plan.table_types if name in names or name == plan.key]
     key, dialect = quote(plan.key), snapshot.dialect
+    types = source_types or {}
+    items = [
+        snapshot.pushed_column(name, plan.table_types[name], types.get(name, "")) for name in wanted
+    ]
     key_type = dialect.type_name(plan.table_types[plan.key])
     parts, params = [f"({plan.where.text})"], list(plan.where.params)
     for operator, bound in zip((">=", "<="), bounds, strict=True):
@@ -101,7 +154,7 @@ def pushed_query(plan: ExportPlan, snapshot: Snapshot, bounds: tuple, limit: int
             parts.append(f"{key} {operator} CAST(? AS {key_type})")
             params.append(bound)
     text = (
-        f"SELECT {', '.join(quote(name) for name in wanted)} "
+        f"SELECT {', '.join(items)} "
         f"FROM {snapshot.relation(plan.source_table)} WHERE {' AND '.join(parts)} ORDER BY {key}"
     )
     if limit is not None:

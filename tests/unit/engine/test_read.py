@@ -29,8 +29,12 @@ def test_a_pushed_down_read_chooses_columns_rows_and_one_key_slice_in_key_order(
     plan = make_plan(fields=["email", "city"], pii={"email": "hash"}, filters={"where": where},
                      dialect=POSTGRES)  # fmt: skip
     snapshot = PostgresSnapshot(None, PostgresSource("postgresql://h/db", "pg"))
-    pushed = pushed_query(plan, snapshot, (10, None), limit=5)
-    assert pushed.text.startswith('SELECT "profile_id", "email", "city" FROM "customer_profile"')
+    types = {"profile_id": "int8", "email": "text", "city": "text"}
+    pushed = pushed_query(plan, snapshot, (10, None), limit=5, source_types=types)
+    assert pushed.text.startswith(
+        'SELECT "profile_id", "email" COLLATE "C" AS "email", "city" COLLATE "C" AS "city" '
+        'FROM "customer_profile"'
+    )
     assert '"profile_id" >= CAST(? AS BIGINT)' in pushed.text
     assert pushed.text.endswith('ORDER BY "profile_id" LIMIT 5')
     assert pushed.params == ("TX", "x' OR 1=1", 10) and "x' OR" not in pushed.text

@@ -63,3 +63,15 @@ def test_a_target_needs_segment_types(include):
     [error] = project.broken["include.targets"]
     assert "targets.empty.segment_types -> " in str(error)
     assert "mailchimp" in project.targets
+
+
+def test_a_table_name_in_its_source_loads_and_a_hostile_one_is_refused(include):
+    ok = "  pg_table:\n    connection: pg_warehouse\n    name: crm.contact\n    key: id\n"
+    bad = '  bad_table:\n    name: "x; DROP TABLE y --"\n    key: id\n'
+    errors = table_errors(include, f"{ok}    columns: {{id: {{type: BIGINT}}}}\n"
+                          f"{bad}    columns: {{id: {{type: BIGINT}}}}\n")  # fmt: skip
+    tables = load_project(include).tables
+    assert tables["pg_table"].source_name("pg_table") == "crm.contact"
+    assert len(errors) == 1, errors
+    assert errors[0].startswith("include/warehouse/tables.yaml:")
+    assert "tables.bad_table.name -> " in errors[0] and "is not a table name" in errors[0]
