@@ -47,6 +47,10 @@ class DetachBody(BaseModel):
     undo: bool = False
 
 
+class DefinitionBody(BaseModel):
+    yaml: str = Field(max_length=editing.MAX_DEFINITION_BYTES)
+
+
 def _refused(error: Exception) -> HTTPException:
     return HTTPException(status.HTTP_409_CONFLICT, str(error))
 
@@ -178,6 +182,18 @@ def detach(export_id: str, user: GetUserDep, body: DetachBody | None = None) -> 
     export = lookup.export_for(user, found, export_id, "edit")
     try:
         edited = editing.detach(found, export, undo=bool(body and body.undo))
+    except editing.EditRefused as refused:
+        raise _refused(refused) from None
+    return {**edited.to_json(), "airflow": _apply_pause(edited.export_ids)}
+
+
+@router.put("/exports/{export_id}/definition")
+def edit_definition(export_id: str, body: DefinitionBody, user: GetUserDep) -> dict:
+    """Replace the definition's text; kept only if it loads (same id), else nothing changes."""
+    found = lookup.project()
+    export = lookup.export_for(user, found, export_id, "edit")
+    try:
+        edited = editing.replace_text(found, export, body.yaml)
     except editing.EditRefused as refused:
         raise _refused(refused) from None
     return {**edited.to_json(), "airflow": _apply_pause(edited.export_ids)}

@@ -29,6 +29,9 @@ class Web:
     def post(self, path: str, user: str = "admin", headers: dict | None = None, **kwargs):
         return self.client.post(path, headers={**self.headers(user), **(headers or {})}, **kwargs)
 
+    def put(self, path: str, user: str = "admin", headers: dict | None = None, **kwargs):
+        return self.client.put(path, headers={**self.headers(user), **(headers or {})}, **kwargs)
+
     def delete(self, path: str, user: str = "admin", headers: dict | None = None, **kwargs):
         return self.client.delete(path, headers={**self.headers(user), **(headers or {})}, **kwargs)
 

@@ -12,6 +12,7 @@ ACTIONS = [
     ("post", "/ferry/api/exports/daily_lead_backup/duplicate", {"new_id": "copy_one"}),
     ("post", "/ferry/api/exports/daily_lead_backup/detach", None),
     ("delete", "/ferry/api/exports/daily_lead_backup", None),
+    ("put", "/ferry/api/exports/daily_lead_backup/definition", {"yaml": "id: x\n"}),
     ("post", "/ferry/api/exports/run-all", {"ids": ["daily_lead_backup"]}),
     ("post", "/ferry/api/exports/run-all", None),
     (
@@ -169,3 +170,24 @@ def test_run_all_runs_only_exports_whose_schedule_is_active(web, deployed):
     skipped = {s["export_id"]: s["reason"] for s in answer.json()["skipped"]}
     assert "mailchimp_high_value" in skipped and "mailchimp_high_value" not in started
     assert "daily_lead_backup" in started
+
+
+def test_editing_the_text_keeps_it_only_if_it_loads(web):
+    path = export_file(web, "daily_lead_backup")
+    before = path.read_text()
+    url = "/ferry/api/exports/daily_lead_backup/definition"
+
+    bad = web.client.put(url, headers=web.headers("admin"), json={"yaml": before + "colour: red\n"})
+    assert bad.status_code == 409 and "colour" in bad.json()["detail"]
+    assert path.read_text() == before
+    renamed = before.replace("id: daily_lead_backup", "id: other_id")
+    assert (
+        web.client.put(url, headers=web.headers("admin"), json={"yaml": renamed}).status_code == 409
+    )
+
+    edited = before.replace("name: Daily lead backup", "name: Nightly lead backup")
+    good = web.client.put(url, headers=web.headers("admin"), json={"yaml": edited})
+    assert good.status_code == 200, good.text
+    assert path.read_text().startswith(COMMENT)
+    assert _row(web, "daily_lead_backup")["name"] == "Nightly lead backup"
+    assert web.client.put(url, headers=web.headers("vic"), json={"yaml": before}).status_code == 403
