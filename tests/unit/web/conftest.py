@@ -78,13 +78,16 @@ def deployed(web):
     from airflow.dag_processing.dagbag import DagBag, sync_bag_to_db
     from airflow.utils.session import create_session
 
-    bag = DagBag(dag_folder=str(ROOT / "dags" / "ferry_exports.py"))
-    assert not bag.import_errors, bag.import_errors
     with create_session() as session:
         DagBundlesManager().sync_bundles_to_db(session=session)
-    sync_bag_to_db(bag, "dags-folder", None)
-    yield bag
-    _end_runs(list(bag.dags))
+    dag_ids = []
+    for name in ("ferry_exports.py", "ferry_groups.py"):
+        bag = DagBag(dag_folder=str(ROOT / "dags" / name))
+        assert not bag.import_errors, bag.import_errors
+        sync_bag_to_db(bag, "dags-folder", None)
+        dag_ids += list(bag.dags)
+    yield dag_ids
+    _end_runs(dag_ids)
 
 
 def _end_runs(dag_ids: list[str]) -> None:

@@ -19,7 +19,12 @@ def test_a_page_sends_a_stranger_to_airflows_login(web):
 
 def test_each_page_is_served_under_the_prefix_to_a_signed_in_user(web):
     web.client.cookies.set(COOKIE, web.tokens["vic"])
-    for path in ("/ferry/", "/ferry/exports/daily_lead_backup", "/ferry/runs/x.y"):
+    for path in (
+        "/ferry/",
+        "/ferry/exports/daily_lead_backup",
+        "/ferry/runs/x.y",
+        "/ferry/groups/g",
+    ):
         answer = web.client.get(path)
         assert answer.status_code == 200, path
         assert 'data-root="/ferry"' in answer.text
@@ -28,7 +33,7 @@ def test_each_page_is_served_under_the_prefix_to_a_signed_in_user(web):
 
 def test_every_file_a_page_loads_is_served_locally(web):
     web.client.cookies.set(COOKIE, web.tokens["vic"])
-    for page in ("/ferry/", "/ferry/exports/a", "/ferry/runs/a.b"):
+    for page in ("/ferry/", "/ferry/exports/a", "/ferry/runs/a.b", "/ferry/groups/g"):
         html = web.client.get(page).text
         sources = re.findall(r'(?:src|href)="([^"#]+)"', html)
         assert not [s for s in sources if s.startswith(("http:", "https:", "//"))]
