@@ -21,7 +21,7 @@ from ferry.run_info import RunInfo
 from ferry.spec.models import ExportSpec
 from ferry.spec.schedule import export_status
 from ferry.web import airflow_state, editing, lookup
-from ferry.web.auth import GetUserDep, require_action, same_site_only
+from ferry.web.auth import GetUserDep, allowed, require_action, same_site_only
 
 router = APIRouter(prefix="/api", dependencies=[Depends(same_site_only)])
 MAX_IDS = 500
@@ -73,8 +73,13 @@ def run_all(user: GetUserDep, body: IdsBody | None = None) -> dict:
     demand only (schedule off) or paused in Airflow is left out; run it on its own.
     """
     found = lookup.project()
-    wanted = body.ids if body and body.ids else sorted(found.exports)
-    exports = [lookup.export_for(user, found, export_id, "run") for export_id in wanted]
+    if body and body.ids:  # named ones: each must be allowed
+        exports = [lookup.export_for(user, found, export_id, "run") for export_id in body.ids]
+    else:  # all: those the user may run
+        exports = [e for e in found.exports.values() if allowed(user, e.dag_id, "POST", "RUN")]
+        if found.exports and not exports:
+            raise HTTPException(status.HTTP_403_FORBIDDEN, f"{user.get_name()} may not run exports")
+        exports.sort(key=lambda e: e.id)
     dags = airflow_state.deployed(EXPORT_PREFIX)
     started, skipped = [], []
     for export in exports:
@@ -204,6 +209,9 @@ def remove(export_id: str, user: GetUserDep) -> dict:
     """Delete the definition file; its past runs stay in the run history and downloads."""
     found = lookup.project()
     export = lookup.export_for(user, found, export_id, "edit")
-    edited = editing.remove(found, export)
+    try:
+        edited = editing.remove(found, export)
+    except editing.EditRefused as refused:
+        raise _refused(refused) from None
     airflow_state.set_paused(export.dag_id, True)  # no new run before Airflow drops the DAG
     return {**edited.to_json(), "history_kept": True}

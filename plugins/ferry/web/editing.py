@@ -58,9 +58,13 @@ class Edited:
         )
 
     def to_json(self) -> dict:
+        """The answer: files named from include/'s parent, never the server's full path."""
+        base = paths.include_dir().parent
         return {
             "exports": self.export_ids,
-            "files": [str(path) for path in self.files],
+            "files": [
+                str(p.relative_to(base)) if p.is_relative_to(base) else p.name for p in self.files
+            ],
             "git": self.git_note,
         }
 
@@ -176,10 +180,23 @@ def replace_text(project: Project, export: ExportSpec, text: str) -> Edited:
 
 
 def remove(project: Project, export: ExportSpec) -> Edited:
-    """Delete the definition file; the runs it made stay in the run history."""
+    """Delete the definition file; the runs it made stay in the run history.
+
+    Refused while a group runs the export: the group would no longer load.
+    """
+    groups = sorted(g.id for g in project.groups.values() if export.id in _members(g))
+    if groups:
+        raise EditRefused(
+            f"export '{export.id}' is a member of group {', '.join(groups)}: "
+            "take it out of the group first"
+        )
     path = _definition(project, export)
     path.unlink()
     return Edited([export.id], [path])
+
+
+def _members(group) -> list[str]:
+    return [member.export for member in group.members]
 
 
 def should_pause(project: Project, export_id: str) -> bool:

@@ -111,17 +111,25 @@ def test_remove_deletes_the_definition_and_keeps_its_history(web):
     from ferry import history
     from ferry.run_info import RunInfo
 
-    _record(history, RunInfo("daily_lead_backup", "manual__2026-01-01"))
+    export = "daily_leads_by_source"
+    _record(history, RunInfo(export, "manual__2026-01-01"))
 
-    answer = web.delete("/ferry/api/exports/daily_lead_backup")
+    answer = web.delete(f"/ferry/api/exports/{export}")
 
     assert answer.status_code == 200, answer.text
-    assert not export_file(web, "daily_lead_backup").exists()
-    assert "daily_lead_backup" not in {
-        r["id"] for r in web.get("/ferry/api/exports").json()["exports"]
-    }
-    runs = web.get("/ferry/api/exports/daily_lead_backup/runs").json()["runs"]
-    assert [r["job_run_id"] for r in runs] == ["daily_lead_backup.manual__2026-01-01"]
+    assert answer.json()["files"] == [f"include/exports/{export}.yaml"]
+    assert not export_file(web, export).exists()
+    assert export not in {r["id"] for r in web.get("/ferry/api/exports").json()["exports"]}
+    runs = web.get(f"/ferry/api/exports/{export}/runs").json()["runs"]
+    assert [r["job_run_id"] for r in runs] == [f"{export}.manual__2026-01-01"]
+
+
+def test_removing_a_group_member_is_refused_naming_the_group(web):
+    answer = web.delete("/ferry/api/exports/daily_lead_backup")
+
+    assert answer.status_code == 409
+    assert "member of group nightly_customer_sync" in answer.json()["detail"]
+    assert export_file(web, "daily_lead_backup").exists()
 
 
 def _record(history, run) -> None:
