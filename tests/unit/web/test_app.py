@@ -55,3 +55,17 @@ def test_the_list_page_has_the_controls_the_browser_tests_use():
         assert control in html, control
     for action in ("run", "run-all", "duplicate", "schedule", "detach", "remove", "stop"):
         assert f'data-action="{action}"' in html
+
+
+def test_every_script_parses():
+    import shutil
+    import subprocess
+
+    import pytest
+
+    node = shutil.which("node")
+    if node is None:
+        pytest.skip("node is not installed: the browser tests parse the scripts")
+    for script in sorted(STATIC.glob("*.js")):
+        checked = subprocess.run([node, "--check", str(script)], capture_output=True, text=True)
+        assert checked.returncode == 0, f"{script.name}: {checked.stderr}"
