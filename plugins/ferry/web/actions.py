@@ -61,8 +61,12 @@ def _start(user, export: ExportSpec) -> dict:
         run_id = airflow_state.trigger(export.dag_id, user.get_name(), note)
     except airflow_state.NotDeployed as missing:
         raise _refused(missing) from None
-    return {"export_id": export.id, "job_run_id": RunInfo(export.id, run_id).job_run_id,
-            "run_id": run_id}  # fmt: skip
+    dag = airflow_state.deployed(export.dag_id).get(export.dag_id)
+    waits = "the DAG is paused in Airflow: the run waits until the export is switched on"
+    return {
+        "export_id": export.id, "job_run_id": RunInfo(export.id, run_id).job_run_id,
+        "run_id": run_id, "note": waits if dag and dag.is_paused else "",
+    }  # fmt: skip
 
 
 @router.post("/exports/run-all")

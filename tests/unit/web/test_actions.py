@@ -155,6 +155,7 @@ def test_run_starts_a_run_in_airflow_as_the_user_and_stop_stops_it(web, deployed
         )
         assert (run.state, run.triggering_user_name) == ("queued", "ada")
     assert _row(web, "daily_lead_backup")["running"] == [run_id]
+    assert started.json()["note"] == ""
 
     stopped = web.post("/ferry/api/exports/daily_lead_backup/stop", user="ada")
 
@@ -199,3 +200,14 @@ def test_editing_the_text_keeps_it_only_if_it_loads(web):
     assert path.read_text().startswith(COMMENT)
     assert _row(web, "daily_lead_backup")["name"] == "Nightly lead backup"
     assert web.client.put(url, headers=web.headers("vic"), json={"yaml": before}).status_code == 403
+
+
+def test_running_a_switched_off_export_says_the_run_waits(web, deployed):
+    from ferry.web import airflow_state
+
+    airflow_state.set_paused("export__daily_lead_backup", True)
+    started = web.post("/ferry/api/exports/daily_lead_backup/run")
+
+    assert started.status_code == 200, started.text
+    assert "paused in Airflow: the run waits" in started.json()["note"]
+    airflow_state.set_paused("export__daily_lead_backup", False)

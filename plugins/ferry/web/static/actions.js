@@ -22,7 +22,7 @@ const exportActions = (() => {
   async function run(ids) {
     return each(ids, async (id) => {
       const started = await api(`${path(id)}/run`, { method: "POST", body: {} });
-      return `Started ${started.job_run_id}`;
+      return `Started ${started.job_run_id}${started.note ? ` (${started.note})` : ""}`;
     });
   }
 
