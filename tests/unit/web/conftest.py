@@ -86,8 +86,20 @@ def deployed(web):
         assert not bag.import_errors, bag.import_errors
         sync_bag_to_db(bag, "dags-folder", None)
         dag_ids += list(bag.dags)
+    _unpause(dag_ids)  # as the DAG processor leaves new DAGs here, whatever tests did before
     yield dag_ids
     _end_runs(dag_ids)
+
+
+def _unpause(dag_ids: list[str]) -> None:
+    from airflow.models.dag import DagModel
+    from airflow.utils.session import create_session
+    from sqlalchemy import update
+
+    with create_session() as session:
+        session.execute(
+            update(DagModel).where(DagModel.dag_id.in_(dag_ids)).values(is_paused=False)
+        )
 
 
 def _end_runs(dag_ids: list[str]) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 
-def test_list_shows_the_demo_exports_with_their_columns(web):
+def test_list_shows_the_demo_exports_with_their_columns(web, deployed):
     answer = web.get("/ferry/api/exports")
 
     assert answer.status_code == 200, answer.text
@@ -25,7 +25,8 @@ def test_list_shows_the_demo_exports_with_their_columns(web):
         "segment", "mailchimp",
     )  # fmt: skip
     assert rows["daily_leads_by_source"]["kind"] == "report"
-    assert rows["customer_profiles_csv"]["next_run"] is None  # not in Airflow: not scheduled
+    assert rows["customer_profiles_csv"]["next_run"] == "after refresh"
+    assert backup["next_run"].startswith("20") and backup["status"] == "active"
     assert answer.json()["broken"] == []
 
 
