@@ -22,6 +22,7 @@ from ferry import history, paths
 from ferry.dag_ids import export_dag_id
 from ferry.history_downloads import DownloadRecord, record_download
 from ferry.manifest import MANIFEST_NAME
+from ferry.web.auth import require_dag_access
 from ferry.web.download_files import (
     DEFAULT_RETENTION_DAYS,
     DownloadError,
@@ -33,11 +34,11 @@ from ferry.web.download_files import (
 )
 
 if TYPE_CHECKING:
-    from airflow.api_fastapi.auth.managers.models.base_user import BaseUser
+    pass
 
 from airflow.api_fastapi.core_api.security import GetUserDep
 
-router = APIRouter()
+router = APIRouter(prefix="/api")
 
 
 @router.get("/runs/{job_run_id}/files/{name}", name="ferry_download")
@@ -49,7 +50,7 @@ def download(
 ) -> StreamingResponse:
     """Stream a file of a delivered run (all of it, or the one range asked)."""
     export_id = _checked(export_of, job_run_id)
-    _require_read(user, export_id)
+    require_dag_access(user, export_dag_id(export_id), "GET")
     days = _retention_days(export_id)
     try:
         opened = open_run_file(job_run_id, name, retention_days=days)
@@ -130,19 +131,3 @@ def _retention_days(export_id: str) -> int:
 
     export = load_project(paths.include_dir()).exports.get(export_id)
     return export.retention_days if export else DEFAULT_RETENTION_DAYS
-
-
-def _require_read(user: BaseUser, export_id: str) -> None:
-    """403 unless Airflow's auth manager lets the user read the export's DAG.
-
-    To become ferry.web.auth.require_dag_access(user, dag_id, "GET") when that lands.
-    """
-    from airflow.api_fastapi.app import get_auth_manager
-    from airflow.api_fastapi.auth.managers.models.resource_details import DagDetails
-
-    dag_id = export_dag_id(export_id)
-    allowed = get_auth_manager().is_authorized_dag(
-        method="GET", details=DagDetails(id=dag_id), user=user
-    )
-    if not allowed:
-        raise HTTPException(403, detail=f"{user.get_name()} may not read {dag_id}")
