@@ -81,11 +81,21 @@ LOAD_SETTINGS = {
 }
 
 
+# The caller's auth settings would log this Airflow's users in against another passwords
+# file or token secret: the project's Airflow has its own (see write_password).
+_OWN_AUTH_PREFIXES = ("AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_", "AIRFLOW__CORE__AUTH_MANAGER",
+                      "AIRFLOW__API_AUTH__")  # fmt: skip
+
+
+def _without_auth_settings(environ) -> dict[str, str]:
+    return {k: v for k, v in environ.items() if not k.startswith(_OWN_AUTH_PREFIXES)}
+
+
 def airflow_env(home: Path, port: int) -> dict[str, str]:
     """Local settings: loopback only, few workers, fast DAG-folder refresh, no examples."""
     root = paths.PROJECT_ROOT
     return {
-        **os.environ,
+        **_without_auth_settings(os.environ),
         # standalone starts its components as `airflow ...` found on PATH
         "PATH": os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")]),
         "AIRFLOW_HOME": str(home),

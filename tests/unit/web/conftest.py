@@ -43,9 +43,10 @@ class Web:
         return self.client.delete(path, headers={**self.headers(user), **(headers or {})}, **kwargs)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def auth_settings(tmp_path_factory, airflow_db):
-    """The simple auth manager's users, passwords and token secret, for the session."""
+    """The simple auth manager's users, passwords and token secret, for these tests only
+    (a live Airflow started later in the session must not inherit them)."""
     passwords = tmp_path_factory.mktemp("auth") / "passwords.json"
     names = [pair.split(":")[0] for pair in USERS.split(",")]
     passwords.write_text(json.dumps({name: f"{name}-secret" for name in names}))
@@ -64,7 +65,7 @@ def auth_settings(tmp_path_factory, airflow_db):
         yield
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def auth_manager(auth_settings):
     """Airflow's configured auth manager (the simple one), initialised as the API server does."""
     from airflow.api_fastapi.app import init_auth_manager
@@ -72,7 +73,7 @@ def auth_manager(auth_settings):
     return init_auth_manager()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def auth_app(auth_settings):
     """An app with only Ferry's download router, under /ferry/api, and the auth routes."""
     from airflow.api_fastapi.app import init_auth_manager
