@@ -5,8 +5,10 @@ round-trip data of tables.yaml (ruamel's CommentedMap, comments attached). A tab
 to tables.yaml gets an entry: its columns (those with a Ferry type), its key (the primary
 key), a timestamp guess and `pii: true` proposed, with a comment, for columns whose names
 say they hold personal data. An entry already there is the user's: its description,
-segment type, key, timestamp, pii marks and comments stay; new columns are added, changed
-types updated, and columns gone from the source only reported, since exports may use them.
+segment type, key, timestamp, pii marks and comments stay; new columns are added, and
+columns gone from the source only reported, since exports may use them. A declared type
+stays where Ferry reads the live type as it (VARCHAR over a DECIMAL: the user chose it;
+catalogue_drift.readable_as); one it cannot read as is replaced by the live type.
 
 An entry is matched by its connection and its name in the source, so a renamed entry id
 is kept. A new entry's id is the table's name as a Ferry identifier; when another entry
@@ -16,6 +18,7 @@ has that id, nothing is written and the error names both.
 from __future__ import annotations
 
 import re
+from collections.abc import Container
 from dataclasses import dataclass, field
 
 import yaml
@@ -24,7 +27,9 @@ from ruamel.yaml.error import CommentMark
 from ruamel.yaml.scalarstring import DoubleQuotedScalarString
 from ruamel.yaml.tokens import CommentToken
 
-from ferry.column_types import TEMPORAL_TYPES, UnknownColumnType, base_type, canonical_type
+from ferry.catalogue_drift import readable_as
+from ferry.catalogue_names import DATABASE, Naming, guess_key, guess_timestamp, pii_proposed
+from ferry.column_types import UnknownColumnType, canonical_type
 from ferry.exceptions import Terminal
 from ferry.sources.base import TableShape
 from ferry.spec.catalogues import DEFAULT_CONNECTION
@@ -32,16 +37,6 @@ from ferry.spec.names import column_name_problem
 
 PII_COMMENT = "pii: proposed by `ferry tables import` from the name; review it"
 KEY_COMMENT = "a guess: the source has no primary key of one column; check it is unique"
-# Whole words (of snake_case or camelCase names) that are personal data, and stems that
-# are personal data at a word's start or end (birthdate, username, homephone).
-PII_WORDS = frozenset({"ip", "ips", "ipv4", "ipv6", "ssn", "ssns", "dob"})
-PII_STEMS = ("email", "phone", "name", "birth", "address")
-TIMESTAMP_GUESSES = (
-    "updated_at", "modified_at", "last_modified", "last_modified_at", "last_updated",
-    "last_updated_at", "updated_on", "modified_on", "changed_at", "updated", "modified",
-    "created_at", "inserted_at", "created_on", "created",
-)  # fmt: skip
-MAX_ID = 63
 
 
 class ImportClash(Terminal):
@@ -71,46 +66,11 @@ class TableReport:
         return [f"{title}: {self.action}"] + [f"  {line}" for line in self.changes + self.notes]
 
 
-def entry_id(name: str) -> str:
-    """The table part of a source name as a Ferry identifier: 'Sales.Order-Items' -> order_items."""
-    table = name.rpartition(".")[2].lower()
-    text = re.sub(r"[^a-z0-9_]+", "_", table).strip("_") or "table"
-    return (text if text[0].isalpha() else f"t_{text}")[:MAX_ID]
-
-
-def _words(column: str) -> list[str]:
-    spaced = re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", column)
-    return [word for word in re.split(r"[^a-z0-9]+", spaced.lower()) if word]
-
-
-def pii_proposed(column: str) -> bool:
-    """Whether the name says personal data: by whole words, so ship_date is not 'ip'."""
-    return any(
-        word in PII_WORDS or any(word.startswith(s) or word.endswith(s) for s in PII_STEMS)
-        for word in _words(column)
-    )
-
-
-def guess_timestamp(columns: dict[str, str]) -> str | None:
-    """The column that most likely says when a row last changed (else when it came)."""
-    temporal = {
-        "_".join(_words(name)): name
-        for name, kind in columns.items()
-        if base_type(kind) in TEMPORAL_TYPES
-    }
-    return next((temporal[guess] for guess in TIMESTAMP_GUESSES if guess in temporal), None)
-
-
-def guess_key(entry: str, columns: dict[str, str]) -> str:
-    """A likely key where the source has no primary key: id, <table>_id, else the first."""
-    for guess in ("id", f"{entry}_id", f"{entry.removesuffix('s')}_id"):
-        if guess in columns:
-            return guess
-    return next(iter(columns))
-
-
-def importable_columns(shape: TableShape) -> tuple[dict[str, str], list[str]]:
-    """(name -> Ferry type of the columns tables.yaml can hold, a note per one left out)."""
+def importable_columns(
+    shape: TableShape, declared: Container[str] = ()
+) -> tuple[dict[str, str], list[str]]:
+    """(name -> Ferry type of the columns tables.yaml can hold, a note per one left out);
+    a declared column without a Ferry type is the user's (VARCHAR over an enum): no note."""
     columns: dict[str, str] = {}
     notes, seen = [], set()
     for name, kind in shape.columns.items():
@@ -119,6 +79,8 @@ def importable_columns(shape: TableShape) -> tuple[dict[str, str], list[str]]:
             notes.append(f"column {name!r} left out: {problem}")
         elif name.lower() in seen:
             notes.append(f"column {name} left out: another column differs only in case")
+        elif kind is None and name in declared:
+            pass
         elif kind is None:
             source_type = shape.source_types.get(name, "?")
             notes.append(
@@ -148,13 +110,15 @@ def tables_of(data: object) -> CommentedMap:
     return tables
 
 
-def merge(tables: CommentedMap, connection: str, live: list[LiveTable]) -> list[TableReport]:
+def merge(
+    tables: CommentedMap, connection: str, live: list[LiveTable], naming: Naming = DATABASE
+) -> list[TableReport]:
     """Add or update the entries of `tables` (tables.yaml's `tables:`) from the live tables.
 
     Raises:
         ImportClash: a table's entry id is taken by another table; nothing was changed.
     """
-    matched = _match(tables, connection, live)
+    matched = _match(tables, connection, live, naming)
     reports = []
     for entry, table, existing in matched:
         if existing:
@@ -165,7 +129,7 @@ def merge(tables: CommentedMap, connection: str, live: list[LiveTable]) -> list[
 
 
 def _match(
-    tables: CommentedMap, connection: str, live: list[LiveTable]
+    tables: CommentedMap, connection: str, live: list[LiveTable], naming: Naming
 ) -> list[tuple[str, LiveTable, bool]]:
     """(entry id, table, whether the entry exists) per table; every clash checked first."""
     by_source = {
@@ -179,7 +143,7 @@ def _match(
         entry = by_source.get((connection, table.name))
         existing = entry is not None
         if entry is None:
-            entry = entry_id(table.name)
+            entry = naming.entry_id(table.name)
             if entry in tables:
                 raise ImportClash(_clash(tables, entry, connection, table.name))
         if entry in taken:
@@ -290,12 +254,13 @@ def _yaml_key(name: str) -> str:
 
 def _update(tables: CommentedMap, entry: str, table: LiveTable) -> TableReport:
     raw = tables[entry]
-    columns, notes = importable_columns(table.shape)
     listed = raw.get("columns")
     if not isinstance(listed, CommentedMap):
         listed = CommentedMap()
         raw["columns"] = listed
-    changes = _update_columns(listed, columns, table.shape)
+    columns, notes = importable_columns(table.shape, listed)
+    changes, kept = _update_columns(listed, columns)
+    notes += kept
     if "key" not in raw and table.shape.key in columns:
         raw["key"] = table.shape.key
         changes.append(f"key: {table.shape.key} (the primary key)")
@@ -309,9 +274,10 @@ def _update(tables: CommentedMap, entry: str, table: LiveTable) -> TableReport:
     return TableReport(entry, table.name, "updated" if changes else "unchanged", changes, notes)
 
 
-def _update_columns(listed: CommentedMap, columns: dict[str, str], shape: TableShape) -> list[str]:
-    """New columns added after their neighbour in the source, changed types updated."""
-    changes, proposed = [], []
+def _update_columns(listed: CommentedMap, columns: dict[str, str]) -> tuple[list, list]:
+    """(changes, notes): new columns added after their neighbour in the source; a declared
+    type the live one cannot be read as updated (one it can is the user's choice: kept)."""
+    changes, proposed, notes = [], [], []
     order = list(columns)
     for index, (name, kind) in enumerate(columns.items()):
         declared = listed.get(name)
@@ -321,20 +287,21 @@ def _update_columns(listed: CommentedMap, columns: dict[str, str], shape: TableS
             if _add_column(listed, name, kind, position):
                 proposed.append(name)
             changes.append(f"column {name} added ({kind})")
-        elif isinstance(declared, dict) and not _same_type(declared.get("type"), kind):
-            old = declared.get("type")
-            declared["type"] = (
-                kind if re.fullmatch(r"[A-Z]+", kind) else DoubleQuotedScalarString(kind)
-            )
-            changes.append(f"column {name}: type {old} -> {kind} (as the source has it now)")
-    return changes + _proposed_line(proposed)
+        elif isinstance(declared, dict):
+            wanted = _canonical(declared.get("type"))
+            if wanted is not None and wanted != kind and readable_as(kind, wanted):
+                notes.append(f"column {name}: type {wanted} kept (the source has {kind})")
+            elif wanted != kind:
+                old, declared["type"] = declared.get("type"), _type_scalar(kind)
+                changes.append(f"column {name}: type {old} -> {kind} (as the source has it now)")
+    return changes + _proposed_line(proposed), notes
 
 
-def _same_type(declared: object, live: str) -> bool:
+def _canonical(declared: object) -> str | None:
     try:
-        return isinstance(declared, str) and canonical_type(declared) == live
+        return canonical_type(declared) if isinstance(declared, str) else None
     except UnknownColumnType:
-        return False
+        return None
 
 
 # Comments after a mapping's last value stay after it

@@ -12,7 +12,6 @@ from ruamel.yaml import YAML
 from ferry.catalogue_import import (
     ImportClash,
     LiveTable,
-    entry_id,
     guess_timestamp,
     merge,
     pii_proposed,
@@ -208,13 +207,21 @@ def test_the_timestamp_guess_prefers_a_last_change_to_a_creation_and_needs_a_tim
     assert guess_timestamp({"id": "BIGINT"}) is None
 
 
-@pytest.mark.parametrize(
-    ("name", "entry"),
-    [
-        ("public.Orders", "orders"),
-        ("sales.Order-Items", "order_items"),
-        ("2024_sales", "t_2024_sales"),
-    ],
-)
-def test_entry_ids_are_ferry_identifiers(name, entry):
-    assert entry_id(name) == entry
+def test_a_reimport_keeps_a_type_the_user_chose_that_the_live_one_reads_as(tmp_path):
+    """VARCHAR over DECIMAL(12,2) and a wider DECIMAL are choices: kept, and said."""
+    text = (
+        "tables:\n  orders:\n    connection: shop\n    key: order_id\n    columns:\n"
+        '      order_id: {type: "DECIMAL(20,0)"}\n'
+        "      amount: {type: VARCHAR}  # as text, on purpose\n"
+    )
+    shape = TableShape({"order_id": "BIGINT", "amount": "DECIMAL(12,2)"}, key="order_id")
+
+    merged_text, [report] = merged(text, "shop", LiveTable("orders", shape))
+
+    assert merged_text == text
+    assert report.action == "unchanged"
+    assert report.notes == [
+        "column order_id: type DECIMAL(20,0) kept (the source has BIGINT)",
+        "column amount: type VARCHAR kept (the source has DECIMAL(12,2))",
+    ]
+    assert loaded(tmp_path, merged_text)["orders"].columns["amount"].type == "VARCHAR"

@@ -16,17 +16,9 @@ import tempfile
 from collections import defaultdict
 from pathlib import Path
 
-from ferry import catalogue_drift, paths
-from ferry.catalogue_import import (
-    ImportClash,
-    LiveTable,
-    TableReport,
-    entry_id,
-    merge,
-    tables_of,
-)
+from ferry import catalogue_drift, catalogue_names, paths
+from ferry.catalogue_import import ImportClash, LiveTable, TableReport, merge, tables_of
 from ferry.cli.connection import CliError
-from ferry.sources.base import sql_table_name
 from ferry.spec.errors import DefinitionError
 from ferry.spec.loader import Project, load_project
 from ferry.spec.reader import Document, UnreadableFile
@@ -59,9 +51,9 @@ def import_tables(args: argparse.Namespace) -> int:
     """Describe the connection's tables and merge them into tables.yaml; print per table."""
     path = paths.include_dir() / TABLES_FILE
     document = TablesDocument(path)
-    live, left_out = read_catalogue(args.connection, args.schema, _names(args.tables))
+    naming, live, left_out = read_catalogue(args.connection, args.schema, _names(args.tables))
     try:
-        reports = merge(document.tables, args.connection, live) + left_out
+        reports = merge(document.tables, args.connection, live, naming) + left_out
     except ImportClash as clash:
         raise CliError(f"{clash}; nothing was written") from None
     text = document.text()
@@ -89,35 +81,49 @@ def _names(listed: str | None) -> list[str] | None:
 
 def read_catalogue(
     connection: str, schema: str | None, only: list[str] | None
-) -> tuple[list[LiveTable], list[TableReport]]:
-    """The connection's tables (those named in only, if given), described in one snapshot;
-    and a report for each whose name Ferry cannot read."""
+) -> tuple[catalogue_names.Naming, list[LiveTable], list[TableReport]]:
+    """How the connection names tables; its tables (those named in only, if given),
+    described in one snapshot; and a report for each whose name Ferry cannot read."""
     from ferry import sources
 
     with sources.source_for(connection).snapshot() as snapshot:
+        naming = naming_of(snapshot)
         names = snapshot.tables(schema)
         if not names:
             where = f"schema {schema}" if schema else "its default schema"
             raise CliError(f"connection {connection} has no tables in {where}")
         if only is not None:
-            names = _chosen(names, only, connection, schema)
+            names = _chosen(names, only, connection, schema, naming)
         live, left_out = [], []
         for name in names:
-            try:
-                sql_table_name(name, connection)
-            except sources.SourceError:
-                note = "Ferry reads tables named by letters, digits and _: import a view of it"
-                left_out.append(TableReport(entry_id(name), name, "left out", notes=[note]))
+            problem = naming.problem(name, connection)
+            if problem:
+                entry = naming.entry_id(name)
+                left_out.append(TableReport(entry, name, "left out", notes=[problem]))
                 continue
             live.append(LiveTable(name, snapshot.describe(name)))
-        return live, left_out
+        return naming, live, left_out
 
 
-def _chosen(names: list[str], only: list[str], connection: str, schema: str | None) -> list[str]:
+def naming_of(snapshot: object) -> catalogue_names.Naming:
+    """A files snapshot's tables are paths; any other source's are schema.table."""
+    from ferry.sql import FILES
+
+    files = getattr(snapshot, "dialect", None) is FILES
+    return catalogue_names.FILES if files else catalogue_names.DATABASE
+
+
+def _chosen(
+    names: list[str],
+    only: list[str],
+    connection: str,
+    schema: str | None,
+    naming: catalogue_names.Naming,
+) -> list[str]:
     """The names asked for, by table name or by schema.table, in the source's order."""
     wanted = set(only)
-    chosen = [name for name in names if name in wanted or name.rpartition(".")[2] in wanted]
-    found = set(chosen) | {name.rpartition(".")[2] for name in chosen}
+    chosen = [name for name in names if name in wanted or naming.split(name)[1] in wanted]
+    found = set(chosen) | {naming.split(name)[1] for name in chosen}
     missing = [name for name in only if name not in found]
     if missing:
         where = f"schema {schema}" if schema else "its default schema"
@@ -238,7 +244,8 @@ def check_live(project: Project) -> int:
         specs = {table_id: project.tables[table_id] for table_id in table_ids}
         try:
             with sources.source_for(connection).snapshot() as snapshot:
-                drifts += catalogue_drift.connection_drift(specs, snapshot.describe)
+                naming = naming_of(snapshot)
+                drifts += catalogue_drift.connection_drift(specs, snapshot.describe, naming)
         except Exception as error:
             if not _source_problem(error):
                 raise

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import tempfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -72,7 +72,7 @@ class DuckDbSnapshot:
         ).fetchall()
         if not rows:
             raise SourceError(f"connection {self.connection_id}: no table {name}")
-        return _shape(rows, self._primary_key(schema, table))
+        return shape_of(rows, self._primary_key(schema, table))
 
     def _primary_key(self, schema: str | None, table: str) -> str | None:
         found = self.worker.execute(
@@ -97,7 +97,9 @@ def _split(name: str) -> tuple[str | None, str]:
     return schema or None, table
 
 
-def _shape(rows: list[tuple[str, str]], key: str | None) -> TableShape:
+def shape_of(rows: Iterable[tuple[str, str]], key: str | None) -> TableShape:
+    """A table's shape from (column, DuckDB type name) pairs: each column's Ferry type, None
+    where the type has none (the import leaves it out; drift names its source type)."""
     columns, source_types = {}, {}
     for column, data_type in rows:
         source_types[column] = data_type

@@ -31,9 +31,8 @@ from pathlib import Path, PurePosixPath
 import duckdb
 import pyarrow as pa
 
-from ferry.column_types import UnknownColumnType, canonical_type
 from ferry.sources.base import BATCH_ROWS, SourceError, TableShape
-from ferry.sources.duckdb_file import open_duckdb
+from ferry.sources.duckdb_file import open_duckdb, shape_of
 from ferry.sql import FILES, Dialect, Sql, quote
 
 PARQUET = ("parquet", "pq")
@@ -105,14 +104,7 @@ class FilesSnapshot:
     def describe(self, name: str) -> TableShape:
         """Columns from the files' schema (a CSV's sniffed); files have no primary key."""
         relation = self._read(name, None)
-        columns, source_types = {}, {}
-        for column, kind in zip(relation.columns, relation.types, strict=True):
-            source_types[column] = str(kind)
-            try:
-                columns[column] = canonical_type(str(kind))
-            except UnknownColumnType:
-                columns[column] = None
-        return TableShape(columns, None, source_types)
+        return shape_of(zip(relation.columns, map(str, relation.types), strict=True), None)
 
     def tables(self, schema: str | None = None) -> list[str]:
         """The data files and the folders holding some, in the folder (or a subfolder)."""

@@ -138,3 +138,30 @@ def test_validate_stays_offline_and_validate_live_names_every_drift(pg):
         "create it, or fix name:",
         "live: 3 drift(s), 5 warning(s) in 7 tables on 2 connection(s)",
     ]
+
+
+def test_types_the_user_chose_survive_a_reimport_and_are_no_drift(pg):
+    """VARCHAR over numeric(12,2), an enum and inet: Ferry reads each as text."""
+    pg.execute(
+        "CREATE TYPE shop.mood AS ENUM ('happy', 'sad');"
+        "ALTER TABLE shop.orders ADD COLUMN mood shop.mood, ADD COLUMN origin inet"
+    )
+    assert run_ferry("tables", "import", "--connection", "pg", "--schema", "shop").code == 0
+    text = tables_file().read_text()
+    edited = text.replace(
+        '      amount: {type: "DECIMAL(12,2)"}\n',
+        "      amount: {type: VARCHAR}  # as text, on purpose\n"
+        "      mood: {type: VARCHAR}\n      origin: {type: VARCHAR}\n",
+    )
+    assert edited != text
+    tables_file().write_text(edited)
+
+    again = run_ferry("tables", "import", "--connection", "pg", "--schema", "shop")
+
+    assert again.code == 0, again.err
+    assert "  column amount: type VARCHAR kept (the source has DECIMAL(12,2))\n" in again.out
+    assert "column mood left out" not in again.out  # declared: the user's
+    assert tables_file().read_text() == edited
+    live = run_ferry("validate", "--live")
+    assert live.code == 0, live.out
+    assert not [line for line in live.out.splitlines() if "tables.orders.columns" in line]

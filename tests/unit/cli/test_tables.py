@@ -183,3 +183,53 @@ def test_an_include_without_tables_yaml_gets_one(shop, tmp_path, monkeypatch):
     assert result.code == 0, result.err
     assert tables_file().read_text().startswith("tables:\n  orders:\n    connection: shop\n")
     assert run_ferry("validate").code == 0
+
+
+@pytest.fixture
+def lake(shop, tmp_path: Path, monkeypatch) -> Path:
+    """A folder of Parquet and CSV files as the `fs` connection lake."""
+    folder = tmp_path / "lake"
+    (folder / "orders").mkdir(parents=True)
+    for month in ("2026-01", "2026-02"):
+        duckdb.sql(
+            f"COPY (SELECT 1 AS order_id, 12.5::DECIMAL(12,2) AS amount) "
+            f"TO '{folder / 'orders' / month}.parquet' (FORMAT parquet)"
+        )
+    duckdb.sql(f"COPY (SELECT 7 AS lead_id, 'web' AS origin) TO '{folder}/leads-2026.csv'")
+    duckdb.sql(
+        "COPY (SELECT * FROM (VALUES (1, 'Ann'), (2, 'Bo')) t(id, nickname)) "
+        f"TO '{folder}/customers.csv'"
+    )
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_LAKE", json.dumps({"conn_type": "fs", "extra": {"path": str(folder)}})
+    )
+    return folder
+
+
+def test_import_of_a_files_connection_names_entries_by_file_stem_and_exports_run(lake):
+    result = run_ferry("tables", "import", "--connection", "lake")
+
+    assert result.code == 0, result.err
+    assert "left out" not in result.out
+    assert "customers (customers.csv): added" in result.out
+    assert "leads_2026 (leads-2026.csv): added" in result.out
+    assert "orders: added" in result.out
+    in_folder = run_ferry("tables", "import", "--connection", "lake", "--schema", "orders")
+    assert in_folder.code == 0, in_folder.err
+    assert "t_2026_01 (orders/2026-01.parquet): added" in in_folder.out
+    assert "t_2026_02 (orders/2026-02.parquet): added" in in_folder.out
+    again = run_ferry("tables", "import", "--connection", "lake", "--tables", "customers.csv")
+    assert again.code == 0 and "customers (customers.csv): unchanged" in again.out
+    assert run_ferry("validate").code == 0
+    live = run_ferry("validate", "--live")
+    assert live.code == 0, live.out
+    assert "live: OK" in live.out
+    export = tables_file().parent.parent / "exports" / "lake_customers.yaml"
+    export.write_text(
+        "id: lake_customers\nname: Lake customers\nowner: data-platform\nkind: data_out\n"
+        "source: {table: customers}\nfields: all\npii: {nickname: keep}\n"
+        "format: {type: csv}\ndestinations:\n  - {type: download}\nschedule: refresh\n"
+    )
+    run = run_ferry("run", "lake_customers", "--local")
+    assert run.code == 0, run.out + run.err
+    assert [line.split()[:2] for line in run.out.splitlines()[1:2]] == [["rows", "2"]]
