@@ -31,7 +31,9 @@ WEB_EXPORTS = {
     "web_pick_b": ("refresh", False),
     "web_detach": ("refresh", False),
     "web_remove": ("off", True),
+    "web_idle": ("refresh", False),  # never edited: the list tests' paused export
 }
+IDLE_EXPORT = "web_idle"
 COMMENT = "# kept by every edit: a person wrote this"
 LOAD_TIMEOUT_MS = 30_000
 
@@ -49,10 +51,10 @@ def definition(export_id: str) -> Path:
 
 def write_web_export(export_id: str, schedule: str, enabled: bool) -> Path:
     """A copy of RUN_EXPORT under a new id, with a comment and the given schedule."""
-    text = definition(RUN_EXPORT).read_text()
+    text = f"{COMMENT}\n" + definition(RUN_EXPORT).read_text()
     text = re.sub(rf"^id: {RUN_EXPORT}$", f"id: {export_id}", text, flags=re.M)
     text = re.sub(r"^name: .*$", f"name: Web test {export_id}", text, flags=re.M)
-    text = re.sub(r"^schedule: .*$", f"schedule: {schedule}  {COMMENT}", text, flags=re.M)
+    text = re.sub(r"^schedule: .*$", f"schedule: {schedule}", text, flags=re.M)
     target = definition(export_id)
     target.write_text(text + f"enabled: {str(enabled).lower()}\n")
     return target
@@ -168,3 +170,11 @@ def wait_for(condition: Callable, what: str, timeout: float = 60):
         assert time.monotonic() < deadline, f"{what} within {timeout} s"
         time.sleep(0.5)
     return found
+
+
+@pytest.fixture
+def viewer_first(admin_page, open_context, site):
+    """The admin's page, each of whose changes the viewer sends first (replay.ViewerFirst)."""
+    from .replay import ViewerFirst
+
+    return ViewerFirst(admin_page, open_context(site.viewer).request, site.viewer)

@@ -40,9 +40,25 @@ def visible_ids(page) -> list[str]:
 
 
 def column(page, name: str) -> list[str]:
-    """The texts of one column, in the order the visible rows show them."""
+    """The first line of one column's cells, in the order the visible rows show them."""
     cells = page.locator(f"#exports tr[data-export-id]:visible td[data-col='{name}']")
-    return [text.strip() for text in cells.all_inner_texts()]
+    return [(text.strip().splitlines() or [""])[0] for text in cells.all_inner_texts()]
+
+
+def choose(page, select_id: str, wanted: str) -> None:
+    """Pick the option of a filter whose value or label is `wanted` (any case, - or _)."""
+
+    def same(text: str) -> bool:
+        return text.strip().casefold().replace("-", "_") == wanted.casefold().replace("-", "_")
+
+    options = page.locator(f"#{select_id} option")
+    for i in range(options.count()):
+        option = options.nth(i)
+        value = option.get_attribute("value")
+        if same(option.inner_text()) or (value is not None and same(value)):
+            page.select_option(f"#{select_id}", value=value or option.inner_text().strip())
+            return
+    raise AssertionError(f"#{select_id} offers no '{wanted}': {options.all_inner_texts()}")
 
 
 def select(page, *export_ids: str) -> None:
@@ -97,11 +113,9 @@ def schedule(page, mode: str, text: str | None = None) -> None:
     dialog.wait_for(state="hidden")
 
 
-def until(page, condition, what: str, timeout: float = 60, reload_every: float = 3) -> None:
-    """Wait until condition(page) holds, reloading the list now and then (the page may
-    refresh itself; a reload is what a person does when it does not)."""
+def until(page, condition, what: str, timeout: float = 60) -> None:
+    """Wait until condition(page) holds, as the page updates itself (no reload)."""
     deadline = time.monotonic() + timeout
-    last_reload = time.monotonic()
     while True:
         try:
             if condition(page):
@@ -109,11 +123,7 @@ def until(page, condition, what: str, timeout: float = 60, reload_every: float =
         except PlaywrightTimeout:  # a row not (yet) there counts as not yet
             pass
         assert time.monotonic() < deadline, f"{what} within {timeout} s"
-        if time.monotonic() - last_reload > reload_every:
-            open_list(page)
-            last_reload = time.monotonic()
-        else:
-            page.wait_for_timeout(500)
+        page.wait_for_timeout(500)
 
 
 def export_page(page, export_id: str):
