@@ -1,0 +1,147 @@
+"""What the API reads: the definitions as on disk now, the exports a user may see, and
+the preview of an export, each one small function the routes share."""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+
+from fastapi import HTTPException, status
+
+from ferry import history, paths
+from ferry.spec.loader import Project, load_project
+from ferry.spec.models import ExportSpec
+from ferry.web import airflow_state
+from ferry.web.auth import require_action
+
+
+def project() -> Project:
+    """The definitions as they are on disk now: an edit shows at the next request."""
+    return load_project(paths.include_dir())
+
+
+def export_for(user, found: Project, export_id: str, action: str = "view") -> ExportSpec:
+    """The export, once the user may take the action on its DAG; 404 or 403 otherwise.
+
+    The right is checked before saying whether the export exists, on the DAG it would have,
+    so a user learns nothing of exports they may not see.
+    """
+    from ferry.dag_ids import export_dag_id
+
+    require_action(user, export_dag_id(export_id), action)
+    if export_id not in found.exports:
+        broken = f"exports.{export_id}" in found.broken
+        detail = (
+            f"export '{export_id}' has errors: see the list's broken definitions"
+            if broken
+            else f"no export '{export_id}'"
+        )
+        raise HTTPException(status.HTTP_404_NOT_FOUND, detail)
+    return found.exports[export_id]
+
+
+def record_for(user, job_run_id: str) -> history.RunRecord:
+    """A run's record, once the user may view the export that made it."""
+    from ferry.dag_ids import export_dag_id
+
+    export_id = job_run_id.partition(".")[0]
+    require_action(user, export_dag_id(export_id), "view")
+    record = history.get_run(job_run_id)
+    if record is None or record.export_id != export_id:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no run {job_run_id}")
+    return record
+
+
+def refresh_uris(found: Project, export: ExportSpec) -> list[str]:
+    """The asset URIs whose events mean the export's data refreshed."""
+    from ferry.render.dags import refresh_targets  # Airflow's sdk: loaded in the API server
+
+    try:
+        return list(refresh_targets(export, found).values())
+    except KeyError:  # a segment type without a table: the loader reports it
+        return []
+
+
+def source_connection(found: Project, export: ExportSpec) -> str | None:
+    try:
+        return found.tables[found.table_of(export)].connection
+    except KeyError:
+        return None
+
+
+def preview(export: ExportSpec, rows: int = 10) -> dict:
+    """Eligibility, rows, estimated files and bytes against the limits, and the first rows
+    with PII applied, as `ferry preview` finds them; a problem is said, not raised."""
+    from ferry import pipeline, sources
+    from ferry.run_info import RunInfo
+
+    now = dt.datetime.now(dt.UTC).replace(microsecond=0)
+    start = dt.datetime.combine((now - dt.timedelta(days=1)).date(), dt.time(), tzinfo=dt.UTC)
+    run = RunInfo(
+        export.id, f"preview__{now.isoformat()}", logical_date=start,
+        data_interval_start=start, data_interval_end=start + dt.timedelta(days=1),
+        triggered_by="preview", run_after=now,
+    )  # fmt: skip
+    try:
+        plan = pipeline.plan_for(run)
+        source = sources.source_for(plan.connection)
+        found = _preview_run(plan, source, rows)
+    except Exception as error:  # a missing warehouse or connection: the page says why
+        return {"problem": f"{type(error).__name__}: {error}"}
+    return {
+        "eligible": not found.not_eligible, "not_eligible": found.not_eligible,
+        "rows": found.rows, "estimated_bytes": found.estimated_bytes,
+        "estimated_files": found.estimated_files, "skip_reason": found.skip_reason,
+        "warnings": found.warnings, "would_run": found.would_run,
+        "sample": found.sample, "sample_rows": found.sample_rows,
+        "sample_problem": found.sample_problem,
+        "limits": {k: {"value": v.value, "source": v.source} for k, v in found.limits.items()},
+    }  # fmt: skip
+
+
+def _preview_run(plan, source, rows: int):
+    from ferry.engine.pii import needs_key
+    from ferry.preview import preview_run
+
+    key = _pii_key() if needs_key(plan.columns) else None
+    return preview_run(plan, source=source, pii_key=key, rows=rows)
+
+
+def _pii_key() -> bytes | None:
+    from ferry.pii_key import read_pii_key
+
+    try:
+        return read_pii_key()
+    except Exception:  # outside a task some secrets backends refuse: no sample then
+        return None
+
+
+def airflow_view(found: Project, exports: list[ExportSpec]):
+    """What Airflow says of these exports' DAGs, runs and data refreshes."""
+    from ferry.dag_ids import EXPORT_PREFIX
+    from ferry.web.exports_view import AirflowView
+
+    uris = sorted({uri for export in exports for uri in refresh_uris(found, export)})
+    return AirflowView(
+        dags=airflow_state.deployed(EXPORT_PREFIX),
+        running=airflow_state.active_runs([e.dag_id for e in exports]),
+        refreshed=airflow_state.last_events(uris),
+    )
+
+
+def validation_of(record: history.RunRecord) -> dict | None:
+    """The expectations' summary the run's manifest holds (in its download folder or its
+    local staging folder), or None when neither is here any more."""
+    from ferry.manifest import ManifestMissing, read_manifest
+    from ferry.staging import run_location
+
+    safe_run_id = record.job_run_id.partition(".")[2]
+    folders = [paths.downloads_dir() / record.export_id / record.job_run_id]
+    with contextlib.suppress(Exception):  # a run id that names no folder: none staged
+        folders.append(run_location(paths.staging_root(), record.export_id, safe_run_id).folder)
+    for folder in folders:
+        try:
+            return read_manifest(folder).validation
+        except (ManifestMissing, OSError, ValueError):
+            continue
+    return None
