@@ -60,10 +60,11 @@ def write_web_export(export_id: str, schedule: str, enabled: bool) -> Path:
     return target
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def web_exports() -> Iterator[dict[str, Path]]:
     """The test-owned definitions; written before Airflow starts when this suite runs first,
-    so their DAGs are parsed at start. Afterwards every web_* definition goes."""
+    so their DAGs are parsed at start. After this folder's tests every web_* definition
+    goes (copies too), so the rest of the session sees the include/ it had."""
     written = {
         export_id: write_web_export(export_id, *how) for export_id, how in WEB_EXPORTS.items()
     }
@@ -72,7 +73,7 @@ def web_exports() -> Iterator[dict[str, Path]]:
         path.unlink()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def site(web_exports, live_airflow):
     """The live Airflow, started (if not already) after the test definitions exist."""
     return live_airflow
@@ -101,7 +102,7 @@ def login(page, user: str, password: str) -> None:
     page.wait_for_url(lambda url: "/auth/login" not in url, timeout=LOAD_TIMEOUT_MS)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def logins(browser, site) -> Callable[[str], dict]:
     """A user's saved login (cookies), made once per user by logging in through the form."""
     saved: dict[str, dict] = {}
@@ -148,7 +149,7 @@ def viewer_page(open_context, site):
 # --- a finished run to open and download from --------------------------------------------
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def finished_run(site) -> str:
     """The job_run_id of a successful run of RUN_EXPORT: the newest, else one started now."""
     done = [r for r in history.list_runs(RUN_EXPORT) if r.outcome == "success"]
