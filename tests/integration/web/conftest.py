@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 
 from ferry import history
+from ferry.airflow_api import AirflowApiError
 from ferry.run_info import RunInfo
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -157,12 +158,26 @@ def finished_run(site) -> str:
         return done[0].job_run_id
     dag_id = f"export__{RUN_EXPORT}"
     site.client.wait_for_dag(dag_id)
-    run = site.client.request(
-        "POST", f"/dags/{dag_id}/dagRuns", json={"logical_date": None, "conf": {}}
-    )
-    finished = site.client.wait_for_run(dag_id, run["dag_run_id"], timeout=180)
+    run_id = trigger(site, dag_id)
+    finished = site.client.wait_for_run(dag_id, run_id, timeout=180)
     assert finished["state"] == "success", finished
-    return RunInfo(RUN_EXPORT, run["dag_run_id"]).job_run_id
+    return RunInfo(RUN_EXPORT, run_id).job_run_id
+
+
+def trigger(site, dag_id: str, attempts: int = 4) -> str:
+    """Start a run through Airflow's REST API; its run id.
+
+    Right after Airflow starts, its API server met SQLite's write lock and answered 500
+    "Database error" (the transaction rolled back, no run made): that answer is retried.
+    """
+    for attempt in range(attempts):
+        try:
+            return site.client.trigger(dag_id)["dag_run_id"]
+        except AirflowApiError as error:
+            if getattr(error, "status", None) != 500 or attempt == attempts - 1:
+                raise
+            time.sleep(3)
+    raise AssertionError("unreachable")
 
 
 def wait_for(condition: Callable, what: str, timeout: float = 60):

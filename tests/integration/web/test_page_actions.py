@@ -15,7 +15,7 @@ import yaml
 
 from ferry import history, refresh
 
-from .conftest import COMMENT, RUN_EXPORT, definition, wait_for
+from .conftest import COMMENT, RUN_EXPORT, definition, trigger, wait_for
 from .exports_page import act, cell, confirm, open_list, row, schedule, until, visible_ids
 
 pytestmark = pytest.mark.integration
@@ -176,9 +176,7 @@ def removable_run(site) -> str:
     dag_id = "export__web_remove"
     wait_for(lambda: site.client.request("GET", "/dags", params={"dag_id_pattern": dag_id})[
         "total_entries"], f"Airflow parses {dag_id}", timeout=90)  # fmt: skip
-    run_id = site.client.request(
-        "POST", f"/dags/{dag_id}/dagRuns", json={"logical_date": None, "conf": {}}
-    )["dag_run_id"]
+    run_id = trigger(site, dag_id)
     assert site.client.wait_for_run(dag_id, run_id, timeout=RUN_TIMEOUT)["state"] == "success"
     [record] = [r for r in history.list_runs("web_remove") if r.run_id == run_id]
     return record.job_run_id
