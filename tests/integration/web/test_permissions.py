@@ -16,6 +16,12 @@ from .exports_page import export_page, open_list, visible_ids
 pytestmark = pytest.mark.integration
 
 
+def downloads_of(job_run_id: str) -> list:
+    from ferry.history_downloads import list_downloads  # web-downloads' audit
+
+    return list_downloads(job_run_id)
+
+
 def download_url(job_run_id: str, name: str) -> str:
     return f"/ferry/api/runs/{quote(job_run_id, safe='')}/files/{quote(name, safe='')}"
 
@@ -44,6 +50,7 @@ def test_the_viewer_may_download_what_she_may_read(viewer_page, site, finished_r
 
     assert answer.status == 200
     assert len(answer.body()) > 0
+    assert (site.viewer, name) in {(d.username, d.file) for d in downloads_of(finished_run)}
 
 
 def test_a_user_without_read_access_sees_no_export_and_gets_403_for_a_download(
@@ -58,6 +65,7 @@ def test_a_user_without_read_access_sees_no_export_and_gets_403_for_a_download(
     assert listed.status == 403 or listed.json()["exports"] == []
     assert answer.status == 403
     assert NOBODY in answer.text()
+    assert NOBODY not in {d.username for d in downloads_of(finished_run)}  # nothing served
 
 
 def test_a_download_without_logging_in_is_refused(open_context, viewer_page, site, finished_run):

@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 from pathlib import Path
+from urllib.parse import quote
 
 import pytest
 
@@ -36,6 +37,7 @@ def test_a_run_opened_from_its_export_lists_the_manifests_files(admin_page, site
     page = export_page(admin_page, RUN_EXPORT)
 
     page.locator(f"#runs tr[data-job-run-id='{finished_run}'] a").first.click()
+    page.wait_for_url(f"**/ferry/runs/{quote(finished_run, safe='')}")
     page.locator("#files tbody tr").first.wait_for()
 
     shown = page.locator("#files").inner_text()
@@ -43,7 +45,11 @@ def test_a_run_opened_from_its_export_lists_the_manifests_files(admin_page, site
         assert listed["name"] in shown and listed["sha256"] in shown
 
 
-def test_a_downloaded_file_has_the_manifests_sha256(admin_page, site, finished_run):
+def test_a_downloaded_file_has_the_manifests_sha256_and_is_in_the_audit(
+    admin_page, site, finished_run
+):
+    from ferry.history_downloads import list_downloads  # web-downloads' audit
+
     page = run_page(admin_page, finished_run)
     [data] = [f for f in manifest_of(finished_run)["files"] if f["kind"] == "data"]
 
@@ -56,3 +62,5 @@ def test_a_downloaded_file_has_the_manifests_sha256(admin_page, site, finished_r
     saved = Path(download.path())
     assert saved.stat().st_size == data["bytes"]
     assert sha256_of(saved) == data["sha256"]
+    audit = [(d.username, d.file, d.bytes, d.status) for d in list_downloads(finished_run)]
+    assert ("admin", data["name"], data["bytes"], 200) in audit
