@@ -73,3 +73,16 @@ def test_another_include_folder_is_another_project(include, tmp_path, monkeypatc
     monkeypatch.setenv("FERRY_INCLUDE", str(other))
     assert current_project().root == other
     assert current_project() is not first
+
+
+def test_a_removed_definition_is_gone_at_once(include):
+    """Removing a file that is not the newest leaves the newest time as it was: the
+    stamp must still change (the Exports page's Remove, `ferry remove`, git checkout)."""
+    newest = newest_stamp(include) + 10
+    os.utime(include / "exports" / "customer_profiles_csv.yaml", (newest, newest))
+    before = current_project()
+    assert "daily_leads_by_source" in before.exports
+
+    (include / "exports" / "daily_leads_by_source.yaml").unlink()
+
+    assert "daily_leads_by_source" not in current_project().exports

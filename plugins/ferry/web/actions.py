@@ -21,7 +21,7 @@ from ferry.run_info import RunInfo
 from ferry.spec.models import ExportSpec
 from ferry.spec.schedule import export_status
 from ferry.web import airflow_state, editing, lookup
-from ferry.web.auth import GetUserDep, require_action, same_site_only
+from ferry.web.auth import GetUserDep, allowed, require_action, same_site_only
 
 router = APIRouter(prefix="/api", dependencies=[Depends(same_site_only)])
 MAX_IDS = 500
@@ -47,6 +47,10 @@ class DetachBody(BaseModel):
     undo: bool = False
 
 
+class DefinitionBody(BaseModel):
+    yaml: str = Field(max_length=editing.MAX_DEFINITION_BYTES)
+
+
 def _refused(error: Exception) -> HTTPException:
     return HTTPException(status.HTTP_409_CONFLICT, str(error))
 
@@ -57,8 +61,12 @@ def _start(user, export: ExportSpec) -> dict:
         run_id = airflow_state.trigger(export.dag_id, user.get_name(), note)
     except airflow_state.NotDeployed as missing:
         raise _refused(missing) from None
-    return {"export_id": export.id, "job_run_id": RunInfo(export.id, run_id).job_run_id,
-            "run_id": run_id}  # fmt: skip
+    dag = airflow_state.deployed(export.dag_id).get(export.dag_id)
+    waits = "the DAG is paused in Airflow: the run waits until the export is switched on"
+    return {
+        "export_id": export.id, "job_run_id": RunInfo(export.id, run_id).job_run_id,
+        "run_id": run_id, "note": waits if dag and dag.is_paused else "",
+    }  # fmt: skip
 
 
 @router.post("/exports/run-all")
@@ -69,8 +77,13 @@ def run_all(user: GetUserDep, body: IdsBody | None = None) -> dict:
     demand only (schedule off) or paused in Airflow is left out; run it on its own.
     """
     found = lookup.project()
-    wanted = body.ids if body and body.ids else sorted(found.exports)
-    exports = [lookup.export_for(user, found, export_id, "run") for export_id in wanted]
+    if body and body.ids:  # named ones: each must be allowed
+        exports = [lookup.export_for(user, found, export_id, "run") for export_id in body.ids]
+    else:  # all: those the user may run
+        exports = [e for e in found.exports.values() if allowed(user, e.dag_id, "POST", "RUN")]
+        if found.exports and not exports:
+            raise HTTPException(status.HTTP_403_FORBIDDEN, f"{user.get_name()} may not run exports")
+        exports.sort(key=lambda e: e.id)
     dags = airflow_state.deployed(EXPORT_PREFIX)
     started, skipped = [], []
     for export in exports:
@@ -183,11 +196,26 @@ def detach(export_id: str, user: GetUserDep, body: DetachBody | None = None) -> 
     return {**edited.to_json(), "airflow": _apply_pause(edited.export_ids)}
 
 
+@router.put("/exports/{export_id}/definition")
+def edit_definition(export_id: str, body: DefinitionBody, user: GetUserDep) -> dict:
+    """Replace the definition's text; kept only if it loads (same id), else nothing changes."""
+    found = lookup.project()
+    export = lookup.export_for(user, found, export_id, "edit")
+    try:
+        edited = editing.replace_text(found, export, body.yaml)
+    except editing.EditRefused as refused:
+        raise _refused(refused) from None
+    return {**edited.to_json(), "airflow": _apply_pause(edited.export_ids)}
+
+
 @router.delete("/exports/{export_id}")
 def remove(export_id: str, user: GetUserDep) -> dict:
     """Delete the definition file; its past runs stay in the run history and downloads."""
     found = lookup.project()
     export = lookup.export_for(user, found, export_id, "edit")
-    edited = editing.remove(found, export)
+    try:
+        edited = editing.remove(found, export)
+    except editing.EditRefused as refused:
+        raise _refused(refused) from None
     airflow_state.set_paused(export.dag_id, True)  # no new run before Airflow drops the DAG
     return {**edited.to_json(), "history_kept": True}

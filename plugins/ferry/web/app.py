@@ -16,10 +16,10 @@ from fastapi import FastAPI, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
-from ferry.web import actions, api
+from ferry.web import actions, api, groups
 
 STATIC = Path(__file__).with_name("static")
-PAGES = {"list": "list.html", "export": "export.html", "run": "run.html"}
+PAGES = {"list": "list.html", "export": "export.html", "run": "run.html", "group": "group.html"}
 
 
 def create_app() -> FastAPI:
@@ -28,6 +28,8 @@ def create_app() -> FastAPI:
     )
     app.include_router(api.router)
     app.include_router(actions.router)
+    app.include_router(groups.router)
+    app.include_router(groups.actions)
     downloads = _downloads_router()
     if downloads is not None:
         app.include_router(downloads)
@@ -36,6 +38,8 @@ def create_app() -> FastAPI:
     app.add_api_route("/exports/{export_id}", _page("export"), methods=["GET"],
                       response_class=HTMLResponse)  # fmt: skip
     app.add_api_route("/runs/{job_run_id}", _page("run"), methods=["GET"],
+                      response_class=HTMLResponse)  # fmt: skip
+    app.add_api_route("/groups/{group_id}", _page("group"), methods=["GET"],
                       response_class=HTMLResponse)  # fmt: skip
     return app
 

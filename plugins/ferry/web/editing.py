@@ -28,9 +28,11 @@ from ferry.cli.edit import (
     quoted,
 )
 from ferry.spec.base import ID_PATTERN
-from ferry.spec.loader import Project, load_project
+from ferry.spec.loader import Project, broken_key, load_project
 from ferry.spec.models import ExportSpec
 from ferry.spec.schedule import DETACHED_TAG, export_status
+
+MAX_DEFINITION_BYTES = 256 * 1024  # far above any real export; the loader bounds it too
 
 
 class EditRefused(ValueError):
@@ -56,9 +58,13 @@ class Edited:
         )
 
     def to_json(self) -> dict:
+        """The answer: files named from include/'s parent, never the server's full path."""
+        base = paths.include_dir().parent
         return {
             "exports": self.export_ids,
-            "files": [str(path) for path in self.files],
+            "files": [
+                str(p.relative_to(base)) if p.is_relative_to(base) else p.name for p in self.files
+            ],
             "git": self.git_note,
         }
 
@@ -157,11 +163,40 @@ def _write_all(exports: list[ExportSpec], documents: list[Document]) -> Edited:
     return Edited([e.id for e in exports], [d.path for d in documents])
 
 
+def replace_text(project: Project, export: ExportSpec, text: str) -> Edited:
+    """Write a new text of the definition, kept only if it loads with the same id."""
+    path = _definition(project, export)
+    if len(text.encode("utf-8")) > MAX_DEFINITION_BYTES:
+        raise EditRefused(f"the definition is over {MAX_DEFINITION_BYTES:,} bytes")
+    original = path.read_text(encoding="utf-8")
+    path.write_text(text, encoding="utf-8")
+    after = load_project(project.root)
+    errors = after.broken.get(broken_key(path), [])
+    if errors or export.id not in after.exports:
+        path.write_text(original, encoding="utf-8")
+        why = "\n".join(map(str, errors)) or f"the id must stay {export.id}: duplicate to copy it"
+        raise EditRefused(f"the definition does not load, nothing was changed:\n{why}")
+    return Edited([export.id], [path])
+
+
 def remove(project: Project, export: ExportSpec) -> Edited:
-    """Delete the definition file; the runs it made stay in the run history."""
+    """Delete the definition file; the runs it made stay in the run history.
+
+    Refused while a group runs the export: the group would no longer load.
+    """
+    groups = sorted(g.id for g in project.groups.values() if export.id in _members(g))
+    if groups:
+        raise EditRefused(
+            f"export '{export.id}' is a member of group {', '.join(groups)}: "
+            "take it out of the group first"
+        )
     path = _definition(project, export)
     path.unlink()
     return Edited([export.id], [path])
+
+
+def _members(group) -> list[str]:
+    return [member.export for member in group.members]
 
 
 def should_pause(project: Project, export_id: str) -> bool:

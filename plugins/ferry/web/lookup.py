@@ -9,15 +9,18 @@ import datetime as dt
 from fastapi import HTTPException, status
 
 from ferry import history, paths
-from ferry.spec.loader import Project, load_project
+from ferry.spec.loader import Project
 from ferry.spec.models import ExportSpec
 from ferry.web import airflow_state
 from ferry.web.auth import require_action
 
 
 def project() -> Project:
-    """The definitions as they are on disk now: an edit shows at the next request."""
-    return load_project(paths.include_dir())
+    """The definitions as they are on disk now (loaded again once a file changes): an
+    edit shows at the next request. Read only: the loaded project is shared."""
+    from ferry.definitions import current_project
+
+    return current_project()
 
 
 def export_for(user, found: Project, export_id: str, action: str = "view") -> ExportSpec:

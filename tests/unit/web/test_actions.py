@@ -12,6 +12,7 @@ ACTIONS = [
     ("post", "/ferry/api/exports/daily_lead_backup/duplicate", {"new_id": "copy_one"}),
     ("post", "/ferry/api/exports/daily_lead_backup/detach", None),
     ("delete", "/ferry/api/exports/daily_lead_backup", None),
+    ("put", "/ferry/api/exports/daily_lead_backup/definition", {"yaml": "id: x\n"}),
     ("post", "/ferry/api/exports/run-all", {"ids": ["daily_lead_backup"]}),
     ("post", "/ferry/api/exports/run-all", None),
     (
@@ -110,17 +111,25 @@ def test_remove_deletes_the_definition_and_keeps_its_history(web):
     from ferry import history
     from ferry.run_info import RunInfo
 
-    _record(history, RunInfo("daily_lead_backup", "manual__2026-01-01"))
+    export = "daily_leads_by_source"
+    _record(history, RunInfo(export, "manual__2026-01-01"))
 
-    answer = web.delete("/ferry/api/exports/daily_lead_backup")
+    answer = web.delete(f"/ferry/api/exports/{export}")
 
     assert answer.status_code == 200, answer.text
-    assert not export_file(web, "daily_lead_backup").exists()
-    assert "daily_lead_backup" not in {
-        r["id"] for r in web.get("/ferry/api/exports").json()["exports"]
-    }
-    runs = web.get("/ferry/api/exports/daily_lead_backup/runs").json()["runs"]
-    assert [r["job_run_id"] for r in runs] == ["daily_lead_backup.manual__2026-01-01"]
+    assert answer.json()["files"] == [f"include/exports/{export}.yaml"]
+    assert not export_file(web, export).exists()
+    assert export not in {r["id"] for r in web.get("/ferry/api/exports").json()["exports"]}
+    runs = web.get(f"/ferry/api/exports/{export}/runs").json()["runs"]
+    assert [r["job_run_id"] for r in runs] == [f"{export}.manual__2026-01-01"]
+
+
+def test_removing_a_group_member_is_refused_naming_the_group(web):
+    answer = web.delete("/ferry/api/exports/daily_lead_backup")
+
+    assert answer.status_code == 409
+    assert "member of group nightly_customer_sync" in answer.json()["detail"]
+    assert export_file(web, "daily_lead_backup").exists()
 
 
 def _record(history, run) -> None:
@@ -146,6 +155,7 @@ def test_run_starts_a_run_in_airflow_as_the_user_and_stop_stops_it(web, deployed
         )
         assert (run.state, run.triggering_user_name) == ("queued", "ada")
     assert _row(web, "daily_lead_backup")["running"] == [run_id]
+    assert started.json()["note"] == ""
 
     stopped = web.post("/ferry/api/exports/daily_lead_backup/stop", user="ada")
 
@@ -169,3 +179,35 @@ def test_run_all_runs_only_exports_whose_schedule_is_active(web, deployed):
     skipped = {s["export_id"]: s["reason"] for s in answer.json()["skipped"]}
     assert "mailchimp_high_value" in skipped and "mailchimp_high_value" not in started
     assert "daily_lead_backup" in started
+
+
+def test_editing_the_text_keeps_it_only_if_it_loads(web):
+    path = export_file(web, "daily_lead_backup")
+    before = path.read_text()
+    url = "/ferry/api/exports/daily_lead_backup/definition"
+
+    bad = web.client.put(url, headers=web.headers("admin"), json={"yaml": before + "colour: red\n"})
+    assert bad.status_code == 409 and "colour" in bad.json()["detail"]
+    assert path.read_text() == before
+    renamed = before.replace("id: daily_lead_backup", "id: other_id")
+    assert (
+        web.client.put(url, headers=web.headers("admin"), json={"yaml": renamed}).status_code == 409
+    )
+
+    edited = before.replace("name: Daily lead backup", "name: Nightly lead backup")
+    good = web.client.put(url, headers=web.headers("admin"), json={"yaml": edited})
+    assert good.status_code == 200, good.text
+    assert path.read_text().startswith(COMMENT)
+    assert _row(web, "daily_lead_backup")["name"] == "Nightly lead backup"
+    assert web.client.put(url, headers=web.headers("vic"), json={"yaml": before}).status_code == 403
+
+
+def test_running_a_switched_off_export_says_the_run_waits(web, deployed):
+    from ferry.web import airflow_state
+
+    airflow_state.set_paused("export__daily_lead_backup", True)
+    started = web.post("/ferry/api/exports/daily_lead_backup/run")
+
+    assert started.status_code == 200, started.text
+    assert "paused in Airflow: the run waits" in started.json()["note"]
+    airflow_state.set_paused("export__daily_lead_backup", False)

@@ -19,7 +19,12 @@ def test_a_page_sends_a_stranger_to_airflows_login(web):
 
 def test_each_page_is_served_under_the_prefix_to_a_signed_in_user(web):
     web.client.cookies.set(COOKIE, web.tokens["vic"])
-    for path in ("/ferry/", "/ferry/exports/daily_lead_backup", "/ferry/runs/x.y"):
+    for path in (
+        "/ferry/",
+        "/ferry/exports/daily_lead_backup",
+        "/ferry/runs/x.y",
+        "/ferry/groups/g",
+    ):
         answer = web.client.get(path)
         assert answer.status_code == 200, path
         assert 'data-root="/ferry"' in answer.text
@@ -28,7 +33,7 @@ def test_each_page_is_served_under_the_prefix_to_a_signed_in_user(web):
 
 def test_every_file_a_page_loads_is_served_locally(web):
     web.client.cookies.set(COOKIE, web.tokens["vic"])
-    for page in ("/ferry/", "/ferry/exports/a", "/ferry/runs/a.b"):
+    for page in ("/ferry/", "/ferry/exports/a", "/ferry/runs/a.b", "/ferry/groups/g"):
         html = web.client.get(page).text
         sources = re.findall(r'(?:src|href)="([^"#]+)"', html)
         assert not [s for s in sources if s.startswith(("http:", "https:", "//"))]
@@ -50,3 +55,17 @@ def test_the_list_page_has_the_controls_the_browser_tests_use():
         assert control in html, control
     for action in ("run", "run-all", "duplicate", "schedule", "detach", "remove", "stop"):
         assert f'data-action="{action}"' in html
+
+
+def test_every_script_parses():
+    import shutil
+    import subprocess
+
+    import pytest
+
+    node = shutil.which("node")
+    if node is None:
+        pytest.skip("node is not installed: the browser tests parse the scripts")
+    for script in sorted(STATIC.glob("*.js")):
+        checked = subprocess.run([node, "--check", str(script)], capture_output=True, text=True)
+        assert checked.returncode == 0, f"{script.name}: {checked.stderr}"

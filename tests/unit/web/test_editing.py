@@ -59,8 +59,16 @@ def test_a_bad_new_id_or_schedule_is_refused_and_nothing_changes(include):
 
 def test_remove_deletes_only_the_definition(include):
     project = load_project(include)
-    edited = editing.remove(project, project.exports["daily_lead_backup"])
+    edited = editing.remove(project, project.exports["daily_leads_by_source"])
 
     assert not edited.files[0].exists()
-    assert "daily_lead_backup" not in load_project(include).exports
-    assert editing.should_pause(load_project(include), "daily_lead_backup")
+    assert "daily_leads_by_source" not in load_project(include).exports
+    assert editing.should_pause(load_project(include), "daily_leads_by_source")
+    assert not load_project(include).broken  # nothing used it
+
+
+def test_an_export_a_group_runs_is_not_removed(include):
+    project = load_project(include)
+    with pytest.raises(editing.EditRefused, match="member of group nightly_customer_sync"):
+        editing.remove(project, project.exports["daily_lead_backup"])
+    assert (include / "exports" / "daily_lead_backup.yaml").exists()

@@ -52,6 +52,7 @@ def test_status_says_why_an_export_does_not_run(exports):
     paused = Deployed("export__daily_lead_backup", is_paused=True, next_run=None)
 
     assert status_of(export, live) == ("active", "")
+    assert status_of(export, None)[1].startswith("not in Airflow yet")
     assert status_of(export, paused) == ("paused", "the DAG is paused in Airflow")
     assert status_of(with_(export, enabled=False), live)[0] == "paused"
     assert status_of(with_(export, schedule="off"), live)[0] == "paused"

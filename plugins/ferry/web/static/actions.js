@@ -22,7 +22,7 @@ const exportActions = (() => {
   async function run(ids) {
     return each(ids, async (id) => {
       const started = await api(`${path(id)}/run`, { method: "POST", body: {} });
-      return `Started ${started.job_run_id}`;
+      return `Started ${started.job_run_id}${started.note ? ` (${started.note})` : ""}`;
     });
   }
 
@@ -49,7 +49,6 @@ const exportActions = (() => {
   }
 
   async function detach(ids) {
-    if (!(await confirmed(`Detach ${ids.join(", ")} from their connections? They stop running until re-attached.`))) return false;
     return each(ids, async (id) => {
       const result = await api(`${path(id)}/detach`, { method: "POST", body: {} });
       return `Detached ${id}${editNote(result)}`;

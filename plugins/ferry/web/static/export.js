@@ -28,7 +28,33 @@
     document.querySelector("#limits tbody").replaceChildren(...Object.entries(e.limits).map(([kind, limit]) =>
       el("tr", {}, el("td", {}, kind), el("td", { class: "num" }, number(limit.value)), el("td", {}, limit.source))));
     for (const button of document.querySelectorAll("button[data-action]")) button.hidden = e.permissions !== "edit";
+    document.getElementById("edit-tools").hidden = e.permissions !== "edit";
   }
+
+  // Edit the YAML in place: saved only if it loads (the API undoes anything else).
+  const editor = document.getElementById("definition-editor");
+  const editing = (on) => {
+    editor.hidden = !on;
+    document.getElementById("yaml").hidden = on;
+    document.getElementById("edit-definition").hidden = on;
+    document.getElementById("save-definition").hidden = !on;
+    document.getElementById("cancel-definition").hidden = !on;
+  };
+  document.getElementById("edit-definition").addEventListener("click", () => {
+    editor.value = document.getElementById("yaml").textContent;
+    editing(true);
+  });
+  document.getElementById("cancel-definition").addEventListener("click", () => editing(false));
+  document.getElementById("save-definition").addEventListener("click", async () => {
+    try {
+      const result = await api(`${path}/definition`, { method: "PUT", body: { yaml: editor.value } });
+      say(`Saved ${result.files.join(", ")}${ferry.editNote(result)}`);
+      editing(false);
+      await load(false);
+    } catch (error) {
+      say(error.message, true);
+    }
+  });
 
   function showPreview(p) {
     const note = document.getElementById("preview-note");
@@ -84,5 +110,5 @@
     });
   }
   load(false).then(() => api(`${path}?preview=true`).then((e) => showPreview(e.preview), (error) => showPreview({ problem: error.message })));
-  setInterval(() => load(false), 5000);
+  setInterval(() => { if (editor.hidden) load(false); }, 5000);
 })();

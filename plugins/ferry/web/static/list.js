@@ -70,7 +70,9 @@
     const tr = el("tr", { dataset: { exportId: e.id, status: e.status, running: e.running.length ? "yes" : "no",
       outcome: e.last_run?.outcome ?? "", permissions: e.permissions } }, el("td", {}, box));
     for (const [column, content] of Object.entries(cells)) {
-      tr.append(el("td", { dataset: { col: column }, class: column === "rows" ? "num" : "" }, content));
+      // data-value: the API's own value (data_out, an ISO time), for scripts and tests
+      const value = String(sortValue(e, column) ?? "");
+      tr.append(el("td", { dataset: { col: column, value }, class: column === "rows" ? "num" : "" }, content));
     }
     return tr;
   }
