@@ -2,11 +2,13 @@
 
 It shares the session's FERRY_HOME, include/ and warehouse (tests/conftest.py), so a test
 can trigger a DAG through the REST API and read what it delivered; its metadata DB is its
-own, apart from the one dag.test() uses in the test process.
+own, apart from the one dag.test() uses in the test process. Its users, for the tests of
+who may do what: admin (admin role), ann (viewer role) and nobody (no role: sees nothing).
 """
 
 from __future__ import annotations
 
+import json
 import os
 import time
 from dataclasses import dataclass
@@ -19,7 +21,16 @@ from ferry.airflow_api import AirflowClient
 
 ROOT = Path(__file__).resolve().parents[2]
 PASSWORD = "ferry-test"
+VIEWER = "ann"
+VIEWER_PASSWORD = "ferry-viewer"
+NOBODY = "nobody"
+NOBODY_PASSWORD = "ferry-nobody"
 LOG_TAIL_LINES = 120
+USERS = {  # name -> (role, password); no role: logs in but may read nothing
+    devserver.ADMIN_USER: ("admin", PASSWORD),
+    VIEWER: ("viewer", VIEWER_PASSWORD),
+    NOBODY: ("", NOBODY_PASSWORD),
+}
 
 
 @dataclass
@@ -30,6 +41,11 @@ class LiveAirflow:
     log_file: Path
     username: str = devserver.ADMIN_USER
     password: str = PASSWORD
+    viewer: str = VIEWER
+    viewer_password: str = VIEWER_PASSWORD
+
+    def password_of(self, user: str) -> str:
+        return USERS[user][1]
 
 
 @pytest.fixture(scope="session")
@@ -40,7 +56,7 @@ def live_airflow(warehouse) -> LiveAirflow:
     home = Path(os.environ["AIRFLOW_HOME"]).with_name("airflow-live")
     port = devserver.free_port()
     env = devserver.airflow_env(home, port)
-    devserver.write_password(home, PASSWORD)
+    add_users(home, env)
     devserver.migrate_db(env)
     devserver.load_settings(ROOT / "airflow_settings.yaml", env)
     log_file = home / "standalone.log"
@@ -53,6 +69,17 @@ def live_airflow(warehouse) -> LiveAirflow:
         yield LiveAirflow(url=url, client=client, home=home, log_file=log_file)
     finally:
         devserver.stop(process)
+
+
+def add_users(home: Path, env: dict[str, str]) -> None:
+    """The simple auth manager's users (USERS) with the passwords chosen for them."""
+    env["AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS"] = ",".join(
+        f"{user}:{role}" for user, (role, _) in USERS.items()
+    )
+    devserver.write_password(home, PASSWORD)  # creates home; then every user's password
+    (home / "simple_auth_manager_passwords.json.generated").write_text(
+        json.dumps({user: password for user, (_, password) in USERS.items()})
+    )
 
 
 def wait_until_parsed(client: AirflowClient, dags_folder: Path, timeout: float = 180) -> None:
