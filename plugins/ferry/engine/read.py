@@ -145,7 +145,7 @@ def pushed_query(
     key, dialect = quote(plan.key), snapshot.dialect
     types = source_types or {}
     items = [
-        snapshot.pushed_column(name, plan.table_types[name], types.get(name, "")) for name in wanted
+        pushed_item(snapshot, name, plan.table_types[name], types.get(name, "")) for name in wanted
     ]
     key_type = dialect.type_name(plan.table_types[plan.key])
     parts, params = [f"({plan.where.text})"], list(plan.where.params)
@@ -160,6 +160,15 @@ def pushed_query(
     if limit is not None:
         text += f" LIMIT {int(limit)}"
     return Sql(text, tuple(params))
+
+
+def pushed_item(snapshot: Snapshot, column: str, declared: str, source_type: str) -> str:
+    """The SELECT item that brings a column: the snapshot's pushed_column where it has one
+    (optional, see Snapshot), else the column as it is."""
+    pushed_column = getattr(snapshot, "pushed_column", None)
+    if pushed_column is None:
+        return quote(column)
+    return pushed_column(column, declared, source_type)
 
 
 def _plain(stream: pa.RecordBatchReader) -> pa.RecordBatchReader:

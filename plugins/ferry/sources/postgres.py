@@ -24,7 +24,7 @@ import datetime as dt
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from urllib.parse import quote as url_quote
 
@@ -44,6 +44,9 @@ from ferry.sql import POSTGRES, Dialect, Sql, quote, quote_table
 # SQLSTATE classes another try can get past: connection trouble, the server shutting down
 # or short of resources, lock and serialization conflicts, a query cancelled on timeout.
 _TRANSIENT_STATES = ("08", "53", "57P", "40001", "40P01", "55P03", "57014", "58")
+# ... except the ones inside those classes that the next try meets again: the database
+# dropped, a file the server needs missing.
+_TERMINAL_STATES = ("57P04", "58P01")
 _QUOTED = r"'(?:[^']|'')*'" + r'|"(?:[^"]|"")*"'  # a string or a quoted name
 _PLACEHOLDER = re.compile(rf"{_QUOTED}|\?")
 # An IN list of values bound one by one, each cast to the same (allow-listed) type, as
@@ -59,7 +62,7 @@ SETTINGS_PER_STATEMENT = 1_000  # a SELECT lists at most 1,664 items
 class PostgresSource:
     """A Postgres database; uri holds the credentials and never reaches a message."""
 
-    uri: str
+    uri: str = field(repr=False)
     connection_id: str
     dialect: Dialect = POSTGRES
 
@@ -69,7 +72,13 @@ class PostgresSource:
 
         with self.errors():
             conn = adbc.connect(self.uri)  # autocommit off: a transaction is open
-        snap = PostgresSnapshot(conn, self)
+        try:
+            with self.errors():
+                snap = PostgresSnapshot(conn, self)
+        except BaseException:
+            with self.errors(closing=True):
+                conn.close()
+            raise
         try:
             snap.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
             snap.execute("SET LOCAL TimeZone = 'UTC'")  # dates and hours of timestamptz as DuckDB
@@ -112,7 +121,7 @@ def classify(error: Exception, connection_id: str, uri: str) -> Exception:
         fix = "check the connection's host, port, schema (the database), login and password"
         return SourceError(f"{message}; {fix}")
     unreachable = not state and ("connect" in lowered or "server closed" in lowered)
-    if unreachable or state.startswith(_TRANSIENT_STATES):
+    if unreachable or (state.startswith(_TRANSIENT_STATES) and state not in _TERMINAL_STATES):
         return SourceUnavailable(message)
     return SourceError(message)
 
