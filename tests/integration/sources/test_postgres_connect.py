@@ -32,9 +32,9 @@ def test_the_uri_and_its_password_stay_out_of_the_sources_repr():
 
 
 def test_a_missing_file_on_the_server_fails_for_good(postgres):
-    with PostgresSource(postgres.uri, "pg_warehouse").snapshot() as snapshot:
-        with pytest.raises(SourceError) as failed:
-            snapshot.query(Sql("SELECT pg_read_file('/no/such/ferry/file') AS x")).read_all()
+    source = PostgresSource(postgres.uri, "pg_warehouse")
+    with source.snapshot() as snapshot, pytest.raises(SourceError) as failed:
+        snapshot.query(Sql("SELECT pg_read_file('/no/such/ferry/file') AS x")).read_all()
     assert kind_of(failed.value) == "terminal" and "No such file" in str(failed.value)
 
 
