@@ -37,6 +37,8 @@ class Reader:
     def __init__(self, plan: ExportPlan, snapshot: Snapshot, con: duckdb.DuckDBPyConnection):
         self.plan, self.snapshot, self.con = plan, snapshot, con
         self.in_place = snapshot.worker is not None
+        # a pushed read sends rows ORDER BY the key (not a report's: the worker orders those)
+        self.source_ordered = not self.in_place and plan.report is None
         self._failure: Exception | None = None  # the source stream's, see _recorded
         for name in plan.tables_read:  # a files source makes each table's view on first use
             if self.in_place:  # read where it is, typed there (CSV files carry no types)
