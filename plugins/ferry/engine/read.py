@@ -139,13 +139,17 @@ def pushed_query(
     key order; in the source's dialect. source_types: the table's columns as the source
     types them (describe), which says how each must come (the snapshot's pushed_column).
     A report: its groups, which the worker orders."""
-    if plan.report is not None:
+    types = source_types or {}
+    if plan.report is not None:  # each group column and metric as its declared type needs it
         rows = rows_in(plan, snapshot.relation(plan.source_table))
-        return Sql(f"SELECT * FROM {rows.text}", rows.params)
+        items = [
+            pushed_item(snapshot, name, declared, _report_pg_type(plan, name, declared, types))
+            for name, declared in plan.table_types.items()
+        ]
+        return Sql(f"SELECT {', '.join(items)} FROM {rows.text}", rows.params)
     names = [c.source for c in plan.columns]
     wanted = [name for name in plan.table_types if name in names or name == plan.key]
     key, dialect = quote(plan.key), snapshot.dialect
-    types = source_types or {}
     items = [
         pushed_item(snapshot, name, plan.table_types[name], types.get(name, "")) for name in wanted
     ]
@@ -162,6 +166,18 @@ def pushed_query(
     if limit is not None:
         text += f" LIMIT {int(limit)}"
     return Sql(text, tuple(params))
+
+
+# A report's bucket or metric is no source column: its source type follows from its type
+# (a temporal one can be infinite, which must come as NULL, as DuckDB writes it).
+_REPORT_PG_TYPES = {"DATE": "date", "TIMESTAMP": "timestamp", "TIMESTAMPTZ": "timestamptz"}
+
+
+def _report_pg_type(plan: ExportPlan, name: str, declared: str, types: dict) -> str:
+    """A report column's source type: what a temporal type says, else a group column's own."""
+    if declared in _REPORT_PG_TYPES:
+        return _REPORT_PG_TYPES[declared]
+    return types.get(name, "") if name in plan.report.order else ""
 
 
 def pushed_item(snapshot: Snapshot, column: str, declared: str, source_type: str) -> str:
