@@ -90,12 +90,16 @@ class Dialect:
             return f"({text} ~ {pattern})"
         return f"regexp_matches({text}, {pattern})"
 
-    def compared(self, column: str, column_type: str) -> str:
-        """A column as comparisons see it: Postgres compares text by the column's collation
-        (en_US: a < B), DuckDB by bytes (B < a); "C" makes Postgres compare as DuckDB."""
-        if self.name == "postgres" and canonical_type(column_type) == "VARCHAR":
-            return f'{column} COLLATE "C"'
-        return column
+    def compared(self, column: str, column_type: str, ordering: bool = False) -> str:
+        """A column as comparisons see it. A VARCHAR column is compared as its text: on
+        Postgres the column may hold another type (numeric, an enum) declared VARCHAR.
+        Ordering comparisons (ordering=True) use the "C" collation, as DuckDB compares
+        bytes (en_US: a < B, DuckDB: B < a); equality gives the same rows in any
+        deterministic collation, so it keeps the column's and an index on it is used."""
+        if self.name != "postgres" or canonical_type(column_type) != "VARCHAR":
+            return column
+        text = f"CAST({column} AS TEXT)"
+        return f'{text} COLLATE "C"' if ordering else text
 
     def hour(self, column: str) -> str:
         if self.name == "postgres":
@@ -150,7 +154,7 @@ def compile_condition(
     column, column_type = quote(condition.field), columns[condition.field].type
     op, value = condition.op, condition.value
     if op in _COMPARISONS or op in ("in", "not_in", "between"):
-        column = dialect.compared(column, column_type)
+        column = dialect.compared(column, column_type, ordering=op in _ORDERING)
     if op in _COMPARISONS:
         one = bound(column_type, [value], dialect)
         return Sql(f"{column} {_COMPARISONS[op]} {one.text}", one.params)
@@ -166,6 +170,7 @@ def compile_condition(
     return _compile_text_or_null(op, column, value, now, dialect)
 
 
+_ORDERING = ("gt", "gte", "lt", "lte", "between")
 _COMPARISONS = {"eq": "=", "ne": "IS DISTINCT FROM", "gt": ">", "gte": ">=", "lt": "<", "lte": "<="}
 
 

@@ -42,7 +42,10 @@ def test_a_postgres_connection_keeps_its_credentials_escaped_in_the_uri(monkeypa
            login="ann", password="p@ss/w:rd", schema="crm")  # fmt: skip
     source = sources.source_for("pg")
     assert isinstance(source, PostgresSource) and source.dialect.name == "postgres"
-    assert source.uri == "postgresql://ann:p%40ss%2Fw%3Ard@db.example:6543/crm"
+    assert source.uri == (
+        "postgresql://ann:p%40ss%2Fw%3Ard@db.example:6543/crm?connect_timeout=10&keepalives=1"
+    )
+    assert "p@ss" not in repr(source)
     assert "p@ss" not in repr(source.dialect)
 
 

@@ -7,6 +7,12 @@ table stored roughly in key order is read once overall (a Postgres source gets t
 pushed down and reads it by its primary key's index). Memory is bounded by DuckDB's
 memory limit and by evicting its block cache between slices (ferry.engine.read).
 
+A source read through a pushed query (Postgres) sends each slice ORDER BY the key, but
+the worker's DuckDB, scanning that Arrow stream on several threads, does not keep its order
+(measured: a slice's last rows came first). So such a slice is read from the source once
+and sorted by the worker (ORDER BY, spilling past the memory limit), never held in Python
+to check it, nor read again.
+
 Most tables are stored in key order already (rows arrive with rising ids), and sorting
 then costs a sixth of an export's time for nothing. So a slice is first read as stored
 (DuckDB keeps the insertion order) and its keys checked; only when they are out of order,
@@ -147,6 +153,10 @@ def read_batches(
     batch_rows = batch_rows or BATCH_ROWS
     stored_in_order = True  # until a slice shows otherwise
     for bounds in slices:
+        if reader.source_ordered:  # one read from the source, sorted by the worker's DuckDB
+            yield from reader.rows(sliced_query(select, bounds), bounds, batch_rows=batch_rows)
+            reader.evict()
+            continue
         batches = _as_stored(reader, select, bounds, batch_rows) if stored_in_order else None
         stored_in_order = batches is not None
         if batches is None:

@@ -37,6 +37,8 @@ class Reader:
     def __init__(self, plan: ExportPlan, snapshot: Snapshot, con: duckdb.DuckDBPyConnection):
         self.plan, self.snapshot, self.con = plan, snapshot, con
         self.in_place = snapshot.worker is not None
+        # a pushed read sends rows ORDER BY the key (not a report's: the worker orders those)
+        self.source_ordered = not self.in_place and plan.report is None
         self._failure: Exception | None = None  # the source stream's, see _recorded
         for name in plan.tables_read:  # a files source makes each table's view on first use
             if self.in_place:  # read where it is, typed there (CSV files carry no types)
@@ -137,15 +139,19 @@ def pushed_query(
     key order; in the source's dialect. source_types: the table's columns as the source
     types them (describe), which says how each must come (the snapshot's pushed_column).
     A report: its groups, which the worker orders."""
-    if plan.report is not None:
+    types = source_types or {}
+    if plan.report is not None:  # each group column and metric as its declared type needs it
         rows = rows_in(plan, snapshot.relation(plan.source_table))
-        return Sql(f"SELECT * FROM {rows.text}", rows.params)
+        items = [
+            pushed_item(snapshot, name, declared, _report_pg_type(plan, name, declared, types))
+            for name, declared in plan.table_types.items()
+        ]
+        return Sql(f"SELECT {', '.join(items)} FROM {rows.text}", rows.params)
     names = [c.source for c in plan.columns]
     wanted = [name for name in plan.table_types if name in names or name == plan.key]
     key, dialect = quote(plan.key), snapshot.dialect
-    types = source_types or {}
     items = [
-        snapshot.pushed_column(name, plan.table_types[name], types.get(name, "")) for name in wanted
+        pushed_item(snapshot, name, plan.table_types[name], types.get(name, "")) for name in wanted
     ]
     key_type = dialect.type_name(plan.table_types[plan.key])
     parts, params = [f"({plan.where.text})"], list(plan.where.params)
@@ -160,6 +166,27 @@ def pushed_query(
     if limit is not None:
         text += f" LIMIT {int(limit)}"
     return Sql(text, tuple(params))
+
+
+# A report's bucket or metric is no source column: its source type follows from its type
+# (a temporal one can be infinite, which must come as NULL, as DuckDB writes it).
+_REPORT_PG_TYPES = {"DATE": "date", "TIMESTAMP": "timestamp", "TIMESTAMPTZ": "timestamptz"}
+
+
+def _report_pg_type(plan: ExportPlan, name: str, declared: str, types: dict) -> str:
+    """A report column's source type: what a temporal type says, else a group column's own."""
+    if declared in _REPORT_PG_TYPES:
+        return _REPORT_PG_TYPES[declared]
+    return types.get(name, "") if name in plan.report.order else ""
+
+
+def pushed_item(snapshot: Snapshot, column: str, declared: str, source_type: str) -> str:
+    """The SELECT item that brings a column: the snapshot's pushed_column where it has one
+    (optional, see Snapshot), else the column as it is."""
+    pushed_column = getattr(snapshot, "pushed_column", None)
+    if pushed_column is None:
+        return quote(column)
+    return pushed_column(column, declared, source_type)
 
 
 def _plain(stream: pa.RecordBatchReader) -> pa.RecordBatchReader:

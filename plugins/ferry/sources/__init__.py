@@ -50,10 +50,11 @@ def _source_of(connection, connection_id: str) -> Source:
     if kind == "duckdb":
         return DuckDbSource(_duckdb_path(connection, connection_id), connection_id)
     if kind in POSTGRES_TYPES:
-        from ferry.sources.postgres import PostgresSource, postgres_uri
+        from ferry.sources.postgres import PostgresSource, libpq_settings, postgres_uri
 
+        settings = libpq_settings(connection.extra_dejson or {}, connection_id)
         uri = postgres_uri(connection.host or "127.0.0.1", connection.port, connection.login,
-                           connection.password, connection.schema)  # fmt: skip
+                           connection.password, connection.schema, settings)  # fmt: skip
         return PostgresSource(uri, connection_id)
     if kind == "fs":
         from ferry.sources.files import FilesSource

@@ -40,7 +40,14 @@ class TableShape:
 
 
 class Snapshot(Protocol):
-    """One consistent read of a source, open until its context ends."""
+    """One consistent read of a source, open until its context ends.
+
+    A snapshot whose rows are read over Arrow (worker None) may also define
+    `pushed_column(column, declared, source_type) -> str`: the SELECT item that brings a
+    column as tables.yaml declares it (quoted, named as itself) where the source's Arrow
+    form would not be the value (Postgres: uuid, numeric, arrays). It is optional: without
+    it a column comes as it is (ferry.engine.read.pushed_item), so it is not a member here.
+    """
 
     dialect: Dialect
     worker: duckdb.DuckDBPyConnection | None  # the DuckDB the rows can be shaped in, in place

@@ -22,11 +22,12 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from urllib.parse import quote as url_quote
+from urllib.parse import urlencode
 
 import pyarrow as pa
 
@@ -44,6 +45,8 @@ from ferry.sql import POSTGRES, Dialect, Sql, quote, quote_table
 # SQLSTATE classes another try can get past: connection trouble, the server shutting down
 # or short of resources, lock and serialization conflicts, a query cancelled on timeout.
 _TRANSIENT_STATES = ("08", "53", "57P", "40001", "40P01", "55P03", "57014", "58")
+# ... but not the database dropped or a file the server needs missing (the next try too)
+_TERMINAL_STATES = ("57P04", "58P01")
 _QUOTED = r"'(?:[^']|'')*'" + r'|"(?:[^"]|"")*"'  # a string or a quoted name
 _PLACEHOLDER = re.compile(rf"{_QUOTED}|\?")
 # An IN list of values bound one by one, each cast to the same (allow-listed) type, as
@@ -59,7 +62,7 @@ SETTINGS_PER_STATEMENT = 1_000  # a SELECT lists at most 1,664 items
 class PostgresSource:
     """A Postgres database; uri holds the credentials and never reaches a message."""
 
-    uri: str
+    uri: str = field(repr=False)
     connection_id: str
     dialect: Dialect = POSTGRES
 
@@ -69,7 +72,13 @@ class PostgresSource:
 
         with self.errors():
             conn = adbc.connect(self.uri)  # autocommit off: a transaction is open
-        snap = PostgresSnapshot(conn, self)
+        try:
+            with self.errors():
+                snap = PostgresSnapshot(conn, self)
+        except BaseException:
+            with self.errors(closing=True):
+                conn.close()
+            raise
         try:
             snap.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
             snap.execute("SET LOCAL TimeZone = 'UTC'")  # dates and hours of timestamptz as DuckDB
@@ -103,16 +112,24 @@ _REFUSED_FOR_GOOD = (
 )  # fmt: skip
 
 
+# The server and the connection's TLS settings (extra sslmode...) disagree, for good.
+_TLS_REFUSED = ("ssl was required", "does not support ssl", "certificate", "ssl error",
+                "sslmode value")  # fmt: skip
+
+
 def classify(error: Exception, connection_id: str, uri: str) -> Exception:
     state = getattr(error, "sqlstate", None) or ""
     text = str(error).replace(uri, without_credentials(uri))
     message = f"connection {connection_id} (postgres): {text.strip()}"
     lowered = text.lower()
+    if not state and any(words in lowered for words in _TLS_REFUSED):
+        fix = "check the connection's extra: sslmode and the certificate files (sslrootcert...)"
+        return SourceError(f"{message}; {fix}")
     if not state and any(words in lowered for words in _REFUSED_FOR_GOOD):
         fix = "check the connection's host, port, schema (the database), login and password"
         return SourceError(f"{message}; {fix}")
     unreachable = not state and ("connect" in lowered or "server closed" in lowered)
-    if unreachable or state.startswith(_TRANSIENT_STATES):
+    if unreachable or (state.startswith(_TRANSIENT_STATES) and state not in _TERMINAL_STATES):
         return SourceUnavailable(message)
     return SourceError(message)
 
@@ -338,10 +355,46 @@ def _as_text(value: object) -> str:
     return str(value)
 
 
-def postgres_uri(host: str, port: int | None, login: str, password: str, database: str) -> str:
-    """A libpq URI from a connection's fields, each part escaped."""
+# libpq settings a connection's extra may carry; others (options: any server setting,
+# passfile, service, host overrides) are refused rather than silently ignored.
+LIBPQ_EXTRAS = (
+    "sslmode", "sslrootcert", "sslcert", "sslkey", "connect_timeout", "application_name",
+    "keepalives", "keepalives_idle", "keepalives_interval", "keepalives_count",
+    "target_session_attrs",
+)  # fmt: skip
+# a server that never answers fails in seconds, and a dead peer is noticed mid-read
+LIBPQ_DEFAULTS = {"connect_timeout": "10", "keepalives": "1"}
+
+
+def libpq_settings(extra: Mapping[str, object], connection_id: str) -> dict[str, str]:
+    """The libpq settings of a connection's extra, over the defaults; SourceError for a
+    key Ferry does not pass on, or a value that is not a string or number."""
+    settings = dict(LIBPQ_DEFAULTS)
+    for key, value in extra.items():
+        if key not in LIBPQ_EXTRAS:
+            raise SourceError(
+                f"connection {connection_id} (postgres): extra {key!r} is not passed to the "
+                f"server; remove it (Ferry passes {', '.join(LIBPQ_EXTRAS)})"
+            )
+        if not isinstance(value, str | int) or isinstance(value, bool):
+            raise SourceError(
+                f"connection {connection_id} (postgres): extra {key!r} must be a string or a "
+                f"number, not {type(value).__name__}"
+            )
+        settings[key] = str(value)
+    return settings
+
+
+def postgres_uri(
+    host: str, port: int | None, login: str, password: str, database: str,
+    settings: Mapping[str, str] | None = None,
+) -> str:  # fmt: skip
+    """A libpq URI from a connection's fields and libpq settings, each part escaped."""
     auth = url_quote(login or "", safe="")
     if password:
         auth += ":" + url_quote(password, safe="")
     netloc = f"{auth}@{host}" if auth else host
-    return f"postgresql://{netloc}:{port or 5432}/{url_quote(database or '', safe='')}"
+    uri = f"postgresql://{netloc}:{port or 5432}/{url_quote(database or '', safe='')}"
+    if settings:
+        uri += "?" + urlencode(settings, quote_via=url_quote, safe="")
+    return uri

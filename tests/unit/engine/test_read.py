@@ -54,3 +54,19 @@ def test_extension_columns_become_their_storage_and_arrays_json():
         'CAST(to_json("tags") AS JSON) AS "tags"'
     )
     assert _cast(pa.field("id", pa.int32()), "BIGINT") == 'CAST("id" AS BIGINT) AS "id"'
+
+
+class PlainSnapshot:
+    """A snapshot of a new source written to the Snapshot protocol: no pushed_column."""
+
+    dialect = POSTGRES
+    worker = None
+
+    def relation(self, name: str, types=None) -> str:
+        return f'"{name}"'
+
+
+def test_a_snapshot_without_pushed_column_gets_its_columns_as_they_are(make_plan):
+    plan = make_plan(fields=["state", "city"], dialect=POSTGRES)
+    pushed = pushed_query(plan, PlainSnapshot(), (None, None), limit=None)
+    assert pushed.text.startswith('SELECT "profile_id", "city", "state" FROM "customer_profile"')
