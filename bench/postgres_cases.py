@@ -3,6 +3,7 @@
     python bench/postgres_cases.py load --rows N --uri URI
     python bench/postgres_cases.py ferry csv_gzip --uri URI --out DIR
     python bench/postgres_cases.py pandas csv_gzip --uri URI --out DIR
+    python bench/postgres_cases.py phases csv --uri URI --out DIR   # Ferry's read, step by step
 
 `load` creates customer_profile (the DuckDB bench's 8 fields, its rows, the key as primary
 key, loaded in key order) from bench/out/warehouse_<N>.duckdb, building that file first
@@ -109,7 +110,55 @@ def run_pandas(format_name: str, uri: str, out: Path) -> dict:
     return {"rows": len(frame), "bytes": total, "files": part}
 
 
-RUNNERS = {"ferry": run_ferry, "pandas": run_pandas}
+def phases(format_name: str, uri: str, out: Path) -> dict:
+    """Where Ferry's time goes: each step of its read alone, over every key slice, in
+    one snapshot; wall and this process's CPU (all threads). Printed to stderr."""
+    import resource
+    import time
+
+    from ferry.engine import query
+    from ferry.engine.read import ROWS_VIEW, _plain, open_reader, pushed_query
+    from ferry.sources.postgres import PostgresSource
+    from ferry.sql import Sql, quote
+
+    def timed(label: str, work) -> None:
+        cpu = sum(resource.getrusage(resource.RUSAGE_SELF)[:2])
+        started = time.perf_counter()
+        rows = work()
+        wall, cpu = (
+            time.perf_counter() - started,
+            sum(resource.getrusage(resource.RUSAGE_SELF)[:2]) - cpu,
+        )
+        print(f"{label:<58}{rows:>11,}{wall:>8.2f} s{cpu:>7.2f} CPU-s", file=sys.stderr)
+
+    def every_slice(read) -> int:
+        return sum(batch.num_rows for bounds in slices for batch in read(bounds))
+
+    plan = bench_plan(format_name, out)
+    with open_reader(plan, PostgresSource(uri, "bench_postgres")) as reader:
+        select = query.output_select(plan, PII_KEY, reader.relation)
+        found = reader.stats()
+        slices = query.key_slices(found)
+        snapshot, plain = reader.snapshot, Sql(f"SELECT * FROM {quote(ROWS_VIEW)}")
+        timed("stats: count, min, max of the rows (Postgres scan)", lambda: reader.stats().rows)
+        timed(
+            f"ADBC: {len(slices)} key slices to Arrow, dropped",
+            lambda: every_slice(
+                lambda b: _plain(snapshot.query(pushed_query(plan, snapshot, b, None)))
+            ),
+        )
+        timed(
+            "+ worker DuckDB scans them (tables.yaml types)",
+            lambda: every_slice(lambda b: reader.rows(plain, b)),
+        )
+        timed(
+            "+ HMAC and CSV lines, ordered by the key (Ferry's query)",
+            lambda: every_slice(lambda b: reader.rows(query.sliced_query(select, b), b)),
+        )
+    return {"rows": found.rows, "bytes": 0, "files": 0}
+
+
+RUNNERS = {"ferry": run_ferry, "pandas": run_pandas, "phases": phases}
 
 
 def main() -> None:
