@@ -87,7 +87,7 @@ class Bench:
         before = self.server_cpu()
         if case.tool == "psql":
             out.mkdir(parents=True)
-            command = psql_copy(self.server, self.uri(rows), out / "copy.csv")
+            command = psql_copy(self.uri(rows), out / "copy.csv")
         else:
             command = case_command(
                 case.tool, case.format, "--uri", self.uri(rows), "--out", str(out)
@@ -116,7 +116,7 @@ def run(args: list[str]) -> None:
     subprocess.run(case_command(*args), check=True, stdout=subprocess.DEVNULL)
 
 
-def psql_copy(server: PostgresServer, uri: str, target: Path) -> list[str]:
+def psql_copy(uri: str, target: Path) -> list[str]:
     """The floor: the same rows and order out of Postgres as CSV, no hashing (psql cannot)."""
     return ["psql", "-X", "-v", "ON_ERROR_STOP=1", uri,
             "-c", f"\\copy ({QUERY}) to '{target}' csv header"]  # fmt: skip
