@@ -6,13 +6,13 @@ psycopg 3's binary COPY parsed to rows 4.86 s (1.26 s for the raw bytes alone), 
 decodes it in C, but only a query without parameters: with bound parameters it returns
 the whole result as one batch (2M rows: 487 MiB). So values are bound another way that
 still never reaches the SQL text: each `?` reads a transaction-local setting,
-`CAST(current_setting('ferry.pN') AS type)`, set just before by a parameterised
+`(SELECT CAST(current_setting('ferry.pN') AS type))` (a scalar subquery: read once per
+query, where a bare current_setting() ran per row), set just before by a parameterised
 `SELECT set_config('ferry.pN', $1, true)`; an IN list is one setting, a text[] (see
 _listed). The HMAC key is never among them: PII is applied on the worker.
 
-Columns come as tables.yaml declares them, written by Postgres where ADBC's decoding is
-not the value (column_item: arrays, json, uuid, numeric as text, infinite dates), text in
-the "C" collation, as DuckDB compares and sorts it.
+Columns come as tables.yaml declares them, written by Postgres where ADBC's decoding is not
+the value (column_item: arrays, json, uuid, numeric as text, infinite dates).
 
 A snapshot is one REPEATABLE READ READ ONLY transaction: the count, every key slice and
 the sample see the same rows, and nothing Ferry sends can write.
@@ -198,7 +198,7 @@ class PostgresSnapshot:
                 return "NULL"
             names.append(f"ferry.p{len(names) + 1}")
             values.append(_as_text(value))
-            return f"CAST(current_setting('{names[-1]}') AS {_pg_type(value)})"
+            return f"(SELECT CAST(current_setting('{names[-1]}') AS {_pg_type(value)}))"
 
         text = _PLACEHOLDER.sub(placeholder, text)
         for start in range(0, len(names), SETTINGS_PER_STATEMENT):
