@@ -104,11 +104,11 @@ def quoted(text: str):
     return DoubleQuotedScalarString(text)
 
 
-def _definition(project, export: ExportSpec) -> Path:
+def definition_path(project, export: ExportSpec) -> Path:
     return project.files[f"exports:{export.id}"]
 
 
-def _check_loads(paths_written: list[Path], documents: list[Document]) -> None:
+def check_loads(paths_written: list[Path], documents: list[Document]) -> None:
     """Undo every edit if an edited file no longer loads; say why."""
     broken = load_project(paths.include_dir()).broken
     errors = [error for path in paths_written for error in broken.get(broken_key(path), [])]
@@ -128,21 +128,21 @@ def duplicate_export(args: argparse.Namespace) -> int:
         raise CliError(f"'{args.new_id}' is not an id: lowercase letters, digits and _")
     project = current_definitions()
     source = find_export(project, args.export)
-    target = _definition(project, source).with_name(f"{args.new_id}.yaml")
+    target = definition_path(project, source).with_name(f"{args.new_id}.yaml")
     if args.new_id in project.exports or target.exists():
         raise CliError(f"export '{args.new_id}' already exists ({target})")
-    document = Document(_definition(project, source))
+    document = Document(definition_path(project, source))
     document.set("id", args.new_id)
     document.set("name", args.name or f"Copy of {source.name}")
     document.set("enabled", False, after=SCHEDULE_FIELDS)
-    _drop_tag(document, DETACHED_TAG)
+    drop_tag(document, DETACHED_TAG)
     document.write(target)
-    _check_new_file(target)
+    check_new_file(target)
     print(f"wrote {target}: inactive until `ferry schedule {args.new_id} --on`")
     return 0
 
 
-def _check_new_file(target: Path) -> None:
+def check_new_file(target: Path) -> None:
     errors = load_project(paths.include_dir()).broken.get(broken_key(target))
     if errors:
         target.unlink()
@@ -151,7 +151,7 @@ def _check_new_file(target: Path) -> None:
         )
 
 
-def _drop_tag(document: Document, tag: str) -> None:
+def drop_tag(document: Document, tag: str) -> None:
     tags = document.data.get("tags")
     if tags and tag in tags:
         tags.remove(tag)
@@ -159,7 +159,7 @@ def _drop_tag(document: Document, tag: str) -> None:
             del document.data["tags"]
 
 
-def _add_tag(document: Document, tag: str) -> None:
+def add_tag(document: Document, tag: str) -> None:
     from ruamel.yaml.comments import CommentedSeq
 
     if document.data.get("tags") is None:
@@ -178,11 +178,11 @@ def schedule_exports(args: argparse.Namespace) -> int:
     project = current_definitions()
     exports = [find_export(project, export_id) for export_id in dict.fromkeys(args.exports)]
     edit = _schedule_edit(args)
-    documents = [Document(_definition(project, export)) for export in exports]
+    documents = [Document(definition_path(project, export)) for export in exports]
     for document in documents:
         edit(document)
         document.write()
-    _check_loads([d.path for d in documents], documents)
+    check_loads([d.path for d in documents], documents)
     after = current_definitions()
     for export in exports:
         print(f"{export.id}: {_describe(after.exports[export.id])}")
@@ -196,8 +196,8 @@ def _schedule_edit(args: argparse.Namespace):
         raise CliError("--timezone goes with --set")
     if args.on or args.off:
         return lambda document: document.set("enabled", bool(args.on), after=SCHEDULE_FIELDS)
-    schedule = _checked_schedule(args.set)
-    timezone = _checked_timezone(args.timezone) if args.timezone else None
+    schedule = checked_schedule(args.set)
+    timezone = checked_timezone(args.timezone) if args.timezone else None
 
     def edit(document: Document) -> None:
         document.set("schedule", quoted(schedule), after=("destinations",))
@@ -207,14 +207,14 @@ def _schedule_edit(args: argparse.Namespace):
     return edit
 
 
-def _checked_schedule(text: str) -> str:
+def checked_schedule(text: str) -> str:
     try:
         return check_schedule(normalize(text))
     except ValueError as error:
         raise CliError(str(error)) from None
 
 
-def _checked_timezone(name: str) -> str:
+def checked_timezone(name: str) -> str:
     try:
         ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):
@@ -236,13 +236,13 @@ def detach_export(args: argparse.Namespace) -> int:
     """Tag the export detached (or remove the tag) and pause (or unpause) its DAG."""
     project = current_definitions()
     export = find_export(project, args.export)
-    document = Document(_definition(project, export))
+    document = Document(definition_path(project, export))
     if args.undo:
-        _drop_tag(document, DETACHED_TAG)
+        drop_tag(document, DETACHED_TAG)
     else:
-        _add_tag(document, DETACHED_TAG)
+        add_tag(document, DETACHED_TAG)
     document.write()
-    _check_loads([document.path], [document])
+    check_loads([document.path], [document])
     export = current_definitions().exports[export.id]
     print(f"{export.id}: {_describe(export)}")
     return _apply_pause(args, [export])

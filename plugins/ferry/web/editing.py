@@ -18,13 +18,13 @@ from ferry.cli.connection import CliError
 from ferry.cli.edit import (
     SCHEDULE_FIELDS,
     Document,
-    _add_tag,
-    _check_loads,
-    _check_new_file,
-    _checked_schedule,
-    _checked_timezone,
-    _definition,
-    _drop_tag,
+    add_tag,
+    check_loads,
+    check_new_file,
+    checked_schedule,
+    checked_timezone,
+    definition_path,
+    drop_tag,
     quoted,
 )
 from ferry.exceptions import Terminal
@@ -95,17 +95,17 @@ def duplicate(project: Project, export: ExportSpec, new_id: str | None) -> Edite
     new_id = new_id or _free_id(project, export.id)
     if not re.fullmatch(ID_PATTERN, new_id):
         raise EditRefused(f"'{new_id}' is not an id: lowercase letters, digits and _")
-    target = _definition(project, export).with_name(f"{new_id}.yaml")
+    target = definition_path(project, export).with_name(f"{new_id}.yaml")
     if new_id in project.exports or target.exists():
         raise EditRefused(f"export '{new_id}' already exists ({target.name})")
-    document = Document(_definition(project, export))
+    document = Document(definition_path(project, export))
     document.set("id", new_id)
     document.set("name", f"Copy of {export.name}")
     document.set("enabled", False, after=SCHEDULE_FIELDS)
-    _drop_tag(document, DETACHED_TAG)
+    drop_tag(document, DETACHED_TAG)
     document.write(target)
     try:
-        _check_new_file(target)
+        check_new_file(target)
     except CliError as error:
         raise _refused(error) from None
     return Edited([new_id], [target])
@@ -130,11 +130,11 @@ def schedule(
 ) -> Edited:
     """Switch exports on or off; with override, give them all one new schedule too."""
     try:
-        new = _checked_schedule(override) if override is not None else None
-        zone = _checked_timezone(timezone) if timezone else None
+        new = checked_schedule(override) if override is not None else None
+        zone = checked_timezone(timezone) if timezone else None
     except CliError as error:
         raise _refused(error) from None
-    documents = [Document(_definition(project, export)) for export in exports]
+    documents = [Document(definition_path(project, export)) for export in exports]
     for document in documents:
         if new is not None:
             document.set("schedule", quoted(new), after=("destinations",))
@@ -146,11 +146,11 @@ def schedule(
 
 def detach(project: Project, export: ExportSpec, *, undo: bool = False) -> Edited:
     """Tag the export detached (it uses no connection and does not run), or re-attach it."""
-    document = Document(_definition(project, export))
+    document = Document(definition_path(project, export))
     if undo:
-        _drop_tag(document, DETACHED_TAG)
+        drop_tag(document, DETACHED_TAG)
     else:
-        _add_tag(document, DETACHED_TAG)
+        add_tag(document, DETACHED_TAG)
     return _write_all([export], [document])
 
 
@@ -158,7 +158,7 @@ def _write_all(exports: list[ExportSpec], documents: list[Document]) -> Edited:
     for document in documents:
         document.write()
     try:
-        _check_loads([d.path for d in documents], documents)
+        check_loads([d.path for d in documents], documents)
     except CliError as error:
         raise _refused(error) from None
     return Edited([e.id for e in exports], [d.path for d in documents])
@@ -166,7 +166,7 @@ def _write_all(exports: list[ExportSpec], documents: list[Document]) -> Edited:
 
 def replace_text(project: Project, export: ExportSpec, text: str) -> Edited:
     """Write a new text of the definition, kept only if it loads with the same id."""
-    path = _definition(project, export)
+    path = definition_path(project, export)
     if len(text.encode("utf-8")) > MAX_DEFINITION_BYTES:
         raise EditRefused(f"the definition is over {MAX_DEFINITION_BYTES:,} bytes")
     original = path.read_text(encoding="utf-8")
@@ -191,7 +191,7 @@ def remove(project: Project, export: ExportSpec) -> Edited:
             f"export '{export.id}' is a member of group {', '.join(groups)}: "
             "take it out of the group first"
         )
-    path = _definition(project, export)
+    path = definition_path(project, export)
     path.unlink()
     return Edited([export.id], [path])
 
