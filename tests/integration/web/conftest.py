@@ -83,8 +83,10 @@ def site(web_exports, live_airflow):
 # --- the browser and the users -----------------------------------------------------------
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser():
+    """Closed with these tests: while open, Playwright's sync API keeps an event loop
+    running in this thread, and any later test's asyncio.run() would fail."""
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
