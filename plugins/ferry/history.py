@@ -168,13 +168,22 @@ def database_path() -> Path:
 
 
 @contextmanager
-def _connection() -> Iterator[sqlite3.Connection]:
+def open_database(*schema: str) -> Iterator[sqlite3.Connection]:
+    """A transaction on history.sqlite (committed when the block ends), after the schema
+    statements (CREATE ... IF NOT EXISTS) of the tables the caller uses."""
     path = database_path()
     path.parent.mkdir(parents=True, exist_ok=True)
     with closing(sqlite3.connect(path, timeout=30)) as connection, connection:
-        connection.execute(SCHEMA)
-        _add_missing_columns(connection)
+        for statement in schema:
+            connection.execute(statement)
         connection.row_factory = sqlite3.Row
+        yield connection
+
+
+@contextmanager
+def _connection() -> Iterator[sqlite3.Connection]:
+    with open_database(SCHEMA) as connection:
+        _add_missing_columns(connection)
         yield connection
 
 

@@ -10,11 +10,10 @@ from __future__ import annotations
 
 import datetime as dt
 import sqlite3
-from collections.abc import Iterator
-from contextlib import closing, contextmanager
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, fields
 
-from ferry.history import database_path
+from ferry.history import open_database
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS downloads (
@@ -50,15 +49,8 @@ class DownloadRecord:
         return cls(at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"), **values)
 
 
-@contextmanager
-def _connection() -> Iterator[sqlite3.Connection]:
-    path = database_path()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with closing(sqlite3.connect(path, timeout=30)) as connection, connection:
-        connection.execute(SCHEMA)
-        connection.execute(INDEX)
-        connection.row_factory = sqlite3.Row
-        yield connection
+def _connection() -> AbstractContextManager[sqlite3.Connection]:
+    return open_database(SCHEMA, INDEX)
 
 
 def record_download(record: DownloadRecord) -> None:
