@@ -40,12 +40,14 @@ COPY_OPTIONS = {
 EXTENSIONS = {"csv_gzip": "csv.gz", "csv": "csv", "parquet": "parquet", "jsonl": "jsonl"}
 
 
-def bench_plan(format_name: str, staging: Path):
-    """The benchmark export as a Ferry plan: 8 fields, email hashed, half the rows."""
+def bench_plan(format_name: str, staging: Path, dialect=None):
+    """The benchmark export as a Ferry plan: 8 fields, email hashed, half the rows; in
+    dialect's SQL (DuckDB's by default; bench/postgres_cases.py passes Postgres')."""
     from ferry.plan import build_plan
     from ferry.run_info import RunInfo
     from ferry.spec import models
     from ferry.spec.loader import load_project
+    from ferry.sql import DUCKDB
     from ferry.staging import run_location
 
     project = load_project(ROOT / "include")
@@ -59,7 +61,8 @@ def bench_plan(format_name: str, staging: Path):
     })  # fmt: skip
     project.exports[spec.id] = spec
     run = RunInfo(export_id=spec.id, run_id="bench__1")
-    return build_plan(project, spec.id, run, run_location(str(staging), spec.id, run.safe_run_id))
+    location = run_location(str(staging), spec.id, run.safe_run_id)
+    return build_plan(project, spec.id, run, location, dialect or DUCKDB)
 
 
 def run_ferry(format_name: str, warehouse: Path, out: Path) -> dict:

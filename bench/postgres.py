@@ -31,6 +31,7 @@ from tests.postgres_server import SUPERUSER, PostgresServer  # noqa: E402
 
 sys.path.insert(0, str(BENCH))
 from postgres_cases import QUERY  # noqa: E402  (stdlib imports only at its top)
+from run import run_child  # noqa: E402  (likewise)
 
 
 @dataclass(frozen=True)
@@ -92,14 +93,7 @@ class Bench:
             command = case_command(
                 case.tool, case.format, "--uri", self.uri(rows), "--out", str(out)
             )
-        started = time.perf_counter()
-        child = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
-        _, status, usage = os.wait4(child.pid, 0)
-        wall = time.perf_counter() - started
-        output = child.stdout.read().decode()
-        child.stdout.close()
-        if os.waitstatus_to_exitcode(status) != 0:
-            raise SystemExit(f"{case.label} failed; run: {' '.join(command)}")
+        wall, usage, output = run_child(command, case.label)
         time.sleep(0.2)  # the backend exits after the client; let the postmaster reap it
         server = self.server_cpu() - before
         result = copied(output, out) if case.tool == "psql" else json.loads(output.splitlines()[-1])

@@ -21,6 +21,7 @@ import shutil
 import sys
 from pathlib import Path
 
+import cases
 from cases import FIELDS, FORMATS, PII_KEY, ROWS_PER_FILE, WINDOW
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -55,26 +56,9 @@ def load(rows: int, uri: str) -> dict:
 
 def bench_plan(format_name: str, staging: Path):
     """The DuckDB bench's export (8 fields, email hashed, half the rows) in Postgres SQL."""
-    from ferry.plan import build_plan
-    from ferry.run_info import RunInfo
-    from ferry.spec import models
-    from ferry.spec.loader import load_project
     from ferry.sql import POSTGRES
-    from ferry.staging import run_location
 
-    project = load_project(ROOT / "include")
-    spec = models.ExportSpec.model_validate({
-        "id": "bench_profiles", "name": "Benchmark", "source": {"table": TABLE},
-        "fields": FIELDS, "pii": {"email": "hash"},
-        "filters": {"date_column": "updated_at",
-                    "date_range": {"start": WINDOW[0], "end": WINDOW[1]}},
-        "format": {**FORMATS[format_name], "rows_per_file": ROWS_PER_FILE},
-        "destinations": [{"type": "download"}],
-    })  # fmt: skip
-    project.exports[spec.id] = spec
-    run = RunInfo(export_id=spec.id, run_id="bench__1")
-    location = run_location(str(staging), spec.id, run.safe_run_id)
-    return build_plan(project, spec.id, run, location, dialect=POSTGRES)
+    return cases.bench_plan(format_name, staging, POSTGRES)
 
 
 def run_ferry(format_name: str, uri: str, out: Path) -> dict:

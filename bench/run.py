@@ -71,19 +71,25 @@ def warehouse(rows: int) -> Path:
     return path
 
 
+def run_child(command: list[str], label: str) -> tuple[float, os.struct_rusage, str]:
+    """Run a case's process: its wall clock, its own resource usage, its stdout."""
+    started = time.perf_counter()
+    child = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    output = child.stdout.read().decode()  # before waiting: a full pipe would block it
+    child.stdout.close()
+    _, status, usage = os.wait4(child.pid, 0)
+    wall = time.perf_counter() - started
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise SystemExit(f"{label} failed; run: {' '.join(command)}")
+    return wall, usage, output
+
+
 def measure(case: Case, table: Path) -> Measure:
     """Run one case in a child process; wall clock, CPU and peak RSS are that child's."""
     out = OUT / "run" / case.tool / case.format
     command = [sys.executable, str(BENCH / "cases.py"), case.tool, case.format,
                "--warehouse", str(table), "--out", str(out)]  # fmt: skip
-    started = time.perf_counter()
-    child = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
-    _, status, usage = os.wait4(child.pid, 0)
-    wall = time.perf_counter() - started
-    output = child.stdout.read().decode()
-    child.stdout.close()
-    if os.waitstatus_to_exitcode(status) != 0:
-        raise SystemExit(f"{case.label} failed; run: {' '.join(command)}")
+    wall, usage, output = run_child(command, case.label)
     shutil.rmtree(out, ignore_errors=True)
     result = json.loads(output.strip().splitlines()[-1])
     cpu = usage.ru_utime + usage.ru_stime
