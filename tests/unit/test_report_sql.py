@@ -6,18 +6,15 @@ import datetime as dt
 from pathlib import Path
 
 import duckdb
-import pyarrow.parquet as pq
 import pytest
-from tests.unit.engine.helpers import ROOT, export_spec, nasty_warehouse
+from tests.unit.engine import helpers
+from tests.unit.engine.helpers import ROOT, nasty_warehouse
 
 from ferry.engine import extract
-from ferry.plan import build_plan
 from ferry.report_sql import bucket_sql
-from ferry.run_info import RunInfo
 from ferry.spec.loader import load_project
 from ferry.spec.report import GroupBucket
 from ferry.sql import DUCKDB, POSTGRES
-from ferry.staging import run_location
 
 METRICS = [
     {"name": "profiles", "count": "*"},
@@ -52,22 +49,8 @@ def project():
     return load_project(ROOT / "include")
 
 
-def report_plan(project, tmp_path, group_by, metrics=METRICS, dialect=DUCKDB, interval=(None, None),
-                **overrides):  # fmt: skip
-    source = {"report": "customer_profile", "group_by": group_by, "metrics": metrics}
-    spec = export_spec(id="report_fixture", kind="report", source=source, **overrides)
-    project.exports[spec.id] = spec
-    start, end = interval
-    run = RunInfo(export_id=spec.id, run_id="manual__2026-01-15", data_interval_start=start,
-                  data_interval_end=end)  # fmt: skip
-    location = run_location(str(tmp_path / dialect.name), spec.id, run.safe_run_id)
-    return build_plan(project, spec.id, run, location, dialect)
-
-
-def written(plan, source) -> list[tuple]:
-    manifest = extract(plan, source=source, pii_key=None)
-    tables = [pq.read_table(Path(plan.staging_dir) / f.name) for f in manifest.data_files]
-    return [tuple(row.values()) for table in tables for row in table.to_pylist()]
+def report_plan(project, tmp_path, group_by, metrics=METRICS, dialect=DUCKDB, **kwargs):
+    return helpers.report_plan(project, tmp_path, group_by, metrics, dialect, **kwargs)
 
 
 def by_hand(warehouse: Path, sql: str, params: list | None = None) -> list[tuple]:
@@ -86,7 +69,7 @@ def test_every_bucket_and_metric_is_the_query_written_by_hand(bucket, project, w
         f"{HAND_METRICS} FROM customer_profile GROUP BY ALL "
         "ORDER BY period NULLS LAST, state NULLS LAST",
     )
-    assert written(plan, warehouse) == expected
+    assert helpers.parquet_rows(plan, warehouse) == expected
     assert expected[-1][:2] == (None, None)  # a NULL group is last, after every other
 
 
@@ -105,7 +88,7 @@ def test_filters_choose_the_rows_before_grouping(project, warehouse, tmp_path):
         "GROUP BY ALL ORDER BY state NULLS LAST",
         [dt.date(2026, 1, 3), dt.date(2026, 2, 20)],
     )
-    assert written(plan, warehouse) == expected and len(expected) == 2
+    assert helpers.parquet_rows(plan, warehouse) == expected and len(expected) == 2
     assert "x' OR 1=1" not in plan.report.grouped("t", plan.where).text
 
 
@@ -115,7 +98,7 @@ def test_the_window_of_a_scheduled_run_limits_the_rows(project, warehouse, tmp_p
         project, tmp_path, [{"column": "created_at", "bucket": "day"}], format={"type": "parquet"},
         filters={"window": {"column": "created_at"}}, interval=(start, end),
     )  # fmt: skip
-    rows = written(plan, warehouse)
+    rows = helpers.parquet_rows(plan, warehouse)
     expected = by_hand(
         warehouse,
         f"SELECT CAST(date_trunc('day', created_at) AS DATE), {HAND_METRICS} FROM "
@@ -128,7 +111,7 @@ def test_the_window_of_a_scheduled_run_limits_the_rows(project, warehouse, tmp_p
 def test_a_report_without_groups_is_one_row_even_over_no_rows(project, warehouse, tmp_path):
     where = [{"field": "state", "op": "eq", "value": "nowhere"}]
     plan = report_plan(project, tmp_path, [], format={"type": "parquet"}, filters={"where": where})
-    [row] = written(plan, warehouse)
+    [row] = helpers.parquet_rows(plan, warehouse)
     assert row[:4] == (0, 0, 0, None)
 
 
@@ -152,7 +135,7 @@ def test_a_report_bigger_than_a_slice_stays_in_group_order(project, warehouse, t
     original = query.SLICE_ROWS
     query.SLICE_ROWS = 10  # a table export would be read in 24 key slices
     try:
-        rows = written(plan, warehouse)
+        rows = helpers.parquet_rows(plan, warehouse)
     finally:
         query.SLICE_ROWS = original
     assert [row[0] for row in rows] == list(range(1000, 1240))

@@ -7,18 +7,14 @@ import datetime as dt
 from pathlib import Path
 
 import psycopg
-import pyarrow.parquet as pq
 import pytest
-from tests.unit.engine.helpers import export_spec
+from tests.unit.engine import helpers
 
 from ferry.engine import extract
-from ferry.plan import build_plan
 from ferry.report_sql import bucket_sql
-from ferry.run_info import RunInfo
 from ferry.sources.postgres import PostgresSource
 from ferry.spec.report import GroupBucket
 from ferry.sql import DUCKDB, POSTGRES
-from ferry.staging import run_location
 
 from .conftest import copy_table
 
@@ -57,21 +53,10 @@ def profiles(postgres, warehouse_with_nasty_values, engine_project):
     return PostgresSource(postgres.uri, "pg_warehouse")
 
 
-def report_plan(project, folder: Path, group_by, metrics, dialect=POSTGRES,
-                interval=(None, None), **overrides):  # fmt: skip
-    source = {"report": "customer_profile", "group_by": group_by, "metrics": metrics}
-    spec = export_spec(id="pg_report", kind="report", source=source, **overrides)
-    project.exports[spec.id] = spec
-    run = RunInfo(export_id=spec.id, run_id="manual__2026-01-15",
-                  data_interval_start=interval[0], data_interval_end=interval[1])  # fmt: skip
-    location = run_location(str(folder / dialect.name), spec.id, run.safe_run_id)
-    return build_plan(project, spec.id, run, location, dialect)
-
-
-def parquet_rows(plan, source) -> list[tuple]:
-    manifest = extract(plan, source=source, pii_key=None)
-    tables = [pq.read_table(Path(plan.staging_dir) / f.name) for f in manifest.data_files]
-    return [tuple(row.values()) for table in tables for row in table.to_pylist()]
+def report_plan(project, folder: Path, group_by, metrics, dialect=POSTGRES, **kwargs):
+    return helpers.report_plan(
+        project, folder, group_by, metrics, dialect, id="pg_report", **kwargs
+    )
 
 
 def by_hand(postgres, sql: str, params: tuple = ()) -> list[tuple]:
@@ -92,7 +77,7 @@ def test_every_bucket_and_metric_is_the_query_run_by_hand_in_postgres(
         f"SELECT date_trunc('{bucket}', updated_at)::{cast} AS period, state, {HAND_METRICS} "
         'FROM customer_profile GROUP BY 1, 2 ORDER BY 1 NULLS LAST, state COLLATE "C" NULLS LAST',
     )
-    assert parquet_rows(plan, profiles) == expected
+    assert helpers.parquet_rows(plan, profiles) == expected
     if bucket == "week":  # ISO weeks, from Monday, as DuckDB's
         assert {row[0].isoweekday() for row in expected if row[0]} == {1}
 
@@ -109,7 +94,7 @@ def test_the_grouping_runs_in_postgres_with_filter_values_bound(
         "WHERE loyalty_tier IN (%s, %s, %s) GROUP BY 1 ORDER BY 1 NULLS LAST",
         ("gold", "silver", "x' OR 1=1 --"),
     )
-    rows = parquet_rows(plan, profiles)
+    rows = helpers.parquet_rows(plan, profiles)
     assert rows == [row[:-1] for row in expected] and len(rows) == 2
     statements = [line for line in postgres.log().splitlines() if "COPY (SELECT" in line]
     assert any("GROUP BY" in line and "count(DISTINCT" in line for line in statements)
@@ -145,7 +130,7 @@ def test_a_window_and_no_groups_give_one_row_from_postgres(profiles, engine_proj
     interval = (dt.datetime(2030, 1, 1, tzinfo=dt.UTC), dt.datetime(2030, 1, 2, tzinfo=dt.UTC))
     plan = report_plan(engine_project, tmp_path, [], METRICS, format={"type": "parquet"},
                        filters={"window": {"column": "created_at"}}, interval=interval)  # fmt: skip
-    [row] = parquet_rows(plan, profiles)
+    [row] = helpers.parquet_rows(plan, profiles)
     assert row[:4] == (0, 0, 0, None)
 
 

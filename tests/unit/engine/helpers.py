@@ -165,3 +165,28 @@ def nasty_warehouse(path: Path) -> Path:
         rows = [profile_row(i) for i in range(ROWS)]
         con.executemany(f"INSERT INTO customer_profile VALUES ({marks})", rows[::-1])
     return path
+
+
+def report_plan(project, folder: Path, group_by, metrics, dialect, interval=(None, None),
+                **overrides) -> ExportPlan:  # fmt: skip
+    """The plan of a report over customer_profile, in dialect's SQL, staged under folder."""
+    from ferry.plan import build_plan
+    from ferry.run_info import RunInfo
+    from ferry.staging import run_location
+
+    source = {"report": "customer_profile", "group_by": group_by, "metrics": metrics}
+    spec = export_spec(**{"id": "report_fixture", **overrides}, kind="report", source=source)
+    project.exports[spec.id] = spec
+    run = RunInfo(export_id=spec.id, run_id="manual__2026-01-15",
+                  data_interval_start=interval[0], data_interval_end=interval[1])  # fmt: skip
+    location = run_location(str(folder / dialect.name), spec.id, run.safe_run_id)
+    return build_plan(project, spec.id, run, location, dialect)
+
+
+def parquet_rows(plan: ExportPlan, source) -> list[tuple]:
+    """Extract the plan from source; the rows of its Parquet files, in order."""
+    from ferry.engine import extract
+
+    manifest = extract(plan, source=source, pii_key=None)
+    tables = [pq.read_table(Path(plan.staging_dir) / f.name) for f in manifest.data_files]
+    return [tuple(row.values()) for table in tables for row in table.to_pylist()]
