@@ -1,4 +1,4 @@
-"""The names of Ferry's DAGs: export__<id>, group__<id> and ferry_broken__<file>.
+"""The names of Ferry's DAGs: export__<id>, import__<id>, group__<id>, ferry_broken__<file>.
 
 The one place they are spelled: the renderer names DAGs by them, the listener and the CLI
 read them back.
@@ -8,6 +8,7 @@ from __future__ import annotations
 
 EXPORT_PREFIX = "export__"
 GROUP_PREFIX = "group__"
+IMPORT_PREFIX = "import__"
 BROKEN_PREFIX = "ferry_broken__"
 
 
@@ -17,6 +18,15 @@ def export_dag_id(export_id: str) -> str:
 
 def group_dag_id(group_id: str) -> str:
     return f"{GROUP_PREFIX}{group_id}"
+
+
+def import_dag_id(import_id: str) -> str:
+    return f"{IMPORT_PREFIX}{import_id}"
+
+
+def import_of_dag(dag_id: str) -> str:
+    """The import whose own DAG this is, or "" for any other DAG."""
+    return dag_id.removeprefix(IMPORT_PREFIX) if dag_id.startswith(IMPORT_PREFIX) else ""
 
 
 def broken_dag_id(file_key: str) -> str:

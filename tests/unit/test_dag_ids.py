@@ -39,3 +39,10 @@ def test_only_export_and_group_runs_are_ferrys_to_record():
 def test_a_broken_files_dag_names_the_file():
     assert broken_dag_id("exports.leads") == "ferry_broken__exports.leads"
     assert export_of_dag(broken_dag_id("exports.leads")) == ""
+
+
+def test_an_import_dag_is_named_and_read_back():
+    from ferry.dag_ids import import_dag_id, import_of_dag
+
+    assert import_of_dag(import_dag_id("partner_leads")) == "partner_leads"
+    assert import_of_dag("export__partner_leads") == ""

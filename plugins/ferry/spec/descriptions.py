@@ -38,6 +38,7 @@ DESCRIPTIONS: dict[str, dict[str, str]] = {
         "depends_on": "Tables and segments whose refresh starts it (default: what it reads).",
         "limits": "Row and byte sizes to warn over or to refuse the run over.",
         "expectations": "Checks of the files before delivery (Great Expectations).",
+        "changes": "true: send only rows added, changed or removed since the last delivery.",
         "retention_days": "Days a run's files stay in the download area (1..36500).",
         "expires": "Last day a run is scheduled (YYYY-MM-DD); none after it.",
         "enabled": "false pauses the DAG and removes its schedule.",
@@ -123,6 +124,15 @@ DESCRIPTIONS: dict[str, dict[str, str]] = {
         "name": "File name stem (default: the export id).",
         "formula_guard": "csv/tsv: prefix cells starting = + - @ with '; default on for email "
         "and download.",
+        "chunk_by": "One file set per hour, day, week or month of a column: {column, every}.",
+    },
+    "ChunkBy": {
+        "column": "DATE or TIMESTAMP column whose period (UTC) picks the file set.",
+        "every": "hour, day, week (from Monday) or month.",
+    },
+    "Changes": {
+        "output": "column (a last _change column) or files (added_, changed_, removed_ sets).",
+        "key": "Column identifying a row (default: the table's key).",
     },
     "Limits": {
         "max_rows": "Skip the run, delivering nothing, over this many rows.",

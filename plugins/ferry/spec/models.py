@@ -22,7 +22,6 @@ from pydantic import (
 )
 
 from ferry.dag_ids import export_dag_id, group_dag_id
-from ferry.safe_names import file_stem
 from ferry.spec import templates
 from ferry.spec.base import (
     ID_PATTERN,
@@ -50,6 +49,15 @@ from ferry.spec.destinations import (
 )
 from ferry.spec.errors import FieldError
 from ferry.spec.names import check_output_name, refuse_duplicates
+from ferry.spec.output import (
+    Changes,
+    ChangesOption,
+    ChunkBy,
+    Expectation,
+    Format,
+    Limits,
+    Notify,
+)
 from ferry.spec.report import GroupBucket, Metric, ReportSource, check_report_export
 from ferry.spec.rules import AllOf, AnyOf, Condition, FieldOp, NotOf, Rule
 from ferry.spec.schedule import (
@@ -71,7 +79,8 @@ from ferry.spec.values import MAX_DAYS
 __all__ = [
     "FIRST_DAY", "ID_PATTERN", "KEYED_ACTIONS", "LAST_DAY", "MAX_BYTES", "MAX_ROWS",
     "SCHEDULE_PRESETS", "SCHEDULE_WORDS", "TAG_MAX_LEN", "AllOf", "AnyOf", "AnyPath",
-    "ByteSize", "ColumnSpec", "Condition", "ConnectionId", "DagTag", "DateRange", "Destination",
+    "ByteSize", "Changes", "ChunkBy", "ColumnSpec", "Condition", "ConnectionId", "DagTag",
+    "DateRange", "Destination",
     "DownloadDestination", "EmailDestination", "Expectation", "Expires", "ExportSpec",
     "FieldChoice", "FieldItem", "FieldName", "FieldOp", "Fields", "Filters", "Format",
     "GroupBucket", "GroupMember", "GroupSpec", "HourRange", "Identifier", "Limits", "Metric",
@@ -233,76 +242,6 @@ Source = Annotated[
 ]
 
 
-class Format(Spec):
-    type: Literal["csv", "tsv", "json", "jsonl", "parquet"] = "csv"
-    compression: Literal["none", "gzip", "zip", "zstd"] = "none"
-    rows_per_file: int = Field(default=100_000, gt=0, le=MAX_ROWS)
-    bytes_per_file: ByteSize | None = None
-    pretty: bool = False
-    name: Annotated[str, AfterValidator(file_stem)] | None = None
-    # CSV/TSV cells (and headers) starting with = + - @ tab or CR get a leading ' (OWASP),
-    # so a spreadsheet shows them as text, not formulas. None: on when a destination is
-    # email or download (files people open), off otherwise.
-    formula_guard: bool | None = None
-
-    @model_validator(mode="after")
-    def _compression_fits_type(self) -> Format:
-        if self.formula_guard and self.type not in ("csv", "tsv"):
-            raise ValueError("formula_guard applies to csv and tsv; remove it for " + self.type)
-        if self.compression == "zstd" and self.type != "parquet":
-            raise FieldError(
-                "compression", "zstd compression is for parquet; use gzip or zip for text formats"
-            )
-        if self.compression == "zip" and self.type == "parquet":
-            raise FieldError(
-                "compression", "parquet compresses inside the file: use zstd, gzip or none"
-            )
-        return self
-
-    @property
-    def extension(self) -> str:
-        ext = {"parquet": "parquet"}.get(self.type, self.type)
-        if self.type == "parquet" or self.compression in ("none", "zstd"):
-            return ext
-        return f"{ext}.{'gz' if self.compression == 'gzip' else 'zip'}"
-
-
-class Limits(Spec):
-    max_rows: int | None = Field(default=None, gt=0, le=MAX_ROWS)
-    max_bytes: ByteSize | None = None
-    warn_rows: int | None = Field(default=None, gt=0, le=MAX_ROWS)
-    warn_bytes: ByteSize | None = None
-
-
-class Notify(Spec):
-    on_failure: list[str] = []
-    on_success: list[str] = []
-    on_empty: list[str] = []
-
-
-class Expectation(Spec):
-    """A data expectation checked on the staged files before delivery."""
-
-    expect: Literal["not_null", "unique", "regex", "value_set", "row_count_between"]
-    field: str | None = None
-    pattern: str | None = None
-    values: list[Any] | None = None
-    min: int | None = None
-    max: int | None = None
-    on_failure: Literal["fail", "warn"] = "fail"
-
-    @model_validator(mode="after")
-    def _arguments_fit(self) -> Expectation:
-        needs = {"regex": "pattern", "value_set": "values"}.get(self.expect)
-        if self.expect != "row_count_between" and not self.field:
-            raise FieldError("field", f"expect {self.expect} needs 'field'")
-        if needs and getattr(self, needs) is None:
-            raise FieldError(needs, f"expect {self.expect} needs '{needs}'")
-        if self.expect == "row_count_between" and self.min is None and self.max is None:
-            raise FieldError("min", "expect row_count_between needs 'min', 'max' or both")
-        return self
-
-
 class ExportSpec(Spec):
     """One export: what to read, how to shape it, where to send it and when."""
 
@@ -330,6 +269,7 @@ class ExportSpec(Spec):
     notify: Notify = Notify()
     tags: list[DagTag] = []
     retries: int = Field(default=2, ge=0, le=10)
+    changes: ChangesOption = None
 
     @field_validator("destinations")
     @classmethod
