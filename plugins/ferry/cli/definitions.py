@@ -10,7 +10,7 @@ from pathlib import Path
 from ferry import paths
 from ferry.spec.loader import Project, load_project
 
-SCHEMA_KINDS = ("export", "segment", "group", "targets", "tables")
+SCHEMA_KINDS = ("export", "import", "segment", "group", "targets", "tables")
 
 
 def register(subparsers) -> None:
@@ -71,8 +71,8 @@ def _report_offline(project: Project) -> int:
     for error in project.errors:
         print(error)
     counts = (
-        f"{len(project.exports)} exports, {len(project.segments)} segments, "
-        f"{len(project.groups)} groups"
+        f"{len(project.exports)} exports, {len(project.imports)} imports, "
+        f"{len(project.segments)} segments, {len(project.groups)} groups"
     )
     if project.errors:
         print(f"{len(project.errors)} error(s) in {len(project.broken)} file(s); {counts} loaded")
@@ -86,6 +86,7 @@ def _schema_kinds() -> dict:
 
     return {
         "export": models.ExportSpec,
+        "import": models.ImportSpec,
         "segment": models.SegmentSpec,
         "group": models.GroupSpec,
         "targets": models.TargetsFile,
