@@ -142,7 +142,9 @@ ImportSource = Annotated[
     | Annotated[S3Files, Tag("s3")]
     | Annotated[FolderFiles, Tag("folder")],
     Discriminator(
-        lambda value: value.get("type") if isinstance(value, dict) else value.type,
+        lambda value: (
+            value.get("type") if isinstance(value, dict) else getattr(value, "type", None)
+        ),
         custom_error_type="import_source",
         custom_error_message="source needs type: sftp, s3 or folder",
     ),
