@@ -22,7 +22,15 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BeforeValidator, Discriminator, Field, Tag, model_validator
+from pydantic import (
+    AfterValidator,
+    BeforeValidator,
+    Discriminator,
+    Field,
+    Tag,
+    WithJsonSchema,
+    model_validator,
+)
 
 from ferry.dag_ids import import_dag_id
 from ferry.safe_names import path_problem, segment_problem
@@ -55,7 +63,19 @@ def parse_seconds(value: Any) -> int:
     return int(match.group(1)) * _SECONDS[match.group(2)]
 
 
-Seconds = Annotated[int, BeforeValidator(parse_seconds), Field(gt=0, le=MAX_WAIT_SECONDS)]
+# The published schema says what the loader reads: seconds, or a duration in words.
+_SECONDS_SCHEMA = {
+    "anyOf": [
+        {"type": "integer", "minimum": 1, "maximum": MAX_WAIT_SECONDS},
+        {"type": "string", "pattern": _DURATION.pattern, "examples": ["90s", "30m", "6h"]},
+    ]
+}
+Seconds = Annotated[
+    int,
+    BeforeValidator(parse_seconds),
+    Field(gt=0, le=MAX_WAIT_SECONDS),
+    WithJsonSchema(_SECONDS_SCHEMA),
+]
 # The placeholders a file name pattern may hold: the run's dates, nothing else.
 PATTERN_PLACEHOLDERS = DATES | {"ds", "ds_nodash", "ts", "ts_nodash"}
 
