@@ -46,7 +46,7 @@ from ferry.cli.deployed import (
     run_url,
 )
 from ferry.cli.run_options import add_run_options
-from ferry.dag_ids import EXPORT_PREFIX
+from ferry.dag_ids import EXPORT_PREFIX, IMPORT_PREFIX
 from ferry.run_info import RunInfo
 from ferry.spec.loader import Project
 from ferry.spec.models import ExportSpec, GroupSpec, ImportSpec
@@ -304,6 +304,8 @@ def _stop_all(client: AirflowClient, owner_id: str) -> int:
     project = current_definitions()
     if groups.is_group(project, owner_id):
         dag_id = project.groups[owner_id].dag_id
+    elif imports.is_import(project, owner_id):
+        dag_id = project.imports[owner_id].dag_id
     else:
         dag_id = find_export(project, owner_id).dag_id
     active = [run for run in recent_runs(client, dag_id) if run["state"] in ACTIVE_RUN_STATES]
@@ -316,18 +318,19 @@ def _stop_all(client: AirflowClient, owner_id: str) -> int:
 
 def _stop(client: AirflowClient, owner_id: str, dag_id: str, run: dict) -> None:
     client.set_run_state(dag_id, run["dag_run_id"], "failed", note=_note("Stopped with ferry stop"))
-    if dag_id.startswith(EXPORT_PREFIX):
-        _record_stop(owner_id, run, run_url(client, dag_id, run["dag_run_id"]))
+    if dag_id.startswith((EXPORT_PREFIX, IMPORT_PREFIX)):
+        kind = "import" if dag_id.startswith(IMPORT_PREFIX) else "export"
+        _record_stop(owner_id, run, run_url(client, dag_id, run["dag_run_id"]), kind)
     print(f"Stopped {RunInfo(owner_id, run['dag_run_id']).job_run_id}: marked failed in Airflow")
 
 
-def _record_stop(export_id: str, run: dict, link: str) -> None:
+def _record_stop(export_id: str, run: dict, link: str, kind: str = "export") -> None:
     """A stopped run gets a record too: no task callback runs when a run is marked failed."""
     info = RunInfo(export_id, run["dag_run_id"], triggered_by=_triggered_by(run))
     started = dt.datetime.fromisoformat(run["start_date"]) if run.get("start_date") else None
     record = history.RunRecord.ended(
         info, "stopped", f"stopped by {getpass.getuser()} with ferry stop",
-        started_at=started, finished_at=dt.datetime.now(dt.UTC), log_url=link,
+        started_at=started, finished_at=dt.datetime.now(dt.UTC), log_url=link, kind=kind,
     )  # fmt: skip
     history.record_run(record)
 

@@ -125,3 +125,17 @@ def test_a_group_runs_its_import_then_its_export_here(own_home, warehouse, monke
     member = RunInfo("partner_leads", RUN_ID, group_id="load_then_send")
     imported = history.get_run(member.job_run_id)
     assert imported is not None and imported.group_run_id.startswith("load_then_send.")
+
+
+def test_stop_marks_a_running_import_run_failed_and_records_it(own_home):
+    running = "manual__2026-12-01T00:00:00+00:00"
+    with fake_airflow() as fake:
+        fake.runs["import__partner_leads"] = [
+            {"dag_id": "import__partner_leads", "dag_run_id": running, "state": "running"}
+        ]
+        result = run_ferry("stop", "partner_leads", "--url", fake.url)
+    assert result.code == 0, result.err
+    job_run_id = RunInfo("partner_leads", running).job_run_id
+    assert f"Stopped {job_run_id}: marked failed in Airflow" in result.out
+    record = history.get_run(job_run_id)
+    assert record is not None and (record.kind, record.outcome) == ("import", "stopped")
