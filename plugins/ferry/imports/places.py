@@ -39,7 +39,9 @@ class RemoteFile:
 
 
 class ImportFilesError(Exception):
-    """Finding, fetching or moving an import's files failed."""
+    """Finding, fetching or moving an import's files failed (the subclasses say how)."""
+
+    retryable = False  # raised as is: another try meets the same files
 
 
 class FilesRefused(ImportFilesError, Terminal):
