@@ -333,10 +333,8 @@ class GroupRun:
 def group_run(
     group: GroupSpec, exports: Mapping[str, ExportSpec], steps_of: Callable | None = None
 ) -> GroupRun:
-    """The description of a group run: a.start -> a's steps -> b.start -> ... -> summary.
-
-    steps_of(member) gives an import member's steps (ferry.pipeline_imports.group_run).
-    """
+    """The description of a group run: a.start -> a's steps -> b.start -> ... -> summary;
+    steps_of(member) gives an import member's steps (ferry.pipeline_imports.group_run)."""
     members: list[Member] = []
     for spec in group.members:
         before = members[-1] if members else None
