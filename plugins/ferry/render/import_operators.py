@@ -69,8 +69,9 @@ class LoadOperator(BaseOperator):
 
         with task_outcome(self.log):
             run = run_info(context, self.import_id, with_params=False)
+            force = (context.get("params") or {}).get("force") is True  # the DAG's own param
             self.log.info("Import %s, run %s: load", self.import_id, run.job_run_id)
-            return pipeline_imports.load(run, log=self.log)
+            return pipeline_imports.load(run, log=self.log, force=force)
 
 
 class ImportFinalizeOperator(BaseOperator):

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 
 from airflow.providers.standard.operators.empty import EmptyOperator
-from airflow.sdk import DAG, BaseOperator
+from airflow.sdk import DAG, BaseOperator, Param
 
 from ferry import pipeline_imports
 from ferry.pipeline import Kind, Step
@@ -59,10 +59,22 @@ def import_dag(spec: ImportSpec, project: Project) -> DAG:
         max_active_runs=1,
         is_paused_upon_creation=status in PAUSED,
         tags=_tags(spec, status),
+        params=import_params(),
         default_args={"owner": spec.owner, "retries": spec.retries},
     ) as dag:
         import_tasks(pipeline_imports.import_steps(spec), spec)
     return dag
+
+
+def import_params() -> dict[str, Param]:
+    """On-demand run options of an import: force a reload of files loaded before."""
+    return {
+        "force": Param(
+            False, type="boolean", title="Force",
+            description="Load the files even if the import's ledger says they were loaded "
+            "(append); a run already loaded is loaded again",
+        )
+    }  # fmt: skip
 
 
 def import_tasks(

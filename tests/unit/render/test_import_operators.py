@@ -38,6 +38,9 @@ class Result:  # the shape of ferry.imports.load.ImportResult
     rejects_file: str | None = None
 
 
+FORCED: list[bool] = []  # what each stand-in load was asked
+
+
 @pytest.fixture
 def dag(tmp_path, monkeypatch, airflow_db):
     from airflow.dag_processing.dagbag import DagBag
@@ -53,7 +56,8 @@ def dag(tmp_path, monkeypatch, airflow_db):
         import ferry.imports.load  # noqa: F401  (the real one, once it is built)
     except ImportError:
         stand_in = types.ModuleType("ferry.imports.load")
-        stand_in.load = lambda *args, **kwargs: Result()
+        stand_in.load = lambda *args, force, **kwargs: FORCED.append(force) or Result()
+        stand_in.STAND_IN = True
         monkeypatch.setitem(sys.modules, "ferry.imports.load", stand_in)
     bag = DagBag(dag_folder=str(ROOT / "dags" / "ferry_imports.py"))
     assert not bag.import_errors, bag.import_errors
@@ -80,8 +84,11 @@ def test_a_dropped_file_is_loaded_recorded_and_moved_to_done(dag, tmp_path):
     drop = tmp_path / "home" / "drop" / "quick"
     drop.mkdir(parents=True)
     (drop / "quick_20260304.csv").write_text("lead_id,state\n1,TX\n")
-    run = dag.test(logical_date=dt.datetime(2026, 3, 4, tzinfo=dt.UTC))
+    FORCED.clear()
+    run = dag.test(logical_date=dt.datetime(2026, 3, 4, tzinfo=dt.UTC), run_conf={"force": True})
     assert run.state == "success"
+    if getattr(sys.modules["ferry.imports.load"], "STAND_IN", False):
+        assert FORCED == [True]  # the DAG's force param reaches the load
     [record] = history.list_runs("quick_leads")
     assert (record.kind, record.outcome, record.files, record.rows) == ("import", "success", 1, 1)
     assert (drop / "done" / "quick_20260304.csv").exists()
