@@ -34,6 +34,15 @@ enabled: false
 tags: [partner]
 """
 
+AFTER_LEADS = """\
+id: after_leads
+name: After leads
+source: {table: lead}
+fields: [lead_id, state]
+destinations: [{type: download}]
+schedule: refresh
+"""
+
 
 @pytest.fixture(scope="module")
 def dagbag(tmp_path_factory):
@@ -46,6 +55,7 @@ def dagbag(tmp_path_factory):
         "mode: append\n"
     )
     (include / "groups" / "load_then_send.yaml").write_text(GROUP)
+    (include / "exports" / "after_leads.yaml").write_text(AFTER_LEADS)
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("FERRY_INCLUDE", str(include))
         yield DagBag(dag_folder=str(ROOT / "dags"))
@@ -59,7 +69,10 @@ def test_an_import_dag_waits_for_its_file_then_loads_then_finalizes(dagbag):
     wait = dag.get_task("wait_for_file")
     assert (wait.mode, wait.poke_interval, wait.timeout) == ("reschedule", 60, 7200)
     [asset] = dag.get_task("finalize").outlets
-    assert asset.uri == "ferry://warehouse/table/lead"  # exports after lead refreshes run next
+    assert asset.uri == "ferry://warehouse/table/lead"
+    # an export scheduled after refreshes of lead runs on that very asset
+    after = dagbag.dags["export__after_leads"].timetable.asset_condition
+    assert asset in after.objects
     assert {"ferry", "import", "mode:merge", "table:lead"} <= set(dag.tags)
     assert dag.get_task("load").retries == 2 and dag.get_task("load").owner == "data-platform"
 
