@@ -9,11 +9,13 @@ well as shown as its own ferry_broken__* DAG.
 from ferry.paths import include_dir
 from ferry.render.dags import render_project
 from ferry.render.groups import render_groups
+from ferry.render.imports import render_imports
 from ferry.spec.loader import load_project
 
 _project = load_project(include_dir())
 render_project(_project)  # DAGs register only from the module globals of their files
 render_groups(_project)
+render_imports(_project)
 if _project.errors:
     listing = "\n".join(f"  {error}" for error in _project.errors)
     raise ValueError(

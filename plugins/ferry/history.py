@@ -1,4 +1,4 @@
-"""Run history: one record per export run, in a SQLite table anyone can query.
+"""Run history: one record per export or import run, in a SQLite table anyone can query.
 
 SQLite (not the DuckDB warehouse) because many tasks write small records at once and
 SQLite's locking handles that; a rerun of the same run replaces its record.
@@ -41,7 +41,11 @@ CREATE TABLE IF NOT EXISTS runs (
 )
 """
 # Columns added after the first release: older history files gain them on first use.
-ADDED_COLUMNS = {"group_run_id": "TEXT", "log_url": "TEXT"}
+ADDED_COLUMNS = {
+    "group_run_id": "TEXT", "log_url": "TEXT", "kind": "TEXT", "inserted": "INTEGER",
+    "updated": "INTEGER", "deleted": "INTEGER", "rejected": "INTEGER",
+}  # fmt: skip
+_COUNTS = ("inserted", "updated", "deleted", "rejected")
 # marked_success: marked successful in Airflow without finalize's record (ferry.run_listener)
 OUTCOMES = ("success", "empty", "skipped", "failed", "stopped", "marked_success")
 
@@ -66,6 +70,13 @@ class RunRecord:
     staged_files: str = "[]"  # JSON: name, rows, bytes, sha256
     group_run_id: str = ""  # GroupID.RunID when the run was part of a group run
     log_url: str = ""  # the run (or the failed task's log) in the Airflow UI
+    # An import run (export_id is then the import's id, unique among both): rows is rows
+    # read, files/bytes/staged_files the files loaded, destinations the table written.
+    kind: str = "export"  # export | import
+    inserted: int = 0
+    updated: int = 0
+    deleted: int = 0
+    rejected: int = 0
 
     @classmethod
     def from_manifest(
@@ -111,6 +122,34 @@ class RunRecord:
             **staged, **extra,
         )  # fmt: skip
 
+    @classmethod
+    def imported(
+        cls,
+        run: RunInfo,
+        loaded: dict,
+        *,
+        started_at: dt.datetime | None,
+        finished_at: dt.datetime,
+        **extra: str,
+    ) -> RunRecord:
+        """A loaded import run: success, or empty when it read no rows.
+
+        Args:
+            loaded: What the load step returned: table, mode, files (name, size, sha256,
+                location), result (ferry.imports.load.ImportResult as a dict).
+        """
+        result, files = loaded["result"], loaded["files"]
+        where = {"destination": f"table {loaded['table']}", "type": "table",
+                 "mode": loaded["mode"], "rejects_file": result.get("rejects_file"),
+                 "skipped_files": result.get("skipped_files", [])}  # fmt: skip
+        return cls(
+            **_timing(run, started_at, finished_at),
+            outcome="empty" if result["rows_read"] == 0 else "success",
+            rows=result["rows_read"], files=len(files), bytes=sum(f["size"] for f in files),
+            destinations=json.dumps([where], default=str), staged_files=json.dumps(files),
+            kind="import", **{name: result.get(name, 0) for name in _COUNTS}, **extra,
+        )  # fmt: skip
+
     @property
     def destination_names(self) -> list[str]:
         return [receipt.get("destination", "?") for receipt in json.loads(self.destinations)]
@@ -122,6 +161,13 @@ class RunRecord:
             f"Run {self.job_run_id} {self.outcome}: {self.rows} rows in {self.files} files, "
             f"{self.bytes} bytes, to {where} in {self.duration_s:.1f} s"
         )
+        if self.kind == "import":
+            line = (
+                f"Import run {self.job_run_id} {self.outcome}: {self.rows} rows read from "
+                f"{self.files} files ({self.bytes} bytes), {self.inserted} inserted, "
+                f"{self.updated} updated, {self.deleted} deleted, {self.rejected} rejected, "
+                f"into {where} in {self.duration_s:.1f} s"
+            )
         if self.group_run_id:
             line += f" in group run {self.group_run_id}"
         return line + (f" ({self.reason})" if self.reason else "")
@@ -197,6 +243,8 @@ def _add_missing_columns(connection: sqlite3.Connection) -> None:
 def _record(row: sqlite3.Row) -> RunRecord:
     values = dict(row)
     values.update({k: values[k] or "" for k in ("reason", "group_run_id", "log_url")})
+    values.update({k: values[k] or 0 for k in _COUNTS})
+    values["kind"] = values["kind"] or "export"
     return RunRecord(**values)
 
 

@@ -64,7 +64,7 @@ def run_url(dag_id: str, run_id: str) -> str:
 def run_notice(record: RunRecord, export_name: str, link: str) -> Notice:
     """The message about one export run, built from its run record."""
     facts = [
-        ("Export", f"{export_name} ({record.export_id})"),
+        (record.kind.capitalize(), f"{export_name} ({record.export_id})"),  # Export or Import
         ("Run", record.job_run_id),
         ("Outcome", record.outcome),
         ("Triggered by", record.triggered_by),
@@ -77,10 +77,14 @@ def run_notice(record: RunRecord, export_name: str, link: str) -> Notice:
     ]
     if record.group_run_id:
         facts.insert(2, ("Group run", record.group_run_id))
+    if record.kind == "import":  # what the load changed in its table (Destinations)
+        changed = (f"{record.inserted} inserted, {record.updated} updated, "
+                   f"{record.deleted} deleted, {record.rejected} rejected")  # fmt: skip
+        facts.append(("Loaded", changed))
     if record.reason:
         facts.append(("Reason", record.reason))
     subject = one_line(f"Ferry: {export_name} {record.outcome} ({record.job_run_id})")
-    payload = {"kind": "export_run", "summary": record.summary(), "link": link,
+    payload = {"kind": f"{record.kind}_run", "summary": record.summary(), "link": link,
                "record": _public_fields(record)}  # fmt: skip
     return Notice(subject=subject, facts=facts, link=link, payload=payload)
 

@@ -330,18 +330,22 @@ class GroupRun:
     summary: Step
 
 
-def group_run(group: GroupSpec, exports: Mapping[str, ExportSpec]) -> GroupRun:
-    """The description of a group run: a.start -> a's steps -> b.start -> ... -> summary."""
+def group_run(
+    group: GroupSpec, exports: Mapping[str, ExportSpec], steps_of: Callable | None = None
+) -> GroupRun:
+    """The description of a group run: a.start -> a's steps -> b.start -> ... -> summary;
+    steps_of(member) gives an import member's steps (ferry.pipeline_imports.group_run)."""
     members: list[Member] = []
     for spec in group.members:
         before = members[-1] if members else None
+        steps = steps_of(spec) if steps_of else export_steps(exports[spec.job])
         members.append(
             Member(
-                export_id=spec.export,
+                export_id=spec.job,
                 previous=before.export_id if before else None,
                 continue_on_failure=spec.continue_on_failure,
                 after=before.gate if before else (),
-                steps=_member_steps(exports[spec.export], spec.continue_on_failure),
+                steps=_member_steps(steps, spec.continue_on_failure),
             )
         )
     summary = Step("summary", Kind.SUMMARY, summarize_group, (members[-1].finish,),
@@ -349,8 +353,8 @@ def group_run(group: GroupSpec, exports: Mapping[str, ExportSpec]) -> GroupRun:
     return GroupRun(group.id, tuple(members), summary)
 
 
-def _member_steps(export: ExportSpec, continue_on_failure: bool) -> tuple[Step, ...]:
-    first, *rest = export_steps(export)
+def _member_steps(steps: tuple[Step, ...], continue_on_failure: bool) -> tuple[Step, ...]:
+    first, *rest = steps
     steps = (START, replace(first, upstreams=(START.task_id,)), *rest)
     return (*steps, DONE) if continue_on_failure else steps
 

@@ -15,7 +15,9 @@ from dataclasses import asdict, dataclass
 from ferry import history
 from ferry.manifest import Manifest
 from ferry.run_info import RunInfo
-from ferry.spec.models import ExportSpec, GroupSpec
+from ferry.spec.models import ExportSpec, GroupSpec, ImportSpec
+
+Job = ExportSpec | ImportSpec  # both have a name and a notify list
 
 
 @dataclass(frozen=True)
@@ -59,10 +61,25 @@ def finalize(
     return asdict(record)
 
 
+def finalize_import(
+    run: RunInfo, spec: ImportSpec, loaded: dict, ending: Ending, *, log: logging.Logger
+) -> dict:
+    """Record a loaded import run (rows read, inserted, updated, rejected; files) and notify."""
+    record = history.RunRecord.imported(
+        run, loaded, started_at=ending.started_at, finished_at=_utc_now(),
+        group_run_id=ending.group_run_id, log_url=ending.log_url,
+    )  # fmt: skip
+    history.record_run(record)
+    log.info("%s", record.summary())
+    if ending.notify:
+        notify_run(spec, record, log)
+    return asdict(record)
+
+
 def record_failed(
     run: RunInfo,
     reason: str,
-    export: ExportSpec | None,
+    export: Job | None,
     manifest: Manifest | None,
     ending: Ending,
     *,
@@ -72,10 +89,12 @@ def record_failed(
     """Record a run that failed (or was stopped) with its reason and what it had staged.
 
     export is None when the export is no longer defined: the record is kept, nobody is told.
+    An import (ImportSpec) is recorded as an import run.
     """
+    kind = {"kind": "import"} if isinstance(export, ImportSpec) else {}
     record = history.RunRecord.ended(
         run, outcome, reason, started_at=ending.started_at, finished_at=_utc_now(),
-        manifest=manifest, group_run_id=ending.group_run_id, log_url=ending.log_url,
+        manifest=manifest, group_run_id=ending.group_run_id, log_url=ending.log_url, **kind,
     )  # fmt: skip
     history.record_run(record)
     log.error("%s", record.summary())
@@ -84,7 +103,7 @@ def record_failed(
     return record
 
 
-def notify_run(export: ExportSpec, record: history.RunRecord, log: logging.Logger) -> None:
+def notify_run(export: Job, record: history.RunRecord, log: logging.Logger) -> None:
     """Send the run's notice to the export's notify list for its outcome, if any."""
     from ferry import notify
 

@@ -35,12 +35,21 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--if-missing", action="store_true", help="do nothing when the file exists (scripts/start)"
     )
+    parser.add_argument(
+        "--drop-leads", type=dt.date.fromisoformat, metavar="DAY",
+        help="only drop the partner's lead file of DAY for the demo import partner_leads",
+    )  # fmt: skip
     return parser.parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> int:
     """Build the warehouse and print each table's rows and the seconds taken."""
     args = parse_args(argv)
+    if args.drop_leads:
+        from ferry_demo.drop import drop_leads
+
+        print(f"ferry_demo: dropped {drop_leads(args.drop_leads)}")
+        return 0
     path = args.path or paths.warehouse_path()
     if args.if_missing and path.exists():
         return 0

@@ -21,7 +21,7 @@ import yaml
 
 from ferry.spec.errors import DefinitionError
 from ferry.spec.loader import Project, load_project
-from ferry.spec.models import ExportSpec, GroupSpec, SegmentSpec
+from ferry.spec.models import ExportSpec, GroupSpec, ImportSpec, SegmentSpec
 from include_copy import copy_include
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -48,7 +48,9 @@ BOMB = "".join(
     f"x{level}: &x{level} [{', '.join([f'*x{level - 1}' if level else 'lol'] * 9)}]\n"
     for level in range(9)
 )
-MODELS = {"exports": ExportSpec, "segments": SegmentSpec, "groups": GroupSpec}
+MODELS = {
+    "exports": ExportSpec, "segments": SegmentSpec, "groups": GroupSpec, "imports": ImportSpec,
+}  # fmt: skip
 READER_PROBLEMS = (
     "not valid YAML", "is empty", "aliases expand", "nests deeper", "byte 0x", "is UTF-",
     "has a NUL", "has control", "must be a YAML mapping", "has more than",
@@ -72,7 +74,7 @@ class Mutator:
         self.random = random.Random(seed)
         self.files = sorted(
             str(path.relative_to(include))
-            for folder in ("exports", "segments", "groups")
+            for folder in ("exports", "segments", "groups", "imports")
             for path in (include / folder).glob("*.yaml")
         )
         self.catalogues = ["warehouse/tables.yaml", "targets.yaml"]
@@ -191,7 +193,7 @@ def excused(project: Project, relative: str) -> set[str]:
         }
     affected = {stem} | {Path(n).stem for n in names}
     for group in project.groups.values():
-        if affected & {m.export for m in group.members}:
+        if affected & {m.job for m in group.members}:
             names.add(f"groups/{project.files[f'groups:{group.id}'].name}")
     return names
 
@@ -263,9 +265,10 @@ def _shipped_exports(shipped: Project):
 def render(project: Project, mutation: Mutation, full: bool) -> dict:
     from ferry.render.dags import export_dag, isolated, render_project
     from ferry.render.groups import group_dag, render_groups
+    from ferry.render.imports import import_dag, render_imports
 
     if full:
-        return {**render_project(project), **render_groups(project)}
+        return {**render_project(project), **render_groups(project), **render_imports(project)}
     dags = {}
     for file_id, path in project.files.items():
         if f"{path.parent.name}/{path.name}" == mutation.relative:
@@ -273,6 +276,7 @@ def render(project: Project, mutation: Mutation, full: bool) -> dict:
             builders = {
                 "exports": lambda s=spec_id: export_dag(project.exports[s], project),
                 "groups": lambda s=spec_id: group_dag(project.groups[s], project),
+                "imports": lambda s=spec_id: import_dag(project.imports[s], project),
             }
             if folder not in builders:
                 continue
@@ -332,7 +336,7 @@ def test_mutated_definitions_give_only_clean_errors(tmp_path, monkeypatch, capsy
     # what was done, not how fast: each kind of mutation and each kind of file at least once
     assert done >= min(COUNT, MIN_DONE)
     assert set(hows) == set(KINDS[: min(done, len(KINDS))])
-    assert set(wheres) == {"exports", "segments", "groups", "warehouse", "targets.yaml"}
+    assert set(wheres) == {"exports", "segments", "groups", "imports", "warehouse", "targets.yaml"}
     dagbag_sample = random.Random(SEED).sample(sample, min(DAGBAG_SAMPLE, len(sample)))
     assert dagbag_sample, "no mutated export file to load through the DagBag"
     _through_the_dagbag(include, monkeypatch, shipped, dagbag_sample)

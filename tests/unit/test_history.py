@@ -87,6 +87,24 @@ def test_an_older_history_file_gains_the_new_columns():
         ("leads.scheduled__2026-11-20T02~3A01~3A00~2B00~3A00", "failed"), ("leads.r1", "success"),
     ]  # fmt: skip
     assert runs[0].log_url.endswith("/runs/x") and runs[1].group_run_id == ""
+    assert (runs[1].kind, runs[1].inserted, runs[1].rejected) == ("export", 0, 0)
+
+
+def test_an_import_run_keeps_what_its_load_changed_and_its_files():
+    run = RunInfo("partner_leads", "scheduled__2026-11-20", triggered_by="cron")
+    files = [{"name": "leads.csv", "location": "/drop/leads.csv", "size": 10, "modified": 0.0,
+              "sha256": "ab" * 32}]  # fmt: skip
+    result = {"rows_read": 5, "inserted": 3, "updated": 1, "deleted": 0, "rejected": 1,
+              "skipped_files": [], "rejects_file": "/runs/rejects.csv"}  # fmt: skip
+    loaded = {"table": "lead", "mode": "merge", "files": files, "result": result}
+    made = history.RunRecord.imported(run, loaded, started_at=T0, finished_at=T0)
+    history.record_run(made)
+    [back] = history.list_runs("partner_leads")
+    assert back == made and back.kind == "import"
+    assert (back.rows, back.files, back.bytes, back.inserted, back.rejected) == (5, 1, 10, 3, 1)
+    assert json.loads(back.staged_files)[0]["sha256"] == "ab" * 32
+    assert json.loads(back.destinations)[0]["rejects_file"] == "/runs/rejects.csv"
+    assert ferry("history", "partner_leads").count("table lead: 3 inserted, 1 updated") == 1
 
 
 def test_ferry_history_lists_newest_first_and_filters_by_outcome():

@@ -69,6 +69,17 @@ def test_a_run_notice_lists_the_facts_a_reader_checks_first():
     assert "staged_files" not in notice.payload["record"]
 
 
+def test_an_import_run_notice_says_import_and_what_the_load_changed():
+    table = json.dumps([{"destination": "table lead"}])
+    imported = record(kind="import", inserted=7, updated=3, rejected=1, destinations=table)
+    notice = run_notice(imported, "Partner leads", "http://airflow/dags/import__leads/runs/1")
+    assert notice.facts[0] == ("Import", "Partner leads (leads)")
+    assert ("Destinations", "table lead") in notice.facts
+    assert ("Loaded", "7 inserted, 3 updated, 0 deleted, 1 rejected") in notice.facts
+    assert notice.payload["kind"] == "import_run"
+    assert "7 inserted, 3 updated" in notice.payload["summary"]
+
+
 def test_a_failed_member_run_names_its_group_and_reason():
     failed = record(
         outcome="failed", reason="check_limits failed: too many rows", rows=0,

@@ -10,7 +10,7 @@ from pathlib import Path
 from ferry import paths
 from ferry.spec.loader import Project, load_project
 
-SCHEMA_KINDS = ("export", "segment", "group", "targets", "tables")
+SCHEMA_KINDS = ("export", "import", "segment", "group", "targets", "tables")
 
 
 def register(subparsers) -> None:
@@ -26,7 +26,9 @@ def register(subparsers) -> None:
     schema.add_argument("--kind", choices=sorted(SCHEMA_KINDS), default="export")
     schema.add_argument("--out", type=Path, help="write one <kind>.schema.json per kind here")
     schema.set_defaults(handler=run_schema)
-    listing = subparsers.add_parser("definitions", help="list the exports defined in include/")
+    listing = subparsers.add_parser(
+        "definitions", help="list the exports and imports defined in include/"
+    )
     listing.set_defaults(handler=run_definitions)
 
 
@@ -71,8 +73,8 @@ def _report_offline(project: Project) -> int:
     for error in project.errors:
         print(error)
     counts = (
-        f"{len(project.exports)} exports, {len(project.segments)} segments, "
-        f"{len(project.groups)} groups"
+        f"{len(project.exports)} exports, {len(project.imports)} imports, "
+        f"{len(project.segments)} segments, {len(project.groups)} groups"
     )
     if project.errors:
         print(f"{len(project.errors)} error(s) in {len(project.broken)} file(s); {counts} loaded")
@@ -86,6 +88,7 @@ def _schema_kinds() -> dict:
 
     return {
         "export": models.ExportSpec,
+        "import": models.ImportSpec,
         "segment": models.SegmentSpec,
         "group": models.GroupSpec,
         "targets": models.TargetsFile,
@@ -120,6 +123,9 @@ def run_definitions(args: argparse.Namespace) -> int:
         source = next(iter(export.source.model_dump().values()))
         kinds = ",".join(d.label for d in export.destinations)
         print(f"{export.id:32} {export.kind:9} {source:28} {export.schedule:12} {kinds}")
+    for spec in project.imports.values():
+        source = f"{spec.source.type}: {spec.source.pattern}"[:28]
+        print(f"{spec.id:32} {'import':9} {source:28} {spec.schedule:12} table {spec.table}")
     for key in project.broken:
         print(f"{key:32} BROKEN    (ferry validate says why)")
     return 0

@@ -11,7 +11,7 @@ from urllib.parse import quote
 from ferry import paths
 from ferry.airflow_api import AirflowClient, AirflowNotFound
 from ferry.cli.connection import CliError
-from ferry.dag_ids import export_dag_id, group_dag_id
+from ferry.dag_ids import export_dag_id, group_dag_id, import_dag_id
 from ferry.run_info import GROUP_MARK, RunInfo
 from ferry.spec.loader import Project, load_project
 from ferry.spec.models import ExportSpec
@@ -70,14 +70,15 @@ def recent_runs(client: AirflowClient, dag_id: str) -> list[dict]:
 
 
 def find_run(client: AirflowClient, text: str) -> tuple[str, str, dict]:
-    """(export or group id, dag_id, run) for 'JobID.RunID', 'GroupID.RunID' or 'ID.<run_id>'.
+    """(export, group or import id, dag_id, run) for 'JobID.RunID', 'GroupID.RunID' or
+    'ID.<run_id>'.
 
     A group member's JobID.RunID (<export>.<group>+<run>) names its group's run.
     """
     owner_id, _, wanted = text.partition(".")
     if GROUP_MARK in wanted:  # a group member's <export>.<group>+<run>: stop the group's run
         owner_id, _, wanted = wanted.partition(GROUP_MARK)
-    for dag_id in (export_dag_id(owner_id), group_dag_id(owner_id)):
+    for dag_id in (export_dag_id(owner_id), group_dag_id(owner_id), import_dag_id(owner_id)):
         for run in recent_runs(client, dag_id):
             if wanted in (run["dag_run_id"], RunInfo(owner_id, run["dag_run_id"]).safe_run_id):
                 return owner_id, dag_id, run

@@ -1,5 +1,6 @@
-"""Job groups on the command line, as exports: `ferry run GROUP` (Airflow starts the group's
-DAG), `ferry run GROUP --local` (its members here, in order) and `ferry stop GROUP`.
+"""Job groups (exports and imports) on the command line, as exports: `ferry run GROUP`
+(Airflow starts the group's DAG), `ferry run GROUP --local` (its members here, in order)
+and `ferry stop GROUP`.
 
 A group runs only when every member could run on its own: a disabled, detached or expired
 member would otherwise run inside the group (and use the connections it gave up).
@@ -16,6 +17,7 @@ import logging
 import sys
 
 from ferry.cli.connection import CliError
+from ferry.cli.imports import import_problems, run_import
 from ferry.spec.loader import Project
 from ferry.spec.models import GroupSpec
 from ferry.spec.schedule import NOT_RUNNING_STATUSES, export_status
@@ -32,6 +34,10 @@ def group_problems(project: Project, group: GroupSpec) -> list[str]:
     """Why the group cannot run now: each member that could not run on its own."""
     problems = []
     for member in group.members:
+        if member.kind == "import":
+            spec = project.imports[member.job]
+            problems += [f"group '{group.id}': {problem}" for problem in import_problems(spec)]
+            continue
         status = export_status(project.exports[member.export])
         if status in NOT_RUNNING_STATUSES:
             problems.append(
@@ -64,12 +70,13 @@ def run_group_local(args: argparse.Namespace, project: Project) -> int:
     go_on = True
     for member in group.members:
         if not go_on:
-            print(f"{member.export}: not run (the member before it did not deliver)")
+            print(f"{member.job}: not run (the member before it did not deliver)")
             continue
-        run = dataclasses.replace(first, export_id=member.export, group_id=group.id)
-        delivered = local.run_one(run, as_json=False) == 0
+        run = dataclasses.replace(first, export_id=member.job, group_id=group.id)
+        runner = run_import if member.kind == "import" else local.run_one
+        delivered = runner(run, as_json=False) == 0
         go_on = delivered or member.continue_on_failure
-    ids = [member.export for member in group.members]
+    ids = [member.job for member in group.members]
     summary = pipeline.summarize_group(group.id, first.run_id, ids, link="", log=log)
     print(f"Group run {summary.group_run_id}: {summary.outcome}")
     for export_id, record in summary.members:

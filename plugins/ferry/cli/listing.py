@@ -1,4 +1,5 @@
-"""`ferry list`: one line per export, from the definitions, Airflow's REST API and history.
+"""`ferry list`: one line per export and import, from the definitions, Airflow's REST API
+and history.
 
 Imports no Airflow (see ferry.cli.connection for the connection options and exit codes).
 """
@@ -11,8 +12,9 @@ import json
 from ferry import history
 from ferry.cli.connection import CliError, add_connection_options, client_from, guarded
 from ferry.cli.deployed import ACTIVE_RUN_STATES, current_definitions, not_runnable
+from ferry.cli.imports import list_row as import_row
 from ferry.cli.table import render_table, short_time
-from ferry.dag_ids import EXPORT_PREFIX
+from ferry.dag_ids import EXPORT_PREFIX, IMPORT_PREFIX
 from ferry.spec.models import ExportSpec
 from ferry.spec.schedule import NOT_RUNNING_STATUSES, export_status, normalize
 
@@ -26,7 +28,9 @@ TIME_COLUMNS = ("next_run", "last_run")  # ISO 8601 in --json, UTC minutes in th
 
 
 def register(subparsers) -> None:
-    listing = subparsers.add_parser("list", help="exports: schedule, next/last run, status, rows")
+    listing = subparsers.add_parser(
+        "list", help="exports and imports: schedule, next/last run, status, rows"
+    )
     listing.add_argument("--sort", choices=sorted(LIST_COLUMNS), default="id")
     listing.add_argument("--reverse", action="store_true")
     listing.add_argument(
@@ -44,12 +48,15 @@ def list_exports(args: argparse.Namespace) -> int:
     """One line per export: definition, schedule and Airflow's view, and the last run."""
     project = current_definitions()
     client = client_from(args)
-    deployed = client.dags(EXPORT_PREFIX)
+    deployed = client.dags(EXPORT_PREFIX) | (client.dags(IMPORT_PREFIX) if project.imports else {})
     running = client.active_dag_ids(ACTIVE_RUN_STATES)
     latest = history.latest_runs()
     rows = [
         list_row(e, deployed.get(e.dag_id), e.dag_id in running, latest.get(e.id))
         for e in project.exports.values()
+    ] + [
+        import_row(i, deployed.get(i.dag_id), i.dag_id in running, latest.get(i.id))
+        for i in project.imports.values()
     ]
     rows = sort_rows(filter_rows(rows, args.filter), args.sort, args.reverse)
     if args.json:

@@ -22,7 +22,9 @@ DOWNLOAD_COLUMNS = ("AT", "USER", "RUN", "FILE", "BYTES", "RANGE")
 
 def register(subparsers) -> None:
     runs = subparsers.add_parser("history", help="past runs: who, when, rows, where, outcome")
-    runs.add_argument("owner", nargs="?", metavar="EXPORT", help="an export or a group id")
+    runs.add_argument(
+        "owner", nargs="?", metavar="EXPORT", help="an export's, an import's or a group's id"
+    )
     runs.add_argument("--outcome", choices=history.OUTCOMES, help="only runs that ended so")
     runs.add_argument("--limit", type=int, default=20, help="newest runs to show (default 20)")
     runs.add_argument("--json", action="store_true", help="full records, one JSON per line")
@@ -58,10 +60,14 @@ def _records(owner: str | None, limit: int) -> list[history.RunRecord]:
 
 
 def _row(record: history.RunRecord) -> list:
+    where = ", ".join(record.destination_names)
+    if record.kind == "import":  # what the load changed in its table
+        where += (f": {record.inserted} inserted, {record.updated} updated, "
+                  f"{record.deleted} deleted, {record.rejected} rejected")  # fmt: skip
     return [
         record.job_run_id, record.triggered_by, short_time(record.started_at),
         f"{record.duration_s:.1f} s", record.outcome, record.rows, record.files, record.bytes,
-        ", ".join(record.destination_names), record.reason,
+        where, record.reason,
     ]  # fmt: skip
 
 

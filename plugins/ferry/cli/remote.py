@@ -1,8 +1,8 @@
 """Commands that work on a running Airflow through its REST API: run, run-all, stop.
 
-`ferry run` is declared here: without --local Airflow starts each export (or group) given;
-with --local the run goes to ferry.cli.local, or ferry.cli.groups for a group (imported
-then, not before). Where Airflow is,
+`ferry run` is declared here: without --local Airflow starts each export (or group, or
+import) given; with --local the run goes to ferry.cli.local, ferry.cli.groups for a group or
+ferry.cli.imports for an import (imported then, not before). Where Airflow is,
 who you are there and the exit codes: ferry.cli.connection. The definitions come from
 include/ (FERRY_INCLUDE) and run records from FERRY_HOME, as for every other command.
 
@@ -24,7 +24,7 @@ from ferry.airflow_api import (
     AirflowUnreachable,
     TriggerOutcomeUnknown,
 )
-from ferry.cli import groups
+from ferry.cli import groups, imports
 from ferry.cli.connection import (
     EXIT_MAY_HAVE_STARTED,
     EXIT_REFUSED,
@@ -46,10 +46,10 @@ from ferry.cli.deployed import (
     run_url,
 )
 from ferry.cli.run_options import add_run_options
-from ferry.dag_ids import EXPORT_PREFIX
+from ferry.dag_ids import EXPORT_PREFIX, IMPORT_PREFIX
 from ferry.run_info import RunInfo
 from ferry.spec.loader import Project
-from ferry.spec.models import ExportSpec, GroupSpec
+from ferry.spec.models import ExportSpec, GroupSpec, ImportSpec
 from ferry.spec.schedule import NOT_RUNNING_STATUSES, export_status
 
 
@@ -67,8 +67,8 @@ def register(subparsers) -> None:
 
 
 def _add_run(subparsers) -> None:
-    run = subparsers.add_parser("run", help="run an export (or a group) once, here and now")
-    run.add_argument("export", help="an export's id, or a group's")
+    run = subparsers.add_parser("run", help="run an export (or group, or import) once, now")
+    run.add_argument("export", help="an export's id, or a group's, or an import's")
     add_run_options(run)
     run.add_argument("--local", action="store_true", help="in this process (no scheduler)")
     run.add_argument(
@@ -77,6 +77,10 @@ def _add_run(subparsers) -> None:
     run.add_argument(
         "more", nargs="*", metavar="EXPORT", help="more exports to start in the same call"
     )
+    run.add_argument(
+        "--force", action="store_true",
+        help="with --local, an import: load files its ledger says were loaded already",
+    )  # fmt: skip
     run.set_defaults(handler=run_command)
     run.add_argument("--wait", action="store_true", help="wait for the runs and print records")
     run.add_argument("--timeout", type=float, default=3600, help="seconds to wait at most")
@@ -105,6 +109,8 @@ def run_command(args: argparse.Namespace) -> int:
     project = current_definitions()
     if groups.is_group(project, args.export):
         return groups.run_group_local(args, project)
+    if imports.is_import(project, args.export):
+        return imports.run_import_local(args, project)
     from ferry.cli import local
 
     return local.run_local(args)
@@ -151,7 +157,9 @@ def _finish(args: argparse.Namespace, client, started: list[tuple[str, dict]], w
     return max([worst] + [0 if outcome == "success" else EXIT_REFUSED for outcome in outcomes])
 
 
-def runnable_exports(project: Project, export_ids: list[str]) -> list[ExportSpec | GroupSpec]:
+def runnable_exports(
+    project: Project, export_ids: list[str]
+) -> list[ExportSpec | GroupSpec | ImportSpec]:
     """The exports (and groups) to start, or CliError naming every one that cannot be
     (nothing starts)."""
     exports, problems = [], []
@@ -159,6 +167,10 @@ def runnable_exports(project: Project, export_ids: list[str]) -> list[ExportSpec
         if groups.is_group(project, export_id):  # a group runs as its own DAG
             problems += groups.group_problems(project, project.groups[export_id])
             exports.append(project.groups[export_id])
+            continue
+        if imports.is_import(project, export_id):  # an import runs as its own DAG too
+            problems += imports.import_problems(project.imports[export_id])
+            exports.append(project.imports[export_id])
             continue
         try:
             export = find_export(project, export_id)
@@ -292,6 +304,8 @@ def _stop_all(client: AirflowClient, owner_id: str) -> int:
     project = current_definitions()
     if groups.is_group(project, owner_id):
         dag_id = project.groups[owner_id].dag_id
+    elif imports.is_import(project, owner_id):
+        dag_id = project.imports[owner_id].dag_id
     else:
         dag_id = find_export(project, owner_id).dag_id
     active = [run for run in recent_runs(client, dag_id) if run["state"] in ACTIVE_RUN_STATES]
@@ -304,18 +318,19 @@ def _stop_all(client: AirflowClient, owner_id: str) -> int:
 
 def _stop(client: AirflowClient, owner_id: str, dag_id: str, run: dict) -> None:
     client.set_run_state(dag_id, run["dag_run_id"], "failed", note=_note("Stopped with ferry stop"))
-    if dag_id.startswith(EXPORT_PREFIX):
-        _record_stop(owner_id, run, run_url(client, dag_id, run["dag_run_id"]))
+    if dag_id.startswith((EXPORT_PREFIX, IMPORT_PREFIX)):
+        kind = "import" if dag_id.startswith(IMPORT_PREFIX) else "export"
+        _record_stop(owner_id, run, run_url(client, dag_id, run["dag_run_id"]), kind)
     print(f"Stopped {RunInfo(owner_id, run['dag_run_id']).job_run_id}: marked failed in Airflow")
 
 
-def _record_stop(export_id: str, run: dict, link: str) -> None:
+def _record_stop(export_id: str, run: dict, link: str, kind: str = "export") -> None:
     """A stopped run gets a record too: no task callback runs when a run is marked failed."""
     info = RunInfo(export_id, run["dag_run_id"], triggered_by=_triggered_by(run))
     started = dt.datetime.fromisoformat(run["start_date"]) if run.get("start_date") else None
     record = history.RunRecord.ended(
         info, "stopped", f"stopped by {getpass.getuser()} with ferry stop",
-        started_at=started, finished_at=dt.datetime.now(dt.UTC), log_url=link,
+        started_at=started, finished_at=dt.datetime.now(dt.UTC), log_url=link, kind=kind,
     )  # fmt: skip
     history.record_run(record)
 

@@ -1,8 +1,9 @@
 """Render each job group (include/groups/) as one DAG group__<id>: members run in order.
 
-The shape is ferry.pipeline.group_run's; this module renders it. Each member is a
-TaskGroup named after its export, holding that export's own tasks (ferry.render.dags.
-export_tasks) behind an empty `start` task:
+The shape is ferry.pipeline.group_run's (ferry.pipeline_imports.group_run for exports and
+imports); this module renders it. Each member is a TaskGroup named after its export or
+import, holding that job's own tasks (ferry.render.dags.export_tasks, ferry.render.imports.
+import_tasks) behind an empty `start` task:
 
     a.start -> a.wait_for_refresh -> ... -> a.finalize -> b.start -> ... -> summary
 
@@ -20,7 +21,7 @@ from __future__ import annotations
 from airflow.sdk import DAG, BaseOperator, Context, TaskGroup
 from airflow.sdk.exceptions import AirflowFailException
 
-from ferry import pipeline
+from ferry import pipeline, pipeline_imports
 from ferry.pipeline import Member
 from ferry.render.dags import (
     broken_dag,
@@ -31,6 +32,7 @@ from ferry.render.dags import (
     refresh_targets,
     run_params,
 )
+from ferry.render.imports import import_tasks
 from ferry.render.operators import Membership
 from ferry.render.schedule import dag_schedule, start_date
 from ferry.spec.loader import Project
@@ -56,7 +58,7 @@ def render_groups(project: Project) -> dict[str, DAG]:
 
 def group_dag(group: GroupSpec, project: Project) -> DAG:
     """The members as an ordered chain of TaskGroups, then the group's summary."""
-    run = pipeline.group_run(group, project.exports)
+    run = pipeline_imports.group_run(group, project)
     with DAG(
         auto_register=False,  # the DAG files export what render returns, nothing half-built
         dag_id=group.dag_id,
@@ -86,21 +88,28 @@ def group_dag(group: GroupSpec, project: Project) -> DAG:
 
 
 def _member(member: Member, project: Project, membership: Membership) -> dict[str, BaseOperator]:
-    """The member's steps in its TaskGroup, by group-wide task id."""
-    export = project.exports[member.export_id]
+    """The member's steps in its TaskGroup, by group-wide task id (ids are unique across
+    exports and imports: the loader refuses an import with an export's id)."""
+    job = project.exports.get(member.export_id) or project.imports[member.export_id]
     with TaskGroup(
-        group_id=export.id,
-        tooltip=export.name,
-        default_args={"owner": export.owner, "retries": export.retries},
+        group_id=job.id,
+        tooltip=job.name,
+        default_args={"owner": job.owner, "retries": job.retries},
     ):
-        tasks = export_tasks(member.steps, export, refresh_targets(export, project), membership)
+        if job.id in project.exports:
+            targets = refresh_targets(job, project)
+            tasks = export_tasks(member.steps, job, targets, membership)
+        else:
+            tasks = import_tasks(member.steps, job, membership)
     return {task.task_id: task for task in tasks.values()}
 
 
 def _group_assets(group: GroupSpec, project: Project) -> list:
-    """For schedule: refresh, the refreshes of everything the members read."""
+    """For schedule: refresh, the refreshes of everything the exports among them read."""
     names = []
     for member in group.members:
+        if member.kind == "import":
+            continue  # it reads files, not the warehouse
         export = project.exports[member.export]
         names += [n for n in refresh_dependencies(export, project) if n not in names]
     return [refresh_asset(name, project) for name in names]
@@ -113,7 +122,7 @@ def _tags(group: GroupSpec) -> list[str]:
 
 
 def _description(group: GroupSpec) -> str:
-    members = " -> ".join(member.export for member in group.members)
+    members = " -> ".join(member.job for member in group.members)
     text = f"{group.name}: {members}"
     if group.schedule == "off":
         return f"[{status_note(group.id, 'off', None)}] {text}"
@@ -121,8 +130,9 @@ def _description(group: GroupSpec) -> str:
 
 
 def _doc_md(group: GroupSpec, project: Project) -> str:
+    jobs = {**project.exports, **project.imports}
     lines = [
-        f"{number}. `{m.export}`: {project.exports[m.export].name}"
+        f"{number}. {m.kind} `{m.job}`: {jobs[m.job].name}"
         + (" (the next member runs even if this one fails)" if m.continue_on_failure else "")
         for number, m in enumerate(group.members, start=1)
     ]
@@ -140,7 +150,7 @@ class GroupSummaryOperator(BaseOperator):
 
     Args:
         group_id: The group's id.
-        export_ids: The members, in order.
+        export_ids: The members (exports and imports), in order.
     """
 
     ui_color = "#fdebd0"

@@ -16,7 +16,65 @@ _PLACEHOLDERS = (
 )
 _PATH = f"Path template of each file; {_PLACEHOLDERS}, and part, file, ext."
 _DESTINATION_NAME = "Name of this destination in task ids (deliver_<name>); default: its type."
+_DATES = "placeholders: ds, ds_nodash, ts, ts_nodash, logical_date, data_interval_start/end"
+_PATTERN = f"File name glob (* ? [abc]) the files match; {_DATES}."
+_FILES = "one (the newest match) or all (default) of the matching files."
+_DONE = "Folder (under path) the loaded files are moved to after success; default: left."
 _RULE = "A condition ({field, op, value}) or a nested all / any / not."
+
+IMPORTS: dict[str, dict[str, str]] = {
+    "ImportSpec": {
+        "id": "Import id: lower case letters, digits, _; the DAG is import__<id>.",
+        "name": "Name shown in the Airflow UI and notifications.",
+        "description": "What the import is for, shown in the Airflow UI.",
+        "owner": "Owner of the DAG in Airflow (a team or person).",
+        "source": "Where the files come from: sftp, s3 or folder, with a name pattern.",
+        "format": "File type, compression, header, delimiter and encoding.",
+        "table": "Table of include/warehouse/tables.yaml written, on its connection.",
+        "mode": "merge (update rows by key, insert the rest), append or overwrite.",
+        "key": "merge: the column rows are matched on (default: the table's key).",
+        "columns": "all (every table column, by name) or a list; {field, to} renames.",
+        "rejects": "Rows failing a type or rule: the share allowed, and fail or warn over it.",
+        "expectations": "Checks of the loaded rows (Great Expectations), as for exports.",
+        "wait": "How long to wait for the files (timeout) and how often to look.",
+        "schedule": "off (default), refresh, once, hourly, daily, weekly, monthly or a cron.",
+        "timezone": "IANA time zone of the schedule (default UTC).",
+        "enabled": "false pauses the DAG and removes its schedule.",
+        "notify": "Who hears of failures, successes and empty runs.",
+        "tags": "Airflow DAG tags (at most 100 characters each).",
+        "retries": "Task retries on transient failures (0..10).",
+    },
+    "SftpFiles": {
+        "type": "sftp", "connection": "Airflow connection (sftp) to read with.",
+        "path": "Folder on the server.", "pattern": _PATTERN, "files": _FILES,
+        "done_folder": _DONE,
+    },
+    "S3Files": {
+        "type": "s3", "connection": "Airflow connection (aws) to read with.",
+        "bucket": "S3 bucket.", "path": "Key prefix (a folder) of the files.",
+        "pattern": _PATTERN, "files": _FILES, "done_folder": _DONE,
+    },
+    "FolderFiles": {
+        "type": "folder", "path": "Folder under the drop folder ($FERRY_DROP, $FERRY_HOME/drop).",
+        "pattern": _PATTERN, "files": _FILES, "done_folder": _DONE,
+    },
+    "ImportFormat": {
+        "type": "csv, tsv, json, jsonl or parquet.",
+        "compression": "auto (by file extension), none, gzip or zip.",
+        "header": "csv/tsv: the first line names the columns.",
+        "delimiter": "csv/tsv: the separator (default , or tab).",
+        "encoding": "utf-8, latin-1 or utf-16.",
+    },
+    "ColumnMap": {"field": "Column of the file.", "to": "Column of the table it loads into."},
+    "Rejects": {
+        "max_rate": "Share of rows (0..1) that may be rejected (default 0).",
+        "on_exceed": "fail (default: nothing is loaded) or warn over max_rate.",
+    },
+    "FileWait": {
+        "timeout": "Longest wait for the files (e.g. 6h); then the run fails.",
+        "poke_interval": "Time between two looks (e.g. 5m).",
+    },
+}  # fmt: skip
 
 DESCRIPTIONS: dict[str, dict[str, str]] = {
     "ExportSpec": {
@@ -58,14 +116,15 @@ DESCRIPTIONS: dict[str, dict[str, str]] = {
         "name": "Name shown in the Airflow UI.",
         "description": "What the group is for, shown in the Airflow UI.",
         "owner": "Owner of the DAG in Airflow.",
-        "members": "Exports run in this order, each as a task group.",
+        "members": "Exports and imports run in this order, each as a task group.",
         "schedule": "off (default), refresh, once, hourly, daily, weekly, monthly or a cron.",
         "timezone": "IANA time zone of the schedule (default UTC).",
         "notify": "Who hears of failures, successes and empty runs.",
         "tags": "Airflow DAG tags.",
     },
     "GroupMember": {
-        "export": "Id of the export to run.",
+        "export": "Id of the export to run (or import: <id>, not both).",
+        "import": "Id of the import to run (or export: <id>, not both).",
         "continue_on_failure": "Run the next member even if this one fails.",
     },
     "FieldChoice": {
@@ -218,6 +277,7 @@ DESCRIPTIONS: dict[str, dict[str, str]] = {
         "timestamp": "DATE or TIMESTAMP column of a row's time.",
         "columns": "Columns by name: {type, pii}.",
     },
+    **IMPORTS,
     "ColumnSpec": {
         "type": "Column type, e.g. VARCHAR, BIGINT, DECIMAL(18,2), TIMESTAMP.",
         "pii": "Personal data: left out unless an export's pii says what to do.",

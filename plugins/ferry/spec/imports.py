@@ -22,14 +22,31 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any, Literal
 
-from pydantic import BeforeValidator, Discriminator, Field, Tag, model_validator
+from pydantic import (
+    AfterValidator,
+    BeforeValidator,
+    Discriminator,
+    Field,
+    Tag,
+    WithJsonSchema,
+    model_validator,
+)
 
 from ferry.dag_ids import import_dag_id
+from ferry.safe_names import path_problem, segment_problem
 from ferry.spec.base import ConnectionId, Identifier, Spec
-from ferry.spec.destinations import RelativePath
 from ferry.spec.errors import FieldError
 from ferry.spec.output import Expectation, Notify
 from ferry.spec.schedule import Schedule, Timezone
+from ferry.spec.template_rules import (
+    DATES,
+    MACROS,
+    PLACEHOLDERS,
+    placeholders_of,
+    replace_problems,
+    template_problems,
+)
+from ferry.spec.templates import SAMPLE_VALUES, render
 
 _DURATION = re.compile(r"^\s*([0-9]+)\s*([smhd])\s*$")
 _SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -46,35 +63,98 @@ def parse_seconds(value: Any) -> int:
     return int(match.group(1)) * _SECONDS[match.group(2)]
 
 
-Seconds = Annotated[int, BeforeValidator(parse_seconds), Field(gt=0, le=MAX_WAIT_SECONDS)]
+# The published schema says what the loader reads: seconds, or a duration in words.
+_SECONDS_SCHEMA = {
+    "anyOf": [
+        {"type": "integer", "minimum": 1, "maximum": MAX_WAIT_SECONDS},
+        {"type": "string", "pattern": _DURATION.pattern, "examples": ["90s", "30m", "6h"]},
+    ]
+}
+Seconds = Annotated[
+    int,
+    BeforeValidator(parse_seconds),
+    Field(gt=0, le=MAX_WAIT_SECONDS),
+    WithJsonSchema(_SECONDS_SCHEMA),
+]
+# The placeholders a file name pattern may hold: the run's dates, nothing else.
+PATTERN_PLACEHOLDERS = DATES | {"ds", "ds_nodash", "ts", "ts_nodash"}
+
+
+def pattern_problems(pattern: str) -> list[str]:
+    """Why a file name pattern is not allowed: only the run's date placeholders (sandboxed,
+    see ferry.spec.template_rules), and it must render, with a sample run, to one file name."""
+    if "/" in pattern or "\\" in pattern:
+        return ["is one file name: no '/' or '\\' (put the folder in path)"]
+    problems = list(template_problems(pattern, PLACEHOLDERS)) or replace_problems(pattern)
+    others = sorted(placeholders_of(pattern) - PATTERN_PLACEHOLDERS - {MACROS})
+    if not problems and others:
+        allowed = ", ".join(sorted(PATTERN_PLACEHOLDERS))
+        problems = [f"placeholder '{others[0]}' is not allowed in a file name; use {allowed}"]
+    if problems:
+        return problems
+    try:
+        rendered = render(pattern, SAMPLE_VALUES, allowed=PATTERN_PLACEHOLDERS)
+    except Exception as error:  # a definition's own date format: its error
+        return [f"cannot be rendered: {type(error).__name__}: {error}"]
+    problem = segment_problem(rendered)
+    return [f"must be one file name, but {problem} (rendered as {rendered!r})"] if problem else []
+
+
+def _checked_pattern(pattern: str) -> str:
+    problems = pattern_problems(pattern)
+    if problems:
+        raise ValueError("pattern " + "; ".join(problems))
+    return pattern
+
+
+def _folder(*, absolute: bool):
+    """A folder path without placeholders that never climbs out ('..') of where it starts."""
+
+    def check(path: str) -> str:
+        if "{" in path or "}" in path:
+            raise ValueError("a folder path holds no placeholders; put dates in the pattern")
+        problem = path_problem(path, absolute=absolute) if path not in ("", ".") else None
+        if problem:
+            raise ValueError(f"folder path {problem}")
+        return path
+
+    return AfterValidator(check)
+
+
 # A file name glob (* ? [abc]) that may hold the run's date placeholders, {{ ds_nodash }}.
-FilePattern = Annotated[str, Field(min_length=1, max_length=255, pattern=r"^[^/\\\x00]+$")]
+FilePattern = Annotated[
+    str,
+    Field(min_length=1, max_length=255),
+    AfterValidator(_checked_pattern),
+]
+Folder = Annotated[str, Field(max_length=1024), _folder(absolute=False)]
+ServerFolder = Annotated[str, Field(max_length=1024), _folder(absolute=True)]
 
 
 class _FileSource(Spec):
     pattern: FilePattern
     files: Literal["one", "all"] = "all"  # one: the newest match only
-    done_folder: RelativePath | None = None  # loaded files are moved here after success
+    done_folder: Folder | None = None  # loaded files go here (under path) after success
 
 
 class SftpFiles(_FileSource):
     type: Literal["sftp"]
     connection: ConnectionId
-    path: str = "."  # the folder on the server
+    path: ServerFolder = "."  # the folder on the server
 
 
 class S3Files(_FileSource):
     type: Literal["s3"]
     connection: ConnectionId = "aws_default"
     bucket: Annotated[str, Field(min_length=3, max_length=63)]
-    path: str = ""  # the key prefix (a folder) the files are under
+    path: Folder = ""  # the key prefix (a folder) the files are under
 
 
 class FolderFiles(_FileSource):
     """A drop folder on the machine: a path under $FERRY_HOME/drop (never outside it)."""
 
     type: Literal["folder"]
-    path: RelativePath = "."
+    path: Folder = "."
 
 
 ImportSource = Annotated[
@@ -82,7 +162,9 @@ ImportSource = Annotated[
     | Annotated[S3Files, Tag("s3")]
     | Annotated[FolderFiles, Tag("folder")],
     Discriminator(
-        lambda value: value.get("type") if isinstance(value, dict) else value.type,
+        lambda value: (
+            value.get("type") if isinstance(value, dict) else getattr(value, "type", None)
+        ),
         custom_error_type="import_source",
         custom_error_message="source needs type: sftp, s3 or folder",
     ),

@@ -19,6 +19,7 @@ from ferry.spec.errors import DefinitionError, pydantic_error, shorten
 from ferry.spec.models import (
     ExportSpec,
     GroupSpec,
+    ImportSpec,
     SegmentSpec,
     TablesFile,
     TargetsFile,
@@ -31,6 +32,7 @@ from ferry.spec.references import (
     check_dependencies,
     export_problems,
     group_problems,
+    import_problems,
     segment_problems,
     segment_type_problems,
 )
@@ -50,7 +52,7 @@ def _vocabulary() -> frozenset[str]:
 
 
 def load_project(root: Path) -> Project:
-    """Load tables, targets, connections, segments, exports and groups under root (include/)."""
+    """Load tables, targets, connections, segments, exports, imports and groups under root."""
     project = Project(root=root)
     project.tables = _load_mapping_file(project, root / "warehouse" / "tables.yaml", TablesFile)
     project.targets = _load_mapping_file(project, root / "targets.yaml", TargetsFile)
@@ -60,6 +62,7 @@ def load_project(root: Path) -> Project:
     _load_folder(project, "segments", SegmentSpec, project.segments, segment_problems)
     _load_folder(project, "exports", ExportSpec, project.exports, _export_problems)
     check_dependencies(project)
+    _load_folder(project, "imports", ImportSpec, project.imports, import_problems)
     _load_folder(project, "groups", GroupSpec, project.groups, group_problems)
     return project
 
@@ -212,7 +215,8 @@ def _internal_error(path: Path, root: Path, error: Exception) -> DefinitionError
 
 
 def _folder_of(spec: BaseModel) -> str:
-    return {ExportSpec: "exports", SegmentSpec: "segments", GroupSpec: "groups"}[type(spec)]
+    folders = {ExportSpec: "exports", ImportSpec: "imports", SegmentSpec: "segments"}
+    return folders.get(type(spec), "groups")
 
 
 def _mark_broken(project: Project, path: Path, errors: list) -> None:

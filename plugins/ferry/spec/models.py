@@ -48,6 +48,16 @@ from ferry.spec.destinations import (
     WebhookDestination,
 )
 from ferry.spec.errors import FieldError
+from ferry.spec.imports import (
+    ColumnMap,
+    FileWait,
+    FolderFiles,
+    ImportFormat,
+    ImportSpec,
+    Rejects,
+    S3Files,
+    SftpFiles,
+)
 from ferry.spec.names import check_output_name, refuse_duplicates
 from ferry.spec.output import (
     Changes,
@@ -79,17 +89,17 @@ from ferry.spec.values import MAX_DAYS
 __all__ = [
     "FIRST_DAY", "ID_PATTERN", "KEYED_ACTIONS", "LAST_DAY", "MAX_BYTES", "MAX_ROWS",
     "SCHEDULE_PRESETS", "SCHEDULE_WORDS", "TAG_MAX_LEN", "AllOf", "AnyOf", "AnyPath",
-    "ByteSize", "Changes", "ChunkBy", "ColumnSpec", "Condition", "ConnectionId", "DagTag",
-    "DateRange", "Destination",
-    "DownloadDestination", "EmailDestination", "Expectation", "Expires", "ExportSpec",
-    "FieldChoice", "FieldItem", "FieldName", "FieldOp", "Fields", "Filters", "Format",
-    "GroupBucket", "GroupMember", "GroupSpec", "HourRange", "Identifier", "Limits", "Metric",
+    "ByteSize", "Changes", "ChunkBy", "ColumnMap", "ColumnSpec", "Condition", "ConnectionId",
+    "DagTag", "DateRange", "Destination", "DownloadDestination", "EmailDestination",
+    "Expectation", "Expires", "ExportSpec", "FieldChoice", "FieldItem", "FieldName", "FieldOp",
+    "Fields", "FileWait", "Filters", "FolderFiles", "Format", "GroupBucket", "GroupMember",
+    "GroupSpec", "HourRange", "Identifier", "ImportFormat", "ImportSpec", "Limits", "Metric",
     "NotOf", "Notify", "OutputName", "Owner", "PiiAction", "PiiRule", "RecipientTemplate",
-    "RelativePath", "ReportSource", "Rule", "S3Destination", "Schedule",
-    "SegmentSource", "SegmentSpec", "SegmentType", "SftpDestination", "Source", "Spec",
-    "TableSource", "TableSpec", "TablesFile", "TargetSpec", "TargetsFile", "TextTemplate",
-    "Timezone", "WebhookDestination", "Window", "by_shape", "check_expires", "check_schedule",
-    "check_timezone", "parse_byte_size",
+    "Rejects", "RelativePath", "ReportSource", "Rule", "S3Destination", "S3Files", "Schedule",
+    "SegmentSource", "SegmentSpec", "SegmentType", "SftpDestination", "SftpFiles", "Source",
+    "Spec", "TableSource", "TableSpec", "TablesFile", "TargetSpec", "TargetsFile",
+    "TextTemplate", "Timezone", "WebhookDestination", "Window", "by_shape", "check_expires",
+    "check_schedule", "check_timezone", "parse_byte_size",
 ]  # fmt: skip
 OutputName = Annotated[str, AfterValidator(check_output_name)]
 TAG_MAX_LEN = 100  # Airflow's DAG refuses a longer tag (airflow.sdk.definitions.dag)
@@ -314,12 +324,30 @@ class ExportSpec(Spec):
 
 
 class GroupMember(Spec):
-    export: Identifier
+    """One job of a group: `export: <id>` or `import: <id>`, exactly one of them."""
+
+    export: Identifier | None = None
+    import_: Identifier | None = Field(default=None, alias="import")
     continue_on_failure: bool = False
+
+    @model_validator(mode="after")
+    def _one_job(self) -> GroupMember:
+        if (self.export is None) == (self.import_ is None):
+            raise ValueError("a member is one job: write export: <id> or import: <id>")
+        return self
+
+    @property
+    def job(self) -> str:
+        """The id of the export or import the member runs."""
+        return self.export or self.import_ or ""
+
+    @property
+    def kind(self) -> Literal["export", "import"]:
+        return "export" if self.export else "import"
 
 
 class GroupSpec(Spec):
-    """An ordered chain of exports that runs as one DAG."""
+    """An ordered chain of exports and imports that runs as one DAG."""
 
     id: Identifier
     name: str

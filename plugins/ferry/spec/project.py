@@ -8,7 +8,14 @@ from typing import Any
 
 from ferry.spec import models
 from ferry.spec.errors import DefinitionError
-from ferry.spec.models import ExportSpec, GroupSpec, SegmentSpec, TableSpec, TargetSpec
+from ferry.spec.models import (
+    ExportSpec,
+    GroupSpec,
+    ImportSpec,
+    SegmentSpec,
+    TableSpec,
+    TargetSpec,
+)
 from ferry.spec.reader import broken_key
 
 
@@ -22,6 +29,7 @@ class Project:
     segments: dict[str, SegmentSpec] = field(default_factory=dict)
     exports: dict[str, ExportSpec] = field(default_factory=dict)
     groups: dict[str, GroupSpec] = field(default_factory=dict)
+    imports: dict[str, ImportSpec] = field(default_factory=dict)
     # connections.yaml: who may use each connection (spec.connections.ConnectionSharing)
     connections: dict[str, Any] = field(default_factory=dict)
     files: dict[str, Path] = field(default_factory=dict)

@@ -13,7 +13,7 @@ from ferry.spec import models
 from ferry.spec.catalogues import TableSpec
 from ferry.spec.columns import column_for, output_columns
 from ferry.spec.errors import did_you_mean
-from ferry.spec.models import ExportSpec, GroupSpec, SegmentSpec
+from ferry.spec.models import ExportSpec, GroupSpec, ImportSpec, SegmentSpec
 from ferry.spec.project import Project
 from ferry.spec.re2 import re2_problem
 from ferry.spec.reader import Document
@@ -270,19 +270,63 @@ def _destination_problems(export: ExportSpec) -> list[Problem]:
 
 def group_problems(group: GroupSpec, project: Project) -> list[Problem]:
     problems: list[Problem] = []
-    seen: set[str] = set()
+    seen: set[tuple[str, str]] = set()
     for index, member in enumerate(group.members):
-        loc = ("members", index, "export")
-        if member.export in seen:
-            problems.append((loc, f"export '{member.export}' is listed twice", "list each once"))
-        elif f"exports.{member.export}" in project.broken:
-            problems.append(
-                (loc, f"export '{member.export}' has errors of its own", "fix it first")
-            )
-        elif member.export not in project.exports:
-            hint = did_you_mean(member.export, project.exports)
-            problems.append((loc, f"unknown export '{member.export}'", hint))
-        seen.add(member.export)
+        kind, job = member.kind, member.job
+        loc = ("members", index, kind)
+        known = project.exports if kind == "export" else project.imports
+        if (kind, job) in seen:
+            problems.append((loc, f"{kind} '{job}' is listed twice", "list each once"))
+        elif f"{kind}s.{job}" in project.broken:
+            problems.append((loc, f"{kind} '{job}' has errors of its own", "fix it first"))
+        elif job not in known:
+            problems.append((loc, f"unknown {kind} '{job}'", did_you_mean(job, known)))
+        seen.add((kind, job))
+    return problems
+
+
+def import_problems(spec: ImportSpec, project: Project) -> list[Problem]:
+    """The import's table, its columns and key; and an id no export has (a group member, a
+    run record and `ferry run` name a job by its id alone)."""
+    problems: list[Problem] = []
+    if spec.id in project.exports or f"exports.{spec.id}" in project.broken:
+        problem = f"id '{spec.id}' is already the id of an export"
+        problems.append((("id",), problem, "rename the import (or the export)"))
+    table_problems = _reference_problems(project, "table", spec.table, ("table",))
+    if table_problems:
+        return problems + table_problems
+    table = project.tables[spec.table]
+    problems += _import_column_problems(spec, table.columns)
+    if spec.mode == "merge":
+        key = spec.key or table.key
+        loc = ("key",) if spec.key else ("mode",)
+        problems += _column_problems([key], loc, table.columns, spec.table)
+        loaded = [to for _, to in spec.column_pairs(list(table.columns))]
+        if key in table.columns and key not in loaded:
+            hint = f"add {key} to columns, or load by append or overwrite"
+            problems.append((loc, f"merge matches rows on '{key}', which is not loaded", hint))
+    return problems
+
+
+def _import_column_problems(spec: ImportSpec, columns: dict) -> list[Problem]:
+    problems: list[Problem] = []
+    if spec.columns != "all":
+        targets: set[str] = set()
+        for index, item in enumerate(spec.columns):
+            to = item if isinstance(item, str) else item.to
+            loc = ("columns", index) if isinstance(item, str) else ("columns", index, "to")
+            problems += _column_problems([to], loc, columns, spec.table)
+            if to in targets:
+                problems.append((loc, f"column '{to}' is loaded twice", "map each column once"))
+            targets.add(to)
+    loaded = {to for _, to in spec.column_pairs(list(columns))}
+    for index, item in enumerate(spec.expectations):
+        if item.field and item.field not in loaded:
+            loc = ("expectations", index, "field")
+            hint = did_you_mean(item.field, sorted(loaded))
+            problems.append((loc, f"the import loads no column '{item.field}'", hint))
+        if item.expect == "regex" and item.pattern is not None:
+            problems += _python_regex_problems(item.pattern, ("expectations", index, "pattern"))
     return problems
 
 

@@ -197,7 +197,7 @@ def remove(project: Project, export: ExportSpec) -> Edited:
 
 
 def _members(group) -> list[str]:
-    return [member.export for member in group.members]
+    return [member.job for member in group.members]
 
 
 def should_pause(project: Project, export_id: str) -> bool:

@@ -29,7 +29,7 @@ def group_row(group: GroupSpec, airflow: dict, running: list[str], permission: s
     runs = group_runs(group, limit=3)
     return {
         "id": group.id, "name": group.name, "owner": group.owner,
-        "members": [m.export for m in group.members],
+        "members": [m.job for m in group.members],
         "status": "paused" if paused else "active", "schedule": group.schedule,
         "schedule_text": schedule_text(group), "running": running,
         "next_run": None if paused else _iso(dag.next_run),
@@ -53,9 +53,9 @@ def group_runs(group: GroupSpec, limit: int = 50) -> list[dict]:
 
 def _group_run(group: GroupSpec, group_run_id: str, found: dict) -> dict:
     members = [
-        {"export_id": m.export, **(last_run(found[m.export]) or {})}
-        if m.export in found
-        else {"export_id": m.export, "outcome": NOT_RUN}
+        {"export_id": m.job, **(last_run(found[m.job]) or {})}
+        if m.job in found
+        else {"export_id": m.job, "outcome": NOT_RUN}
         for m in group.members
     ]
     outcomes = [member["outcome"] for member in members]

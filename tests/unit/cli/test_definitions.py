@@ -65,7 +65,7 @@ def _as_an_editor_reads(text: str) -> object:
 
 def _shipped() -> list[tuple[str, Path]]:
     include = ROOT / "include"
-    folders = {"export": "exports", "segment": "segments", "group": "groups"}
+    folders = {"export": "exports", "import": "imports", "segment": "segments", "group": "groups"}
     files = [(kind, p) for kind, f in folders.items() for p in (include / f).glob("*.yaml")]
     files += [("targets", include / "targets.yaml")]
     return [*files, ("tables", include / "warehouse" / "tables.yaml")]

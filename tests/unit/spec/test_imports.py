@@ -51,3 +51,9 @@ def test_a_pattern_is_one_file_name(pattern):
 def test_an_unknown_source_type_names_the_choices():
     with pytest.raises(ValidationError, match="sftp, s3 or folder"):
         ImportSpec.model_validate({**BASE, "source": {"type": "ftp", "pattern": "x"}})
+
+
+@pytest.mark.parametrize("source", ["0 0 29 2 *", 7, ["sftp"]])
+def test_a_source_that_is_not_a_mapping_is_a_clean_error(source):
+    with pytest.raises(ValidationError, match="source needs type: sftp, s3 or folder"):
+        ImportSpec.model_validate({**BASE, "source": source})

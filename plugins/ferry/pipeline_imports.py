@@ -1,0 +1,171 @@
+"""One import run, step by step: what the DAG import__<id> and `ferry run --local` follow.
+
+    wait_for_file -> load -> finalize
+
+- wait_for_file: look for the run's files (ferry.imports.files.find) every
+  wait.poke_interval, holding no worker between looks; after wait.timeout the run fails,
+  saying which pattern was looked for where.
+- load: fetch the files into the run's folder (size, sha256), then load them into the
+  table in one transaction (ferry.imports.load: types, required columns, expectations,
+  rejects, merge/append/overwrite, idempotent per run), while a refresh marker of the
+  table tells exports that start meanwhile to wait (ferry.refresh).
+- finalize: record the run (rows read, inserted, updated, rejected; JobID.RunID), notify,
+  move the files to done_folder; the DAG's finalize emits the table's refresh asset, so
+  exports scheduled after refreshes of the table run next.
+
+The steps are ferry.pipeline's Steps (no Airflow here); their calls take:
+WAIT call(spec, template values) -> files found; PLAN call(run, log=, force=) -> loaded;
+FINALIZE call(run, loaded, Ending, log=). ferry.render.imports renders them.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import logging
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from ferry import paths, pipeline, record, refresh
+from ferry.definitions import current_project
+from ferry.exceptions import ExportRejected
+from ferry.imports import files
+from ferry.pipeline import GroupRun, Kind, Step, Wait
+from ferry.record import Ending
+from ferry.run_info import RunInfo
+from ferry.spec.models import GroupMember, GroupSpec, ImportSpec
+from ferry.spec.project import Project
+
+
+def import_of(import_id: str) -> ImportSpec:
+    """An import's definition as it is now.
+
+    Raises:
+        ExportRejected: The import is not defined (or has errors).
+    """
+    spec = current_project().imports.get(import_id)
+    if spec is None:
+        raise ExportRejected(f"import '{import_id}' is not defined or has errors")
+    return spec
+
+
+def run_folder(run: RunInfo) -> Path:
+    """Where a run's fetched files and rejects file go: $FERRY_HOME/imports/<id>/<run>.
+
+    Fetch and load are one task, so the files never have to reach another worker.
+    """
+    return paths.ferry_home() / "imports" / run.export_id / run.safe_run_id
+
+
+# wait_for_file: files.find (a sensor in Airflow)
+
+
+def files_ready(spec: ImportSpec, values: Mapping[str, Any]) -> list[files.RemoteFile]:
+    """The run's files if any has arrived (empty: wait on)."""
+    return files.find(spec, values)
+
+
+def wait_timeout_reason(spec: ImportSpec, values: Mapping[str, Any]) -> str:
+    """Why a run stopped waiting: no file matched in time, with what was looked for where."""
+    pattern = files.file_pattern(spec, values)
+    where = files.place_of(spec).describe()
+    waited = dt.timedelta(seconds=spec.wait.timeout)
+    return (
+        f"Import {spec.id}: no file matching '{pattern}' arrived in {where} within {waited} "
+        "(wait.timeout); drop the file and rerun, or raise wait.timeout"
+    )
+
+
+def load(run: RunInfo, *, log: logging.Logger, force: bool = False) -> dict:
+    """Fetch the run's files and load them into the table in one transaction.
+
+    Returns:
+        loaded: table, mode, files (name, size, sha256, location, modified) and result
+        (ferry.imports.load.ImportResult as a dict), for finalize on another worker.
+
+    Raises:
+        NoFiles: No file matches now (the wait had found some: moved away meanwhile).
+    """
+    spec = import_of(run.export_id)
+    table = current_project().tables[spec.table]
+    remote = files.find(spec, run.template_vars())
+    if not remote:
+        pattern = files.file_pattern(spec, run.template_vars())
+        where = files.place_of(spec).describe()
+        raise files.NoFiles(f"Import {spec.id}: no file matching '{pattern}' in {where}")
+    folder = run_folder(run)
+    local = files.fetch(spec, remote, folder / "files")
+    for item in local:
+        log.info("Fetched %s: %d bytes, sha256 %s", item.name, item.size, item.sha256)
+    from ferry.imports.load import load as load_files  # DuckDB: not at DAG parse time
+
+    with refresh.refreshing([spec.table], holder=run.job_run_id):
+        result = load_files(
+            spec, table, local, folder, run_key=run.job_run_id, force=force, log=log
+        )
+    return loaded_files(spec, remote, local, dataclasses.asdict(result))
+
+
+def loaded_files(
+    spec: ImportSpec, remote: list[files.RemoteFile], local: list[files.LocalFile], result: dict
+) -> dict:
+    """What finalize needs of a load, as plain JSON (an XCom between workers)."""
+    listed = [
+        {**dataclasses.asdict(r), "sha256": f.sha256} for r, f in zip(remote, local, strict=True)
+    ]
+    return {"table": spec.table, "mode": spec.mode, "files": listed, "result": result}
+
+
+def finalize(run: RunInfo, loaded: dict, ending: Ending, *, log: logging.Logger) -> dict:
+    """Record the loaded run and notify; then move its files to done_folder.
+
+    The load is committed by now: a file that cannot be moved is logged, not a failure
+    (a rerun skips what the ledger has, and merge loads the same rows to the same end).
+    """
+    spec = import_of(run.export_id)
+    done = record.finalize_import(run, spec, loaded, ending, log=log)
+    remote = [
+        files.RemoteFile(f["name"], f["location"], f["size"], f["modified"])
+        for f in loaded["files"]
+    ]
+    try:
+        for moved in files.finish(spec, remote):
+            log.info("Moved a loaded file to %s", moved)
+    except files.ImportFilesError as error:
+        log.warning("Loaded, but the files stay where they are: %s", error)
+    return done
+
+
+def finalize_failed(run: RunInfo, reason: str, ending: Ending, *, log: logging.Logger):
+    """What any step's last failure does: record the import run failed, and notify."""
+    spec = current_project().imports.get(run.export_id)
+    return record.record_failed(run, reason, spec, None, ending, log=log)
+
+
+# --- The description
+
+
+def import_steps(spec: ImportSpec) -> tuple[Step, ...]:
+    """The steps of one import run, in order: the DAG import__<id>, and a group member."""
+    wait = Wait(
+        poke_interval=dt.timedelta(seconds=spec.wait.poke_interval),
+        timeout=dt.timedelta(seconds=spec.wait.timeout),
+    )
+    return (
+        Step("wait_for_file", Kind.WAIT, files_ready, backoff=False, wait=wait),
+        Step("load", Kind.PLAN, load, ("wait_for_file",)),
+        Step("finalize", Kind.FINALIZE, finalize, ("load",)),
+    )
+
+
+def member_steps(member: GroupMember, project: Project) -> tuple[Step, ...]:
+    """A group member's own steps: an export's or an import's."""
+    if member.kind == "import":
+        return import_steps(project.imports[member.job])
+    return pipeline.export_steps(project.exports[member.job])
+
+
+def group_run(group: GroupSpec, project: Project) -> GroupRun:
+    """A group of exports and imports, in the order written (ferry.pipeline.group_run)."""
+    return pipeline.group_run(group, project.exports, lambda m: member_steps(m, project))
