@@ -1,0 +1,137 @@
+"""Time chunks (format.chunk_by): one file set per period of a column's time.
+
+A period is an hour, day, week or month of the column's value at UTC, weeks starting on
+Monday, as report buckets (ferry.report_sql.bucket_sql). Its files are named
+<stem>_<period>_<part>.<ext>, the period spelled so names sort in time order and hold
+only letters, digits and '-':
+
+    hour   2026-01-26T05      day    2026-01-26
+    week   2026-W05 (ISO)     month  2026-01
+    rows whose column is NULL: undated (after every period)
+
+The periods are listed first, with each one's row count and key bounds, in one grouped
+query the source runs (pushed down to Postgres); each period is then read with the
+export's usual key-sliced read plus a range condition on the column, so rows keep key
+order inside a period and memory stays flat. The range's ends are bound values; the
+column is a quoted tables.yaml name, checked at load. An empty result has no period:
+it keeps the one empty file of an unchunked export, <stem>_00001.<ext>.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from dataclasses import dataclass
+
+from ferry.column_types import base_type, canonical_type
+from ferry.engine.query import Stats, rows_in
+from ferry.engine.read import Reader
+from ferry.plan import ExportPlan
+from ferry.report_sql import bucket_sql
+from ferry.spec.models import ChunkBy
+from ferry.spec.report import GroupBucket
+from ferry.sql import Sql, quote
+
+UNDATED = "undated"  # the label of the rows whose column is NULL
+_PERIOD_ALIAS = "__ferry_period"
+
+
+@dataclass(frozen=True)
+class FileSet:
+    """The rows of one file set: their file name stem, their read and their count."""
+
+    name: str
+    reader: Reader
+    found: Stats
+
+
+def file_sets(plan: ExportPlan, reader: Reader, found: Stats) -> list[FileSet]:
+    """The export's file sets: one without chunk_by (or with no rows), else one a period."""
+    chunk_by = plan.format.chunk_by
+    if chunk_by is None or not found.rows:
+        return [FileSet(plan.file_name, reader, found)]
+    column_type = plan.table_types[chunk_by.column]
+    sets = []
+    for start, period in _periods(plan, reader, chunk_by, column_type):
+        where = Sql.join([plan.where, period_condition(chunk_by, column_type, start, plan)])
+        narrowed = dataclasses.replace(plan, where=where)
+        name = f"{plan.file_name}_{label(chunk_by.every, start)}"
+        sets.append(FileSet(name, Reader(narrowed, reader.snapshot, reader.con), period))
+    return sets
+
+
+def _periods(
+    plan: ExportPlan, reader: Reader, chunk_by: ChunkBy, column_type: str
+) -> list[tuple[dt.date | dt.datetime | None, Stats]]:
+    """Each period's start (None: NULL), rows and key bounds, in time order, NULL last."""
+    bucket = GroupBucket(column=chunk_by.column, bucket=chunk_by.every)
+    expression = bucket_sql(bucket, column_type, plan.dialect)
+    rows = rows_in(plan, reader.snapshot.relation(plan.source_table))
+    key, alias = quote(plan.key), quote(_PERIOD_ALIAS)
+    text = (
+        f"SELECT {expression} AS {alias}, count(*), min({key}), max({key}) "
+        f"FROM {rows.text} WHERE {rows.where.text} GROUP BY 1 ORDER BY 1 NULLS LAST"
+    )
+    table = reader.snapshot.query(Sql(text, rows.params + rows.where.params)).read_all()
+    starts, *stats = (column.to_pylist() for column in table.columns)
+    return [(start, Stats(*row)) for start, *row in zip(starts, *stats, strict=True)]
+
+
+def period_condition(
+    chunk_by: ChunkBy, column_type: str, start: dt.date | dt.datetime | None, plan: ExportPlan
+) -> Sql:
+    """The rows of the period that starts at start (None: the rows whose column is NULL).
+
+    A range on the column itself (not its bucket), so DuckDB skips row groups by their
+    min/max and Postgres can use an index; a TIMESTAMPTZ is compared at UTC.
+    """
+    column = quote(chunk_by.column)
+    if start is None:
+        return Sql(f"{column} IS NULL")
+    kind = base_type(canonical_type(column_type))
+    if kind == "TIMESTAMPTZ":
+        column = f"({column} AT TIME ZONE 'UTC')"
+    bound_type = plan.dialect.type_name("DATE" if kind == "DATE" else "TIMESTAMP")
+    low, high = _as_bound(start, kind), _as_bound(period_end(chunk_by.every, start), kind)
+    text = f"{column} >= CAST(? AS {bound_type}) AND {column} < CAST(? AS {bound_type})"
+    return Sql(text, (low, high))
+
+
+def _as_bound(moment: dt.date | dt.datetime, kind: str) -> dt.date | dt.datetime:
+    """A period end as the column compares it: a date for DATE, else a naive timestamp."""
+    if kind == "DATE":
+        return moment.date() if isinstance(moment, dt.datetime) else moment
+    if isinstance(moment, dt.datetime):
+        return moment.replace(tzinfo=None)
+    return dt.datetime.combine(moment, dt.time())
+
+
+def period_end(every: str, start: dt.date | dt.datetime) -> dt.date | dt.datetime:
+    """Where the period that starts at start ends (exclusive)."""
+    if every == "hour":
+        return start + dt.timedelta(hours=1)
+    if every == "day":
+        return start + dt.timedelta(days=1)
+    if every == "week":
+        return start + dt.timedelta(weeks=1)
+    if every == "month":
+        year, month = divmod(start.month, 12)
+        return start.replace(year=start.year + year, month=month + 1, day=1)
+    raise ValueError(f"no period {every!r}")
+
+
+def label(every: str, start: dt.date | dt.datetime | None) -> str:
+    """The period as file names carry it (see the module's docstring)."""
+    if start is None:
+        return UNDATED
+    date = f"{start.year:04d}-{start.month:02d}"
+    if every == "month":
+        return date
+    if every == "week":
+        year, week, _ = start.isocalendar()
+        return f"{year:04d}-W{week:02d}"
+    date += f"-{start.day:02d}"
+    if every == "hour":
+        hour = start.hour if isinstance(start, dt.datetime) else 0
+        return f"{date}T{hour:02d}"
+    return date
