@@ -7,7 +7,8 @@ only letters, digits and '-':
 
     hour   2026-01-26T05      day    2026-01-26
     week   2026-W05 (ISO)     month  2026-01
-    rows whose column is NULL: undated (after every period)
+    undated: rows whose column is NULL, infinite or outside the years 0001-9999
+             (after every period)
 
 The periods are listed first, with each one's row count and key bounds, in one grouped
 query the source runs (pushed down to Postgres); each period is then read with the
@@ -63,16 +64,18 @@ def file_sets(plan: ExportPlan, reader: Reader, found: Stats) -> list[FileSet]:
 def _periods(
     plan: ExportPlan, reader: Reader, chunk_by: ChunkBy, column_type: str
 ) -> list[tuple[dt.date | dt.datetime | None, Stats]]:
-    """Each period's start (None: NULL), rows and key bounds, in time order, NULL last."""
+    """Each period's start (None: undated), rows and key bounds, in time order, undated last."""
     bucket = GroupBucket(column=chunk_by.column, bucket=chunk_by.every)
-    expression = bucket_sql(bucket, column_type, plan.dialect)
+    dated = _dated(chunk_by, column_type, plan)
+    expression = f"CASE WHEN {dated.text} THEN {bucket_sql(bucket, column_type, plan.dialect)} END"
     rows = rows_in(plan, reader.snapshot.relation(plan.source_table))
     key, alias = quote(plan.key), quote(_PERIOD_ALIAS)
     text = (
         f"SELECT {expression} AS {alias}, count(*), min({key}), max({key}) "
         f"FROM {rows.text} WHERE {rows.where.text} GROUP BY 1 ORDER BY 1 NULLS LAST"
     )
-    table = reader.snapshot.query(Sql(text, rows.params + rows.where.params)).read_all()
+    params = dated.params + rows.params + rows.where.params
+    table = reader.snapshot.query(Sql(text, params)).read_all()
     starts, *stats = (column.to_pylist() for column in table.columns)
     return [(start, Stats(*row)) for start, *row in zip(starts, *stats, strict=True)]
 
@@ -80,21 +83,42 @@ def _periods(
 def period_condition(
     chunk_by: ChunkBy, column_type: str, start: dt.date | dt.datetime | None, plan: ExportPlan
 ) -> Sql:
-    """The rows of the period that starts at start (None: the rows whose column is NULL).
+    """The rows of the period that starts at start (None: the undated rows).
 
     A range on the column itself (not its bucket), so DuckDB skips row groups by their
     min/max and Postgres can use an index; a TIMESTAMPTZ is compared at UTC.
     """
-    column = quote(chunk_by.column)
     if start is None:
-        return Sql(f"{column} IS NULL")
-    kind = base_type(canonical_type(column_type))
+        dated = _dated(chunk_by, column_type, plan)
+        return Sql(f"NOT coalesce({dated.text}, FALSE)", dated.params)
+    moment, bound_type, kind = _compared(chunk_by, column_type, plan)
+    end = period_end(chunk_by.every, start)
+    low = f"{moment} >= CAST(? AS {bound_type})"
+    if end is None:  # the last period file names can carry: up to the last moment of 9999
+        high, end = f"{moment} <= CAST(? AS {bound_type})", _LAST[kind == "DATE"]
+    else:
+        high = f"{moment} < CAST(? AS {bound_type})"
+    return Sql(f"{low} AND {high}", (_as_bound(start, kind), _as_bound(end, kind)))
+
+
+# Times file names can carry, and Python holds: years 0001 to 9999 (by kind: DATE or not).
+_FIRST = {True: dt.date.min, False: dt.datetime.min}
+_LAST = {True: dt.date.max, False: dt.datetime.max}
+
+
+def _dated(chunk_by: ChunkBy, column_type: str, plan: ExportPlan) -> Sql:
+    """Whether a row's time has a period: not NULL, not infinite, within years 0001-9999."""
+    moment, bound_type, kind = _compared(chunk_by, column_type, plan)
+    text = f"{moment} BETWEEN CAST(? AS {bound_type}) AND CAST(? AS {bound_type})"
+    return Sql(text, (_FIRST[kind == "DATE"], _LAST[kind == "DATE"]))
+
+
+def _compared(chunk_by: ChunkBy, column_type: str, plan: ExportPlan) -> tuple[str, str, str]:
+    """The column as periods compare it (a TIMESTAMPTZ at UTC), its bounds' type, its kind."""
+    column, kind = quote(chunk_by.column), base_type(canonical_type(column_type))
     if kind == "TIMESTAMPTZ":
         column = f"({column} AT TIME ZONE 'UTC')"
-    bound_type = plan.dialect.type_name("DATE" if kind == "DATE" else "TIMESTAMP")
-    low, high = _as_bound(start, kind), _as_bound(period_end(chunk_by.every, start), kind)
-    text = f"{column} >= CAST(? AS {bound_type}) AND {column} < CAST(? AS {bound_type})"
-    return Sql(text, (low, high))
+    return column, plan.dialect.type_name("DATE" if kind == "DATE" else "TIMESTAMP"), kind
 
 
 def _as_bound(moment: dt.date | dt.datetime, kind: str) -> dt.date | dt.datetime:
@@ -106,8 +130,15 @@ def _as_bound(moment: dt.date | dt.datetime, kind: str) -> dt.date | dt.datetime
     return dt.datetime.combine(moment, dt.time())
 
 
-def period_end(every: str, start: dt.date | dt.datetime) -> dt.date | dt.datetime:
-    """Where the period that starts at start ends (exclusive)."""
+def period_end(every: str, start: dt.date | dt.datetime) -> dt.date | dt.datetime | None:
+    """Where the period that starts at start ends (exclusive); None: after the year 9999."""
+    try:
+        return _end(every, start)
+    except (OverflowError, ValueError):
+        return None
+
+
+def _end(every: str, start: dt.date | dt.datetime) -> dt.date | dt.datetime:
     if every == "hour":
         return start + dt.timedelta(hours=1)
     if every == "day":
@@ -117,7 +148,7 @@ def period_end(every: str, start: dt.date | dt.datetime) -> dt.date | dt.datetim
     if every == "month":
         year, month = divmod(start.month, 12)
         return start.replace(year=start.year + year, month=month + 1, day=1)
-    raise ValueError(f"no period {every!r}")
+    raise KeyError(f"no period {every!r}")
 
 
 def label(every: str, start: dt.date | dt.datetime | None) -> str:

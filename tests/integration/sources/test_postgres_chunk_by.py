@@ -69,7 +69,36 @@ def test_each_period_is_read_in_postgres_with_bound_ends(events, postgres, tmp_p
     ranges = [line for line in reads if '"created_at" >= CAST(' in line
               and '"created_at" < CAST(' in line]  # fmt: skip
     assert len(ranges) == len(EXPECTED["month"]) - 1  # each dated period, one read
-    assert sum('"created_at" IS NULL' in line for line in reads) == 1
+    assert sum('NOT coalesce("created_at" BETWEEN CAST(' in line for line in reads) == 1
     assert not re.search(r"20\d\d-\d\d", "\n".join(reads))  # no period value as text
     for low, high in [("2025-12-01", "2026-01-01"), ("2026-01-01", "2026-02-01")]:
         assert f"= '{low}T00:00:00', $2 = '{high}T00:00:00'" in log  # bound ends
+
+
+ODD = ["infinity", "-infinity", "12026-01-05 00:00:00", "0044-03-15 10:00:00 BC",
+       "2026-01-05 00:00:00", None, "9999-12-31 23:59:59.999999",
+       "0001-01-01 00:00:00"]  # fmt: skip
+
+
+def test_times_no_file_name_can_carry_are_undated_on_postgres(postgres, tmp_path):
+    values = ", ".join(
+        f"({key}, {'NULL' if text is None else repr(text)}, "
+        f"{'NULL' if text is None else repr(text + ('' if 'inf' in text else '+00'))}, "
+        f"{'NULL' if text is None else repr(text.replace(' 00:00:00', ''))}::timestamp::date, "
+        f"'row {key}')"
+        for key, text in enumerate(ODD, 1)
+    )
+    postgres.execute(
+        "DROP SCHEMA IF EXISTS odd CASCADE; CREATE SCHEMA odd; CREATE TABLE odd.event (id "
+        "bigint PRIMARY KEY, created_at timestamp, created_tz timestamptz, day date, note text); "
+        f"INSERT INTO odd.event VALUES {values}"
+    )
+    project = event_project(tmp_path, ON_POSTGRES.replace("ev.event", "odd.event"))
+    source = PostgresSource(postgres.uri, "pg_warehouse")
+    for column in ("created_at", "created_tz", "day"):
+        fmt = {"chunk_by": {"column": column, "every": "month"}}
+        manifest = run_chunked(project, source, tmp_path / column, fmt, dialect=POSTGRES)
+        assert [(f.name, f.rows) for f in manifest.data_files] == [
+            ("chunked_0001-01_00001.csv", 1), ("chunked_2026-01_00001.csv", 1),
+            ("chunked_9999-12_00001.csv", 1), ("chunked_undated_00001.csv", 5),
+        ], column  # fmt: skip

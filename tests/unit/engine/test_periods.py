@@ -161,6 +161,31 @@ def test_files_source_writes_the_bytes_of_the_duckdb_table(project, warehouse, t
     assert from_files.rows == len(TIMES)
 
 
+def test_times_no_file_name_can_carry_are_undated(project, tmp_path):
+    odd = ["infinity", "-infinity", "12026-01-05 00:00:00", "-0043-03-15 10:00:00",
+           "2026-01-05 00:00:00", None, "9999-12-31 23:59:59.999999",
+           "0001-01-01 00:00:00"]  # fmt: skip
+    path = tmp_path / "odd.duckdb"
+    with duckdb.connect(str(path)) as con:
+        con.execute("CREATE TABLE event (id BIGINT, created_at TIMESTAMP, created_tz TIMESTAMPTZ, "
+                    "day DATE, note VARCHAR)")  # fmt: skip
+        for key, text in enumerate(odd, 1):
+            con.execute(
+                "INSERT INTO event VALUES (?, CAST(? AS TIMESTAMP), CAST(? AS TIMESTAMPTZ), "
+                "CAST(CAST(? AS TIMESTAMP) AS DATE), ?)", [key, text, text, text, f"row {key}"]
+            )  # fmt: skip
+    expected = {"0001-01": [8], "2026-01": [5], "9999-12": [7], "undated": [1, 2, 3, 4, 6]}
+    for column in ("created_at", "created_tz", "day"):
+        fmt = {"chunk_by": {"column": column, "every": "month"}}
+        manifest = run_chunked(project, path, tmp_path / column, fmt)
+        assert ids_by_period(manifest, tmp_path / column / "chunked" / "r") == expected, column
+    weekly = {"chunk_by": {"column": "created_at", "every": "week"}}
+    manifest = run_chunked(project, path, tmp_path / "weekly", weekly)
+    assert ids_by_period(manifest, tmp_path / "weekly" / "chunked" / "r") == {
+        "0001-W01": [8], "2026-W02": [5], "9999-W52": [7], "undated": [1, 2, 3, 4, 6]
+    }  # fmt: skip
+
+
 def test_the_period_reaches_sql_only_as_bound_values(project, tmp_path):
     fmt = {"chunk_by": {"column": "created_tz", "every": "month"}}
     plan = chunked_plan(project, tmp_path, fmt)
