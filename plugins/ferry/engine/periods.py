@@ -20,7 +20,6 @@ it keeps the one empty file of an unchunked export, <stem>_00001.<ext>.
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 from dataclasses import dataclass
 
@@ -54,10 +53,8 @@ def file_sets(plan: ExportPlan, reader: Reader, found: Stats) -> list[FileSet]:
     column_type = plan.table_types[chunk_by.column]
     sets = []
     for start, period in _periods(plan, reader, chunk_by, column_type):
-        where = Sql.join([plan.where, period_condition(chunk_by, column_type, start, plan)])
-        narrowed = dataclasses.replace(plan, where=where)
-        name = f"{plan.file_name}_{label(chunk_by.every, start)}"
-        sets.append(FileSet(name, Reader(narrowed, reader.snapshot, reader.con), period))
+        narrowed = reader.narrowed(period_condition(chunk_by, column_type, start, plan))
+        sets.append(FileSet(f"{plan.file_name}_{label(chunk_by.every, start)}", narrowed, period))
     return sets
 
 

@@ -64,6 +64,8 @@ def test_each_period_is_read_in_postgres_with_bound_ends(events, postgres, tmp_p
     assert len(manifest.data_files) == len(EXPECTED["month"])
     log = postgres.log()[logged:]
     assert "GROUP BY 1 ORDER BY 1 NULLS LAST" in log  # the periods, listed in Postgres
+    described = log.count('parameters: $1 = \'"ev"."event"\'')  # the catalog, per run
+    assert described == 2, described  # columns and key, not again for each period
     reads = [line.split("COPY (", 1)[1] for line in log.splitlines()
              if "COPY (SELECT" in line and "ORDER BY" in line]  # fmt: skip
     ranges = [line for line in reads if '"created_at" >= CAST(' in line
