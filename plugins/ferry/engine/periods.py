@@ -82,49 +82,43 @@ def period_condition(
 ) -> Sql:
     """The rows of the period that starts at start (None: the undated rows).
 
-    A range on the column itself (not its bucket), so DuckDB skips row groups by their
-    min/max and Postgres can use an index; a TIMESTAMPTZ is compared at UTC.
+    A range on the column itself, bounds of its own type (a TIMESTAMPTZ's at UTC), not its
+    bucket: DuckDB skips row groups by their min/max and Postgres can use an index.
     """
     if start is None:
         dated = _dated(chunk_by, column_type, plan)
         return Sql(f"NOT coalesce({dated.text}, FALSE)", dated.params)
-    moment, bound_type, kind = _compared(chunk_by, column_type, plan)
+    column, bound_type, kind = _compared(chunk_by, column_type, plan)
     end = period_end(chunk_by.every, start)
-    low = f"{moment} >= CAST(? AS {bound_type})"
+    low = f"{column} >= CAST(? AS {bound_type})"
     if end is None:  # the last period file names can carry: up to the last moment of 9999
-        high, end = f"{moment} <= CAST(? AS {bound_type})", _LAST[kind == "DATE"]
+        high, end = f"{column} <= CAST(? AS {bound_type})", dt.datetime.max
     else:
-        high = f"{moment} < CAST(? AS {bound_type})"
+        high = f"{column} < CAST(? AS {bound_type})"
     return Sql(f"{low} AND {high}", (_as_bound(start, kind), _as_bound(end, kind)))
 
 
-# Times file names can carry, and Python holds: years 0001 to 9999 (by kind: DATE or not).
-_FIRST = {True: dt.date.min, False: dt.datetime.min}
-_LAST = {True: dt.date.max, False: dt.datetime.max}
-
-
 def _dated(chunk_by: ChunkBy, column_type: str, plan: ExportPlan) -> Sql:
-    """Whether a row's time has a period: not NULL, not infinite, within years 0001-9999."""
-    moment, bound_type, kind = _compared(chunk_by, column_type, plan)
-    text = f"{moment} BETWEEN CAST(? AS {bound_type}) AND CAST(? AS {bound_type})"
-    return Sql(text, (_FIRST[kind == "DATE"], _LAST[kind == "DATE"]))
+    """Whether a row's time has a period: not NULL, not infinite, within the years 0001 to
+    9999 (those file names carry, and Python holds)."""
+    column, bound_type, kind = _compared(chunk_by, column_type, plan)
+    text = f"{column} BETWEEN CAST(? AS {bound_type}) AND CAST(? AS {bound_type})"
+    return Sql(text, (_as_bound(dt.datetime.min, kind), _as_bound(dt.datetime.max, kind)))
 
 
 def _compared(chunk_by: ChunkBy, column_type: str, plan: ExportPlan) -> tuple[str, str, str]:
-    """The column as periods compare it (a TIMESTAMPTZ at UTC), its bounds' type, its kind."""
-    column, kind = quote(chunk_by.column), base_type(canonical_type(column_type))
-    if kind == "TIMESTAMPTZ":
-        column = f"({column} AT TIME ZONE 'UTC')"
-    return column, plan.dialect.type_name("DATE" if kind == "DATE" else "TIMESTAMP"), kind
+    """The column, the type its bounds are cast to (its own), its kind."""
+    kind = base_type(canonical_type(column_type))  # DATE, TIMESTAMP or TIMESTAMPTZ (load)
+    return quote(chunk_by.column), plan.dialect.type_name(kind), kind
 
 
 def _as_bound(moment: dt.date | dt.datetime, kind: str) -> dt.date | dt.datetime:
-    """A period end as the column compares it: a date for DATE, else a naive timestamp."""
+    """A period's end as the column holds it: a date, a timestamp, or one at UTC."""
     if kind == "DATE":
         return moment.date() if isinstance(moment, dt.datetime) else moment
-    if isinstance(moment, dt.datetime):
-        return moment.replace(tzinfo=None)
-    return dt.datetime.combine(moment, dt.time())
+    if not isinstance(moment, dt.datetime):
+        moment = dt.datetime.combine(moment, dt.time())
+    return moment.replace(tzinfo=dt.UTC if kind == "TIMESTAMPTZ" else None)
 
 
 def period_end(every: str, start: dt.date | dt.datetime) -> dt.date | dt.datetime | None:

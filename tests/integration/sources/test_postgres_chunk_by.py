@@ -3,17 +3,22 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import json
 import re
 
+import psycopg
 import pytest
 from tests.unit.engine.periods_fixture import (
     EXPECTED,
     TABLES,
+    chunked_plan,
     event_project,
     event_warehouse,
     run_chunked,
 )
 
+from ferry.engine import periods
 from ferry.sources.postgres import PostgresSource
 from ferry.sql import POSTGRES
 
@@ -104,3 +109,19 @@ def test_times_no_file_name_can_carry_are_undated_on_postgres(postgres, tmp_path
             ("chunked_0001-01_00001.csv", 1), ("chunked_2026-01_00001.csv", 1),
             ("chunked_9999-12_00001.csv", 1), ("chunked_undated_00001.csv", 5),
         ], column  # fmt: skip
+
+
+@pytest.mark.parametrize("column", ["created_at", "created_tz", "day"])
+def test_a_period_read_uses_an_index_on_the_column(events, postgres, tmp_path, column):
+    postgres.execute(f"CREATE INDEX IF NOT EXISTS event_{column} ON ev.event ({column})")
+    plan = chunked_plan(event_project(tmp_path, ON_POSTGRES), tmp_path / "s",
+                        {"chunk_by": {"column": column, "every": "week"}}, POSTGRES)  # fmt: skip
+    start = dt.date(2026, 1, 26)
+    where = periods.period_condition(plan.format.chunk_by, plan.table_types[column], start, plan)
+    with psycopg.connect(postgres.uri) as conn:
+        conn.execute("SET enable_seqscan = off")
+        [(found,)] = conn.execute(
+            f"EXPLAIN (FORMAT JSON) SELECT id FROM ev.event WHERE {where.text.replace('?', '%s')}",
+            where.params,
+        ).fetchall()
+    assert f'"Index Name": "event_{column}"' in json.dumps(found)

@@ -191,9 +191,11 @@ def test_the_period_reaches_sql_only_as_bound_values(project, tmp_path):
     plan = chunked_plan(project, tmp_path, fmt)
     start = dt.datetime(2026, 1, 1)
     condition = periods.period_condition(plan.format.chunk_by, "TIMESTAMPTZ", start, plan)
-    assert condition.params == (start, dt.datetime(2026, 2, 1))
+    utc = (start.replace(tzinfo=dt.UTC), dt.datetime(2026, 2, 1, tzinfo=dt.UTC))
+    assert condition.params == utc
     assert not re.search(r"\d{4}", condition.text)  # no date in the text
-    assert '"created_tz"' in condition.text
+    # the column itself, so DuckDB skips row groups and Postgres uses an index
+    assert condition.text.startswith('"created_tz" >= CAST(? AS TIMESTAMPTZ)')
 
 
 @pytest.mark.parametrize(
