@@ -32,7 +32,7 @@ from ferry.spec.models import ChunkBy
 from ferry.spec.report import GroupBucket
 from ferry.sql import Sql, quote
 
-UNDATED = "undated"  # the label of the rows whose column is NULL
+UNDATED = "undated"  # the label of the rows with no period (NULL, infinite, beyond 0001-9999)
 _PERIOD_ALIAS = "__ferry_period"
 
 
