@@ -87,6 +87,12 @@ class Preview:
         if self.sample_problem:
             return [f"No sample: {self.sample_problem}"]
         first = f"{self.plan.file_name}_00001.{self.plan.format.extension}"
+        chunk_by = self.plan.format.chunk_by
+        if chunk_by is not None:  # the rows go to their period's files (ferry.engine.periods)
+            first = (
+                f"{self.plan.file_name}_<{chunk_by.every}>_00001.{self.plan.format.extension}, "
+                f"one file set per {chunk_by.every} of {chunk_by.column}"
+            )
         packed = (
             ""
             if self.plan.format.compression == "none"

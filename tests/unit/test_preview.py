@@ -66,6 +66,19 @@ def test_preview_shows_counts_limits_and_the_first_rows_exactly_as_written(
     assert f"; {members - 4:,} more rows follow:\n{first_lines}" in out
 
 
+def test_preview_of_a_chunk_by_export_names_its_period_files(include, capsys, monkeypatch):
+    monkeypatch.setenv("AIRFLOW_CONN_FERRY_PII", '{"conn_type": "generic", "password": "k3y"}')
+    chunked = (
+        "fields: [contact_id, email]\npii: {email: hash}\n"
+        "format: {chunk_by: {column: created_at, every: week}}\n"
+    )
+    add_export(include, "weekly", "decision_makers", "mailchimp", chunked)
+    assert ferry(["preview", "weekly", "--rows", "2"]) == 0
+    out = capsys.readouterr().out
+    assert "First 2 rows as written to weekly_<week>_00001.csv, one file set per week of " in out
+    assert "created_at;" in out
+
+
 def decision_makers(warehouse: Path) -> int:
     titles = ("CEO", "CTO", "CFO", "Chief Revenue Officer")
     rows = query(warehouse, "SELECT email_consent, email, job_title FROM contact")

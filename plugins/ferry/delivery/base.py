@@ -29,6 +29,7 @@ from ferry.spec.templates import is_folder, placeholders_of, render_path
 LOG = logging.getLogger("ferry.delivery")
 D = TypeVar("D", bound=Spec)
 _PART_NUMBER = re.compile(r"_(\d+)(?=\.)")
+_PART = re.compile(r"(?:[0-9A-Za-z-]+_)?\d+")  # a number, after a chunk_by period
 
 
 @dataclass(frozen=True)
@@ -274,10 +275,20 @@ def _per_file_layout(
 
 
 def _render_for(template: str, name: str, position: int, context: DeliveryContext) -> str:
-    found = _PART_NUMBER.findall(name)
-    part = found[-1] if found else f"{position:05d}"
+    part = _part_of(name, context.export.file_name, position)
     ext = name.split(".", 1)[1] if "." in name else ""
     return render_path(template, template_values(context, part=part, file=name, ext=ext))
+
+
+def _part_of(name: str, stem: str, position: int) -> str:
+    """What tells the run's data files apart: <stem>_<part>.<ext>, the part being the number,
+    after the period of a chunk_by export (2026-W05_00001), so each lands in its own place."""
+    if name.startswith(f"{stem}_"):
+        part = name[len(stem) + 1 :].split(".", 1)[0]
+        if _PART.fullmatch(part):
+            return part
+    found = _PART_NUMBER.findall(name)
+    return found[-1] if found else f"{position:05d}"
 
 
 def delivered_manifest(

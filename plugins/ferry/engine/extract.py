@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 
 import pyarrow as pa
 
-from ferry.engine import pii, query
+from ferry.engine import periods, pii, query
 from ferry.engine.progress import Progress
 from ferry.engine.read import open_reader
 from ferry.engine.writers import Chunker
@@ -63,8 +63,11 @@ def extract(
         log.info("extract %s: %s rows of %s into %s", plan.run.job_run_id, f"{found.rows:,}",
                  plan.table, folder)  # fmt: skip
         progress = Progress(log, found.rows)
-        batches = query.read_batches(reader, select, query.key_slices(found))
-        files = _write_files(plan, _prefetched(batches), schema, progress)
+        files = []
+        for part in periods.file_sets(plan, reader, found):  # one without chunk_by
+            select = query.output_select(plan, pii_key, part.reader.relation)
+            batches = query.read_batches(part.reader, select, query.key_slices(part.found))
+            files += _write_files(plan, _prefetched(batches), schema, progress, part.name)
     if not found.rows:
         log.info("extract %s: the result is empty; wrote one empty file", plan.run.job_run_id)
     manifest = _manifest(plan, files + _sidecars(plan, folder))
@@ -83,10 +86,11 @@ def _fresh_folder(folder: Path) -> Path:
 
 
 def _write_files(
-    plan: ExportPlan, batches: Iterator[pa.RecordBatch], schema: pa.Schema, progress: Progress
-) -> list[StagedFile]:
+    plan: ExportPlan, batches: Iterator[pa.RecordBatch], schema: pa.Schema, progress: Progress,
+    file_name: str,
+) -> list[StagedFile]:  # fmt: skip
     names = [column.name for column in plan.columns]
-    chunker = Chunker(Path(plan.staging_dir), plan.file_name, plan.format, schema, names)
+    chunker = Chunker(Path(plan.staging_dir), file_name, plan.format, schema, names)
     for batch in batches:
         chunker.write(batch)
         progress.add(batch.num_rows)

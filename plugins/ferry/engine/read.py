@@ -11,6 +11,8 @@ HMAC key never leaves the worker.
 from __future__ import annotations
 
 import contextlib
+import copy
+import dataclasses
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -50,6 +52,16 @@ class Reader:
         else:
             self.relation = Relation(quote(ROWS_VIEW), Sql("TRUE"))
             self.source_types = snapshot.describe(plan.source_table).source_types
+
+    def narrowed(self, where: Sql) -> Reader:
+        """The same read (snapshot, connection, source types) of the rows where also chooses:
+        one chunk_by period. Nothing is asked of the source again."""
+        narrowed = copy.copy(self)
+        narrowed.plan = dataclasses.replace(self.plan, where=Sql.join([self.plan.where, where]))
+        if self.in_place:
+            table = self.snapshot.relation(self.plan.source_table)
+            narrowed.relation = rows_in(narrowed.plan, table)
+        return narrowed
 
     def stats(self) -> Stats:
         """Row count and key bounds of the export's rows, in one scan, in the source."""

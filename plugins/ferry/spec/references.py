@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from ferry.column_types import base_type, canonical_type
 from ferry.spec import models
 from ferry.spec.catalogues import TableSpec
 from ferry.spec.columns import column_for, output_columns
@@ -112,7 +113,7 @@ def export_problems(export: ExportSpec, project: Project) -> list[Problem]:
         return problems
     table = project.table_of(export)
     columns = project.tables[table].columns
-    problems += _field_problems(export, columns, table)
+    problems += _field_problems(export, columns, table) + _chunk_by_problems(export, columns, table)
     report = isinstance(export.source, models.ReportSource)
     broken_report = report and report_problems(export.source, columns, table)
     problems += (broken_report or []) + _destination_problems(export)
@@ -218,6 +219,28 @@ def _field_problems(export: ExportSpec, columns: dict, table: str) -> list[Probl
     for name in export.pii:
         problems += _column_problems([name], ("pii", name), columns, table)
     return problems
+
+
+def _chunk_by_problems(export: ExportSpec, columns: dict, table: str) -> list[Problem]:
+    """chunk_by names a DATE or TIMESTAMP column of the table; a report's rows are groups."""
+    chunk_by, loc = export.format.chunk_by, ("format", "chunk_by")
+    if chunk_by is None:
+        return []
+    if isinstance(export.source, models.ReportSource):
+        hint = f"group by the period instead: {{column: {chunk_by.column}, bucket: "
+        return [(loc, "a report's rows are groups, not timed rows", hint + f"{chunk_by.every}}}")]
+    loc += ("column",)
+    problems = list(_column_problems([chunk_by.column], loc, columns, table))
+    problems = problems or _time_column_problems(chunk_by.column, loc, columns)
+    if problems:
+        return problems
+    if (
+        chunk_by.every == "hour"
+        and base_type(canonical_type(columns[chunk_by.column].type)) == "DATE"
+    ):
+        problem = f"'{chunk_by.column}' is a DATE: it has no hours"
+        return [(("format", "chunk_by", "every"), problem, "use every: day, week or month")]
+    return []
 
 
 def _time_column_problems(name: str, loc: tuple, columns: dict) -> list[Problem]:

@@ -33,9 +33,13 @@ def context(run_id: str = RUN_ID) -> DeliveryContext:
     return DeliveryContext(export=export, run=run, template_vars=values)
 
 
-def staged(folder: Path, run_id: str = RUN_ID, *, parts: int = 2) -> StagedRun:
+def staged(
+    folder: Path, run_id: str = RUN_ID, *, parts: int = 2, data: list[str] | None = None
+) -> StagedRun:
+    """A staged run of parts data files (or of the data files named), and schema.json."""
     folder.mkdir(parents=True, exist_ok=True)
-    names = [f"leads_{n:05d}.csv.gz" for n in range(1, parts + 1)] + ["schema.json"]
+    data = data or [f"leads_{n:05d}.csv.gz" for n in range(1, parts + 1)]
+    names, rows = [*data, "schema.json"], len(data)
     files = []
     for name in names:
         data = name.encode()
@@ -43,7 +47,7 @@ def staged(folder: Path, run_id: str = RUN_ID, *, parts: int = 2) -> StagedRun:
         kind = "schema" if name == "schema.json" else "data"
         files.append(StagedFile(name, 1, len(data), hashlib.sha256(data).hexdigest(), kind))
     job_run_id = RunInfo("leads", run_id).job_run_id
-    manifest = Manifest("leads", job_run_id, run_id, "csv", "gzip", files, [], [], rows=parts)
+    manifest = Manifest("leads", job_run_id, run_id, "csv", "gzip", files, [], [], rows=rows)
     manifest.write(folder)
     return StagedRun.checked(folder, manifest, context(run_id), LOG)
 
@@ -94,6 +98,25 @@ def test_a_per_file_template_places_data_and_prefixes_sidecars_with_the_run(tmp_
     assert [f.name for f in layout.manifest.files] == [
         "leads_00001.csv.gz", "leads_00002.csv.gz", f"{job}.schema.json",
     ]  # fmt: skip
+
+
+CHUNKED = ["leads_2026-W04_00001.csv.gz", "leads_2026-W05_00001.csv.gz",
+           "leads_2026-W05_00002.csv.gz", "leads_undated_00001.csv.gz"]  # fmt: skip
+
+
+def test_the_part_of_a_chunk_by_file_carries_its_period(tmp_path):
+    run = staged(tmp_path, data=CHUNKED)
+    layout = plan_layout("out/{{ ds_nodash }}/export_{{ part }}.{{ ext }}", run, absolute=False)
+    assert [item.target for item in layout.files][:-1] == [
+        "out/20240501/export_2026-W04_00001.csv.gz",
+        "out/20240501/export_2026-W05_00001.csv.gz",
+        "out/20240501/export_2026-W05_00002.csv.gz",
+        "out/20240501/export_undated_00001.csv.gz",
+    ]
+    by_file = plan_layout("out/{{ file }}", run, absolute=False)
+    assert [item.target for item in by_file.files] == [f"out/{name}" for name in CHUNKED] + [
+        "out/schema.json"
+    ]
 
 
 @pytest.mark.parametrize(

@@ -6,7 +6,7 @@ import pyarrow as pa
 
 from ferry.engine.read import _cast, _plain, open_reader, pushed_query
 from ferry.sources.postgres import PostgresSnapshot, PostgresSource
-from ferry.sql import POSTGRES
+from ferry.sql import POSTGRES, Sql
 
 from .helpers import warehouse_rows
 
@@ -20,6 +20,16 @@ def test_a_duckdb_file_is_read_in_place_with_the_filter_applied_there(make_plan,
         found = reader.stats()
     every = warehouse_rows(warehouse, make_plan(fields=["profile_id", "state"]))
     assert found.rows == sum(1 for _, state in every if state == "TX")
+
+
+def test_a_narrowed_read_chooses_fewer_rows_and_leaves_the_read_as_it_was(make_plan, warehouse):
+    plan = make_plan(fields=["profile_id", "state"])
+    with open_reader(plan, warehouse) as reader:
+        texas = reader.narrowed(Sql('"state" = ?', ("TX",)))
+        narrowed, whole = texas.stats(), reader.stats()
+        assert texas.relation.where.params == ("TX",) and reader.relation.where == plan.where
+    every = warehouse_rows(warehouse, plan)
+    assert narrowed.rows == sum(1 for _, state in every if state == "TX") < whole.rows
 
 
 def test_a_pushed_down_read_chooses_columns_rows_and_one_key_slice_in_key_order(

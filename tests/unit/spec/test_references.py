@@ -283,3 +283,56 @@ def test_two_tables_of_one_segment_type_refuse_the_second_where_it_says_so(tmp_p
         "leads" not in project.tables
         and project.table_of(project.exports["people_of_big_companies"]) == "crm_people"
     )
+
+
+def _chunked(export_id: str, chunk_by: str, source: str = "{table: lead}") -> str:
+    return (
+        f"id: {export_id}\nname: Chunked\nsource: {source}\nfields: [lead_id, state]\n"
+        f"destinations: [{{type: download}}]\nformat:\n  chunk_by: {chunk_by}\n"
+    )
+
+
+def test_chunk_by_names_a_time_column_of_the_table(include):
+    write(include, "exports/typo.yaml", _chunked("typo", "{column: create_at, every: week}"))
+    hostile = "{column: 'created_at\"); DROP TABLE lead; --', every: day}"
+    write(include, "exports/hostile.yaml", _chunked("hostile", hostile))
+    write(include, "exports/text.yaml", _chunked("text", "{column: state, every: month}"))
+    write(include, "exports/fine.yaml", _chunked("fine", "{column: created_at, every: hour}"))
+    errors = errors_of(include)
+    assert (
+        "include/exports/typo.yaml:7 -> format.chunk_by.column -> table 'lead' has no column "
+        "'create_at'; did you mean 'created_at'?"
+    ) in errors
+    assert any(
+        e.startswith("include/exports/hostile.yaml:7 -> format.chunk_by.column -> table 'lead' "
+                     "has no column 'created_at\"); DROP TABLE lead; --'")
+        for e in errors
+    )  # fmt: skip
+    assert (
+        "include/exports/text.yaml:7 -> format.chunk_by.column -> 'state' needs a DATE or "
+        "TIMESTAMP column; this one is VARCHAR"
+    ) in errors
+    assert not [e for e in errors if "fine.yaml" in e]
+    assert "fine" in load_project(include).exports
+
+
+def test_chunk_by_hour_of_a_date_column_is_refused(include):
+    text = _chunked("birthdays", "{column: birth_date, every: hour}", "{table: customer_profile}")
+    write(include, "exports/birthdays.yaml", text.replace("lead_id, state", "profile_id"))
+    assert errors_of(include) == [
+        "include/exports/birthdays.yaml:7 -> format.chunk_by.every -> 'birth_date' is a DATE: "
+        "it has no hours; use every: day, week or month"
+    ]
+
+
+def test_chunk_by_on_a_report_is_refused_with_the_bucket_to_use(include):
+    text = (
+        "id: weekly\nname: Weekly\nkind: report\nsource:\n  report: lead\n  group_by: [source]\n"
+        "  metrics: [{name: leads, count: '*'}]\ndestinations: [{type: download}]\n"
+        "format:\n  chunk_by: {column: created_at, every: week}\n"
+    )
+    write(include, "exports/weekly.yaml", text)
+    assert errors_of(include) == [
+        "include/exports/weekly.yaml:10 -> format.chunk_by -> a report's rows are groups, not "
+        "timed rows; group by the period instead: {column: created_at, bucket: week}"
+    ]
