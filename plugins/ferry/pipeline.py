@@ -66,10 +66,13 @@ def plan_for(run: RunInfo) -> ExportPlan:
 
 def extract(plan: ExportPlan, *, log: logging.Logger, pii_key: bytes | None) -> dict:
     """Stream the rows into staged, chunked files and a manifest, published for the next steps."""
-    from ferry import engine, sources
+    from ferry import changes_state, engine, sources
 
     source = sources.source_for(plan.connection)
-    manifest = engine.extract(plan, source=source, pii_key=pii_key, log=log)
+    with changes_state.for_extract(plan, log=log) as changes:  # None: every row is sent
+        manifest = engine.extract(plan, source=source, pii_key=pii_key, log=log, changes=changes)
+        if changes is not None:  # over a limit: skipped, and the state stays uncommitted
+            checks.check_change_limits(plan, manifest.rows, manifest.bytes, log=log)
     staging.publish(plan, manifest, log=log)  # nothing to do when staging is local
     if plan.excluded_pii:
         log.info("PII columns left out (no pii rule given): %s", ", ".join(plan.excluded_pii))
@@ -125,6 +128,10 @@ def finalize(run: RunInfo, receipts: list[dict], ending: Ending, *, log) -> dict
     """Record the delivered run with every destination's receipt, and notify."""
     plan = plan_for(run)
     manifest = staging.read_staged_manifest(plan)
+    if plan.changes is not None:  # every destination has the files: the state moves on
+        from ferry import changes_state
+
+        changes_state.commit(plan, log=log)
     return record.finalize(run, plan.export, manifest, receipts, ending, log=log)
 
 

@@ -11,6 +11,7 @@ from typing import Any
 
 from ferry.spec import models
 from ferry.spec.catalogues import TableSpec
+from ferry.spec.changes_rules import changes_problems
 from ferry.spec.columns import column_for, output_columns
 from ferry.spec.errors import did_you_mean
 from ferry.spec.models import ExportSpec, GroupSpec, SegmentSpec
@@ -116,6 +117,7 @@ def export_problems(export: ExportSpec, project: Project) -> list[Problem]:
     report = isinstance(export.source, models.ReportSource)
     broken_report = report and report_problems(export.source, columns, table)
     problems += (broken_report or []) + _destination_problems(export)
+    problems += changes_problems(export, project.tables[table], table)
     if not broken_report:  # a report's output columns exist once its columns do
         problems += _expectation_problems(export, project.tables[table])
     return problems
