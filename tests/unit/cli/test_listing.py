@@ -76,6 +76,7 @@ def test_each_export_shows_its_schedule_airflows_view_and_its_last_run(airflow, 
         "daily_leads_by_source": "not deployed",
         "linkedin_enterprise_accounts": "paused",
         "mailchimp_high_value": "not deployed",
+        "lead_changes": "not deployed",
     }
     assert rows["daily_lead_backup"] == {
         "ID": "daily_lead_backup", "NAME": "Daily lead backup", "KIND": "data_out",
@@ -98,7 +99,7 @@ def test_filters_narrow_by_one_column_or_any_and_sort_puts_missing_values_last(a
     ]  # fmt: skip
     assert [row["ID"] for row in linked] == ["linkedin_enterprise_accounts"]
     assert [row["NEXT RUN"] for row in by_next_run] == [
-        "after refresh", "2026-12-02 02:00 UTC", "-", "-", "-"
+        "after refresh", "2026-12-02 02:00 UTC", "-", "-", "-", "-"
     ]  # fmt: skip
 
 
@@ -121,7 +122,7 @@ def test_json_gives_each_export_with_iso_times_and_numbers_for_scripts(airflow, 
 
     assert set(rows) == {
         "customer_profiles_csv", "daily_lead_backup", "daily_leads_by_source",
-        "linkedin_enterprise_accounts", "mailchimp_high_value",
+        "linkedin_enterprise_accounts", "mailchimp_high_value", "lead_changes",
     }  # fmt: skip
     lead = rows["daily_lead_backup"]
     assert dt.datetime.fromisoformat(lead["last_run"]) == FINISHED
