@@ -9,7 +9,7 @@ import pytest
 
 from changes_runs import delivered, make_home, outcome, profile_line, profiles, run
 from ferry.changes_state import REMOTE_DIR
-from servers import MotoS3, WebhookServer, running
+from servers import MotoS3, WebhookServer, airflow_connection, running
 
 pytestmark = pytest.mark.integration
 BUCKET, PREFIX, CONN_ID = "ferry-changes-test", "runs", "ferry_changes_s3"
@@ -74,3 +74,31 @@ def test_the_state_on_s3_is_read_by_a_worker_with_an_empty_home(home, s3, monkey
     assert run(export, "manual__2") == 0
     row = profiles(home, f"profile_id = {one}")[0]
     assert delivered(export, "manual__2")[1] == [profile_line(row, "changed")]
+
+
+def test_a_folder_of_parquet_files_sends_its_changes(home, monkeypatch, tmp_path):
+    folder = tmp_path / "files"
+    (folder / "profiles").mkdir(parents=True)
+    target = folder / "profiles" / "part-0.parquet"
+    copy = "COPY (SELECT * FROM customer_profile ORDER BY profile_id) TO '{}' (FORMAT parquet)"
+    home.sql(copy.format(target))
+    monkeypatch.setenv(*airflow_connection("changes_files", conn_type="fs",
+                                           extra={"path": str(folder)}))  # fmt: skip
+    tables = home.include / "warehouse" / "tables.yaml"
+    moved = "  customer_profile:\n    connection: changes_files\n    name: profiles/*.parquet\n"
+    tables.write_text(tables.read_text().replace("  customer_profile:\n", moved))
+    export = home.define("files_changes")
+    assert run(export, "manual__1") == 0
+    assert delivered(export, "manual__1")[1] == [profile_line(r, "added") for r in profiles(home)]
+
+    one, two = first_ids(home, 2)
+    home.sql(
+        f"UPDATE customer_profile SET city = 'Filed' WHERE profile_id = {one}",
+        f"DELETE FROM customer_profile WHERE profile_id = {two}",
+        copy.format(target),
+    )
+    assert run(export, "manual__2") == 0
+    row = profiles(home, f"profile_id = {one}")[0]
+    assert delivered(export, "manual__2")[1] == [
+        profile_line(row, "changed"), [str(two), "", "", "", "removed"],
+    ]  # fmt: skip
