@@ -184,3 +184,21 @@ def test_a_segment_sends_members_entering_as_added_and_leaving_as_removed(home):
     kinds = {int(row[0]): row[-1] for row in rows}
     assert kinds == {leaving: "removed", entering: "added"}
     assert RunInfo(export, "manual__2").job_run_id in {r.job_run_id for r in history.list_runs()}
+
+
+@pytest.mark.parametrize("output", ["column", "files"])
+def test_expectations_judge_the_rows_sent_not_the_empty_values_of_removed_ones(home, output):
+    expectations = (
+        "expectations:\n  - {expect: not_null, field: lifetime_value}\n"
+        "  - {expect: unique, field: profile_id}\n"
+    )
+    export = home.define("checked_changes", f"{{output: {output}}}", extra=expectations)
+    home.sql("UPDATE customer_profile SET lifetime_value = 1 WHERE lifetime_value IS NULL")
+    assert run(export, "manual__1") == 0
+    [gone] = [row[0] for row in profiles(home)][:1]
+    home.sql(f"DELETE FROM customer_profile WHERE profile_id = {gone}")
+    assert run(export, "manual__2") == 0
+    assert manifest_of(export, "manual__2")["changes"]["removed"] == 1
+    home.sql("INSERT INTO customer_profile (profile_id, city) VALUES (990001, 'No Value')")
+    assert run(export, "manual__3") == 1  # a row sent without a value still fails
+    assert outcome(export, "manual__3") == "failed"
