@@ -1,18 +1,20 @@
 """A changes-only export's diff: this run's rows against the state of the last delivered run.
 
-Every step runs in DuckDB on Parquet files, with joins that spill to disk; no row passes
-through a Python dict:
+Every step runs in DuckDB on Parquet files or Arrow, with joins that spill to disk; no
+row passes through a Python dict. Both reads of the source are in one snapshot:
 
-1. The export's typed output rows (after renames, PII and derivations: what a file would
-   hold) are read in key order (ferry.engine.query.read_batches, on any source) with the
-   row's fingerprint, into a work file current.parquet. A row's fingerprint covers only
-   the columns sent, so a change in a column the export leaves out is not a change.
-2. The new state, (key, fingerprint) in key order, is copied from it to ChangeState.new;
-   ferry.changes_state keeps it pending until every destination has the files.
-3. current LEFT JOIN base gives the added and changed rows, base ANTI JOIN current the
-   removed ones: their key as the key column is written (its PII rule applied), every
-   other column null. The change set is written in key order, with a last column _change,
-   or as three file sets added_<name>, changed_<name>, removed_<name>.
+1. The fingerprint of each of the export's typed output rows (after renames, PII and
+   derivations: what a file would hold), with its key, read in key order (ferry.engine.
+   query.read_batches, on any source), is the new state: ChangeState.new, which
+   ferry.changes_state keeps pending until every destination has the files. Only the
+   columns sent count, so a change in a column the export leaves out is not a change.
+2. new FULL JOIN base on the key gives the keys added, changed and removed (a small table
+   when little changed; the first run has no base: every key is added).
+3. The rows of the added and changed keys are read again (a join with those keys; in
+   place, DuckDB skips the rest; a pushed source sends its rows again), into a work file.
+4. Those rows, and the removed keys written as the key column is written (its PII rule
+   applied) with every other column null, are written in key order: with a last column
+   _change, or as three file sets added_<name>, changed_<name>, removed_<name>.
 
 Fingerprint: hash(row(c0, ..., cn)), DuckDB's 64-bit hash of the typed values. Measured on
 2M rows of five columns (id, text, double, date, text with nulls), DuckDB 2.0.1, 2 cores:
@@ -44,7 +46,8 @@ from ferry.sql import Sql, quote
 
 LOG = logging.getLogger("ferry.engine")
 KEY, FINGERPRINT = "key", "fingerprint"  # the state's columns
-_K, _FP = "__ferry_k", "__ferry_fp"  # the work file's key and fingerprint
+_K = "__ferry_k"  # the work file's key
+DELTA = "__ferry_delta"  # the keys added and changed, registered for the second read
 CURRENT = "current.parquet"
 ROW_GROUP_ROWS = 131_072
 STATE_BATCH_ROWS = 1 << 20  # rows per row group of a state file
@@ -78,22 +81,26 @@ def write_changes(
         ExportRejected: The key is null or not unique in the rows the export chooses.
     """
     _refuse_partial_runs(plan)
-    current = state.work / CURRENT
-    _write_current(plan, source, pii_key, current)
+    rows = state.work / CURRENT
+    with open_reader(plan, source) as reader:
+        slices = query.key_slices(reader.stats())
+        _write_state(plan, reader, pii_key, slices, state.new)
+        delta = _delta(state) if state.base is not None else None
+        _write_rows(plan, reader, pii_key, slices, delta, rows)
     with open_duckdb() as con:
         if hmac_native.available():
             hmac_native.register(con)
-        con.read_parquet(str(current)).create_view("cur")
-        _copy_state(con, state.new)
+        con.read_parquet(str(rows)).create_view("cur")
+        con.read_parquet(str(state.new)).create_view("new")
         _base_view(con, state.base)
-        diff = _diff_table(plan, pii_key)
+        diff = _diff_table(plan, pii_key, first=state.base is None)
         con.execute(diff.text, list(diff.params))
         counts = dict.fromkeys(CHANGE_KINDS, 0)
         counts |= dict(con.execute("SELECT _change, count(*) FROM diff GROUP BY 1").fetchall())
         log.info("changes %s: %s", plan.run.job_run_id,
                  ", ".join(f"{counts[kind]:,} {kind}" for kind in CHANGE_KINDS))  # fmt: skip
         files = _write_change_files(plan, con)
-    current.unlink(missing_ok=True)
+    rows.unlink(missing_ok=True)
     return files, counts
 
 
@@ -108,31 +115,68 @@ def _refuse_partial_runs(plan: ExportPlan) -> None:
         )
 
 
-def fingerprinted_select(plan: ExportPlan, pii_key: bytes | None, relation) -> Sql:
-    """The typed output columns c0..cn, the key twice (one read_batches drops) and the
-    fingerprint of the values sent."""
+def fingerprint_select(plan: ExportPlan, pii_key: bytes | None, relation) -> Sql:
+    """The key and the fingerprint of the values sent (and the key once more, for
+    read_batches to order by and drop)."""
     typed = query.typed_select(plan, pii_key, relation)
     values = ", ".join(quote(f"c{i}") for i in range(len(plan.columns)))
     key = quote(query.KEY_ALIAS)
     text = (
-        f"SELECT *, {key} AS {quote(_K)}, hash(row({values})) AS {quote(_FP)} "
+        f"SELECT {key} AS {KEY}, hash(row({values})) AS {FINGERPRINT}, {key} "
         f"FROM ({typed.text}) AS typed"
     )
     return Sql(text, typed.params)
 
 
-def _write_current(plan: ExportPlan, source, pii_key: bytes | None, path: Path) -> None:
-    """The export's rows with fingerprints, in key order, as a Parquet work file."""
-    with open_reader(plan, source) as reader:
-        select = fingerprinted_select(plan, pii_key, reader.relation)
-        found = reader.stats()
-        schema = query.result_schema(reader, select)
-        batches = query.read_batches(reader, select, query.key_slices(found))
-        with pq.ParquetWriter(path, schema, compression="NONE") as writer:
-            last = None
-            for batch in batches:
-                last = _check_keys(plan, batch.column(_K), last)
-                writer.write_batch(batch, row_group_size=ROW_GROUP_ROWS)
+def _write_state(plan: ExportPlan, reader, pii_key, slices: list, path: Path) -> None:
+    """The new state: (key, fingerprint) of every row, in key order.
+
+    Fingerprints are random bytes no codec shrinks; rising integer keys delta-encode to
+    almost nothing (measured on 1M rows: 7.6 MiB against 12.2 with pyarrow's defaults)."""
+    select = fingerprint_select(plan, pii_key, reader.relation)
+    schema = query.result_schema(reader, select)
+    integer_key = pa.types.is_integer(schema.field(KEY).type)
+    encoding = {KEY: "DELTA_BINARY_PACKED", FINGERPRINT: "PLAIN"} if integer_key else None
+    options = {"use_dictionary": False, "column_encoding": encoding} if integer_key else {}
+    with pq.ParquetWriter(path, schema, compression="zstd", **options) as writer:
+        last = None
+        for batch in query.read_batches(reader, select, slices):
+            last = _check_keys(plan, batch.column(KEY), last)
+            writer.write_batch(batch, row_group_size=STATE_BATCH_ROWS)
+
+
+def _delta(state: ChangeState) -> pa.Table:
+    """(key, kind) of the keys added or changed since the base."""
+    with open_duckdb() as con:
+        con.read_parquet(str(state.new)).create_view("new")
+        con.read_parquet(str(state.base)).create_view("base")
+        return con.sql(
+            f"SELECT new.{KEY}, CASE WHEN base.{KEY} IS NULL THEN 'added' ELSE 'changed' END "
+            f"AS kind FROM new LEFT JOIN base ON new.{KEY} = base.{KEY} "
+            f"WHERE base.{KEY} IS NULL OR base.{FINGERPRINT} <> new.{FINGERPRINT}"
+        ).to_arrow_table()
+
+
+def _write_rows(plan: ExportPlan, reader, pii_key, slices: list, delta, path: Path) -> None:
+    """The typed rows of the added and changed keys (all, without a base), with their kind
+    and key, in key order, as a Parquet work file."""
+    typed = query.typed_select(plan, pii_key, reader.relation)
+    key = quote(query.KEY_ALIAS)
+    if delta is None:
+        text = f"SELECT *, {key} AS {quote(_K)}, 'added' AS kind FROM ({typed.text}) AS typed"
+    else:
+        reader.con.register(DELTA, delta)
+        text = (
+            f"SELECT typed.*, typed.{key} AS {quote(_K)}, d.kind FROM ({typed.text}) AS typed "
+            f"JOIN {DELTA} AS d ON typed.{key} = d.{KEY}"
+        )
+    select = Sql(text, typed.params)
+    schema = query.result_schema(reader, select)
+    with pq.ParquetWriter(path, schema, compression="NONE") as writer:
+        for batch in query.read_batches(reader, select, slices):
+            writer.write_batch(batch, row_group_size=ROW_GROUP_ROWS)
+    if delta is not None:
+        reader.con.unregister(DELTA)
 
 
 def _check_keys(plan: ExportPlan, keys: pa.Array, last):
@@ -157,42 +201,22 @@ def _bad_key(plan: ExportPlan, problem: str) -> ExportRejected:
     )
 
 
-def _copy_state(con, path: Path) -> None:
-    """The new state: (key, fingerprint) in key order, as current holds them.
-
-    Fingerprints are random bytes no codec shrinks; rising integer keys delta-encode to
-    almost nothing (measured on 1M rows: 7.6 MiB against 12.2 with pyarrow's defaults)."""
-    rows = con.sql(
-        f"SELECT {quote(_K)} AS {KEY}, {quote(_FP)} AS {FINGERPRINT} FROM cur"
-    ).to_arrow_reader(STATE_BATCH_ROWS)
-    integer_key = pa.types.is_integer(rows.schema.field(KEY).type)
-    encoding = {KEY: "DELTA_BINARY_PACKED", FINGERPRINT: "PLAIN"} if integer_key else None
-    options = {"use_dictionary": False, "column_encoding": encoding} if integer_key else {}
-    with pq.ParquetWriter(path, rows.schema, compression="zstd", **options) as writer:
-        for batch in rows:
-            writer.write_batch(batch, row_group_size=STATE_BATCH_ROWS)
-
-
 def _base_view(con, base: Path | None) -> None:
     if base is None:  # the first run: an empty state of the key's type
-        con.execute(f"CREATE TEMP TABLE base AS SELECT {KEY}, {FINGERPRINT} FROM "
-                    f"(SELECT {quote(_K)} AS {KEY}, {quote(_FP)} AS {FINGERPRINT} FROM cur) "
-                    "LIMIT 0")  # fmt: skip
+        con.execute(f"CREATE TEMP TABLE base AS SELECT {KEY}, {FINGERPRINT} FROM new LIMIT 0")
         return
     con.read_parquet(str(base)).create_view("base")
 
 
-def _diff_table(plan: ExportPlan, pii_key: bytes | None) -> Sql:
-    """CREATE TEMP TABLE diff: the change set (c0..cn, the key, _change), unordered."""
+def _diff_table(plan: ExportPlan, pii_key: bytes | None, first: bool) -> Sql:
+    """diff: the change set (c0..cn, the key, _change), unordered; on the first run, a view
+    of every row (nothing is removed: no copy needed)."""
     n = len(plan.columns)
     values = ", ".join(f"cur.{quote(f'c{i}')}" for i in range(n))
     key = quote(query.KEY_ALIAS)
-    current = (
-        f"SELECT {values}, cur.{quote(_K)} AS {key}, "
-        f"CASE WHEN base.{KEY} IS NULL THEN 'added' ELSE 'changed' END AS {CHANGE_COLUMN} "
-        f"FROM cur LEFT JOIN base ON cur.{quote(_K)} = base.{KEY} "
-        f"WHERE base.{KEY} IS NULL OR base.{FINGERPRINT} <> cur.{quote(_FP)}"
-    )
+    current = f"SELECT {values}, cur.{quote(_K)} AS {key}, cur.kind AS {CHANGE_COLUMN} FROM cur"
+    if first:
+        return Sql(f"CREATE TEMP VIEW diff AS {current}")
     removed = _removed_select(plan, pii_key)
     text = f"CREATE TEMP TABLE diff AS {current} UNION ALL {removed.text}"
     return Sql(text, removed.params)
@@ -209,8 +233,7 @@ def _removed_select(plan: ExportPlan, pii_key: bytes | None) -> Sql:
         else:
             items.append(f"CAST(NULL AS {pii.output_type(column)}) AS {quote(f'c{i}')}")
     gone = (
-        f"SELECT base.{KEY} AS {quote(plan.key)} FROM base "
-        f"ANTI JOIN cur ON base.{KEY} = cur.{quote(_K)}"
+        f"SELECT base.{KEY} AS {quote(plan.key)} FROM base ANTI JOIN new ON base.{KEY} = new.{KEY}"
     )
     items.append(f"{quote(plan.key)} AS {quote(query.KEY_ALIAS)}")
     items.append(f"'removed' AS {CHANGE_COLUMN}")
