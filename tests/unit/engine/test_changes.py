@@ -77,3 +77,16 @@ def test_a_run_of_some_ids_is_refused(make_plan, copy, tmp_path):
     plan = type(plan)(**{**plan.__dict__, "run": type(plan.run)("fixture_export", "r", ids=(1,))})
     with pytest.raises(ExportRejected, match="send every other row as removed"):
         diff(plan, copy, tmp_path, None, "first")
+
+
+def test_a_state_says_how_its_fingerprints_were_made(make_plan, copy, tmp_path, caplog):
+    plan = make_plan(fields=["profile_id", "city"], changes=True)
+    _, state = diff(plan, copy, tmp_path, None, "first")
+    metadata = pq.read_schema(state).metadata
+    assert metadata[b"ferry.fingerprint"].startswith(b"hash(row(...)) duckdb ")
+    older = tmp_path / "older.parquet"
+    pq.write_table(pq.read_table(state).replace_schema_metadata({}), older)
+    manifest, _ = diff(make_plan(fields=["profile_id", "city"], changes=True), copy, tmp_path,
+                       older, "second")  # fmt: skip
+    assert manifest.changes == {"added": 0, "changed": 0, "removed": 0}
+    assert "rows may be sent as changed once" in caplog.text
