@@ -10,8 +10,8 @@ row passes through a Python dict. Both reads of the source are in one snapshot:
    columns sent count, so a change in a column the export leaves out is not a change.
 2. new FULL JOIN base on the key gives the keys added, changed and removed (a small table
    when little changed; the first run has no base: every key is added).
-3. The rows of the added and changed keys are read again (a join with those keys; in
-   place, DuckDB skips the rest; a pushed source sends its rows again), into a work file.
+3. The rows of the added and changed keys are read again (a join with those keys; a
+   pushed source, Postgres, sends every row again), into a work file.
 4. Those rows, and the removed keys written as the key column is written (its PII rule
    applied) with every other column null, are written in key order: with a last column
    _change, or as three file sets added_<name>, changed_<name>, removed_<name>.
