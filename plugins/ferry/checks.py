@@ -136,9 +136,31 @@ def check_limits(plan: ExportPlan, *, log: logging.Logger, record: bool = True) 
     """
     from ferry import engine, sources
 
+    if plan.changes is not None:  # the change set is known only after extract's diff
+        log.info("Export %s sends changes only: its limits apply to the change set, in "
+                 "extract", plan.export.id)  # fmt: skip
+        return {"rows": None, "estimated_bytes": None}
     rows, size = engine.count(plan, source=sources.source_for(plan.connection))
+    _judge(plan, rows, size, log=log, record=record)
+    return {"rows": rows, "estimated_bytes": size}
+
+
+def check_change_limits(plan: ExportPlan, rows: int, size: int, *, log: logging.Logger) -> None:
+    """A changes-only export's limits, on the change set extract wrote (rows, bytes).
+
+    Raises:
+        ExportSkipped: Over a maximum, recorded as check_limits does; the run's state is
+            not committed, so a later run (with higher limits) sends these changes.
+    """
+    log.info("Export %s: the change set is %s rows, %s bytes", plan.export.id, f"{rows:,}",
+             f"{size:,}")  # fmt: skip
+    _judge(plan, rows, size, log=log, record=True)
+
+
+def _judge(plan: ExportPlan, rows: int, size: int, *, log: logging.Logger, record: bool) -> None:
     limits = effective_limits(plan.export, plan.target)
-    log.info("Export %s: %s rows, about %s bytes", plan.export.id, f"{rows:,}", f"{size:,}")
+    if plan.changes is None:
+        log.info("Export %s: %s rows, about %s bytes", plan.export.id, f"{rows:,}", f"{size:,}")
     reason = over_maximum(rows, size, limits)
     if reason:
         if record:
@@ -147,7 +169,6 @@ def check_limits(plan: ExportPlan, *, log: logging.Logger, record: bool = True) 
         raise ExportSkipped(reason)
     for warning in over_warning(rows, size, limits):
         log.warning("Large export %s: %s", plan.export.id, warning)
-    return {"rows": rows, "estimated_bytes": size}
 
 
 def over_maximum(rows: int, size: int, limits: dict[str, Limit]) -> str:

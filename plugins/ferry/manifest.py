@@ -55,6 +55,8 @@ class Manifest:
     rows: int = 0
     bytes: int = 0
     validation: dict[str, Any] = field(default_factory=dict)
+    # a changes-only export's rows by kind: {"added": n, "changed": n, "removed": n}
+    changes: dict[str, int] | None = None
 
     @property
     def data_files(self) -> list[StagedFile]:

@@ -28,7 +28,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import asdict, dataclass, replace
 from typing import Any
 
-from ferry import checks, history, paths, record, refresh, staging
+from ferry import changes_state, checks, history, paths, record, refresh, staging
 from ferry.definitions import current_project
 from ferry.exceptions import ExportRejected
 from ferry.manifest import read_manifest
@@ -69,18 +69,16 @@ def extract(plan: ExportPlan, *, log: logging.Logger, pii_key: bytes | None) -> 
     from ferry import engine, sources
 
     source = sources.source_for(plan.connection)
-    manifest = engine.extract(plan, source=source, pii_key=pii_key, log=log)
+    with changes_state.for_extract(plan, log=log) as changes:  # None: every row is sent
+        manifest = engine.extract(plan, source=source, pii_key=pii_key, log=log, changes=changes)
+        if changes is not None:  # over a limit: skipped, and the state stays uncommitted
+            checks.check_change_limits(plan, manifest.rows, manifest.bytes, log=log)
     staging.publish(plan, manifest, log=log)  # nothing to do when staging is local
     if plan.excluded_pii:
         log.info("PII columns left out (no pii rule given): %s", ", ".join(plan.excluded_pii))
     where = {"staging_url": plan.staging_url} if plan.staging_url else {}
-    return {
-        "staging_dir": str(plan.staging_dir),
-        **where,
-        "rows": manifest.rows,
-        "files": len(manifest.data_files),
-        "bytes": manifest.bytes,
-    }
+    return {"staging_dir": str(plan.staging_dir), **where, "rows": manifest.rows,
+            "files": len(manifest.data_files), "bytes": manifest.bytes}  # fmt: skip
 
 
 def validate(plan: ExportPlan, *, log: logging.Logger) -> dict:
@@ -125,6 +123,8 @@ def finalize(run: RunInfo, receipts: list[dict], ending: Ending, *, log) -> dict
     """Record the delivered run with every destination's receipt, and notify."""
     plan = plan_for(run)
     manifest = staging.read_staged_manifest(plan)
+    if plan.changes is not None:  # every destination has the files: the state moves on
+        changes_state.commit(plan, log=log)
     return record.finalize(run, plan.export, manifest, receipts, ending, log=log)
 
 

@@ -23,6 +23,21 @@ if TYPE_CHECKING:
     from ferry.staging.location import RunLocation
 
 PEOPLE_OPEN = ("email", "download")  # destinations whose files people open in spreadsheets
+CHANGE_KINDS = ("added", "changed", "removed")
+CHANGE_COLUMN = "_change"
+
+
+@dataclass(frozen=True)
+class ChangesPlan:
+    """A changes-only export: rows are diffed by key against the last delivered state.
+
+    Attributes:
+        key: The source column that identifies a row (changes.key, else the table's key).
+        output: column (one file set, a last column _change) or files (a set per kind).
+    """
+
+    key: str
+    output: str = "column"
 
 
 @dataclass(frozen=True)
@@ -48,6 +63,7 @@ class ExportPlan:
     staging_dir: Path = field(default=Path("."))  # local: staging itself; remote: a cache
     staging_url: str = ""  # the run's remote prefix (ferry.staging); "" when staged locally
     report: ReportQuery | None = None  # a report's groups over the rows where chooses
+    changes: ChangesPlan | None = None  # a changes-only export's key and output
 
     @property
     def format(self) -> models.Format:
@@ -78,13 +94,14 @@ def build_plan(
     columns, excluded = output_columns(export, table)
     read = [table_name] + _segment_tables(project, export)
     report = _report_of(export, table, dialect)
+    changes = _changes_of(export, table)
     return ExportPlan(
         export=export,
         target=project.targets.get(export.target or ""),
         segment=_segment_of(project, export),
         run=run,
         table=table_name,
-        key=table.key,
+        key=changes.key if changes else table.key,  # rows leave in the order of the diff's key
         columns=columns,
         where=row_filter(project, export, run, dialect),
         excluded_pii=excluded,
@@ -97,7 +114,15 @@ def build_plan(
         staging_dir=location.folder,
         staging_url=location.url,
         report=report,
+        changes=changes,
     )
+
+
+def _changes_of(export: models.ExportSpec, table: models.TableSpec) -> ChangesPlan | None:
+    """The changes-only part of the plan; the loader checked the key (spec.changes_rules)."""
+    if export.changes is None:
+        return None
+    return ChangesPlan(key=export.changes.key or table.key, output=export.changes.output)
 
 
 def _types(table: models.TableSpec) -> dict[str, str]:

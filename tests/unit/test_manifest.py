@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 from pathlib import Path
 
 import pytest
@@ -118,3 +119,12 @@ def test_a_large_file_changed_past_its_first_block_is_caught(tmp_path):
     assert raised.value.found == (len(data), hashlib.sha256(changed).hexdigest())
     (tmp_path / "big.bin").write_bytes(data)
     assert manifest.verify(tmp_path) == [(manifest.files[0], tmp_path / "big.bin")]
+
+
+def test_a_manifest_written_before_changes_existed_still_reads(tmp_path):
+    manifest = _stage(tmp_path / "old", {"a.csv": b"x\n"})
+    data = json.loads(manifest.to_json())
+    del data["changes"]
+    assert Manifest.from_dict(data).changes is None
+    counted = Manifest.from_dict({**data, "changes": {"added": 1, "changed": 0, "removed": 2}})
+    assert json.loads(counted.to_json())["changes"] == {"added": 1, "changed": 0, "removed": 2}

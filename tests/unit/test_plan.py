@@ -340,3 +340,25 @@ def test_ids_of_a_text_key_select_exactly_those_keys(tmp_path, visits_warehouse)
     assert sorted((row["code"], row["label"]) for row in rows) == sorted(
         (code, chosen_rows.COUPONS[code]) for code in ("C'3", "ÉTÉ-24", "100")
     )
+
+
+def _changes_plan(changes) -> object:
+    from ferry.spec.models import ExportSpec
+
+    project = load_project(ROOT / "include")
+    spec = ExportSpec.model_validate({
+        "id": "changed", "name": "C", "source": {"table": "lead"},
+        "fields": ["lead_id", "state"], "changes": changes, "destinations": [{"type": "download"}],
+    })  # fmt: skip
+    project.exports[spec.id] = spec
+    return _plan(project, RunInfo(spec.id, "r1"), Path("/tmp"))
+
+
+def test_a_changes_export_is_keyed_by_its_declared_key_else_the_tables():
+    assert _changes_plan(None).changes is None
+    by_table = _changes_plan(True)
+    assert (by_table.key, by_table.changes.output) == ("lead_id", "column")
+    declared = _changes_plan({"key": "state", "output": "files"})
+    assert (declared.key, declared.changes.key, declared.changes.output) == (
+        "state", "state", "files",
+    )  # fmt: skip

@@ -21,10 +21,20 @@ import sys
 from collections.abc import Iterator
 
 from ferry import paths
-from ferry.cli import definitions, edit, listing, local, past_runs, remote, remove, tables
+from ferry.cli import (
+    changes,
+    definitions,
+    edit,
+    listing,
+    local,
+    past_runs,
+    remote,
+    remove,
+    tables,
+)
 from ferry.exceptions import describe, kind_of
 
-COMMAND_MODULES = [definitions, local, remote, listing, edit, remove, past_runs, tables]
+COMMAND_MODULES = [definitions, local, remote, listing, edit, remove, past_runs, tables, changes]
 WAREHOUSE_MOVED = (
     "ferry: `ferry warehouse` has moved with the demo out of the product: build the demo"
     " warehouse with `python -m ferry_demo` (same options, e.g. --size medium)"

@@ -13,17 +13,19 @@ import queue
 import shutil
 import threading
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pyarrow as pa
 
 from ferry.engine import periods, pii, query
+from ferry.engine.changes import ChangeState, write_changes
 from ferry.engine.progress import Progress
 from ferry.engine.read import open_reader
 from ferry.engine.writers import Chunker
 from ferry.manifest import MANIFEST_NAME, Manifest, StagedFile, sha256_of
-from ferry.plan import ExportPlan
+from ferry.plan import CHANGE_COLUMN, ExportPlan
 
 if TYPE_CHECKING:
     from ferry.sources import Source
@@ -35,7 +37,7 @@ _DONE = object()
 
 def extract(
     plan: ExportPlan, *, source: Source | Path, pii_key: bytes | None,
-    log: logging.Logger | None = None,
+    log: logging.Logger | None = None, changes: ChangeState | None = None,
 ) -> Manifest:  # fmt: skip
     """Write the export's files and manifest.json (last, the commit marker) to staging.
 
@@ -46,6 +48,7 @@ def extract(
         source: Where the table lives (ferry.sources), or the path of a DuckDB file.
         pii_key: The secret for hash and tokenize (the ferry_pii connection's password).
         log: Where progress and the summary go; the ferry.engine logger by default.
+        changes: A changes-only export's state to diff against (ferry.engine.changes).
 
     Returns:
         The manifest, as written to manifest.json.
@@ -56,6 +59,14 @@ def extract(
     log = log or LOG
     pii.require_key(plan.columns, pii_key)
     folder = _fresh_folder(Path(plan.staging_dir))
+    if plan.changes is not None:  # only what changed since the state delivered last
+        if changes is None:
+            raise ValueError("a changes-only export's extract needs its ChangeState")
+        files, counts = write_changes(plan, source, pii_key, changes, log)
+        manifest = replace(_manifest(plan, files + _sidecars(plan, folder)), changes=counts)
+        manifest.write(folder)
+        _log_summary(log, manifest, len(files), 0.0)
+        return manifest
     with open_reader(plan, source) as reader:
         select = query.output_select(plan, pii_key, reader.relation)
         found = reader.stats()
@@ -133,7 +144,10 @@ def _drain(buffer: queue.Queue, thread: threading.Thread) -> None:
 
 
 def schema_of(plan: ExportPlan) -> list[dict[str, str]]:
-    return [{"name": c.name, "type": pii.output_type(c)} for c in plan.columns]
+    schema = [{"name": c.name, "type": pii.output_type(c)} for c in plan.columns]
+    if plan.changes is not None and plan.changes.output == "column":
+        schema.append({"name": CHANGE_COLUMN, "type": "VARCHAR"})
+    return schema
 
 
 def field_mapping_of(plan: ExportPlan) -> list[dict]:

@@ -91,7 +91,11 @@ def output_types(plan: ExportPlan) -> list[str]:
 def output_select(plan: ExportPlan, pii_key: bytes | None, relation: Relation | None = None) -> Sql:
     """What the writers read: one line column for text formats, typed columns for parquet."""
     inner = typed_select(plan, pii_key, relation)
-    fields = formats.fields_of(plan.columns, output_types(plan))
+    return formatted_select(plan, inner, formats.fields_of(plan.columns, output_types(plan)))
+
+
+def formatted_select(plan: ExportPlan, inner: Sql, fields: list[formats.Field]) -> Sql:
+    """The typed rows of inner (fields' aliases, and the key) as the writers read them."""
     source, key = inner.text, quote(KEY_ALIAS)
     fmt = plan.format
     if fmt.type in formats.TEXT_TYPES:

@@ -25,11 +25,12 @@ from typing import Any
 
 import duckdb
 import pyarrow as pa
+import pyarrow.compute as pc
 
-from ferry.engine.staged import staged_batches
+from ferry.engine.staged import file_batches
 from ferry.exceptions import Terminal
 from ferry.manifest import Manifest
-from ferry.plan import ExportPlan
+from ferry.plan import CHANGE_COLUMN, ExportPlan
 from ferry.spec.columns import column_for
 from ferry.spec.models import Expectation
 
@@ -178,14 +179,27 @@ def _column_of(plan: ExportPlan, spec: Expectation) -> str | None:
     return column.name if column else None
 
 
+def _with_values(batch: pa.RecordBatch, manifest: Manifest, name: str) -> pa.RecordBatch:
+    """A changes-only export's rows but the removed ones, which carry only their key."""
+    if manifest.changes is None:
+        return batch
+    if name.startswith("removed_"):  # output: files
+        return batch.slice(0, 0)
+    if CHANGE_COLUMN in batch.schema.names:
+        return batch.filter(pc.not_equal(batch.column(CHANGE_COLUMN), "removed"))
+    return batch
+
+
 def _run_checks(checks: list[Check], folder: Path, manifest: Manifest) -> None:
     runner = _GxRunner(checks, manifest.format in _TEXT_FORMATS)
     uniques = [c for c in checks if c.spec.expect == "unique" and c.column]
     total = 0
     with _Duplicates([c.column for c in uniques]) as duplicates:
-        for batch in staged_batches(folder, manifest):
-            total += batch.num_rows
-            runner.run_columns(batch.to_pandas())
+        for staged in (staged for staged in manifest.data_files if staged.rows):
+            for batch in file_batches(folder / staged.name, manifest.format, manifest.schema):
+                total += batch.num_rows
+                batch = _with_values(batch, manifest, staged.name)
+                runner.run_columns(batch.to_pandas())
             duplicates.add(batch)
         for check in uniques:
             check.unexpected, sample = duplicates.count(check.column)

@@ -16,6 +16,7 @@ from pydantic import BaseModel, ValidationError
 
 from ferry.spec import connections, models
 from ferry.spec.errors import DefinitionError, pydantic_error, shorten
+from ferry.spec.import_rules import import_problems
 from ferry.spec.models import (
     ExportSpec,
     GroupSpec,
@@ -32,7 +33,6 @@ from ferry.spec.references import (
     check_dependencies,
     export_problems,
     group_problems,
-    import_problems,
     segment_problems,
     segment_type_problems,
 )

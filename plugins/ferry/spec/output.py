@@ -116,4 +116,5 @@ class Changes(Spec):
     key: Identifier | None = None
 
 
-ChangesOption = Annotated[Changes | None, BeforeValidator(_changes_shorthand)]
+# bool only for the published schema (changes: true): the shorthand never reaches validation
+ChangesOption = Annotated[Changes | bool | None, BeforeValidator(_changes_shorthand)]

@@ -12,9 +12,10 @@ from typing import Any
 from ferry.column_types import base_type, canonical_type
 from ferry.spec import models
 from ferry.spec.catalogues import TableSpec
+from ferry.spec.changes_rules import changes_problems
 from ferry.spec.columns import column_for, output_columns
 from ferry.spec.errors import did_you_mean
-from ferry.spec.models import ExportSpec, GroupSpec, ImportSpec, SegmentSpec
+from ferry.spec.models import ExportSpec, GroupSpec, SegmentSpec
 from ferry.spec.project import Project
 from ferry.spec.re2 import re2_problem
 from ferry.spec.reader import Document
@@ -76,7 +77,7 @@ def _rule_problems(rule, loc: tuple, columns: dict, table: str):
 
 
 def _condition_problems(condition: models.Condition, loc: tuple, columns: dict, table: str):
-    yield from _column_problems([condition.field], loc + ("field",), columns, table)
+    yield from column_problems([condition.field], loc + ("field",), columns, table)
     if condition.op == "regex":
         yield from _regex_problems(condition.value, loc + ("value",))
     if condition.field in columns:
@@ -101,7 +102,7 @@ def _regex_problems(pattern: Any, loc: tuple):
         yield loc, problem, ""
 
 
-def _column_problems(names: list[str], loc: tuple, columns: dict, table: str):
+def column_problems(names: list[str], loc: tuple, columns: dict, table: str):
     for name in names:
         if name not in columns:
             yield loc, f"table '{table}' has no column '{name}'", did_you_mean(name, columns)
@@ -117,6 +118,7 @@ def export_problems(export: ExportSpec, project: Project) -> list[Problem]:
     report = isinstance(export.source, models.ReportSource)
     broken_report = report and report_problems(export.source, columns, table)
     problems += (broken_report or []) + _destination_problems(export)
+    problems += changes_problems(export, project.tables[table], table)
     if not broken_report:  # a report's output columns exist once its columns do
         problems += _expectation_problems(export, project.tables[table])
     return problems
@@ -132,11 +134,11 @@ def _has_errors(kind: str, name: str) -> str:
 def _source_problems(export: ExportSpec, project: Project) -> list[Problem]:
     source = export.source
     if isinstance(source, models.TableSource):
-        return _reference_problems(project, "table", source.table, ("source", "table"))
+        return reference_problems(project, "table", source.table, ("source", "table"))
     if isinstance(source, models.ReportSource):
-        return _reference_problems(project, "table", source.table, ("source", "report"))
-    problems = _reference_problems(project, "segment", source.segment, ("source", "segment"))
-    problems = problems or _reference_problems(project, "target", export.target, ("target",))
+        return reference_problems(project, "table", source.table, ("source", "report"))
+    problems = reference_problems(project, "segment", source.segment, ("source", "segment"))
+    problems = problems or reference_problems(project, "target", export.target, ("target",))
     if problems:
         return problems
     if export.contacts_of_accounts:
@@ -172,7 +174,7 @@ def _contacts_problems(segment: SegmentSpec, project: Project) -> list[Problem]:
     return []
 
 
-def _reference_problems(project: Project, kind: str, name: Any, loc: tuple) -> list[Problem]:
+def reference_problems(project: Project, kind: str, name: Any, loc: tuple) -> list[Problem]:
     """A table, segment or target the export names: known, or why not (its own errors)."""
     known = {"table": project.tables, "segment": project.segments, "target": project.targets}
     if name in known[kind]:
@@ -194,7 +196,7 @@ def _field_problems(export: ExportSpec, columns: dict, table: str) -> list[Probl
         for index, choice in enumerate(export.fields):
             name = choice if isinstance(choice, str) else choice.field
             loc = ("fields", index) if isinstance(choice, str) else ("fields", index, "field")
-            problems += _column_problems([name], loc, columns, table)
+            problems += column_problems([name], loc, columns, table)
             derived = not isinstance(choice, str) and choice.derive
             if name in columns and columns[name].pii and name not in export.pii and not derived:
                 hint = f"add pii: {{{name}: keep}} (or hash, mask, tokenize, exclude)"
@@ -203,21 +205,21 @@ def _field_problems(export: ExportSpec, columns: dict, table: str) -> list[Probl
                 )
     filters = export.filters
     if filters.window:
-        problems += _column_problems(
+        problems += column_problems(
             [filters.window.column], ("filters", "window", "column"), columns, table
         )
-        problems += _time_column_problems(
+        problems += _timecolumn_problems(
             filters.window.column, ("filters", "window", "column"), columns
         )
     if filters.date_column:
-        problems += _column_problems(
+        problems += column_problems(
             [filters.date_column], ("filters", "date_column"), columns, table
         )
-        problems += _time_column_problems(filters.date_column, ("filters", "date_column"), columns)
+        problems += _timecolumn_problems(filters.date_column, ("filters", "date_column"), columns)
     for index, condition in enumerate(filters.where):
         problems += _condition_problems(condition, ("filters", "where", index), columns, table)
     for name in export.pii:
-        problems += _column_problems([name], ("pii", name), columns, table)
+        problems += column_problems([name], ("pii", name), columns, table)
     return problems
 
 
@@ -230,8 +232,8 @@ def _chunk_by_problems(export: ExportSpec, columns: dict, table: str) -> list[Pr
         hint = f"group by the period instead: {{column: {chunk_by.column}, bucket: "
         return [(loc, "a report's rows are groups, not timed rows", hint + f"{chunk_by.every}}}")]
     loc += ("column",)
-    problems = list(_column_problems([chunk_by.column], loc, columns, table))
-    problems = problems or _time_column_problems(chunk_by.column, loc, columns)
+    problems = list(column_problems([chunk_by.column], loc, columns, table))
+    problems = problems or _timecolumn_problems(chunk_by.column, loc, columns)
     if problems:
         return problems
     if (
@@ -243,7 +245,7 @@ def _chunk_by_problems(export: ExportSpec, columns: dict, table: str) -> list[Pr
     return []
 
 
-def _time_column_problems(name: str, loc: tuple, columns: dict) -> list[Problem]:
+def _timecolumn_problems(name: str, loc: tuple, columns: dict) -> list[Problem]:
     problem = name in columns and time_column_problem(columns[name].type)
     return [(loc, f"'{name}' {problem}", "")] if problem else []
 
@@ -257,7 +259,7 @@ def _expectation_problems(export: ExportSpec, table: TableSpec) -> list[Problem]
     ]
     for index, item in enumerate(export.expectations):
         if item.expect == "regex" and item.pattern is not None:
-            problems += _python_regex_problems(item.pattern, ("expectations", index, "pattern"))
+            problems += python_regex_problems(item.pattern, ("expectations", index, "pattern"))
     return problems
 
 
@@ -269,7 +271,7 @@ def _missing_column(loc: tuple, field: str, columns: tuple, excluded: tuple) -> 
     return loc, problem, did_you_mean(field, [column.name for column in columns])
 
 
-def _python_regex_problems(pattern: str, loc: tuple) -> list[Problem]:
+def python_regex_problems(pattern: str, loc: tuple) -> list[Problem]:
     """Expectations run in pandas, with Python's re: a bad pattern would fail the run."""
     try:
         re.compile(pattern)
@@ -305,51 +307,6 @@ def group_problems(group: GroupSpec, project: Project) -> list[Problem]:
         elif job not in known:
             problems.append((loc, f"unknown {kind} '{job}'", did_you_mean(job, known)))
         seen.add((kind, job))
-    return problems
-
-
-def import_problems(spec: ImportSpec, project: Project) -> list[Problem]:
-    """The import's table, its columns and key; and an id no export has (a group member, a
-    run record and `ferry run` name a job by its id alone)."""
-    problems: list[Problem] = []
-    if spec.id in project.exports or f"exports.{spec.id}" in project.broken:
-        problem = f"id '{spec.id}' is already the id of an export"
-        problems.append((("id",), problem, "rename the import (or the export)"))
-    table_problems = _reference_problems(project, "table", spec.table, ("table",))
-    if table_problems:
-        return problems + table_problems
-    table = project.tables[spec.table]
-    problems += _import_column_problems(spec, table.columns)
-    if spec.mode == "merge":
-        key = spec.key or table.key
-        loc = ("key",) if spec.key else ("mode",)
-        problems += _column_problems([key], loc, table.columns, spec.table)
-        loaded = [to for _, to in spec.column_pairs(list(table.columns))]
-        if key in table.columns and key not in loaded:
-            hint = f"add {key} to columns, or load by append or overwrite"
-            problems.append((loc, f"merge matches rows on '{key}', which is not loaded", hint))
-    return problems
-
-
-def _import_column_problems(spec: ImportSpec, columns: dict) -> list[Problem]:
-    problems: list[Problem] = []
-    if spec.columns != "all":
-        targets: set[str] = set()
-        for index, item in enumerate(spec.columns):
-            to = item if isinstance(item, str) else item.to
-            loc = ("columns", index) if isinstance(item, str) else ("columns", index, "to")
-            problems += _column_problems([to], loc, columns, spec.table)
-            if to in targets:
-                problems.append((loc, f"column '{to}' is loaded twice", "map each column once"))
-            targets.add(to)
-    loaded = {to for _, to in spec.column_pairs(list(columns))}
-    for index, item in enumerate(spec.expectations):
-        if item.field and item.field not in loaded:
-            loc = ("expectations", index, "field")
-            hint = did_you_mean(item.field, sorted(loaded))
-            problems.append((loc, f"the import loads no column '{item.field}'", hint))
-        if item.expect == "regex" and item.pattern is not None:
-            problems += _python_regex_problems(item.pattern, ("expectations", index, "pattern"))
     return problems
 
 

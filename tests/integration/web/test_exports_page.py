@@ -66,7 +66,7 @@ def test_search_keeps_the_matching_exports_and_clearing_it_shows_all(admin_page,
     found = set(visible_ids(page))
     page.fill("#search", "")
 
-    assert found == {"daily_lead_backup", "daily_leads_by_source"}
+    assert found == {"daily_lead_backup", "daily_leads_by_source", "lead_changes"}
     assert set(visible_ids(page)) == everyone
 
 

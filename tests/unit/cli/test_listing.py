@@ -77,6 +77,7 @@ def test_each_export_shows_its_schedule_airflows_view_and_its_last_run(airflow, 
         "linkedin_enterprise_accounts": "paused",
         "mailchimp_high_value": "not deployed",
         "partner_leads": "not deployed",  # an import
+        "lead_changes": "not deployed",
     }
     assert rows["daily_lead_backup"] == {
         "ID": "daily_lead_backup", "NAME": "Daily lead backup", "KIND": "data_out",
@@ -99,7 +100,7 @@ def test_filters_narrow_by_one_column_or_any_and_sort_puts_missing_values_last(a
     ]  # fmt: skip
     assert [row["ID"] for row in linked] == ["linkedin_enterprise_accounts"]
     assert [row["NEXT RUN"] for row in by_next_run] == [
-        "after refresh", "2026-12-02 02:00 UTC", "-", "-", "-", "-"
+        "after refresh", "2026-12-02 02:00 UTC", "-", "-", "-", "-", "-"
     ]  # fmt: skip
 
 
@@ -123,6 +124,7 @@ def test_json_gives_each_export_with_iso_times_and_numbers_for_scripts(airflow, 
     assert set(rows) == {
         "customer_profiles_csv", "daily_lead_backup", "daily_leads_by_source",
         "linkedin_enterprise_accounts", "mailchimp_high_value", "partner_leads",
+        "lead_changes",
     }  # fmt: skip
     lead = rows["daily_lead_backup"]
     assert dt.datetime.fromisoformat(lead["last_run"]) == FINISHED

@@ -11,7 +11,8 @@ def test_list_shows_the_demo_exports_with_their_columns(web, deployed):
     assert answer.status_code == 200, answer.text
     rows = {row["id"]: row for row in answer.json()["exports"]}
     assert set(rows) == {"customer_profiles_csv", "daily_lead_backup", "daily_leads_by_source",
-                         "linkedin_enterprise_accounts", "mailchimp_high_value"}  # fmt: skip
+                         "linkedin_enterprise_accounts", "mailchimp_high_value",
+                         "lead_changes"}  # fmt: skip
     backup = rows["daily_lead_backup"]
     assert (backup["kind"], backup["owner"], backup["target"]) == (
         "data_out",

@@ -1,0 +1,286 @@
+"""The state of a changes-only export: what its last fully delivered run sent, per export.
+
+A state is a Parquet file of (key, fingerprint) in key order (ferry.engine.changes). Each
+export keeps its own, beside the run history: in $FERRY_HOME/changes/<export id>/, or,
+when FERRY_STAGING is on S3, under <staging prefix>/_changes/<export id>/ so any worker
+reads it (no export id starts with _):
+
+    head.json              the committed state: {state, run, generation}
+    states/<run>.<n>.parquet   committed states (the head's, and bases still needed)
+    pending/<run>.parquet  a run's new state, staged by extract, never delivered
+    bases/<run>.json       the head a run diffed against, so a rerun sends the same changes
+
+extract records the run's base (the head at its first try) and stages its new state as
+pending; finalize, which runs only once every destination succeeded, commits it: the
+state file first, head.json last (each written atomically: a local rename, one S3 PUT).
+A failed delivery commits nothing, so the next run diffs against the same head and sends
+these changes again with newer ones. The head moves only from the run's own base (or
+stays on the run, when a committed run is rerun): a rerun of an older run, or a run that
+a reset overtook, never moves it back. The last KEEP_BASES runs' bases are kept.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import json
+import logging
+import os
+import shutil
+import tempfile
+import uuid
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from ferry import paths
+from ferry.safe_names import segment_problem
+from ferry.staging.location import Remote, parse_root
+
+if TYPE_CHECKING:
+    from ferry.engine.changes import ChangeState
+    from ferry.plan import ExportPlan
+
+LOG = logging.getLogger("ferry.changes")
+LOCAL_DIR = "changes"  # under $FERRY_HOME
+REMOTE_DIR = "_changes"  # under the S3 staging prefix
+KEEP_BASES = 20
+HEAD = "head.json"
+
+
+@dataclass(frozen=True)
+class Head:
+    """The committed state: its file under states/ (None: send every row), the run that
+    committed it, and the number of resets so far."""
+
+    state: str | None = None
+    run: str | None = None
+    generation: int = 0
+
+    def same(self, other: Head) -> bool:
+        return (self.state, self.generation) == (other.state, other.generation)
+
+
+class _Local:
+    """A folder; every write is a rename of a finished temporary file."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.where = str(root)
+
+    def read(self, name: str) -> bytes | None:
+        path = self.root / name
+        return path.read_bytes() if path.is_file() else None
+
+    def write(self, name: str, body: bytes) -> None:
+        path = self._ready(name)
+        handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+        with os.fdopen(handle, "wb") as stream:
+            stream.write(body)
+        Path(temporary).replace(path)
+
+    def put_file(self, name: str, source: Path) -> None:
+        path = self._ready(name)
+        temporary = path.with_name(f".{path.name}.{uuid.uuid4().hex}")
+        shutil.copyfile(source, temporary)
+        temporary.replace(path)
+
+    def copy(self, name: str, target: str) -> None:
+        self.put_file(target, self.root / name)
+
+    def local_path(self, name: str, folder: Path) -> Path | None:
+        path = self.root / name
+        return path if path.is_file() else None
+
+    def names(self, folder: str) -> list[str]:
+        found = self.root / folder
+        if not found.is_dir():
+            return []
+        return sorted(p.name for p in found.iterdir() if p.is_file() and p.name[0] != ".")
+
+    def delete(self, names: list[str]) -> None:
+        for name in names:
+            (self.root / name).unlink(missing_ok=True)
+
+    def _ready(self, name: str) -> Path:
+        path = self.root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return path
+
+
+class _Remote:
+    """An S3 prefix, through ferry.s3 (imported here: not at DAG parse time)."""
+
+    def __init__(self, remote: Remote) -> None:
+        from ferry import s3
+
+        self.remote, self.s3 = remote, s3
+        self.bucket = s3.Bucket(remote.conn_id, remote.bucket)
+        self.where = remote.object_url()
+
+    def read(self, name: str) -> bytes | None:
+        try:
+            return self.bucket.get(self.remote.key(name))
+        except self.s3.S3Missing:
+            return None
+
+    def write(self, name: str, body: bytes) -> None:
+        self.bucket.put(self.remote.key(name), body)
+
+    def put_file(self, name: str, source: Path) -> None:
+        self.bucket.upload(source, self.remote.key(name))
+
+    def copy(self, name: str, target: str) -> None:
+        with self.s3.s3_errors():
+            self.bucket.client.copy_object(
+                Bucket=self.remote.bucket, Key=self.remote.key(target),
+                CopySource={"Bucket": self.remote.bucket, "Key": self.remote.key(name)},
+            )  # fmt: skip
+
+    def local_path(self, name: str, folder: Path) -> Path | None:
+        path = folder / Path(name).name
+        try:
+            self.bucket.download(self.remote.key(name), path)
+        except self.s3.S3Missing:
+            return None
+        return path
+
+    def names(self, folder: str) -> list[str]:
+        found = self.bucket.list(self.remote.key(folder) + "/")
+        return sorted(name for name in found if "/" not in name)
+
+    def delete(self, names: list[str]) -> None:
+        if names:
+            self.bucket.delete([self.remote.key(name) for name in names])
+
+
+class StateStore:
+    """One export's states (see the module's docstring)."""
+
+    def __init__(self, export_id: str) -> None:
+        problem = segment_problem(export_id)
+        if problem:  # it names a folder: one that pointed elsewhere would share a state
+            raise ValueError(f"{export_id!r} cannot name an export's state: it {problem}")
+        root = parse_root(paths.staging_root())
+        if isinstance(root, Remote):
+            self.files: _Local | _Remote = _Remote(root.child(REMOTE_DIR, export_id))
+        else:
+            self.files = _Local(paths.ferry_home() / LOCAL_DIR / export_id)
+        self.export_id = export_id
+
+    def head(self) -> Head:
+        return self._head(HEAD) or Head()
+
+    def base_for(self, run: str) -> Head:
+        """The head this run diffs against: the one recorded at its first try, else now's."""
+        recorded = self._head(f"bases/{run}.json")
+        if recorded is not None:
+            return recorded
+        head = self.head()
+        stamp = dt.datetime.now(dt.UTC).isoformat()
+        self.files.write(f"bases/{run}.json", _json({**asdict(head), "recorded_at": stamp}))
+        return head
+
+    def base_file(self, base: Head, folder: Path) -> Path | None:
+        """The base's Parquet file, on this machine (downloaded into folder from S3)."""
+        if base.state is None:
+            return None
+        path = self.files.local_path(f"states/{base.state}", folder)
+        if path is None:
+            raise FileNotFoundError(
+                f"the state {base.state} of export {self.export_id} is missing from "
+                f"{self.files.where}; `ferry reset {self.export_id}` sends every row next time"
+            )
+        return path
+
+    def stage(self, run: str, path: Path) -> None:
+        """Keep the run's new state as pending, until finalize commits it."""
+        self.files.put_file(f"pending/{run}.parquet", path)
+
+    def commit(self, run: str, log: logging.Logger = LOG) -> str:
+        """Make the run's pending state the head (when the head has not moved past the run's
+        base); say what was done."""
+        pending = f"pending/{run}.parquet"
+        if f"{run}.parquet" not in self.files.names("pending"):
+            return f"no pending state for run {run}: already committed"
+        base, head = self.base_for(run), self.head()
+        state = f"{run}.{uuid.uuid4().hex[:12]}.parquet"
+        self.files.copy(pending, f"states/{state}")
+        if head.same(base) or head.run == run:
+            self.files.write(HEAD, _json(asdict(Head(state, run, head.generation))))
+            said = f"committed the state of run {run}: the next run sends changes since it"
+        else:
+            said = f"kept the head at run {head.run or '(reset)'}: it moved after run {run} began"
+        self.files.delete([pending])
+        self._collect()
+        log.info("Changes state of %s: %s (%s)", self.export_id, said, self.files.where)
+        return said
+
+    def reset(self) -> tuple[Head, Head]:
+        """Forget the committed state: the next run sends every row as added."""
+        before = self.head()
+        after = Head(None, None, before.generation + 1)
+        self.files.write(HEAD, _json(asdict(after)))
+        self._collect()
+        return before, after
+
+    def _head(self, name: str) -> Head | None:
+        body = self.files.read(name)
+        if body is None:
+            return None
+        data = json.loads(body)
+        return Head(data.get("state"), data.get("run"), int(data.get("generation", 0)))
+
+    def _collect(self) -> None:
+        """Drop bases beyond the last KEEP_BASES runs, then states no one refers to."""
+        bases = [(self._recorded_at(name), name) for name in self.files.names("bases")]
+        bases.sort(reverse=True)
+        kept, dropped = bases[:KEEP_BASES], bases[KEEP_BASES:]
+        self.files.delete([f"bases/{name}" for _, name in dropped])
+        needed = {self.head().state} | {self._head(f"bases/{name}").state for _, name in kept}
+        runs = {name.removesuffix(".json") for _, name in kept}
+        self.files.delete(
+            [f"states/{name}" for name in self.files.names("states") if name not in needed]
+            + [
+                f"pending/{name}"
+                for name in self.files.names("pending")
+                if name.removesuffix(".parquet") not in runs
+            ]
+        )
+
+    def _recorded_at(self, name: str) -> str:
+        body = self.files.read(f"bases/{name}")
+        return json.loads(body).get("recorded_at", "") if body else ""
+
+
+def _json(data: dict) -> bytes:
+    return (json.dumps(data, indent=2, sort_keys=True) + "\n").encode()
+
+
+@contextlib.contextmanager
+def for_extract(plan: ExportPlan, *, log: logging.Logger = LOG) -> Iterator[ChangeState | None]:
+    """The run's ChangeState (None for an export of every row); once the block succeeds,
+    the new state is staged as the run's pending state."""
+    if plan.changes is None:
+        yield None
+        return
+    from ferry.engine.changes import ChangeState
+
+    store, run = StateStore(plan.export.id), plan.run.safe_run_id
+    work_root = paths.ferry_home() / "changes-work"
+    work_root.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=work_root, prefix=f"{plan.export.id}-") as work:
+        base = store.base_for(run)
+        against = f"the state of run {base.run}" if base.state else "nothing: every row is added"
+        log.info("Changes of %s: diffing against %s", plan.export.id, against)
+        state = ChangeState(
+            store.base_file(base, Path(work)), Path(work) / "new.parquet", Path(work)
+        )
+        yield state
+        store.stage(run, state.new)
+
+
+def commit(plan: ExportPlan, *, log: logging.Logger = LOG) -> str:
+    """finalize's part: the run's pending state becomes the head (see StateStore.commit)."""
+    return StateStore(plan.export.id).commit(plan.run.safe_run_id, log)

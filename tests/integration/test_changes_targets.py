@@ -1,0 +1,104 @@
+"""Changes-only exports with real parts around them: a webhook that is down for a run, and the
+state on S3 (moto) read by a worker with an empty home."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from changes_runs import delivered, make_home, outcome, profile_line, profiles, run
+from ferry.changes_state import REMOTE_DIR
+from servers import MotoS3, WebhookServer, airflow_connection, running
+
+pytestmark = pytest.mark.integration
+BUCKET, PREFIX, CONN_ID = "ferry-changes-test", "runs", "ferry_changes_s3"
+HOOKED = "[{type: download}, {type: webhook, connection: changes_hook, endpoint: /in}]"
+
+
+@pytest.fixture
+def home(tmp_path, monkeypatch, warehouse):
+    return make_home(tmp_path, monkeypatch, warehouse)
+
+
+def first_ids(home, count: int) -> list[int]:
+    return [row[0] for row in profiles(home)][:count]
+
+
+def posted(webhook: WebhookServer) -> list[tuple[str, str]]:
+    records = [r for q in webhook.accepted for r in q.json()["records"]]
+    return [(str(record["profile_id"]), record["_change"]) for record in records]
+
+
+def test_a_failed_delivery_is_sent_again_with_the_newer_changes(home, monkeypatch):
+    webhook = WebhookServer(secret=b"unused")  # not started yet: the target is down
+    monkeypatch.setenv(*webhook.connection("changes_hook"))
+    export = home.define("profile_changes", destinations=HOOKED)
+    with running(webhook):
+        assert run(export, "manual__1") == 0
+    webhook.requests.clear()
+    one, two = first_ids(home, 2)
+    home.sql(f"UPDATE customer_profile SET city = 'Down' WHERE profile_id = {one}")
+
+    assert run(export, "manual__2") == 1  # the download got the files, the webhook not
+    assert outcome(export, "manual__2") == "failed"
+
+    home.sql(f"DELETE FROM customer_profile WHERE profile_id = {two}")
+    with running(webhook):
+        assert run(export, "manual__3") == 0
+    assert posted(webhook) == [(str(one), "changed"), (str(two), "removed")]
+    assert [row[0] for row in delivered(export, "manual__3")[1]] == [str(one), str(two)]
+
+
+@pytest.fixture
+def s3() -> Iterator[MotoS3]:
+    with running(MotoS3()) as server:
+        server.client().create_bucket(Bucket=BUCKET)
+        yield server
+
+
+def test_the_state_on_s3_is_read_by_a_worker_with_an_empty_home(home, s3, monkeypatch, tmp_path):
+    monkeypatch.setenv(*s3.connection(CONN_ID))
+    monkeypatch.setenv("FERRY_STAGING", f"s3://{CONN_ID}@{BUCKET}/{PREFIX}")
+    export = home.define("profile_changes")
+    assert run(export, "manual__1") == 0
+    keys = [o["Key"] for o in s3.client().list_objects_v2(Bucket=BUCKET)["Contents"]]
+    state = f"{PREFIX}/{REMOTE_DIR}/{export}/"
+    assert f"{state}head.json" in keys
+    assert any(key.startswith(f"{state}states/") for key in keys)
+    assert not any(key.startswith(f"{state}pending/") for key in keys)  # committed
+
+    monkeypatch.setenv("FERRY_HOME", str(tmp_path / "another-worker"))
+    [one] = first_ids(home, 1)
+    home.sql(f"UPDATE customer_profile SET city = 'Elsewhere' WHERE profile_id = {one}")
+    assert run(export, "manual__2") == 0
+    row = profiles(home, f"profile_id = {one}")[0]
+    assert delivered(export, "manual__2")[1] == [profile_line(row, "changed")]
+
+
+def test_a_folder_of_parquet_files_sends_its_changes(home, monkeypatch, tmp_path):
+    folder = tmp_path / "files"
+    (folder / "profiles").mkdir(parents=True)
+    target = folder / "profiles" / "part-0.parquet"
+    copy = "COPY (SELECT * FROM customer_profile ORDER BY profile_id) TO '{}' (FORMAT parquet)"
+    home.sql(copy.format(target))
+    monkeypatch.setenv(*airflow_connection("changes_files", conn_type="fs",
+                                           extra={"path": str(folder)}))  # fmt: skip
+    tables = home.include / "warehouse" / "tables.yaml"
+    moved = "  customer_profile:\n    connection: changes_files\n    name: profiles/*.parquet\n"
+    tables.write_text(tables.read_text().replace("  customer_profile:\n", moved))
+    export = home.define("files_changes")
+    assert run(export, "manual__1") == 0
+    assert delivered(export, "manual__1")[1] == [profile_line(r, "added") for r in profiles(home)]
+
+    one, two = first_ids(home, 2)
+    home.sql(
+        f"UPDATE customer_profile SET city = 'Filed' WHERE profile_id = {one}",
+        f"DELETE FROM customer_profile WHERE profile_id = {two}",
+        copy.format(target),
+    )
+    assert run(export, "manual__2") == 0
+    row = profiles(home, f"profile_id = {one}")[0]
+    assert delivered(export, "manual__2")[1] == [
+        profile_line(row, "changed"), [str(two), "", "", "", "removed"],
+    ]  # fmt: skip

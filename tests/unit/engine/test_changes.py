@@ -1,0 +1,92 @@
+"""The diff of a changes-only export, through extract, on a warehouse of nasty values."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import shutil
+from pathlib import Path
+
+import duckdb
+import pyarrow.parquet as pq
+import pytest
+
+from ferry.engine import extract
+from ferry.engine.changes import ChangeState
+from ferry.exceptions import ExportRejected
+
+from .helpers import PII_KEY, data_paths, read_records
+
+
+@pytest.fixture
+def copy(warehouse: Path, tmp_path: Path) -> Path:
+    target = tmp_path / "copy.duckdb"
+    shutil.copyfile(warehouse, target)
+    return target
+
+
+def diff(plan, source: Path, tmp_path: Path, base: Path | None, name: str):
+    work = tmp_path / name
+    work.mkdir()
+    state = ChangeState(base, work / "state.parquet", work)
+    manifest = extract(plan, source=source, pii_key=PII_KEY, changes=state)
+    return manifest, state.new
+
+
+def hmac_of(value: str) -> str:
+    return hmac.new(PII_KEY, value.encode(), hashlib.sha256).hexdigest()
+
+
+def test_a_removed_row_carries_its_key_hashed_as_its_column_is_written(make_plan, copy, tmp_path):
+    fields = ["postal_code", "city", "order_count"]
+    definition = {"fields": fields, "pii": {"postal_code": "hash"}, "format": {"type": "parquet"},
+                  "changes": {"key": "postal_code"}}  # fmt: skip
+    plan = make_plan(**definition)
+    _, state = diff(plan, copy, tmp_path, None, "first")
+    assert pq.read_table(state).column_names == ["key", "fingerprint"]
+    with duckdb.connect(str(copy)) as con:
+        con.execute("DELETE FROM customer_profile WHERE postal_code = '00007'")
+        con.execute("UPDATE customer_profile SET order_count = -1 WHERE postal_code = '00009'")
+
+    manifest, _ = diff(make_plan(**definition), copy, tmp_path, state, "second")
+
+    rows = [r for p in data_paths(plan.staging_dir, manifest) for r in read_records(p, "parquet")]
+    removed = {"postal_code": hmac_of("00007"), "city": None, "order_count": None}
+    assert rows[0] == {**removed, "_change": "removed"}  # in key order: 00007, then 00009
+    assert (rows[1]["_change"], rows[1]["order_count"]) == ("changed", -1)
+    assert rows[1]["postal_code"] == hmac_of("00009")
+    assert manifest.changes == {"added": 0, "changed": 1, "removed": 1}
+
+
+def test_a_key_that_repeats_is_refused_naming_the_value(make_plan, copy, tmp_path):
+    with duckdb.connect(str(copy)) as con:
+        con.execute("UPDATE customer_profile SET country = 'XX'")
+    plan = make_plan(fields=["country"], changes={"key": "country"})
+    with pytest.raises(ExportRejected, match="'country' of table customer_profile holds the value"):
+        diff(plan, copy, tmp_path, None, "first")
+
+
+def test_a_null_key_is_refused(make_plan, copy, tmp_path):
+    plan = make_plan(fields=["state"], changes={"key": "state"})
+    with pytest.raises(ExportRejected, match="holds a null"):
+        diff(plan, copy, tmp_path, None, "first")
+
+
+def test_a_run_of_some_ids_is_refused(make_plan, copy, tmp_path):
+    plan = make_plan(fields=["profile_id"], changes=True)
+    plan = type(plan)(**{**plan.__dict__, "run": type(plan.run)("fixture_export", "r", ids=(1,))})
+    with pytest.raises(ExportRejected, match="send every other row as removed"):
+        diff(plan, copy, tmp_path, None, "first")
+
+
+def test_a_state_says_how_its_fingerprints_were_made(make_plan, copy, tmp_path, caplog):
+    plan = make_plan(fields=["profile_id", "city"], changes=True)
+    _, state = diff(plan, copy, tmp_path, None, "first")
+    metadata = pq.read_schema(state).metadata
+    assert metadata[b"ferry.fingerprint"].startswith(b"hash(row(...)) duckdb ")
+    older = tmp_path / "older.parquet"
+    pq.write_table(pq.read_table(state).replace_schema_metadata({}), older)
+    manifest, _ = diff(make_plan(fields=["profile_id", "city"], changes=True), copy, tmp_path,
+                       older, "second")  # fmt: skip
+    assert manifest.changes == {"added": 0, "changed": 0, "removed": 0}
+    assert "rows may be sent as changed once" in caplog.text
