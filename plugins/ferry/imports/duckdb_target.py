@@ -1,13 +1,17 @@
 """A DuckDB database file as an import's target, written in one transaction.
 
-DuckDB lets one process write a file at a time: the file is opened read-write for the
-load only, so an export reading it meanwhile fails to open it (a transient error, retried)
-and then sees the table after; a reader in the same process sees before or after.
+DuckDB lets one process open a file for writing, and none other then (not even to read):
+the file is opened read-write for the load only (the files are read and checked before),
+waiting up to LOCK_WAIT seconds for an export's read to end, after which the load is
+retried (TargetBusy); an export that starts meanwhile cannot open the file, is retried,
+and sees the table after. Readers in the same process share the database and see before
+or after.
 """
 
 from __future__ import annotations
 
 import contextlib
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,14 +23,18 @@ from ferry.imports.writes import INCOMING, Write, Written
 from ferry.sources.duckdb_file import MEMORY_LIMIT, THREADS
 from ferry.sql import quote
 
+LOCK_WAIT = 30.0  # seconds the load waits for other processes to release the file
+LOCK_POLL = 0.05
+_CONFIG = {"memory_limit": MEMORY_LIMIT, "threads": THREADS}
+
 
 @dataclass(frozen=True)
 class DuckDbTarget:
-    """A DuckDB database file, opened read-write for the load only (DuckDB lets one process
-    write a file: an export reading it meanwhile waits for its retry, and sees after)."""
+    """A DuckDB database file, opened read-write for the load only."""
 
     path: Path
     connection_id: str
+    lock_wait: float | None = None  # None: LOCK_WAIT
 
     def write(self, rows: pa.RecordBatchReader, write: Write) -> Written:
         if not self.path.exists():
@@ -34,12 +42,7 @@ class DuckDbTarget:
                 f"warehouse {self.path} (connection {self.connection_id}) does not exist: "
                 "create the table before importing into it"
             )
-        try:
-            con = duckdb.connect(str(self.path), config={"memory_limit": MEMORY_LIMIT,
-                                                         "threads": THREADS})  # fmt: skip
-        except duckdb.Error as error:
-            raise _duckdb_error(error, self.connection_id) from None
-        with con:
+        with self._connect() as con:
             try:
                 con.execute("SET TimeZone = 'UTC'").fetchall()
                 con.register("ferry_rows", rows)
@@ -56,6 +59,21 @@ class DuckDbTarget:
                     con.rollback()
                 raise _duckdb_error(error, self.connection_id) from None
             return written
+
+    def _connect(self) -> duckdb.DuckDBPyConnection:
+        """The file opened for writing, waiting up to lock_wait seconds for readers that
+        hold it (an export's read lasts seconds to minutes); then TargetBusy."""
+        wait = LOCK_WAIT if self.lock_wait is None else self.lock_wait
+        deadline = time.monotonic() + wait
+        while True:
+            try:
+                return duckdb.connect(str(self.path), config=_CONFIG)
+            except duckdb.IOException as error:
+                if time.monotonic() >= deadline or "lock" not in str(error).lower():
+                    raise _duckdb_error(error, self.connection_id) from None
+            except duckdb.Error as error:
+                raise _duckdb_error(error, self.connection_id) from None
+            time.sleep(LOCK_POLL)
 
 
 def _duckdb_write(con: duckdb.DuckDBPyConnection, write: Write) -> Written:

@@ -28,6 +28,7 @@ LEAD_DDL = (
     "CREATE TABLE lead (lead_id BIGINT PRIMARY KEY, email VARCHAR, score DECIMAL(6,2), "
     "signed_up DATE)"
 )
+HEADER = "lead_id,email,score,signed_up\n"
 START_ROWS = [(1, "a@x.org", 1.5, "2026-01-01"), (2, "b@x.org", 2.5, "2026-01-02")]
 
 
