@@ -39,12 +39,13 @@ def target_for(table_id: str, table: TableSpec) -> tuple[Target, str]:
         SourceError, SourceNotDefined: the connection is not defined or not usable.
     """
     source = source_for(table.connection)
-    name = quote_table(sql_table_name(table.source_name(table_id), table.connection))
     if isinstance(source, DuckDbSource):
-        return DuckDbTarget(Path(source.path), table.connection), name
-    if getattr(source, "uri", None) and source.dialect.name == "postgres":
-        return PostgresTarget(source.uri, table.connection), name
-    raise ImportSetupError(
-        f"table {table_id} is on connection {table.connection}, which imports cannot write: "
-        "import into a table on a DuckDB or Postgres connection"
-    )
+        target = DuckDbTarget(Path(source.path), table.connection)
+    elif getattr(source, "uri", None) and source.dialect.name == "postgres":
+        target = PostgresTarget(source.uri, table.connection)
+    else:
+        raise ImportSetupError(
+            f"table {table_id} is on connection {table.connection}, which imports cannot write: "
+            "import into a table on a DuckDB or Postgres connection"
+        )
+    return target, quote_table(sql_table_name(table.source_name(table_id), table.connection))
