@@ -5,8 +5,11 @@ read_csv / read_json / read_parquet call (never SQL text); their column names ar
 compared in Python, and later SQL picks columns by position (#3), so a header such as
 `x") ; DROP TABLE t; --` never reaches SQL. CSV and TSV are read as text (all_varchar):
 each value is cast to its tables.yaml type afterwards, so a bad value is one rejected
-row, not a failed file. A zip holds exactly one file, extracted under the run's folder
-(by a name of Ferry's, never the member's).
+row, not a failed file. The dialect is pinned to RFC 4180 (quote and escape "), no comment
+lines, nothing skipped: left to guess, DuckDB's sniffer skips leading lines until the rows
+look regular (a short row on line 3 silently dropped the lines before it) and may take #
+for a comment. A row of the wrong number of fields fails the file. A zip holds exactly one
+file, extracted under the run's folder (by a name of Ferry's, never the member's).
 """
 
 from __future__ import annotations
@@ -24,6 +27,9 @@ from ferry.spec.imports import ImportFormat
 
 _EMPTY_COLUMNS = (["column0"], ["json"])  # what DuckDB names the column of an empty file
 _HINTS = {
+    "parsing dialect": "rows do not all have the header's number of fields, or the delimiter "
+    "is not format.delimiter",
+    "expected number of columns": "rows do not all have the header's number of fields",
     "unicode": "the file is not in format.encoding; set it (utf-8, latin-1 or utf-16)",
     "gzip": "the file is truncated or not gzip: fetch it again, or set format.compression",
     "malformed json": "the file is not valid JSON: check format.type (json, jsonl)",
@@ -78,7 +84,8 @@ def _reader(fmt: ImportFormat, path: str, compression: str) -> tuple[str, list]:
         delimiter = fmt.delimiter or ("\t" if fmt.type == "tsv" else ",")
         text = (
             "read_csv(?, header = ?, delim = ?, encoding = ?, compression = ?, "
-            "all_varchar = true, null_padding = false)"
+            "all_varchar = true, null_padding = false, skip = 0, comment = '', "
+            "quote = '\"', escape = '\"')"
         )
         return text, [path, fmt.header, delimiter, fmt.encoding, compression]
     if fmt.encoding != "utf-8":

@@ -138,10 +138,12 @@ def _reject_repeated_keys(con: duckdb.DuckDBPyConnection, key: str) -> None:
 
 
 def write_rejects(con: duckdb.DuckDBPyConnection, folder: Path) -> Path | None:
-    """The rejects as CSV (file, row, column, value, reason) in folder; None when none."""
-    if not con.execute(f"SELECT count(*) FROM {REJECTS}").fetchall()[0][0]:
-        return None
+    """The rejects as CSV (file, row, column, value, reason) in folder; None when none
+    (and an earlier try's file is removed: it no longer describes the load)."""
     path = folder / REJECTS_FILE
+    if not con.execute(f"SELECT count(*) FROM {REJECTS}").fetchall()[0][0]:
+        path.unlink(missing_ok=True)
+        return None
     con.sql(
         f"SELECT file, row, column_name AS column, value, reason FROM {REJECTS} ORDER BY _seq, 3"
     ).write_csv(str(path), header=True)

@@ -92,8 +92,10 @@ def test_a_zip_of_two_files_is_refused(tmp_path):
         ("a.parquet", b"PAR1 not really", {"type": "parquet"},
          "a.parquet: cannot be read as parquet"),
         ("a.zip", b"PK not a zip", {}, "a.zip: not a readable zip"),
+        ("a.csv", b"id,name\n1,a\n2\n3,c,d\n", {}, "a.csv: .*number of fields"),
     ],
-    ids=["truncated-gzip", "empty", "empty-gzip", "encoding", "json", "parquet", "zip"],
+    ids=["truncated-gzip", "empty", "empty-gzip", "encoding", "json", "parquet", "zip",
+         "short-row"],
 )  # fmt: skip
 def test_a_bad_file_is_a_clear_error(tmp_path, name, data, fmt, message):
     (tmp_path / name).write_bytes(data)
@@ -114,3 +116,9 @@ def test_a_hostile_file_name_is_a_bound_path(tmp_path):
     path.write_text("id\n1\n")
     assert _read(path)[1] == [("1",)]
     assert not (tmp_path / "pwned.csv").exists() and not Path("pwned.csv").exists()
+
+
+def test_every_line_is_read_as_written(tmp_path):
+    """Not sniffed away: a # line, quoted delimiters, the first lines of a ragged file."""
+    (tmp_path / "a.csv").write_text('id,name\n#1,a\n"2","b,c"\n3,\n')
+    assert _read(tmp_path / "a.csv")[1] == [("#1", "a"), ("2", "b,c"), ("3", None)]

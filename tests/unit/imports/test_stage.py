@@ -67,6 +67,7 @@ def test_repeated_keys_keep_the_last_row_only_when_asked(tmp_path):
 
 
 def test_no_rejects_no_file(tmp_path):
+    (tmp_path / "rejects.csv").write_text("an earlier try's\n")
     con, _ = _stage(tmp_path, [write_file(tmp_path, "a.csv", "id,at,ok\n1,,t\n")])
     assert write_rejects(con, tmp_path) is None and not (tmp_path / "rejects.csv").exists()
 
