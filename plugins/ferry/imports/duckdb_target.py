@@ -45,9 +45,7 @@ class DuckDbTarget:
         with self._connect() as con:
             try:
                 con.execute("SET TimeZone = 'UTC'").fetchall()
-                con.register("ferry_rows", rows)
-                con.execute(f"CREATE TEMP TABLE {INCOMING} AS SELECT * FROM ferry_rows").fetchall()
-                con.unregister("ferry_rows")
+                con.register(INCOMING, rows)  # read once, by the one statement that writes
                 con.begin()
             except duckdb.Error as error:
                 raise _duckdb_error(error, self.connection_id) from None
@@ -77,28 +75,31 @@ class DuckDbTarget:
 
 
 def _duckdb_write(con: duckdb.DuckDBPyConnection, write: Write) -> Written:
+    """One statement reads the rows (a single pass over the Arrow stream, no copy); merge
+    counts inserts by the table's row count before and after, a lookup in metadata."""
     names = write.names
-    deleted = updated = 0
+    deleted = 0
     if write.mode == "overwrite":
         deleted = con.execute(f"DELETE FROM {write.table}").fetchall()[0][0]
     if write.mode == "merge":
         key = quote(write.key)
-        updated = con.execute(
-            f"SELECT count(*) FROM {INCOMING} AS i WHERE EXISTS "
-            f"(SELECT 1 FROM {write.table} AS t WHERE t.{key} = i.{key})"
-        ).fetchall()[0][0]
+        before = _count(con, write.table)
         values = ", ".join(f"i.{quote(c)}" for c in write.columns)
-        con.execute(
+        merged = con.execute(
             f"MERGE INTO {write.table} AS t USING {INCOMING} AS i ON (t.{key} = i.{key}) "
             f"WHEN MATCHED THEN UPDATE SET {write.merge_set('i')} "
             f"WHEN NOT MATCHED THEN INSERT ({names}) VALUES ({values})"
-        ).fetchall()
-        total = con.execute(f"SELECT count(*) FROM {INCOMING}").fetchall()[0][0]
-        return Written(inserted=total - updated, updated=updated)
+        ).fetchall()[0][0]
+        inserted = _count(con, write.table) - before
+        return Written(inserted=inserted, updated=merged - inserted)
     inserted = con.execute(
         f"INSERT INTO {write.table} ({names}) SELECT {names} FROM {INCOMING}"
     ).fetchall()[0][0]
     return Written(inserted=inserted, deleted=deleted)
+
+
+def _count(con: duckdb.DuckDBPyConnection, table: str) -> int:
+    return con.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0]
 
 
 def _duckdb_error(error: duckdb.Error, connection_id: str) -> Exception:

@@ -105,6 +105,9 @@ def _stage_one(
         )  # fmt: skip
         if column.name == key:
             problems.append((f"{value} IS NULL", position, column.name, "the key is empty"))
+    bad = " OR ".join(f"({problem[0]})" for problem in problems) or "false"
+    if not con.execute(f"SELECT count(*) FROM {raw} WHERE {bad}").fetchall()[0][0]:
+        problems = []  # the usual file: one scan finds nothing, no scan per problem
     for condition, position, column_name, reason in problems:
         con.execute(
             f"INSERT INTO {REJECTS} SELECT ? + rowid + 1, ?, rowid + 1, ?, "
@@ -114,7 +117,6 @@ def _stage_one(
     casts = ", ".join(
         f"TRY_CAST(#{p} AS {c.type})" for p, c in zip(positions, columns, strict=True)
     )
-    bad = " OR ".join(f"({problem[0]})" for problem in problems) or "false"
     con.execute(
         f"INSERT INTO {STAGED} SELECT ? + rowid + 1, ?, rowid + 1, {casts} FROM {raw} "
         f"WHERE NOT ({bad})",
@@ -124,6 +126,9 @@ def _stage_one(
 
 def _reject_repeated_keys(con: duckdb.DuckDBPyConnection, key: str) -> None:
     """Merge updates a key once: the last row of a key is loaded, earlier ones rejected."""
+    repeated = f"SELECT 1 FROM {STAGED} GROUP BY {quote(key)} HAVING count(*) > 1 LIMIT 1"
+    if not con.execute(repeated).fetchall():
+        return  # the usual file: a hash aggregate, not a window over every row
     earlier = (
         f"SELECT _seq, _file, _row, CAST({quote(key)} AS VARCHAR) AS v FROM "
         f"(SELECT *, row_number() OVER (PARTITION BY {quote(key)} ORDER BY _seq DESC) AS n "
