@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import csv
 
 import pytest
@@ -18,6 +19,7 @@ from tests.unit.imports.helpers import (
 from duckdb_lock import held_by_another_process
 from ferry.exceptions import kind_of
 from ferry.imports import duckdb_target
+from ferry.imports import load as load_module
 from ferry.imports.errors import (
     BadImportFile,
     ImportExpectationsFailed,
@@ -26,6 +28,7 @@ from ferry.imports.errors import (
     TargetBusy,
     TargetRefused,
 )
+from ferry.sources.duckdb_file import open_duckdb
 
 BEFORE = [(1, "a@x.org", 1.5, "2026-01-01"), (2, "b@x.org", 2.5, "2026-01-02")]
 
@@ -194,7 +197,20 @@ def test_a_warehouse_locked_by_another_process_is_transient(warehouse, folder, m
     assert run(import_spec("merge"), [file], folder).inserted == 1  # the retry loads
 
 
-def test_hostile_names_and_values_are_data_not_sql(warehouse, folder):
+def test_hostile_names_and_values_are_data_not_sql(warehouse, folder, monkeypatch):
+    """The file's name, its header and its values never appear in the worker's SQL
+    (DuckDB's own query log says what it ran)."""
+    queries = []
+
+    @contextlib.contextmanager
+    def logged_worker():
+        with open_duckdb() as con:
+            con.execute("CALL enable_logging('QueryLog')").fetchall()
+            yield con
+            log = "SELECT message FROM duckdb_logs() WHERE type = 'QueryLog'"
+            queries.extend(message for (message,) in con.execute(log).fetchall())
+
+    monkeypatch.setattr(load_module, "open_duckdb", logged_worker)
     field = 'm"); DROP TABLE lead; --'
     value = "x'); DROP TABLE lead; --"
     text = f'lead_id,"{field.replace(chr(34), chr(34) * 2)}"\n9,"{value}"\n'
@@ -202,6 +218,8 @@ def test_hostile_names_and_values_are_data_not_sql(warehouse, folder):
     name = 'it\'s "odd".csv'
     run(spec, [write_file(folder, name, text)], folder, table=table_spec())
     assert table_rows(warehouse)[-1] == (9, value, None, None)
+    assert any("read_csv(?" in query for query in queries)
+    assert not [q for q in queries if "DROP TABLE lead" in q or "odd" in q or str(folder) in q]
 
 
 def test_start_rows_are_the_fixture(warehouse):
