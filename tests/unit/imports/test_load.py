@@ -10,6 +10,7 @@ from tests.unit.imports.helpers import (
     HEADER,
     START_ROWS,
     import_spec,
+    local_file,
     run,
     table_rows,
     table_spec,
@@ -224,3 +225,24 @@ def test_hostile_names_and_values_are_data_not_sql(warehouse, folder, monkeypatc
 
 def test_start_rows_are_the_fixture(warehouse):
     assert table_rows(warehouse) == [(r[0], r[1], r[2], r[3]) for r in START_ROWS]
+
+
+def test_jsonl_and_parquet_load_with_the_same_casts_and_rejects(warehouse, folder):
+    import json
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    records = [{"lead_id": 3, "email": "c@x.org", "score": 3.25, "signed_up": "2026-03-03"},
+               {"lead_id": 4, "email": "d@x.org", "score": "lots"}]  # fmt: skip
+    lines = write_file(folder, "a.jsonl", "\n".join(map(json.dumps, records)))
+    spec = import_spec("merge", format={"type": "jsonl"}, rejects={"max_rate": 0.5})
+    result = run(spec, [lines], folder)
+    assert (result.inserted, result.rejected) == (1, 1)
+    assert table_rows(warehouse)[-1] == (3, "c@x.org", 3.25, "2026-03-03")
+    parquet = folder / "b.parquet"
+    pq.write_table(pa.table({"lead_id": [5], "email": ["e@x.org"], "score": [1.5],
+                             "signed_up": ["2026-05-05"]}), parquet)  # fmt: skip
+    spec = import_spec("append", format={"type": "parquet"})
+    assert run(spec, [local_file(parquet)], folder, run_key="r2").inserted == 1
+    assert table_rows(warehouse)[-1] == (5, "e@x.org", 1.5, "2026-05-05")
