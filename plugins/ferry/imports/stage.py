@@ -15,6 +15,7 @@ from pathlib import Path
 
 import duckdb
 
+from ferry.engine.formats import formula_guarded
 from ferry.imports.errors import BadImportFile
 from ferry.imports.files import LocalFile
 from ferry.imports.read import read_file
@@ -144,12 +145,17 @@ def _reject_repeated_keys(con: duckdb.DuckDBPyConnection, key: str) -> None:
 
 def write_rejects(con: duckdb.DuckDBPyConnection, folder: Path) -> Path | None:
     """The rejects as CSV (file, row, column, value, reason) in folder; None when none
-    (and an earlier try's file is removed: it no longer describes the load)."""
+    (and an earlier try's file is removed: it no longer describes the load). Text starting
+    = + - @ is prefixed with ' as in exports (ferry.engine.formats.formula_guarded)."""
     path = folder / REJECTS_FILE
     if not con.execute(f"SELECT count(*) FROM {REJECTS}").fetchall()[0][0]:
         path.unlink(missing_ok=True)
         return None
+    file, column, value, reason = (
+        formula_guarded(quote(name)) for name in ("file", "column_name", "value", "reason")
+    )  # the file's name and values are the sender's: a spreadsheet must not run them
     con.sql(
-        f"SELECT file, row, column_name AS column, value, reason FROM {REJECTS} ORDER BY _seq, 3"
+        f"SELECT {file} AS file, row, {column} AS column, {value} AS value, {reason} AS reason "
+        f"FROM {REJECTS} ORDER BY _seq, column_name"
     ).write_csv(str(path), header=True)
     return path

@@ -81,3 +81,21 @@ def test_a_hostile_header_is_matched_in_python_only(tmp_path):
     stage_files(con, [file], ImportFormat(), columns, None, unique_key=False, work=tmp_path)
     assert con.execute(f"SELECT id FROM {STAGED}").fetchall() == [(5,)]
     assert con.execute("SELECT count(*) FROM y").fetchall() == [(0,)]
+
+
+def test_rejects_cells_a_spreadsheet_would_run_are_guarded_as_in_exports(tmp_path):
+    """= + - @ (and tab, CR) start a formula in Excel, LibreOffice and Google Sheets."""
+    text = 'id,at,ok\n=1+2,"+cmd|\' /C calc\'!A0",@SUM(A1)\n"\tx",-2+3,maybe\n'
+    file = write_file(tmp_path, "=HYPERLINK(evil).csv", text)
+    con, staged = _stage(tmp_path, [file])
+    assert staged.rejected == 2
+    with open(write_rejects(con, tmp_path), newline="") as handle:
+        lines = [(row["file"], row["column"], row["value"]) for row in csv.DictReader(handle)]
+    assert lines == [
+        ("'=HYPERLINK(evil).csv", "at", "'+cmd|' /C calc'!A0"),
+        ("'=HYPERLINK(evil).csv", "id", "'=1+2"),
+        ("'=HYPERLINK(evil).csv", "ok", "'@SUM(A1)"),
+        ("'=HYPERLINK(evil).csv", "at", "'-2+3"),
+        ("'=HYPERLINK(evil).csv", "id", "'\tx"),
+        ("'=HYPERLINK(evil).csv", "ok", "maybe"),
+    ]
