@@ -4,6 +4,7 @@ the timeout, and a failed import record."""
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
 from pathlib import Path
 
@@ -11,6 +12,7 @@ import duckdb
 import pytest
 
 from ferry import history
+from ferry.run_info import RunInfo
 
 pytestmark = pytest.mark.integration  # dag.test() needs Airflow's metadata database
 ROOT = Path(__file__).resolve().parents[3]
@@ -27,23 +29,46 @@ retries: 0
 """
 
 
+GROUP = """\
+id: load_then_send
+name: Load then send
+members:
+  - import: partner_leads
+  - export: partner_backup
+"""
+PARTNER_BACKUP = """\
+id: partner_backup
+name: Partner backup
+source: {table: lead}
+fields: [lead_id, state, source, created_at]
+filters: {where: [{field: source, op: eq, value: partner}]}
+destinations: [{type: download}]
+schedule: "off"
+retries: 0
+"""
 NEW_LEAD = "900000101"  # above any lead id the demo warehouse has
 
 
 @pytest.fixture
 def dag(tmp_path, monkeypatch, airflow_db):
-    from airflow.dag_processing.dagbag import DagBag
-
     from include_copy import copy_include
 
     include = copy_include(tmp_path)
     (include / "imports" / "quick_leads.yaml").write_text(QUICK)
+    (include / "exports" / "partner_backup.yaml").write_text(PARTNER_BACKUP)
+    (include / "groups" / "load_then_send.yaml").write_text(GROUP)
     monkeypatch.setenv("FERRY_INCLUDE", str(include))
     monkeypatch.setenv("FERRY_HOME", str(tmp_path / "home"))
     monkeypatch.delenv("FERRY_DROP", raising=False)
-    bag = DagBag(dag_folder=str(ROOT / "dags" / "ferry_imports.py"))
+    return dag_of("ferry_imports.py", "import__quick_leads")
+
+
+def dag_of(file: str, dag_id: str):
+    from airflow.dag_processing.dagbag import DagBag
+
+    bag = DagBag(dag_folder=str(ROOT / "dags" / file))
     assert not bag.import_errors, bag.import_errors
-    return bag.dags["import__quick_leads"]
+    return bag.dags[dag_id]
 
 
 def drop_file(tmp_path: Path) -> Path:
@@ -94,3 +119,24 @@ def test_the_dags_force_param_reaches_the_load(dag, tmp_path, own_warehouse):
     drop_file(tmp_path)  # forced from the trigger form: appended again
     assert dag.test(logical_date=DAY, run_conf={"force": True}).state == "success"
     assert states_of_the_new_lead(own_warehouse) == ["TX", "TX"]
+
+
+def test_a_group_dag_imports_then_its_export_delivers_the_imported_rows(
+    dag, tmp_path, own_warehouse
+):
+    from ferry_demo.drop import NEW_LEADS_FROM, drop_leads
+
+    drop_leads(DAY.date(), tmp_path / "home" / "drop")
+    run = dag_of("ferry_groups.py", "group__load_then_send").test(logical_date=DAY)
+    assert run.state == "success"
+    [delivered] = (tmp_path / "home" / "downloads" / "partner_backup").glob("*/*.csv")
+    with delivered.open(newline="") as handle:
+        rows = {int(row["lead_id"]): row for row in csv.DictReader(handle)}
+    assert sorted(rows) == [*range(1, 11), *range(NEW_LEADS_FROM, NEW_LEADS_FROM + 10)]
+    assert (rows[1]["state"], rows[1]["created_at"]) == ("TX", "2026-03-04T09:30:00Z")
+    imported = history.get_run(
+        RunInfo("partner_leads", run.run_id, group_id="load_then_send").job_run_id
+    )
+    assert imported is not None and (imported.kind, imported.inserted, imported.updated) == (
+        "import", 10, 10,
+    )  # fmt: skip
