@@ -93,7 +93,7 @@ def test_the_demo_drop_then_run_local_merges_ten_updates_and_ten_new_leads(own_h
     assert "table lead: 10 inserted, 10 updated, 0 deleted, 0 rejected" in shown.out
 
 
-def test_the_same_file_twice_with_append_loads_once(own_home, own_warehouse):
+def test_the_same_file_twice_with_append_loads_once_unless_forced(own_home, own_warehouse):
     drop = own_home.parent / "extra"
     drop.mkdir(parents=True)
     for day in ("2026-03-04", "2026-03-05"):  # two runs, the partner sent the file again
@@ -105,6 +105,10 @@ def test_the_same_file_twice_with_append_loads_once(own_home, own_warehouse):
     assert (first.rows, first.inserted) == (1, 1)
     assert (second.rows, second.inserted) == (0, 0)
     assert json.loads(second.destinations)[0]["skipped_files"] == ["extra_leads.csv"]
+    (drop / "extra_leads.csv").write_text(f"lead_id,state\n{NEW_IDS[0]},TX\n")
+    forced = run_ferry("run", "extra_leads", "--local", "--date", "2026-03-06", "--force")
+    assert forced.code == 0, forced.err
+    assert lead_states(own_warehouse, NEW_IDS) == {NEW_IDS[0]: ["TX", "TX"]}
 
 
 def test_run_local_without_a_file_fails_with_what_was_looked_for_and_records_it(own_home):
