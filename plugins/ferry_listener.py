@@ -1,4 +1,5 @@
-"""Airflow listener plugin: every export run leaves a record in Ferry's run history.
+"""Airflow listener plugin: every export, import and group run leaves a record in Ferry's run
+history.
 
 Also a run marked failed or successful in the UI or the REST API, where no task callback
 runs. ferry.run_listener decides what to write; this file only reads Airflow's DagRun.

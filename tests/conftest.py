@@ -63,6 +63,18 @@ def warehouse() -> Path:
     return path
 
 
+@pytest.fixture
+def own_warehouse(warehouse: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A private copy of the demo warehouse as FERRY_WAREHOUSE, for a test that writes it (an
+    import): other tests read the session's warehouse and expect it byte for byte as built."""
+    copy = tmp_path / "own_warehouse" / "warehouse.duckdb"
+    copy.parent.mkdir()
+    shutil.copyfile(warehouse, copy)
+    monkeypatch.setenv("FERRY_WAREHOUSE", str(copy))
+    monkeypatch.delenv("AIRFLOW_CONN_FERRY_WAREHOUSE", raising=False)
+    return copy
+
+
 @pytest.fixture(scope="session")
 def airflow_db() -> None:
     """A migrated SQLite metadata database, which dag.test() needs."""

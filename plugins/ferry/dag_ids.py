@@ -45,5 +45,5 @@ def group_of_dag(dag_id: str) -> str:
 
 
 def is_ferry_run(dag_id: str) -> bool:
-    """An export's or a group's DAG: the runs Ferry records."""
-    return dag_id.startswith((EXPORT_PREFIX, GROUP_PREFIX))
+    """An export's, an import's or a group's DAG: the runs Ferry records."""
+    return dag_id.startswith((EXPORT_PREFIX, IMPORT_PREFIX, GROUP_PREFIX))

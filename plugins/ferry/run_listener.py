@@ -1,4 +1,5 @@
-"""Every run leaves a record: what to write when Airflow ends an export's or a group's run.
+"""Every run leaves a record: what to write when Airflow ends an export's, an import's or a
+group's run.
 
 Airflow calls the listener plugin (plugins/ferry_listener.py) when a DAG run ends: in the
 scheduler when the run's tasks end it, it times out or it deadlocks, and in the API server
@@ -17,6 +18,8 @@ with no Airflow in it:
   ended successfully without a record is only logged: its tasks should have recorded it.
 - A group run (group__<id>) does this for each member that started (its start task
   succeeded); members the chain never reached keep no record, as in the group summary.
+- An import's run (import__<id>, or an import member of a group) is recorded as an import
+  run (kind "import"), with no staged figures: an import stages nothing for delivery.
 
 Nothing is sent to the export's notify list: this runs inside the scheduler and the API
 server, and a run stopped by hand has someone watching it already.
@@ -30,7 +33,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from ferry import history
-from ferry.dag_ids import export_of_dag, group_of_dag
+from ferry.dag_ids import export_of_dag, group_of_dag, import_of_dag
 from ferry.run_info import RunInfo
 
 LOG = logging.getLogger(__name__)
@@ -105,8 +108,7 @@ def record_ended_run(run: EndedRun, log: logging.Logger = LOG) -> list[history.R
 
 def _runs_of(run: EndedRun) -> Iterator[tuple[RunInfo, dt.datetime | None, str]]:
     """(the export run, when it started, its group run id) for each run to look at."""
-    if export_of_dag(run.dag_id):
-        export_id = export_of_dag(run.dag_id)
+    if export_id := export_of_dag(run.dag_id) or import_of_dag(run.dag_id):
         info = RunInfo(
             export_id, run.run_id, triggered_by=run.triggered_by, run_after=run.run_after
         )
@@ -152,11 +154,29 @@ def _record(
         )  # fmt: skip
         return None
     finished_at = _utc(run.finished_at) if run.finished_at else _utc_now()
+    imported = _is_import(run, info, log)
     return history.RunRecord.ended(
         info, outcome, reason, started_at=_utc(started_at) if started_at else None,
-        finished_at=finished_at, manifest=_staged_manifest(info, log),
-        group_run_id=group_run_id, log_url=run.log_url,
+        finished_at=finished_at, manifest=None if imported else _staged_manifest(info, log),
+        group_run_id=group_run_id, log_url=run.log_url, kind="import" if imported else "export",
     )  # fmt: skip
+
+
+def _is_import(run: EndedRun, info: RunInfo, log) -> bool:
+    """An import's own run, or a group member its group defines as an import."""
+    if import_of_dag(run.dag_id):
+        return True
+    if not group_of_dag(run.dag_id):
+        return False
+    try:
+        from ferry.definitions import current_project
+
+        group = current_project().groups.get(group_of_dag(run.dag_id))
+    except Exception as error:  # the record matters more than its kind
+        log.warning("Run %s: the group's definition cannot be read: %s", info.job_run_id, error)
+        return False
+    members = group.members if group is not None else []
+    return any(m.kind == "import" and m.job == info.export_id for m in members)
 
 
 def _with_details(text: str, run: EndedRun) -> str:

@@ -29,8 +29,11 @@ def test_each_reader_answers_only_for_its_own_kind():
     assert export_of_dag("my_export__leads") == ""  # a prefix, not anywhere in the id
 
 
-def test_only_export_and_group_runs_are_ferrys_to_record():
+def test_only_export_import_and_group_runs_are_ferrys_to_record():
+    from ferry.dag_ids import import_dag_id
+
     assert is_ferry_run(export_dag_id("leads"))
+    assert is_ferry_run(import_dag_id("partner_leads"))
     assert is_ferry_run(group_dag_id("nightly"))
     for other in ("ferry_refresh", "ferry_housekeeping", broken_dag_id("exports.leads"), ""):
         assert not is_ferry_run(other), other

@@ -1,18 +1,17 @@
-"""ferry.pipeline_imports: an import run's steps as plain objects, and the steps' calls up to
-the load itself (ferry.imports.load, stood in for here where it is not built yet)."""
+"""ferry.pipeline_imports: an import run's steps as plain objects, and the steps' calls through
+the real load (ferry.imports.load) into the test's own copy of the demo warehouse."""
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 import hashlib
 import json
 import logging
 import os
-import sys
-import types
+from collections.abc import Iterator
 from pathlib import Path
 
+import duckdb
 import pytest
 
 from ferry import history, pipeline_imports, refresh
@@ -22,25 +21,15 @@ from ferry.pipeline import Kind
 from ferry.record import Ending
 from ferry.run_info import RunInfo
 from ferry.spec.loader import load_project
+from ferry_demo.drop import NEW_LEADS_FROM, drop_leads
 from include_copy import copy_include
 
-LOG = logging.getLogger("test")
 RUN = RunInfo(
     "partner_leads", "scheduled__2026-03-04T00:00:00+00:00",
     logical_date=dt.datetime(2026, 3, 4, tzinfo=dt.UTC), triggered_by="test",
 )  # fmt: skip
 GROUP = "id: g\nname: G\nmembers:\n  - import: partner_leads\n  - export: daily_lead_backup\n"
-
-
-@dataclasses.dataclass(frozen=True)
-class Result:  # the shape of ferry.imports.load.ImportResult
-    rows_read: int
-    inserted: int
-    updated: int
-    deleted: int
-    rejected: int
-    skipped_files: tuple = ()
-    rejects_file: str | None = None
+NEW_IDS = list(range(NEW_LEADS_FROM, NEW_LEADS_FROM + 10))
 
 
 @pytest.fixture
@@ -55,27 +44,41 @@ def home(tmp_path, monkeypatch) -> Path:
     return drop
 
 
+class MarkersSeen(logging.Handler):
+    """The refresh markers of the lead table at each line the load logs (while it loads)."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.INFO)
+        self.seen: dict[str, list[str]] = {}
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.seen[record.getMessage()] = refresh.refreshes_in_progress(["lead"])
+
+
 @pytest.fixture
-def loads(monkeypatch) -> list[dict]:
-    """What ferry.imports.load.load was called with; a stand-in answers where it is missing."""
-    calls: list[dict] = []
-    try:
-        import ferry.imports.load as real
-    except ImportError:
-        real = None
-    module = types.ModuleType("ferry.imports.load")
+def log() -> Iterator[logging.Logger]:
+    logger = logging.getLogger("ferry.test.pipeline_imports")
+    logger.setLevel(logging.INFO)
+    logger.addHandler(handler := MarkersSeen())
+    yield logger
+    logger.removeHandler(handler)
 
-    def load(spec, table, local, folder, *, run_key, force, log):
-        calls.append({"spec": spec, "table": table, "files": local, "folder": folder,
-                      "run_key": run_key, "force": force,
-                      "marked": refresh.refreshes_in_progress([spec.table])})  # fmt: skip
-        if real is not None:
-            return real.load(spec, table, local, folder, run_key=run_key, force=force, log=log)
-        return Result(rows_read=3, inserted=2, updated=1, deleted=0, rejected=0)
 
-    module.load = load
-    monkeypatch.setitem(sys.modules, "ferry.imports.load", module)
-    return calls
+def partner_rows(warehouse: Path) -> dict[int, tuple]:
+    """The lead table's rows the partner file touches: id -> (email, state, source, created)."""
+    ids = [*range(1, 11), *NEW_IDS]
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        rows = con.execute(
+            "SELECT lead_id, email, state, source, CAST(created_at AS VARCHAR) FROM lead "
+            "WHERE list_contains(?, lead_id)",
+            [ids],
+        ).fetchall()
+    return {row[0]: row[1:] for row in rows}
+
+
+def lead_count(warehouse: Path) -> int:
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        return con.execute("SELECT count(*) FROM lead").fetchone()[0]
 
 
 def test_an_import_run_waits_for_its_file_then_loads_then_finalizes(home):
@@ -101,55 +104,72 @@ def test_a_group_chains_an_import_before_an_export(home):
     assert run.summary.upstreams == ("daily_lead_backup.finalize",)
 
 
-def test_load_fetches_identical_files_and_loads_them_under_a_refresh_marker(home, loads):
-    data = b"lead_id,E-mail\n1,a@example.com\n"
-    (home / "leads_20260304.csv").write_bytes(data)
+def test_load_fetches_identical_files_and_merges_them_under_a_refresh_marker(
+    home, own_warehouse, log
+):
+    before = lead_count(own_warehouse)
+    dropped = drop_leads(RUN.logical_date.date(), home.parent)
     (home / "leads_20260303.csv").write_bytes(b"other day")
-    loaded = pipeline_imports.load(RUN, log=LOG)
-    [call] = loads
-    [local] = call["files"]
-    assert local.path.read_bytes() == data and local.sha256 == hashlib.sha256(data).hexdigest()
-    assert call["run_key"] == RUN.job_run_id and call["force"] is False
-    assert call["table"].key == "lead_id"
-    assert call["marked"] == ["lead"]  # exports starting meanwhile wait for the import
-    assert refresh.refreshes_in_progress(["lead"]) == []  # and the marker is gone after it
-    assert call["folder"] == pipeline_imports.run_folder(RUN)
+    loaded = pipeline_imports.load(RUN, log=log)
+    [local] = (pipeline_imports.run_folder(RUN) / "files").iterdir()
+    assert local.read_bytes() == dropped.read_bytes()
     json.dumps(loaded)  # it travels as an XCom
-    assert loaded["files"][0]["name"] == "leads_20260304.csv"
-    assert loaded["files"][0]["sha256"] == local.sha256
+    [listed] = loaded["files"]
+    assert listed["name"] == "leads_20260304.csv"
+    assert listed["sha256"] == hashlib.sha256(dropped.read_bytes()).hexdigest()
+    result = loaded["result"]
+    assert (result["rows_read"], result["inserted"], result["updated"], result["rejected"]) == (
+        20, 10, 10, 0,
+    )  # fmt: skip
+    rows = partner_rows(own_warehouse)
+    assert lead_count(own_warehouse) == before + 10 and len(rows) == 20
+    assert rows[1] == ("lead1@partner.example", "TX", "partner", "2026-03-04 09:30:00")
+    assert rows[NEW_IDS[-1]][0] == f"lead{NEW_IDS[-1]}@partner.example"
+    handler = next(h for h in log.handlers if isinstance(h, MarkersSeen))
+    [loading] = [line for line in handler.seen if line.startswith("import partner_leads run")]
+    assert handler.seen[loading] == ["lead"]  # exports starting meanwhile wait for the import
+    assert refresh.refreshes_in_progress(["lead"]) == []  # and the marker is gone after it
 
 
-def test_load_without_a_file_says_what_was_looked_for_where(home, loads):
+def test_a_rerun_of_a_loaded_run_loads_nothing_again(home, own_warehouse, log):
+    drop_leads(RUN.logical_date.date(), home.parent)
+    pipeline_imports.load(RUN, log=log)
+    with duckdb.connect(str(own_warehouse)) as con:  # someone fixes a row meanwhile
+        con.execute("UPDATE lead SET state = 'ZZ' WHERE lead_id = 1")
+    again = pipeline_imports.load(RUN, log=log)
+    assert again["result"]["already_loaded"] is True
+    assert partner_rows(own_warehouse)[1][1] == "ZZ"  # the file was not merged again
+
+
+def test_load_without_a_file_says_what_was_looked_for_where(home, own_warehouse, log):
+    before = own_warehouse.read_bytes()
     with pytest.raises(files.NoFiles) as missing:
-        pipeline_imports.load(RUN, log=LOG)
+        pipeline_imports.load(RUN, log=log)
     assert "no file matching 'leads_20260304*.csv' in" in str(missing.value)
     assert str(home) in str(missing.value) and kind_of(missing.value) == "terminal"
-    assert loads == []
+    assert own_warehouse.read_bytes() == before
 
 
-def test_finalize_records_the_counts_and_moves_the_files_to_done(home, loads):
-    (home / "leads_20260304.csv").write_bytes(b"lead_id\n1\n")
-    loaded = pipeline_imports.load(RUN, log=LOG)
-    loaded["result"] = dataclasses.asdict(
-        Result(rows_read=3, inserted=2, updated=1, deleted=0, rejected=0)
-    )
+def test_finalize_records_the_counts_and_moves_the_files_to_done(home, own_warehouse, log):
+    drop_leads(RUN.logical_date.date(), home.parent)
+    loaded = pipeline_imports.load(RUN, log=log)
     started = dt.datetime.now(dt.UTC)
-    pipeline_imports.finalize(RUN, loaded, Ending(started_at=started, notify=False), log=LOG)
+    pipeline_imports.finalize(RUN, loaded, Ending(started_at=started, notify=False), log=log)
     record = history.get_run(RUN.job_run_id)
     assert record is not None and record.kind == "import"
     assert (record.outcome, record.rows, record.inserted, record.updated, record.rejected) == (
-        "success", 3, 2, 1, 0,
+        "success", 20, 10, 10, 0,
     )  # fmt: skip
     assert record.destination_names == ["table lead"]
     assert "Import run partner_leads." in record.summary()
-    assert "2 inserted, 1 updated, 0 deleted, 0 rejected" in record.summary()
+    assert "10 inserted, 10 updated, 0 deleted, 0 rejected" in record.summary()
     assert (home / "done" / "leads_20260304.csv").exists()
     assert not (home / "leads_20260304.csv").exists()
 
 
 def test_a_failed_import_run_is_recorded_as_an_import(home):
     pipeline_imports.finalize_failed(RUN, "wait_for_file failed: no file", Ending(notify=False),
-                                     log=LOG)  # fmt: skip
+                                     log=logging.getLogger("test"))  # fmt: skip
     [record] = history.list_runs("partner_leads")
     assert (record.kind, record.outcome, record.reason) == (
         "import", "failed", "wait_for_file failed: no file",

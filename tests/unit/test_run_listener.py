@@ -20,6 +20,7 @@ from ferry import history, pipeline, run_listener
 from ferry.manifest import Manifest, StagedFile
 from ferry.run_info import RunInfo
 from ferry.run_listener import EndedRun
+from include_copy import copy_include
 
 ROOT = Path(__file__).resolve().parents[2]
 EXPORT = "daily_lead_backup"
@@ -219,6 +220,39 @@ def test_a_members_record_is_its_own_not_its_exports_run_of_the_same_id():
     assert history.get_run(own.job_run_id) == own, "the export's own record is untouched"
 
 
+def test_an_import_run_marked_failed_by_hand_is_recorded_as_an_import(caplog):
+    run = ended(dag_id="import__partner_leads", note="wrong file")
+
+    with caplog.at_level(logging.WARNING):
+        [written] = run_listener.record_ended_run(run)
+
+    assert written.job_run_id == RunInfo("partner_leads", RUN_ID).job_run_id
+    assert (written.kind, written.outcome) == ("import", "failed")
+    assert written.reason.endswith("; note: wrong file")
+    assert history.list_runs("partner_leads") == [written]
+    assert "staged manifest" not in caplog.text  # an import stages nothing to read back
+
+
+def test_a_groups_import_member_is_recorded_as_an_import(tmp_path, monkeypatch):
+    include = copy_include(tmp_path)
+    (include / "groups" / "load_then_send.yaml").write_text(
+        "id: load_then_send\nname: L\nmembers:\n  - import: partner_leads\n"
+        "  - export: daily_lead_backup\n"
+    )
+    monkeypatch.setenv("FERRY_INCLUDE", str(include))
+    run = ended(
+        dag_id="group__load_then_send",
+        members_started={"partner_leads": T0, "daily_lead_backup": T0},
+    )
+
+    written = {r.export_id: r for r in run_listener.record_ended_run(run)}
+
+    assert (written["partner_leads"].kind, written["daily_lead_backup"].kind) == (
+        "import", "export",
+    )  # fmt: skip
+    assert written["partner_leads"].group_run_id == RunInfo("load_then_send", RUN_ID).job_run_id
+
+
 def test_other_dags_are_left_alone():
     assert run_listener.record_ended_run(ended(dag_id="ferry_refresh")) == []
     assert history.list_runs() == []
@@ -258,6 +292,17 @@ def test_the_plugin_records_a_run_marked_failed(plugin):
     assert (written.outcome, written.triggered_by) == ("failed", "manual")
     assert written.reason.endswith("; note: oops")
     assert written.log_url.endswith(f"/dags/export__{EXPORT}/runs/{quote(RUN_ID, safe='')}")
+
+
+@pytest.mark.parametrize("state", ["failed", "success"])
+def test_the_plugin_records_an_import_run_marked_by_hand(plugin, state):
+    listener = plugin.RunRecordListener()
+    hook = listener.on_dag_run_failed if state == "failed" else listener.on_dag_run_success
+    hook(dag_run(dag_id="import__partner_leads"), f"Dag Run's state was manually set to `{state}`.")
+
+    written = history.get_run(RunInfo("partner_leads", RUN_ID).job_run_id)
+    assert written is not None and written.kind == "import"
+    assert written.outcome == {"failed": "failed", "success": "marked_success"}[state]
 
 
 def test_the_plugin_logs_errors_and_never_raises(plugin, caplog):

@@ -1,4 +1,5 @@
-"""The read side of the JSON API under /ferry/api/: the list, an export, its runs, a run.
+"""The read side of the JSON API under /ferry/api/: the list (exports, imports), an export,
+its runs (or an import's), a run.
 
 Every route asks Airflow who the caller is (GetUserDep) and shows only what their rights
 on each export's DAG allow (ferry.web.auth). Routes are plain `def`: FastAPI runs them in
@@ -20,7 +21,7 @@ from ferry.spec.reader import display_name
 from ferry.web import lookup
 from ferry.web.auth import GetUserDep, permissions_of
 from ferry.web.editing import under_git
-from ferry.web.exports_view import broken_row, export_row
+from ferry.web.exports_view import broken_row, export_row, import_row
 
 router = APIRouter(prefix="/api")
 RUNS_SHOWN = 100
@@ -28,7 +29,8 @@ RUNS_SHOWN = 100
 
 @router.get("/exports")
 def list_exports(user: GetUserDep) -> dict:
-    """Every export the user may see, with their permission on it, and the broken files."""
+    """Every export and import the user may see, with their permission on it, and the broken
+    files."""
     found = lookup.project()
     allowed = permissions_of(user, [e.dag_id for e in found.exports.values()])
     exports = [e for e in found.exports.values() if e.dag_id in allowed]
@@ -42,13 +44,24 @@ def list_exports(user: GetUserDep) -> dict:
         )
         for export in sorted(exports, key=lambda e: e.id)
     ]  # fmt: skip
+    imports = import_rows(user, found, latest)
     visible = permissions_of(user, [broken_dag_id(key) for key in found.broken])
     broken = [
         broken_row(errors[0].file, errors)
         for key, errors in sorted(found.broken.items())
         if broken_dag_id(key) in visible  # the DAG that shows the file's errors in Airflow
     ]
-    return {"exports": rows, "broken": broken}
+    return {"exports": rows, "imports": imports, "broken": broken}
+
+
+def import_rows(user, found, latest: dict) -> list[dict]:
+    allowed = permissions_of(user, [i.dag_id for i in found.imports.values()])
+    imports = sorted((i for i in found.imports.values() if i.dag_id in allowed), key=lambda i: i.id)
+    airflow = lookup.import_view(imports)
+    return [
+        import_row(spec, airflow=airflow, last=latest.get(spec.id), permission=allowed[spec.dag_id])
+        for spec in imports
+    ]
 
 
 @router.get("/exports/{export_id}")
@@ -81,11 +94,11 @@ def get_export(export_id: str, user: GetUserDep, preview: bool = True) -> dict:
 
 @router.get("/exports/{export_id}/runs")
 def export_runs(export_id: str, user: GetUserDep) -> dict:
-    """The export's completed runs, newest first (also after its definition was removed)."""
-    from ferry.dag_ids import export_dag_id
+    """The export's (or import's) completed runs, newest first (also after its definition
+    was removed)."""
     from ferry.web.auth import require_action
 
-    require_action(user, export_dag_id(export_id), "view")
+    require_action(user, lookup.job_dag_id(lookup.project(), export_id), "view")
     return {"runs": [run_summary(r) for r in history.list_runs(export_id, limit=RUNS_SHOWN)]}
 
 
@@ -98,6 +111,8 @@ def run_summary(record: history.RunRecord) -> dict:
         "bytes": record.bytes, "destinations": record.destination_names,
         "outcome": record.outcome, "reason": record.reason,
         "group_run_id": record.group_run_id, "log_url": record.log_url,
+        "kind": record.kind, "inserted": record.inserted, "updated": record.updated,
+        "deleted": record.deleted, "rejected": record.rejected,
     }  # fmt: skip
 
 

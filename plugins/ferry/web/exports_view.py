@@ -1,5 +1,6 @@
 """The rows of the Exports list: an export's definition, Airflow's view of its DAG, its
-last run and when its data last refreshed, in the JSON shape the page and the CLI read.
+last run and when its data last refreshed, in the JSON shape the page and the CLI read;
+and an import's row (its table, mode, status and last run).
 
 Plain functions of what was looked up (no Airflow), so the shape is tested on its own.
 """
@@ -10,7 +11,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 
 from ferry.history import RunRecord
-from ferry.spec.models import ExportSpec
+from ferry.spec.models import ExportSpec, ImportSpec
 from ferry.spec.schedule import cron_of, export_status, normalize, status_note
 from ferry.web.airflow_state import Deployed
 
@@ -48,7 +49,7 @@ def connections_of(export: ExportSpec, source_connection: str | None) -> list[st
     return list(dict.fromkeys(found)) or [NO_CONNECTION]
 
 
-def schedule_text(export: ExportSpec) -> str:
+def schedule_text(export: ExportSpec | ImportSpec) -> str:
     """The schedule in words: 'after every refresh', 'daily at 02:00 (UTC)', a cron's own."""
     schedule = normalize(export.schedule)
     words = SCHEDULE_WORDS.get(schedule) or _cron_words(cron_of(schedule) or schedule)
@@ -131,6 +132,39 @@ def export_row(
         "last_run": last_run(last), "refreshed_at": _iso(max(refreshed, default=None)),
         "permissions": permission,
     }  # fmt: skip
+
+
+def import_row(
+    spec: ImportSpec, *, airflow: AirflowView, last: RunRecord | None, permission: str
+) -> dict:
+    """One import as GET /ferry/api/exports lists it under "imports"."""
+    dag = airflow.dags.get(spec.dag_id)
+    status, detail = import_status(spec, dag)
+    next_at = None
+    if status == "active" and dag is not None:
+        next_at = "after refresh" if normalize(spec.schedule) == "refresh" else _iso(dag.next_run)
+    return {
+        "id": spec.id, "name": spec.name, "kind": "import", "mode": spec.mode,
+        "table": spec.table,
+        "connections": [getattr(spec.source, "connection", None) or spec.source.type],
+        "status": status, "status_detail": detail,
+        "running": airflow.running.get(spec.dag_id, []), "owner": spec.owner,
+        "schedule": spec.schedule, "schedule_text": schedule_text(spec), "next_run": next_at,
+        "last_run": last_run(last), "permissions": permission,
+    }  # fmt: skip
+
+
+def import_status(spec: ImportSpec, dag: Deployed | None) -> tuple[str, str]:
+    """(status, detail) as an export's: active or paused, with why in words."""
+    if not spec.enabled:
+        return "paused", "inactive: enabled is false in the import's definition"
+    if normalize(spec.schedule) == "off":
+        return "paused", status_note(spec.id, "off", None)
+    if dag is None:
+        return "active", "not in Airflow yet: it appears once Airflow parses the definition"
+    if dag.is_paused:
+        return "paused", "the DAG is paused in Airflow"
+    return "active", ""
 
 
 def _destination_types(export: ExportSpec) -> str:

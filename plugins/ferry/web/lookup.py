@@ -43,12 +43,19 @@ def export_for(user, found: Project, export_id: str, action: str = "view") -> Ex
     return found.exports[export_id]
 
 
-def record_for(user, job_run_id: str) -> history.RunRecord:
-    """A run's record, once the user may view the export that made it."""
+def job_dag_id(found: Project, job_id: str) -> str:
+    """The DAG whose rights cover a job's runs: an import's own, else the export's (also
+    for a job no longer defined: ids are unique among exports and imports)."""
     from ferry.dag_ids import export_dag_id
 
+    spec = found.imports.get(job_id)
+    return spec.dag_id if spec is not None else export_dag_id(job_id)
+
+
+def record_for(user, job_run_id: str) -> history.RunRecord:
+    """A run's record, once the user may view the export or import that made it."""
     export_id = job_run_id.partition(".")[0]
-    require_action(user, export_dag_id(export_id), "view")
+    require_action(user, job_dag_id(project(), export_id), "view")
     record = history.get_run(job_run_id)
     if record is None or record.export_id != export_id:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no run {job_run_id}")
@@ -129,6 +136,19 @@ def airflow_view(found: Project, exports: list[ExportSpec]):
         dags=airflow_state.deployed(EXPORT_PREFIX),
         running=airflow_state.active_runs([e.dag_id for e in exports]),
         refreshed=airflow_state.last_events(uris),
+    )
+
+
+def import_view(imports: list):
+    """What Airflow says of these imports' DAGs and runs."""
+    from ferry.dag_ids import IMPORT_PREFIX
+    from ferry.web.exports_view import AirflowView
+
+    if not imports:
+        return AirflowView()
+    return AirflowView(
+        dags=airflow_state.deployed(IMPORT_PREFIX),
+        running=airflow_state.active_runs([i.dag_id for i in imports]),
     )
 
 

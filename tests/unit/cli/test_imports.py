@@ -4,17 +4,22 @@ group runs an import before an export here as in its DAG."""
 
 from __future__ import annotations
 
-import dataclasses
+import csv
+import datetime as dt
+import gzip
 import json
+import subprocess
 import sys
-import types
+from pathlib import Path
 
+import duckdb
 import pytest
 
 from cli_runner import run_ferry
 from fake_airflow import fake_airflow
 from ferry import airflow_api, history
 from ferry.run_info import RunInfo
+from ferry_demo.drop import NEW_LEADS_FROM, drop_leads
 from include_copy import copy_include
 
 DATE = "2026-03-04"
@@ -23,48 +28,87 @@ PII_KEY = ("AIRFLOW_CONN_FERRY_PII", '{"conn_type": "generic", "password": "k3y-
 GROUP = "id: load_then_send\nname: L\nmembers:\n  - import: partner_leads\n  - export: {}\n"
 
 
-@dataclasses.dataclass(frozen=True)
-class Result:  # the shape of ferry.imports.load.ImportResult
-    rows_read: int = 3
-    inserted: int = 2
-    updated: int = 1
-    deleted: int = 0
-    rejected: int = 0
-    skipped_files: tuple = ()
-    rejects_file: str | None = None
+APPEND = """\
+id: extra_leads
+name: Extra leads
+source: {type: folder, path: extra, pattern: "extra_leads.csv", done_folder: done}
+table: lead
+mode: append
+columns: [lead_id, state]
+"""
+NEW_IDS = list(range(NEW_LEADS_FROM, NEW_LEADS_FROM + 10))
 
 
 @pytest.fixture(autouse=True)
 def own_home(tmp_path, monkeypatch):
     include = copy_include(tmp_path)
     (include / "groups" / "load_then_send.yaml").write_text(GROUP.format("daily_lead_backup"))
+    (include / "imports" / "extra_leads.yaml").write_text(APPEND)
     monkeypatch.setenv("FERRY_HOME", str(tmp_path / "home"))
     monkeypatch.setenv("FERRY_INCLUDE", str(include))
     monkeypatch.delenv("FERRY_DROP", raising=False)
     monkeypatch.setattr(airflow_api, "RETRY_DELAYS", (0.01,) * 5)
     monkeypatch.setenv("FERRY_AIRFLOW_TIMEOUT", "0.5")
     monkeypatch.setenv("FERRY_AIRFLOW_PASSWORD", "p")
-    try:
-        import ferry.imports.load  # noqa: F401  (the real one, once it is built)
-    except ImportError:
-        stand_in = types.ModuleType("ferry.imports.load")
-        stand_in.load = lambda *args, **kwargs: Result()
-        monkeypatch.setitem(sys.modules, "ferry.imports.load", stand_in)
     return tmp_path / "home" / "drop" / "partner"
 
 
-def test_run_local_loads_the_dropped_file_and_records_it(own_home):
-    own_home.mkdir(parents=True)
-    (own_home / f"leads_{DATE.replace('-', '')}.csv").write_text("lead_id\n1\n")
+def lead_states(warehouse: Path, ids: list[int]) -> dict[int, list[str]]:
+    """The state of each row of these leads in the table, by lead id."""
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        rows = con.execute(
+            "SELECT lead_id, state FROM lead WHERE list_contains(?, lead_id) ORDER BY rowid", [ids]
+        ).fetchall()
+    states: dict[int, list[str]] = {}
+    for lead_id, state in rows:
+        states.setdefault(lead_id, []).append(state)
+    return states
+
+
+def test_the_demo_drop_then_run_local_merges_ten_updates_and_ten_new_leads(own_home, own_warehouse):
+    with duckdb.connect(str(own_warehouse), read_only=True) as con:
+        before = con.execute("SELECT count(*) FROM lead").fetchone()[0]
+    dropped = subprocess.run(
+        [sys.executable, "-m", "ferry_demo", "--drop-leads", DATE],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert dropped.returncode == 0, dropped.stderr
     result = run_ferry("run", "partner_leads", "--local", "--date", DATE)
     assert result.code == 0, result.err
     lines = result.out.splitlines()
     assert lines[0] == f"Import run {RunInfo('partner_leads', RUN_ID).job_run_id}: success"
-    assert "  file       leads_20260304.csv (10 bytes)" in lines
-    assert "  inserted   2" in lines and "  into       table lead (merge)" in lines
-    assert (own_home / "done" / "leads_20260304.csv").exists()
+    size = (own_home / "done" / "leads_20260304.csv").stat().st_size
+    assert f"  file       leads_20260304.csv ({size:,} bytes)" in lines
+    assert "  inserted   10" in lines and "  updated    10" in lines
+    assert "  into       table lead (merge)" in lines
+    with duckdb.connect(str(own_warehouse), read_only=True) as con:
+        after = con.execute("SELECT count(*) FROM lead").fetchone()[0]
+        updated = con.execute(
+            "SELECT count(*) FROM lead WHERE lead_id <= 10 AND email LIKE '%@partner.example'"
+        ).fetchone()[0]
+    assert (after - before, updated) == (10, 10)
+    assert [len(rows) for rows in lead_states(own_warehouse, NEW_IDS).values()] == [1] * 10
+    assert not (own_home / "leads_20260304.csv").exists()
     shown = run_ferry("history", "partner_leads")
-    assert "table lead: 2 inserted, 1 updated, 0 deleted, 0 rejected" in shown.out
+    assert "table lead: 10 inserted, 10 updated, 0 deleted, 0 rejected" in shown.out
+
+
+def test_the_same_file_twice_with_append_loads_once_unless_forced(own_home, own_warehouse):
+    drop = own_home.parent / "extra"
+    drop.mkdir(parents=True)
+    for day in ("2026-03-04", "2026-03-05"):  # two runs, the partner sent the file again
+        (drop / "extra_leads.csv").write_text(f"lead_id,state\n{NEW_IDS[0]},TX\n")
+        result = run_ferry("run", "extra_leads", "--local", "--date", day)
+        assert result.code == 0, result.err
+    assert lead_states(own_warehouse, NEW_IDS) == {NEW_IDS[0]: ["TX"]}
+    first, second = sorted(history.list_runs("extra_leads"), key=lambda r: r.run_id)
+    assert (first.rows, first.inserted) == (1, 1)
+    assert (second.rows, second.inserted) == (0, 0)
+    assert json.loads(second.destinations)[0]["skipped_files"] == ["extra_leads.csv"]
+    (drop / "extra_leads.csv").write_text(f"lead_id,state\n{NEW_IDS[0]},TX\n")
+    forced = run_ferry("run", "extra_leads", "--local", "--date", "2026-03-06", "--force")
+    assert forced.code == 0, forced.err
+    assert lead_states(own_warehouse, NEW_IDS) == {NEW_IDS[0]: ["TX", "TX"]}
 
 
 def test_run_local_without_a_file_fails_with_what_was_looked_for_and_records_it(own_home):
@@ -112,10 +156,11 @@ def test_list_shows_each_import_with_its_table_and_status(own_home):
     }  # fmt: skip
 
 
-def test_a_group_runs_its_import_then_its_export_here(own_home, warehouse, monkeypatch):
+def test_a_group_runs_its_import_then_its_export_which_delivers_the_imported_rows(
+    own_home, own_warehouse, monkeypatch
+):
     monkeypatch.setenv(*PII_KEY)
-    own_home.mkdir(parents=True)
-    (own_home / "leads_20260304.csv").write_text("lead_id\n1\n")
+    drop_leads(dt.date.fromisoformat(DATE), own_home.parent)
     result = run_ferry("run", "load_then_send", "--local", "--date", DATE)
     assert result.code == 0, result.err
     assert result.out.splitlines()[-2:] == [
@@ -125,6 +170,15 @@ def test_a_group_runs_its_import_then_its_export_here(own_home, warehouse, monke
     member = RunInfo("partner_leads", RUN_ID, group_id="load_then_send")
     imported = history.get_run(member.job_run_id)
     assert imported is not None and imported.group_run_id.startswith("load_then_send.")
+    assert (imported.inserted, imported.updated) == (10, 10)
+    [delivered] = (own_home.parent.parent / "downloads" / "daily_lead_backup").glob("*/*.csv.gz")
+    with gzip.open(delivered, "rt", newline="") as handle:
+        rows = {int(row["lead_id"]): row for row in csv.DictReader(handle)}
+    partner = {lead_id: (row["source"], row["state"], row["created_at"])
+               for lead_id, row in rows.items() if row["source"] == "partner"}  # fmt: skip
+    assert sorted(partner) == [*range(1, 11), *NEW_IDS]
+    assert partner[1] == ("partner", "TX", "2026-03-04T09:30:00Z")  # updated by the import
+    assert partner[NEW_IDS[0]] == ("partner", "TX", "2026-03-04T09:40:00Z")  # inserted by it
 
 
 def test_stop_marks_a_running_import_run_failed_and_records_it(own_home):

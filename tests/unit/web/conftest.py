@@ -112,7 +112,8 @@ def web(auth_manager, tmp_path, monkeypatch) -> Web:
 
 @pytest.fixture
 def deployed(web):
-    """The exports' DAGs in Airflow's database, as the DAG processor writes them."""
+    """The exports', groups' and imports' DAGs in Airflow's database, as the DAG processor
+    writes them."""
     from airflow.dag_processing.bundles.manager import DagBundlesManager
     from airflow.dag_processing.dagbag import DagBag, sync_bag_to_db
     from airflow.utils.session import create_session
@@ -120,7 +121,7 @@ def deployed(web):
     with create_session() as session:
         DagBundlesManager().sync_bundles_to_db(session=session)
     dag_ids = []
-    for name in ("ferry_exports.py", "ferry_groups.py"):
+    for name in ("ferry_exports.py", "ferry_groups.py", "ferry_imports.py"):
         bag = DagBag(dag_folder=str(ROOT / "dags" / name))
         assert not bag.import_errors, bag.import_errors
         sync_bag_to_db(bag, "dags-folder", None)

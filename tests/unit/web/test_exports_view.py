@@ -13,6 +13,7 @@ from ferry.web.exports_view import (
     AirflowView,
     connections_of,
     export_row,
+    import_row,
     schedule_text,
     status_of,
 )
@@ -102,3 +103,25 @@ def test_a_row_has_every_column_of_the_contract(exports):
     assert row["target"] == "download" and row["permissions"] == "view"
     assert set(row) >= {"id", "name", "kind", "connections", "status", "status_detail", "owner",
                         "schedule_text"}  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("changes", "is_paused", "status", "detail", "next_run"),
+    [
+        ({}, False, "active", "", "2026-12-02T00:00:00+00:00"),
+        ({}, True, "paused", "the DAG is paused in Airflow", None),
+        ({"enabled": False}, False, "paused", "inactive: enabled is false in the import's "
+         "definition", None),
+        ({"schedule": "off"}, False, "paused", "schedule off (runs only on demand)", None),
+    ],
+)  # fmt: skip
+def test_an_imports_row_says_whether_and_when_it_runs(changes, is_paused, status, detail,
+                                                      next_run):  # fmt: skip
+    spec = load_project(ROOT / "include").imports["partner_leads"].model_copy(update=changes)
+    dag = Deployed(spec.dag_id, is_paused, dt.datetime(2026, 12, 2, tzinfo=dt.UTC))
+    row = import_row(spec, airflow=AirflowView(dags={spec.dag_id: dag}), last=None,
+                     permission="view")  # fmt: skip
+    assert (row["status"], row["status_detail"], row["next_run"]) == (status, detail, next_run)
+    assert (row["kind"], row["mode"], row["table"], row["last_run"]) == (
+        "import", "merge", "lead", None,
+    )  # fmt: skip

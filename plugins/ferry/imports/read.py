@@ -1,0 +1,131 @@
+"""read: one import file into a temporary DuckDB table, each value as the file holds it.
+
+Files are hostile. Their path and every reader option are bound parameters of the
+read_csv / read_json / read_parquet call (never SQL text); their column names are only
+compared in Python, and later SQL picks columns by position (#3), so a header such as
+`x") ; DROP TABLE t; --` never reaches SQL. CSV and TSV are read as text (all_varchar):
+each value is cast to its tables.yaml type afterwards, so a bad value is one rejected
+row, not a failed file. The dialect is pinned to RFC 4180 (quote and escape "), no comment
+lines, nothing skipped: left to guess, DuckDB's sniffer skips leading lines until the rows
+look regular (a short row on line 3 silently dropped the lines before it) and may take #
+for a comment. A row of the wrong number of fields fails the file. A zip holds exactly one
+file, extracted under the run's folder (by a name of Ferry's, never the member's).
+"""
+
+from __future__ import annotations
+
+import shutil
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+
+from ferry.imports.errors import BadImportFile, ImportSetupError
+from ferry.imports.files import LocalFile
+from ferry.spec.imports import ImportFormat
+
+_EMPTY_COLUMNS = (["column0"], ["json"])  # what DuckDB names the column of an empty file
+_HINTS = {
+    "parsing dialect": "rows do not all have the header's number of fields, or the delimiter "
+    "is not format.delimiter",
+    "expected number of columns": "rows do not all have the header's number of fields",
+    "unicode": "the file is not in format.encoding; set it (utf-8, latin-1 or utf-16)",
+    "gzip": "the file is truncated or not gzip: fetch it again, or set format.compression",
+    "malformed json": "the file is not valid JSON: check format.type (json, jsonl)",
+    "parquet": "the file is not valid Parquet: check format.type",
+}
+_DEFAULT_HINT = "check format (type, delimiter, header, compression) against the file"
+
+
+@dataclass(frozen=True)
+class RawFile:
+    """A file read into a temporary table: its column names (in file order) and rows."""
+
+    table: str
+    columns: list[str]
+    rows: int
+
+
+def read_file(
+    con: duckdb.DuckDBPyConnection, file: LocalFile, fmt: ImportFormat, into: str, work: Path
+) -> RawFile:
+    """Read file into the temporary table `into` (a name of Ferry's, not the file's).
+
+    Raises:
+        BadImportFile: the file is empty, truncated, not the format or not the encoding.
+    """
+    compression = _compression(file, fmt)
+    path = _unzipped(file, work, into) if compression == "zip" else file.path
+    if path.stat().st_size == 0:
+        raise BadImportFile(f"{file.name}: the file is empty; nothing was loaded")
+    reader, params = _reader(fmt, str(path), "none" if compression == "zip" else compression)
+    try:
+        con.execute(f"CREATE TEMP TABLE {into} AS SELECT * FROM {reader}", params).fetchall()
+        columns = con.table(into).columns
+        rows = con.execute(f"SELECT count(*) FROM {into}").fetchall()[0][0]
+    except duckdb.Error as error:
+        raise BadImportFile(_unreadable(file, fmt, error)) from None
+    if rows == 0 and columns in _EMPTY_COLUMNS:
+        raise BadImportFile(f"{file.name}: the file holds no data; nothing was loaded")
+    return RawFile(into, columns, rows)
+
+
+def _compression(file: LocalFile, fmt: ImportFormat) -> str:
+    if fmt.compression != "auto":
+        return fmt.compression
+    name = file.name.lower()
+    return "gzip" if name.endswith(".gz") else "zip" if name.endswith(".zip") else "none"
+
+
+def _reader(fmt: ImportFormat, path: str, compression: str) -> tuple[str, list]:
+    """The table function reading the file, and its bound parameters."""
+    if fmt.type in ("csv", "tsv"):
+        delimiter = fmt.delimiter or ("\t" if fmt.type == "tsv" else ",")
+        text = (
+            "read_csv(?, header = ?, delim = ?, encoding = ?, compression = ?, "
+            "all_varchar = true, null_padding = false, skip = 0, comment = '', "
+            "quote = '\"', escape = '\"')"
+        )
+        return text, [path, fmt.header, delimiter, fmt.encoding, compression]
+    if fmt.encoding != "utf-8":
+        raise ImportSetupError(
+            f"format.encoding {fmt.encoding} applies to csv and tsv; {fmt.type} files are "
+            "read as UTF-8: remove encoding"
+        )
+    if fmt.type == "parquet":
+        return "read_parquet(?)", [path]
+    layout = "newline_delimited" if fmt.type == "jsonl" else "auto"
+    # every record is sampled, so a key that appears only late in the file is still a column
+    return "read_json(?, format = ?, compression = ?, sample_size = -1)", [
+        path, layout, compression
+    ]  # fmt: skip
+
+
+def _unzipped(file: LocalFile, work: Path, into: str) -> Path:
+    """The one file a zip holds, copied out under work by a name of Ferry's."""
+    try:
+        with zipfile.ZipFile(file.path) as archive:
+            members = [m for m in archive.infolist() if not m.is_dir()]
+            if len(members) != 1:
+                raise BadImportFile(
+                    f"{file.name}: a zip must hold exactly one file, this one holds "
+                    f"{len(members)}; nothing was loaded"
+                )
+            target = work / f"{into}.unzipped"
+            with archive.open(members[0]) as source, target.open("wb") as out:
+                shutil.copyfileobj(source, out, 1 << 20)
+    except (zipfile.BadZipFile, EOFError, OSError) as error:
+        raise BadImportFile(
+            f"{file.name}: not a readable zip ({error}); nothing was loaded"
+        ) from None
+    return target
+
+
+def _unreadable(file: LocalFile, fmt: ImportFormat, error: duckdb.Error) -> str:
+    """DuckDB's reason, without the SQL it quotes, and what to check."""
+    reason = str(error).split("\n\nLINE ")[0].split("\nPossible Solution")[0].strip()
+    reason = reason.replace(str(file.path), file.name)
+    lowered = reason.lower()
+    hint = next((text for word, text in _HINTS.items() if word in lowered), _DEFAULT_HINT)
+    return f"{file.name}: cannot be read as {fmt.type}: {reason[:600]}; {hint}; nothing was loaded"
