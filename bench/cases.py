@@ -1,6 +1,6 @@
 """One benchmark case, run in its own process by bench/run.py (which measures it).
 
-Usage: python bench/cases.py CASE --warehouse W --out DIR
+Usage: python bench/cases.py TOOL FORMAT --warehouse W --out DIR
 Prints one JSON line: {"rows": ..., "bytes": ..., "files": ...}.
 """
 
@@ -37,6 +37,7 @@ COPY_OPTIONS = {
     "parquet": "FORMAT parquet, COMPRESSION zstd",
     "jsonl": "FORMAT json, TIMESTAMPFORMAT '%Y-%m-%dT%H:%M:%SZ'",
 }
+FLOOR_BATCH_ROWS = 100_000
 EXTENSIONS = {"csv_gzip": "csv.gz", "csv": "csv", "parquet": "parquet", "jsonl": "jsonl"}
 
 
@@ -129,7 +130,25 @@ def run_pandas(format_name: str, warehouse: Path, out: Path) -> dict:
     return {"rows": len(frame), "bytes": total, "files": part}
 
 
-RUNNERS = {"ferry": run_ferry, "duckdb": run_duckdb, "pandas": run_pandas}
+def run_floor(format_name: str, warehouse: Path, out: Path) -> dict:
+    """The floor: the time DuckDB needs just to produce the rows. The same SELECT as COPY's
+    (same HMAC, Ferry's C one when built, same order) as Arrow batches that are dropped."""
+    import duckdb
+
+    from ferry.engine import hmac_native
+
+    plan = bench_plan(format_name, out)
+    text, params = copy_query(plan)
+    rows = 0
+    with duckdb.connect(str(warehouse), read_only=True, config={"threads": 2}) as con:
+        if hmac_native.available():
+            hmac_native.register(con)
+        for batch in con.sql(text, params=params).to_arrow_reader(FLOOR_BATCH_ROWS):
+            rows += batch.num_rows
+    return {"rows": rows, "bytes": 0, "files": 0}
+
+
+RUNNERS = {"ferry": run_ferry, "duckdb": run_duckdb, "pandas": run_pandas, "floor": run_floor}
 
 
 def main() -> None:
