@@ -2,6 +2,7 @@
 
 Usage: python bench/cases.py TOOL FORMAT --warehouse W --out DIR
 Prints one JSON line: {"rows": ..., "bytes": ..., "files": ...}.
+       python bench/cases.py build --rows N --warehouse W   (builds the table)
 """
 
 from __future__ import annotations
@@ -151,7 +152,21 @@ def run_floor(format_name: str, warehouse: Path, out: Path) -> dict:
 RUNNERS = {"ferry": run_ferry, "duckdb": run_duckdb, "pandas": run_pandas, "floor": run_floor}
 
 
+def build(argv: list[str]) -> None:
+    """Build the benchmark's warehouse: bench/run.py runs this in a child (see warehouse())."""
+    from ferry_demo.build import build_warehouse
+
+    parser = argparse.ArgumentParser(prog="cases.py build")
+    parser.add_argument("--rows", type=int, required=True)
+    parser.add_argument("--warehouse", type=Path, required=True)
+    args = parser.parse_args(argv)
+    args.warehouse.parent.mkdir(parents=True, exist_ok=True)
+    build_warehouse(args.warehouse, rows=args.rows, tables=["customer_profile"])
+
+
 def main() -> None:
+    if sys.argv[1:2] == ["build"]:
+        return build(sys.argv[2:])
     parser = argparse.ArgumentParser()
     parser.add_argument("tool", choices=sorted(RUNNERS))
     parser.add_argument("format", choices=sorted(FORMATS))
