@@ -149,7 +149,52 @@ def run_floor(format_name: str, warehouse: Path, out: Path) -> dict:
     return {"rows": rows, "bytes": 0, "files": 0}
 
 
-RUNNERS = {"ferry": run_ferry, "duckdb": run_duckdb, "pandas": run_pandas, "floor": run_floor}
+def phases(format_name: str, warehouse: Path, out: Path) -> dict:
+    """Where Ferry's time goes beyond the floor: each step alone, in this one process, with
+    wall and CPU (all threads); printed to stderr. format_name: the extract's, last line."""
+    import resource
+    import time
+
+    import duckdb
+
+    from ferry.engine import extract, hmac_native, query
+    from ferry.engine.read import open_reader
+
+    def timed(label: str, work) -> None:
+        cpu, started = sum(resource.getrusage(resource.RUSAGE_SELF)[:2]), time.perf_counter()
+        rows = work()
+        wall = time.perf_counter() - started
+        cpu = sum(resource.getrusage(resource.RUSAGE_SELF)[:2]) - cpu
+        print(f"{label:<56}{rows:>11,}{wall:>8.2f} s{cpu:>7.2f} CPU-s", file=sys.stderr)
+
+    def duckdb_select(text: str, params: list) -> int:
+        with duckdb.connect(str(warehouse), read_only=True, config={"threads": 2}) as con:
+            hmac_native.register(con)
+            reader = con.sql(text, params=params).to_arrow_reader(FLOOR_BATCH_ROWS)
+            return sum(batch.num_rows for batch in reader)
+
+    def ferry_read(fmt: str) -> int:
+        plan = bench_plan(fmt, out)
+        with open_reader(plan, warehouse) as reader:
+            select = query.output_select(plan, PII_KEY, reader.relation)
+            batches = query.read_batches(reader, select, query.key_slices(reader.stats()))
+            return sum(batch.num_rows for batch in batches)
+
+    text, params = copy_query(bench_plan(format_name, out))
+    timed("floor: the SELECT, ORDER BY the key, Arrow dropped", lambda: duckdb_select(text, params))
+    unordered = text.rsplit(" ORDER BY ", 1)[0]
+    timed("  the same without ORDER BY", lambda: duckdb_select(unordered, params))
+    timed("Ferry's read: typed columns, key slices as stored", lambda: ferry_read("parquet"))
+    timed("  + CSV lines rendered by DuckDB", lambda: ferry_read("csv"))
+    timed("  + JSON lines rendered by DuckDB (instead)", lambda: ferry_read("jsonl"))
+    plan = bench_plan(format_name, out)
+    timed(f"Ferry's whole extract, {format_name}",
+          lambda: extract(plan, source=warehouse, pii_key=PII_KEY).rows)  # fmt: skip
+    return {"rows": 0, "bytes": 0, "files": 0}
+
+
+RUNNERS = {"ferry": run_ferry, "duckdb": run_duckdb, "pandas": run_pandas, "floor": run_floor,
+           "phases": phases}  # fmt: skip
 
 
 def build(argv: list[str]) -> None:
