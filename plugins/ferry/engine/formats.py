@@ -123,11 +123,13 @@ def csv_text(field: Field, formula_guard: bool = False) -> str:
     text = iso_text(field.alias, field.type)
     if not formula_guard or _needs_no_quoting(field):
         return text
-    return f"CASE WHEN unicode({text}) IN ({_FORMULA_CODES}) THEN chr(39) || {text} ELSE {text} END"
+    # not unicode(...) IN (...): DuckDB plans that IN list as a hash join, one per column
+    starts_a_formula = " OR ".join(f"unicode({text}) = {code}" for code in _FORMULA_CODES)
+    return f"CASE WHEN {starts_a_formula} THEN chr(39) || {text} ELSE {text} END"
 
 
 _FORMULA_CHARS = ("=", "+", "-", "@", "\t", "\r")
-_FORMULA_CODES = ", ".join(str(ord(char)) for char in _FORMULA_CHARS)
+_FORMULA_CODES = [ord(char) for char in _FORMULA_CHARS]
 
 
 def guarded(fields: list[Field]) -> tuple[str, list[Field]]:
