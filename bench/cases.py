@@ -1,7 +1,8 @@
 """One benchmark case, run in its own process by bench/run.py (which measures it).
 
-Usage: python bench/cases.py CASE --warehouse W --out DIR
+Usage: python bench/cases.py TOOL FORMAT --warehouse W --out DIR
 Prints one JSON line: {"rows": ..., "bytes": ..., "files": ...}.
+       python bench/cases.py build --rows N --warehouse W   (builds the table)
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ COPY_OPTIONS = {
     "parquet": "FORMAT parquet, COMPRESSION zstd",
     "jsonl": "FORMAT json, TIMESTAMPFORMAT '%Y-%m-%dT%H:%M:%SZ'",
 }
+FLOOR_BATCH_ROWS = 100_000
 EXTENSIONS = {"csv_gzip": "csv.gz", "csv": "csv", "parquet": "parquet", "jsonl": "jsonl"}
 
 
@@ -129,10 +131,87 @@ def run_pandas(format_name: str, warehouse: Path, out: Path) -> dict:
     return {"rows": len(frame), "bytes": total, "files": part}
 
 
-RUNNERS = {"ferry": run_ferry, "duckdb": run_duckdb, "pandas": run_pandas}
+def run_floor(format_name: str, warehouse: Path, out: Path) -> dict:
+    """The floor: the time DuckDB needs just to produce the rows. The same SELECT as COPY's
+    (same HMAC, Ferry's C one when built, same order) as Arrow batches that are dropped."""
+    import duckdb
+
+    from ferry.engine import hmac_native
+
+    plan = bench_plan(format_name, out)
+    text, params = copy_query(plan)
+    rows = 0
+    with duckdb.connect(str(warehouse), read_only=True, config={"threads": 2}) as con:
+        if hmac_native.available():
+            hmac_native.register(con)
+        for batch in con.sql(text, params=params).to_arrow_reader(FLOOR_BATCH_ROWS):
+            rows += batch.num_rows
+    return {"rows": rows, "bytes": 0, "files": 0}
+
+
+def phases(format_name: str, warehouse: Path, out: Path) -> dict:
+    """Where Ferry's time goes beyond the floor: each step alone, in this one process, with
+    wall and CPU (all threads); printed to stderr. format_name: the extract's, last line."""
+    import resource
+    import time
+
+    import duckdb
+
+    from ferry.engine import extract, hmac_native, query
+    from ferry.engine.read import open_reader
+
+    def timed(label: str, work) -> None:
+        cpu, started = sum(resource.getrusage(resource.RUSAGE_SELF)[:2]), time.perf_counter()
+        rows = work()
+        wall = time.perf_counter() - started
+        cpu = sum(resource.getrusage(resource.RUSAGE_SELF)[:2]) - cpu
+        print(f"{label:<56}{rows:>11,}{wall:>8.2f} s{cpu:>7.2f} CPU-s", file=sys.stderr)
+
+    def duckdb_select(text: str, params: list) -> int:
+        with duckdb.connect(str(warehouse), read_only=True, config={"threads": 2}) as con:
+            hmac_native.register(con)
+            reader = con.sql(text, params=params).to_arrow_reader(FLOOR_BATCH_ROWS)
+            return sum(batch.num_rows for batch in reader)
+
+    def ferry_read(fmt: str) -> int:
+        plan = bench_plan(fmt, out)
+        with open_reader(plan, warehouse) as reader:
+            select = query.output_select(plan, PII_KEY, reader.relation)
+            batches = query.read_batches(reader, select, query.key_slices(reader.stats()))
+            return sum(batch.num_rows for batch in batches)
+
+    text, params = copy_query(bench_plan(format_name, out))
+    timed("floor: the SELECT, ORDER BY the key, Arrow dropped", lambda: duckdb_select(text, params))
+    unordered = text.rsplit(" ORDER BY ", 1)[0]
+    timed("  the same without ORDER BY", lambda: duckdb_select(unordered, params))
+    timed("Ferry's read: typed columns, key slices as stored", lambda: ferry_read("parquet"))
+    timed("  + CSV lines rendered by DuckDB", lambda: ferry_read("csv"))
+    timed("  + JSON lines rendered by DuckDB (instead)", lambda: ferry_read("jsonl"))
+    plan = bench_plan(format_name, out)
+    timed(f"Ferry's whole extract, {format_name}",
+          lambda: extract(plan, source=warehouse, pii_key=PII_KEY).rows)  # fmt: skip
+    return {"rows": 0, "bytes": 0, "files": 0}
+
+
+RUNNERS = {"ferry": run_ferry, "duckdb": run_duckdb, "pandas": run_pandas, "floor": run_floor,
+           "phases": phases}  # fmt: skip
+
+
+def build(argv: list[str]) -> None:
+    """Build the benchmark's warehouse: bench/run.py runs this in a child (see warehouse())."""
+    from ferry_demo.build import build_warehouse
+
+    parser = argparse.ArgumentParser(prog="cases.py build")
+    parser.add_argument("--rows", type=int, required=True)
+    parser.add_argument("--warehouse", type=Path, required=True)
+    args = parser.parse_args(argv)
+    args.warehouse.parent.mkdir(parents=True, exist_ok=True)
+    build_warehouse(args.warehouse, rows=args.rows, tables=["customer_profile"])
 
 
 def main() -> None:
+    if sys.argv[1:2] == ["build"]:
+        return build(sys.argv[2:])
     parser = argparse.ArgumentParser()
     parser.add_argument("tool", choices=sorted(RUNNERS))
     parser.add_argument("format", choices=sorted(FORMATS))

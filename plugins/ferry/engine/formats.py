@@ -127,14 +127,16 @@ def csv_text(field: Field, formula_guard: bool = False) -> str:
 
 
 _FORMULA_CHARS = ("=", "+", "-", "@", "\t", "\r")
-_FORMULA_CODES = ", ".join(str(ord(char)) for char in _FORMULA_CHARS)
+_FORMULA_CODES = [ord(char) for char in _FORMULA_CHARS]
 
 
 def formula_guarded(text: str) -> str:
     """SQL: the VARCHAR expression text with a ' before a leading = + - @, tab or CR, which a
     spreadsheet would run as a formula; null stays null. Every CSV a person may open in a
     spreadsheet with values from data (an export's, an import's rejects) goes through it."""
-    return f"CASE WHEN unicode({text}) IN ({_FORMULA_CODES}) THEN chr(39) || {text} ELSE {text} END"
+    # not unicode(...) IN (...): DuckDB plans that IN list as a hash join, one per column
+    starts_a_formula = " OR ".join(f"unicode({text}) = {code}" for code in _FORMULA_CODES)
+    return f"CASE WHEN {starts_a_formula} THEN chr(39) || {text} ELSE {text} END"
 
 
 def guarded(fields: list[Field]) -> tuple[str, list[Field]]:

@@ -27,6 +27,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from ferry.engine import formats, pii
 from ferry.plan import ExportPlan
@@ -174,21 +175,26 @@ def _as_stored(reader, select: Sql, bounds: tuple, batch_rows: int) -> list[pa.R
     query = sliced_query(select, bounds, ordered=False)
     batches, held, last = [], 0, None
     for batch in reader.rows(query, bounds, batch_rows=batch_rows):
-        key_column = batch.column(batch.num_columns - 1)
-        keys = key_column.to_numpy(zero_copy_only=False)
+        keys = batch.column(batch.num_columns - 1)
         held += batch.nbytes
-        if key_column.null_count or held > STORED_ORDER_MAX_BYTES:
+        if keys.null_count or held > STORED_ORDER_MAX_BYTES:
             return None
-        if len(keys) and (not _rising(keys) or (last is not None and keys[0] < last)):
+        if len(keys) and (not _rising(keys) or (last is not None and _below(keys[0], last))):
             return None
-        last = keys[-1] if len(keys) else last
+        last = keys[len(keys) - 1] if len(keys) else last
         batches.append(batch.drop_columns([KEY_ALIAS]))
     return batches
 
 
-def _rising(keys) -> bool:
+# Arrow's kernels, not to_numpy: its first call imports pandas (~0.5 s of the extract's CPU)
+def _rising(keys: pa.Array) -> bool:
     """Keys never go down (keys are unique, so ties only come from a broken contract)."""
-    return bool((keys[1:] >= keys[:-1]).all())
+    later, earlier = keys.slice(1), keys.slice(0, len(keys) - 1)
+    return len(keys) < 2 or bool(pc.all(pc.greater_equal(later, earlier)).as_py())
+
+
+def _below(key: pa.Scalar, last: pa.Scalar) -> bool:
+    return bool(pc.less(key, last).as_py())
 
 
 def result_schema(reader, select: Sql) -> pa.Schema:

@@ -71,6 +71,7 @@ class Reader:
         items = "count(*)" if plan.report else f"count(*), min({key}), max({key})"
         text = f"SELECT {items} FROM {rows.text} WHERE {rows.where.text}"
         found = self.snapshot.query(Sql(text, rows.params + rows.where.params)).read_all()
+        self.evict()  # the scan cached the whole table's key and filter columns
         return Stats(*(column[0].as_py() for column in found.columns))
 
     def rows(

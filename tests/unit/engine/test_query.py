@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import pickle
+import subprocess
+import sys
+
 import duckdb
 import pytest
 
@@ -18,7 +23,9 @@ from ferry.engine.read import open_reader
 from ferry.sources import DuckDbSource, WarehouseMissing
 from ferry.sql import Sql
 
-from .helpers import PII_KEY, ROWS, warehouse_rows
+from .helpers import PII_KEY, ROOT, ROWS, warehouse_rows
+
+PLUGINS = ROOT / "plugins"
 
 
 def test_the_select_binds_every_value_and_aliases_the_columns(make_plan):
@@ -98,3 +105,27 @@ def test_the_connection_is_read_only(warehouse):
     source = DuckDbSource(warehouse, "ferry_warehouse")
     with source.snapshot() as snapshot, pytest.raises(duckdb.Error, match="read-only"):
         snapshot.worker.execute("CREATE TABLE x (a INT)")
+
+
+def test_reading_in_stored_order_does_not_import_pandas(make_plan, warehouse):
+    """The order check ran to_numpy, whose first call imports pandas: ~0.5 s of CPU and
+    a held GIL at the start of every extract (issue 16)."""
+    plan = make_plan(fields=["profile_id", "email"], pii={"email": "hash"})
+    program = (
+        "import sys\n"
+        "from pathlib import Path\n"
+        "import pickle\n"
+        "from ferry.engine.query import key_slices, output_select, read_batches\n"
+        "from ferry.engine.read import open_reader\n"
+        "plan, warehouse, key = pickle.loads(sys.stdin.buffer.read())\n"
+        "with open_reader(plan, Path(warehouse)) as reader:\n"
+        "    select = output_select(plan, key, reader.relation)\n"
+        "    slices = key_slices(reader.stats(), 7)\n"
+        "    rows = sum(b.num_rows for b in read_batches(reader, select, slices))\n"
+        "print(rows, 'pandas' in sys.modules)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", program], input=pickle.dumps((plan, str(warehouse), PII_KEY)),
+        capture_output=True, check=True, env={**os.environ, "PYTHONPATH": str(PLUGINS)},
+    )  # fmt: skip
+    assert done.stdout.decode().split() == [str(len(warehouse_rows(warehouse, plan))), "False"]
