@@ -3,6 +3,8 @@ state on S3 (moto) read by a worker with an empty home."""
 
 from __future__ import annotations
 
+import csv
+import io
 from collections.abc import Iterator
 
 import pytest
@@ -102,3 +104,34 @@ def test_a_folder_of_parquet_files_sends_its_changes(home, monkeypatch, tmp_path
     assert delivered(export, "manual__2")[1] == [
         profile_line(row, "changed"), [str(two), "", "", "", "removed"],
     ]  # fmt: skip
+
+
+def test_three_file_sets_reach_a_per_part_path_each_part_naming_its_kind(home, s3, monkeypatch):
+    monkeypatch.setenv(*s3.connection(CONN_ID))
+    path = "out/{{ run_id }}/profiles_{{ part }}.{{ ext }}"
+    destination = f'[{{type: s3, connection: {CONN_ID}, bucket: {BUCKET}, path: "{path}"}}]'
+    export = home.define("profile_files", "{output: files}", destinations=destination)
+    assert run(export, "manual__1") == 0
+    one, two = first_ids(home, 2)
+    home.sql(
+        f"UPDATE customer_profile SET city = 'Parted' WHERE profile_id = {one}",
+        f"DELETE FROM customer_profile WHERE profile_id = {two}",
+    )
+    assert run(export, "manual__2") == 0
+    sent = s3_csv(s3, "out/manual__2/")
+    assert sent["profiles_changed_00001.csv"] == [
+        profile_line(profiles(home, f"profile_id = {one}")[0], "")[:-1]
+    ]
+    assert sent["profiles_removed_00001.csv"] == [[str(two), "", "", ""]]
+    assert sent.get("profiles_added_00001.csv", []) == []
+
+
+def s3_csv(s3: MotoS3, prefix: str) -> dict[str, list[list[str]]]:
+    """The rows of each CSV file under prefix (the header left out), by file name."""
+    client, found = s3.client(), {}
+    for item in client.list_objects_v2(Bucket=BUCKET, Prefix=prefix)["Contents"]:
+        name = item["Key"].removeprefix(prefix)
+        if name.endswith(".csv"):
+            body = client.get_object(Bucket=BUCKET, Key=item["Key"])["Body"].read().decode()
+            found[name] = list(csv.reader(io.StringIO(body)))[1:]
+    return found
