@@ -10,7 +10,7 @@ from collections.abc import Iterator
 import pytest
 
 from changes_runs import delivered, make_home, outcome, profile_line, profiles, run
-from ferry.changes_state import REMOTE_DIR
+from ferry.changes_state import REMOTE_DIR, StateStore
 from servers import MotoS3, WebhookServer, airflow_connection, running
 
 pytestmark = pytest.mark.integration
@@ -135,3 +135,34 @@ def s3_csv(s3: MotoS3, prefix: str) -> dict[str, list[list[str]]]:
             body = client.get_object(Bucket=BUCKET, Key=item["Key"])["Body"].read().decode()
             found[name] = list(csv.reader(io.StringIO(body)))[1:]
     return found
+
+
+def test_on_s3_a_commit_overtaken_between_its_read_and_write_keeps_the_head(
+    home, s3, monkeypatch, tmp_path
+):
+    monkeypatch.setenv(*s3.connection(CONN_ID))
+    monkeypatch.setenv("FERRY_STAGING", f"s3://{CONN_ID}@{BUCKET}/{PREFIX}")
+    store_a, store_b = StateStore("lead_changes"), StateStore("lead_changes")  # two workers
+    for run_id in ("run_a", "run_b"):  # both diff against no state
+        store_a.base_for(run_id)
+        (tmp_path / run_id).write_bytes(run_id.encode())
+        store_a.stage(run_id, tmp_path / run_id)
+    reads: list[str] = []
+
+    def key_of(params, **_):
+        reads.append(params["Key"])
+
+    def after_read(**_):  # run_b commits right after run_a read head.json
+        if reads[-1].endswith("/head.json") and not reads.count("done"):
+            reads.append("done")
+            assert "committed the state of run run_b" in store_b.commit("run_b")
+
+    events = store_a.files.bucket.client.meta.events
+    events.register("provide-client-params.s3.GetObject", key_of)
+    events.register("after-call.s3.GetObject", after_read)
+    said = store_a.commit("run_a")
+    assert "done" in reads
+    assert "kept the head at run run_b" in said  # run_a's changes are sent again
+    head = store_b.head()
+    assert head.run == "run_b"
+    assert store_b.base_file(head, tmp_path).read_bytes() == b"run_b"
