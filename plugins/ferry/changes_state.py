@@ -11,8 +11,9 @@ reads it (no export id starts with _):
     bases/<run>.json       the head a run diffed against, so a rerun sends the same changes
 
 extract records the run's base (the head at its first try) and stages its new state as
-pending; finalize, which runs only once every destination succeeded, commits it: the
-state file first, head.json last (each written atomically: a local rename, one S3 PUT).
+pending; finalize, which runs only once every destination succeeded, commits it (unless a
+destination rejected records: see settle): the state file first, head.json last (each
+written atomically: a local rename, one S3 PUT).
 head.json is compared and swapped: read and replaced under an flock of the export's folder,
 or on S3 by a PUT conditional on the ETag read (If-Match; If-None-Match * when absent),
 decided again when another writer came first. The group DAG and the export's own DAG can
@@ -351,6 +352,28 @@ def for_extract(plan: ExportPlan, *, log: logging.Logger = LOG) -> Iterator[Chan
         )
         yield state
         store.stage(run, state.new)
+
+
+def settle(plan: ExportPlan, receipts: list[dict], *, log: logging.Logger = LOG) -> str:
+    """finalize's part: commit the run's state, unless a destination refused records.
+
+    A target that rejected records (a webhook under max_reject_rate, or with
+    on_rejects_over: warn) lacks those changes; committing would never send them again. So
+    nothing is committed and the next run resends this run's changes (with newer ones) to
+    every destination: receivers get some rows twice, none is lost.
+
+    Returns:
+        What the run's record should say ("" when the state was committed).
+    """
+    refused = [(r.get("destination", "?"), int(r.get("rejects") or 0)) for r in receipts]
+    refused = [(name, count) for name, count in refused if count]
+    if not refused:
+        commit(plan, log=log)
+        return ""
+    said = ", ".join(f"{name} rejected {count:,} records" for name, count in refused)
+    note = f"changes state not committed ({said}): the next run sends these changes again"
+    log.warning("Changes state of %s: %s", plan.export.id, note)
+    return note
 
 
 def commit(plan: ExportPlan, *, log: logging.Logger = LOG) -> str:

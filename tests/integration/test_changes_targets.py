@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 from collections.abc import Iterator
 
 import pytest
 
 from changes_runs import delivered, make_home, outcome, profile_line, profiles, run
+from ferry import history
 from ferry.changes_state import REMOTE_DIR, StateStore
+from ferry.run_info import RunInfo
 from servers import MotoS3, WebhookServer, airflow_connection, running
 
 pytestmark = pytest.mark.integration
@@ -166,3 +169,30 @@ def test_on_s3_a_commit_overtaken_between_its_read_and_write_keeps_the_head(
     head = store_b.head()
     assert head.run == "run_b"
     assert store_b.base_file(head, tmp_path).read_bytes() == b"run_b"
+
+
+def test_rows_a_webhook_rejected_under_its_limit_are_sent_again(home, monkeypatch):
+    refusing = True
+
+    def reject_the_first(request, number):
+        if refusing:
+            return 200, {}, json.dumps({"errors": [{"index": 0, "reason": "bad city"}]}).encode()
+        return None
+
+    webhook = WebhookServer(secret=b"unused", script=reject_the_first)
+    monkeypatch.setenv(*webhook.connection("changes_hook"))
+    hooked = HOOKED.replace("endpoint: /in}", "endpoint: /in, on_rejects_over: warn}")
+    export = home.define("profile_changes", destinations=hooked)
+    with running(webhook):
+        refusing = False
+        assert run(export, "manual__1") == 0
+        [one] = first_ids(home, 1)
+        home.sql(f"UPDATE customer_profile SET city = 'Refused' WHERE profile_id = {one}")
+        refusing = True
+        assert run(export, "manual__2") == 0  # a success: the target took what it could
+        record = history.get_run(RunInfo(export, "manual__2").job_run_id)
+        assert "changes state not committed (webhook rejected 1 records)" in record.reason
+        webhook.requests.clear()
+        refusing = False
+        assert run(export, "manual__3") == 0
+    assert posted(webhook) == [(str(one), "changed")]
