@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import shutil
+from dataclasses import replace
 from pathlib import Path
 
 import duckdb
@@ -85,8 +86,36 @@ def test_a_state_says_how_its_fingerprints_were_made(make_plan, copy, tmp_path, 
     metadata = pq.read_schema(state).metadata
     assert metadata[b"ferry.fingerprint"].startswith(b"hash(row(...)) duckdb ")
     older = tmp_path / "older.parquet"
-    pq.write_table(pq.read_table(state).replace_schema_metadata({}), older)
+    output = {b"ferry.output": metadata[b"ferry.output"]}  # the same output, another method
+    pq.write_table(pq.read_table(state).replace_schema_metadata(output), older)
     manifest, _ = diff(make_plan(fields=["profile_id", "city"], changes=True), copy, tmp_path,
                        older, "second")  # fmt: skip
     assert manifest.changes == {"added": 0, "changed": 0, "removed": 0}
     assert "rows may be sent as changed once" in caplog.text
+
+
+def test_an_output_type_change_sends_every_row_as_changed(make_plan, copy, tmp_path, caplog):
+    definition = {"fields": ["profile_id", "order_count"], "format": {"type": "parquet"},
+                  "changes": True}  # fmt: skip
+    _, state = diff(make_plan(**definition), copy, tmp_path, None, "first")
+    with duckdb.connect(str(copy)) as con:  # the same values, a wider type (hash(5::INT) =
+        con.execute("ALTER TABLE customer_profile ALTER order_count TYPE BIGINT")  # 5::BIGINT)
+        rows = con.execute("SELECT count(*) FROM customer_profile").fetchone()[0]
+    plan = make_plan(**definition)
+    widened = tuple(
+        replace(c, type="BIGINT") if c.source == "order_count" else c for c in plan.columns
+    )
+    plan = replace(plan, columns=widened)  # the catalogue says so too
+
+    manifest, _ = diff(plan, copy, tmp_path, state, "second")
+
+    assert manifest.changes == {"added": 0, "changed": rows, "removed": 0}
+    records = [
+        r for p in data_paths(plan.staging_dir, manifest) for r in read_records(p, "parquet")
+    ]
+    assert len(records) == rows
+    assert "output changed since the base state" in caplog.text
+    assert (
+        pq.read_schema(data_paths(plan.staging_dir, manifest)[0]).field("order_count").type
+        == "int64"
+    )
