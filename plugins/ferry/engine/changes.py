@@ -4,7 +4,8 @@ Every step runs in DuckDB on Parquet files or Arrow, with joins that spill to di
 row passes through a Python dict. Both reads of the source are in one snapshot:
 
 1. The fingerprint of each of the export's typed output rows (after renames, PII and
-   derivations: what a file would hold), with its key, read in key order (ferry.engine.
+   derivations: what a file would hold), with its key (as sent, its hash or token, when
+   the key is PII: no plaintext key is kept), read in key order (ferry.engine.
    query.read_batches, on any source), is the new state: ChangeState.new, which
    ferry.changes_state keeps pending until every destination has the files. Only the
    columns sent count, so a change in a column the export leaves out is not a change.
@@ -122,15 +123,30 @@ def _refuse_partial_runs(plan: ExportPlan) -> None:
         )
 
 
+def pii_key_column(plan: ExportPlan) -> int | None:
+    """The position of the key's column when the key is sent under a hash or tokenize rule:
+    the state then keeps the value sent, never the plaintext (a mask is refused at load)."""
+    for i, column in enumerate(plan.columns):
+        if column.source == plan.key and not column.derive and column.pii is not None:
+            return i
+    return None
+
+
+def _state_key(plan: ExportPlan) -> str:
+    """The typed select's column the state is keyed by: the key as sent when it is PII."""
+    sent = pii_key_column(plan)
+    return quote(query.KEY_ALIAS) if sent is None else quote(f"c{sent}")
+
+
 def fingerprint_select(plan: ExportPlan, pii_key: bytes | None, relation) -> Sql:
-    """The key and the fingerprint of the values sent (and the key once more, for
+    """The state's key and the fingerprint of the values sent (and the key once more, for
     read_batches to order by and drop)."""
     typed = query.typed_select(plan, pii_key, relation)
     values = ", ".join(quote(f"c{i}") for i in range(len(plan.columns)))
-    key = quote(query.KEY_ALIAS)
+    key = _state_key(plan)
     text = (
-        f"SELECT {key} AS {KEY}, hash(row({values})) AS {FINGERPRINT}, {key} "
-        f"FROM ({typed.text}) AS typed"
+        f"SELECT {key} AS {KEY}, hash(row({values})) AS {FINGERPRINT}, "
+        f"{key} AS {quote(query.KEY_ALIAS)} FROM ({typed.text}) AS typed"
     )
     return Sql(text, typed.params)
 
@@ -146,6 +162,8 @@ def _write_state(plan: ExportPlan, reader, pii_key, slices: list, path: Path) ->
     integer_key = pa.types.is_integer(schema.field(KEY).type)
     encoding = {KEY: "DELTA_BINARY_PACKED", FINGERPRINT: "PLAIN"} if integer_key else None
     options = {"use_dictionary": False, "column_encoding": encoding} if integer_key else {}
+    if pii_key_column(plan) is not None:  # ordered by the value sent: the slices bound the raw key
+        slices = [(None, None)]
     with pq.ParquetWriter(path, schema, compression="zstd", **options) as writer:
         last = None
         for batch in query.read_batches(reader, select, slices):
@@ -203,7 +221,7 @@ def _write_rows(plan: ExportPlan, reader, pii_key, slices: list, delta, path: Pa
     """The typed rows of the added and changed keys (all, without a base), with their kind
     and key, in key order, as a Parquet work file."""
     typed = query.typed_select(plan, pii_key, reader.relation)
-    key = quote(query.KEY_ALIAS)
+    key = _state_key(plan)
     if delta is None:
         text = f"SELECT *, {key} AS {quote(_K)}, 'added' AS kind FROM ({typed.text}) AS typed"
     else:
@@ -265,11 +283,13 @@ def _diff_table(plan: ExportPlan, pii_key: bytes | None, first: bool) -> Sql:
 
 
 def _removed_select(plan: ExportPlan, pii_key: bytes | None) -> Sql:
-    """Rows the base has and current lacks: the key as its column is written, nulls else."""
+    """Rows the base has and current lacks: the key as its column is written (as the base
+    keeps it, when it is PII), nulls else."""
     items, params = [], []
+    as_kept = pii_key_column(plan) is not None
     for i, column in enumerate(plan.columns):
         if column.source == plan.key and not column.derive:
-            part = pii.pii_sql(column, pii_key)
+            part = Sql(quote(plan.key)) if as_kept else pii.pii_sql(column, pii_key)
             items.append(f"{part.text} AS {quote(f'c{i}')}")
             params += part.params
         else:
