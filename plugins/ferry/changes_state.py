@@ -11,8 +11,14 @@ reads it (no export id starts with _):
     bases/<run>.json       the head a run diffed against, so a rerun sends the same changes
 
 extract records the run's base (the head at its first try) and stages its new state as
-pending; finalize, which runs only once every destination succeeded, commits it: the
-state file first, head.json last (each written atomically: a local rename, one S3 PUT).
+pending; finalize, which runs only once every destination succeeded, commits it (unless a
+destination rejected records: see settle): the state file first, head.json last (each
+written atomically: a local rename, one S3 PUT).
+head.json is compared and swapped: read and replaced under an flock of the export's folder,
+or on S3 by a PUT conditional on the ETag read (If-Match; If-None-Match * when absent),
+decided again when another writer came first. The group DAG and the export's own DAG can
+run the same export at once; of two runs on one base the first to commit moves the head,
+the second leaves it, and the next run resends what that second sent.
 A failed delivery commits nothing, so the next run diffs against the same head and sends
 these changes again with newer ones. The head moves only from the run's own base (or
 stays on the run, when a committed run is rerun): a rerun of an older run, or a run that
@@ -23,13 +29,14 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import fcntl
 import json
 import logging
 import os
 import shutil
 import tempfile
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -47,6 +54,9 @@ LOCAL_DIR = "changes"  # under $FERRY_HOME
 REMOTE_DIR = "_changes"  # under the S3 staging prefix
 KEEP_BASES = 20
 HEAD = "head.json"
+SWAP_TRIES = 5
+CONFLICTS = ("PreconditionFailed", "ConditionalRequestConflict")  # S3's 412 and 409
+Change = Callable[[bytes | None], bytes | None]
 
 
 @dataclass(frozen=True)
@@ -79,6 +89,20 @@ class _Local:
         with os.fdopen(handle, "wb") as stream:
             stream.write(body)
         Path(temporary).replace(path)
+
+    def swap(self, name: str, change: Change) -> bytes | None:
+        """Replace the file by change(its bytes) (None: leave it), holding an flock on the
+        folder from the read to the rename, so no other swap reads or writes in between."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        folder = os.open(self.root, os.O_RDONLY)
+        try:
+            fcntl.flock(folder, fcntl.LOCK_EX)
+            body = change(self.read(name))
+            if body is not None:
+                self.write(name, body)
+            return body
+        finally:
+            os.close(folder)  # releases the lock
 
     def put_file(self, name: str, source: Path) -> None:
         path = self._ready(name)
@@ -130,6 +154,33 @@ class _Remote:
 
     def put_file(self, name: str, source: Path) -> None:
         self.bucket.upload(source, self.remote.key(name))
+
+    def swap(self, name: str, change: Change) -> bytes | None:
+        """Replace the object by change(its bytes) (None: leave it) with a conditional PUT:
+        If-Match the ETag read (If-None-Match * when there was none); when another writer
+        came between, read again and decide again."""
+        key = self.remote.key(name)
+        for _ in range(SWAP_TRIES):
+            body, etag = self._read_tagged(key)
+            new = change(body)
+            if new is None:
+                return None
+            condition = {"IfMatch": etag} if etag else {"IfNoneMatch": "*"}
+            try:
+                self.bucket.put(key, new, **condition)
+                return new
+            except self.s3.S3Error as error:
+                if error.code not in CONFLICTS:
+                    raise
+        raise self.s3.S3Failed(f"{self.where}/{name} kept changing under {SWAP_TRIES} writes")
+
+    def _read_tagged(self, key: str) -> tuple[bytes | None, str | None]:
+        try:
+            with self.s3.s3_errors():
+                found = self.bucket.client.get_object(Bucket=self.remote.bucket, Key=key)
+                return found["Body"].read(), found["ETag"]
+        except self.s3.S3Missing:
+            return None, None
 
     def copy(self, name: str, target: str) -> None:
         with self.s3.s3_errors():
@@ -204,13 +255,22 @@ class StateStore:
         pending = f"pending/{run}.parquet"
         if f"{run}.parquet" not in self.files.names("pending"):
             return f"no pending state for run {run}: already committed"
-        base, head = self.base_for(run), self.head()
+        base = self.base_for(run)
         state = f"{run}.{uuid.uuid4().hex[:12]}.parquet"
         self.files.copy(pending, f"states/{state}")
-        if head.same(base) or head.run == run:
-            self.files.write(HEAD, _json(asdict(Head(state, run, head.generation))))
+        seen: list[Head] = []
+
+        def move(body: bytes | None) -> bytes | None:
+            head = _parse(body) or Head()
+            seen.append(head)
+            if head.same(base) or head.run == run:
+                return _json(asdict(Head(state, run, head.generation)))
+            return None  # another run or a reset came first: the next run resends
+
+        if self.files.swap(HEAD, move) is not None:
             said = f"committed the state of run {run}: the next run sends changes since it"
         else:
+            head = seen[-1]
             said = f"kept the head at run {head.run or '(reset)'}: it moved after run {run} began"
         self.files.delete([pending])
         self._collect()
@@ -219,21 +279,27 @@ class StateStore:
 
     def reset(self) -> tuple[Head, Head]:
         """Forget the committed state: the next run sends every row as added."""
-        before = self.head()
-        after = Head(None, None, before.generation + 1)
-        self.files.write(HEAD, _json(asdict(after)))
+        seen: list[Head] = []
+
+        def forget(body: bytes | None) -> bytes:
+            seen.append(_parse(body) or Head())
+            return _json(asdict(Head(None, None, seen[-1].generation + 1)))
+
+        after = _parse(self.files.swap(HEAD, forget))
         self._collect()
-        return before, after
+        return seen[-1], after
 
     def _head(self, name: str) -> Head | None:
-        body = self.files.read(name)
-        if body is None:
-            return None
-        data = json.loads(body)
-        return Head(data.get("state"), data.get("run"), int(data.get("generation", 0)))
+        return _parse(self.files.read(name))
 
     def _collect(self) -> None:
-        """Drop bases beyond the last KEEP_BASES runs, then states no one refers to."""
+        """Drop bases beyond the last KEEP_BASES runs, then states no one refers to.
+
+        States and pending files are listed before the head is read: a state another run is
+        committing still has its pending file then (it goes after the head moved), so it is
+        kept; without one, its head move is over and the head read after shows it."""
+        pending, states = self.files.names("pending"), self.files.names("states")
+        committing = {name.removesuffix(".parquet") for name in pending}
         bases = [(self._recorded_at(name), name) for name in self.files.names("bases")]
         bases.sort(reverse=True)
         kept, dropped = bases[:KEEP_BASES], bases[KEEP_BASES:]
@@ -241,17 +307,24 @@ class StateStore:
         needed = {self.head().state} | {self._head(f"bases/{name}").state for _, name in kept}
         runs = {name.removesuffix(".json") for _, name in kept}
         self.files.delete(
-            [f"states/{name}" for name in self.files.names("states") if name not in needed]
-            + [
-                f"pending/{name}"
-                for name in self.files.names("pending")
-                if name.removesuffix(".parquet") not in runs
+            [
+                f"states/{name}"
+                for name in states
+                if name not in needed and name.rsplit(".", 2)[0] not in committing
             ]
+            + [f"pending/{name}" for name in pending if name.removesuffix(".parquet") not in runs]
         )
 
     def _recorded_at(self, name: str) -> str:
         body = self.files.read(f"bases/{name}")
         return json.loads(body).get("recorded_at", "") if body else ""
+
+
+def _parse(body: bytes | None) -> Head | None:
+    if body is None:
+        return None
+    data = json.loads(body)
+    return Head(data.get("state"), data.get("run"), int(data.get("generation", 0)))
 
 
 def _json(data: dict) -> bytes:
@@ -279,6 +352,28 @@ def for_extract(plan: ExportPlan, *, log: logging.Logger = LOG) -> Iterator[Chan
         )
         yield state
         store.stage(run, state.new)
+
+
+def settle(plan: ExportPlan, receipts: list[dict], *, log: logging.Logger = LOG) -> str:
+    """finalize's part: commit the run's state, unless a destination refused records.
+
+    A target that rejected records (a webhook under max_reject_rate, or with
+    on_rejects_over: warn) lacks those changes; committing would never send them again. So
+    nothing is committed and the next run resends this run's changes (with newer ones) to
+    every destination: receivers get some rows twice, none is lost.
+
+    Returns:
+        What the run's record should say ("" when the state was committed).
+    """
+    refused = [(r.get("destination", "?"), int(r.get("rejects") or 0)) for r in receipts]
+    refused = [(name, count) for name, count in refused if count]
+    if not refused:
+        commit(plan, log=log)
+        return ""
+    said = ", ".join(f"{name} rejected {count:,} records" for name, count in refused)
+    note = f"changes state not committed ({said}): the next run sends these changes again"
+    log.warning("Changes state of %s: %s", plan.export.id, note)
+    return note
 
 
 def commit(plan: ExportPlan, *, log: logging.Logger = LOG) -> str:

@@ -123,9 +123,9 @@ def finalize(run: RunInfo, receipts: list[dict], ending: Ending, *, log) -> dict
     """Record the delivered run with every destination's receipt, and notify."""
     plan = plan_for(run)
     manifest = staging.read_staged_manifest(plan)
-    if plan.changes is not None:  # every destination has the files: the state moves on
-        changes_state.commit(plan, log=log)
-    return record.finalize(run, plan.export, manifest, receipts, ending, log=log)
+    # every destination has the files: the state moves on, unless a target refused records
+    note = changes_state.settle(plan, receipts, log=log) if plan.changes is not None else ""
+    return record.finalize(run, plan.export, manifest, receipts, ending, log=log, reason=note)
 
 
 def finalize_failed(

@@ -45,14 +45,16 @@ def finalize(
     ending: Ending,
     *,
     log: logging.Logger,
+    reason: str = "",
 ) -> dict:
     """Record a delivered run (who, when, rows, files, bytes, digests, where) and notify.
 
-    The task's logger gets the same one-line summary as the record.
+    The task's logger gets the same one-line summary as the record; reason, when given,
+    says what else the run's record should tell (a changes state left uncommitted).
     """
     record = history.RunRecord.from_manifest(
         run, manifest, receipts, started_at=ending.started_at, finished_at=_utc_now(),
-        group_run_id=ending.group_run_id, log_url=ending.log_url,
+        group_run_id=ending.group_run_id, log_url=ending.log_url, reason=reason,
     )  # fmt: skip
     history.record_run(record)
     log.info("%s", record.summary())

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 from pathlib import Path
 
 import pytest
@@ -103,3 +104,68 @@ def test_old_bases_and_states_nobody_needs_are_dropped(store, tmp_path, monkeypa
 def test_an_export_id_that_is_no_plain_name_is_refused(store):
     with pytest.raises(ValueError, match="cannot name an export's state"):
         StateStore("../other")
+
+
+def paused_commit(store: StateStore, run: str, monkeypatch) -> tuple[threading.Thread, dict]:
+    """store.commit(run) in a thread that stops right after reading head.json, until told."""
+    read, release, said = threading.Event(), threading.Event(), {}
+    real = store.files.read
+
+    def read_then_wait(name: str) -> bytes | None:
+        body = real(name)
+        if name == changes_state.HEAD and not read.is_set():
+            read.set()
+            release.wait(10)
+        return body
+
+    monkeypatch.setattr(store.files, "read", read_then_wait)
+    thread = threading.Thread(target=lambda: said.update(said=store.commit(run)))
+    thread.start()
+    assert read.wait(10)
+    said["release"] = release
+    return thread, said
+
+
+def other_worker() -> StateStore:
+    return StateStore("lead_changes")  # the same folder, its own objects
+
+
+def test_two_runs_on_one_base_committing_at_once_move_the_head_once(store, tmp_path, monkeypatch):
+    extracted(store, "run_1", tmp_path)
+    store.commit("run_1")
+    extracted(store, "run_a", tmp_path)
+    extracted(store, "run_b", tmp_path)  # both diffed against run_1
+    thread_a, said_a = paused_commit(store, "run_a", monkeypatch)  # read head: run_1
+    said_b: dict = {}
+    thread_b = threading.Thread(target=lambda: said_b.update(said=other_worker().commit("run_b")))
+    thread_b.start()
+    thread_b.join(0.5)  # run_b's commit waits while run_a's holds head.json
+    said_a["release"].set()
+    thread_a.join(10)
+    thread_b.join(10)
+    assert "committed the state of run run_a" in said_a["said"]
+    assert "kept the head at run run_a" in said_b["said"]  # run_b's changes are sent again
+    assert head_bytes(store, tmp_path) == b"run_a"
+
+
+def test_a_reset_during_a_commit_is_not_overwritten(store, tmp_path, monkeypatch):
+    extracted(store, "run_1", tmp_path)
+    store.commit("run_1")
+    extracted(store, "run_2", tmp_path)
+    thread, said = paused_commit(store, "run_2", monkeypatch)
+    resetting = threading.Thread(target=other_worker().reset)
+    resetting.start()
+    resetting.join(0.5)
+    said["release"].set()
+    thread.join(10)
+    resetting.join(10)
+    assert store.head() == Head(None, None, 1)  # the next run sends every row
+
+
+def test_a_state_being_committed_by_another_run_is_not_collected(store, tmp_path):
+    extracted(store, "run_a", tmp_path)
+    extracted(store, "run_b", tmp_path)
+    store.files.copy("pending/run_b.parquet", "states/run_b.0123456789ab.parquet")  # its commit
+    store.commit("run_a")  # collects while run_b has not moved the head yet
+    states = tmp_path / "home" / "changes" / "lead_changes" / "states"
+    assert "run_b.0123456789ab.parquet" in [path.name for path in states.iterdir()]

@@ -20,6 +20,7 @@ import jinja2
 
 from ferry.exceptions import Terminal
 from ferry.manifest import MANIFEST_NAME, FileMismatch, Manifest, StagedFile
+from ferry.plan import CHANGE_KINDS
 from ferry.run_info import RunInfo
 from ferry.safe_names import path_problem
 from ferry.spec.base import Spec
@@ -282,11 +283,13 @@ def _render_for(template: str, name: str, position: int, context: DeliveryContex
 
 def _part_of(name: str, stem: str, position: int) -> str:
     """What tells the run's data files apart: <stem>_<part>.<ext>, the part being the number,
-    after the period of a chunk_by export (2026-W05_00001), so each lands in its own place."""
-    if name.startswith(f"{stem}_"):
-        part = name[len(stem) + 1 :].split(".", 1)[0]
-        if _PART.fullmatch(part):
-            return part
+    after the period of a chunk_by export (2026-W05_00001), so each lands in its own place;
+    a changes export's file sets <kind>_<stem>_<number> carry their kind (added_00001)."""
+    for kind, named in (("", stem), *((f"{k}_", f"{k}_{stem}") for k in CHANGE_KINDS)):
+        if name.startswith(f"{named}_"):
+            part = name[len(named) + 1 :].split(".", 1)[0]
+            if _PART.fullmatch(part):
+                return kind + part
     found = _PART_NUMBER.findall(name)
     return found[-1] if found else f"{position:05d}"
 

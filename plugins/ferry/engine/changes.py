@@ -4,7 +4,8 @@ Every step runs in DuckDB on Parquet files or Arrow, with joins that spill to di
 row passes through a Python dict. Both reads of the source are in one snapshot:
 
 1. The fingerprint of each of the export's typed output rows (after renames, PII and
-   derivations: what a file would hold), with its key, read in key order (ferry.engine.
+   derivations: what a file would hold), with its key (as sent, its hash or token, when
+   the key is PII: no plaintext key is kept), read in key order (ferry.engine.
    query.read_batches, on any source), is the new state: ChangeState.new, which
    ferry.changes_state keeps pending until every destination has the files. Only the
    columns sent count, so a change in a column the export leaves out is not a change.
@@ -22,11 +23,14 @@ hash(row(...)) 0.09 s, hash(a, b, ...) 0.20 s, md5_number(concat_ws(...)) 0.59 s
 md5_number(to_json(struct)) 0.86 s; a plain scan 0.02 s. Fingerprints are compared key by
 key, so a false "unchanged" needs a 1 in 2^64 collision of one row with its own past.
 A DuckDB whose hash differs (a new version may) would send every row once as changed,
-never lose one.
+never lose one. The hash ignores types (INTEGER 5 = BIGINT 5), so a state also records the
+output it fingerprints (names, output and value types, format type and formula_guard):
+when the base's differs, every row the base has is sent as changed.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -50,6 +54,7 @@ KEY, FINGERPRINT = "key", "fingerprint"  # the state's columns
 _K = "__ferry_k"  # the work file's key
 METHOD_KEY = "ferry.fingerprint"  # in the state's Parquet metadata: how it was made
 METHOD = f"hash(row(...)) duckdb {duckdb.__version__}"
+OUTPUT_KEY = "ferry.output"  # in the state's Parquet metadata: the output it fingerprints
 DELTA = "__ferry_delta"  # the keys added and changed, registered for the second read
 CURRENT = "current.parquet"
 ROW_GROUP_ROWS = 131_072
@@ -118,15 +123,30 @@ def _refuse_partial_runs(plan: ExportPlan) -> None:
         )
 
 
+def pii_key_column(plan: ExportPlan) -> int | None:
+    """The position of the key's column when the key is sent under a hash or tokenize rule:
+    the state then keeps the value sent, never the plaintext (a mask is refused at load)."""
+    for i, column in enumerate(plan.columns):
+        if column.source == plan.key and not column.derive and column.pii is not None:
+            return i
+    return None
+
+
+def _state_key(plan: ExportPlan) -> str:
+    """The typed select's column the state is keyed by: the key as sent when it is PII."""
+    sent = pii_key_column(plan)
+    return quote(query.KEY_ALIAS) if sent is None else quote(f"c{sent}")
+
+
 def fingerprint_select(plan: ExportPlan, pii_key: bytes | None, relation) -> Sql:
-    """The key and the fingerprint of the values sent (and the key once more, for
+    """The state's key and the fingerprint of the values sent (and the key once more, for
     read_batches to order by and drop)."""
     typed = query.typed_select(plan, pii_key, relation)
     values = ", ".join(quote(f"c{i}") for i in range(len(plan.columns)))
-    key = quote(query.KEY_ALIAS)
+    key = _state_key(plan)
     text = (
-        f"SELECT {key} AS {KEY}, hash(row({values})) AS {FINGERPRINT}, {key} "
-        f"FROM ({typed.text}) AS typed"
+        f"SELECT {key} AS {KEY}, hash(row({values})) AS {FINGERPRINT}, "
+        f"{key} AS {quote(query.KEY_ALIAS)} FROM ({typed.text}) AS typed"
     )
     return Sql(text, typed.params)
 
@@ -137,10 +157,13 @@ def _write_state(plan: ExportPlan, reader, pii_key, slices: list, path: Path) ->
     Fingerprints are random bytes no codec shrinks; rising integer keys delta-encode to
     almost nothing (measured on 1M rows: 7.6 MiB against 12.2 with pyarrow's defaults)."""
     select = fingerprint_select(plan, pii_key, reader.relation)
-    schema = query.result_schema(reader, select).with_metadata({METHOD_KEY: METHOD})
+    made = {METHOD_KEY: METHOD, OUTPUT_KEY: _output_of(plan, reader, pii_key)}
+    schema = query.result_schema(reader, select).with_metadata(made)
     integer_key = pa.types.is_integer(schema.field(KEY).type)
     encoding = {KEY: "DELTA_BINARY_PACKED", FINGERPRINT: "PLAIN"} if integer_key else None
     options = {"use_dictionary": False, "column_encoding": encoding} if integer_key else {}
+    if pii_key_column(plan) is not None:  # ordered by the value sent: the slices bound the raw key
+        slices = [(None, None)]
     with pq.ParquetWriter(path, schema, compression="zstd", **options) as writer:
         last = None
         for batch in query.read_batches(reader, select, slices):
@@ -148,29 +171,57 @@ def _write_state(plan: ExportPlan, reader, pii_key, slices: list, path: Path) ->
             writer.write_batch(batch, row_group_size=STATE_BATCH_ROWS)
 
 
+def _output_of(plan: ExportPlan, reader, pii_key: bytes | None) -> str:
+    """What the files look like beyond the values' hash, which ignores types (INTEGER 5 and
+    BIGINT 5, TIMESTAMP and TIMESTAMPTZ hash alike): names, output and value types, and the
+    format settings that change how a value is written."""
+    typed = query.result_schema(reader, query.typed_select(plan, pii_key, reader.relation))
+    values = [str(typed.field(f"c{i}").type) for i in range(len(plan.columns))]
+    columns = [[c.name, kind, value] for c, kind, value in
+               zip(plan.columns, query.output_types(plan), values, strict=True)]  # fmt: skip
+    written = {"type": plan.format.type, "formula_guard": plan.format.formula_guard}
+    return json.dumps({"columns": columns, "format": written}, sort_keys=True)
+
+
 def _delta(state: ChangeState, log: logging.Logger) -> pa.Table:
-    """(key, kind) of the keys added or changed since the base."""
-    made_by = (pq.read_schema(state.base).metadata or {}).get(METHOD_KEY.encode(), b"").decode()
-    if made_by != METHOD:
+    """(key, kind) of the keys added or changed since the base; every key the base has is
+    changed when the base's output differs from this run's."""
+    base, new = _made(state.base), _made(state.new)
+    if base.get(METHOD_KEY) != METHOD:
         log.warning(
             "The base state's fingerprints were made by %r, this worker's by %r: rows may be "
-            "sent as changed once, though they did not change", made_by, METHOD,
+            "sent as changed once, though they did not change", base.get(METHOD_KEY), METHOD,
         )  # fmt: skip
+    retyped = base.get(OUTPUT_KEY) != new[OUTPUT_KEY]
+    if retyped:
+        log.warning(
+            "The export's output changed since the base state (columns, types or format: "
+            "%s, now %s): every row is sent as changed", base.get(OUTPUT_KEY), new[OUTPUT_KEY],
+        )  # fmt: skip
+    differs = "TRUE" if retyped else f"base.{FINGERPRINT} <> new.{FINGERPRINT}"
     with open_duckdb() as con:
         con.read_parquet(str(state.new)).create_view("new")
         con.read_parquet(str(state.base)).create_view("base")
         return con.sql(
             f"SELECT new.{KEY}, CASE WHEN base.{KEY} IS NULL THEN 'added' ELSE 'changed' END "
             f"AS kind FROM new LEFT JOIN base ON new.{KEY} = base.{KEY} "
-            f"WHERE base.{KEY} IS NULL OR base.{FINGERPRINT} <> new.{FINGERPRINT}"
+            f"WHERE base.{KEY} IS NULL OR {differs}"
         ).to_arrow_table()
+
+
+def _made(path: Path) -> dict[str, str]:
+    """How a state was made: its Parquet metadata (METHOD_KEY, OUTPUT_KEY)."""
+    found = pq.read_schema(path).metadata or {}
+    return {
+        name.decode(): value.decode() for name, value in found.items() if name.startswith(b"ferry.")
+    }
 
 
 def _write_rows(plan: ExportPlan, reader, pii_key, slices: list, delta, path: Path) -> None:
     """The typed rows of the added and changed keys (all, without a base), with their kind
     and key, in key order, as a Parquet work file."""
     typed = query.typed_select(plan, pii_key, reader.relation)
-    key = quote(query.KEY_ALIAS)
+    key = _state_key(plan)
     if delta is None:
         text = f"SELECT *, {key} AS {quote(_K)}, 'added' AS kind FROM ({typed.text}) AS typed"
     else:
@@ -232,11 +283,13 @@ def _diff_table(plan: ExportPlan, pii_key: bytes | None, first: bool) -> Sql:
 
 
 def _removed_select(plan: ExportPlan, pii_key: bytes | None) -> Sql:
-    """Rows the base has and current lacks: the key as its column is written, nulls else."""
+    """Rows the base has and current lacks: the key as its column is written (as the base
+    keeps it, when it is PII), nulls else."""
     items, params = [], []
+    as_kept = pii_key_column(plan) is not None
     for i, column in enumerate(plan.columns):
         if column.source == plan.key and not column.derive:
-            part = pii.pii_sql(column, pii_key)
+            part = Sql(quote(plan.key)) if as_kept else pii.pii_sql(column, pii_key)
             items.append(f"{part.text} AS {quote(f'c{i}')}")
             params += part.params
         else:

@@ -200,7 +200,7 @@ def _run_checks(checks: list[Check], folder: Path, manifest: Manifest) -> None:
                 total += batch.num_rows
                 batch = _with_values(batch, manifest, staged.name)
                 runner.run_columns(batch.to_pandas())
-            duplicates.add(batch)
+                duplicates.add(batch)  # every batch: a file may hold many
         for check in uniques:
             check.unexpected, sample = duplicates.count(check.column)
             check.sample = check.sample or sample

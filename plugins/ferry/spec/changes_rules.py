@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from ferry.spec import models
 from ferry.spec.catalogues import TableSpec
-from ferry.spec.columns import output_columns
+from ferry.spec.columns import output_columns, pii_rule
 from ferry.spec.errors import did_you_mean
 
 Problem = tuple[tuple, str, str]
@@ -29,7 +29,19 @@ def changes_problems(export: models.ExportSpec, table: TableSpec, name: str) -> 
     if key not in table.columns:
         problem = f"table '{name}' has no column '{key}'"
         return problems + [(("changes", "key"), problem, did_you_mean(key, table.columns))]
-    return problems + _sent_key_problems(export, table, key)
+    return problems + _sent_key_problems(export, table, key) + _masked_key_problems(export, key)
+
+
+def _masked_key_problems(export: models.ExportSpec, key: str) -> list[Problem]:
+    """A masked key could send two rows under one value (j***@x.com) and join two rows'
+    states; a hash or a token keeps one value per key, and the state keeps only that."""
+    rule = pii_rule(export.pii.get(key))
+    if rule is None or rule.action != "mask":
+        return []
+    return [(("pii", key), f"the key '{key}' of a changes-only export cannot be masked: two "
+             "keys could mask to one value and their changes be mixed up", f"use {key}: hash "
+             f"or {key}: tokenize (one value per key), or set changes.key to another "
+             "column")]  # fmt: skip
 
 
 def _window_problems(export: models.ExportSpec) -> list[Problem]:

@@ -119,6 +119,19 @@ def test_the_part_of_a_chunk_by_file_carries_its_period(tmp_path):
     ]
 
 
+def test_the_part_of_a_changes_file_set_carries_its_kind(tmp_path):
+    names = [f"{kind}_leads_{n:05d}.csv.gz" for kind in ("added", "changed", "removed")
+             for n in (1, 2)]  # fmt: skip
+    layout = plan_layout(
+        "out/leads_{{ part }}.csv.gz", staged(tmp_path, data=names), absolute=False
+    )
+    assert [item.target for item in layout.files][:-1] == [
+        f"out/leads_{kind}_{n:05d}.csv.gz"
+        for kind in ("added", "changed", "removed")
+        for n in (1, 2)
+    ]
+
+
 @pytest.mark.parametrize(
     ("run_id", "problem"), [("..", "would move up"), ("manual__/x", "would add a folder")]
 )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import shutil
+from dataclasses import replace
 from pathlib import Path
 
 import duckdb
@@ -52,7 +53,7 @@ def test_a_removed_row_carries_its_key_hashed_as_its_column_is_written(make_plan
 
     rows = [r for p in data_paths(plan.staging_dir, manifest) for r in read_records(p, "parquet")]
     removed = {"postal_code": hmac_of("00007"), "city": None, "order_count": None}
-    assert rows[0] == {**removed, "_change": "removed"}  # in key order: 00007, then 00009
+    assert rows[0] == {**removed, "_change": "removed"}  # in the order of the hashes sent
     assert (rows[1]["_change"], rows[1]["order_count"]) == ("changed", -1)
     assert rows[1]["postal_code"] == hmac_of("00009")
     assert manifest.changes == {"added": 0, "changed": 1, "removed": 1}
@@ -85,8 +86,65 @@ def test_a_state_says_how_its_fingerprints_were_made(make_plan, copy, tmp_path, 
     metadata = pq.read_schema(state).metadata
     assert metadata[b"ferry.fingerprint"].startswith(b"hash(row(...)) duckdb ")
     older = tmp_path / "older.parquet"
-    pq.write_table(pq.read_table(state).replace_schema_metadata({}), older)
+    output = {b"ferry.output": metadata[b"ferry.output"]}  # the same output, another method
+    pq.write_table(pq.read_table(state).replace_schema_metadata(output), older)
     manifest, _ = diff(make_plan(fields=["profile_id", "city"], changes=True), copy, tmp_path,
                        older, "second")  # fmt: skip
     assert manifest.changes == {"added": 0, "changed": 0, "removed": 0}
     assert "rows may be sent as changed once" in caplog.text
+
+
+def test_an_output_type_change_sends_every_row_as_changed(make_plan, copy, tmp_path, caplog):
+    definition = {"fields": ["profile_id", "order_count"], "format": {"type": "parquet"},
+                  "changes": True}  # fmt: skip
+    _, state = diff(make_plan(**definition), copy, tmp_path, None, "first")
+    with duckdb.connect(str(copy)) as con:  # the same values, a wider type (hash(5::INT) =
+        con.execute("ALTER TABLE customer_profile ALTER order_count TYPE BIGINT")  # 5::BIGINT)
+        rows = con.execute("SELECT count(*) FROM customer_profile").fetchone()[0]
+    plan = make_plan(**definition)
+    widened = tuple(
+        replace(c, type="BIGINT") if c.source == "order_count" else c for c in plan.columns
+    )
+    plan = replace(plan, columns=widened)  # the catalogue says so too
+
+    manifest, _ = diff(plan, copy, tmp_path, state, "second")
+
+    assert manifest.changes == {"added": 0, "changed": rows, "removed": 0}
+    records = [
+        r for p in data_paths(plan.staging_dir, manifest) for r in read_records(p, "parquet")
+    ]
+    assert len(records) == rows
+    assert "output changed since the base state" in caplog.text
+    assert (
+        pq.read_schema(data_paths(plan.staging_dir, manifest)[0]).field("order_count").type
+        == "int64"
+    )
+
+
+def test_a_pii_key_is_kept_in_the_state_as_sent_never_in_plaintext(make_plan, copy, tmp_path):
+    with duckdb.connect(str(copy)) as con:
+        con.execute("UPDATE customer_profile SET email = 'secret-' || profile_id || '@example.org'")
+        emails = [row[0] for row in con.execute("SELECT email FROM customer_profile").fetchall()]
+    definition = {"fields": ["email", "city"], "pii": {"email": "hash"},
+                  "format": {"type": "parquet"}, "changes": {"key": "email"}}  # fmt: skip
+    _, state = diff(make_plan(**definition), copy, tmp_path, None, "first")
+    kept = pq.read_table(state).column("key").to_pylist()
+    assert sorted(kept) == sorted(hmac_of(email) for email in emails)
+    assert b"example.org" not in state.read_bytes() and b"secret-" not in state.read_bytes()
+    gone, moved = emails[:2]
+    with duckdb.connect(str(copy)) as con:
+        con.execute("DELETE FROM customer_profile WHERE email = ?", [gone])
+        con.execute("UPDATE customer_profile SET city = 'Moved' WHERE email = ?", [moved])
+
+    plan = make_plan(**definition)
+    manifest, second = diff(plan, copy, tmp_path, state, "second")
+
+    rows = [r for p in data_paths(plan.staging_dir, manifest) for r in read_records(p, "parquet")]
+    assert manifest.changes == {"added": 0, "changed": 1, "removed": 1}
+    assert sorted((r["email"], r["city"], r["_change"]) for r in rows) == sorted(
+        [(hmac_of(gone), None, "removed"), (hmac_of(moved), "Moved", "changed")]
+    )
+    assert [r["email"] for r in rows] == sorted(r["email"] for r in rows)  # in the hashes' order
+    assert sorted(pq.read_table(second).column("key").to_pylist()) == sorted(
+        hmac_of(email) for email in emails[1:]
+    )

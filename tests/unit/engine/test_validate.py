@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import functools
+import importlib
 import logging
 
 import pytest
 
 from ferry.engine import ExpectationsFailed, extract, validate
+from ferry.engine.staged import file_batches
 from ferry.manifest import read_manifest
 
 from .helpers import ROWS, warehouse_rows
+
+validate_module = importlib.import_module("ferry.engine.validate")  # the package exports validate()
 
 
 def staged(make_plan, warehouse, expectations, fmt=None, **overrides):
@@ -76,6 +81,21 @@ def test_duplicates_across_files_are_found(make_plan, warehouse):
     result = failure.value.summary["results"][0]
     assert result["unexpected_count"] == sum(state is not None for state in states)
     assert set(result["sample"]) == {"TX", "CA", "NY"}
+
+
+def test_duplicates_in_any_batch_of_one_file_are_found(make_plan, warehouse, monkeypatch):
+    # a file larger than one read batch (100,000 rows), made small: 2-row batches
+    monkeypatch.setattr(
+        validate_module, "file_batches", functools.partial(file_batches, batch_rows=2)
+    )
+    expectations = [{"expect": "unique", "field": "state"}]
+    plan, manifest = staged(make_plan, warehouse, expectations, {"type": "parquet"})
+    assert len(manifest.data_files) == 1
+    with pytest.raises(ExpectationsFailed) as failure:
+        validate(plan, manifest)
+    states = [row[0] for row in warehouse_rows(warehouse, make_plan(fields=["state"]))]
+    result = failure.value.summary["results"][0]
+    assert result["unexpected_count"] == sum(state is not None for state in states)
 
 
 def test_expectations_name_output_or_source_fields(make_plan, warehouse):

@@ -53,3 +53,20 @@ def test_chunk_by_is_refused_a_changes_export_writes_its_changes_in_key_order(in
     [error] = errors_of(include)
     assert error.startswith("include/exports/lead_changes.yaml:7 -> format.chunk_by -> ")
     assert "remove format.chunk_by, or remove changes" in error
+
+
+def test_a_masked_key_is_refused_two_keys_could_mask_to_one_value(include):
+    changes_export(include, "changes: {key: email}\npii: {email: mask}\n",
+                   fields="[lead_id, email]")  # fmt: skip
+    [error] = errors_of(include)
+    assert error.startswith(
+        "include/exports/lead_changes.yaml:7 -> pii.email -> the key 'email' of a changes-only "
+        "export cannot be masked"
+    )
+    assert "use email: hash or email: tokenize" in error
+
+
+def test_a_hashed_key_loads(include):
+    changes_export(include, "changes: {key: email}\npii: {email: hash}\n",
+                   fields="[lead_id, email]")  # fmt: skip
+    assert errors_of(include) == []
