@@ -120,8 +120,8 @@ def loaded_files(
 def finalize(run: RunInfo, loaded: dict, ending: Ending, *, log: logging.Logger) -> dict:
     """Record the loaded run and notify; then move its files to done_folder.
 
-    The load is committed by now: a file that cannot be moved is logged, not a failure
-    (a rerun skips what the ledger has, and merge loads the same rows to the same end).
+    The load is committed by now: a file that cannot be moved, or changed since it was
+    listed (replaced, to be loaded by the next run), is logged, not a failure.
     """
     spec = import_of(run.export_id)
     done = record.finalize_import(run, spec, loaded, ending, log=log)
@@ -129,11 +129,11 @@ def finalize(run: RunInfo, loaded: dict, ending: Ending, *, log: logging.Logger)
         files.RemoteFile(f["name"], f["location"], f["size"], f["modified"])
         for f in loaded["files"]
     ]
-    try:
-        for moved in files.finish(spec, remote):
-            log.info("Moved a loaded file to %s", moved)
-    except files.ImportFilesError as error:
-        log.warning("Loaded, but the files stay where they are: %s", error)
+    finished = files.finish(spec, remote)
+    for moved in finished.moved:
+        log.info("Moved a loaded file to %s", moved)
+    for reason in finished.left:
+        log.warning("Loaded, but the file stays where it is: %s", reason)
     return done
 
 
