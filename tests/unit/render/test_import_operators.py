@@ -130,7 +130,8 @@ def test_a_rerun_of_a_loaded_run_succeeds_at_once_though_its_file_is_in_done(
 def test_the_dags_force_param_reaches_the_load(dag, tmp_path, own_warehouse):
     drop_file(tmp_path)
     assert dag.test(logical_date=DAY).state == "success"
-    drop_file(tmp_path)  # the same file, the same run id: loaded before, not loaded again
+    drop_file(tmp_path)  # the same file in a new run (dag.test names it by the time): the
+    # append ledger skips it
     assert dag.test(logical_date=DAY).state == "success"
     assert states_of_the_new_lead(own_warehouse) == ["TX"]
     drop_file(tmp_path)  # forced from the trigger form: appended again
