@@ -47,6 +47,7 @@ ADDED_COLUMNS = {
 }  # fmt: skip
 _COUNTS = ("inserted", "updated", "deleted", "rejected")
 # marked_success: marked successful in Airflow without finalize's record (ferry.run_listener)
+ALREADY_LOADED = "loaded before: this rerun loaded nothing (the counts are the earlier load's)"
 OUTCOMES = ("success", "empty", "skipped", "failed", "stopped", "marked_success")
 
 
@@ -132,7 +133,9 @@ class RunRecord:
         finished_at: dt.datetime,
         **extra: str,
     ) -> RunRecord:
-        """A loaded import run: success, or empty when it read no rows.
+        """A loaded import run: success, or empty when it read no rows; a run loaded before
+        (result already_loaded: nothing loaded now, the counts are the earlier load's) says
+        so in its reason.
 
         Args:
             loaded: What the load step returned: table, mode, files (name, size, sha256,
@@ -142,6 +145,8 @@ class RunRecord:
         where = {"destination": f"table {loaded['table']}", "type": "table",
                  "mode": loaded["mode"], "rejects_file": result.get("rejects_file"),
                  "skipped_files": result.get("skipped_files", [])}  # fmt: skip
+        if result.get("already_loaded"):
+            extra.setdefault("reason", ALREADY_LOADED)
         return cls(
             **_timing(run, started_at, finished_at),
             outcome="empty" if result["rows_read"] == 0 else "success",

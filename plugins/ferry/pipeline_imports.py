@@ -2,19 +2,27 @@
 
     wait_for_file -> load -> finalize
 
-- wait_for_file: look for the run's files (ferry.imports.files.find) every
-  wait.poke_interval, holding no worker between looks; after wait.timeout the run fails,
-  saying which pattern was looked for where.
+- wait_for_file: look for the run's files every wait.poke_interval, holding no worker
+  between looks, until they are whole (ferry.imports.files.find_settled: two looks agree on
+  their sizes and modified times); after wait.timeout the run fails, saying which pattern
+  was looked for where.
 - load: fetch the files into the run's folder (size, sha256), then load them into the
   table in one transaction (ferry.imports.load: types, required columns, expectations,
-  rejects, merge/append/overwrite, idempotent per run), while a refresh marker of the
-  table tells exports that start meanwhile to wait (ferry.refresh).
+  rejects, merge/append/overwrite), while a refresh marker of the table tells exports that
+  start meanwhile to wait (ferry.refresh).
 - finalize: record the run (rows read, inserted, updated, rejected; JobID.RunID), notify,
-  move the files to done_folder; the DAG's finalize emits the table's refresh asset, so
-  exports scheduled after refreshes of the table run next.
+  move the files it loaded to done_folder; the DAG's finalize emits the table's refresh
+  asset, so exports scheduled after refreshes of the table run next.
+
+A run the import's ledger (ferry.imports.ledger) has loaded before is a no-op unless
+forced: the wait ends at once (its files may be in done/ by now), load loads nothing and
+returns the earlier result marked already_loaded, finalize records it as such. Finalize
+only ever moves files the ledger has (same name, size and SHA-256) and only while they
+are as listed before the load (same size and modified time): a file that arrived or was
+replaced since stays for a run that loads it.
 
 The steps are ferry.pipeline's Steps (no Airflow here); their calls take:
-WAIT call(spec, template values) -> files found; PLAN call(run, log=, force=) -> loaded;
+WAIT call(spec, run, force=) -> Ready; PLAN call(run, log=, force=) -> loaded;
 FINALIZE call(run, loaded, Ending, log=). ferry.render.imports renders them.
 """
 
@@ -24,13 +32,14 @@ import dataclasses
 import datetime as dt
 import logging
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from ferry import paths, pipeline, record, refresh
 from ferry.definitions import current_project
 from ferry.exceptions import ExportRejected
-from ferry.imports import files
+from ferry.imports import files, ledger
 from ferry.pipeline import GroupRun, Kind, Step, Wait
 from ferry.record import Ending
 from ferry.run_info import RunInfo
@@ -58,12 +67,28 @@ def run_folder(run: RunInfo) -> Path:
     return paths.ferry_home() / "imports" / run.export_id / run.safe_run_id
 
 
-# wait_for_file: files.find (a sensor in Airflow)
+# wait_for_file: files.find_settled (a sensor in Airflow)
 
 
-def files_ready(spec: ImportSpec, values: Mapping[str, Any]) -> list[files.RemoteFile]:
-    """The run's files if any has arrived (empty: wait on)."""
-    return files.find(spec, values)
+@dataclass(frozen=True)
+class Ready:
+    """What a look of the wait found: the run's whole files, or that it was loaded before.
+
+    True when the wait is over.
+    """
+
+    files: list[files.RemoteFile]
+    loaded_before: bool = False
+
+    def __bool__(self) -> bool:
+        return self.loaded_before or bool(self.files)
+
+
+def files_ready(spec: ImportSpec, run: RunInfo, *, force: bool = False) -> Ready:
+    """The run's files once whole (none: wait on); at once if the ledger has the run."""
+    if not force and ledger.loaded_run(spec.id, run.job_run_id) is not None:
+        return Ready([], loaded_before=True)
+    return Ready(files.find_settled(spec, run.template_vars()))
 
 
 def wait_timeout_reason(spec: ImportSpec, values: Mapping[str, Any]) -> str:
@@ -80,14 +105,19 @@ def wait_timeout_reason(spec: ImportSpec, values: Mapping[str, Any]) -> str:
 def load(run: RunInfo, *, log: logging.Logger, force: bool = False) -> dict:
     """Fetch the run's files and load them into the table in one transaction.
 
+    A run the ledger has loaded before loads nothing unless force (see _loaded_before).
+
     Returns:
-        loaded: table, mode, files (name, size, sha256, location, modified) and result
-        (ferry.imports.load.ImportResult as a dict), for finalize on another worker.
+        loaded: table, mode, files (the loaded ones: name, size, sha256, location,
+        modified as listed) and result (ferry.imports.load.ImportResult as a dict), for
+        finalize on another worker.
 
     Raises:
         NoFiles: No file matches now (the wait had found some: moved away meanwhile).
     """
     spec = import_of(run.export_id)
+    if not force and (earlier := ledger.loaded_run(spec.id, run.job_run_id)) is not None:
+        return _loaded_before(spec, run, earlier, log)
     table = current_project().tables[spec.table]
     remote = files.find(spec, run.template_vars())
     if not remote:
@@ -104,24 +134,64 @@ def load(run: RunInfo, *, log: logging.Logger, force: bool = False) -> dict:
         result = load_files(
             spec, table, local, folder, run_key=run.job_run_id, force=force, log=log
         )
-    return loaded_files(spec, remote, local, dataclasses.asdict(result))
+    return loaded_files(spec, remote, local, dataclasses.asdict(result), log=log)
+
+
+def _loaded_before(spec: ImportSpec, run: RunInfo, earlier: dict, log: logging.Logger) -> dict:
+    """A no-op load: the earlier result, and the files it loaded that are still there.
+
+    A rerun after a finalize that did not move the files finds them again; they are moved
+    now if the ledger has them (same name, size, SHA-256). Not finding them is no failure.
+    """
+    log.info(
+        "Import %s: run %s was loaded before (the import's ledger); nothing is loaded again "
+        "(force reloads it)", spec.id, run.job_run_id,
+    )  # fmt: skip
+    result = {**earlier, "already_loaded": True}
+    try:
+        remote = files.find(spec, run.template_vars())
+        local = files.fetch(spec, remote, run_folder(run) / "files") if remote else []
+    except files.ImportFilesError as error:
+        log.warning("Import %s: not looking for files left behind: %s", spec.id, error)
+        return {"table": spec.table, "mode": spec.mode, "files": [], "result": result}
+    return loaded_files(spec, remote, local, result, log=log)
 
 
 def loaded_files(
-    spec: ImportSpec, remote: list[files.RemoteFile], local: list[files.LocalFile], result: dict
+    spec: ImportSpec,
+    remote: list[files.RemoteFile],
+    local: list[files.LocalFile],
+    result: dict,
+    *,
+    log: logging.Logger,
 ) -> dict:
-    """What finalize needs of a load, as plain JSON (an XCom between workers)."""
-    listed = [
-        {**dataclasses.asdict(r), "sha256": f.sha256} for r, f in zip(remote, local, strict=True)
-    ]
+    """What finalize needs of a load, as plain JSON (an XCom between workers).
+
+    Its files are the ones this load took (loaded, or skipped by an append as loaded
+    before); for a run loaded before, those the ledger has (same name, size, SHA-256).
+    Finalize moves these and no other.
+    """
+    if result.get("already_loaded"):
+        known = ledger.loaded_files(spec.id, local)
+    else:
+        known = {f.name for f in local}
+    listed = []
+    for r, f in zip(remote, local, strict=True):
+        if f.name in known:
+            listed.append({**dataclasses.asdict(r), "sha256": f.sha256})
+        else:
+            log.warning(
+                "Import %s: %s was not loaded by this run; it stays where it is (a run that "
+                "loads it moves it; for a run loaded before, force reloads)", spec.id, r.location,
+            )  # fmt: skip
     return {"table": spec.table, "mode": spec.mode, "files": listed, "result": result}
 
 
 def finalize(run: RunInfo, loaded: dict, ending: Ending, *, log: logging.Logger) -> dict:
-    """Record the loaded run and notify; then move its files to done_folder.
+    """Record the loaded run and notify; then move its loaded files to done_folder.
 
-    The load is committed by now: a file that cannot be moved is logged, not a failure
-    (a rerun skips what the ledger has, and merge loads the same rows to the same end).
+    The load is committed by now: a file that cannot be moved, or changed since it was
+    listed (replaced, to be loaded by the next run), is logged, not a failure.
     """
     spec = import_of(run.export_id)
     done = record.finalize_import(run, spec, loaded, ending, log=log)
@@ -129,11 +199,11 @@ def finalize(run: RunInfo, loaded: dict, ending: Ending, *, log: logging.Logger)
         files.RemoteFile(f["name"], f["location"], f["size"], f["modified"])
         for f in loaded["files"]
     ]
-    try:
-        for moved in files.finish(spec, remote):
-            log.info("Moved a loaded file to %s", moved)
-    except files.ImportFilesError as error:
-        log.warning("Loaded, but the files stay where they are: %s", error)
+    finished = files.finish(spec, remote)
+    for moved in finished.moved:
+        log.info("Moved a loaded file to %s", moved)
+    for reason in finished.left:
+        log.warning("Loaded, but the file stays where it is: %s", reason)
     return done
 
 

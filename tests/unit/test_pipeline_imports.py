@@ -186,3 +186,71 @@ def test_the_wait_timeout_names_the_pattern_the_folder_and_the_fix(home):
 def test_an_unknown_import_is_rejected(home):
     with pytest.raises(ExportRejected, match="import 'nope' is not defined"):
         pipeline_imports.import_of("nope")
+
+
+def finalize_now(loaded: dict, log: logging.Logger) -> dict:
+    started = dt.datetime.now(dt.UTC)
+    return pipeline_imports.finalize(RUN, loaded, Ending(started_at=started, notify=False), log=log)
+
+
+def partner_b_rows(warehouse: Path) -> int:
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        return con.execute("SELECT count(*) FROM lead WHERE source = 'partnerB'").fetchone()[0]
+
+
+def test_a_rerun_of_a_loaded_run_moves_only_the_files_it_loaded(home, own_warehouse, log):
+    first = drop_leads(RUN.logical_date.date(), home.parent)
+    pipeline_imports.load(RUN, log=log)  # loaded; its finalize never ran (a failed task)
+    late = home / "leads_20260304_b.csv"  # a second file of the day arrives meanwhile
+    late.write_bytes(first.read_bytes().replace(b"partner", b"partnerB"))
+    again = pipeline_imports.load(RUN, log=log)  # the run is cleared and rerun
+    assert again["result"]["already_loaded"] is True
+    assert [f["name"] for f in again["files"]] == ["leads_20260304.csv"]
+    finalize_now(again, log)
+    assert (home / "done" / "leads_20260304.csv").exists()  # the file it loaded: moved now
+    assert late.exists() and not (home / "done" / late.name).exists()  # never loaded: stays
+    assert partner_b_rows(own_warehouse) == 0
+
+
+def test_finalize_leaves_a_file_replaced_after_the_load_for_the_next_run(
+    home, own_warehouse, log, caplog
+):
+    dropped = drop_leads(RUN.logical_date.date(), home.parent)
+    loaded = pipeline_imports.load(RUN, log=log)
+    replaced = dropped.read_bytes().replace(b"partner", b"partnerB")
+    dropped.write_bytes(replaced)  # re-uploaded between load and finalize
+    with caplog.at_level(logging.WARNING, logger=log.name):
+        finalize_now(loaded, log)
+    assert dropped.read_bytes() == replaced and not (home / "done" / dropped.name).exists()
+    [warning] = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert "leads_20260304.csv changed since it was loaded" in warning
+    assert "left for the next run" in warning
+
+
+def test_a_rerun_after_the_files_went_to_done_is_a_recorded_no_op_at_once(home, own_warehouse, log):
+    spec = pipeline_imports.import_of("partner_leads")
+    drop_leads(RUN.logical_date.date(), home.parent)
+    finalize_now(pipeline_imports.load(RUN, log=log), log)
+    assert list(home.glob("*.csv")) == []  # in done/ now
+    before = lead_count(own_warehouse)
+    again = pipeline_imports.load(RUN, log=log)  # no NoFiles: the ledger is asked first
+    assert (again["result"]["already_loaded"], again["files"]) == (True, [])
+    finalize_now(again, log)
+    ready = pipeline_imports.files_ready(spec, RUN)
+    assert ready and ready.loaded_before and ready.files == []  # no wait.timeout to sit out
+    assert not pipeline_imports.files_ready(spec, RUN, force=True)  # forced: waits for a file
+    record = history.get_run(RUN.job_run_id)
+    assert record is not None and record.reason == history.ALREADY_LOADED
+    assert (record.outcome, record.rows, record.inserted, record.updated) == (
+        "success", 20, 10, 10,
+    )  # fmt: skip
+    assert lead_count(own_warehouse) == before
+
+
+def test_the_wait_ends_when_the_files_are_whole(home, monkeypatch):
+    spec = pipeline_imports.import_of("partner_leads")
+    monkeypatch.setattr(files, "SETTLE_SECONDS", 0.05)
+    assert not pipeline_imports.files_ready(spec, RUN)
+    dropped = drop_leads(RUN.logical_date.date(), home.parent)
+    ready = pipeline_imports.files_ready(spec, RUN)
+    assert [f.location for f in ready.files] == [str(dropped)] and not ready.loaded_before

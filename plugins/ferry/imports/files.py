@@ -1,8 +1,9 @@
 """The files of an import run: find them by pattern, fetch them, file them away when loaded.
 
     find(spec, values)             -> [RemoteFile]   the matches in the source folder, now
+    find_settled(spec, values)     -> [RemoteFile]   the matches, once they stopped changing
     fetch(spec, remote, folder)    -> [LocalFile]    copies in the run's folder, with sha256
-    finish(spec, files)            -> [str]          moved to done_folder after a load
+    finish(spec, files)            -> Finished       moved to done_folder after a load
 
 A source is one folder: an SFTP server's (SFTPHook), an S3 prefix (S3Hook, ferry.s3) or a
 drop folder on this machine ($FERRY_DROP, default $FERRY_HOME/drop; a source's path is
@@ -12,16 +13,26 @@ rendered for the run in the sandbox (ferry.spec.templates) with only the documen
 the rendered pattern must still be one file name. `files: one` takes the newest match,
 `all` every match (in name order).
 
+A file has arrived when it is whole. Files being uploaded under a temporary name (hidden,
+.part, .filepart, .partial, .tmp) are never listed, in a folder, on SFTP or on S3; for the
+others the rule is: two looks SETTLE_SECONDS apart list the same matches with the same
+sizes and modified times (find_settled, the wait's look). S3 shows an object only once its
+upload completed, so there the rule costs the settle and nothing else. A file that still
+grows after that is caught at fetch (its size differs from the listing's): FileNotWhole,
+retried.
+
 Errors say whether another try can help (ferry.exceptions): FilesRefused (terminal: a
-refused login, a path outside the drop folder, a file that changed), FilesUnreachable
-(transient: the server is down or dropped the connection), NoFiles (terminal: nothing to
-load where the wait had found files).
+refused login, a path outside the drop folder), FileNotWhole (transient: still being
+written), FilesUnreachable (transient: the server is down or dropped the connection),
+NoFiles (terminal: nothing to load where the wait had found files). finish leaves a file
+that changed since it was loaded (FileChanged) where it is, for the next run.
 """
 
 from __future__ import annotations
 
 import fnmatch
 import hashlib
+import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,6 +40,8 @@ from typing import Any
 
 from ferry.imports.places import (
     DropFolder,
+    FileChanged,
+    FileNotWhole,
     FilesRefused,
     FilesUnreachable,
     ImportFilesError,
@@ -42,11 +55,22 @@ from ferry.spec.imports import PATTERN_PLACEHOLDERS, FolderFiles, ImportSpec
 from ferry.spec.templates import TemplateValueError, render
 
 __all__ = [
-    "FilesRefused", "FilesUnreachable", "ImportFilesError", "LocalFile", "NoFiles",
-    "RemoteFile", "drop_root", "fetch", "file_pattern", "find", "finish", "local_file",
-    "place_of", "select",
+    "FileChanged", "FileNotWhole", "FilesRefused", "FilesUnreachable", "Finished",
+    "ImportFilesError", "LocalFile", "NoFiles", "RemoteFile", "drop_root", "fetch",
+    "file_pattern", "find", "find_settled", "finish", "local_file", "place_of", "select",
 ]  # fmt: skip
 _CHUNK = 1024 * 1024
+# Seconds between the two looks of find_settled: above a second, as SFTP servers state
+# modified times in whole seconds.
+SETTLE_SECONDS = 2.0
+
+
+@dataclass(frozen=True)
+class Finished:
+    """What finish did: where each moved file went, and why the others stayed."""
+
+    moved: list[str]
+    left: list[str]
 
 
 @dataclass(frozen=True)
@@ -98,13 +122,30 @@ def find(spec: ImportSpec, values: Mapping[str, Any]) -> list[RemoteFile]:
     return select(spec, place_of(spec).list(), pattern)
 
 
+def find_settled(
+    spec: ImportSpec, values: Mapping[str, Any], settle: float | None = None
+) -> list[RemoteFile]:
+    """The files of the run once whole: two looks settle (SETTLE_SECONDS) apart agree.
+
+    Empty while none has arrived, and while any match still changes (its size or modified
+    time differs between the looks, or a match came or went): the next look tries again.
+    """
+    first = find(spec, values)
+    if not first:
+        return []
+    time.sleep(SETTLE_SECONDS if settle is None else settle)
+    second = find(spec, values)
+    return second if second == first else []
+
+
 def fetch(spec: ImportSpec, remote_files: Sequence[RemoteFile], folder: Path) -> list[LocalFile]:
     """Copy each file into folder (created) and read its size and sha256 there.
 
     Raises:
         NoFiles: remote_files is empty.
-        FilesRefused: A file's name is not a plain file name, or its size changed
-            between the listing and the copy (it was still being written).
+        FilesRefused: A file's name is not a plain file name.
+        FileNotWhole: A file's size changed between the listing and the copy (it is still
+            being written): transient, another try fetches it whole.
     """
     if not remote_files:
         raise NoFiles(f"import '{spec.id}': no file to fetch")
@@ -119,25 +160,32 @@ def fetch(spec: ImportSpec, remote_files: Sequence[RemoteFile], folder: Path) ->
         place.get(remote, path)
         local = local_file(path)
         if local.size != remote.size:
-            raise FilesRefused(
+            raise FileNotWhole(
                 f"import '{spec.id}': {remote.location} had {remote.size} bytes when listed and "
-                f"{local.size} when fetched: it is still being written; rerun once it is whole"
+                f"{local.size} when fetched: it is still being written; retried later"
             )
         fetched.append(local)
     return fetched
 
 
-def finish(spec: ImportSpec, files: Sequence[RemoteFile]) -> list[str]:
+def finish(spec: ImportSpec, files: Sequence[RemoteFile]) -> Finished:
     """Move loaded files into the source's done_folder; nothing when it has none.
 
-    Returns:
-        Where each file went.
+    files are the loaded ones as listed before the load: each is moved only while it has
+    the listed size and modified time. One that changed since (or is gone) stays, with
+    the reason in Finished.left; so does one whose move failed, the others still move.
     """
     done = spec.source.done_folder
     if not done:
-        return []
+        return Finished([], [])
     place = place_of(spec)
-    return [place.move(remote, done) for remote in files]
+    moved, left = [], []
+    for remote in files:
+        try:
+            moved.append(place.move(remote, done))
+        except ImportFilesError as error:
+            left.append(str(error))
+    return Finished(moved, left)
 
 
 def local_file(path: Path) -> LocalFile:

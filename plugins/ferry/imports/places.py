@@ -4,6 +4,11 @@ A Place lists a folder's own files (never its subfolders'), copies one to this m
 moves one into a subfolder. DropFolder is a folder on this machine under the drop root;
 ferry.imports.remote has the SFTP and S3 ones. Errors say whether another try can help
 (ferry.exceptions).
+
+Every Place lists alike: a file still being uploaded under a temporary name (hidden, or
+ending .part, .filepart, .partial or .tmp; see in_progress) is not listed. A Place moves
+a file only while it is the one listed (same size and modified time, see unchanged): a
+file replaced since it was loaded stays for the next run.
 """
 
 from __future__ import annotations
@@ -56,6 +61,44 @@ class NoFiles(ImportFilesError, Terminal):
     """No file matches the pattern now."""
 
 
+class FileNotWhole(ImportFilesError, Transient):
+    """A file changed between the listing and the copy: it is still being written."""
+
+    retryable = True
+
+
+class FileChanged(ImportFilesError, Terminal):
+    """A loaded file is no longer the one loaded (replaced or gone): it is not moved."""
+
+
+# Temporary names of uploads in progress (WinSCP .filepart, curl/wget/rsync .part, ...).
+IN_PROGRESS_SUFFIXES = (".part", ".filepart", ".partial", ".tmp")
+
+
+def in_progress(name: str) -> bool:
+    """Whether a name is an upload in progress (hidden or a temporary suffix), never listed."""
+    return name.startswith(".") or name.lower().endswith(IN_PROGRESS_SUFFIXES)
+
+
+def unchanged(remote: RemoteFile, size: int, modified: float, *, whole_seconds: bool) -> None:
+    """Raise FileChanged unless size and modified are the listed ones.
+
+    whole_seconds: compare modified times to the second (a server that lists with more
+    precision than it states, as S3's listing and HEAD do).
+
+    Raises:
+        FileChanged: The file is not the one listed.
+    """
+    same_time = (
+        int(modified) == int(remote.modified) if whole_seconds else modified == remote.modified
+    )
+    if size != remote.size or not same_time:
+        raise FileChanged(
+            f"{remote.location} changed since it was loaded ({remote.size} bytes, modified "
+            f"{remote.modified}; now {size} bytes, modified {modified}): left for the next run"
+        )
+
+
 class Place(Protocol):
     """One source folder: list its files, copy one here, move one into a subfolder."""
 
@@ -65,7 +108,13 @@ class Place(Protocol):
 
     def get(self, remote: RemoteFile, path: Path) -> None: ...
 
-    def move(self, remote: RemoteFile, folder: str) -> str: ...
+    def move(self, remote: RemoteFile, folder: str) -> str:
+        """Move remote into folder (under the source's), if unchanged; where it went.
+
+        Raises:
+            FileChanged: remote's size or modified time is not the listed one now.
+        """
+        ...
 
 
 # --- The drop folder on this machine
@@ -106,8 +155,8 @@ class DropFolder:
         found = []
         with os.scandir(folder) as entries:
             for entry in entries:
-                if entry.name.startswith(".") or not entry.is_file(follow_symlinks=False):
-                    continue  # hidden (a copy in progress), folders and links are not files
+                if in_progress(entry.name) or not entry.is_file(follow_symlinks=False):
+                    continue  # a copy in progress; folders and links are not files
                 stat = entry.stat(follow_symlinks=False)
                 found.append(RemoteFile(entry.name, entry.path, stat.st_size, stat.st_mtime))
         return found
@@ -123,5 +172,11 @@ class DropFolder:
         done = self._checked(self.folder / folder)
         done.mkdir(parents=True, exist_ok=True)
         target = inside(done, remote.name)
-        os.replace(self._checked(Path(remote.location)), target)
+        source = self._checked(Path(remote.location))
+        try:
+            stat = source.stat()
+        except FileNotFoundError as error:
+            raise FileChanged(f"{source} is gone: nothing to move") from error
+        unchanged(remote, stat.st_size, stat.st_mtime, whole_seconds=False)
+        os.replace(source, target)
         return str(target)

@@ -14,7 +14,16 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from ferry.imports.places import FilesRefused, FilesUnreachable, NoFiles, Place, RemoteFile
+from ferry.imports.places import (
+    FileChanged,
+    FilesRefused,
+    FilesUnreachable,
+    NoFiles,
+    Place,
+    RemoteFile,
+    in_progress,
+    unchanged,
+)
 from ferry.spec.imports import ImportSpec, S3Files, SftpFiles
 
 
@@ -52,7 +61,7 @@ class SftpFolder:
                     float(entry.st_mtime or 0),
                 )
                 for entry in entries
-                if stat.S_ISREG(entry.st_mode or 0) and not entry.filename.startswith(".")
+                if stat.S_ISREG(entry.st_mode or 0) and not in_progress(entry.filename)
             ]
 
         return self._run(listing, f"listing of {self.folder}")
@@ -71,6 +80,11 @@ class SftpFolder:
         target = posixpath.join(done, remote.name)
 
         def rename(sftp) -> None:
+            try:
+                now = sftp.stat(remote.location)
+            except FileNotFoundError as error:
+                raise FileChanged(f"{remote.location} is gone: nothing to move") from error
+            unchanged(remote, now.st_size or 0, float(now.st_mtime or 0), whole_seconds=False)
             _make_folders(sftp, done)
             with contextlib.suppress(FileNotFoundError):
                 sftp.remove(target)  # an earlier load of a file of the same name
@@ -93,7 +107,7 @@ class SftpFolder:
             hook = SFTPHook(ssh_conn_id=self.source.connection, conn_retry_attempts=1)
             with hook.get_managed_conn() as sftp:
                 return action(sftp)
-        except (NoFiles, FilesRefused):
+        except (NoFiles, FilesRefused, FileChanged):
             raise
         except (AuthenticationException, BadHostKeyException, PermissionError) as error:
             raise self._refused(what, where, error) from error
@@ -158,7 +172,7 @@ class S3Folder:
             for page in pages:
                 for item in page.get("Contents", []):
                     name = item["Key"][len(self.prefix) :]
-                    if name and not name.startswith("."):
+                    if name and not in_progress(name):
                         modified = item["LastModified"].timestamp()
                         found.append(RemoteFile(name, item["Key"], item["Size"], modified))
         return found
@@ -168,9 +182,37 @@ class S3Folder:
             bucket.download(remote.location, path)
 
     def move(self, remote: RemoteFile, folder: str) -> str:
+        """Copy the object checked (its ETag) into folder, then delete it.
+
+        A new upload of the key between the copy and the delete (milliseconds) would be
+        deleted unloaded: S3 has no rename, and no conditional delete on every server.
+        """
         target = f"{self.prefix}{folder.strip('/')}/{remote.name}"
         with self._bucket() as bucket:
-            source = {"Bucket": bucket.name, "Key": remote.location}
-            bucket.client.copy_object(Bucket=bucket.name, Key=target, CopySource=source)
-            bucket.client.delete_object(Bucket=bucket.name, Key=remote.location)
+            client, source = bucket.client, {"Bucket": bucket.name, "Key": remote.location}
+            with _changed_if(remote, "NoSuchKey", "404", "NotFound"):
+                head = client.head_object(**source)
+            unchanged(
+                remote, head["ContentLength"], head["LastModified"].timestamp(), whole_seconds=True
+            )
+            with _changed_if(remote, "PreconditionFailed", "412"):
+                client.copy_object(
+                    Bucket=bucket.name, Key=target, CopySource=source,
+                    CopySourceIfMatch=head["ETag"],
+                )  # fmt: skip
+            client.delete_object(**source)
         return f"s3://{self.source.bucket}/{target}"
+
+
+@contextlib.contextmanager
+def _changed_if(remote: RemoteFile, *codes: str) -> Iterator[None]:
+    """S3's answers that mean the object is not the one listed, as FileChanged."""
+    try:
+        yield
+    except Exception as error:
+        code = str(getattr(error, "response", {}).get("Error", {}).get("Code", ""))
+        if code in codes:
+            raise FileChanged(
+                f"{remote.location} is gone or was replaced ({code}): not moved"
+            ) from error
+        raise

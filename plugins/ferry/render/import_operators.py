@@ -17,7 +17,8 @@ from ferry.render.operators import Membership, ending, retry_defaults, run_info,
 
 
 class FileSensor(BaseSensorOperator):
-    """Wait until a file matching the import's pattern is in its source folder.
+    """Wait until the files matching the import's pattern are whole in its source folder;
+    a run the import's ledger has loaded before waits for nothing (unless forced).
 
     Args:
         import_id: The import's id in include/imports/.
@@ -35,12 +36,15 @@ class FileSensor(BaseSensorOperator):
 
         with task_outcome(self.log):
             run = run_info(context, self.import_id, with_params=False)
-            found = pipeline_imports.files_ready(
-                pipeline_imports.import_of(self.import_id), run.template_vars()
+            force = (context.get("params") or {}).get("force") is True  # the DAG's own param
+            ready = pipeline_imports.files_ready(
+                pipeline_imports.import_of(self.import_id), run, force=force
             )
-        for remote in found:
-            self.log.info("Found %s (%d bytes)", remote.location, remote.size)
-        return bool(found)
+        if ready.loaded_before:
+            self.log.info("Run %s was loaded before: nothing to wait for", run.job_run_id)
+        for remote in ready.files:
+            self.log.info("Found %s (%d bytes), whole", remote.location, remote.size)
+        return bool(ready)
 
     def execute(self, context: Context) -> Any:
         from ferry import pipeline_imports

@@ -123,3 +123,42 @@ def test_s3_a_missing_bucket_is_terminal(s3_server, monkeypatch):
     source = {"type": "s3", "connection": "partner_s3", "bucket": "no-such-bucket"}
     with pytest.raises(files.FilesRefused, match="no-such-bucket"):
         files.find(spec(source), DAY.template_vars())
+
+
+def test_sftp_lists_no_upload_in_progress_and_moves_only_unchanged_files(sftp_server, monkeypatch):
+    monkeypatch.setenv(*sftp_server.connection("partner_sftp"))
+    sftp_drop(sftp_server, [*NAMES[:2], "leads_20260304_c.csv.gz.part", ".leads_20260304_d.csv.gz"])
+    outbox = sftp_server.root / "outbox"
+    source = {"type": "sftp", "connection": "partner_sftp", "path": str(outbox),
+              "pattern": "*leads_{{ ds_nodash }}*"}  # fmt: skip
+    found = files.find(spec(source), DAY.template_vars())
+    assert [f.name for f in found] == NAMES[:2]  # .part and hidden: uploads in progress
+    (outbox / NAMES[0]).write_bytes(b"uploaded again after the load")
+    finished = files.finish(spec(source), found)
+    assert [os.path.basename(p) for p in finished.moved] == [NAMES[1]]
+    assert (outbox / NAMES[0]).read_bytes() == b"uploaded again after the load"
+    assert not (outbox / "done" / NAMES[0]).exists()
+    [left] = finished.left
+    assert f"{NAMES[0]} changed since it was loaded" in left and "next run" in left
+
+
+def test_s3_lists_no_upload_in_progress_and_moves_only_unchanged_objects(s3_server, monkeypatch):
+    monkeypatch.setenv(*s3_server.connection("partner_s3"))
+    client = s3_server.client()
+    client.create_bucket(Bucket="partner-again")
+    for name in [*NAMES[:2], "leads_20260304_c.csv.gz.part", ".leads_20260304_d.csv.gz"]:
+        client.put_object(Bucket="partner-again", Key=f"outbox/{name}", Body=b"first upload")
+    source = {"type": "s3", "connection": "partner_s3", "bucket": "partner-again",
+              "path": "outbox", "pattern": "*leads_{{ ds_nodash }}*"}  # fmt: skip
+    found = files.find(spec(source), DAY.template_vars())
+    assert [f.name for f in found] == NAMES[:2]
+    body = b"uploaded again after the load"
+    client.put_object(Bucket="partner-again", Key=f"outbox/{NAMES[0]}", Body=body)
+    finished = files.finish(spec(source), found)
+    assert finished.moved == [f"s3://partner-again/outbox/done/{NAMES[1]}"]
+    kept = client.get_object(Bucket="partner-again", Key=f"outbox/{NAMES[0]}")["Body"].read()
+    assert kept == body
+    keys = {o["Key"] for o in client.list_objects_v2(Bucket="partner-again")["Contents"]}
+    assert f"outbox/done/{NAMES[0]}" not in keys
+    [left] = finished.left
+    assert f"outbox/{NAMES[0]} changed since it was loaded" in left

@@ -5,10 +5,13 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import os
+import threading
+import time
 from pathlib import Path
 
 import pytest
 
+from ferry.exceptions import kind_of
 from ferry.imports import files
 from ferry.run_info import RunInfo
 from ferry.spec.imports import ImportSpec
@@ -84,11 +87,72 @@ def test_fetch_of_nothing_is_a_terminal_error(tmp_path):
 def test_finish_moves_loaded_files_to_the_done_folder(drop):
     put(drop, "leads_20260304.csv")
     found = files.find(spec(done_folder="done"), DAY.template_vars())
-    [moved] = files.finish(spec(done_folder="done"), found)
+    [moved] = files.finish(spec(done_folder="done"), found).moved
     assert Path(moved) == (drop / "done" / "leads_20260304.csv").resolve()
     assert not (drop / "leads_20260304.csv").exists()
     assert files.find(spec(done_folder="done"), DAY.template_vars()) == []
-    assert files.finish(spec(), found) == []  # no done_folder: the files stay
+    assert files.finish(spec(), found) == files.Finished([], [])  # no done_folder: they stay
+
+
+def test_finish_leaves_a_file_replaced_or_gone_since_it_was_listed(drop):
+    for name in ["leads_20260304_a.csv", "leads_20260304_b.csv", "leads_20260304_c.csv"]:
+        put(drop, name, b"id\n1\n")
+    listed = files.find(spec(), DAY.template_vars())
+    put(drop, "leads_20260304_a.csv", b"id\n2\n", age=-5)  # same size, uploaded again later
+    (drop / "leads_20260304_c.csv").unlink()
+    finished = files.finish(spec(done_folder="done"), listed)
+    assert [Path(p).name for p in finished.moved] == ["leads_20260304_b.csv"]
+    assert (drop / "leads_20260304_a.csv").read_bytes() == b"id\n2\n"  # stays, unloaded
+    assert not (drop / "done" / "leads_20260304_a.csv").exists()
+    replaced, gone = finished.left
+    assert "leads_20260304_a.csv changed since it was loaded" in replaced
+    assert "left for the next run" in replaced
+    assert "leads_20260304_c.csv is gone" in gone
+
+
+def test_uploads_in_progress_are_never_listed(drop):
+    for name in ["leads_20260304.csv", ".leads_20260304.csv", "leads_20260304.csv.part",
+                 "leads_20260304.csv.filepart", "leads_20260304.csv.TMP"]:  # fmt: skip
+        put(drop, name)
+    found = files.find(spec("leads_{{ ds_nodash }}*"), DAY.template_vars())
+    assert [f.name for f in found] == ["leads_20260304.csv"]
+
+
+def test_a_file_still_growing_has_not_arrived_until_two_looks_agree(drop):
+    path = put(drop, "leads_20260304.csv", b"id\n")
+    writing = threading.Event()
+
+    def write() -> None:  # an upload that goes on for a while
+        with path.open("ab") as handle:
+            writing.set()
+            for row in range(20):
+                handle.write(b"%d\n" % row)
+                handle.flush()
+                time.sleep(0.02)
+
+    writer = threading.Thread(target=write)
+    writer.start()
+    writing.wait()
+    assert files.find(spec(), DAY.template_vars())  # one look sees it ...
+    assert files.find_settled(spec(), DAY.template_vars(), settle=0.1) == []  # ... not whole
+    writer.join()
+    [whole] = files.find_settled(spec(), DAY.template_vars(), settle=0.1)
+    assert whole.size == path.stat().st_size == 3 + sum(len(b"%d\n" % r) for r in range(20))
+
+
+def test_a_file_that_grew_after_the_listing_is_fetched_again_later(drop, tmp_path):
+    path = put(drop, "leads_20260304.csv", b"id\n1\n")
+    listed = files.find(spec(), DAY.template_vars())
+    with path.open("ab") as handle:
+        handle.write(b"2\n")  # still being written
+    with pytest.raises(files.FileNotWhole) as growing:
+        files.fetch(spec(), listed, tmp_path / "run")
+    assert kind_of(growing.value) == "transient"  # retried with backoff, not failed
+    assert "had 5 bytes when listed and 7 when fetched: it is still being written" in str(
+        growing.value
+    )
+    [local] = files.fetch(spec(), files.find(spec(), DAY.template_vars()), tmp_path / "run")
+    assert local.size == 7
 
 
 def test_a_symlink_out_of_the_drop_folder_is_never_read(drop, tmp_path):

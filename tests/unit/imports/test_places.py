@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from ferry.exceptions import kind_of
 from ferry.imports import places
 
@@ -20,3 +22,14 @@ def test_each_error_says_whether_another_try_can_help():
     assert kind_of(places.FilesRefused("x")) == "terminal"
     assert kind_of(places.NoFiles("x")) == "terminal"
     assert kind_of(places.FilesUnreachable("x")) == "transient"
+    assert kind_of(places.FileNotWhole("x")) == "transient"  # still being written: retried
+    assert kind_of(places.FileChanged("x")) == "terminal"
+
+
+def test_unchanged_compares_size_and_modified_time_to_the_second_where_asked():
+    listed = places.RemoteFile("a.csv", "in/a.csv", 10, 1_700_000_000.0)
+    places.unchanged(listed, 10, 1_700_000_000.0, whole_seconds=False)
+    places.unchanged(listed, 10, 1_700_000_000.9, whole_seconds=True)  # S3 HEAD vs listing
+    for size, modified in [(11, 1_700_000_000.0), (10, 1_700_000_000.5)]:
+        with pytest.raises(places.FileChanged, match=r"in/a\.csv changed since it was loaded"):
+            places.unchanged(listed, size, modified, whole_seconds=False)

@@ -110,10 +110,28 @@ def test_a_dropped_file_is_loaded_recorded_and_moved_to_done(dag, tmp_path, own_
     assert not (drop / "quick_20260304.csv").exists()
 
 
+def test_a_rerun_of_a_loaded_run_succeeds_at_once_though_its_file_is_in_done(
+    dag, tmp_path, own_warehouse
+):
+    drop = drop_file(tmp_path)
+    first = dag.test(logical_date=DAY, run_after=DAY)  # run_after fixes the run id
+    assert first.state == "success"
+    assert not (drop / "quick_20260304.csv").exists()  # in done/: nothing left to wait for
+    run = dag.test(logical_date=DAY, run_after=DAY)  # the same run, cleared and run again
+    assert run.run_id == first.run_id  # its sensor did not sit out wait.timeout and fail:
+    assert run.state == "success"
+    assert states_of_the_new_lead(own_warehouse) == ["TX"]
+    [record] = history.list_runs("quick_leads")
+    assert (record.outcome, record.reason, record.inserted) == (
+        "success", history.ALREADY_LOADED, 1,
+    )  # fmt: skip
+
+
 def test_the_dags_force_param_reaches_the_load(dag, tmp_path, own_warehouse):
     drop_file(tmp_path)
     assert dag.test(logical_date=DAY).state == "success"
-    drop_file(tmp_path)  # the same file, the same run id: loaded before, not loaded again
+    drop_file(tmp_path)  # the same file in a new run (dag.test names it by the time): the
+    # append ledger skips it
     assert dag.test(logical_date=DAY).state == "success"
     assert states_of_the_new_lead(own_warehouse) == ["TX"]
     drop_file(tmp_path)  # forced from the trigger form: appended again
