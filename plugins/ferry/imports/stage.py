@@ -1,11 +1,14 @@
 """stage: the files' rows cast to the table's types in one temporary table, the rest rejected.
 
-Each file is read (ferry.imports.read), its mapped columns found by name (by position
-without a header), and every value cast with TRY_CAST to its tables.yaml type (the
-canonical, allow-listed spelling is the only part of a definition in SQL text). A value
-that does not cast, an empty key, or (merge) a key a later row repeats makes the row a
-reject: one line per problem in the rejects table (file, row, column, value, reason),
-the row left out of STAGED. Rows are numbered from 1 in file order, header excluded.
+Each file is read (ferry.imports.read: CSV, TSV and JSON values as text), its mapped
+columns found by name (by position without a header), and every value cast with TRY_CAST
+to its tables.yaml type (the canonical, allow-listed spelling is the only part of a
+definition in SQL text). A value that does not cast, or casts but not exactly (rounded or
+cut: the rules are ferry.imports.exact's), an empty key, or (merge) a key a later row
+repeats makes the row a reject: one line per problem in the rejects table (file, row,
+column, value, reason), the row left out of STAGED. Rows are numbered from 1 in file
+order, header excluded. Ferry's own columns and aliases start with __ferry, which
+tables.yaml refuses for a column (ferry.spec.names), so a table column never shadows them.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import duckdb
 
 from ferry.engine.formats import formula_guarded
 from ferry.imports.errors import BadImportFile
+from ferry.imports.exact import lossy
 from ferry.imports.files import LocalFile
 from ferry.imports.read import read_file
 from ferry.spec.imports import ImportFormat
@@ -25,7 +29,8 @@ from ferry.sql import quote
 STAGED = "ferry_staged"
 REJECTS = "ferry_rejects"
 REJECTS_FILE = "rejects.csv"
-_FILE_ROWS = 1 << 40  # _seq = file index * this + row: one order across files
+_FILE_ROWS = 1 << 40  # SEQ = file index * this + row: one order across files
+SEQ, FILE, ROW = "__ferry_seq", "__ferry_file", "__ferry_row"  # STAGED's own columns
 
 
 @dataclass(frozen=True)
@@ -46,7 +51,7 @@ class Staged:
 def create_tables(con: duckdb.DuckDBPyConnection, columns: list[Column]) -> None:
     typed = ", ".join(f"{quote(c.name)} {c.type}" for c in columns)
     con.execute(
-        f"CREATE TEMP TABLE {STAGED} (_seq BIGINT, _file VARCHAR, _row BIGINT, {typed})"
+        f"CREATE TEMP TABLE {STAGED} ({SEQ} BIGINT, {FILE} VARCHAR, {ROW} BIGINT, {typed})"
     ).fetchall()
     con.execute(
         f"CREATE TEMP TABLE {REJECTS} (_seq BIGINT, file VARCHAR, row BIGINT, "
@@ -99,13 +104,7 @@ def _stage_one(
 ) -> None:  # fmt: skip
     problems = []
     for position, column in zip(positions, columns, strict=True):
-        value = f"#{position}"
-        problems.append(
-            (f"{value} IS NOT NULL AND TRY_CAST({value} AS {column.type}) IS NULL",
-             position, column.name, f"not a {column.type}")
-        )  # fmt: skip
-        if column.name == key:
-            problems.append((f"{value} IS NULL", position, column.name, "the key is empty"))
+        problems += _column_problems(position, column, column.name == key)
     bad = " OR ".join(f"({problem[0]})" for problem in problems) or "false"
     if not con.execute(f"SELECT count(*) FROM {raw} WHERE {bad}").fetchall()[0][0]:
         problems = []  # the usual file: one scan finds nothing, no scan per problem
@@ -125,22 +124,38 @@ def _stage_one(
     ).fetchall()
 
 
+def _column_problems(position: int, column: Column, is_key: bool) -> list[tuple]:
+    """(condition, position, column, reason) of each way the column's value is refused."""
+    value = f"#{position}"
+    problems = [
+        (f"{value} IS NOT NULL AND TRY_CAST({value} AS {column.type}) IS NULL",
+         position, column.name, f"not a {column.type}")
+    ]  # fmt: skip
+    for condition, reason in lossy(f"CAST({value} AS VARCHAR)", column.type):
+        problems.append((condition, position, column.name, reason))
+    if is_key:
+        problems.append((f"{value} IS NULL", position, column.name, "the key is empty"))
+    return problems
+
+
 def _reject_repeated_keys(con: duckdb.DuckDBPyConnection, key: str) -> None:
     """Merge updates a key once: the last row of a key is loaded, earlier ones rejected."""
     repeated = f"SELECT 1 FROM {STAGED} GROUP BY {quote(key)} HAVING count(*) > 1 LIMIT 1"
     if not con.execute(repeated).fetchall():
         return  # the usual file: a hash aggregate, not a window over every row
+    # only Ferry's own (__ferry) names are selected: no table column can shadow one
     earlier = (
-        f"SELECT _seq, _file, _row, CAST({quote(key)} AS VARCHAR) AS v FROM "
-        f"(SELECT *, row_number() OVER (PARTITION BY {quote(key)} ORDER BY _seq DESC) AS n "
-        f"FROM {STAGED}) WHERE n > 1"
+        f"SELECT {SEQ}, {FILE}, {ROW}, CAST({quote(key)} AS VARCHAR) AS __ferry_value, "
+        f"row_number() OVER (PARTITION BY {quote(key)} ORDER BY {SEQ} DESC) AS __ferry_nth "
+        f"FROM {STAGED}"
     )
     con.execute(
-        f"INSERT INTO {REJECTS} SELECT _seq, _file, _row, ?, v, "
-        "'duplicate key: a later row has the same key and is loaded' FROM (" + earlier + ")",
+        f"INSERT INTO {REJECTS} SELECT {SEQ}, {FILE}, {ROW}, ?, __ferry_value, "
+        "'duplicate key: a later row has the same key and is loaded' "
+        f"FROM ({earlier}) WHERE __ferry_nth > 1",
         [key],
     ).fetchall()
-    con.execute(f"DELETE FROM {STAGED} WHERE _seq IN (SELECT _seq FROM {REJECTS})").fetchall()
+    con.execute(f"DELETE FROM {STAGED} WHERE {SEQ} IN (SELECT _seq FROM {REJECTS})").fetchall()
 
 
 def write_rejects(con: duckdb.DuckDBPyConnection, folder: Path) -> Path | None:
