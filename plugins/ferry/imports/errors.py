@@ -15,6 +15,11 @@ class ImportSetupError(Terminal):
     key, a target Ferry cannot write): fix the definition; nothing was loaded."""
 
 
+class NothingToLoad(Terminal):
+    """An overwrite with no rows to load (an empty file, every row rejected): refused, as
+    it would empty the table; the table is unchanged."""
+
+
 class RejectsExceeded(Terminal):
     """More rows were rejected than rejects.max_rate allows (on_exceed: fail)."""
 
