@@ -36,5 +36,10 @@ class TargetRefused(Terminal):
     """The target table refused the rows (a constraint, a type): rolled back, unchanged."""
 
 
+class TargetUnusable(Terminal):
+    """The target cannot be written at all (not a database, no permission, out of memory):
+    every retry would fail the same way; nothing was loaded."""
+
+
 class TargetBusy(Transient):
     """The target is locked by another process or unreachable: rolled back, retried."""
