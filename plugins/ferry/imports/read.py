@@ -116,6 +116,7 @@ def _json_reader(
     ).fetchall()
     if not keys:
         return "(SELECT NULL AS json WHERE false)", []
+    _distinct_in_any_case([key for (key,) in keys])
     columns = {key: "VARCHAR" for (key,) in keys}
     return "read_json(?, format = ?, compression = ?, columns = ?)", [*params, columns]
 
@@ -139,6 +140,17 @@ def _reader(fmt: ImportFormat, path: str, compression: str) -> tuple[str, list]:
         return text, [path, fmt.header, delimiter, fmt.encoding, compression]
     _text_only(fmt)
     return "read_parquet(?)", [path]
+
+
+def _distinct_in_any_case(keys: list[str]) -> None:
+    """DuckDB's column names ignore case: keys 'Email' and 'email' cannot both be columns."""
+    seen: dict[str, str] = {}
+    for key in keys:
+        if (earlier := seen.setdefault(key.lower(), key)) != key:
+            raise duckdb.InvalidInputException(
+                f"the records have keys {earlier!r} and {key!r}, which differ only in case; "
+                "column names do not (send one spelling)"
+            )
 
 
 def _text_only(fmt: ImportFormat) -> None:

@@ -147,9 +147,16 @@ def test_a_json_array_of_objects_is_read_as_text(tmp_path):
     assert _read(tmp_path / "a.json", type="json") == (["id", "z"], [("1", "007"), ("2", "7")])
 
 
-def test_a_json_record_that_is_not_an_object_is_a_clear_error(tmp_path):
-    (tmp_path / "a.jsonl").write_text('{"id": 1}\n[1, 2]\n')
-    with pytest.raises(BadImportFile, match=r"a.jsonl: .*1 records are not JSON objects"):
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ('{"id": 1}\n[1, 2]\n', "1 records are not JSON objects"),
+        ('{"Email": 1}\n{"email": 2}\n', "keys 'Email' and 'email', which differ only in case"),
+    ],
+)
+def test_json_records_that_cannot_be_rows_are_a_clear_error(tmp_path, text, message):
+    (tmp_path / "a.jsonl").write_text(text)
+    with pytest.raises(BadImportFile, match=f"a.jsonl: cannot be read as jsonl: .*{message}"):
         _read(tmp_path / "a.jsonl", type="jsonl")
 
 
