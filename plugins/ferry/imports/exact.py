@@ -28,12 +28,15 @@ from ferry.column_types import INTEGER_RANGES, decimal_shape
 _SUB_MICROSECOND = r"'[0-9]:[0-9]{2}\.[0-9]{6}0*[1-9]'"
 
 
-def lossy(text: str, column_type: str) -> list[tuple[str, str]]:
-    """(condition, reason): SQL conditions on `text` (a VARCHAR expression of Ferry's) true
-    when the value casts to column_type but would not be stored as written."""
+def lossy(text: str, column_type: str) -> tuple[str, list[tuple[str, str]]]:
+    """(gate, [(condition, reason)]): SQL conditions on `text` (a VARCHAR expression of
+    Ferry's), each true when the value casts to column_type but would not be stored as
+    written; `gate AND condition` is the test. The gate is false for a value whose stored
+    value reads back as its text ('2026-01-03', '42'): the usual value, checked by one cast
+    instead of every rule (a third of the time of staging). No checks: an empty list."""
     checks = _numeric(text, column_type) + _temporal(text, column_type)
-    cast = f"TRY_CAST({text} AS {column_type})"
-    return [(f"{cast} IS NOT NULL AND ({condition})", reason) for condition, reason in checks]
+    gate = f"coalesce(CAST(TRY_CAST({text} AS {column_type}) AS VARCHAR) <> trim({text}), false)"
+    return gate, checks
 
 
 def _numeric(text: str, column_type: str) -> list[tuple[str, str]]:

@@ -22,7 +22,7 @@ from ferry.engine.formats import formula_guarded
 from ferry.imports.errors import BadImportFile
 from ferry.imports.exact import lossy
 from ferry.imports.files import LocalFile
-from ferry.imports.read import read_file
+from ferry.imports.read import RawFile, read_file
 from ferry.spec.imports import ImportFormat
 from ferry.sql import quote
 
@@ -70,7 +70,7 @@ def stage_files(
     for index, file in enumerate(files):
         raw = read_file(con, file, fmt, f"ferry_raw_{index}", work)
         positions = _positions(file, raw.columns, columns, fmt.header)
-        _stage_one(con, raw.table, file.name, index * _FILE_ROWS, positions, columns, key)
+        _stage_one(con, raw, file.name, index * _FILE_ROWS, positions, columns, key)
         con.execute(f"DROP TABLE {raw.table}").fetchall()
         rows_read += raw.rows
     if unique_key and key:
@@ -99,43 +99,50 @@ def _positions(file: LocalFile, found: list[str], columns: list[Column], header:
 
 
 def _stage_one(
-    con: duckdb.DuckDBPyConnection, raw: str, name: str, base: int,
+    con: duckdb.DuckDBPyConnection, raw: RawFile, name: str, base: int,
     positions: list[int], columns: list[Column], key: str | None,
 ) -> None:  # fmt: skip
-    problems = []
+    problems, any_problem = [], []
     for position, column in zip(positions, columns, strict=True):
-        problems += _column_problems(position, column, column.name == key)
-    bad = " OR ".join(f"({problem[0]})" for problem in problems) or "false"
-    if not con.execute(f"SELECT count(*) FROM {raw} WHERE {bad}").fetchall()[0][0]:
-        problems = []  # the usual file: one scan finds nothing, no scan per problem
-    for condition, position, column_name, reason in problems:
-        con.execute(
-            f"INSERT INTO {REJECTS} SELECT ? + rowid + 1, ?, rowid + 1, ?, "
-            f"CAST(#{position} AS VARCHAR), ? FROM {raw} WHERE {condition}",
-            [base, name, column_name, reason],
-        ).fetchall()
+        column_problems, condition = _column_problems(position, column, column.name == key)
+        problems += column_problems
+        any_problem.append(f"coalesce({condition}, false)")  # NULL must not drop a row
+    bad = " OR ".join(any_problem) or "false"
     casts = ", ".join(
         f"TRY_CAST(#{p} AS {c.type})" for p, c in zip(positions, columns, strict=True)
     )
-    con.execute(
-        f"INSERT INTO {STAGED} SELECT ? + rowid + 1, ?, rowid + 1, {casts} FROM {raw} "
+    staged = con.execute(
+        f"INSERT INTO {STAGED} SELECT ? + rowid + 1, ?, rowid + 1, {casts} FROM {raw.table} "
         f"WHERE NOT ({bad})",
         [base, name],
-    ).fetchall()
+    ).fetchall()[0][0]
+    if staged == raw.rows:
+        return  # the usual file: one scan, no scan per problem
+    for condition, position, column_name, reason in problems:
+        con.execute(
+            f"INSERT INTO {REJECTS} SELECT ? + rowid + 1, ?, rowid + 1, ?, "
+            f"CAST(#{position} AS VARCHAR), ? FROM {raw.table} WHERE {condition}",
+            [base, name, column_name, reason],
+        ).fetchall()
 
 
-def _column_problems(position: int, column: Column, is_key: bool) -> list[tuple]:
-    """(condition, position, column, reason) of each way the column's value is refused."""
+def _column_problems(position: int, column: Column, is_key: bool) -> tuple[list[tuple], str]:
+    """(condition, position, column, reason) of each way the column's value is refused, and
+    one condition true when any is (the exactness rules behind their cheap gate once)."""
     value = f"#{position}"
     problems = [
         (f"{value} IS NOT NULL AND TRY_CAST({value} AS {column.type}) IS NULL",
          position, column.name, f"not a {column.type}")
     ]  # fmt: skip
-    for condition, reason in lossy(f"CAST({value} AS VARCHAR)", column.type):
-        problems.append((condition, position, column.name, reason))
     if is_key:
         problems.append((f"{value} IS NULL", position, column.name, "the key is empty"))
-    return problems
+    any_problem = [problem[0] for problem in problems]
+    gate, checks = lossy(f"CAST({value} AS VARCHAR)", column.type)
+    if checks:
+        any_problem.append(f"{gate} AND ({' OR '.join(f'({c})' for c, _ in checks)})")
+    for condition, reason in checks:
+        problems.append((f"{gate} AND ({condition})", position, column.name, reason))
+    return problems, " OR ".join(f"({condition})" for condition in any_problem)
 
 
 def _reject_repeated_keys(con: duckdb.DuckDBPyConnection, key: str) -> None:

@@ -102,3 +102,14 @@ def test_a_typed_parquet_value_is_checked_by_the_same_rules(tmp_path):
                              unique_key=False, work=tmp_path)  # fmt: skip
         rows = con.execute(f"SELECT n, CAST(d AS VARCHAR) FROM {STAGED}").fetchall()
     assert staged.rejected == 1 and rows == [(2, "2026-01-04")]
+
+
+@pytest.mark.parametrize("column_type", ["INTEGER", "DECIMAL(6,2)", "DATE", "TIMESTAMP", "TIME"])
+def test_an_empty_value_is_a_null_kept_not_a_row_dropped(tmp_path, column_type):
+    file = write_file(tmp_path, "a.csv", "id,v\n1,\n2,\n")
+    with open_duckdb() as con:
+        staged = stage_files(con, [file], ImportFormat(), [Column("id", "id", "INTEGER"),
+                             Column("v", "v", column_type)], "id", unique_key=False,
+                             work=tmp_path)  # fmt: skip
+        rows = con.execute(f"SELECT id, v FROM {STAGED} ORDER BY id").fetchall()
+    assert (staged.rejected, rows) == (0, [(1, None), (2, None)])
