@@ -8,13 +8,16 @@ each value is cast to its tables.yaml type afterwards, so a bad value is one rej
 row, not a failed file. The dialect is pinned to RFC 4180 (quote and escape "), no comment
 lines, nothing skipped: left to guess, DuckDB's sniffer skips leading lines until the rows
 look regular (a short row on line 3 silently dropped the lines before it) and may take #
-for a comment. A row of the wrong number of fields fails the file. JSON and JSONL are read
-as text too: the records' keys are found first (every record, so a key that appears only
-late is still a column), then each value is read as VARCHAR under explicit columns, with
-no type detection (a string keeps no JSON quotes, a timestamp is not rewritten, a large
-integer keeps its digits; a nested value is its JSON text); DuckDB's JSON parser reads a
-number with a fraction as a double, so more than 15 significant digits are best sent as a
-JSON string. Each record must be an object.
+for a comment. A row of the wrong number of fields fails the file. The column names are
+the header as written (DuckDB renames a repeated name; ferry.imports.stage refuses to map
+one). JSON and JSONL are read as text too: the records' keys are found first (every
+record, so a key that appears only late is still a column), then each value is read as
+VARCHAR under explicit columns, with no type detection (a string keeps no JSON quotes, a
+timestamp is not rewritten, a large integer keeps its digits; a nested value is its JSON
+text); DuckDB's JSON parser reads a number with a fraction as a double (1.10 reads as 1.1;
+more than 15 significant digits are rounded, then rejected by a DECIMAL's exactness rule
+only when the double shows it), so such numbers are best sent as JSON strings. Each
+record must be an object.
 
 DuckDB expands glob characters (* ? [ ]) in any path it reads, even a bound one: each file
 is read through a name of Ferry's in the run's folder (a hard link, else a copy), never the
@@ -91,7 +94,22 @@ def _read_into(
         reader, params = _reader(fmt, path, compression)
     con.execute(f"CREATE TEMP TABLE {into} AS SELECT * FROM {reader}", params).fetchall()
     columns = con.table(into).columns
+    if fmt.type in ("csv", "tsv") and fmt.header:
+        columns = _written_header(con, reader, params, columns)
     return columns, con.execute(f"SELECT count(*) FROM {into}").fetchall()[0][0]
+
+
+def _written_header(
+    con: duckdb.DuckDBPyConnection, reader: str, params: list, renamed: list[str]
+) -> list[str]:
+    """The header as the file writes it: DuckDB renames a repeated name (name, name ->
+    name, name_1), which would let a mapped field name_1 pick the second 'name'."""
+    as_data = [params[0], False, *params[2:]]  # the same reader, the header line as a row
+    row = con.execute(f"SELECT * FROM {reader} LIMIT 1", as_data).fetchone()
+    if row is None or len(row) != len(renamed):
+        return renamed
+    pairs = zip(row, renamed, strict=True)
+    return [name if name is not None else fallback for name, fallback in pairs]
 
 
 def _json_reader(

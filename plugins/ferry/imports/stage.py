@@ -95,6 +95,12 @@ def _positions(file: LocalFile, found: list[str], columns: list[Column], header:
             f"{', '.join(map(repr, found[:20]))}); map it under columns (field: ..., to: ...) "
             "or fix the file; nothing was loaded"
         )
+    repeated = [c.field for c in columns if found.count(c.field) > 1]
+    if repeated:
+        raise BadImportFile(
+            f"{file.name}: the header has {', '.join(map(repr, repeated))} more than once, so "
+            "which column is meant is unclear; rename one in the file; nothing was loaded"
+        )
     return [found.index(c.field) + 1 for c in columns]
 
 

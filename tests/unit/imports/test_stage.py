@@ -117,3 +117,19 @@ def test_table_columns_named_like_ferrys_bookkeeping_are_plain_columns(tmp_path)
         assert [tuple(row.values()) for row in csv.DictReader(handle)] == [
             ("a.csv", "1", "id", "5", "duplicate key: a later row has the same key and is loaded")
         ]
+
+
+def test_a_mapped_column_the_header_repeats_is_a_clear_error(tmp_path):
+    """DuckDB would rename the second 'id' to id_1: neither may be guessed."""
+    file = write_file(tmp_path, "a.csv", "id,at,ok,id,id_1\n1,,t,2,3\n")
+    with pytest.raises(BadImportFile, match=r"a.csv: the header has 'id' more than once"):
+        _stage(tmp_path, [file])
+
+
+def test_a_field_named_like_duckdbs_renaming_is_the_written_column(tmp_path):
+    """DuckDB names the second 'x' x_1; the field x_1 is the file's own x_1 column."""
+    file = write_file(tmp_path, "a.csv", "x,x,x_1\n8,9,1\n")
+    con = duckdb.connect()
+    stage_files(con, [file], ImportFormat(), [Column("x_1", "id", "INTEGER")], "id",
+                unique_key=False, work=tmp_path)  # fmt: skip
+    assert con.execute(f"SELECT id FROM {STAGED}").fetchall() == [(1,)]
