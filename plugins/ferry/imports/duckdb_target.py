@@ -6,6 +6,11 @@ waiting up to LOCK_WAIT seconds for an export's read to end, after which the loa
 retried (TargetBusy); an export that starts meanwhile cannot open the file, is retried,
 and sees the table after. Readers in the same process share the database and see before
 or after.
+
+Only that lock conflict (and a transaction conflict, a lost connection, an interrupt) is
+transient. Any other I/O error (not a DuckDB file, permission denied, a folder, disk
+full) and running out of memory fail the same way on every retry: terminal
+(TargetUnusable), with what to fix.
 """
 
 from __future__ import annotations
@@ -18,7 +23,7 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
-from ferry.imports.errors import ImportSetupError, TargetBusy, TargetRefused
+from ferry.imports.errors import ImportSetupError, TargetBusy, TargetRefused, TargetUnusable
 from ferry.imports.writes import INCOMING, Write, Written
 from ferry.sources.duckdb_file import MEMORY_LIMIT, THREADS
 from ferry.sql import quote
@@ -66,11 +71,9 @@ class DuckDbTarget:
         while True:
             try:
                 return duckdb.connect(str(self.path), config=_CONFIG)
-            except duckdb.IOException as error:
-                if time.monotonic() >= deadline or "lock" not in str(error).lower():
-                    raise _duckdb_error(error, self.connection_id) from None
             except duckdb.Error as error:
-                raise _duckdb_error(error, self.connection_id) from None
+                if time.monotonic() >= deadline or not _lock_conflict(error):
+                    raise _duckdb_error(error, self.connection_id) from None
             time.sleep(LOCK_POLL)
 
 
@@ -102,12 +105,41 @@ def _count(con: duckdb.DuckDBPyConnection, table: str) -> int:
     return con.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0]
 
 
+_LOCK_CONFLICT = ("could not set lock", "conflicting lock")
+_IO_HINTS = {
+    "not a valid duckdb database": "the file is not a DuckDB database (damaged, or another "
+    "program's): check the connection's path, or restore the file from a backup",
+    "permission denied": "give the worker's user read and write access to the file and its folder",
+    "is a directory": "the connection's path is a folder: point it at the database file",
+    "no space left": "the disk is full: free space where the warehouse file lives",
+}
+
+
+def _lock_conflict(error: duckdb.Error) -> bool:
+    """Another process holds the file: the one I/O error another try can get past."""
+    message = str(error).lower()
+    return isinstance(error, duckdb.IOException) and any(m in message for m in _LOCK_CONFLICT)
+
+
 def _duckdb_error(error: duckdb.Error, connection_id: str) -> Exception:
-    """A lock or I/O trouble may be gone next try; a refused write (constraint, type,
-    missing table or column) is not."""
+    """A lock, a conflict or a lost connection may be gone next try; a refused write
+    (constraint, type, missing table or column), an unusable file and running out of
+    memory are not."""
     message = f"connection {connection_id} (duckdb): {str(error).split(chr(10) + 'LINE ')[0]}"
-    busy = (duckdb.IOException, duckdb.TransactionException, duckdb.ConnectionException,
-            duckdb.OutOfMemoryException, duckdb.InterruptException)  # fmt: skip
-    if isinstance(error, busy):
+    busy = (duckdb.TransactionException, duckdb.ConnectionException,
+            duckdb.InterruptException)  # fmt: skip
+    if _lock_conflict(error) or isinstance(error, busy):
         return TargetBusy(message + "; nothing was loaded, the load is retried")
+    if isinstance(error, duckdb.OutOfMemoryException):
+        return TargetUnusable(
+            f"{message}; nothing was loaded; the write may use at most {MEMORY_LIMIT} of "
+            "memory: load smaller files, or fewer per run"
+        )
+    if isinstance(error, duckdb.IOException):
+        lowered = message.lower()
+        hint = next((text for key, text in _IO_HINTS.items() if key in lowered), None)
+        return TargetUnusable(
+            f"{message}; nothing was loaded; "
+            + (hint or "check the warehouse file, its folder and the disk")
+        )
     return TargetRefused(message + "; the table is unchanged")

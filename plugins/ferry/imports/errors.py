@@ -15,6 +15,11 @@ class ImportSetupError(Terminal):
     key, a target Ferry cannot write): fix the definition; nothing was loaded."""
 
 
+class NothingToLoad(Terminal):
+    """An overwrite with no rows to load (an empty file, every row rejected): refused, as
+    it would empty the table; the table is unchanged."""
+
+
 class RejectsExceeded(Terminal):
     """More rows were rejected than rejects.max_rate allows (on_exceed: fail)."""
 
@@ -29,6 +34,11 @@ class ImportExpectationsFailed(Terminal):
 
 class TargetRefused(Terminal):
     """The target table refused the rows (a constraint, a type): rolled back, unchanged."""
+
+
+class TargetUnusable(Terminal):
+    """The target cannot be written at all (not a database, no permission, out of memory):
+    every retry would fail the same way; nothing was loaded."""
 
 
 class TargetBusy(Transient):

@@ -8,6 +8,12 @@
 Errors are Ferry's (ferry.exceptions): a bad file, a bad definition, too many rejects or a
 failed expectation are terminal; a target locked or unreachable is transient. Whatever
 fails, the table is as it was.
+
+No rows to load (a header-only file, every row rejected under on_exceed: warn): an
+overwrite is refused (terminal, NothingToLoad) rather than empty the table, since an empty
+file is far likelier a partner's failed export than an intended "delete everything"; a
+merge or append loads nothing, which is what the file says: recorded (0 inserted), logged
+as a warning, not an error, so the run and the ledger go on.
 """
 
 from __future__ import annotations
@@ -18,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ferry.imports import ledger
-from ferry.imports.errors import ImportSetupError, RejectsExceeded
+from ferry.imports.errors import ImportSetupError, NothingToLoad, RejectsExceeded
 from ferry.imports.expect import check_expectations
 from ferry.imports.files import LocalFile
 from ferry.imports.stage import STAGED, Column, Staged, stage_files, write_rejects
@@ -66,8 +72,9 @@ def load(
     unless force.
 
     Raises:
-        BadImportFile, ImportSetupError, RejectsExceeded, ImportExpectationsFailed,
-        TargetRefused: terminal; TargetBusy: transient. The table is unchanged.
+        BadImportFile, ImportSetupError, RejectsExceeded, NothingToLoad,
+        ImportExpectationsFailed, TargetRefused: terminal; TargetBusy: transient. The table
+        is unchanged.
     """
     names = [file.name for file in files]
     if not force and (earlier := ledger.loaded_run(spec.id, run_key)) is not None:
@@ -86,6 +93,7 @@ def load(
                                  unique_key=spec.mode == "merge", work=folder)  # fmt: skip
             rejects = write_rejects(con, folder)
             _check_rejects(spec, staged, rejects, log)
+            _check_rows_to_load(spec, staged, log)
             check_expectations(con, spec.expectations, [c.name for c in columns], log)
             rows = con.sql(_select(columns)).to_arrow_reader(BATCH_ROWS)
             write = Write(table_name, {c.name: c.type for c in columns},
@@ -158,6 +166,21 @@ def _check_rejects(
         log.warning("%s; loading the other rows (on_exceed: warn)", message)
     else:
         raise RejectsExceeded(f"{message}; nothing was loaded")
+
+
+def _check_rows_to_load(spec: ImportSpec, staged: Staged, log: logging.Logger) -> None:
+    """An overwrite of no rows would empty the table: refused; a merge or append of none
+    loads nothing, said in the log."""
+    if staged.rows_read > staged.rejected:
+        return
+    found = f"{staged.rows_read} rows read, {staged.rejected} rejected"
+    if spec.mode == "overwrite":
+        raise NothingToLoad(
+            f"import {spec.id}: no rows to load ({found}); an overwrite would empty table "
+            f"{spec.table}, so nothing was loaded and the table is unchanged; check the file "
+            "(an empty export?) and run again"
+        )
+    log.warning("import %s: no rows to load (%s); %s loads nothing", spec.id, found, spec.mode)
 
 
 def _select(columns: list[Column]) -> str:

@@ -9,12 +9,8 @@ from __future__ import annotations
 from ferry.spec.errors import did_you_mean
 from ferry.spec.imports import ImportSpec
 from ferry.spec.project import Project
-from ferry.spec.references import (
-    Problem,
-    column_problems,
-    python_regex_problems,
-    reference_problems,
-)
+from ferry.spec.re2 import re2_problem
+from ferry.spec.references import Problem, column_problems, reference_problems
 
 
 def import_problems(spec: ImportSpec, project: Project) -> list[Problem]:
@@ -58,5 +54,12 @@ def _importcolumn_problems(spec: ImportSpec, columns: dict) -> list[Problem]:
             hint = did_you_mean(item.field, sorted(loaded))
             problems.append((loc, f"the import loads no column '{item.field}'", hint))
         if item.expect == "regex" and item.pattern is not None:
-            problems += python_regex_problems(item.pattern, ("expectations", index, "pattern"))
+            problems += _re2_problems(item.pattern, ("expectations", index, "pattern"))
     return problems
+
+
+def _re2_problems(pattern: str, loc: tuple) -> list[Problem]:
+    """An import's expectations run in DuckDB (ferry.imports.expect), whose regexp_matches
+    is RE2: what RE2 refuses is refused here, not found failing at load time."""
+    problem = re2_problem(str(pattern))
+    return [(loc, problem, "")] if problem else []

@@ -13,8 +13,9 @@ import pytest
 from tests.unit.imports.helpers import HEADER, import_spec, run, write_file
 
 from duckdb_lock import held_by_another_process
-from ferry.imports.duckdb_target import DuckDbTarget
-from ferry.imports.errors import ImportSetupError, TargetRefused
+from ferry.exceptions import kind_of
+from ferry.imports.duckdb_target import DuckDbTarget, _duckdb_error
+from ferry.imports.errors import ImportSetupError, TargetBusy, TargetRefused, TargetUnusable
 from ferry.imports.writes import Write
 from ferry.sources.duckdb_file import MEMORY_LIMIT, THREADS
 
@@ -120,3 +121,48 @@ def test_a_missing_warehouse_is_not_created(tmp_path):
             pa.table({"a": [1]}).to_reader(), Write('"t"', {"a": "BIGINT"}, None, "append")
         )
     assert not (tmp_path / "nowhere.duckdb").exists()
+
+
+@pytest.mark.parametrize(
+    ("make", "problem", "hint"),
+    [
+        (lambda path: path.write_bytes(b"not a database" * 500), "not a valid DuckDB database",
+         "the file is not a DuckDB database"),
+        (lambda path: path.mkdir(), "Is a directory", "the connection's path is a folder"),
+    ],
+    ids=["not-a-database", "a-folder"],
+)  # fmt: skip
+def test_a_warehouse_that_cannot_be_opened_is_terminal_at_once(tmp_path, make, problem, hint):
+    """Only another process's lock is worth waiting for: no wait, no retry, the fix said."""
+    path = tmp_path / "warehouse.duckdb"
+    make(path)
+    started = time.monotonic()
+    with pytest.raises(TargetUnusable) as caught:
+        DuckDbTarget(path, "ferry_warehouse").write(
+            pa.table({"a": [1]}).to_reader(), Write('"t"', {"a": "BIGINT"}, None, "append")
+        )
+    assert time.monotonic() - started < 5  # not LOCK_WAIT (30 s) of retries
+    assert kind_of(caught.value) == "terminal"
+    assert problem in str(caught.value) and hint in str(caught.value)
+    assert "connection ferry_warehouse (duckdb)" in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("error", "kind", "text"),
+    [
+        (duckdb.IOException('IO Error: Cannot open file "/w.duckdb": Permission denied'),
+         TargetUnusable, "give the worker's user read and write access"),
+        (duckdb.OutOfMemoryException("Out of Memory Error: failed to allocate 16 MiB"),
+         TargetUnusable, f"at most {MEMORY_LIMIT} of memory: load smaller files"),
+        (duckdb.IOException('IO Error: Could not set lock on file "/w.duckdb": Conflicting '
+                            "lock is held in python (PID 1)"), TargetBusy, "the load is retried"),
+        (duckdb.ConstraintException("Constraint Error: Duplicate key"), TargetRefused,
+         "the table is unchanged"),
+    ],
+    ids=["permission", "out-of-memory", "lock", "constraint"],
+)  # fmt: skip
+def test_only_a_lock_or_conflict_is_transient(error, kind, text):
+    """DuckDB's own exception classes with its messages (permission cannot be denied to
+    root, nor memory run out on purpose, in a test)."""
+    classified = _duckdb_error(error, "ferry_warehouse")
+    assert type(classified) is kind and text in str(classified)

@@ -25,6 +25,7 @@ from ferry.imports.errors import (
     BadImportFile,
     ImportExpectationsFailed,
     ImportSetupError,
+    NothingToLoad,
     RejectsExceeded,
     TargetBusy,
     TargetRefused,
@@ -246,3 +247,61 @@ def test_jsonl_and_parquet_load_with_the_same_casts_and_rejects(warehouse, folde
     spec = import_spec("append", format={"type": "parquet"})
     assert run(spec, [local_file(parquet)], folder, run_key="r2").inserted == 1
     assert table_rows(warehouse)[-1] == (5, "e@x.org", 1.5, "2026-05-05")
+
+
+def test_an_overwrite_with_no_rows_to_load_is_refused_and_changes_nothing(warehouse, folder):
+    """A header-only file, or every row rejected under on_exceed: warn, would empty the
+    table: refused, terminal, the table as it was."""
+    with pytest.raises(NothingToLoad, match=r"no rows to load \(0 rows read, 0 rejected\); "
+                       r"an overwrite would empty table lead") as caught:  # fmt: skip
+        run(import_spec("overwrite"), [write_file(folder, "a.csv", HEADER)], folder)
+    assert kind_of(caught.value) == "terminal"
+    spec = import_spec("overwrite", rejects={"max_rate": 0.0, "on_exceed": "warn"})
+    bad = write_file(folder, "b.csv", HEADER + "x,a@x.org,1,2026-01-01\n")
+    with pytest.raises(NothingToLoad, match=r"1 rows read, 1 rejected"):
+        run(spec, [bad], folder)
+    assert table_rows(warehouse) == BEFORE
+
+
+@pytest.mark.parametrize("mode", ["merge", "append"])
+def test_a_merge_or_append_with_no_rows_loads_nothing_and_is_recorded(
+    warehouse, folder, mode, caplog
+):
+    result = run(import_spec(mode), [write_file(folder, "a.csv", HEADER)], folder)
+    assert (result.rows_read, result.inserted, result.updated) == (0, 0, 0)
+    assert f"no rows to load (0 rows read, 0 rejected); {mode} loads nothing" in caplog.text
+    assert run(import_spec(mode), [], folder).already_loaded  # the run was recorded
+    assert table_rows(warehouse) == BEFORE
+
+
+def test_values_are_rejected_not_rounded_or_cut(warehouse, folder):
+    text = HEADER + "3,c@x.org,1.239,2026-01-03\n4,d@x.org,1,2026-01-04 23:59:00\n"
+    text += "5.6,e@x.org,1,2026-01-05\n6,f@x.org,1.20,2026-01-06 00:00:00\n"
+    result = run(import_spec("append", rejects={"max_rate": 1.0}),
+                 [write_file(folder, "a.csv", text)], folder)  # fmt: skip
+    assert (result.inserted, result.rejected) == (1, 3)
+    assert table_rows(warehouse) == BEFORE + [(6, "f@x.org", 1.2, "2026-01-06")]
+    with open(result.rejects_file, newline="") as handle:
+        reasons = {row["column"]: row["reason"] for row in csv.DictReader(handle)}
+    assert reasons["score"].startswith("not exactly a DECIMAL(6,2)")
+    assert reasons["signed_up"].startswith("has a time of day")
+    assert reasons["lead_id"].startswith("not exactly a BIGINT")
+
+
+def test_json_values_are_cast_by_the_same_rules_as_csv(warehouse, folder):
+    text = (
+        '{"lead_id": 7, "email": 12, "score": 1.5}\n'
+        '{"lead_id": 8, "email": "h@x.org", "signed_up": "2026-01-03T00:00:00"}\n'
+        '{"lead_id": 9, "email": "i@x.org", "score": 1.239}\n'
+    )
+    spec = import_spec("append", format={"type": "jsonl"}, rejects={"max_rate": 1.0})
+    result = run(spec, [write_file(folder, "a.jsonl", text)], folder)
+    assert (result.inserted, result.rejected) == (2, 1)
+    assert table_rows(warehouse)[2:] == [(7, "12", 1.5, None), (8, "h@x.org", None, "2026-01-03")]
+
+
+def test_a_file_named_with_glob_characters_loads_only_itself(warehouse, folder):
+    write_file(folder, "leads_1.csv", HEADER + "3,c@x.org,1,2026-01-03\n")
+    star = write_file(folder, "leads_*.csv", HEADER + "4,d@x.org,1,2026-01-04\n")
+    assert run(import_spec("append"), [star], folder).inserted == 1
+    assert [row[0] for row in table_rows(warehouse)] == [1, 2, 4]

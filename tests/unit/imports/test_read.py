@@ -122,3 +122,51 @@ def test_every_line_is_read_as_written(tmp_path):
     """Not sniffed away: a # line, quoted delimiters, the first lines of a ragged file."""
     (tmp_path / "a.csv").write_text('id,name\n#1,a\n"2","b,c"\n3,\n')
     assert _read(tmp_path / "a.csv")[1] == [("#1", "a"), ("2", "b,c"), ("3", None)]
+
+
+def test_json_values_are_read_as_text_without_type_detection(tmp_path):
+    """No JSON quotes kept, no timestamp rewritten, no integer through a double, a late key
+    still a column, a nested value its JSON text."""
+    records = [
+        '{"id": 1, "s": 1, "t": "2024-03-10T02:30:00+02:00", "n": 9007199254740993}',
+        '{"id": 2, "s": "x", "t": "01234", "n": 1.5, "b": false}',
+        '{"id": 3, "s": {"a": 1}, "t": null, "q": "He said \\"hi\\""}',
+    ]
+    (tmp_path / "a.jsonl").write_text("\n".join(records) + "\n")
+    columns, rows = _read(tmp_path / "a.jsonl", type="jsonl")
+    assert columns == ["id", "s", "t", "n", "b", "q"]
+    assert rows == [
+        ("1", "1", "2024-03-10T02:30:00+02:00", "9007199254740993", None, None),
+        ("2", "x", "01234", "1.5", "false", None),
+        ("3", '{"a":1}', None, None, None, 'He said "hi"'),
+    ]
+
+
+def test_a_json_array_of_objects_is_read_as_text(tmp_path):
+    (tmp_path / "a.json").write_text('[{"id": 1, "z": "007"}, {"id": "2", "z": 7}]')
+    assert _read(tmp_path / "a.json", type="json") == (["id", "z"], [("1", "007"), ("2", "7")])
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ('{"id": 1}\n[1, 2]\n', "1 records are not JSON objects"),
+        ('{"Email": 1}\n{"email": 2}\n', "keys 'Email' and 'email', which differ only in case"),
+    ],
+)
+def test_json_records_that_cannot_be_rows_are_a_clear_error(tmp_path, text, message):
+    (tmp_path / "a.jsonl").write_text(text)
+    with pytest.raises(BadImportFile, match=f"a.jsonl: cannot be read as jsonl: .*{message}"):
+        _read(tmp_path / "a.jsonl", type="jsonl")
+
+
+@pytest.mark.parametrize("name", ["leads_*.csv", "x[1].csv", "lead?.csv"])
+def test_a_name_with_glob_characters_reads_that_file_only(tmp_path, name):
+    """DuckDB would expand the name (leads_*.csv is also leads_1.csv; x[1].csv is x1.csv)."""
+    for other in ("leads_1.csv", "x1.csv", "leadA.csv"):
+        (tmp_path / other).write_text("id\nother\n")
+    (tmp_path / name).write_text("id\nmine\n")
+    assert _read(tmp_path / name) == (["id"], [("mine",)])
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        ["leads_1.csv", "x1.csv", "leadA.csv", name]
+    )  # the link Ferry read through is gone

@@ -163,3 +163,26 @@ def test_a_group_member_is_an_export_or_an_import_never_both(include):
     [error] = errors_of(include)
     assert "g.yaml:4 -> members[0].import -> unknown import 'goood'" in error
     assert "did you mean 'good'" in error
+
+
+@pytest.mark.parametrize(
+    ("pattern", "problem"),
+    [("(a)\\\\1", "backreference"), ("a(?=b)", "lookaround"), ("a{2000}", "1000")],
+)
+def test_an_expectation_pattern_duckdb_re2_refuses_is_an_error_at_load(include, pattern, problem):
+    """Python's re accepts these; DuckDB, which checks an import's rows, does not."""
+    text = GOOD_IMPORT.format(id="rx") + (
+        f'expectations:\n  - {{expect: regex, field: state, pattern: "{pattern}"}}\n'
+    )
+    write(include, "imports/rx.yaml", text)
+    [error] = errors_of(include)
+    assert "include/imports/rx.yaml:8 -> expectations[0].pattern -> " in error
+    assert problem in error.lower()
+
+
+def test_an_expectation_pattern_re2_accepts_loads(include):
+    text = GOOD_IMPORT.format(id="rx") + (
+        'expectations:\n  - {expect: regex, field: state, pattern: "^\\\\p{Lu}{2}\\\\z"}\n'
+    )
+    write(include, "imports/rx.yaml", text)
+    assert errors_of(include) == []
