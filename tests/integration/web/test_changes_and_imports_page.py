@@ -125,6 +125,9 @@ def test_the_imports_section_shows_the_last_run_and_its_history(admin_page, site
     assert "not in the download area" in page.locator("#rejects-file").inner_text()
     assert page.locator("#summary dt:text-is('Inserted') + dd").inner_text() == "10"
 
+    page.locator("#export-link").click()  # back to the list, this import's history open
+    page.locator(f"tr[data-history-of='{IMPORT}'] tr[data-job-run-id]").first.wait_for()
+
 
 def test_a_viewer_sees_the_imports_without_a_run_button(viewer_page, site):
     page = open_list(viewer_page)

@@ -5,7 +5,8 @@ const ferryImports = (() => {
   const { api, say, when, seconds, number, el, badge } = ferry;
   const COUNTS = ["rows", "inserted", "updated", "deleted", "rejected"];
   const COUNT_NAMES = { rows: "read", inserted: "inserted", updated: "updated", deleted: "deleted", rejected: "rejected" };
-  const state = { imports: [], open: new Set(location.hash.startsWith("#import-") ? [decodeURIComponent(location.hash.slice(8))] : []), reload: null, runs: new Map() };
+  const linked = location.hash.startsWith("#import-") ? decodeURIComponent(location.hash.slice(8)) : null;
+  const state = { imports: [], open: new Set(linked ? [linked] : []), scrollTo: linked, reload: null, runs: new Map() };
   const runLink = (id) => `${ferry.root}/runs/${encodeURIComponent(id)}`;
   const path = (id) => `/imports/${encodeURIComponent(id)}`;
 
@@ -87,6 +88,10 @@ const ferryImports = (() => {
     document.getElementById("imports-section").hidden = state.imports.length === 0;
     document.querySelector("#imports tbody").replaceChildren(...state.imports.flatMap((i) =>
       state.open.has(i.id) ? [row(i), historyRow(i.id)] : [row(i)]));
+    if (state.scrollTo) {  // once: the list opened from an import run's page (#import-<id>)
+      document.querySelector(`#imports tr[data-import-id="${CSS.escape(state.scrollTo)}"]`)?.scrollIntoView();
+      state.scrollTo = null;
+    }
   }
 
   function render(imports, reload) {
