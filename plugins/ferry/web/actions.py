@@ -1,10 +1,12 @@
-"""The write side of the JSON API: run, run all, stop, duplicate, schedule, detach, remove.
+"""The write side of the JSON API: run, run all, stop, duplicate, schedule, detach, remove,
+reset (a changes-only export's next run sends every row), and run of an import.
 
 Each action checks the caller's right on every export it touches before changing any
-(ferry.web.auth: run needs POST on the DAG's runs, stop PUT on them, edits PUT on the
-DAG), and refuses a request another site's page sent with the UI's cookie. Edits go
-through ferry.web.editing (the CLI's YAML round trip); runs and pauses through Airflow
-itself (ferry.web.airflow_state).
+(ferry.web.auth: run needs POST on the DAG's runs, stop PUT on them, edits and reset PUT
+on the DAG; an import's run POST on import__<id>'s runs), and refuses a request another
+site's page sent with the UI's cookie. Edits go through ferry.web.editing (the CLI's YAML
+round trip); runs and pauses through Airflow itself (ferry.web.airflow_state); reset
+through ferry.changes_state, as `ferry reset` does.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from pydantic import BaseModel, Field
 from ferry import history
 from ferry.dag_ids import EXPORT_PREFIX, export_dag_id
 from ferry.run_info import RunInfo
-from ferry.spec.models import ExportSpec
+from ferry.spec.models import ExportSpec, ImportSpec
 from ferry.spec.schedule import export_status
 from ferry.web import airflow_state, editing, lookup
 from ferry.web.auth import GetUserDep, allowed, require_action, same_site_only
@@ -55,16 +57,18 @@ def _refused(error: Exception) -> HTTPException:
     return HTTPException(status.HTTP_409_CONFLICT, str(error))
 
 
-def _start(user, export: ExportSpec) -> dict:
+def _start(user, job: ExportSpec | ImportSpec) -> dict:
+    """Trigger the export's (or import's) DAG as the user; say if the run waits."""
     note = f"Started from the Exports page by {user.get_name()}"
     try:
-        run_id = airflow_state.trigger(export.dag_id, user.get_name(), note)
+        run_id = airflow_state.trigger(job.dag_id, user.get_name(), note)
     except airflow_state.NotDeployed as missing:
         raise _refused(missing) from None
-    dag = airflow_state.deployed(export.dag_id).get(export.dag_id)
-    waits = "the DAG is paused in Airflow: the run waits until the export is switched on"
+    dag = airflow_state.deployed(job.dag_id).get(job.dag_id)
+    what = "import" if isinstance(job, ImportSpec) else "export"
+    waits = f"the DAG is paused in Airflow: the run waits until the {what} is switched on"
     return {
-        "export_id": export.id, "job_run_id": RunInfo(export.id, run_id).job_run_id,
+        "export_id": job.id, "job_run_id": RunInfo(job.id, run_id).job_run_id,
         "run_id": run_id, "note": waits if dag and dag.is_paused else "",
     }  # fmt: skip
 
@@ -219,3 +223,32 @@ def remove(export_id: str, user: GetUserDep) -> dict:
         raise _refused(refused) from None
     airflow_state.set_paused(export.dag_id, True)  # no new run before Airflow drops the DAG
     return {**edited.to_json(), "history_kept": True}
+
+
+@router.post("/exports/{export_id}/reset")
+def reset(export_id: str, user: GetUserDep) -> dict:
+    """Forget a changes-only export's delivered state: its next run sends every row, as
+    added (what `ferry reset EXPORT` does). A run under way keeps its own base."""
+    from ferry.changes_state import StateStore  # S3 only when staging is there
+
+    export = lookup.export_for(user, lookup.project(), export_id, "edit")
+    if export.changes is None:
+        raise _refused(ValueError(
+            f"export '{export_id}' sends every row on each run already; reset applies to "
+            "changes-only exports (changes: true)"
+        ))  # fmt: skip
+    try:
+        before, after = StateStore(export.id).reset()
+    except Exception as error:  # S3 down or refusing: nothing was reset, say why
+        raise HTTPException(status.HTTP_502_BAD_GATEWAY, f"reset failed: {error}") from None
+    return {
+        "export_id": export.id, "forgot_run": before.run, "resets": after.generation,
+        "said": f"forgot the state of run {before.run}" if before.state
+        else "had no delivered state",
+    }  # fmt: skip
+
+
+@router.post("/imports/{import_id}/run")
+def run_import(import_id: str, user: GetUserDep) -> dict:
+    """Start one run of the import now, whatever its schedule (as an export's Run)."""
+    return _start(user, lookup.import_for(user, lookup.project(), import_id, "run"))

@@ -25,6 +25,7 @@ from ferry.web.exports_view import broken_row, export_row, import_row
 
 router = APIRouter(prefix="/api")
 RUNS_SHOWN = 100
+IMPORT_COUNTS = ("inserted", "updated", "deleted", "rejected")
 
 
 @router.get("/exports")
@@ -41,7 +42,7 @@ def list_exports(user: GetUserDep) -> dict:
             export, source_connection=lookup.source_connection(found, export),
             refresh_uris=lookup.refresh_uris(found, export), airflow=airflow,
             last=latest.get(export.id), permission=allowed[export.dag_id],
-        )
+        ) | {"changes_only": export.changes is not None}
         for export in sorted(exports, key=lambda e: e.id)
     ]  # fmt: skip
     imports = import_rows(user, found, latest)
@@ -58,10 +59,14 @@ def import_rows(user, found, latest: dict) -> list[dict]:
     allowed = permissions_of(user, [i.dag_id for i in found.imports.values()])
     imports = sorted((i for i in found.imports.values() if i.dag_id in allowed), key=lambda i: i.id)
     airflow = lookup.import_view(imports)
-    return [
-        import_row(spec, airflow=airflow, last=latest.get(spec.id), permission=allowed[spec.dag_id])
-        for spec in imports
-    ]
+    rows = []
+    for spec in imports:
+        last = latest.get(spec.id)
+        row = import_row(spec, airflow=airflow, last=last, permission=allowed[spec.dag_id])
+        if row["last_run"] is not None:  # what the last load did, beside its outcome
+            row["last_run"] |= {name: getattr(last, name) for name in IMPORT_COUNTS}
+        rows.append(row | {"source_type": spec.source.type})
+    return rows
 
 
 @router.get("/exports/{export_id}")
@@ -89,6 +94,8 @@ def get_export(export_id: str, user: GetUserDep, preview: bool = True) -> dict:
             kind: {"value": lim.value, "source": lim.source} for kind, lim in limits.items()
         },
         "preview": lookup.preview(export) if preview else None,
+        "changes_only": export.changes is not None,
+        "changes": lookup.changes_of(export),
     }
 
 
@@ -130,7 +137,27 @@ def get_run(job_run_id: str, user: GetUserDep, request: Request) -> dict:
         "validation": lookup.validation_of(record),
         "rejects": [f for f in files if f.get("kind") == "rejects"],
         "downloads": download_links(record, files, receipts, request.scope.get("root_path", "")),
+        "rejects_file": rejects_file_of(receipts) if record.kind == "import" else None,
     }
+
+
+def rejects_file_of(receipts: list[dict]) -> dict | None:
+    """An import run's rejects file: where the worker wrote it ($FERRY_HOME/imports/...).
+    It is not in the download area, so the page names it but cannot serve it."""
+    from pathlib import Path
+
+    from ferry import paths
+
+    found = (r.get("rejects_file") for r in receipts if isinstance(r, dict))
+    written = next((name for name in found if name), None)
+    if not written:
+        return None
+    path = Path(written)
+    try:
+        shown = f"$FERRY_HOME/{path.relative_to(paths.ferry_home()).as_posix()}"
+    except ValueError:  # written under another FERRY_HOME (another worker)
+        shown = path.name
+    return {"name": path.name, "location": shown, "downloadable": False}
 
 
 def download_links(

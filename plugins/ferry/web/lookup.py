@@ -10,7 +10,7 @@ from fastapi import HTTPException, status
 
 from ferry import history, paths
 from ferry.spec.loader import Project
-from ferry.spec.models import ExportSpec
+from ferry.spec.models import ExportSpec, ImportSpec
 from ferry.web import airflow_state
 from ferry.web.auth import require_action
 
@@ -41,6 +41,23 @@ def export_for(user, found: Project, export_id: str, action: str = "view") -> Ex
         )
         raise HTTPException(status.HTTP_404_NOT_FOUND, detail)
     return found.exports[export_id]
+
+
+def import_for(user, found: Project, import_id: str, action: str = "view") -> ImportSpec:
+    """The import, once the user may take the action on its DAG (import__<id>); 404 or 403
+    otherwise, checked as export_for does."""
+    from ferry.dag_ids import import_dag_id
+
+    require_action(user, import_dag_id(import_id), action)
+    if import_id not in found.imports:
+        broken = f"imports.{import_id}" in found.broken
+        detail = (
+            f"import '{import_id}' has errors: see the list's broken definitions"
+            if broken
+            else f"no import '{import_id}'"
+        )
+        raise HTTPException(status.HTTP_404_NOT_FOUND, detail)
+    return found.imports[import_id]
 
 
 def job_dag_id(found: Project, job_id: str) -> str:
@@ -124,6 +141,30 @@ def _pii_key() -> bytes | None:
         return read_pii_key()
     except Exception:  # outside a task some secrets backends refuse: no sample then
         return None
+
+
+def changes_of(export: ExportSpec) -> dict | None:
+    """A changes-only export's option and its committed state: the run that committed it
+    (with that run's end, from the history) and the resets so far; None for an export
+    of every row. A state that cannot be read (S3 down) is said, not raised."""
+    from ferry.changes_state import StateStore
+
+    if export.changes is None:
+        return None
+    shown = {"output": export.changes.output, "key": export.changes.key}
+    try:
+        head = StateStore(export.id).head()
+    except Exception as error:  # the page still shows the export
+        return {**shown, "problem": f"{type(error).__name__}: {error}"}
+    # the head names the run by its folder name, as JobID.RunID does
+    job_run_id = f"{export.id}.{head.run}" if head.run and head.state else None
+    record = history.get_run(job_run_id) if job_run_id else None
+    return {
+        **shown, "committed": head.state is not None, "resets": head.generation,
+        "committed_run": head.run if head.state else None,
+        "committed_job_run_id": job_run_id,
+        "committed_at": record.finished_at if record else None,
+    }  # fmt: skip
 
 
 def airflow_view(found: Project, exports: list[ExportSpec]):

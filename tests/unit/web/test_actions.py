@@ -20,6 +20,8 @@ ACTIONS = [
         "/ferry/api/exports/schedule",
         {"ids": ["daily_lead_backup"], "mode": "override", "schedule": "@daily", "active": True},
     ),
+    ("post", "/ferry/api/exports/lead_changes/reset", None),
+    ("post", "/ferry/api/imports/partner_leads/run", None),
 ]
 
 

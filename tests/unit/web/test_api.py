@@ -73,14 +73,17 @@ def test_runs_are_listed_newest_first_with_their_columns(web):
     assert set(runs[0]) >= {"job_run_id", "started_at", "rows", "files", "bytes", "destinations"}
 
 
-def record_import_run(run_id: str = "scheduled__2026-04-01T00:00:00+00:00"):
+def record_import_run(
+    run_id: str = "scheduled__2026-04-01T00:00:00+00:00", rejects_file: str | None = None
+):
     """A merge of 20 rows (10 inserted, 10 updated) as finalize records it."""
     from ferry import history
     from ferry.run_info import RunInfo
 
     end = dt.datetime(2026, 4, 1, 0, 5, tzinfo=dt.UTC)
     result = {"rows_read": 20, "inserted": 10, "updated": 10, "deleted": 0, "rejected": 0,
-              "skipped_files": [], "rejects_file": None, "already_loaded": False}  # fmt: skip
+              "skipped_files": [], "rejects_file": rejects_file,
+              "already_loaded": False}  # fmt: skip
     files = [{"name": "leads_20260401.csv", "location": "drop/partner/leads_20260401.csv",
               "size": 1670, "modified": end.isoformat(), "sha256": "a" * 64}]  # fmt: skip
     record = history.RunRecord.imported(
@@ -109,6 +112,9 @@ def test_the_list_shows_the_imports_beside_the_exports(web, deployed):
     )  # fmt: skip
     assert row["next_run"].startswith("20") and row["running"] == []
     assert (row["last_run"]["outcome"], row["last_run"]["rows"]) == ("success", 20)
+    assert row["source_type"] == "folder"
+    counts = {k: row["last_run"][k] for k in ("inserted", "updated", "deleted", "rejected")}
+    assert counts == {"inserted": 10, "updated": 10, "deleted": 0, "rejected": 0}
 
 
 def test_an_import_run_shows_what_it_loaded_and_no_downloads(web):
@@ -124,6 +130,7 @@ def test_an_import_run_shows_what_it_loaded_and_no_downloads(web):
     assert (shown["destinations"], shown["downloads"], shown["validation"]) == (
         ["table lead"], [], None,
     )  # fmt: skip
+    assert shown["rejects_file"] is None
     runs = web.get("/ferry/api/exports/partner_leads/runs", user="vic").json()["runs"]
     assert [r["job_run_id"] for r in runs] == [record.job_run_id]
 
@@ -137,3 +144,18 @@ def test_an_import_runs_rights_are_its_dags(web, auth_manager):
     )
     assert web.get(f"/ferry/api/runs/{record.job_run_id}", user="nobody").status_code == 403
     assert web.get("/ferry/api/exports/partner_leads/runs", user="nobody").status_code == 403
+
+
+def test_an_import_runs_rejects_file_is_named_where_the_worker_keeps_it(web):
+    from ferry import paths
+
+    written = paths.ferry_home() / "imports" / "partner_leads" / "scheduled__1" / "rejects.csv"
+    record = record_import_run("scheduled__1", rejects_file=str(written))
+
+    shown = web.get(f"/ferry/api/runs/{record.job_run_id}", user="vic").json()
+
+    assert shown["rejects_file"] == {
+        "name": "rejects.csv", "downloadable": False,
+        "location": "$FERRY_HOME/imports/partner_leads/scheduled__1/rejects.csv",
+    }  # fmt: skip
+    assert shown["downloads"] == []  # not in the download area: no link to it

@@ -63,6 +63,16 @@ const exportActions = (() => {
     });
   }
 
+  async function reset(ids) {
+    const question = `Send everything next run? ${ids.join(", ")} forget${ids.length > 1 ? "" : "s"} what was delivered: ` +
+      "the next run sends every row, marked added, instead of only the changes.";
+    if (!(await confirmed(question))) return false;
+    return each(ids, async (id) => {
+      const result = await api(`${path(id)}/reset`, { method: "POST", body: {} });
+      return `Reset ${id}: ${result.said}; its next run sends every row`;
+    });
+  }
+
   function schedule(ids) {
     const dialog = document.getElementById("schedule-dialog");
     const several = ids.length > 1;
@@ -92,5 +102,5 @@ const exportActions = (() => {
     });
   }
 
-  return { run, "run-all": runAll, stop, duplicate, detach, remove, schedule };
+  return { run, "run-all": runAll, stop, duplicate, detach, remove, schedule, reset };
 })();

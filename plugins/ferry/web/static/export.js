@@ -18,6 +18,7 @@
       ["Target", e.target], ["Status", [e.status, e.status_detail ? ` (${e.status_detail})` : ""].join("")],
       ["Schedule", e.schedule_text], ["Next run", when(e.next_run)],
       ["Refreshed", when(e.refreshed_at)], ["Your permissions", e.permissions],
+      ...(e.changes_only ? [["Sends", changesText(e.changes)], ["Changes state", stateText(e.changes)]] : []),
     ]);
     document.getElementById("file").textContent = e.file;
     document.getElementById("yaml").textContent = e.yaml;
@@ -27,8 +28,25 @@
     note.textContent = "This definition is under version control: changes made here are made in the working tree; commit them for review.";
     document.querySelector("#limits tbody").replaceChildren(...Object.entries(e.limits).map(([kind, limit]) =>
       el("tr", {}, el("td", {}, kind), el("td", { class: "num" }, number(limit.value)), el("td", {}, limit.source))));
-    for (const button of document.querySelectorAll("button[data-action]")) button.hidden = e.permissions !== "edit";
+    for (const button of document.querySelectorAll("button[data-action]")) {
+      button.hidden = e.permissions !== "edit" || (button.dataset.action === "reset" && !e.changes_only);
+    }
     document.getElementById("edit-tools").hidden = e.permissions !== "edit";
+  }
+
+  function changesText(c) {
+    const how = c.output === "files" ? "in added_, changed_ and removed_ files" : "with a last column _change";
+    return `only the rows added, changed or removed since the last delivered run (${how}${c.key ? `, key ${c.key}` : ""})`;
+  }
+
+  // Which run's delivery the next run diffs against, linked to that run.
+  function stateText(c) {
+    if (c.problem) return `cannot be read: ${c.problem}`;
+    if (!c.committed) {
+      return c.resets ? "reset: the next run sends every row, as added" : "nothing delivered yet: the next run sends every row, as added";
+    }
+    const link = el("a", { href: `${ferry.root}/runs/${encodeURIComponent(c.committed_job_run_id)}` }, c.committed_run);
+    return el("span", { id: "changes-state" }, "committed by run ", link, c.committed_at ? ` (finished ${when(c.committed_at)})` : "");
   }
 
   // Edit the YAML in place: saved only if it loads (the API undoes anything else).

@@ -49,7 +49,7 @@
     const link = `${ferry.root}/exports/${encodeURIComponent(e.id)}`;
     const cells = {
       name: [el("a", { href: link, title: e.id }, e.name), el("div", { class: "muted" }, e.id)],
-      kind: KIND_NAMES[e.kind] ?? e.kind,
+      kind: [KIND_NAMES[e.kind] ?? e.kind, e.changes_only ? el("div", { class: "muted changes-only" }, "changes only") : null],
       connections: e.connections.join(", "),
       target: e.target ?? "",
       status: [badge(e.status), e.status_detail ? el("div", { class: "muted" }, e.status_detail) : null],
@@ -68,7 +68,8 @@
       updateButtons();
     });
     const tr = el("tr", { dataset: { exportId: e.id, status: e.status, running: e.running.length ? "yes" : "no",
-      outcome: e.last_run?.outcome ?? "", permissions: e.permissions } }, el("td", {}, box));
+      outcome: e.last_run?.outcome ?? "", permissions: e.permissions, changesOnly: e.changes_only ? "yes" : "no" } },
+    el("td", {}, box));
     for (const [column, content] of Object.entries(cells)) {
       // data-value: the API's own value (data_out, an ISO time), for scripts and tests
       const value = String(sortValue(e, column) ?? "");
@@ -94,14 +95,18 @@
     const canEdit = state.exports.some((e) => e.permissions === "edit");
     const chosen = [...state.selected];
     const editable = chosen.length > 0 && chosen.every((id) => permissionOf(id) === "edit");
+    // reset: only for changes-only exports, so only when every chosen one is
+    const changesOnly = chosen.length > 0 && chosen.every((id) => exportOf(id)?.changes_only);
     for (const button of document.querySelectorAll("button[data-action]")) {
-      button.hidden = !canEdit;
+      button.hidden = !canEdit || (button.dataset.action === "reset" && !state.exports.some((e) => e.changes_only));
       const single = button.dataset.action === "duplicate";
       button.disabled = button.dataset.action !== "run-all" && (!editable || (single && chosen.length !== 1));
+      if (button.dataset.action === "reset") button.disabled ||= !changesOnly;
     }
   }
 
-  const permissionOf = (id) => state.exports.find((e) => e.id === id)?.permissions;
+  const exportOf = (id) => state.exports.find((e) => e.id === id);
+  const permissionOf = (id) => exportOf(id)?.permissions;
 
   function fillOwners() {
     const select = document.getElementById("filter-owner");
@@ -126,6 +131,7 @@
       fillOwners();
       render();
       renderBroken(data.broken);
+      ferryImports.render(data.imports ?? [], load);
     } catch (error) {
       say(`The list could not be loaded: ${error.message}`, true);
     }
@@ -133,7 +139,7 @@
 
   // Poll while something runs, and for a while after an action, so outcomes show up.
   async function poll() {
-    if (state.exports.some((e) => e.running.length) || Date.now() < state.pollUntil) await load();
+    if (state.exports.some((e) => e.running.length) || ferryImports.running() || Date.now() < state.pollUntil) await load();
     setTimeout(poll, 3000);
   }
 

@@ -20,17 +20,31 @@
     box.replaceChildren(...lines);
   }
 
+  // An import's rejects file stays in the worker's folder, outside the download area.
+  function importRejects(run) {
+    if (!run.rejects_file) return el("p", { class: "muted" }, `${number(run.rejected ?? 0)} rows were rejected; no rejects file.`);
+    return el("p", { id: "rejects-file" }, `${number(run.rejected)} rows rejected (row, column, value, reason) in `,
+      el("code", {}, run.rejects_file.location),
+      el("span", { class: "muted" }, " on the worker: not in the download area, so this page cannot serve it."));
+  }
+
   function show(run) {
     document.title = `${run.job_run_id} - Ferry`;
     document.getElementById("title").textContent = run.job_run_id;
     document.getElementById("outcome").replaceChildren(badge(run.outcome));
+    const imported = run.kind === "import";
     const exportLink = document.getElementById("export-link");
-    exportLink.href = `${ferry.root}/exports/${encodeURIComponent(run.export_id)}`;
+    // an import has no page of its own: its run history opens in the list
+    exportLink.href = imported ? `${ferry.root}/#import-${encodeURIComponent(run.export_id)}`
+      : `${ferry.root}/exports/${encodeURIComponent(run.export_id)}`;
     exportLink.textContent = run.export_id;
+    const loaded = imported ? [["Rows read", number(run.rows)], ["Inserted", number(run.inserted)],
+      ["Updated", number(run.updated)], ["Deleted", number(run.deleted)], ["Rejected", number(run.rejected)]]
+      : [["Rows", number(run.rows)]];
     facts([
-      ["Export", run.export_id], ["Airflow run", run.run_id], ["Triggered by", run.triggered_by],
+      [imported ? "Import" : "Export", run.export_id], ["Airflow run", run.run_id], ["Triggered by", run.triggered_by],
       ["Started", when(run.started_at)], ["Finished", when(run.finished_at)], ["Duration", seconds(run.duration_s)],
-      ["Rows", number(run.rows)], ["Files", number(run.files)], ["Bytes", number(run.bytes)],
+      ...loaded, [imported ? "Files read" : "Files", number(run.files)], ["Bytes", number(run.bytes)],
       ["Destinations", run.destinations.join(", ")], ["Outcome", run.reason ? `${run.outcome}: ${run.reason}` : run.outcome],
       ["Group run", run.group_run_id], ["Log", run.log_url ? el("a", { href: run.log_url, target: "_top" }, "Airflow log") : ""],
     ]);
@@ -46,7 +60,7 @@
     const rejects = document.getElementById("rejects");
     rejects.replaceChildren(run.rejects.length
       ? el("ul", {}, ...run.rejects.map((r) => el("li", {}, `${r.name}: ${number(r.rows)} rows rejected`)))
-      : el("p", { class: "muted" }, "No rows were rejected."));
+      : imported ? importRejects(run) : el("p", { class: "muted" }, "No rows were rejected."));
     document.getElementById("receipts").textContent = JSON.stringify(run.receipts, null, 2);
   }
 
