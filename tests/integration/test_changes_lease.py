@@ -123,3 +123,29 @@ def test_a_failed_run_retried_takes_its_own_lease_again(home):
     assert run_one(first, as_json=True) == 0  # the whole run again: a rerun
     assert len(sent(first)) == len(profiles(home))  # every row, as added, against no state
     assert changes_lease.holder(StateStore(export).files, export).run is None
+
+
+def test_on_s3_a_take_overtaken_between_its_read_and_write_is_refused(monkeypatch, tmp_path):
+    monkeypatch.setenv("FERRY_HOME", str(tmp_path / "home"))
+    with running(MotoS3()) as s3:
+        s3.client().create_bucket(Bucket=BUCKET)
+        monkeypatch.setenv(*s3.connection(CONN_ID))
+        monkeypatch.setenv("FERRY_STAGING", f"s3://{CONN_ID}@{BUCKET}/{PREFIX}")
+        worker_a, worker_b = StateStore("lead_changes"), StateStore("lead_changes")
+        reads: list[str] = []
+
+        def key_of(params, **_):
+            reads.append(params["Key"])
+
+        def after_read(**_):  # run_b takes the lease right after run_a found none
+            if reads[-1].endswith("/lease.json") and "done" not in reads:
+                reads.append("done")
+                changes_lease.take(worker_b.files, "lead_changes", "run_b", "lead_changes.run_b")
+
+        events = worker_a.files.bucket.client.meta.events
+        events.register("provide-client-params.s3.GetObject", key_of)
+        events.register("after-call.s3.GetObject", after_read)
+        with pytest.raises(changes_lease.LeaseHeld, match=r"being run by lead_changes\.run_b"):
+            changes_lease.take(worker_a.files, "lead_changes", "run_a", "lead_changes.run_a")
+        assert "done" in reads
+        assert changes_lease.holder(worker_b.files, "lead_changes").run == "run_b"
