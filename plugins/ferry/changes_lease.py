@@ -138,7 +138,8 @@ def _held_message(held: Lease | None, export_id: str, job_run_id: str, where: st
     return (
         f"export {export_id} is being run by {held.job_run_id} (since {held.taken_at}): a "
         f"changes-only export runs one run at a time, so receivers get its changes in order. "
-        f"Run {job_run_id} is retried and goes ahead once {held.job_run_id} commits or fails. "
+        f"Run {job_run_id} waits (Airflow retries it with backoff) and can go ahead once "
+        f"{held.job_run_id} commits or fails. "
         f"If {held.job_run_id} is not running any more (its worker died), its lease expires at "
         f"{held.expires_at} ({HOURS_VARIABLE}, default {DEFAULT_HOURS:g} hours); to free it "
         f"sooner, delete {where}/{LEASE}"

@@ -51,7 +51,7 @@ def test_another_run_is_refused_transiently_naming_the_holder_and_the_way_out(st
     said = str(refused.value)
     assert kind_of(refused.value) == "transient"  # Airflow retries it with backoff
     assert f"being run by {EXPORT}.run_a" in said
-    assert f"Run {EXPORT}.run_b is retried" in said
+    assert f"Run {EXPORT}.run_b waits (Airflow retries it with backoff)" in said
     assert f"expires at {held.expires_at}" in said
     assert f"delete {tmp_path / 'home' / 'changes' / EXPORT / LEASE}" in said
     assert lease_file(tmp_path)["run"] == "run_a"  # the refusal changed nothing
