@@ -9,6 +9,7 @@ reads it (no export id starts with _):
     states/<run>.<n>.parquet   committed states (the head's, and bases still needed)
     pending/<run>.parquet  a run's new state, staged by extract, never delivered
     bases/<run>.json       the head a run diffed against, so a rerun sends the same changes
+    lease.json             the run under way, one at a time (ferry.changes_lease)
 
 extract records the run's base (the head at its first try) and stages its new state as
 pending; finalize, which runs only once every destination succeeded, commits it (unless a
@@ -17,8 +18,10 @@ written atomically: a local rename, one S3 PUT).
 head.json is compared and swapped: read and replaced under an flock of the export's folder,
 or on S3 by a PUT conditional on the ETag read (If-Match; If-None-Match * when absent),
 decided again when another writer came first. The group DAG and the export's own DAG can
-run the same export at once; of two runs on one base the first to commit moves the head,
-the second leaves it, and the next run resends what that second sent.
+run the same export at once: the lease, taken at extract and released when the run is
+settled, keeps the second out until the first is done. Should two runs still commit on one
+base (a lease expired under a run), the first moves the head, the second leaves it, and
+the next run resends what that second sent.
 A failed delivery commits nothing, so the next run diffs against the same head and sends
 these changes again with newer ones. The head moves only from the run's own base (or
 stays on the run, when a committed run is rerun): a rerun of an older run, or a run that
@@ -41,13 +44,15 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ferry import paths
+from ferry import changes_lease, paths
+from ferry.exceptions import ExportSkipped
 from ferry.safe_names import segment_problem
 from ferry.staging.location import Remote, parse_root
 
 if TYPE_CHECKING:
     from ferry.engine.changes import ChangeState
     from ferry.plan import ExportPlan
+    from ferry.run_info import RunInfo
 
 LOG = logging.getLogger("ferry.changes")
 LOCAL_DIR = "changes"  # under $FERRY_HOME
@@ -341,6 +346,7 @@ def for_extract(plan: ExportPlan, *, log: logging.Logger = LOG) -> Iterator[Chan
     from ferry.engine.changes import ChangeState
 
     store, run = StateStore(plan.export.id), plan.run.safe_run_id
+    changes_lease.take(store.files, plan.export.id, run, plan.run.job_run_id, log=log)
     work_root = paths.ferry_home() / "changes-work"
     work_root.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=work_root, prefix=f"{plan.export.id}-") as work:
@@ -350,7 +356,11 @@ def for_extract(plan: ExportPlan, *, log: logging.Logger = LOG) -> Iterator[Chan
         state = ChangeState(
             store.base_file(base, Path(work)), Path(work) / "new.parquet", Path(work)
         )
-        yield state
+        try:
+            yield state
+        except ExportSkipped:  # over a limit: the run ends here, and no finalize follows
+            changes_lease.release(store.files, plan.export.id, run, log=log)
+            raise
         store.stage(run, state.new)
 
 
@@ -367,15 +377,22 @@ def settle(plan: ExportPlan, receipts: list[dict], *, log: logging.Logger = LOG)
     """
     refused = [(r.get("destination", "?"), int(r.get("rejects") or 0)) for r in receipts]
     refused = [(name, count) for name, count in refused if count]
+    store = StateStore(plan.export.id)
     if not refused:
-        commit(plan, log=log)
-        return ""
-    said = ", ".join(f"{name} rejected {count:,} records" for name, count in refused)
-    note = f"changes state not committed ({said}): the next run sends these changes again"
-    log.warning("Changes state of %s: %s", plan.export.id, note)
+        store.commit(plan.run.safe_run_id, log)
+        note = ""
+    else:
+        said = ", ".join(f"{name} rejected {count:,} records" for name, count in refused)
+        note = f"changes state not committed ({said}): the next run sends these changes again"
+        log.warning("Changes state of %s: %s", plan.export.id, note)
+    changes_lease.release(store.files, plan.export.id, plan.run.safe_run_id, log=log)
     return note
 
 
-def commit(plan: ExportPlan, *, log: logging.Logger = LOG) -> str:
-    """finalize's part: the run's pending state becomes the head (see StateStore.commit)."""
-    return StateStore(plan.export.id).commit(plan.run.safe_run_id, log)
+def release(run: RunInfo, *, log: logging.Logger = LOG) -> None:
+    """A failed or stopped run's record: give back its lease, if it holds it (a store out
+    of reach leaves it to expire; the record goes ahead)."""
+    try:
+        changes_lease.release(StateStore(run.export_id).files, run.export_id, run.safe_run_id)
+    except Exception as error:  # the failure's record matters more
+        log.warning("Changes lease of %s not released (%s): it expires", run.export_id, error)

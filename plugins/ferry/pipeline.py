@@ -134,6 +134,8 @@ def finalize_failed(
     """What any step's last failure does: record the run failed, with what it had staged."""
     export = current_project().exports.get(run.export_id)
     manifest = _staged_manifest(run, log) if export else None
+    if export is not None and export.changes is not None:
+        changes_state.release(run, log=log)  # the next run need not wait for its lease
     return record.record_failed(run, reason, export, manifest, ending, log=log, outcome=outcome)
 
 
