@@ -15,6 +15,9 @@ holder is done. finalize releases it once the state is settled, and so does the 
 a run that ended failed or skipped. A holder that died never releases: its lease expires
 after FERRY_CHANGES_LEASE_HOURS (default 6) and the next run takes it over, saying so.
 A release leaves {export, run: null, released_by, released_at} (a swap, as a take is).
+Each deliver step renews the holder's lease (renew), so a delivery longer than the lease
+does not let another run start; `ferry reset --lease EXPORT` frees a lease whose run will
+never release it (free), e.g. a run marked failed by hand, for which no callback runs.
 """
 
 from __future__ import annotations
@@ -128,6 +131,40 @@ def release(files: Swappable, export_id: str, run: str, *, log: logging.Logger =
     return True
 
 
+def renew(files: Swappable, export_id: str, run: str, *, log: logging.Logger = LOG) -> bool:
+    """Push the lease's end back by a full lease, when this run holds it; whether it did."""
+    now = _now()
+    until = (now + dt.timedelta(hours=lease_hours())).isoformat()
+
+    def extend(body: bytes | None) -> bytes | None:
+        held = _parse(body, export_id)
+        if held is None or held.run != run:
+            return None
+        return _json(
+            {**json.loads(body or b"{}"), "renewed_at": now.isoformat(), "expires_at": until}
+        )
+
+    if files.swap(LEASE, extend) is None:
+        log.warning("Changes lease of %s not held by run %s: not renewed", export_id, run)
+        return False
+    log.info("Changes lease of %s renewed by run %s until %s", export_id, run, until)
+    return True
+
+
+def free(files: Swappable, export_id: str, *, by: str) -> Lease | None:
+    """Release the lease whoever holds it (`ferry reset --lease`); the lease it freed, if
+    a run held one."""
+    seen: list[Lease | None] = []
+    freed = {"export": export_id, "run": None, "released_by": by,
+             "released_at": _now().isoformat()}  # fmt: skip
+
+    def drop(body: bytes | None) -> bytes | None:
+        seen.append(_parse(body, export_id))
+        return _json(freed) if seen[-1] and seen[-1].run is not None else None
+
+    return seen[-1] if files.swap(LEASE, drop) is not None else None
+
+
 def holder(files: Swappable, export_id: str) -> Lease | None:
     """The lease as it is now (None: never taken)."""
     return _parse(files.read(LEASE), export_id)
@@ -142,7 +179,7 @@ def _held_message(held: Lease | None, export_id: str, job_run_id: str, where: st
         f"{held.job_run_id} commits or fails. "
         f"If {held.job_run_id} is not running any more (its worker died), its lease expires at "
         f"{held.expires_at} ({HOURS_VARIABLE}, default {DEFAULT_HOURS:g} hours); to free it "
-        f"sooner, delete {where}/{LEASE}"
+        f"sooner, run `ferry reset --lease {export_id}` (or delete {where}/{LEASE})"
     )
 
 

@@ -28,7 +28,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import asdict, dataclass, replace
 from typing import Any
 
-from ferry import changes_state, checks, history, paths, record, refresh, staging
+from ferry import changes_lease, changes_state, checks, history, paths, record, refresh, staging
 from ferry.definitions import current_project
 from ferry.exceptions import ExportRejected
 from ferry.manifest import read_manifest
@@ -102,16 +102,14 @@ def deliver(
 
     plan = plan_for(run)
     destination = _destination(plan, destination_name)
+    if plan.changes is not None:  # a long delivery must not let another run take the lease
+        changes_lease.renew(changes_state.StateStore(run.export_id).files, run.export_id,
+                            run.safe_run_id, log=log)  # fmt: skip
     context = delivery.DeliveryContext(
-        export=plan.export,
-        run=run,
-        template_vars={
-            **template_vars,
-            "export_id": run.export_id,
-            "export_name": plan.export.name,
-        },
-        try_number=try_number,
-    )
+        export=plan.export, run=run, try_number=try_number,
+        template_vars={**template_vars, "export_id": run.export_id,
+                       "export_name": plan.export.name},
+    )  # fmt: skip
     folder = staging.fetch(plan, log=log)
     # what a delivery keeps beside the run (webhook rejects) outlives this worker
     kept = f"deliveries/{destination_name}"

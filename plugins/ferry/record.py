@@ -66,14 +66,16 @@ def finalize(
 def finalize_import(
     run: RunInfo, spec: ImportSpec, loaded: dict, ending: Ending, *, log: logging.Logger
 ) -> dict:
-    """Record a loaded import run (rows read, inserted, updated, rejected; files) and notify."""
+    """Record a loaded import run (rows read, inserted, updated, rejected; files) and notify.
+
+    A rerun of a run loaded before loaded nothing: its recipients heard of the load then."""
     record = history.RunRecord.imported(
         run, loaded, started_at=ending.started_at, finished_at=_utc_now(),
         group_run_id=ending.group_run_id, log_url=ending.log_url,
     )  # fmt: skip
     history.record_run(record)
     log.info("%s", record.summary())
-    if ending.notify:
+    if ending.notify and not loaded["result"].get("already_loaded"):
         notify_run(spec, record, log)
     return asdict(record)
 

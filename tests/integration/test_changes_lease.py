@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterator
 import pytest
 
 from changes_runs import make_home, profile_line, profiles, run
+from cli_runner import run_ferry
 from ferry import changes_lease, paths, pipeline
 from ferry.changes_state import StateStore
 from ferry.cli.local import run_one
@@ -149,3 +150,31 @@ def test_on_s3_a_take_overtaken_between_its_read_and_write_is_refused(monkeypatc
             changes_lease.take(worker_a.files, "lead_changes", "run_a", "lead_changes.run_a")
         assert "done" in reads
         assert changes_lease.holder(worker_b.files, "lead_changes").run == "run_b"
+
+
+def test_reset_lease_frees_a_run_marked_failed_by_hand_so_the_next_goes(home):
+    export = home.define("profile_changes")
+    stuck = RunInfo(export, "manual__1", triggered_by="test")
+    extract(stuck)  # then marked failed in the Airflow UI: no callback releases its lease
+    with pytest.raises(changes_lease.LeaseHeld):
+        extract(RunInfo(export, "manual__2", triggered_by="test"))
+
+    result = run_ferry("reset", "--lease", export)
+
+    assert result.code == 0, result.err
+    assert f"held by run {stuck.job_run_id}" in result.out
+    assert run(export, "manual__2") == 0
+
+
+def test_each_delivery_renews_the_runs_lease(home):
+    export = home.define("profile_changes")
+    first = RunInfo(export, "manual__1", triggered_by="test")
+    steps = pipeline.export_steps(pipeline.plan_for(first).export)
+    for step in (s for s in steps if s.kind is Kind.PLAN):
+        pipeline.run_step(step.task_id, first, log=LOG, pii_key=read_pii_key)
+    files = StateStore(export).files
+    extracted = changes_lease.holder(files, export)
+    [delivery] = [s for s in steps if s.kind is Kind.DELIVER]
+    delivery.call(first, delivery.destination, first.template_vars(), 1, log=LOG)
+    renewed = changes_lease.holder(files, export)
+    assert renewed.run == "manual__1" and renewed.expires_at > extracted.expires_at

@@ -53,6 +53,7 @@ def test_another_run_is_refused_transiently_naming_the_holder_and_the_way_out(st
     assert f"being run by {EXPORT}.run_a" in said
     assert f"Run {EXPORT}.run_b waits (Airflow retries it with backoff)" in said
     assert f"expires at {held.expires_at}" in said
+    assert f"run `ferry reset --lease {EXPORT}`" in said
     assert f"delete {tmp_path / 'home' / 'changes' / EXPORT / LEASE}" in said
     assert lease_file(tmp_path)["run"] == "run_a"  # the refusal changed nothing
 
@@ -120,3 +121,21 @@ def test_of_runs_racing_for_the_lease_exactly_one_wins(store):
 
 def _time(text: str) -> dt.datetime:
     return dt.datetime.fromisoformat(text)
+
+
+def test_a_renewal_pushes_the_end_back_only_for_the_holder(store, tmp_path):
+    take(store, "run_a")
+    before = lease_file(tmp_path)["expires_at"]
+    assert not changes_lease.renew(store.files, EXPORT, "run_b")  # not its lease
+    assert lease_file(tmp_path)["expires_at"] == before
+    assert changes_lease.renew(store.files, EXPORT, "run_a")
+    after = lease_file(tmp_path)
+    assert _time(after["expires_at"]) > _time(before) and after["run"] == "run_a"
+
+
+def test_free_releases_any_holders_lease_and_returns_it(store, tmp_path):
+    held = take(store, "run_a")
+    assert changes_lease.free(store.files, EXPORT, by="ferry reset --lease") == held
+    assert lease_file(tmp_path)["released_by"] == "ferry reset --lease"
+    assert changes_lease.free(store.files, EXPORT, by="ferry reset --lease") is None
+    take(store, "run_b")

@@ -18,7 +18,7 @@ from ferry import history, record
 from ferry.manifest import Manifest, StagedFile
 from ferry.record import Ending
 from ferry.run_info import RunInfo
-from ferry.spec.models import ExportSpec, GroupSpec
+from ferry.spec.models import ExportSpec, GroupSpec, ImportSpec
 
 # Made after Airflow's import, which configures logging and switches off older loggers
 LOG = logging.getLogger("test.record")
@@ -136,3 +136,26 @@ def test_the_group_summary_stamps_each_members_record_and_sends_one_notice(caplo
     assert "  never_ran: did not run" in caplog.messages
     [sent] = notices(caplog)
     assert "'Ferry: group Nightly failed (nightly.r1)'" in sent
+
+
+IMPORT = ImportSpec.model_validate({
+    "id": "leads", "name": "Leads", "table": "lead", "mode": "merge",
+    "source": {"type": "folder", "path": "partner", "pattern": "leads.csv"},
+    "notify": {"on_success": NOWHERE["on_failure"]},
+})  # fmt: skip
+
+
+def loaded(already: bool) -> dict:
+    result = {"rows_read": 2, "inserted": 2, "already_loaded": already}
+    return {"table": "lead", "mode": "merge", "files": [], "result": result}
+
+
+@pytest.mark.parametrize(("already", "told"), [(False, 1), (True, 0)])
+def test_an_import_tells_on_success_once_not_again_on_a_rerun_that_loaded_nothing(
+    caplog, already, told
+):
+    with caplog.at_level(logging.INFO, logger=LOG.name):
+        written = record.finalize_import(RUN, IMPORT, loaded(already), Ending(T0), log=LOG)
+    assert written["outcome"] == "success"
+    assert written["reason"] == (history.ALREADY_LOADED if already else "")
+    assert len(notices(caplog)) == told

@@ -80,6 +80,8 @@ def run_import(run: RunInfo, *, as_json: bool, force: bool = False) -> int:
 def summary(record: dict, loaded: dict) -> str:
     """What a person checks after an import: its id, what it read and what changed."""
     lines = [f"Import run {record['job_run_id']}: {record['outcome']}"]
+    if record.get("reason"):  # e.g. a rerun of a run loaded before: nothing loaded now
+        lines.append(f"  note       {record['reason']}")
     for item in loaded["files"]:
         lines.append(f"  file       {item['name']} ({item['size']:,} bytes)")
     lines.append(f"  rows read  {record['rows']:,}")

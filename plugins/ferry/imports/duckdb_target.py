@@ -24,7 +24,7 @@ import duckdb
 import pyarrow as pa
 
 from ferry.imports.errors import ImportSetupError, TargetBusy, TargetRefused, TargetUnusable
-from ferry.imports.writes import INCOMING, Write, Written
+from ferry.imports.writes import Write, Written
 from ferry.sources.duckdb_file import MEMORY_LIMIT, THREADS
 from ferry.sql import quote
 
@@ -50,7 +50,7 @@ class DuckDbTarget:
         with self._connect() as con:
             try:
                 con.execute("SET TimeZone = 'UTC'").fetchall()
-                con.register(INCOMING, rows)  # read once, by the one statement that writes
+                con.register(write.incoming, rows)  # read once, by the one statement that writes
                 con.begin()
             except duckdb.Error as error:
                 raise _duckdb_error(error, self.connection_id) from None
@@ -89,14 +89,14 @@ def _duckdb_write(con: duckdb.DuckDBPyConnection, write: Write) -> Written:
         before = _count(con, write.table)
         values = ", ".join(f"i.{quote(c)}" for c in write.columns)
         merged = con.execute(
-            f"MERGE INTO {write.table} AS t USING {INCOMING} AS i ON (t.{key} = i.{key}) "
+            f"MERGE INTO {write.table} AS t USING {write.incoming} AS i ON (t.{key} = i.{key}) "
             f"WHEN MATCHED THEN UPDATE SET {write.merge_set('i')} "
             f"WHEN NOT MATCHED THEN INSERT ({names}) VALUES ({values})"
         ).fetchall()[0][0]
         inserted = _count(con, write.table) - before
         return Written(inserted=inserted, updated=merged - inserted)
     inserted = con.execute(
-        f"INSERT INTO {write.table} ({names}) SELECT {names} FROM {INCOMING}"
+        f"INSERT INTO {write.table} ({names}) SELECT {names} FROM {write.incoming}"
     ).fetchall()[0][0]
     return Written(inserted=inserted, deleted=deleted)
 

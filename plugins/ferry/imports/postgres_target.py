@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 import pyarrow as pa
 
 from ferry.imports.errors import ImportSetupError, TargetBusy, TargetRefused
-from ferry.imports.writes import INCOMING, Write, Written
+from ferry.imports.writes import Write, Written
 from ferry.sources.base import SourceUnavailable
 from ferry.sources.postgres import classify
 from ferry.sql import POSTGRES, quote
@@ -39,7 +39,7 @@ class PostgresTarget:
         try:
             with conn.cursor() as cursor:
                 cursor.execute("SET LOCAL TimeZone = 'UTC'")
-                cursor.adbc_ingest(INCOMING, rows, mode="create", temporary=True)
+                cursor.adbc_ingest(write.incoming, rows, mode="create", temporary=True)
                 written = _write(cursor, write)
             conn.commit()
             return written
@@ -71,7 +71,7 @@ def _write(cursor, write: Write) -> Written:
     values = ", ".join(
         f"CAST({quote(c)} AS {POSTGRES.type_name(t)})" for c, t in write.columns.items()
     )
-    insert = f"INSERT INTO {write.table} ({names}) SELECT {values} FROM pg_temp.{INCOMING}"
+    insert = f"INSERT INTO {write.table} ({names}) SELECT {values} FROM pg_temp.{write.incoming}"
     deleted = 0
     if write.mode == "overwrite":
         cursor.execute(f"WITH gone AS (DELETE FROM {write.table} RETURNING 1) "

@@ -6,21 +6,33 @@ columns (tables.yaml identifiers, quoted) and their canonical types.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import uuid
+from dataclasses import dataclass, field
 
 from ferry.sql import quote
 
-INCOMING = "ferry_incoming"  # the temporary table the rows are copied into first
+# The temporary table the rows are copied into first. Unqualified, a temporary name comes
+# first (DuckDB's temp catalogue, Postgres' pg_temp): a user table of the same name would be
+# shadowed, its load refused or, on Postgres, written into the temporary table and lost.
+# Ferry's reserved prefix and a fresh suffix per load keep it from naming a user table.
+INCOMING_PREFIX = "__ferry_incoming_"
+
+
+def incoming_name() -> str:
+    """A name for one load's temporary table, no table's in the warehouse."""
+    return f"{INCOMING_PREFIX}{uuid.uuid4().hex}"
 
 
 @dataclass(frozen=True)
 class Write:
-    """The table (quoted), the columns loaded (name -> canonical type), the key, the mode."""
+    """The table (quoted), the columns loaded (name -> canonical type), the key, the mode,
+    and the name of the temporary table the rows arrive in (a plain identifier)."""
 
     table: str
     columns: dict[str, str]
     key: str | None
     mode: str  # merge | append | overwrite
+    incoming: str = field(default_factory=incoming_name)
 
     @property
     def names(self) -> str:

@@ -150,3 +150,25 @@ def test_a_server_that_is_down_is_transient(pg_lead, tmp_path, monkeypatch):
     with pytest.raises(TargetBusy, match="connection pg_import") as caught:
         _load(tmp_path, "merge", HEADER + "3,c@x.org,3,\n")
     assert kind_of(caught.value) == "transient"
+
+
+@pytest.mark.parametrize("name", ["ferry_incoming", "__ferry_incoming"])
+@pytest.mark.parametrize("mode", ["merge", "append", "overwrite"])
+def test_a_table_named_like_ferrys_temporary_one_is_loaded(pg_lead, tmp_path, name, mode):
+    # unqualified, as a table of the default schema is named in tables.yaml
+    pg_lead.execute(f"DROP TABLE IF EXISTS public.{name}; ALTER TABLE imp.lead RENAME TO {name}; "
+                    f"ALTER TABLE imp.{name} SET SCHEMA public")  # fmt: skip
+    first = "4,d@x.org,4,\n" if mode == "append" else "2,new@x.org,9,2026-02-02\n"
+    file = write_file(tmp_path, "leads.csv", HEADER + first + "3,c@x.org,3,\n")
+    try:
+        result = run(import_spec(mode), [file], tmp_path,
+                     table=table_spec(connection="pg_import", name=name))  # fmt: skip
+        out = pg_lead.execute(f"SELECT lead_id, email FROM public.{name} ORDER BY lead_id")
+    finally:
+        pg_lead.execute(f"DROP TABLE IF EXISTS public.{name}")
+    expected = {
+        "merge": "1|a@x.org 2|new@x.org 3|c@x.org",
+        "append": "1|a@x.org 2|b@x.org 3|c@x.org 4|d@x.org",
+        "overwrite": "2|new@x.org 3|c@x.org",
+    }[mode]
+    assert (" ".join(out.split()), result.inserted) == (expected, 1 if mode == "merge" else 2)

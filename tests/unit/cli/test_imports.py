@@ -93,6 +93,14 @@ def test_the_demo_drop_then_run_local_merges_ten_updates_and_ten_new_leads(own_h
     assert "table lead: 10 inserted, 10 updated, 0 deleted, 0 rejected" in shown.out
 
 
+def test_a_rerun_of_a_loaded_run_says_it_loaded_nothing(own_home, own_warehouse):
+    drop_leads(dt.date.fromisoformat(DATE), own_home.parent)
+    assert run_ferry("run", "partner_leads", "--local", "--date", DATE).code == 0
+    again = run_ferry("run", "partner_leads", "--local", "--date", DATE)
+    assert again.code == 0, again.err
+    assert again.out.splitlines()[1] == f"  note       {history.ALREADY_LOADED}"
+
+
 def test_the_same_file_twice_with_append_loads_once_unless_forced(own_home, own_warehouse):
     drop = own_home.parent / "extra"
     drop.mkdir(parents=True)

@@ -10,7 +10,7 @@ import time
 import duckdb
 import pyarrow as pa
 import pytest
-from tests.unit.imports.helpers import HEADER, import_spec, run, write_file
+from tests.unit.imports.helpers import HEADER, import_spec, run, table_spec, write_file
 
 from duckdb_lock import held_by_another_process
 from ferry.exceptions import kind_of
@@ -166,3 +166,21 @@ def test_only_a_lock_or_conflict_is_transient(error, kind, text):
     root, nor memory run out on purpose, in a test)."""
     classified = _duckdb_error(error, "ferry_warehouse")
     assert type(classified) is kind and text in str(classified)
+
+
+@pytest.mark.parametrize("name", ["ferry_incoming", "__ferry_incoming"])
+@pytest.mark.parametrize("mode", ["merge", "append", "overwrite"])
+def test_a_table_named_like_ferrys_temporary_one_is_loaded(warehouse, folder, name, mode):
+    with duckdb.connect(str(warehouse)) as con:
+        con.execute(f"ALTER TABLE lead RENAME TO {name}")
+    first = "4,d@x.org,4,\n" if mode == "append" else "2,new@x.org,9,2026-02-02\n"
+    file = write_file(folder, "leads.csv", HEADER + first + "3,c@x.org,3,\n")
+    result = run(import_spec(mode), [file], folder, table=table_spec(name=name))
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        rows = con.execute(f"SELECT lead_id, email FROM {name} ORDER BY lead_id").fetchall()
+    expected = {
+        "merge": [(1, "a@x.org"), (2, "new@x.org"), (3, "c@x.org")],
+        "append": [(1, "a@x.org"), (2, "b@x.org"), (3, "c@x.org"), (4, "d@x.org")],
+        "overwrite": [(2, "new@x.org"), (3, "c@x.org")],
+    }[mode]
+    assert rows == expected and result.inserted == (1 if mode == "merge" else 2)
