@@ -44,7 +44,9 @@ def read(job_run_id: str, name: str, **options) -> bytes:
 
 
 def test_a_download_delivered_on_one_worker_is_served_by_another_process(
-    staged_on_s3, monkeypatch, tmp_path  # noqa: F811
+    staged_on_s3,
+    monkeypatch,
+    tmp_path,  # noqa: F811
 ):
     run, delivered = deliver_on_first_worker("manual__shared-download", monkeypatch, tmp_path)
     listed = staged_on_s3.client().list_objects_v2(
@@ -64,7 +66,9 @@ def test_a_download_delivered_on_one_worker_is_served_by_another_process(
 
 
 def test_a_run_never_delivered_is_still_missing_on_the_server(
-    staged_on_s3, monkeypatch, tmp_path  # noqa: F811
+    staged_on_s3,
+    monkeypatch,
+    tmp_path,  # noqa: F811
 ):
     another_worker(monkeypatch, tmp_path, "api-server")
 
