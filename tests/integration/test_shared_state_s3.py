@@ -6,13 +6,18 @@ first writes, the second (another worker, or the API server serving downloads) f
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
+import io
 import os
+from pathlib import Path
 
 import pytest
 
-from ferry import paths, pipeline
+from ferry import paths, pipeline, pipeline_imports
+from ferry.run_info import RunInfo
 from ferry.web.download_files import Expired, RunMissing, open_run_file
+from ferry_demo.drop import drop_leads
 from integration.test_staging_s3 import (  # noqa: F401  (fixtures)
     BUCKET,
     EXPORT_ID,
@@ -44,9 +49,9 @@ def read(job_run_id: str, name: str, **options) -> bytes:
 
 
 def test_a_download_delivered_on_one_worker_is_served_by_another_process(
-    staged_on_s3,
+    staged_on_s3,  # noqa: F811 - the fixture imported above
     monkeypatch,
-    tmp_path,  # noqa: F811
+    tmp_path,
 ):
     run, delivered = deliver_on_first_worker("manual__shared-download", monkeypatch, tmp_path)
     listed = staged_on_s3.client().list_objects_v2(
@@ -66,11 +71,50 @@ def test_a_download_delivered_on_one_worker_is_served_by_another_process(
 
 
 def test_a_run_never_delivered_is_still_missing_on_the_server(
-    staged_on_s3,
+    staged_on_s3,  # noqa: F811 - the fixture imported above
     monkeypatch,
-    tmp_path,  # noqa: F811
+    tmp_path,
 ):
     another_worker(monkeypatch, tmp_path, "api-server")
 
     with pytest.raises(RunMissing, match="has no files in the download area"):
         read(f"{EXPORT_ID}.manual__never", "manifest.json")
+
+
+def drop_with_a_bad_row(drop: Path, day: dt.date) -> Path:
+    """The demo partner's file of the day with one lead_id that is no number (1 of 21
+    rows: under the import's 5% rejects.max_rate, so the rest loads)."""
+    path = drop_leads(day, drop)
+    with path.open("a", encoding="utf-8") as file:
+        file.write("not-a-number,x@partner.example,X,Y,TX,US,partner,2026-03-04 09:30:00\n")
+    return path
+
+
+def test_an_import_runs_rejects_are_kept_where_another_machine_reads_them(
+    staged_on_s3,  # noqa: F811 - the fixture imported above
+    own_warehouse,
+    monkeypatch,
+    tmp_path,
+):
+    monkeypatch.setenv("FERRY_DROP", str(tmp_path / "drop"))
+    another_worker(monkeypatch, tmp_path, "worker-1")
+    run = RunInfo("partner_leads", "scheduled__2026-03-04T00:00:00+00:00",
+                  logical_date=dt.datetime(2026, 3, 4, tzinfo=dt.UTC))  # fmt: skip
+    drop_with_a_bad_row(tmp_path / "drop", run.logical_date.date())
+
+    loaded = pipeline_imports.load(run, log=LOG)
+
+    key = f"{PREFIX}/_imports/partner_leads/{run.safe_run_id}/rejects.csv"
+    assert loaded["result"]["rejected"] == 1
+    assert loaded["result"]["rejects_file"] == f"s3://{BUCKET}/{key}"
+    another_worker(monkeypatch, tmp_path, "worker-2")  # reads the URL, not worker-1's disk
+    body = staged_on_s3.client().get_object(Bucket=BUCKET, Key=key)["Body"].read()
+    [reject] = list(csv.DictReader(io.StringIO(body.decode("utf-8"))))
+    assert (reject["column"], reject["value"]) == ("lead_id", "not-a-number")
+
+    # a forced rerun of the run with the file fixed has no rejects: the old file goes
+    drop_leads(run.logical_date.date(), tmp_path / "drop")
+    again = pipeline_imports.load(run, log=LOG, force=True)
+    assert again["result"]["rejects_file"] is None
+    listed = staged_on_s3.client().list_objects_v2(Bucket=BUCKET, Prefix=key)
+    assert listed.get("KeyCount") == 0

@@ -163,12 +163,18 @@ def fetch(plan: ExportPlan, *, log: logging.Logger = LOG) -> Path:
 def publish_tree(remote: Remote, folder: Path) -> None:
     """Make remote hold exactly the folder's plain files, its manifest.json uploaded last
     (a folder every process must reach: a run's download folder, an import's rejects)."""
-    files = sorted(
-        (path.name, "")
+    names = [
+        path.name
         for path in folder.iterdir()
         if path.is_file() and not path.name.startswith(".") and path.name != MANIFEST_NAME
-    )
-    _replace(_Prefix(remote), folder, files)
+    ]
+    publish_files(remote, folder, names)
+
+
+def publish_files(remote: Remote, folder: Path, names: list[str]) -> None:
+    """Make remote hold exactly these files of folder (and its manifest.json, if any, last);
+    no names empties it, withdrawing what an earlier try published."""
+    _replace(_Prefix(remote), folder, sorted((name, "") for name in names))
 
 
 def fetch_tree(remote: Remote, folder: Path) -> float:
