@@ -14,12 +14,13 @@ from pathlib import Path
 
 import pytest
 
-from ferry import paths, pipeline, pipeline_imports
+from ferry import paths, pipeline, pipeline_imports, refresh
 from ferry.run_info import RunInfo
 from ferry.web.download_files import Expired, RunMissing, open_run_file
 from ferry_demo.drop import drop_leads
 from integration.test_staging_s3 import (  # noqa: F401  (fixtures)
     BUCKET,
+    CONN_ID,
     EXPORT_ID,
     LOG,
     PREFIX,
@@ -118,3 +119,22 @@ def test_an_import_runs_rejects_are_kept_where_another_machine_reads_them(
     assert again["result"]["rejects_file"] is None
     listed = staged_on_s3.client().list_objects_v2(Bucket=BUCKET, Prefix=key)
     assert listed.get("KeyCount") == 0
+
+
+def test_a_refresh_marker_held_on_one_machine_holds_exports_on_another(
+    staged_on_s3,  # noqa: F811 - the fixture imported above
+    monkeypatch,
+    tmp_path,
+):
+    another_worker(monkeypatch, tmp_path, "warehouse-host")  # a cron job's refresh
+    refresh.hold(["lead"], holder="nightly load")
+    seen_by_the_task = refresh.marker_dir()
+
+    another_worker(monkeypatch, tmp_path, "worker-2")
+    assert refresh.refreshes_in_progress(["lead", "contact"]) == ["lead"]
+    monkeypatch.delenv("FERRY_STAGING")  # the triggerer: only what the task passed it
+    assert refresh.refreshes_in_progress(["lead"], seen_by_the_task) == ["lead"]
+
+    monkeypatch.setenv("FERRY_STAGING", f"s3://{CONN_ID}@{BUCKET}/{PREFIX}")
+    refresh.release(["lead"])
+    assert refresh.refreshes_in_progress(["lead"], seen_by_the_task) == []
