@@ -14,8 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from ferry import paths, pipeline, pipeline_imports, refresh
+from ferry import history, paths, pipeline, pipeline_imports, refresh
 from ferry.run_info import RunInfo
+from ferry.web import lookup
 from ferry.web.download_files import Expired, RunMissing, open_run_file
 from ferry_demo.drop import drop_leads
 from integration.test_staging_s3 import (  # noqa: F401  (fixtures)
@@ -138,3 +139,20 @@ def test_a_refresh_marker_held_on_one_machine_holds_exports_on_another(
     monkeypatch.setenv("FERRY_STAGING", f"s3://{CONN_ID}@{BUCKET}/{PREFIX}")
     refresh.release(["lead"])
     assert refresh.refreshes_in_progress(["lead"], seen_by_the_task) == []
+
+
+def test_the_run_page_shows_the_validation_of_a_run_another_worker_staged(
+    staged_on_s3,  # noqa: F811 - the fixture imported above
+    monkeypatch,
+    tmp_path,
+):
+    another_worker(monkeypatch, tmp_path, "worker-1")
+    run = extract("manual__validated-elsewhere")
+    pipeline.run_step("validate", run, log=LOG, pii_key=lambda: None)
+    now = dt.datetime.now(dt.UTC)
+    record = history.RunRecord.ended(run, "failed", "", started_at=now, finished_at=now)
+
+    another_worker(monkeypatch, tmp_path, "api-server")
+    shown = lookup.validation_of(record)
+
+    assert shown is not None and shown["passed"] is True and shown["rows"] > 0
