@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from ferry import paths
-from ferry.staging.location import Remote, parse_root, shared_remote
+from ferry.staging.location import Remote, StagingConfigError, parse_root, shared_remote
 
 STALE_AFTER = dt.timedelta(hours=6)
 # Task instance states of a task that has not finished (None: its run has not reached it).
@@ -130,13 +130,30 @@ MARKERS_AREA = "_refresh"  # under FERRY_STAGING's prefix on S3
 def marker_dir() -> Path | str:
     """Where refresh markers live: with FERRY_STAGING on S3, <staging URL>/_refresh (every
     worker, the triggerer and a job on another host see the same markers); else
-    $FERRY_HOME/refresh on this machine."""
+    $FERRY_HOME/refresh on this machine.
+
+    A FERRY_STAGING Ferry cannot use is no reason to fail the wait: the run's
+    check_eligibility fails right after it, naming the setting and the fix.
+    """
+    try:
+        return _markers_home()
+    except StagingConfigError:
+        return paths.ferry_home() / "refresh"
+
+
+def _markers_home() -> Path | str:
     remote = shared_remote(MARKERS_AREA)
     return remote.url if remote is not None else paths.ferry_home() / "refresh"
 
 
 def _where(folder: Path | str | None) -> Path | Remote:
     return parse_root(str(folder if folder else marker_dir()))
+
+
+def _held_where() -> Path | Remote:
+    """Where hold and release write: a FERRY_STAGING Ferry cannot use is an error here
+    (a marker written elsewhere would hold nothing)."""
+    return parse_root(str(_markers_home()))
 
 
 def _marker(name: str, folder: Path | None = None) -> Path:
@@ -164,7 +181,7 @@ def refreshes_in_progress(names: list[str], folder: Path | str | None = None) ->
 
 def hold(names: list[str], holder: str = "") -> None:
     """Take the markers of these names (a refresh starts rewriting them)."""
-    where, text = _where(None), holder or f"pid {os.getpid()}"
+    where, text = _held_where(), holder or f"pid {os.getpid()}"
     if isinstance(where, Remote):
         bucket = _bucket(where)
         for name in names:
@@ -180,7 +197,7 @@ def hold(names: list[str], holder: str = "") -> None:
 
 def release(names: list[str]) -> None:
     """Drop the markers of these names (their refresh finished or gave up)."""
-    where = _where(None)
+    where = _held_where()
     if isinstance(where, Remote):
         _bucket(where).delete([where.key(f"{name}.running") for name in names])
         return
