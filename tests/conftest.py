@@ -52,6 +52,15 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     shutil.rmtree(SESSION_DIR, ignore_errors=True)
 
 
+@pytest.fixture
+def history_backend(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """The history database of a test: SQLite in its own FERRY_HOME (tests/integration/history
+    overrides it with Postgres, re-running the same tests)."""
+    from tests.history_backends import SqliteHistory
+
+    return SqliteHistory(tmp_path / "home", monkeypatch)
+
+
 @pytest.fixture(scope="session")
 def warehouse() -> Path:
     """The small demo warehouse, built once per session."""

@@ -76,6 +76,9 @@ def _library_kind(error: BaseException) -> Kind:
         return "transient"
     if isinstance(error, sqlite3.OperationalError) and "locked" in str(error):
         return "transient"  # the run history, busy with another task's record
+    psycopg = sys.modules.get("psycopg")  # loaded when the history is on Postgres
+    if psycopg is not None and isinstance(error, psycopg.OperationalError):
+        return "transient"  # the history's server down or restarting: try again later
     airflow = sys.modules.get("airflow.sdk.exceptions")  # loaded when a hook raised it
     if airflow is not None and isinstance(error, airflow.AirflowNotFoundException):
         return "terminal"  # a connection that is not defined: define it, then rerun

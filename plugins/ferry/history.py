@@ -1,7 +1,8 @@
-"""Run history: one record per export or import run, in a SQLite table anyone can query.
+"""Run history: one record per export or import run, in a table anyone can query.
 
-SQLite (not the DuckDB warehouse) because many tasks write small records at once and
-SQLite's locking handles that; a rerun of the same run replaces its record.
+The table is in the history database (ferry.history_db): SQLite on one machine, Postgres
+(FERRY_HISTORY_CONN) in a deployment. Not the DuckDB warehouse: many tasks write small
+records at once, which both handle; a rerun of the same run replaces its record.
 
     sqlite3 $FERRY_HOME/history.sqlite "SELECT job_run_id, outcome, rows FROM runs"
 """
@@ -10,41 +11,32 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import sqlite3
-from collections.abc import Callable, Iterator
-from contextlib import closing, contextmanager
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
-from ferry import paths
+from ferry import history_db
+from ferry.history_db import Column, HistoryDb, Table
 from ferry.manifest import Manifest
 from ferry.run_info import RunInfo
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS runs (
-    job_run_id TEXT PRIMARY KEY,
-    export_id TEXT NOT NULL,
-    run_id TEXT NOT NULL,
-    triggered_by TEXT,
-    started_at TEXT,
-    finished_at TEXT,
-    duration_s REAL,
-    outcome TEXT NOT NULL,
-    reason TEXT,
-    rows INTEGER,
-    files INTEGER,
-    bytes INTEGER,
-    destinations TEXT,
-    staged_files TEXT,
-    group_run_id TEXT,
-    log_url TEXT
+_TEXT = ("triggered_by", "started_at", "finished_at", "reason", "destinations",
+         "staged_files", "group_run_id", "log_url", "kind")  # fmt: skip
+_REQUIRED_TEXT = ("job_run_id", "export_id", "run_id", "outcome")
+_INTEGERS = ("rows", "files", "bytes", "inserted", "updated", "deleted", "rejected")
+# Columns added after the first release (group_run_id, log_url, kind, the counts) are
+# added to an older history on first use (ferry.history_db).
+RUNS = Table(
+    "runs",
+    (
+        *(Column(name, "TEXT", required=True) for name in _REQUIRED_TEXT),
+        *(Column(name, "TEXT") for name in _TEXT),
+        Column("duration_s", "REAL"),
+        *(Column(name, "INTEGER") for name in _INTEGERS),
+    ),
+    key=("job_run_id",),
 )
-"""
-# Columns added after the first release: older history files gain them on first use.
-ADDED_COLUMNS = {
-    "group_run_id": "TEXT", "log_url": "TEXT", "kind": "TEXT", "inserted": "INTEGER",
-    "updated": "INTEGER", "deleted": "INTEGER", "rejected": "INTEGER",
-}  # fmt: skip
 _COUNTS = ("inserted", "updated", "deleted", "rejected")
 # marked_success: marked successful in Airflow without finalize's record (ferry.run_listener)
 ALREADY_LOADED = "loaded before: this rerun loaded nothing (the counts are the earlier load's)"
@@ -215,38 +207,16 @@ def _aware(moment: dt.datetime) -> dt.datetime:
 
 
 def database_path() -> Path:
-    return paths.ferry_home() / "history.sqlite"
+    """The SQLite file of the history on one machine (unused when FERRY_HISTORY_CONN is set)."""
+    return history_db.sqlite_path()
 
 
-@contextmanager
-def open_database(*schema: str) -> Iterator[sqlite3.Connection]:
-    """A transaction on history.sqlite (committed when the block ends), after the schema
-    statements (CREATE ... IF NOT EXISTS) of the tables the caller uses."""
-    path = database_path()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with closing(sqlite3.connect(path, timeout=30)) as connection, connection:
-        for statement in schema:
-            connection.execute(statement)
-        connection.row_factory = sqlite3.Row
-        yield connection
+def _connection() -> AbstractContextManager[HistoryDb]:
+    return history_db.connect(RUNS)
 
 
-@contextmanager
-def _connection() -> Iterator[sqlite3.Connection]:
-    with open_database(SCHEMA) as connection:
-        _add_missing_columns(connection)
-        yield connection
-
-
-def _add_missing_columns(connection: sqlite3.Connection) -> None:
-    present = {row[1] for row in connection.execute("PRAGMA table_info(runs)")}
-    for name, kind in ADDED_COLUMNS.items():
-        if name not in present:
-            connection.execute(f"ALTER TABLE runs ADD COLUMN {name} {kind}")
-
-
-def _record(row: sqlite3.Row) -> RunRecord:
-    values = dict(row)
+def _record(row: dict) -> RunRecord:
+    values = {name: row[name] for name in RUNS.column_names}
     values.update({k: values[k] or "" for k in ("reason", "group_run_id", "log_url")})
     values.update({k: values[k] or 0 for k in _COUNTS})
     values["kind"] = values["kind"] or "export"
@@ -255,8 +225,8 @@ def _record(row: sqlite3.Row) -> RunRecord:
 
 def record_run(record: RunRecord) -> None:
     """Insert or replace the record of a run (a rerun of the same run replaces it)."""
-    with _connection() as connection:
-        _write(connection, record)
+    with _connection() as db:
+        _write(db, record)
 
 
 def record_run_unless(record: RunRecord, keep: Callable[[RunRecord], bool]) -> bool:
@@ -265,23 +235,17 @@ def record_run_unless(record: RunRecord, keep: Callable[[RunRecord], bool]) -> b
     The look and the write are one transaction, so a record another process writes in
     between (a task's, `ferry stop`'s) is never replaced unseen. True when written.
     """
-    with _connection() as connection:
-        connection.execute("BEGIN IMMEDIATE")  # take the write lock before looking
-        row = connection.execute("SELECT * FROM runs WHERE job_run_id = ?", (record.job_run_id,))
-        found = row.fetchone()
+    with _connection() as db:
+        db.lock(RUNS)  # take the write lock before looking
+        found = db.one("SELECT * FROM runs WHERE job_run_id = ?", [record.job_run_id])
         if found and keep(_record(found)):
             return False
-        _write(connection, record)
+        _write(db, record)
     return True
 
 
-def _write(connection: sqlite3.Connection, record: RunRecord) -> None:
-    names = [f.name for f in fields(RunRecord)]
-    marks = ", ".join("?" * len(names))
-    connection.execute(
-        f"INSERT OR REPLACE INTO runs ({', '.join(names)}) VALUES ({marks})",
-        [getattr(record, name) for name in names],
-    )
+def _write(db: HistoryDb, record: RunRecord) -> None:
+    db.upsert(RUNS, {f.name: getattr(record, f.name) for f in fields(RunRecord)})
 
 
 def record_skip(run: RunInfo, reason: str) -> None:
@@ -290,9 +254,8 @@ def record_skip(run: RunInfo, reason: str) -> None:
 
 
 def get_run(job_run_id: str) -> RunRecord | None:
-    with _connection() as connection:
-        row = connection.execute("SELECT * FROM runs WHERE job_run_id = ?", (job_run_id,))
-        found = row.fetchone()
+    with _connection() as db:
+        found = db.one("SELECT * FROM runs WHERE job_run_id = ?", [job_run_id])
     return _record(found) if found else None
 
 
@@ -306,10 +269,11 @@ def list_runs(
     elif group_id:
         # not LIKE: '_' in a group id is a LIKE wildcard, so 'a_b' would match 'axb'
         prefix = f"{group_id}."
-        query, params = query + " WHERE substr(group_run_id, 1, ?) = ?", [len(prefix), prefix]
-    with _connection() as connection:
-        rows = connection.execute(query + " ORDER BY finished_at DESC LIMIT ?", (*params, limit))
-        return [_record(row) for row in rows]
+        where = " WHERE substr(group_run_id, 1, length(?)) = ?"
+        query, params = query + where, [prefix, prefix]
+    with _connection() as db:
+        rows = db.rows(query + " ORDER BY finished_at DESC LIMIT ?", [*params, limit])
+    return [_record(row) for row in rows]
 
 
 def latest_runs() -> dict[str, RunRecord]:
@@ -318,15 +282,15 @@ def latest_runs() -> dict[str, RunRecord]:
         "SELECT * FROM runs AS r WHERE finished_at = "
         "(SELECT MAX(finished_at) FROM runs WHERE export_id = r.export_id)"
     )
-    with _connection() as connection:
-        return {row["export_id"]: _record(row) for row in connection.execute(query)}
+    with _connection() as db:
+        return {row["export_id"]: _record(row) for row in db.rows(query)}
 
 
 def stamp_group_run(job_run_ids: list[str], group_run_id: str) -> None:
     """Mark member records as part of a group run (checks record skips without it)."""
     marks = ", ".join("?" * len(job_run_ids))
-    with _connection() as connection:
-        connection.execute(
+    with _connection() as db:
+        db.execute(
             f"UPDATE runs SET group_run_id = ? WHERE job_run_id IN ({marks})",
             [group_run_id, *job_run_ids],
         )

@@ -1,7 +1,8 @@
 """The download audit trail: who fetched which file of which run, when, and how much of it.
 
 One row per download served (a Range request is a row of its own, with its range), in the
-run history's SQLite file beside the runs table, so the audit and the runs are one place:
+history database beside the runs table (ferry.history_db: SQLite on one machine, Postgres
+in a deployment), so the audit and the runs are one place:
 
     sqlite3 $FERRY_HOME/history.sqlite "SELECT at, username, job_run_id, file FROM downloads"
 """
@@ -9,26 +10,23 @@ run history's SQLite file beside the runs table, so the audit and the runs are o
 from __future__ import annotations
 
 import datetime as dt
-import sqlite3
-from contextlib import AbstractContextManager
 from dataclasses import dataclass, fields
 
-from ferry.history import open_database
+from ferry import history_db
+from ferry.history_db import Column, Table
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS downloads (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    at TEXT NOT NULL,
-    username TEXT NOT NULL,
-    job_run_id TEXT NOT NULL,
-    export_id TEXT NOT NULL,
-    file TEXT NOT NULL,
-    bytes INTEGER NOT NULL,
-    range TEXT NOT NULL,
-    status INTEGER NOT NULL
-)
-"""
-INDEX = "CREATE INDEX IF NOT EXISTS downloads_by_run ON downloads (job_run_id)"
+DOWNLOADS = Table(
+    "downloads",
+    (
+        Column("id", "ID"),
+        *(Column(name, "TEXT", required=True)
+          for name in ("at", "username", "job_run_id", "export_id", "file")),
+        Column("bytes", "INTEGER", required=True),
+        Column("range", "TEXT", required=True),
+        Column("status", "INTEGER", required=True),
+    ),
+    indexes={"downloads_by_run": ("job_run_id",)},
+)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -49,17 +47,9 @@ class DownloadRecord:
         return cls(at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"), **values)
 
 
-def _connection() -> AbstractContextManager[sqlite3.Connection]:
-    return open_database(SCHEMA, INDEX)
-
-
 def record_download(record: DownloadRecord) -> None:
-    names = [f.name for f in fields(DownloadRecord)]
-    with _connection() as connection:
-        connection.execute(
-            f"INSERT INTO downloads ({', '.join(names)}) VALUES ({', '.join('?' * len(names))})",
-            [getattr(record, name) for name in names],
-        )
+    with history_db.connect(DOWNLOADS) as db:
+        db.insert(DOWNLOADS, {f.name: getattr(record, f.name) for f in fields(DownloadRecord)})
 
 
 def list_downloads(owner: str | None = None, limit: int = 50) -> list[DownloadRecord]:
@@ -67,6 +57,6 @@ def list_downloads(owner: str | None = None, limit: int = 50) -> list[DownloadRe
     query, params = "SELECT * FROM downloads", []
     if owner:
         query, params = query + " WHERE export_id = ? OR job_run_id = ?", [owner, owner]
-    with _connection() as connection:
-        rows = connection.execute(query + " ORDER BY at DESC, id DESC LIMIT ?", (*params, limit))
-        return [DownloadRecord(**{k: v for k, v in dict(row).items() if k != "id"}) for row in rows]
+    with history_db.connect(DOWNLOADS) as db:
+        rows = db.rows(query + " ORDER BY at DESC, id DESC LIMIT ?", [*params, limit])
+    return [DownloadRecord(**{k: v for k, v in row.items() if k != "id"}) for row in rows]

@@ -31,12 +31,12 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ferry import paths, pipeline, record, refresh
+from ferry import paths, pipeline, record, refresh, staging
 from ferry.definitions import current_project
 from ferry.exceptions import ExportRejected
 from ferry.imports import files, ledger
@@ -62,9 +62,28 @@ def import_of(import_id: str) -> ImportSpec:
 def run_folder(run: RunInfo) -> Path:
     """Where a run's fetched files and rejects file go: $FERRY_HOME/imports/<id>/<run>.
 
-    Fetch and load are one task, so the files never have to reach another worker.
+    Fetch and load are one task, so the files never have to reach another worker; the
+    rejects file, which people open after the run, is kept under staging (kept_rejects).
     """
     return paths.ferry_home() / "imports" / run.export_id / run.safe_run_id
+
+
+def kept_rejects(run: RunInfo) -> Callable[[Path | None], str | None]:
+    """Where the run's rejects file is kept for everyone: with staging on S3, published to
+    <staging prefix>/_imports/<id>/<run>/ (its s3:// URL recorded, which any machine
+    opens), a rerun without rejects withdrawing it; with local staging, where it is."""
+    remote = staging.shared_remote(staging.IMPORTS_AREA, run.export_id, run.safe_run_id)
+
+    def keep(path: Path | None) -> str | None:
+        if remote is None:
+            return str(path) if path else None
+        if path is None:
+            staging.publish_files(remote, run_folder(run), [])
+            return None
+        staging.publish_files(remote, path.parent, [path.name])
+        return remote.object_url(path.name)
+
+    return keep
 
 
 # wait_for_file: files.find_settled (a sensor in Airflow)
@@ -131,9 +150,8 @@ def load(run: RunInfo, *, log: logging.Logger, force: bool = False) -> dict:
     from ferry.imports.load import load as load_files  # DuckDB: not at DAG parse time
 
     with refresh.refreshing([spec.table], holder=run.job_run_id):
-        result = load_files(
-            spec, table, local, folder, run_key=run.job_run_id, force=force, log=log
-        )
+        result = load_files(spec, table, local, folder, run_key=run.job_run_id, force=force,
+                            log=log, keep_rejects=kept_rejects(run))  # fmt: skip
     return loaded_files(spec, remote, local, dataclasses.asdict(result), log=log)
 
 

@@ -14,9 +14,11 @@ the exports scheduled `refresh`. A DAG is known as X's producer from its first e
 A run that started more than STALE_AFTER ago no longer counts (a paused or stuck run must
 not block exports forever); a crashed one stops counting once Airflow fails it.
 
-A refresh run outside Airflow (a cron job on the warehouse's host) can hold a marker file
-per name instead ($FERRY_HOME/refresh/<name>.running: hold/release/refreshing), which the
-export's wait reads too; markers older than STALE_AFTER are ignored likewise.
+A refresh run outside Airflow (a cron job on the warehouse's host) can hold a marker
+per name instead (<name>.running: hold/release/refreshing), which the export's wait reads
+too; markers older than STALE_AFTER are ignored likewise. The markers are where every
+process reaches them: under FERRY_STAGING's prefix when it is on S3 (<prefix>/_refresh/),
+else in $FERRY_HOME/refresh (one machine).
 """
 
 from __future__ import annotations
@@ -25,12 +27,13 @@ import datetime as dt
 import os
 import time
 from collections.abc import Iterable, Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 from ferry import paths
+from ferry.staging.location import Remote, StagingConfigError, parse_root, shared_remote
 
 STALE_AFTER = dt.timedelta(hours=6)
 # Task instance states of a task that has not finished (None: its run has not reached it).
@@ -121,13 +124,40 @@ def counts(run_state: str | None, started: dt.datetime | None, now: dt.datetime)
 # --- Markers, for a refresh outside Airflow ---------------------------------------------
 
 
-def marker_dir() -> Path:
-    """Where refresh markers live: $FERRY_HOME/refresh."""
-    return paths.ferry_home() / "refresh"
+MARKERS_AREA = "_refresh"  # under FERRY_STAGING's prefix on S3
+
+
+def marker_dir() -> Path | str:
+    """Where refresh markers live: with FERRY_STAGING on S3, <staging URL>/_refresh (every
+    worker, the triggerer and a job on another host see the same markers); else
+    $FERRY_HOME/refresh on this machine.
+
+    A FERRY_STAGING Ferry cannot use is no reason to fail the wait: the run's
+    check_eligibility fails right after it, naming the setting and the fix.
+    """
+    try:
+        return _markers_home()
+    except StagingConfigError:
+        return paths.ferry_home() / "refresh"
+
+
+def _markers_home() -> Path | str:
+    remote = shared_remote(MARKERS_AREA)
+    return remote.url if remote is not None else paths.ferry_home() / "refresh"
+
+
+def _where(folder: Path | str | None) -> Path | Remote:
+    return parse_root(str(folder if folder else marker_dir()))
+
+
+def _held_where() -> Path | Remote:
+    """Where hold and release write: a FERRY_STAGING Ferry cannot use is an error here
+    (a marker written elsewhere would hold nothing)."""
+    return parse_root(str(_markers_home()))
 
 
 def _marker(name: str, folder: Path | None = None) -> Path:
-    return (folder or marker_dir()) / f"{name}.running"
+    return (folder or Path(marker_dir())) / f"{name}.running"
 
 
 def refreshes_in_progress(names: list[str], folder: Path | str | None = None) -> list[str]:
@@ -135,36 +165,60 @@ def refreshes_in_progress(names: list[str], folder: Path | str | None = None) ->
 
     Args:
         names: Tables and segments, as in an export's depends_on.
-        folder: The marker folder; $FERRY_HOME/refresh unless given (the trigger passes the
-            folder the task saw, so the triggerer needs no Ferry settings).
+        folder: Where the markers are (a folder or an s3:// URL); marker_dir() unless given
+            (the trigger passes what the task saw, so the triggerer needs no Ferry settings).
     """
-    now, folder = time.time(), Path(folder) if folder else None
-    running = []
-    for name in names:
-        try:
-            age = now - _marker(name, folder).stat().st_mtime
-        except FileNotFoundError:
-            continue
-        if age < STALE_AFTER.total_seconds():
-            running.append(name)
-    return running
+    now, where = time.time(), _where(folder)
+    if isinstance(where, Remote):
+        written = _remote_times(where, names)
+    else:
+        written = {}
+        for name in names:
+            with suppress(FileNotFoundError):
+                written[name] = _marker(name, where).stat().st_mtime
+    return [n for n in names if n in written and now - written[n] < STALE_AFTER.total_seconds()]
 
 
 def hold(names: list[str], holder: str = "") -> None:
     """Take the markers of these names (a refresh starts rewriting them)."""
-    folder = marker_dir()
-    folder.mkdir(parents=True, exist_ok=True)
+    where, text = _held_where(), holder or f"pid {os.getpid()}"
+    if isinstance(where, Remote):
+        bucket = _bucket(where)
+        for name in names:
+            bucket.put(where.key(f"{name}.running"), text.encode("utf-8"))
+        return
+    where.mkdir(parents=True, exist_ok=True)
     for name in names:
-        marker = _marker(name, folder)
+        marker = _marker(name, where)
         temporary = marker.with_name(f".{marker.name}.{os.getpid()}")
-        temporary.write_text(holder or f"pid {os.getpid()}")
+        temporary.write_text(text)
         temporary.replace(marker)
 
 
 def release(names: list[str]) -> None:
     """Drop the markers of these names (their refresh finished or gave up)."""
+    where = _held_where()
+    if isinstance(where, Remote):
+        _bucket(where).delete([where.key(f"{name}.running") for name in names])
+        return
     for name in names:
-        _marker(name).unlink(missing_ok=True)
+        _marker(name, where).unlink(missing_ok=True)
+
+
+def _remote_times(where: Remote, names: list[str]) -> dict[str, float]:
+    from ferry.s3 import S3Missing
+
+    bucket, written = _bucket(where), {}
+    for name in names:
+        with suppress(S3Missing):
+            written[name] = bucket.modified(where.key(f"{name}.running"))
+    return written
+
+
+def _bucket(where: Remote):
+    from ferry.s3 import Bucket
+
+    return Bucket(where.conn_id, where.bucket)
 
 
 @contextmanager

@@ -194,6 +194,11 @@ class Bucket:
         with s3_errors():
             return self.client.head_object(Bucket=self.name, Key=key)["ContentLength"]
 
+    def modified(self, key: str) -> float:
+        """When the object was written (its LastModified), as a timestamp."""
+        with s3_errors():
+            return self.client.head_object(Bucket=self.name, Key=key)["LastModified"].timestamp()
+
     def download(self, key: str, path: Path) -> None:
         """Download an object into a file, in parts when large."""
         with s3_errors():

@@ -118,6 +118,20 @@ def test_a_locked_history_database_is_transient(tmp_path: Path):
     assert kind_of(raised.value) == "transient"
 
 
+def test_a_history_database_server_out_of_reach_is_transient(tmp_path: Path, monkeypatch):
+    from tests.servers import airflow_connection, free_port
+
+    from ferry import history, history_db
+
+    monkeypatch.setenv("FERRY_HOME", str(tmp_path))
+    monkeypatch.setenv(history_db.ENV, "history_pg")
+    closed = {"host": "127.0.0.1", "port": free_port(), "schema": "h"}  # no server there
+    monkeypatch.setenv(*airflow_connection("history_pg", conn_type="postgres", **closed))
+    with pytest.raises(Exception, match="Connection refused") as raised:
+        history.list_runs()
+    assert kind_of(raised.value) == "transient"
+
+
 def test_an_error_nobody_classified_is_said_to_be_so():
     assert kind_of(KeyError("x")) == "unclassified"
 

@@ -6,7 +6,6 @@ import contextlib
 import datetime as dt
 import io
 import json
-import sqlite3
 
 import pytest
 
@@ -18,8 +17,8 @@ T0 = dt.datetime(2026, 11, 20, 2, 0, tzinfo=dt.UTC)
 
 
 @pytest.fixture(autouse=True)
-def own_history(tmp_path, monkeypatch):
-    monkeypatch.setenv("FERRY_HOME", str(tmp_path / "ferry"))
+def own_history(history_backend):
+    return history_backend
 
 
 def record(export_id: str, outcome: str, minute: int, **fields) -> history.RunRecord:
@@ -71,14 +70,23 @@ def test_summary_names_the_run_the_outcome_and_the_reason():
     )
 
 
-def test_an_older_history_file_gains_the_new_columns():
-    history.database_path().parent.mkdir(parents=True)
-    with contextlib.closing(sqlite3.connect(history.database_path())) as old, old:
-        old.execute(history.SCHEMA.replace(",\n    group_run_id TEXT,\n    log_url TEXT", ""))
-        old.execute(
-            "INSERT INTO runs (job_run_id, export_id, run_id, finished_at, outcome) "
-            "VALUES ('leads.r1', 'leads', 'r1', '2026-11-19T00:00:00+00:00', 'success')"
-        )
+# the runs table of the first release, before group runs, log links and imports
+FIRST_RUNS = """
+CREATE TABLE runs (
+    job_run_id TEXT PRIMARY KEY, export_id TEXT NOT NULL, run_id TEXT NOT NULL,
+    triggered_by TEXT, started_at TEXT, finished_at TEXT, duration_s REAL,
+    outcome TEXT NOT NULL, reason TEXT, rows INTEGER, files INTEGER, bytes INTEGER,
+    destinations TEXT, staged_files TEXT
+)
+"""
+
+
+def test_an_older_history_file_gains_the_new_columns(own_history):
+    own_history.query(FIRST_RUNS)
+    own_history.query(
+        "INSERT INTO runs (job_run_id, export_id, run_id, finished_at, outcome) "
+        "VALUES ('leads.r1', 'leads', 'r1', '2026-11-19T00:00:00+00:00', 'success')"
+    )
 
     record("leads", "failed", 1, log_url="http://airflow/dags/export__leads/runs/x")
 

@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
-import sqlite3
+import datetime as dt
 
 import pytest
 
 from ferry import history
 from ferry.history_downloads import DownloadRecord, list_downloads, record_download
+from ferry.run_info import RunInfo
 
 
 @pytest.fixture(autouse=True)
-def own_history(tmp_path, monkeypatch):
-    monkeypatch.setenv("FERRY_HOME", str(tmp_path / "home"))
+def own_history(history_backend):
+    return history_backend
 
 
 def download(at: str, job_run_id: str, user: str = "ana") -> DownloadRecord:
@@ -35,12 +36,17 @@ def test_downloads_read_back_newest_first_by_export_or_run():
     assert list_downloads(limit=1) == [other]
 
 
-def test_the_audit_lives_beside_the_runs_in_one_sqlite_file():
+def test_the_audit_lives_beside_the_runs_in_one_database(own_history):
     download("2026-12-01T10:00:00+00:00", "orders.run_a")
+    run = RunInfo("orders", "run_a")
+    now = dt.datetime(2026, 12, 1, tzinfo=dt.UTC)
+    history.record_run(history.RunRecord.ended(run, "failed", "", started_at=now, finished_at=now))
 
-    with sqlite3.connect(history.database_path()) as connection:
-        rows = connection.execute("SELECT username, file FROM downloads").fetchall()
-    assert rows == [("ana", "part_0001.csv")]
+    rows = own_history.query(
+        "SELECT d.username, d.file, r.outcome FROM downloads AS d JOIN runs AS r "
+        "ON r.export_id = d.export_id"
+    )
+    assert rows == [("ana", "part_0001.csv", "failed")]
 
 
 def test_an_underscore_in_an_export_id_is_no_wildcard():

@@ -16,6 +16,7 @@ import pytest
 
 from ferry import refresh
 from ferry.refresh import RunningRefresh
+from ferry.staging import StagingConfigError
 
 NOW = dt.datetime(2026, 11, 24, 12, 0, tzinfo=dt.UTC)
 
@@ -145,3 +146,14 @@ def test_refreshing_releases_its_markers_even_when_the_block_fails():
     with pytest.raises(RuntimeError), refresh.refreshing(["lead"]):
         raise RuntimeError("the refresh broke")
     assert refresh.refreshes_in_progress(["lead"]) == []
+
+
+def test_a_bad_ferry_staging_leaves_the_wait_to_check_eligibility_but_refuses_a_hold(
+    tmp_path, monkeypatch
+):
+    monkeypatch.setenv("FERRY_HOME", str(tmp_path))
+    monkeypatch.setenv("FERRY_STAGING", "gs://ferry-staging/runs")
+
+    assert refresh.refreshes_in_progress(["lead"]) == []  # the run fails next, naming it
+    with pytest.raises(StagingConfigError, match="the scheme 'gs' is not supported"):
+        refresh.hold(["lead"])

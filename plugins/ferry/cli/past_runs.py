@@ -12,7 +12,7 @@ import argparse
 import json
 import sys
 
-from ferry import history, history_downloads
+from ferry import history, history_db, history_downloads
 from ferry.cli.table import render_table, short_time
 
 COLUMNS = ("RUN", "TRIGGERED BY", "STARTED", "DURATION", "OUTCOME", "ROWS", "FILES", "BYTES",
@@ -46,7 +46,7 @@ def show_history(args: argparse.Namespace) -> int:
         return 0
     if not records:
         print(f"no runs recorded{f' for {args.owner}' if args.owner else ''} "
-              f"in {history.database_path()}")  # fmt: skip
+              f"in {history_db.where()}")  # fmt: skip
         return 0
     print(render_table(COLUMNS, [_row(record) for record in records]))
     return 0
@@ -82,7 +82,7 @@ def show_downloads(args: argparse.Namespace) -> int:
         return 0
     if not records:
         print(f"no downloads recorded{f' for {args.owner}' if args.owner else ''} "
-              f"in {history.database_path()}")  # fmt: skip
+              f"in {history_db.where()}")  # fmt: skip
         return 0
     rows = [[d.at.replace("T", " ").replace("+00:00", " UTC"), d.username, d.job_run_id,
              d.file, d.bytes, d.range or "all"] for d in records]  # fmt: skip

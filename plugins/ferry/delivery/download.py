@@ -2,6 +2,10 @@
 
 The run's files are copied into a hidden sibling folder, checked, given the manifest last,
 and only then renamed into place, so a reader sees the whole run or none of it.
+
+With staging on S3 the worker that delivered is not the server people download from: the
+folder is also published to <staging prefix>/_downloads/<export>/<JobID.RunID>/ (manifest
+last), and a server fills its own folder from there (sync_from_shared) before serving.
 """
 
 from __future__ import annotations
@@ -13,7 +17,7 @@ import time
 import uuid
 from pathlib import Path
 
-from ferry import paths
+from ferry import paths, staging
 from ferry.delivery.base import (
     DeliveryContext,
     DeliveryError,
@@ -22,7 +26,7 @@ from ferry.delivery.base import (
     StagedRun,
     file_record,
 )
-from ferry.manifest import MANIFEST_NAME, sha256_of
+from ferry.manifest import MANIFEST_NAME, Manifest, read_manifest, sha256_of
 from ferry.spec.destinations import DownloadDestination
 
 STALE_PARTIAL_SECONDS = 3600
@@ -62,7 +66,45 @@ def place(run: StagedRun) -> Path:
     run.manifest.write(partial)
     _swap_in(partial, final)
     run.log.info("Download: %d files, %d bytes in %s", len(run.files), run.manifest.bytes, final)
+    remote = shared_copy(run.context.export.id, run.context.run.job_run_id)
+    if remote is not None:
+        staging.publish_tree(remote, final)
+        run.log.info("Download: kept for every server at %s", remote.object_url())
     return final
+
+
+def shared_copy(export_id: str, job_run_id: str) -> staging.Remote | None:
+    """Where the run's download folder is kept for every process (None: staging is local)."""
+    return staging.shared_remote(staging.DOWNLOADS_AREA, export_id, job_run_id)
+
+
+def sync_from_shared(export_id: str, job_run_id: str) -> None:
+    """Make this machine's download folder of the run what the delivering worker published
+    under staging on S3: fetched (each file checked) when missing or different, its
+    manifest dated when it was published (retention counts from then). Nothing to do when
+    staging is local, or nothing was published (the local folder, if any, is served).
+    """
+    remote = shared_copy(export_id, job_run_id)
+    if remote is None:
+        return
+    shared = staging.remote_manifest(remote)
+    final = paths.downloads_dir() / export_id / job_run_id
+    if shared is None or _local_manifest(final) == shared:
+        return
+    partial = _fresh_partial(final)
+    try:
+        staging.fetch_tree(remote, partial)
+    except BaseException:
+        shutil.rmtree(partial, ignore_errors=True)
+        raise
+    _swap_in(partial, final)
+
+
+def _local_manifest(folder: Path) -> Manifest | None:
+    try:
+        return read_manifest(folder)
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
 
 
 def _fresh_partial(final: Path) -> Path:

@@ -1,6 +1,7 @@
 """ledger: which import runs and which files were loaded, so nothing loads twice.
 
-Two tables in the run history (history.sqlite, ferry.history.open_database):
+Two tables in the history database (ferry.history_db: history.sqlite on one machine,
+Postgres via FERRY_HISTORY_CONN in a deployment):
 
     import_runs   (import_id, run_key) -> the result, when loaded
     import_files  (import_id, name, size, sha256) -> the run that loaded the file
@@ -20,51 +21,50 @@ import datetime as dt
 import json
 from collections.abc import Iterable
 
-from ferry.history import open_database
+from ferry import history_db
+from ferry.history_db import Column, Table
 from ferry.imports.files import LocalFile
 
-RUNS = """
-CREATE TABLE IF NOT EXISTS import_runs (
-    import_id TEXT NOT NULL,
-    run_key TEXT NOT NULL,
-    loaded_at TEXT NOT NULL,
-    result TEXT NOT NULL,
-    PRIMARY KEY (import_id, run_key)
+RUNS = Table(
+    "import_runs",
+    tuple(Column(name, "TEXT", required=True)
+          for name in ("import_id", "run_key", "loaded_at", "result")),
+    key=("import_id", "run_key"),
+)  # fmt: skip
+FILES = Table(
+    "import_files",
+    (
+        Column("import_id", "TEXT", required=True),
+        Column("name", "TEXT", required=True),
+        Column("size", "INTEGER", required=True),
+        Column("sha256", "TEXT", required=True),
+        Column("run_key", "TEXT", required=True),
+        Column("loaded_at", "TEXT", required=True),
+    ),
+    key=("import_id", "name", "size", "sha256"),
 )
-"""
-FILES = """
-CREATE TABLE IF NOT EXISTS import_files (
-    import_id TEXT NOT NULL,
-    name TEXT NOT NULL,
-    size INTEGER NOT NULL,
-    sha256 TEXT NOT NULL,
-    run_key TEXT NOT NULL,
-    loaded_at TEXT NOT NULL,
-    PRIMARY KEY (import_id, name, size, sha256)
-)
-"""
 
 
 def loaded_run(import_id: str, run_key: str) -> dict | None:
     """The recorded result of a run already loaded, None if it was not."""
-    with open_database(RUNS) as db:
-        row = db.execute(
+    with history_db.connect(RUNS) as db:
+        row = db.one(
             "SELECT result FROM import_runs WHERE import_id = ? AND run_key = ?",
-            (import_id, run_key),
-        ).fetchone()
+            [import_id, run_key],
+        )
     return json.loads(row["result"]) if row else None
 
 
 def loaded_files(import_id: str, files: Iterable[LocalFile]) -> set[str]:
     """The names of the files an earlier run of the import loaded (same size and digest)."""
     found = set()
-    with open_database(FILES) as db:
+    with history_db.connect(FILES) as db:
         for file in files:
-            row = db.execute(
-                "SELECT 1 FROM import_files WHERE import_id = ? AND name = ? AND size = ? "
-                "AND sha256 = ?",
-                (import_id, file.name, file.size, file.sha256),
-            ).fetchone()
+            row = db.one(
+                "SELECT 1 AS found FROM import_files WHERE import_id = ? AND name = ? "
+                "AND size = ? AND sha256 = ?",
+                [import_id, file.name, file.size, file.sha256],
+            )
             if row:
                 found.add(file.name)
     return found
@@ -73,12 +73,9 @@ def loaded_files(import_id: str, files: Iterable[LocalFile]) -> set[str]:
 def record_load(import_id: str, run_key: str, result: dict, files: Iterable[LocalFile]) -> None:
     """Remember the run's result and the files it loaded, in one transaction."""
     now = dt.datetime.now(dt.UTC).isoformat()
-    with open_database(RUNS, FILES) as db:
-        db.execute(
-            "INSERT OR REPLACE INTO import_runs VALUES (?, ?, ?, ?)",
-            (import_id, run_key, now, json.dumps(result)),
-        )
-        db.executemany(
-            "INSERT OR REPLACE INTO import_files VALUES (?, ?, ?, ?, ?, ?)",
-            [(import_id, f.name, f.size, f.sha256, run_key, now) for f in files],
-        )
+    with history_db.connect(RUNS, FILES) as db:
+        db.upsert(RUNS, {"import_id": import_id, "run_key": run_key, "loaded_at": now,
+                         "result": json.dumps(result)})  # fmt: skip
+        for f in files:
+            file = {"name": f.name, "size": f.size, "sha256": f.sha256}
+            db.upsert(FILES, {"import_id": import_id, **file, "run_key": run_key, "loaded_at": now})

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -64,10 +65,13 @@ class ImportResult:
 def load(
     spec: ImportSpec, table: TableSpec, files: list[LocalFile], folder: Path, *,
     run_key: str, force: bool = False, log: logging.Logger,
+    keep_rejects: Callable[[Path | None], str | None] = lambda path: str(path) if path else None,
 ) -> ImportResult:  # fmt: skip
     """Load files into spec's table (table is its tables.yaml entry) by spec.mode.
 
-    The rejects file, if any, is written in folder. A run_key loaded before returns its
+    The rejects file, if any, is written in folder, then given to keep_rejects, which says
+    where everyone finds it (by default where it is); None (no rejects) lets it withdraw
+    an earlier try's. A run_key loaded before returns its
     earlier result (already_loaded) unless force; an append skips files loaded before
     unless force.
 
@@ -91,7 +95,7 @@ def load(
         with open_duckdb() as con:
             staged = stage_files(con, todo, spec.format, columns, key,
                                  unique_key=spec.mode == "merge", work=folder)  # fmt: skip
-            rejects = write_rejects(con, folder)
+            rejects = keep_rejects(write_rejects(con, folder))
             _check_rejects(spec, staged, rejects, log)
             _check_rows_to_load(spec, staged, log)
             check_expectations(con, spec.expectations, [c.name for c in columns], log)
@@ -101,7 +105,7 @@ def load(
             written = target.write(rows, write)
     result = ImportResult(
         staged.rows_read, written.inserted, written.updated, written.deleted, staged.rejected,
-        skipped, str(rejects) if rejects else None,
+        skipped, rejects,
     )  # fmt: skip
     ledger.record_load(spec.id, run_key, dataclasses.asdict(result), todo)
     log.info("import %s run %s into %s: %s", spec.id, run_key, spec.table, result.summary())
@@ -151,7 +155,7 @@ def _files_to_load(
 
 
 def _check_rejects(
-    spec: ImportSpec, staged: Staged, rejects: Path | None, log: logging.Logger
+    spec: ImportSpec, staged: Staged, rejects: str | None, log: logging.Logger
 ) -> None:
     if not staged.rejected:
         return

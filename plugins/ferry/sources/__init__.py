@@ -21,7 +21,7 @@ from ferry.spec.catalogues import DEFAULT_CONNECTION
 
 __all__ = [
     "DuckDbSource", "Snapshot", "Source", "SourceError", "SourceNotDefined",
-    "SourceUnavailable", "WarehouseMissing", "as_source", "source_for",
+    "SourceUnavailable", "WarehouseMissing", "airflow_connection", "as_source", "source_for",
 ]  # fmt: skip
 
 POSTGRES_TYPES = ("postgres", "postgresql")
@@ -34,7 +34,7 @@ def source_for(connection_id: str = DEFAULT_CONNECTION) -> Source:
         SourceNotDefined: Airflow has no such connection (other than ferry_warehouse).
         SourceError: the connection's type is not one Ferry reads, or it lacks a path.
     """
-    connection = _airflow_connection(connection_id)
+    connection = airflow_connection(connection_id)
     if connection is None:
         if connection_id == DEFAULT_CONNECTION:
             return DuckDbSource(paths.warehouse_path(), connection_id)
@@ -86,7 +86,7 @@ def _folder(connection, connection_id: str) -> Path:
     return path if path.is_absolute() else paths.PROJECT_ROOT / path
 
 
-def _airflow_connection(connection_id: str):
+def airflow_connection(connection_id: str):
     """Airflow's connection (from its secrets backends, env or database), None if undefined."""
     from airflow.sdk import BaseHook
     from airflow.sdk.exceptions import AirflowNotFoundException

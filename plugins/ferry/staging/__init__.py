@@ -5,26 +5,35 @@ ferry.staging.transfer for publishing to and fetching from remote staging.
 """
 
 from ferry.staging.location import (
+    DOWNLOADS_AREA,
+    IMPORTS_AREA,
     Remote,
     RunLocation,
     StagingConfigError,
     cache_root,
     parse_root,
     run_location,
+    shared_remote,
 )
 from ferry.staging.transfer import (
     NotStaged,
     StagingError,
     fetch,
+    fetch_tree,
     publish,
+    publish_files,
     publish_folder,
     publish_manifest,
+    publish_tree,
     read_staged_manifest,
+    remote_manifest,
     remote_of,
     staged_manifest,
 )
 
 __all__ = [
+    "DOWNLOADS_AREA",
+    "IMPORTS_AREA",
     "NotStaged",
     "Remote",
     "RunLocation",
@@ -32,12 +41,17 @@ __all__ = [
     "StagingError",
     "cache_root",
     "fetch",
+    "fetch_tree",
     "parse_root",
     "publish",
+    "publish_files",
     "publish_folder",
     "publish_manifest",
+    "publish_tree",
     "read_staged_manifest",
+    "remote_manifest",
     "remote_of",
     "run_location",
+    "shared_remote",
     "staged_manifest",
 ]

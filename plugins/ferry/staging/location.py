@@ -138,6 +138,27 @@ def parse_root(value: str) -> Path | Remote:
     return Remote(bucket, "/".join(segments), userinfo or DEFAULT_CONNECTION)
 
 
+def shared_remote(area: str, *names: str) -> Remote | None:
+    """Where a folder every process must reach is kept when staging is on S3:
+    <staging prefix>/<area>/<names...> (area is _downloads or _imports: a leading '_'
+    no export id has, so no run's keys mix with them); None when staging is local.
+
+    Raises:
+        ValueError: A name is empty, '.', '..' or holds a separator.
+        StagingConfigError: FERRY_STAGING is not a usable folder or URL.
+    """
+    for name in names:
+        problem = segment_problem(name)
+        if problem:
+            raise ValueError(f"{name!r} cannot name a shared folder: it {problem}")
+    root = parse_root(paths.staging_root())
+    return root.child(area, *names) if isinstance(root, Remote) else None
+
+
+DOWNLOADS_AREA = "_downloads"  # run download folders: <export id>/<JobID.RunID>/
+IMPORTS_AREA = "_imports"  # import runs' rejects: <import id>/<run>/
+
+
 def cache_root() -> Path:
     """Where this worker keeps local copies of remotely staged runs."""
     return paths.ferry_home() / "staging-cache"

@@ -150,14 +150,7 @@ def fetch(plan: ExportPlan, *, log: logging.Logger = LOG) -> Path:
     if remote is None:
         return folder
     started = time.monotonic()
-    prefix = _Prefix(remote)
-    body = prefix.manifest_bytes()
-    manifest = _parse_manifest(body, remote)
-    folder.mkdir(parents=True, exist_ok=True)
-    fetched = [
-        size for size in _each(lambda s: _fetch_file(prefix, folder, s), manifest.files) if size
-    ]  # fmt: skip
-    _write_atomically(folder / MANIFEST_NAME, body)
+    manifest, fetched = _fetch_into(_Prefix(remote), folder)
     log.info(
         "Staging: fetched %d of %d files (%s bytes; the rest were in this worker's cache) "
         "from %s into %s, all matching the manifest, in %.2f s",
@@ -165,6 +158,60 @@ def fetch(plan: ExportPlan, *, log: logging.Logger = LOG) -> Path:
         time.monotonic() - started,
     )  # fmt: skip
     return folder
+
+
+def publish_tree(remote: Remote, folder: Path) -> None:
+    """Make remote hold exactly the folder's plain files, its manifest.json uploaded last
+    (a folder every process must reach: a run's download folder, an import's rejects)."""
+    names = [
+        path.name
+        for path in folder.iterdir()
+        if path.is_file() and not path.name.startswith(".") and path.name != MANIFEST_NAME
+    ]
+    publish_files(remote, folder, names)
+
+
+def publish_files(remote: Remote, folder: Path, names: list[str]) -> None:
+    """Make remote hold exactly these files of folder (and its manifest.json, if any, last);
+    no names empties it, withdrawing what an earlier try published."""
+    _replace(_Prefix(remote), folder, sorted((name, "") for name in names))
+
+
+def fetch_tree(remote: Remote, folder: Path) -> float:
+    """Fill folder with the manifest under remote and every file it names, each checked
+    by size and sha256; the manifest (written last) gets the time it was published.
+
+    Returns:
+        When the manifest was published (a timestamp).
+
+    Raises:
+        NotStaged: No manifest under remote (or a file it names is missing).
+        StagingError: A file differs from the manifest, or the bucket is out of reach.
+    """
+    prefix = _Prefix(remote)
+    _fetch_into(prefix, folder)
+    published = prefix.modified(MANIFEST_NAME)
+    os.utime(folder / MANIFEST_NAME, (published, published))
+    return published
+
+
+def _fetch_into(prefix: _Prefix, folder: Path) -> tuple[Manifest, list[int]]:
+    body = prefix.manifest_bytes()
+    manifest = _parse_manifest(body, prefix.remote)
+    folder.mkdir(parents=True, exist_ok=True)
+    fetched = [
+        size for size in _each(lambda s: _fetch_file(prefix, folder, s), manifest.files) if size
+    ]  # fmt: skip
+    _write_atomically(folder / MANIFEST_NAME, body)
+    return manifest, fetched
+
+
+def remote_manifest(remote: Remote) -> Manifest | None:
+    """The manifest under remote, None when there is none."""
+    try:
+        return _parse_manifest(_Prefix(remote).manifest_bytes(), remote)
+    except NotStaged:
+        return None
 
 
 def staged_manifest(plan: ExportPlan) -> Manifest | None:
@@ -278,6 +325,10 @@ class _Prefix:
             "names it: it was deleted after extract; rerun the extract"
         )):  # fmt: skip
             self.bucket.download(self.remote.key(name), path)
+
+    def modified(self, name: str) -> float:
+        with self._errors("reading the time of", self.remote.object_url(name)):
+            return self.bucket.modified(self.remote.key(name))
 
     def manifest_bytes(self) -> bytes:
         missing = (

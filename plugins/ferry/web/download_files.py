@@ -3,9 +3,11 @@
 Plain Python (no web framework): ferry.web.downloads serves what this opens.
 
 Only a file of a delivered run is served: $FERRY_HOME/downloads/<export>/<JobID.RunID>/
-holding it, and its manifest naming it (or the manifest itself). Every folder and the file
-are opened with O_NOFOLLOW, each relative to the one before, so no name, symlink or folder
-swapped in after the check can lead outside the area. Retention is the housekeeping DAG's
+holding it, and its manifest naming it (or the manifest itself); with staging on S3 that
+folder is first filled from the copy the delivering worker published
+(ferry.delivery.download). Every folder and the file are opened with O_NOFOLLOW, each
+relative to the one before, so no name, symlink or folder swapped in after the check can
+lead outside the area. Retention is the housekeeping DAG's
 rule (ferry.delivery.housekeeping.expires_at): a file past it is refused as expired even
 before the purge has deleted it.
 """
@@ -22,6 +24,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from ferry import paths
+from ferry.delivery.download import sync_from_shared
 from ferry.delivery.housekeeping import expires_at
 from ferry.exceptions import Terminal
 from ferry.manifest import MANIFEST_NAME, Manifest, StagedFile
@@ -105,6 +108,7 @@ def open_run_file(
     export_id = export_of(job_run_id)
     if segment_problem(name) or name.startswith("."):
         raise NotFound(f"{name!r} is not a file name: a run's files are plain names")
+    sync_from_shared(export_id, job_run_id)  # delivered on another worker: staging on S3
     run_fd = _open_run_folder(export_id, job_run_id)
     try:
         expiry = expires_at(_delivered_at(run_fd), retention_days)

@@ -195,17 +195,33 @@ def import_view(imports: list):
 
 def validation_of(record: history.RunRecord) -> dict | None:
     """The expectations' summary the run's manifest holds (in its download folder or its
-    local staging folder), or None when neither is here any more."""
+    staging folder here, else where staging on S3 keeps it: another worker ran the run),
+    or None when none is left."""
     from ferry.manifest import ManifestMissing, read_manifest
     from ferry.staging import run_location
 
     safe_run_id = record.job_run_id.partition(".")[2]
     folders = [paths.downloads_dir() / record.export_id / record.job_run_id]
+    location = None
     with contextlib.suppress(Exception):  # a run id that names no folder: none staged
-        folders.append(run_location(paths.staging_root(), record.export_id, safe_run_id).folder)
+        location = run_location(paths.staging_root(), record.export_id, safe_run_id)
+        folders.append(location.folder)
     for folder in folders:
         try:
             return read_manifest(folder).validation
         except (ManifestMissing, OSError, ValueError):
             continue
-    return None
+    return _shared_validation(location.remote if location else None)
+
+
+def _shared_validation(remote) -> dict | None:
+    """The summary in the run's manifest on S3 staging, if staging is there and holds it."""
+    from ferry.staging import StagingError, remote_manifest
+
+    if remote is None:
+        return None
+    try:
+        manifest = remote_manifest(remote)
+    except StagingError:  # the bucket out of reach: the page shows the rest
+        return None
+    return manifest.validation if manifest else None

@@ -10,7 +10,7 @@ import re
 
 import pytest
 
-from ferry import history
+from ferry import history, history_db
 from ferry.cli import main as ferry
 from ferry.run_info import RunInfo
 
@@ -18,8 +18,8 @@ START = dt.datetime(2026, 11, 20, 2, 0, tzinfo=dt.UTC)
 
 
 @pytest.fixture(autouse=True)
-def own_history(tmp_path, monkeypatch):
-    monkeypatch.setenv("FERRY_HOME", str(tmp_path / "home"))
+def own_history(history_backend):
+    return history_backend
 
 
 def record(export_id: str, minute: int, outcome: str = "success", **fields) -> history.RunRecord:
@@ -89,4 +89,4 @@ def test_a_group_id_shows_its_members_runs(capsys):
 
 def test_no_records_says_where_it_looked(capsys):
     assert ferry(["history", "leads"]) == 0
-    assert capsys.readouterr().out == f"no runs recorded for leads in {history.database_path()}\n"
+    assert capsys.readouterr().out == f"no runs recorded for leads in {history_db.where()}\n"

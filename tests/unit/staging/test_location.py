@@ -144,3 +144,15 @@ def test_a_run_folder_name_that_could_point_elsewhere_is_refused(tmp_path, name)
         staging.run_location(str(tmp_path), "leads", name)
     with pytest.raises(ValueError, match="cannot name a staging folder"):
         staging.run_location("s3://aws_default@ferry-staging/runs", name, "manual__1")
+
+
+def test_shared_folders_sit_beside_the_runs_under_a_name_no_export_has(monkeypatch):
+    monkeypatch.setenv("FERRY_STAGING", "s3://lake@ferry-staging/runs")
+
+    remote = staging.shared_remote(staging.DOWNLOADS_AREA, "leads", "leads.manual__1")
+
+    assert remote == Remote("ferry-staging", "runs/_downloads/leads/leads.manual__1", "lake")
+    with pytest.raises(ValueError, match="cannot name a shared folder"):
+        staging.shared_remote(staging.IMPORTS_AREA, "leads", "..")
+    monkeypatch.setenv("FERRY_STAGING", "/data/staging")
+    assert staging.shared_remote(staging.DOWNLOADS_AREA, "leads", "leads.r") is None
