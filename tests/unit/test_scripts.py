@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-PACKAGES = "openssh-server gcc libssl-dev postgresql chromium"
+PACKAGES = "openssh-server gcc libssl-dev postgresql chromium redis-server"
 
 
 @pytest.fixture
