@@ -26,7 +26,14 @@ from pathlib import Path
 
 from ferry import devserver, paths
 from ferry.cluster import hostname
-from ferry.cluster.services import Postgres, Redis, S3Server, ServiceError, start_in_group
+from ferry.cluster.services import (
+    Postgres,
+    Redis,
+    S3Server,
+    ServiceError,
+    log_tail,
+    start_in_group,
+)
 
 STAGING_BUCKET = "ferry-staging"
 LOGS_BUCKET = "ferry-logs"
@@ -77,6 +84,7 @@ class Deployment:
     postgres: Postgres | None = None
     redis: Redis | None = None
     s3: S3Server | None = None
+    env: dict[str, str] = field(default_factory=dict)  # every Airflow process's, once started
 
     @property
     def url(self) -> str:
@@ -94,7 +102,7 @@ class Deployment:
         self.postgres = Postgres().start()
         self.redis = Redis(self.state / "redis").start()
         self.s3 = S3Server(self.state / "logs", buckets=(STAGING_BUCKET, LOGS_BUCKET)).start()
-        env = self.shared_env()
+        env = self.env = self.shared_env()
         devserver.write_password(self.state / "airflow", self.password)
         devserver.migrate_db(env)
         devserver.load_settings(paths.PROJECT_ROOT / "airflow_settings.yaml", env)
@@ -133,6 +141,8 @@ class Deployment:
             "AIRFLOW__API_AUTH__JWT_SECRET": secrets.token_urlsafe(32),
             "AIRFLOW__API__SECRET_KEY": secrets.token_urlsafe(32),
             "AIRFLOW__API__WORKERS": "1",
+            # wait_until_ready reads the workers' `ready.` line, an INFO one
+            "AIRFLOW__LOGGING__LOGGING_LEVEL": "INFO",
             # task logs in S3: the API server shows them whichever worker wrote them
             "AIRFLOW__LOGGING__REMOTE_LOGGING": "True",
             "AIRFLOW__LOGGING__REMOTE_BASE_LOG_FOLDER": f"s3://{LOGS_BUCKET}/logs",
@@ -168,13 +178,15 @@ class Deployment:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if not worker.running():
-                raise ServiceError(f"{name} exited; see {worker.log}")
+                raise ServiceError(f"{name} exited; see {worker.log}{log_tail(worker.log)}")
             if worker.log.exists() and f"ferry-{name} ready." in worker.log.read_text(
                 errors="replace"
             ):
                 return
             time.sleep(0.5)
-        raise ServiceError(f"{name} was not ready within {timeout} s; see {worker.log}")
+        raise ServiceError(
+            f"{name} was not ready within {timeout} s; see {worker.log}{log_tail(worker.log)}"
+        )
 
     def kill(self, name: str) -> None:
         """SIGKILL a component and everything it started, at once, as a crashed machine."""

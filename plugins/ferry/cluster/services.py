@@ -33,12 +33,20 @@ class ServiceError(RuntimeError):
     """A server did not start; the message names it, its log and the fix."""
 
 
+def log_tail(log: Path, lines: int = 20) -> str:
+    """The end of a log, indented, to show under an error."""
+    if not log.exists():
+        return ""
+    tail = log.read_text(errors="replace").splitlines()[-lines:]
+    return "\n" + "\n".join(f"  | {line[:300]}" for line in tail)
+
+
 def wait_for_port(port: int, process: subprocess.Popen | None, name: str, log: Path) -> None:
     """Return once 127.0.0.1:port accepts connections; raise naming the log if it never does."""
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         if process is not None and process.poll() is not None:
-            raise ServiceError(f"{name} exited with {process.returncode}; see {log}")
+            raise ServiceError(f"{name} exited with {process.returncode}; see {log}{log_tail(log)}")
         with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.2):
             return
         time.sleep(0.1)
@@ -46,12 +54,26 @@ def wait_for_port(port: int, process: subprocess.Popen | None, name: str, log: P
 
 
 def start_in_group(command: list[str], log: Path, env: dict[str, str] | None = None):
-    """Start a command in a new session (its own process group), output to log."""
+    """Start a command in a new session (its own process group), output to log.
+
+    It gets SIGTERM if the process that started it dies without stopping it (a SIGKILL, a
+    CI timeout): Ctrl-C and SIGTERM stop everything in order, this keeps a crash from
+    leaving a scheduler or worker behind.
+    """
     log.parent.mkdir(parents=True, exist_ok=True)
     with log.open("ab") as out:
         return subprocess.Popen(
-            command, stdout=out, stderr=subprocess.STDOUT, env=env, start_new_session=True
-        )
+            command, stdout=out, stderr=subprocess.STDOUT, env=env, start_new_session=True,
+            preexec_fn=_terminate_with_parent,
+        )  # fmt: skip
+
+
+def _terminate_with_parent() -> None:
+    """In the child before exec: Linux sends it SIGTERM when its parent exits."""
+    import ctypes
+
+    pr_set_pdeathsig = 1
+    ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
 
 
 def stop_group(process: subprocess.Popen | None, grace: float = 15) -> None:
