@@ -1,7 +1,8 @@
 """The servers a Celery deployment needs, from Debian packages and the venv, on 127.0.0.1.
 
-- Postgres: initdb and pg_ctl in a fresh folder, as the `postgres` user when run as root
-  (postgres refuses root), else as the current user; trust authentication on loopback.
+- Postgres: initdb in a fresh folder and the server in the foreground, as the `postgres`
+  user when run as root (postgres refuses root), else as the current user; trust
+  authentication on loopback.
 - Redis: redis-server in the foreground, nothing saved to disk.
 - S3: moto's server (moto[server]) in the foreground.
 
@@ -27,6 +28,7 @@ from pathlib import Path
 from ferry.devserver import free_port
 
 SUPERUSER = "postgres"
+PR_SET_PDEATHSIG = 1  # prctl(2): the signal a process gets when its parent exits
 
 
 class ServiceError(RuntimeError):
@@ -53,27 +55,35 @@ def wait_for_port(port: int, process: subprocess.Popen | None, name: str, log: P
     raise ServiceError(f"{name} did not listen on 127.0.0.1:{port} within 30 s; see {log}")
 
 
-def start_in_group(command: list[str], log: Path, env: dict[str, str] | None = None):
-    """Start a command in a new session (its own process group), output to log.
+def start_in_group(
+    command: list[str], log: Path, env: dict[str, str] | None = None, *,
+    user: pwd.struct_passwd | None = None, on_parent_death: int = signal.SIGTERM,
+):  # fmt: skip
+    """Start a command in a new session (its own process group), output to log; as `user`
+    when given (run as root).
 
-    It gets SIGTERM if the process that started it dies without stopping it (a SIGKILL, a
-    CI timeout): Ctrl-C and SIGTERM stop everything in order, this keeps a crash from
-    leaving a scheduler or worker behind.
+    It gets `on_parent_death` if the process that started it dies without stopping it (a
+    SIGKILL, a CI timeout): Ctrl-C and SIGTERM stop everything in order, this keeps a
+    crash from leaving a scheduler, a worker or a database behind.
     """
+    import ctypes
+
     log.parent.mkdir(parents=True, exist_ok=True)
+    # loaded here: after setuid the child may not read this Python's modules
+    prctl = ctypes.CDLL(None, use_errno=True).prctl
+
+    def in_child() -> None:
+        if user is not None:
+            os.setgroups([])
+            os.setgid(user.pw_gid)
+            os.setuid(user.pw_uid)
+        prctl(PR_SET_PDEATHSIG, on_parent_death)  # after setuid, which clears it
+
     with log.open("ab") as out:
         return subprocess.Popen(
             command, stdout=out, stderr=subprocess.STDOUT, env=env, start_new_session=True,
-            preexec_fn=_terminate_with_parent,
+            preexec_fn=in_child,
         )  # fmt: skip
-
-
-def _terminate_with_parent() -> None:
-    """In the child before exec: Linux sends it SIGTERM when its parent exits."""
-    import ctypes
-
-    pr_set_pdeathsig = 1
-    ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
 
 
 def stop_group(process: subprocess.Popen | None, grace: float = 15) -> None:
@@ -121,6 +131,7 @@ class Postgres:
     databases: tuple[str, ...] = ("airflow",)
     port: int = field(default_factory=free_port)
     folder: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="ferry-celery-pg-")))
+    process: subprocess.Popen | None = None
 
     @property
     def log(self) -> Path:
@@ -138,13 +149,18 @@ class Postgres:
             raise ServiceError(f"postgres: {args[0]} failed: {done.stderr.strip()}; see {self.log}")
 
     def start(self) -> Postgres:
-        if os.geteuid() == 0:
-            owner = pwd.getpwnam(SUPERUSER)
-            os.chown(self.folder, owner.pw_uid, owner.pw_gid)
+        """initdb, then the server in the foreground (not pg_ctl's daemon): it is our child,
+        so it is stopped with the rest, even when whoever started it was SIGKILLed."""
+        user = pwd.getpwnam(SUPERUSER) if os.geteuid() == 0 else None
+        if user is not None:
+            os.chown(self.folder, user.pw_uid, user.pw_gid)
         data = str(self.folder / "data")
         self._run("initdb", "-D", data, "-U", SUPERUSER, "-A", "trust", "-E", "UTF8")
-        options = f"-p {self.port} -k {self.folder} -c listen_addresses=127.0.0.1"
-        self._run("pg_ctl", "-D", data, "-o", options, "-l", str(self.log), "-w", "start")
+        command = [str(postgres_bin() / "postgres"), "-D", data, "-p", str(self.port),
+                   "-k", str(self.folder), "-c", "listen_addresses=127.0.0.1"]  # fmt: skip
+        # SIGINT is postgres's fast shutdown: clients are cut off, nothing waits for them
+        self.process = start_in_group(command, self.log, user=user, on_parent_death=signal.SIGINT)
+        wait_for_port(self.port, self.process, "postgres", self.log)
         for database in self.databases:
             self.psql(f"CREATE DATABASE {database}")
         return self
@@ -161,9 +177,11 @@ class Postgres:
 
     def stop(self) -> None:
         """Stop the server (fast: clients are cut off) and remove its folder."""
-        with contextlib.suppress(ServiceError, FileNotFoundError):
-            if (self.folder / "data" / "postmaster.pid").exists():
-                self._run("pg_ctl", "-D", str(self.folder / "data"), "-m", "fast", "-w", "stop")
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGINT)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self.process.wait(30)
+        stop_group(self.process)  # what is left, if anything
         shutil.rmtree(self.folder, ignore_errors=True)
 
 

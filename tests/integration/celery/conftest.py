@@ -4,8 +4,8 @@ Airflow's API server, scheduler, DAG processor, triggerer and two Celery workers
 It gets its own include/ (the demo's definitions plus CELERY_EXPORT, an export of
 `lead_many`, 2,000,000 leads, slow enough to kill a worker in the middle of its extract)
 and its own copy of the warehouse with that table. As with scripts/start, the scheduled
-demo exports run their latest interval at start. Started once (about a minute); stopped at
-the end of the session.
+demo exports run their latest interval at start. Started once (under a minute) for the
+tests of this folder; stopped after them.
 """
 
 from __future__ import annotations
@@ -43,7 +43,9 @@ schedule: "off"
 """
 
 
-@pytest.fixture(scope="session")
+# package scope: up once for these tests, and stopped right after them, not idling through
+# the rest of the session
+@pytest.fixture(scope="package")
 def celery_deployment(warehouse: Path) -> Iterator[Deployment]:
     # not tmp_path_factory: pytest sessions of the same user prune each other's old basetemps
     folder = Path(tempfile.mkdtemp(prefix="ferry-celery-tests-"))
@@ -83,7 +85,7 @@ def add_many_leads(include: Path, warehouse: Path) -> None:
     tables_yaml.write_text(yaml.safe_dump(tables, sort_keys=False))
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def celery_client(celery_deployment: Deployment) -> AirflowClient:
     return AirflowClient(celery_deployment.url, username=devserver.ADMIN_USER, password=PASSWORD)
 

@@ -3,6 +3,7 @@ started on 127.0.0.1 and stopped with nothing left behind."""
 
 from __future__ import annotations
 
+import shutil
 import socket
 import subprocess
 import sys
@@ -81,3 +82,24 @@ def test_a_server_ends_when_whoever_started_it_is_killed(tmp_path):
     while psutil.pid_exists(child) and psutil.Process(child).status() != "zombie":
         assert time.monotonic() < deadline, "the server outlived the process that started it"
         time.sleep(0.1)
+
+
+def test_postgres_ends_when_whoever_started_it_is_killed():
+    """Run in the foreground as our child, the database goes with a SIGKILLed starter."""
+    starter = (
+        "import time; from ferry.cluster.services import Postgres; "
+        "server = Postgres().start(); print(server.port, server.folder, flush=True); "
+        "time.sleep(60)"
+    )
+    parent = subprocess.Popen([sys.executable, "-c", starter], stdout=subprocess.PIPE, text=True)
+    port, folder = parent.stdout.readline().split()
+    try:
+        assert listening(int(port))
+        parent.kill()
+        parent.wait()
+        deadline = time.monotonic() + 15
+        while listening(int(port)):
+            assert time.monotonic() < deadline, "postgres outlived the process that started it"
+            time.sleep(0.2)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)  # its stop() never ran
