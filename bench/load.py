@@ -3,13 +3,15 @@
     .venv/bin/python bench/load.py --exports 50            # ~5 min: start, 3 solo runs, burst
     .venv/bin/python bench/load.py --exports 20 --solo 1   # quicker
     .venv/bin/python bench/load.py --set AIRFLOW__CORE__PARALLELISM=8   # try a setting
+    .venv/bin/python bench/load.py --celery 2 --exports 20  # scripts/start --celery, 2 workers
 
 Writes N copies of a small export (100 rows of customer_profile as CSV to the download
 destination) into a temporary include/, starts Airflow as scripts/start does
-(ferry.devserver's settings, plus any --set), and measures:
+(ferry.devserver's settings, plus any --set; with --celery N, the local Celery deployment of
+ferry.cluster with N workers instead), and measures:
   - solo: end to end latency of one export alone (trigger to run success), --solo times;
   - burst: N `ferry run` processes started at once, as N users would: failed triggers
-    (exit code != 0), and the time until every run has delivered;
+    (exit code != 0), the time until every run has delivered, and exports per minute;
   - where the time goes, from the REST API's task instances: per task, the wait from
     queued to start and the run time; and per run, the gaps between one task's end and
     the next one's queueing (the scheduler's turn).
@@ -90,6 +92,22 @@ def start_airflow(work: Path, settings: dict[str, str]) -> tuple[subprocess.Pope
     process = devserver.start_standalone(env, home / "standalone.log")
     devserver.wait_until_healthy(port, process)
     return process, f"http://127.0.0.1:{port}", env
+
+
+def start_celery(work: Path, settings: dict[str, str], workers: int, concurrency: int):
+    """The local Celery deployment (scripts/start --celery) with `workers` workers."""
+    from ferry.cluster.deployment import Deployment
+
+    settings = {**settings, "FERRY_INCLUDE": os.environ["FERRY_INCLUDE"],
+                "FERRY_WAREHOUSE": os.environ["FERRY_WAREHOUSE"]}  # fmt: skip
+    deployment = Deployment(work / "celery", devserver.free_port(), PASSWORD, workers=workers,
+                            concurrency=concurrency, settings=settings)  # fmt: skip
+    try:
+        deployment.start()
+    except BaseException:
+        deployment.stop()
+        raise
+    return deployment, deployment.url, deployment.env
 
 
 def wait_for_dags(client: AirflowClient, exports: int, timeout: float = 300) -> float:
@@ -241,6 +259,14 @@ def main(argv: list[str] | None = None) -> int:
                         help="one `ferry run A B C...`, not a process each")  # fmt: skip
     parser.add_argument("--deadline", type=float, default=900, help="seconds to wait for runs")
     parser.add_argument("--keep", action="store_true", help="keep the work folder (logs)")
+    parser.add_argument(
+        "--celery",
+        type=int,
+        default=0,
+        metavar="WORKERS",
+        help="the Celery deployment with this many workers, not standalone",
+    )
+    parser.add_argument("--concurrency", type=int, default=2, help="tasks per Celery worker")
     args = parser.parse_args(argv)
     settings = dict(item.split("=", 1) for item in args.set)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # stop Airflow on the way out
@@ -248,16 +274,22 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.update({"FERRY_HOME": str(work / "ferry"), "FERRY_WAREHOUSE": str(warehouse()),
                        "FERRY_INCLUDE": str(prepare_include(work, args.exports))})  # fmt: skip
     clock = time.monotonic()
-    process, url, env = start_airflow(work, settings)
+    if args.celery:
+        process, url, env = start_celery(work, settings, args.celery, args.concurrency)
+    else:
+        process, url, env = start_airflow(work, settings)
     try:
         client = AirflowClient(url, username=devserver.ADMIN_USER, password=PASSWORD)
         parsed = wait_for_dags(client, args.exports)
-        print(f"Airflow up and {args.exports} DAGs parsed in {time.monotonic() - clock:.0f} s "
-              f"(parse wait {parsed:.0f} s); parallelism {env['AIRFLOW__CORE__PARALLELISM']}, "
-              f"extra settings: {settings or 'none'}")  # fmt: skip
-        report(client, url, args, process.pid)
+        shape = (f"Celery, {args.celery} worker(s) x {args.concurrency}" if args.celery
+                 else "standalone")  # fmt: skip
+        print(f"Airflow ({shape}) up and {args.exports} DAGs parsed in "
+              f"{time.monotonic() - clock:.0f} s (parse wait {parsed:.0f} s); parallelism "
+              f"{env['AIRFLOW__CORE__PARALLELISM']}, extra settings: {settings or 'none'}"
+              )  # fmt: skip
+        report(client, url, args, None if args.celery else process.pid)
     finally:
-        devserver.stop(process)
+        process.stop() if args.celery else devserver.stop(process)
         if args.keep:
             print(f"work folder kept: {work}")
         else:
@@ -265,7 +297,9 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def report(client: AirflowClient, url: str, args: argparse.Namespace, airflow_pid: int) -> None:
+def report(
+    client: AirflowClient, url: str, args: argparse.Namespace, airflow_pid: int | None
+) -> None:
     ids = [f"{PREFIX}{number:03d}" for number in range(args.exports)]
     solo_rows = []
     for export_id in ids[: args.solo]:
@@ -274,7 +308,7 @@ def report(client: AirflowClient, url: str, args: argparse.Namespace, airflow_pi
         print(f"solo {export_id}: {state} in {seconds:.1f} s end to end")
     if solo_rows:
         describe("solo", solo_rows)
-    cpu_before = cpu_by_component(airflow_pid)
+    cpu_before = cpu_by_component(airflow_pid) if airflow_pid else {}
     started, results = burst(url, ids, args.one_call)
     failed = [(i, code, [line for line in err.splitlines() if f" {i}:" in line][-1:] or
                err.strip().splitlines()[-1:]) for i, code, _, err in results if code]  # fmt: skip
@@ -282,8 +316,8 @@ def report(client: AirflowClient, url: str, args: argparse.Namespace, airflow_pi
     runs = {(f"export__{i}", run_id_of(out)) for i, code, out, _ in results if run_id_of(out)}
     done = wait_for_runs(client, runs, poll=1.0, deadline=args.deadline)
     wall = time.monotonic() - started
-    cpu = {name: used - cpu_before.get(name, 0.0)
-           for name, used in cpu_by_component(airflow_pid).items()}  # fmt: skip
+    cpu_after = cpu_by_component(airflow_pid) if airflow_pid else {}
+    cpu = {name: used - cpu_before.get(name, 0.0) for name, used in cpu_after.items()}
     last = max((seen for _, seen in done.values()), default=started) - started
     states = [state for state, _ in done.values()]
     codes = sorted({code for _, code, _, _ in results})
@@ -295,7 +329,10 @@ def report(client: AirflowClient, url: str, args: argparse.Namespace, airflow_pi
           f"{args.deadline:.0f} s; the last ended {last:.0f} s after the start")  # fmt: skip
     for failure in failed:
         print(f"  failed: {failure}")
-    print(f"  CPU seconds during the burst ({wall:.0f} s wall; 2 cores = {2 * wall:.0f}): "
+    if last > 0:
+        print(f"  throughput: {60 * states.count('success') / last:.1f} exports per minute")
+    if cpu:
+        print(f"  CPU seconds during the burst ({wall:.0f} s wall; 2 cores = {2 * wall:.0f}): "
           + ", ".join(f"{name} {used:.0f}" for name, used in sorted(cpu.items())))  # fmt: skip
     describe("burst", [timings(client, dag_id, run_id) for dag_id, run_id in sorted(done)])
 

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-PACKAGES = "openssh-server gcc libssl-dev postgresql chromium"
+PACKAGES = "openssh-server gcc libssl-dev postgresql chromium redis-server"
 
 
 @pytest.fixture
@@ -108,3 +108,14 @@ def test_start_with_the_demo_asks_for_one_demo_refresh(start_repo):
     done = subprocess.run([str(repo / "scripts" / "start")], timeout=60)
     assert done.returncode == 0
     assert log.read_text().splitlines()[-1] == "-m ferry.devserver --trigger ferry_refresh"
+
+
+def test_start_celery_runs_the_celery_deployment_with_the_demo(start_repo):
+    repo, log = start_repo
+    (repo / "plugins" / "ferry_demo").mkdir()
+    done = subprocess.run([str(repo / "scripts" / "start"), "--celery", "--port", "9"], timeout=60)
+    assert done.returncode == 0
+    assert log.read_text().splitlines() == [
+        "-m ferry_demo --if-missing",
+        "-m ferry.cluster --trigger ferry_refresh --port 9",
+    ]
