@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,6 +19,7 @@ import pytest
 
 from ferry import devserver
 from ferry.airflow_api import AirflowClient
+from servers import SSHD, MotoS3, OpenSshServer, running
 
 ROOT = Path(__file__).resolve().parents[2]
 PASSWORD = "ferry-test"
@@ -105,3 +107,21 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
         lines = live.log_file.read_text(errors="replace").splitlines()[-LOG_TAIL_LINES:]
         report.sections.append(("airflow standalone.log (end)", "\n".join(lines)))
     return report
+
+
+@pytest.fixture(scope="session")
+def s3_server() -> Iterator[MotoS3]:
+    """moto's S3 server for the whole session (state is per bucket; tests use their own)."""
+    with running(MotoS3()) as server:
+        yield server
+
+
+@pytest.fixture
+def sftp_server() -> Iterator[OpenSshServer]:
+    """A fresh sshd per test (the cut test kills its server); skipped without sshd outside CI."""
+    if not Path(SSHD).exists():
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(f"{SSHD} is missing; CI installs openssh-server from packages.txt")
+        pytest.skip(f"{SSHD} is missing: apt-get install -y openssh-server (see packages.txt)")
+    with running(OpenSshServer()) as server:
+        yield server

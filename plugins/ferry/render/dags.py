@@ -7,7 +7,8 @@ the warehouse, the network or a heavy library, because it runs on every DAG-fold
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from typing import Any
 
 from airflow.providers.standard.operators.empty import EmptyOperator
 from airflow.sdk import DAG, BaseOperator, Param
@@ -55,6 +56,22 @@ def render_project(project: Project) -> dict[str, DAG]:
             dags[dag.dag_id] = dag
     for file_key, errors in project.broken.items():
         dag = broken_dag(file_key, errors)
+        dags[dag.dag_id] = dag
+    return dags
+
+
+def render_each(
+    project: Project, folder: str, specs: Iterable, build: Callable[[Any], DAG]
+) -> dict[str, DAG]:
+    """build(spec) for each spec of one folder (groups, imports), by dag_id; a spec that
+    fails to render gets its file's error DAG here, where the failure is seen."""
+    dags, before = {}, set(project.broken)
+    for spec in specs:
+        dag = isolated(project, f"{folder}:{spec.id}", lambda s=spec: build(s))
+        if dag is not None:
+            dags[dag.dag_id] = dag
+    for file_key in [key for key in project.broken if key not in before]:
+        dag = broken_dag(file_key, project.broken[file_key])
         dags[dag.dag_id] = dag
     return dags
 

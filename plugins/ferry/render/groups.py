@@ -24,12 +24,11 @@ from airflow.sdk.exceptions import AirflowFailException
 from ferry import pipeline, pipeline_imports
 from ferry.pipeline import Member
 from ferry.render.dags import (
-    broken_dag,
     export_tasks,
-    isolated,
     refresh_asset,
     refresh_dependencies,
     refresh_targets,
+    render_each,
     run_params,
 )
 from ferry.render.imports import import_tasks
@@ -45,15 +44,9 @@ def render_groups(project: Project) -> dict[str, DAG]:
 
     A group that fails to render gets its error DAG here, where the failure is seen.
     """
-    dags, before = {}, set(project.broken)
-    for group in project.groups.values():
-        dag = isolated(project, f"groups:{group.id}", lambda g=group: group_dag(g, project))
-        if dag is not None:
-            dags[dag.dag_id] = dag
-    for file_key in [key for key in project.broken if key not in before]:
-        dag = broken_dag(file_key, project.broken[file_key])
-        dags[dag.dag_id] = dag
-    return dags
+    return render_each(
+        project, "groups", project.groups.values(), lambda group: group_dag(group, project)
+    )
 
 
 def group_dag(group: GroupSpec, project: Project) -> DAG:

@@ -16,7 +16,7 @@ from airflow.sdk import DAG, BaseOperator, Param
 
 from ferry import pipeline_imports
 from ferry.pipeline import Kind, Step
-from ferry.render.dags import broken_dag, isolated
+from ferry.render.dags import render_each
 from ferry.render.import_operators import (
     FileSensor,
     ImportFinalizeOperator,
@@ -33,15 +33,9 @@ PAUSED = ("disabled",)
 
 def render_imports(project: Project) -> dict[str, DAG]:
     """One DAG per valid import, by dag_id; one that fails to render gets its error DAG."""
-    dags, before = {}, set(project.broken)
-    for spec in project.imports.values():
-        dag = isolated(project, f"imports:{spec.id}", lambda s=spec: import_dag(s, project))
-        if dag is not None:
-            dags[dag.dag_id] = dag
-    for file_key in [key for key in project.broken if key not in before]:
-        dag = broken_dag(file_key, project.broken[file_key])
-        dags[dag.dag_id] = dag
-    return dags
+    return render_each(
+        project, "imports", project.imports.values(), lambda spec: import_dag(spec, project)
+    )
 
 
 def import_dag(spec: ImportSpec, project: Project) -> DAG:

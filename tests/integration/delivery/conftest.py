@@ -12,7 +12,6 @@ import gzip
 import hashlib
 import io
 import json
-import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -23,9 +22,6 @@ from ferry.manifest import Manifest, StagedFile
 from ferry.run_info import RunInfo
 from ferry.spec.models import ExportSpec
 from servers import (
-    SSHD,
-    MotoS3,
-    OpenSshServer,
     SmtpServer,
     WebhookServer,
     airflow_connection,
@@ -204,28 +200,10 @@ def quick_retries(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("FERRY_DELIVERY_MAX_BACKOFF_SECONDS", "0.5")
 
 
-@pytest.fixture(scope="session")
-def s3_server() -> Iterator[MotoS3]:
-    """moto's S3 server for the whole session (state is per bucket; tests use their own)."""
-    with running(MotoS3()) as server:
-        yield server
-
-
 @pytest.fixture
 def connect(monkeypatch: pytest.MonkeyPatch) -> Callable[[tuple[str, str]], None]:
     """connect(server.connection(id)): an Airflow connection for one test, as AIRFLOW_CONN_<ID>."""
     return lambda variable: monkeypatch.setenv(*variable)
-
-
-@pytest.fixture
-def sftp_server() -> Iterator[OpenSshServer]:
-    """A fresh sshd per test (the cut test kills its server); skipped without sshd outside CI."""
-    if not Path(SSHD).exists():
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(f"{SSHD} is missing; CI installs openssh-server from packages.txt")
-        pytest.skip(f"{SSHD} is missing: apt-get install -y openssh-server (see packages.txt)")
-    with running(OpenSshServer()) as server:
-        yield server
 
 
 @pytest.fixture(scope="session")

@@ -1,33 +1,10 @@
-"""Real servers for the import tests: moto's S3 for the session, a fresh sshd per test, and
-the session's PostgreSQL server (the sources' fixture) with a lead table in it."""
+"""The session's PostgreSQL server (the sources' fixture) with a lead table in it; S3 and
+SFTP servers come from tests/integration/conftest.py."""
 
 from __future__ import annotations
 
-import os
-from collections.abc import Iterator
-from pathlib import Path
-
 import pytest
 from tests.integration.sources.conftest import postgres  # noqa: F401 - the shared fixture
-
-from servers import SSHD, MotoS3, OpenSshServer, running
-
-
-@pytest.fixture(scope="session")
-def s3_server() -> Iterator[MotoS3]:
-    with running(MotoS3()) as server:
-        yield server
-
-
-@pytest.fixture
-def sftp_server() -> Iterator[OpenSshServer]:
-    if not Path(SSHD).exists():
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(f"{SSHD} is missing; CI installs openssh-server from packages.txt")
-        pytest.skip(f"{SSHD} is missing: apt-get install -y openssh-server (see packages.txt)")
-    with running(OpenSshServer()) as server:
-        yield server
-
 
 LEAD_DDL = (
     "DROP SCHEMA IF EXISTS imp CASCADE; CREATE SCHEMA imp; "
