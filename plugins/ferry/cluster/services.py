@@ -26,13 +26,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ferry.devserver import free_port
+from ferry.exceptions import Terminal
 
 SUPERUSER = "postgres"
 PR_SET_PDEATHSIG = 1  # prctl(2): the signal a process gets when its parent exits
 
 
-class ServiceError(RuntimeError):
-    """A server did not start; the message names it, its log and the fix."""
+class ServiceError(Terminal, RuntimeError):
+    """A server did not start; the message names it, its log and the fix (terminal: starting
+    it again as it is fails the same way)."""
 
 
 def log_tail(log: Path, lines: int = 20) -> str:
