@@ -214,3 +214,33 @@ def test_repeat_downloads_of_a_run_do_not_fetch_its_manifest_again(
     clock[0] += MANIFESTS.fresh_seconds + 1
     assert read(again.job_run_id, "manifest.json") == redelivered["manifest.json"]
     assert sent[0] == ("HeadObject", manifest_key) and ("GetObject", manifest_key) in sent
+
+
+def test_a_folder_import_on_a_worker_without_the_shared_drop_folder_says_so(
+    staged_on_s3,  # noqa: F811 - the fixture imported above
+    own_warehouse,
+    monkeypatch,
+    tmp_path,
+):
+    import socket
+
+    from ferry.imports.files import DropFolderMissing
+
+    mounted = tmp_path / "mnt" / "drop"
+    run = RunInfo("partner_leads", "scheduled__2026-03-04T00:00:00+00:00",
+                  logical_date=dt.datetime(2026, 3, 4, tzinfo=dt.UTC))  # fmt: skip
+    drop_leads(run.logical_date.date(), mounted)
+    another_worker(monkeypatch, tmp_path, "worker-1")
+    monkeypatch.delenv("FERRY_DROP", raising=False)  # each worker would read its own folder
+    with pytest.raises(DropFolderMissing, match="FERRY_DROP is unset while FERRY_STAGING"):
+        pipeline_imports.files_ready(pipeline_imports.import_of(run.export_id), run)
+
+    monkeypatch.setenv("FERRY_DROP", str(mounted))
+    assert pipeline_imports.files_ready(pipeline_imports.import_of(run.export_id), run)
+
+    another_worker(monkeypatch, tmp_path, "worker-2")
+    monkeypatch.setenv("FERRY_DROP", str(tmp_path / "not-mounted" / "drop"))
+    with pytest.raises(DropFolderMissing) as raised:
+        pipeline_imports.load(run, log=LOG)
+    assert f"does not exist on worker host {socket.gethostname()!r}" in str(raised.value)
+    assert "not-mounted" in str(raised.value) and "sftp or s3" in str(raised.value)
