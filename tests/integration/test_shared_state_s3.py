@@ -244,3 +244,25 @@ def test_a_folder_import_on_a_worker_without_the_shared_drop_folder_says_so(
         pipeline_imports.load(run, log=LOG)
     assert f"does not exist on worker host {socket.gethostname()!r}" in str(raised.value)
     assert "not-mounted" in str(raised.value) and "sftp or s3" in str(raised.value)
+
+
+def test_the_api_servers_own_expired_copies_are_purged_by_the_server(
+    staged_on_s3,  # noqa: F811 - the fixture imported above
+    monkeypatch,
+    tmp_path,
+):
+    from ferry.web import downloads
+
+    run, delivered = deliver_on_first_worker("manual__server-copy", monkeypatch, tmp_path)
+    another_worker(monkeypatch, tmp_path, "api-server")
+    assert read(run.job_run_id, "manifest.json") == delivered["manifest.json"]
+    copy = paths.downloads_dir() / EXPORT_ID / run.job_run_id
+    old = (dt.datetime.now(dt.UTC) - dt.timedelta(days=31)).timestamp()
+    os.utime(copy / "manifest.json", (old, old))  # as if fetched a month ago
+    monkeypatch.setattr(downloads, "_last_purge", [float("-inf")])
+
+    started = downloads.purge_copies_now_and_then()
+    started.join(timeout=60)
+
+    assert not copy.exists()
+    assert downloads.purge_copies_now_and_then() is None  # at most once an hour
