@@ -10,6 +10,7 @@ connection) keeps the manifest's ETag and body:
   meanwhile is seen at most FRESH_SECONDS late; until then the previous copy, whole and
   checked, is served (the retention rule applies to it as to any copy).
 - older: one HEAD; the body is fetched again only when the ETag changed.
+- never seen (or dropped): one GET.
 
 At most SIZE folders are kept (least recently used go first), so a server that serves
 many runs holds a bounded number of small manifests.
@@ -59,8 +60,8 @@ class ManifestCache:
         return seen.manifest
 
     def current(self, remote: Remote) -> Manifest | None:
-        """The manifest published now (None: nothing is): a HEAD, and a GET only when its
-        ETag is not the one seen last.
+        """The manifest published now (None: nothing is): a GET the first time, then a HEAD,
+        and a GET only when its ETag is not the one seen last.
 
         Raises:
             StagingError: The bucket is out of reach or the manifest is not one.
@@ -70,9 +71,10 @@ class ManifestCache:
         url, key = remote.object_url(MANIFEST_NAME), remote.key(MANIFEST_NAME)
         try:
             bucket = s3.Bucket(remote.conn_id, remote.bucket)
-            with s3.s3_errors():
-                etag = bucket.client.head_object(Bucket=remote.bucket, Key=key)["ETag"]
             seen = self._get(remote)
+            if seen is not None:  # a HEAD says whether the body seen is still the one
+                with s3.s3_errors():
+                    etag = bucket.client.head_object(Bucket=remote.bucket, Key=key)["ETag"]
             if seen is None or seen.etag != etag:
                 seen = _fetched(bucket, remote)
         except s3.S3Missing:
