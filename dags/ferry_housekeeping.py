@@ -1,4 +1,5 @@
-"""Housekeeping: delete download folders older than their export's retention_days.
+"""Housekeeping: delete download folders older than their export's retention_days (on this
+machine, and under the staging prefix when staging is on S3).
 
 Kept thin: definitions are read inside the task, not while this file parses.
 """
@@ -25,16 +26,18 @@ with DAG(
 
     @task
     def purge_downloads() -> list[str]:
-        """Delete expired run folders under $FERRY_HOME/downloads and log each one."""
+        """Delete expired run folders under $FERRY_HOME/downloads and, when staging is on
+        S3, under <staging>/_downloads/; log each one."""
         from ferry import delivery, paths
         from ferry.spec.loader import load_project
 
         project = load_project(paths.include_dir())
         retention = {export.id: export.retention_days for export in project.exports.values()}
-        deleted = delivery.purge_downloads(
-            paths.downloads_dir(), retention, now=dt.datetime.now(dt.UTC), log=log
-        )
+        now = dt.datetime.now(dt.UTC)
+        deleted = delivery.purge_downloads(paths.downloads_dir(), retention, now=now, log=log)
         log.info("Deleted %d download folder(s) under %s", len(deleted), paths.downloads_dir())
-        return [str(path) for path in deleted]
+        shared = delivery.purge_shared_downloads(retention, now=now, log=log)
+        log.info("Deleted %d run folder(s) under the staging's _downloads/", len(shared))
+        return [str(path) for path in deleted] + shared
 
     purge_downloads()

@@ -111,6 +111,17 @@ class HistoryDb:
             [values[name] for name in names],
         )
 
+    def insert_new(self, table: Table, names: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+        """Insert rows (values in the order of names); a row whose key the table has already
+        is left out: the row there stays (a table without a key takes every row)."""
+        sql = (
+            f"INSERT INTO {table.name} ({', '.join(names)}) VALUES ({', '.join('?' * len(names))})"
+        )
+        if table.key:
+            sql += f" ON CONFLICT ({', '.join(table.key)}) DO NOTHING"
+        if rows:
+            self.raw.cursor().executemany(self._text(sql), [tuple(row) for row in rows])
+
     def lock(self, table: Table) -> None:
         """Serialise writers of the table until this transaction ends (readers go on), so
         a look followed by a write sees every record another process wrote before it."""

@@ -26,6 +26,7 @@ from integration.test_staging_s3 import (  # noqa: F401  (fixtures)
     LOG,
     PREFIX,
     another_worker,
+    define,
     extract,
     include,
     s3,
@@ -156,3 +157,112 @@ def test_the_run_page_shows_the_validation_of_a_run_another_worker_staged(
     shown = lookup.validation_of(record)
 
     assert shown is not None and shown["passed"] is True and shown["rows"] > 0
+
+
+def s3_requests(monkeypatch) -> list[tuple[str, str]]:
+    """(operation, key) of every request a ferry.s3.Bucket created from now on sends."""
+    from ferry import s3 as ferry_s3
+
+    sent: list[tuple[str, str]] = []
+    original = ferry_s3.Bucket.__init__
+
+    def remember(params: dict, model, **_) -> None:
+        sent.append((model.name, params.get("Key", "")))
+
+    def init(self, *args, **kwargs) -> None:
+        original(self, *args, **kwargs)
+        self.client.meta.events.register("before-parameter-build.s3.*", remember)
+
+    monkeypatch.setattr(ferry_s3.Bucket, "__init__", init)
+    return sent
+
+
+def test_repeat_downloads_of_a_run_do_not_fetch_its_manifest_again(
+    staged_on_s3,  # noqa: F811 - the fixture imported above
+    include,  # noqa: F811
+    monkeypatch,
+    tmp_path,
+):
+    from ferry.delivery.manifest_cache import MANIFESTS
+
+    run, delivered = deliver_on_first_worker("manual__cached-manifest", monkeypatch, tmp_path)
+    another_worker(monkeypatch, tmp_path, "api-server")
+    name = sorted(n for n in delivered if n.endswith(".csv.gz"))[0]
+    manifest_key = f"{PREFIX}/_downloads/{EXPORT_ID}/{run.job_run_id}/manifest.json"
+    sent = s3_requests(monkeypatch)
+
+    assert read(run.job_run_id, name) == delivered[name]  # the first: the copy is fetched
+    first = list(sent)
+    assert ("GetObject", manifest_key) in first and ("HeadObject", manifest_key) in first
+    sent.clear()
+    assert read(run.job_run_id, name) == delivered[name]  # moments later: nothing asked
+    assert read(run.job_run_id, "manifest.json") == delivered["manifest.json"]
+    assert sent == []
+
+    clock = [MANIFESTS.clock() + MANIFESTS.fresh_seconds + 1]  # later: the ETag is checked
+    monkeypatch.setattr(MANIFESTS, "clock", lambda: clock[0])
+    assert read(run.job_run_id, name) == delivered[name]
+    assert sent == [("HeadObject", manifest_key)]
+
+    # the run delivered again with other bytes: seen at the next check, fetched whole
+    sent.clear()
+    define(include, rows_per_file=50_000)
+    again, redelivered = deliver_on_first_worker("manual__cached-manifest", monkeypatch, tmp_path)
+    another_worker(monkeypatch, tmp_path, "api-server")
+    assert redelivered["manifest.json"] != delivered["manifest.json"]
+    sent.clear()
+    clock[0] += MANIFESTS.fresh_seconds + 1
+    assert read(again.job_run_id, "manifest.json") == redelivered["manifest.json"]
+    assert sent[0] == ("HeadObject", manifest_key) and ("GetObject", manifest_key) in sent
+
+
+def test_a_folder_import_on_a_worker_without_the_shared_drop_folder_says_so(
+    staged_on_s3,  # noqa: F811 - the fixture imported above
+    own_warehouse,
+    monkeypatch,
+    tmp_path,
+):
+    import socket
+
+    from ferry.imports.files import DropFolderMissing
+
+    mounted = tmp_path / "mnt" / "drop"
+    run = RunInfo("partner_leads", "scheduled__2026-03-04T00:00:00+00:00",
+                  logical_date=dt.datetime(2026, 3, 4, tzinfo=dt.UTC))  # fmt: skip
+    drop_leads(run.logical_date.date(), mounted)
+    another_worker(monkeypatch, tmp_path, "worker-1")
+    monkeypatch.delenv("FERRY_DROP", raising=False)  # each worker would read its own folder
+    with pytest.raises(DropFolderMissing, match="FERRY_DROP is unset while FERRY_STAGING"):
+        pipeline_imports.files_ready(pipeline_imports.import_of(run.export_id), run)
+
+    monkeypatch.setenv("FERRY_DROP", str(mounted))
+    assert pipeline_imports.files_ready(pipeline_imports.import_of(run.export_id), run)
+
+    another_worker(monkeypatch, tmp_path, "worker-2")
+    monkeypatch.setenv("FERRY_DROP", str(tmp_path / "not-mounted" / "drop"))
+    with pytest.raises(DropFolderMissing) as raised:
+        pipeline_imports.load(run, log=LOG)
+    assert f"does not exist on worker host {socket.gethostname()!r}" in str(raised.value)
+    assert "not-mounted" in str(raised.value) and "sftp or s3" in str(raised.value)
+
+
+def test_the_api_servers_own_expired_copies_are_purged_by_the_server(
+    staged_on_s3,  # noqa: F811 - the fixture imported above
+    monkeypatch,
+    tmp_path,
+):
+    from ferry.web import downloads
+
+    run, delivered = deliver_on_first_worker("manual__server-copy", monkeypatch, tmp_path)
+    another_worker(monkeypatch, tmp_path, "api-server")
+    assert read(run.job_run_id, "manifest.json") == delivered["manifest.json"]
+    copy = paths.downloads_dir() / EXPORT_ID / run.job_run_id
+    old = (dt.datetime.now(dt.UTC) - dt.timedelta(days=31)).timestamp()
+    os.utime(copy / "manifest.json", (old, old))  # as if fetched a month ago
+    monkeypatch.setattr(downloads, "_last_purge", [float("-inf")])
+
+    started = downloads.purge_copies_now_and_then()
+    started.join(timeout=60)
+
+    assert not copy.exists()
+    assert downloads.purge_copies_now_and_then() is None  # at most once an hour

@@ -4,6 +4,8 @@ The table is SQLite at $FERRY_HOME/history.sqlite (table runs), for anyone to qu
     sqlite3 "$FERRY_HOME/history.sqlite" "SELECT * FROM runs WHERE outcome = 'failed'"
 `ferry history --downloads [EXPORT or JobID.RunID]` shows the download audit instead (table
 downloads): who fetched which delivered file over HTTP, when, and which bytes.
+`ferry history --copy-from OLD/history.sqlite` copies one machine's history (runs, download
+audit, import ledger) into the history database in use (ferry.history_copy).
 """
 
 from __future__ import annotations
@@ -11,8 +13,9 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from pathlib import Path
 
-from ferry import history, history_db, history_downloads
+from ferry import history, history_copy, history_db, history_downloads
 from ferry.cli.table import render_table, short_time
 
 COLUMNS = ("RUN", "TRIGGERED BY", "STARTED", "DURATION", "OUTCOME", "ROWS", "FILES", "BYTES",
@@ -31,11 +34,18 @@ def register(subparsers) -> None:
     runs.add_argument(
         "--downloads", action="store_true", help="the download audit: who fetched which file"
     )
+    runs.add_argument(
+        "--copy-from", type=Path, metavar="FILE",
+        help="copy a history.sqlite (e.g. one machine's) into the history in use; "
+        "rows already there stay",
+    )  # fmt: skip
     runs.set_defaults(handler=show_history)
 
 
 def show_history(args: argparse.Namespace) -> int:
     """Print the records of one export, of one group's runs, or of every export."""
+    if args.copy_from:
+        return copy_from(args)
     if args.downloads:
         return show_downloads(args)
     records = _records(args.owner, args.limit if not args.outcome else 10_000)
@@ -87,4 +97,17 @@ def show_downloads(args: argparse.Namespace) -> int:
     rows = [[d.at.replace("T", " ").replace("+00:00", " UTC"), d.username, d.job_run_id,
              d.file, d.bytes, d.range or "all"] for d in records]  # fmt: skip
     print(render_table(DOWNLOAD_COLUMNS, rows))
+    return 0
+
+
+def copy_from(args: argparse.Namespace) -> int:
+    """Copy a history.sqlite into the history in use, and say what each table gained."""
+    if args.owner or args.outcome or args.downloads or args.json:
+        print("ferry history: --copy-from takes no EXPORT, --outcome, --downloads or --json",
+              file=sys.stderr)  # fmt: skip
+        return 2
+    copied = history_copy.copy_history(args.copy_from)
+    print(f"Copied {args.copy_from} into {history_db.where()}:")
+    rows = [[c.table, c.found, c.added, c.already_there] for c in copied]
+    print(render_table(("TABLE", "IN FILE", "COPIED", "ALREADY THERE"), rows))
     return 0

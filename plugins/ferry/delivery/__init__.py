@@ -24,7 +24,7 @@ from ferry.delivery.base import (
     StagedRun,
 )
 from ferry.delivery.download import DownloadSender
-from ferry.delivery.housekeeping import purge_downloads
+from ferry.delivery.housekeeping import purge_downloads, purge_shared_downloads
 from ferry.delivery.mail import EmailSender
 from ferry.delivery.s3 import S3Sender
 from ferry.delivery.sftp import SftpSender
@@ -44,6 +44,7 @@ __all__ = [
     "StagedRun",
     "deliver",
     "purge_downloads",
+    "purge_shared_downloads",
 ]
 
 LOG = logging.getLogger("ferry.delivery")

@@ -26,6 +26,7 @@ from ferry.delivery.base import (
     StagedRun,
     file_record,
 )
+from ferry.delivery.manifest_cache import MANIFESTS
 from ferry.manifest import MANIFEST_NAME, Manifest, read_manifest, sha256_of
 from ferry.spec.destinations import DownloadDestination
 
@@ -83,13 +84,18 @@ def sync_from_shared(export_id: str, job_run_id: str) -> None:
     under staging on S3: fetched (each file checked) when missing or different, its
     manifest dated when it was published (retention counts from then). Nothing to do when
     staging is local, or nothing was published (the local folder, if any, is served).
+    What was published is looked up through this process's cache of manifests, so repeat
+    requests for a run do not fetch its manifest again.
     """
     remote = shared_copy(export_id, job_run_id)
     if remote is None:
         return
-    shared = staging.remote_manifest(remote)
     final = paths.downloads_dir() / export_id / job_run_id
-    if shared is None or _local_manifest(final) == shared:
+    local = _local_manifest(final)
+    if local is not None and MANIFESTS.recent(remote) == local:
+        return  # checked moments ago (ferry.delivery.manifest_cache): no request to S3
+    shared = MANIFESTS.current(remote)
+    if shared is None or local == shared:
         return
     partial = _fresh_partial(final)
     try:

@@ -1,13 +1,22 @@
-"""Retention of the download area: delete run folders older than their export allows."""
+"""Retention of the download area: delete run folders older than their export allows.
+
+Two copies age out by one rule (expires_at, from the time the run was delivered): the
+folders on this machine (purge_downloads) and, when staging is on S3, the runs published
+under <staging>/_downloads/<export>/<run>/ for every server (purge_shared_downloads).
+"""
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
 import shutil
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
+from ferry import staging
 from ferry.manifest import MANIFEST_NAME
+from ferry.safe_names import segment_problem
 
 LOG = logging.getLogger("ferry.delivery")
 
@@ -67,3 +76,108 @@ def delivered_at(run_dir: Path) -> float:
 def expires_at(delivered: float, retention_days: int) -> dt.datetime:
     """When a run delivered at this timestamp expires: the rule of the purge and the web."""
     return dt.datetime.fromtimestamp(delivered, dt.UTC) + dt.timedelta(days=retention_days)
+
+
+@dataclass
+class _PublishedRun:
+    """The objects of one run folder under _downloads/, as listed."""
+
+    export_id: str
+    run: str
+    keys: list[str]
+    newest: float  # the newest object's LastModified
+    manifest: float | None = None  # the manifest's LastModified: when it was published
+
+    @property
+    def delivered(self) -> float:
+        """As delivered_at: the manifest's time, else the folder's (its newest object)."""
+        return self.manifest if self.manifest is not None else self.newest
+
+
+def purge_shared_downloads(
+    retention_days_by_export: dict[str, int],
+    *,
+    now: dt.datetime,
+    default_days: int = 30,
+    log: logging.Logger | None = None,
+    page_size: int = 1000,
+    batch_size: int = 1000,
+) -> list[str]:
+    """Delete the runs under <staging>/_downloads/ older than their export's retention.
+
+    One listing of the area, page by page (a run's keys are consecutive in S3's key order,
+    so each run is judged when its last key is listed); the expired runs' keys are deleted
+    batch_size at a time. Only keys under <staging>/_downloads/<export>/<run>/ with both
+    names plain segments are ever deleted: nothing outside the area, and no key whose names
+    a system could read as '..' or a separator (those are logged and left).
+
+    Returns:
+        The s3:// URLs of the run folders deleted; [] when staging is not on S3.
+    """
+    log = log or LOG
+    area = staging.shared_remote(staging.DOWNLOADS_AREA)
+    if area is None:
+        return []
+    from ferry import s3
+
+    reference = now if now.tzinfo else now.replace(tzinfo=dt.UTC)
+    bucket = s3.Bucket(area.conn_id, area.bucket)
+    pending: list[str] = []
+    deleted: list[str] = []
+    for found in _published_runs(bucket, area, page_size, log):
+        days = retention_days_by_export.get(found.export_id, default_days)
+        if expires_at(found.delivered, days) >= reference:
+            continue
+        url = area.object_url(f"{found.export_id}/{found.run}/")
+        pending.extend(found.keys)
+        deleted.append(url)
+        log.info("Deleting %s: older than %d days (export %s)", url, days, found.export_id)
+        while len(pending) >= batch_size:
+            bucket.delete(pending[:batch_size])
+            del pending[:batch_size]
+    if pending:
+        bucket.delete(pending)
+    return deleted
+
+
+def _published_runs(
+    bucket, area: staging.Remote, page_size: int, log: logging.Logger
+) -> Iterator[_PublishedRun]:
+    """Each run folder under the area with its keys, in key order."""
+    from ferry import s3
+
+    prefix = area.key()  # ends with '/': "_downloads_old/" or "_downloadsX" never match
+    current: _PublishedRun | None = None
+    with s3.s3_errors():
+        pages = bucket.client.get_paginator("list_objects_v2").paginate(
+            Bucket=bucket.name, Prefix=prefix, PaginationConfig={"PageSize": page_size}
+        )
+        for page in pages:
+            for item in page.get("Contents", []):
+                key = item["Key"]
+                names = _run_of(key, prefix)
+                if names is None:
+                    log.warning("Left %r under %s: not a run folder's file", key, prefix)
+                    continue
+                if current is None or (current.export_id, current.run) != names:
+                    if current is not None:
+                        yield current
+                    current = _PublishedRun(*names, keys=[], newest=0.0)
+                modified = item["LastModified"].timestamp()
+                current.keys.append(key)
+                current.newest = max(current.newest, modified)
+                if key == f"{prefix}{names[0]}/{names[1]}/{MANIFEST_NAME}":
+                    current.manifest = modified
+    if current is not None:
+        yield current
+
+
+def _run_of(key: str, prefix: str) -> tuple[str, str] | None:
+    """(export, run) of a key <prefix><export>/<run>/<rest>, or None when it is not one."""
+    if not key.startswith(prefix):
+        return None
+    export_id, _, rest = key[len(prefix) :].partition("/")
+    run, separator, _ = rest.partition("/")  # "<run>/" itself (a folder marker) is the run's
+    if not separator or segment_problem(export_id) or segment_problem(run):
+        return None
+    return export_id, run

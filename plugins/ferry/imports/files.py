@@ -7,10 +7,14 @@
 
 A source is one folder: an SFTP server's (SFTPHook), an S3 prefix (S3Hook, ferry.s3) or a
 drop folder on this machine ($FERRY_DROP, default $FERRY_HOME/drop; a source's path is
-under it and never leaves it, symlinks included). Only the folder's own files count, never
-its subfolders'. The pattern is a file name glob (* ? [abc]) whose date placeholders are
-rendered for the run in the sandbox (ferry.spec.templates) with only the documented names;
-the rendered pattern must still be one file name. `files: one` takes the newest match,
+under it and never leaves it, symlinks included). The drop folder is read on whichever
+worker runs the task, so on several machines it must be one shared volume: a FERRY_DROP
+missing on this worker, or unset while staging is on S3 (a deployment), is refused with
+the folder, this host and the fix (DropFolderMissing), never waited on as "no file yet".
+Only the folder's own files count, never its subfolders'. The pattern is a file name glob
+(* ? [abc]) whose date placeholders are rendered for the run in the sandbox
+(ferry.spec.templates) with only the documented names; the rendered pattern must still be
+one file name. `files: one` takes the newest match,
 `all` every match (in name order).
 
 A file has arrived when it is whole. Files being uploaded under a temporary name (hidden,
@@ -32,13 +36,17 @@ from __future__ import annotations
 
 import fnmatch
 import hashlib
+import os
+import socket
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ferry import paths, staging
 from ferry.imports.places import (
+    DROP_ENV,
     DropFolder,
     FileChanged,
     FileNotWhole,
@@ -55,14 +63,20 @@ from ferry.spec.imports import PATTERN_PLACEHOLDERS, FolderFiles, ImportSpec
 from ferry.spec.templates import TemplateValueError, render
 
 __all__ = [
-    "FileChanged", "FileNotWhole", "FilesRefused", "FilesUnreachable", "Finished",
-    "ImportFilesError", "LocalFile", "NoFiles", "RemoteFile", "drop_root", "fetch",
+    "DropFolderMissing", "FileChanged", "FileNotWhole", "FilesRefused", "FilesUnreachable",
+    "Finished", "ImportFilesError", "LocalFile", "NoFiles", "RemoteFile", "drop_root", "fetch",
     "file_pattern", "find", "find_settled", "finish", "local_file", "place_of", "select",
 ]  # fmt: skip
 _CHUNK = 1024 * 1024
 # Seconds between the two looks of find_settled: above a second, as SFTP servers state
 # modified times in whole seconds.
 SETTLE_SECONDS = 2.0
+
+
+class DropFolderMissing(FilesRefused):
+    """The drop folder is not on the worker running the task (not mounted, never made), or
+    no shared one is named where tasks run on several machines: use a shared volume or an
+    sftp/s3 source."""
 
 
 @dataclass(frozen=True)
@@ -203,7 +217,35 @@ def place_of(spec: ImportSpec) -> Place:
     """The source folder of an import."""
     source = spec.source
     if isinstance(source, FolderFiles):
+        _check_drop_root(spec.id)
         return DropFolder(spec.id, source.path)
     from ferry.imports import remote
 
     return remote.place_of(spec)
+
+
+def _check_drop_root(import_id: str) -> None:
+    """Refuse a drop folder this worker cannot be sure every worker shares.
+
+    Raises:
+        DropFolderMissing: FERRY_DROP names a folder missing on this host, or is unset
+            while staging is on S3 (tasks, and so the drop folder read, on several hosts).
+    """
+    root, host = drop_root(), socket.gethostname()
+    fix = (
+        "a folder import reads the drop folder of whichever worker runs it: mount one "
+        "shared volume at that path on every worker, or use a source of type sftp or s3"
+    )
+    if os.environ.get(DROP_ENV):
+        if not root.is_dir():
+            raise DropFolderMissing(
+                f"import '{import_id}': the drop folder {root} ({DROP_ENV}) does not exist on "
+                f"worker host {host!r}; {fix}"
+            )
+        return
+    if isinstance(staging.parse_root(paths.staging_root()), staging.Remote):
+        raise DropFolderMissing(
+            f"import '{import_id}': {DROP_ENV} is unset while FERRY_STAGING is on S3, so "
+            f"worker host {host!r} would read its own {root}; set {DROP_ENV} to the drop "
+            f"folder's path; {fix}"
+        )

@@ -6,20 +6,29 @@ a chunk at a time (never whole in memory) and honours one byte range (206 Partia
 416 when unsatisfiable), so large files resume. Which files, and retention: see
 ferry.web.download_files. Every file served is a row of the download audit
 (ferry.history_downloads), shown by `ferry history --downloads`.
+
+With staging on S3 this server's download folder is a cache of what workers published
+(ferry.delivery.download.sync_from_shared) that the housekeeping DAG, on a worker, cannot
+reach: a request starts, at most hourly and off the request's path, the same purge here.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import json
+import logging
 import re
+import threading
+import time
 from typing import TYPE_CHECKING
 from urllib.parse import quote
 
 from fastapi import APIRouter, Header, HTTPException
 from fastapi.responses import StreamingResponse
 
-from ferry import history, paths
+from ferry import history, paths, staging
 from ferry.dag_ids import export_dag_id
+from ferry.delivery.housekeeping import purge_downloads
 from ferry.history_downloads import DownloadRecord, record_download
 from ferry.manifest import MANIFEST_NAME
 from ferry.web.auth import require_dag_access
@@ -39,6 +48,10 @@ if TYPE_CHECKING:
 from airflow.api_fastapi.core_api.security import GetUserDep
 
 router = APIRouter(prefix="/api")
+log = logging.getLogger(__name__)
+PURGE_EVERY_SECONDS = 3600.0
+_last_purge = [float("-inf")]  # time.monotonic() of the last purge this process started
+_purge_lock = threading.Lock()
 
 
 @router.get("/runs/{job_run_id}/files/{name}", name="ferry_download")
@@ -51,6 +64,7 @@ def download(
     """Stream a file of a delivered run (all of it, or the one range asked)."""
     export_id = _checked(export_of, job_run_id)
     require_dag_access(user, export_dag_id(export_id), "GET")
+    purge_copies_now_and_then()
     days = _retention_days(export_id)
     try:
         opened = open_run_file(job_run_id, name, retention_days=days)
@@ -131,3 +145,29 @@ def _retention_days(export_id: str) -> int:
 
     export = load_project(paths.include_dir()).exports.get(export_id)
     return export.retention_days if export else DEFAULT_RETENTION_DAYS
+
+
+def purge_copies_now_and_then() -> threading.Thread | None:
+    """Start the purge of this server's expired copies when staging is on S3 and the last
+    one started over PURGE_EVERY_SECONDS ago; the thread started, else None."""
+    if staging.shared_remote(staging.DOWNLOADS_AREA) is None:
+        return None  # local staging: the housekeeping DAG runs where the folder is
+    now = time.monotonic()
+    with _purge_lock:
+        if now - _last_purge[0] < PURGE_EVERY_SECONDS:
+            return None
+        _last_purge[0] = now
+    thread = threading.Thread(target=_purge_copies, name="ferry-purge-copies", daemon=True)
+    thread.start()
+    return thread
+
+
+def _purge_copies() -> None:
+    from ferry.spec.loader import load_project
+
+    try:
+        exports = load_project(paths.include_dir()).exports.values()
+        retention = {export.id: export.retention_days for export in exports}
+        purge_downloads(paths.downloads_dir(), retention, now=dt.datetime.now(dt.UTC), log=log)
+    except Exception:  # a purge that fails must not fail a download; the next one retries
+        log.warning("Purging this server's copies of downloads failed", exc_info=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import uuid
 from pathlib import Path
 
 import pytest
@@ -49,3 +50,99 @@ def test_housekeeping_dag_purges_by_retention(airflow_db):
     assert run.state == "success"
     assert not expired.exists() and not orphan.exists() and kept.exists()
     assert sorted(_returned(run, "purge_downloads")) == sorted([str(expired), str(orphan)])
+
+
+# --- the copies under <staging>/_downloads/ on S3 (moto's server over HTTP)
+
+STAGING_PREFIX = "runs/prod"
+AREA = f"{STAGING_PREFIX}/_downloads/"
+SHARED_CONN = "ferry_housekeeping_s3"
+
+
+@pytest.fixture
+def shared_area(s3_server, tmp_path, monkeypatch):
+    """FERRY_STAGING on a bucket of the test's own; the client to look at it with."""
+    bucket = f"housekeeping-{uuid.uuid4().hex[:12]}"
+    client = s3_server.client()
+    client.create_bucket(Bucket=bucket)
+    monkeypatch.setenv(*s3_server.connection(SHARED_CONN))
+    monkeypatch.setenv("FERRY_STAGING", f"s3://{SHARED_CONN}@{bucket}/{STAGING_PREFIX}")
+    monkeypatch.setenv("FERRY_HOME", str(tmp_path / "home"))
+    return client, bucket
+
+
+def _keys(client, bucket: str) -> set[str]:
+    pages = client.get_paginator("list_objects_v2").paginate(Bucket=bucket)
+    return {item["Key"] for page in pages for item in page.get("Contents", [])}
+
+
+def _publish(client, bucket: str, folder: str, names: list[str]) -> set[str]:
+    keys = {f"{AREA}{folder}/{name}" for name in names}
+    for key in sorted(keys):
+        client.put_object(Bucket=bucket, Key=key, Body=b"{}")
+    return keys
+
+
+def test_expired_runs_under_the_staging_downloads_are_deleted_and_nothing_else(
+    shared_area, monkeypatch
+):
+    from ferry.delivery import purge_shared_downloads
+    from integration.delivery.s3_writes import record_s3_writes
+
+    client, bucket = shared_area
+    files = ["leads_00001.csv.gz", "leads_00002.csv.gz", "manifest.json"]
+    expired = {
+        "short/short.manual__2026-01-01T00:00:00+00:00": _publish(
+            client, bucket, "short/short.manual__2026-01-01T00:00:00+00:00", files
+        ),
+        # an interrupted publish (no manifest) ages by its newest object
+        "short/short.scheduled__x": _publish(client, bucket, "short/short.scheduled__x", files[:2]),
+        # an export no longer defined keeps the default retention
+        "gone/gone.r1": _publish(client, bucket, "gone/gone.r1", files),
+        # names that stay inside the run folder, however they read
+        "short/odd": _publish(client, bucket, "short/odd", ["../../../escape", "a b", ""]),
+    }
+    kept = _publish(client, bucket, "short_longer/short_longer.r1", files)  # "short" + more
+    kept |= _publish(client, bucket, "longer/longer.r1", files)
+    hostile = {
+        f"{AREA}short/../outside/manifest.json",  # a run named '..'
+        f"{AREA}short/./manifest.json",
+        f"{AREA}../runs/manifest.json",  # an export named '..'
+        f"{AREA}short/ /manifest.json",  # a blank run name
+        f"{AREA}stray.txt",  # not in a run folder
+        f"{AREA}short/no-folder",
+    }
+    outside = {
+        f"{STAGING_PREFIX}/_downloads_old/short/r/manifest.json",
+        f"{STAGING_PREFIX}/_downloadsshort/r/manifest.json",
+        f"{STAGING_PREFIX}/short/short.r1/manifest.json",  # a staged run
+        "runs/other/_downloads/short/short.r1/manifest.json",  # another staging prefix
+        "outside/manifest.json",
+        "escape",
+    }
+    for key in hostile | outside:
+        client.put_object(Bucket=bucket, Key=key, Body=b"{}")
+    before = _keys(client, bucket)
+    assert before == set().union(*expired.values()) | kept | hostile | outside
+    writes = record_s3_writes(monkeypatch)
+    later = dt.datetime.now(dt.UTC) + dt.timedelta(days=10)
+
+    retention = {"short": 2, "short_longer": 60, "longer": 60}
+
+    deleted = purge_shared_downloads(
+        retention, now=later, default_days=5, page_size=2, batch_size=3
+    )
+
+    assert _keys(client, bucket) == kept | hostile | outside
+    assert sorted(deleted) == sorted(f"s3://{bucket}/{AREA}{run}/" for run in expired)
+    batches = [write.keys for write in writes.writes if write.operation == "DeleteObjects"]
+    assert all(0 < len(batch) <= 3 for batch in batches)
+    assert set().union(*map(set, batches)) == set().union(*expired.values())
+    assert purge_shared_downloads(retention, now=later, default_days=5) == []  # all done
+
+
+def test_no_shared_purge_when_staging_is_local(tmp_path, monkeypatch):
+    from ferry.delivery import purge_shared_downloads
+
+    monkeypatch.setenv("FERRY_STAGING", str(tmp_path / "staging"))
+    assert purge_shared_downloads({}, now=dt.datetime.now(dt.UTC)) == []

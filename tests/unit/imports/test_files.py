@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import os
+import socket
 import threading
 import time
 from pathlib import Path
@@ -65,8 +66,39 @@ def test_files_one_takes_the_newest_match(drop):
 
 
 def test_nothing_dropped_yet_is_no_files_not_an_error(tmp_path, monkeypatch):
-    monkeypatch.setenv("FERRY_DROP", str(tmp_path / "nowhere"))
+    monkeypatch.setenv("FERRY_DROP", str(tmp_path / "drop"))
+    (tmp_path / "drop").mkdir()  # the import's own folder is not there yet
     assert files.find(spec(), DAY.template_vars()) == []
+
+
+def test_one_machine_without_a_drop_folder_yet_waits(tmp_path, monkeypatch):
+    monkeypatch.delenv("FERRY_DROP", raising=False)
+    monkeypatch.setenv("FERRY_HOME", str(tmp_path / "home"))
+    monkeypatch.delenv("FERRY_STAGING", raising=False)
+    assert files.find(spec(), DAY.template_vars()) == []
+
+
+def test_a_drop_folder_missing_on_this_worker_is_refused_with_host_and_fix(tmp_path, monkeypatch):
+    monkeypatch.setenv("FERRY_DROP", str(tmp_path / "mnt" / "drop"))  # not mounted here
+
+    with pytest.raises(files.DropFolderMissing) as raised:
+        files.find(spec(), DAY.template_vars())
+
+    message = str(raised.value)
+    assert f"the drop folder {tmp_path / 'mnt' / 'drop'} (FERRY_DROP) does not exist" in message
+    assert f"on worker host {socket.gethostname()!r}" in message
+    assert "shared volume" in message and "sftp or s3" in message
+    assert kind_of(raised.value) == "terminal"
+
+
+def test_no_drop_folder_named_while_staging_is_on_s3_is_refused(tmp_path, monkeypatch):
+    monkeypatch.delenv("FERRY_DROP", raising=False)
+    monkeypatch.setenv("FERRY_HOME", str(tmp_path / "home"))
+    (tmp_path / "home" / "drop" / "partner").mkdir(parents=True)  # this worker's own
+    monkeypatch.setenv("FERRY_STAGING", "s3://aws_default@ferry-staging/runs")
+
+    with pytest.raises(files.DropFolderMissing, match="FERRY_DROP is unset while FERRY_STAGING"):
+        files.find(spec(), DAY.template_vars())
 
 
 def test_fetch_delivers_identical_bytes_with_their_sha256(drop, tmp_path):
