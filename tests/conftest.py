@@ -19,6 +19,7 @@ from include_copy import copy_include
 
 ROOT = Path(__file__).resolve().parents[1]
 SESSION_DIR = Path(tempfile.mkdtemp(prefix="ferry-tests-"))
+SESSION_PID = os.getpid()  # a forked child that unwinds through pytest must not remove it
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -49,7 +50,8 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     if os.environ.get("FERRY_KEEP_TEST_HOME"):  # for a post-mortem of Airflow's logs
         print(f"\nferry: the session's files stay in {SESSION_DIR}")
         return
-    shutil.rmtree(SESSION_DIR, ignore_errors=True)
+    if os.getpid() == SESSION_PID:
+        shutil.rmtree(SESSION_DIR, ignore_errors=True)
 
 
 @pytest.fixture
