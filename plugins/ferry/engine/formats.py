@@ -121,7 +121,7 @@ def csv_text(field: Field, formula_guard: bool = False) -> str:
     Numbers, dates, hashes and tokens carry no formula (-5 stays -5): only text is guarded.
     """
     text = iso_text(field.alias, field.type)
-    if not formula_guard or _needs_no_quoting(field):
+    if not formula_guard or needs_no_quoting(field):
         return text
     return formula_guarded(text)
 
@@ -147,7 +147,7 @@ def guarded(fields: list[Field]) -> tuple[str, list[Field]]:
     """
     items, texts = [], []
     for field in fields:
-        typed = _needs_no_quoting(field)  # no formula in it: stays as it is, typed
+        typed = needs_no_quoting(field)  # no formula in it: stays as it is, typed
         items.append(
             f"{quote(field.alias) if typed else csv_text(field, True)} AS {quote(field.alias)}"
         )
@@ -155,14 +155,15 @@ def guarded(fields: list[Field]) -> tuple[str, list[Field]]:
     return ", ".join(items), texts
 
 
-def _needs_no_quoting(field: Field) -> bool:
+def needs_no_quoting(field: Field) -> bool:
+    """Numbers, dates, hashes and tokens: never quoted, never formula-guarded."""
     return field.hex_only or base_type(field.type) in _UNQUOTED_TYPES
 
 
 def csv_field(field: Field, delimiter: str) -> str:
     """A non-null VARCHAR: the field as it appears in the file, quoted only when needed."""
     text = iso_text(field.alias, field.type)
-    if _needs_no_quoting(field):
+    if needs_no_quoting(field):
         return f"coalesce({text}, '')"
     chars = (f"'{delimiter}'", "'\"'", "chr(10)", "chr(13)", "chr(0)")
     specials = " OR ".join(f"contains({text}, {char})" for char in chars)
