@@ -20,6 +20,7 @@ import ctypes
 import functools
 import logging
 import os
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -87,7 +88,9 @@ def csv_lines(fmt: Format, fields: list[formats.Field]) -> NativeLines | None:
         plain = native or formats.needs_no_quoting(field)
         flags.append(None if plain else (FLAG_GUARD if guard else 0))
     delimiter = ord("," if fmt.type == "csv" else "\t")
-    return NativeLines(items, functools.partial(render_csv, flags=tuple(flags), delimiter=delimiter))
+    return NativeLines(
+        items, functools.partial(render_csv, flags=tuple(flags), delimiter=delimiter)
+    )
 
 
 _MAKERS: dict[str, Callable[[Format, list[formats.Field]], NativeLines | None]] = {
@@ -144,12 +147,28 @@ def render_csv(
     for index, ((kind, array), flag) in enumerate(zip(arrays, flags, strict=True)):
         columns[index] = _column(array, kind, flag)
     library = _library()
-    data = pa.allocate_buffer(library.ferry_csv_bound(columns, count, rows), resizable=True)
+    scratch = _scratch(library.ferry_csv_bound(columns, count, rows))
     offsets = pa.allocate_buffer(8 * (rows + 1))
-    used = library.ferry_csv_lines(columns, count, rows, delimiter, data.address, offsets.address)
-    data.resize(used)
+    used = library.ferry_csv_lines(
+        columns, count, rows, delimiter, scratch.address, offsets.address
+    )
+    # the bound is ~1.7x the lines: a buffer of it would stay that big (allocators do not
+    # shrink in place), and a batch waits in queues and files; so the lines are copied out
+    data = pa.allocate_buffer(used)
+    ctypes.memmove(data.address, scratch.address, used)
     lines = pa.Array.from_buffers(pa.large_string(), rows, [None, offsets, data])
     return pa.record_batch([lines], names=[formats.LINE_COLUMN])
+
+
+_SCRATCH = threading.local()
+
+
+def _scratch(size: int) -> pa.Buffer:
+    """A buffer of at least size bytes, reused by the thread's next batches."""
+    buffer = getattr(_SCRATCH, "buffer", None)
+    if buffer is None or buffer.size < size:
+        buffer = _SCRATCH.buffer = pa.allocate_buffer(max(size, 1))
+    return buffer
 
 
 def _described(array: pa.Array) -> tuple[int, pa.Array]:
