@@ -16,6 +16,7 @@ enum {
     KIND_BOOL,
     KIND_DATE32,    /* days since 1970-01-01 */
     KIND_TIMESTAMP, /* microseconds since 1970-01-01 00:00:00 UTC */
+    KIND_DECIMAL128, /* scale in flags' bits 8-15, precision in bits 16-23 */
 };
 enum { FLAG_LARGE = 1 /* int64 string offsets */, FLAG_GUARD = 2 /* formula guard */ };
 
@@ -67,6 +68,37 @@ static uint8_t *put_signed(uint8_t *out, int64_t value) {
 static uint8_t *put_two(uint8_t *out, int value) {
     out[0] = (uint8_t)('0' + value / 10), out[1] = (uint8_t)('0' + value % 10);
     return out + 2;
+}
+
+/* DuckDB's text of a DECIMAL: all scale digits; no 0 before the point when precision is
+ * the scale (DECIMAL(4,4) 0.5 is .5000). */
+static uint8_t *put_decimal(uint8_t *out, const uint64_t *words, int scale, int precision) {
+    unsigned __int128 value = ((unsigned __int128)words[1] << 64) | words[0];
+    if (words[1] >> 63) {
+        *out++ = '-';
+        value = 0 - value;
+    }
+    uint8_t digits[40];
+    int n = 0;
+    uint64_t small = (uint64_t)value;
+    if (value >> 64) {
+        do {
+            digits[n++] = (uint8_t)('0' + (int)(value % 10));
+            value /= 10;
+        } while (value >> 64);
+        small = (uint64_t)value;
+    }
+    do {
+        digits[n++] = (uint8_t)('0' + small % 10);
+        small /= 10;
+    } while (small);
+    while (n < scale + (precision > scale)) digits[n++] = '0';
+    while (n > scale) *out++ = digits[--n];
+    if (scale) {
+        *out++ = '.';
+        while (n) *out++ = digits[--n];
+    }
+    return out;
 }
 
 /* ISO 8601's year: 0001-9999 as four digits; else expanded (-0043, 0000, +12026). */
@@ -187,6 +219,9 @@ static uint8_t *put_field(uint8_t *out, const ferry_column *c, int64_t row,
         int32_t days = ((const int32_t *)c->values)[i];
         return days == DATE_INFINITY || days == -DATE_INFINITY ? out : put_date(out, days);
     }
+    case KIND_DECIMAL128:
+        return put_decimal(out, (const uint64_t *)c->values + 2 * i, (c->flags >> 8) & 0xff,
+                           (c->flags >> 16) & 0xff);
     case KIND_TIMESTAMP: {
         int64_t micros = ((const int64_t *)c->values)[i];
         if (micros == TIMESTAMP_INFINITY || micros == -TIMESTAMP_INFINITY) return out;
@@ -209,6 +244,7 @@ static int64_t column_bound(const ferry_column *c, int64_t rows) {
     case KIND_BOOL: return 5 * rows;
     case KIND_DATE32: return 16 * rows;  /* +5881580-07-10 */
     case KIND_TIMESTAMP: return 32 * rows;  /* +294247-01-10T04:00:54.775806Z */
+    case KIND_DECIMAL128: return 42 * rows;  /* sign, 38 digits, point, leading 0 */
     default: return 20 * rows;  /* -9223372036854775808 */
     }
 }

@@ -35,6 +35,7 @@ if TYPE_CHECKING:
 
 LOG = logging.getLogger("ferry.engine")
 PREFETCH = 4  # batches read ahead, about one key slice: DuckDB sorts the next meanwhile
+RENDERED_AHEAD = 2  # rendered batches waiting for the writer
 _DONE = object()
 
 
@@ -126,13 +127,13 @@ def _rendered(batches: Iterator[pa.RecordBatch], lines: NativeLines | None) -> I
     if stage == "reader":
         return _prefetched(map(lines.render, batches))
     if stage == "thread":
-        return _prefetched(map(lines.render, _prefetched(batches)))
+        return _prefetched(map(lines.render, _prefetched(batches)), RENDERED_AHEAD)
     return map(lines.render, _prefetched(batches))
 
 
-def _prefetched(items: Iterator) -> Iterator:
-    """Run the iterator in a thread, PREFETCH items ahead of the consumer."""
-    buffer: queue.Queue = queue.Queue(PREFETCH)
+def _prefetched(items: Iterator, ahead: int = PREFETCH) -> Iterator:
+    """Run the iterator in a thread, ahead items ahead of the consumer."""
+    buffer: queue.Queue = queue.Queue(ahead)
     stop = threading.Event()
 
     def produce() -> None:

@@ -20,7 +20,6 @@ import ctypes
 import functools
 import logging
 import os
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,11 +39,12 @@ _OFF_VALUES = ("0", "off", "false", "no")
 NATIVE_TYPES = (
     "TINYINT", "SMALLINT", "INTEGER", "BIGINT", "UTINYINT", "USMALLINT", "UINTEGER",
     "UBIGINT", "INT", "INT4", "INT8", "BOOLEAN", "BOOL", "DATE", "TIMESTAMP", "DATETIME",
-    "TIMESTAMPTZ", "TIMESTAMP WITH TIME ZONE", "TIMESTAMP WITHOUT TIME ZONE",
+    "TIMESTAMPTZ", "TIMESTAMP WITH TIME ZONE", "TIMESTAMP WITHOUT TIME ZONE", "DECIMAL",
+    "NUMERIC",
 )  # fmt: skip
 
 # csv_lines.c's column kinds and flags
-TEXT, PLAIN, BOOL, DATE32, TIMESTAMP = 0, 1, 10, 11, 12
+TEXT, PLAIN, BOOL, DATE32, TIMESTAMP, DECIMAL128 = 0, 1, 10, 11, 12, 13
 _INTEGER_KINDS = {
     pa.int8(): 2, pa.int16(): 3, pa.int32(): 4, pa.int64(): 5,
     pa.uint8(): 6, pa.uint16(): 7, pa.uint32(): 8, pa.uint64(): 9,
@@ -147,28 +147,12 @@ def render_csv(
     for index, ((kind, array), flag) in enumerate(zip(arrays, flags, strict=True)):
         columns[index] = _column(array, kind, flag)
     library = _library()
-    scratch = _scratch(library.ferry_csv_bound(columns, count, rows))
+    data = pa.allocate_buffer(library.ferry_csv_bound(columns, count, rows), resizable=True)
     offsets = pa.allocate_buffer(8 * (rows + 1))
-    used = library.ferry_csv_lines(
-        columns, count, rows, delimiter, scratch.address, offsets.address
-    )
-    # the bound is ~1.7x the lines: a buffer of it would stay that big (allocators do not
-    # shrink in place), and a batch waits in queues and files; so the lines are copied out
-    data = pa.allocate_buffer(used)
-    ctypes.memmove(data.address, scratch.address, used)
+    used = library.ferry_csv_lines(columns, count, rows, delimiter, data.address, offsets.address)
+    data.resize(used)  # the bound's pages past used were never touched, so never resident
     lines = pa.Array.from_buffers(pa.large_string(), rows, [None, offsets, data])
     return pa.record_batch([lines], names=[formats.LINE_COLUMN])
-
-
-_SCRATCH = threading.local()
-
-
-def _scratch(size: int) -> pa.Buffer:
-    """A buffer of at least size bytes, reused by the thread's next batches."""
-    buffer = getattr(_SCRATCH, "buffer", None)
-    if buffer is None or buffer.size < size:
-        buffer = _SCRATCH.buffer = pa.allocate_buffer(max(size, 1))
-    return buffer
 
 
 def _described(array: pa.Array) -> tuple[int, pa.Array]:
@@ -186,6 +170,8 @@ def _described(array: pa.Array) -> tuple[int, pa.Array]:
         return DATE32, array
     if pa.types.is_timestamp(kind) and kind.unit == "us":
         return TIMESTAMP, array
+    if pa.types.is_decimal128(kind):
+        return DECIMAL128, array
     raise TypeError(f"CSV lines in C: no rendering for Arrow type {kind}")
 
 
@@ -195,6 +181,8 @@ def _column(array: pa.Array, kind: int, flag: int | None) -> _Column:
     values = buffers[1].address if len(buffers) > 1 and buffers[1] is not None else None
     data = buffers[2].address if len(buffers) > 2 and buffers[2] is not None else None
     flags = 0
+    if kind == DECIMAL128:
+        flags = array.type.scale << 8 | array.type.precision << 16
     if kind == TEXT:
         kind = PLAIN if flag is None else TEXT
         flags = (flag or 0) | (FLAG_LARGE if pa.types.is_large_string(array.type) else 0)

@@ -58,7 +58,30 @@ VALUES = {
     "r": ("0.1", "-2.5e-10", "nan"),
     "dbl": ("0.1", "-0.0", "1e300", "5e-324", "inf", "-inf", "nan", "123456.789", "1e16"),
     "de": ("-0.001", "0", "123456789012345.678", "-5"),
-    "wide": ("123456789012345678901234567.1234567891", "-0.0000000001", "1"),
+    "wide": (
+        "123456789012345678901234567.1234567891",
+        "-0.0000000001",
+        "1",
+        "0",
+        "-1",
+        "9999999999999999999999999999.9999999999",
+        "-9999999999999999999999999999.9999999999",
+        "0.0000000001",
+        "18446744073.7095516160",
+        "-18446744073.7095516161",
+    ),
+    "d38": (
+        "99999999999999999999999999999999999999",
+        "-99999999999999999999999999999999999999",
+        "18446744073709551616",
+        "-18446744073709551616",
+        "18446744073709551615",
+        "0",
+        "-7",
+    ),
+    "frac": (".5", "-.0001", "0", ".9999", "-.9999"),
+    "d4": ("5", "-5", "0", "9999"),
+    "d9": ("1234567.89", "-0.01", "0", "-9999999.99"),
     "v": TEXTS,
     "mail": TEXTS,  # hashed: hex, never quoted nor guarded
     "day": DATES,
@@ -72,6 +95,7 @@ VALUES = {
 TYPES = {
     "id": "BIGINT", "bo": "BOOLEAN", **{f"n_{kind.lower()}": kind for kind in INTEGER_RANGES},
     "f": "FLOAT", "r": "REAL", "dbl": "DOUBLE", "de": "DECIMAL(18,3)", "wide": "DECIMAL(38,10)",
+    "d38": "DECIMAL(38,0)", "frac": "DECIMAL(4,4)", "d4": "NUMERIC(4,0)", "d9": "DECIMAL(9,2)",
     "v": "VARCHAR", "mail": "VARCHAR", "day": "DATE", "t": "TIME", "at": "TIMESTAMP",
     "at_tz": "TIMESTAMPTZ", "u": "UUID", "b": "BLOB", "j": "JSON",
 }  # fmt: skip
@@ -180,7 +204,8 @@ def test_every_column_kind_reaches_c_as_typed_or_as_text(hostile_plan):
     items = dict(zip(TYPES, lines_native.for_format(plan.format, fields).items, strict=True))
     as_they_are = {name for name, item in items.items() if item.startswith('"c')}
     integers = {f"n_{kind.lower()}" for kind in INTEGER_RANGES} - {"n_hugeint"}
-    assert as_they_are == {"id", "bo", "day", "at", "at_tz", "v", "mail", *integers}
+    decimals = {"de", "wide", "d38", "frac", "d4", "d9"}
+    assert as_they_are == {"id", "bo", "day", "at", "at_tz", "v", "mail", *integers, *decimals}
 
 
 @pytest.mark.parametrize(
