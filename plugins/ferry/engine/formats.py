@@ -25,7 +25,10 @@ Values some formats cannot carry as they are (README "Output values"):
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+
+import pyarrow as pa
 
 from ferry.column_types import DECIMAL_TYPES, FLOAT_TYPES, base_type, decimal_shape
 from ferry.spec.columns import OutputColumn
@@ -50,6 +53,19 @@ class Field:
     name: str
     type: str
     hex_only: bool = False  # hashes and tokens: never need quoting
+
+
+@dataclass(frozen=True)
+class NativeLines:
+    """How a text format's lines are made outside DuckDB (ferry.engine.lines_native).
+
+    items: the SELECT's items over the typed fields (each aliased as its field), in order.
+    render: a batch of those columns (the key dropped) -> a batch of one large_string
+        column, LINE_COLUMN, holding the bytes line_sql would have.
+    """
+
+    items: list[str]
+    render: Callable[[pa.RecordBatch], pa.RecordBatch]
 
 
 def is_timestamp(column_type: str) -> bool:

@@ -4,14 +4,15 @@ Building each CSV line in SQL (CASE, contains, replace and concat per field, str
 timestamp) cost DuckDB about as much CPU as reading the rows. Here DuckDB hands over the
 typed columns, and csv_lines.c writes the lines formats.csv_line would have written, byte
 for byte, into one large_string Arrow array per batch: the writers take it as they take
-DuckDB's line column. Integers, booleans, dates and timestamps are rendered from their
-values; every other type is cast to text in SQL as formats.iso_text does (a double's
-shortest form, decimals, HUGEINT, JSON, UUID) and only quoted and guarded in C.
+DuckDB's line column. Integers, booleans, decimals, dates and timestamps are rendered
+from their values; every other type is cast to text in SQL as formats.iso_text does (a
+double's shortest form, HUGEINT, JSON, UUID, TIME, BLOB) and only quoted and guarded in C.
 
-for_format is the hook: a format's NativeLines (the select's items and the function
-making a batch's lines), or None where the format has none, the library is not built, or
-FERRY_NATIVE_LINES=off; the SQL of formats.line_sql is then the renderer, and it stays
-the reference the C output is tested against. scripts/setup builds the library.
+for_format is the hook for every text format: its formats.NativeLines (the select's items
+and the function making a batch's lines), or None where the format has no native renderer
+(_MAKERS), the library is not built, or FERRY_NATIVE_LINES=off; the SQL of
+formats.line_sql is then the renderer, and it stays the reference the C output is tested
+against (tests/unit/engine/test_lines_native.py). scripts/setup builds the library.
 """
 
 from __future__ import annotations
@@ -21,7 +22,6 @@ import functools
 import logging
 import os
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
 import pyarrow as pa
@@ -54,20 +54,7 @@ FLAG_LARGE, FLAG_GUARD = 1, 2
 log = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True)
-class NativeLines:
-    """How a text format's lines are made outside DuckDB.
-
-    items: the SELECT's items over the typed fields (each aliased as its field), in order.
-    render: a batch of those columns (the key dropped) -> a batch of one large_string
-        column, formats.LINE_COLUMN, holding the bytes formats.line_sql would have.
-    """
-
-    items: list[str]
-    render: Callable[[pa.RecordBatch], pa.RecordBatch]
-
-
-def for_format(fmt: Format, fields: list[formats.Field]) -> NativeLines | None:
+def for_format(fmt: Format, fields: list[formats.Field]) -> formats.NativeLines | None:
     """The format's native renderer for these fields, or None to render lines in SQL."""
     if os.environ.get(SWITCH, "").lower() in _OFF_VALUES:
         return None
@@ -75,7 +62,7 @@ def for_format(fmt: Format, fields: list[formats.Field]) -> NativeLines | None:
     return maker(fmt, fields) if maker else None
 
 
-def csv_lines(fmt: Format, fields: list[formats.Field]) -> NativeLines | None:
+def csv_lines(fmt: Format, fields: list[formats.Field]) -> formats.NativeLines | None:
     """CSV or TSV lines: formats.csv_line's rules (and the formula guard's) in C."""
     if _library() is None:
         return None
@@ -88,12 +75,12 @@ def csv_lines(fmt: Format, fields: list[formats.Field]) -> NativeLines | None:
         plain = native or formats.needs_no_quoting(field)
         flags.append(None if plain else (FLAG_GUARD if guard else 0))
     delimiter = ord("," if fmt.type == "csv" else "\t")
-    return NativeLines(
+    return formats.NativeLines(
         items, functools.partial(render_csv, flags=tuple(flags), delimiter=delimiter)
     )
 
 
-_MAKERS: dict[str, Callable[[Format, list[formats.Field]], NativeLines | None]] = {
+_MAKERS: dict[str, Callable[[Format, list[formats.Field]], formats.NativeLines | None]] = {
     "csv": csv_lines,
     "tsv": csv_lines,
 }

@@ -30,7 +30,6 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from ferry.engine import formats, pii
-from ferry.engine.lines_native import NativeLines
 from ferry.plan import ExportPlan
 from ferry.sql import Sql, quote
 
@@ -97,7 +96,10 @@ def output_select(plan: ExportPlan, pii_key: bytes | None, relation: Relation | 
 
 
 def formatted_select(
-    plan: ExportPlan, inner: Sql, fields: list[formats.Field], lines: NativeLines | None = None
+    plan: ExportPlan,
+    inner: Sql,
+    fields: list[formats.Field],
+    lines: formats.NativeLines | None = None,
 ) -> Sql:
     """The typed rows of inner (fields' aliases, and the key) as the writers read them.
 

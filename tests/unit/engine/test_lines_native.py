@@ -157,7 +157,7 @@ def hostile_plan(project, tmp_path):
     project.exports.pop("hostile", None)
 
 
-def _both(plan, warehouse) -> tuple[list[str], list[pa.RecordBatch], lines_native.NativeLines]:
+def _both(plan, warehouse) -> tuple[list[str], list[pa.RecordBatch], formats.NativeLines]:
     """The SQL renderer's lines, in key order, and the typed batches C renders."""
     fields = formats.fields_of(plan.columns, query.output_types(plan))
     lines = lines_native.for_format(plan.format, fields)
@@ -244,3 +244,15 @@ def test_formats_without_a_native_renderer_render_in_sql(hostile_plan):
 
 def test_the_library_is_built_by_setup():
     assert lines_native.available(), "run scripts/setup: it compiles engine/csv_lines.c"
+
+
+def test_without_the_library_lines_are_rendered_in_sql(monkeypatch, hostile_plan, tmp_path, caplog):
+    plan = hostile_plan(type="tsv")
+    fields = formats.fields_of(plan.columns, query.output_types(plan))
+    monkeypatch.setattr(lines_native, "LIBRARY", tmp_path / "_csv_lines.so")
+    lines_native._library.cache_clear()
+    try:
+        assert lines_native.for_format(plan.format, fields) is None
+        assert "scripts/setup builds it" in caplog.text
+    finally:
+        lines_native._library.cache_clear()
