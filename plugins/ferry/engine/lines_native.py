@@ -20,6 +20,7 @@ from __future__ import annotations
 import ctypes
 import functools
 import logging
+import mmap
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -134,10 +135,15 @@ def render_csv(
     for index, ((kind, array), flag) in enumerate(zip(arrays, flags, strict=True)):
         columns[index] = _column(array, kind, flag)
     library = _library()
-    data = pa.allocate_buffer(library.ferry_csv_bound(columns, count, rows), resizable=True)
-    offsets = pa.allocate_buffer(8 * (rows + 1))
+    # The lines go in a mapping of their own, sized to the bound (~1.7x what they take):
+    # pages past the end are never touched, so never resident, and it is unmapped as soon
+    # as the file has the batch. From Arrow's mimalloc or glibc's malloc, the freed buffers
+    # stayed resident: 25-50 MiB more peak RSS at 10M rows, growing with the table.
+    bound = library.ferry_csv_bound(columns, count, rows)
+    data = pa.py_buffer(mmap.mmap(-1, max(1, bound)))
+    offsets = pa.allocate_buffer(8 * (rows + 1), memory_pool=pa.system_memory_pool())
     used = library.ferry_csv_lines(columns, count, rows, delimiter, data.address, offsets.address)
-    data.resize(used)  # the bound's pages past used were never touched, so never resident
+    data = data.slice(0, used)
     lines = pa.Array.from_buffers(pa.large_string(), rows, [None, offsets, data])
     return pa.record_batch([lines], names=[formats.LINE_COLUMN])
 
