@@ -87,7 +87,15 @@ VALUES = {
     "day": DATES,
     "t": ("12:30:00.5", "00:00:00", "23:59:59.999999"),
     "at": TIMESTAMPS,
-    "at_tz": (*TIMESTAMPS[:8], "2026-01-15 10:30:45+02", "2026-01-15 00:30:45.25-05:30"),
+    "at_tz": (
+        *TIMESTAMPS[:8],
+        "2026-01-15 10:30:45+02",
+        "2026-01-15 00:30:45.25-05:30",
+        "infinity",
+        "-infinity",
+        "0044-03-15 (BC) 12:00:00+01",
+        "10000-01-01 00:00:00.5+00",
+    ),
     "u": ("a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11", "00000000-0000-0000-0000-000000000000"),
     "b": ("\\x00\\xff=x", "=abc", "a,b", "", '"q"'),
     "j": ('{"a": "x,y"}', '"=q"', '[1, "\\"q\\""]', "null", '"tab\\there"'),
@@ -104,10 +112,11 @@ RANDOM_ROWS = 3000  # timestamps and dates anywhere in DuckDB's range
 
 
 def _row(number: int) -> list:
-    """Row number's values: each column cycles through its values (and nulls) at its own pace."""
+    """Row number's values: each column cycles through all its values and a null, from its
+    own starting point, so every value meets many others in one line."""
     row = [str(number)]
     for column, values in enumerate(list(VALUES.values())[1:]):
-        pick = (number * (column + 1) + column) % (len(values) + 1)
+        pick = (number + 7 * column) % (len(values) + 1)
         row.append(None if pick == len(values) else values[pick])
     return row
 
