@@ -25,7 +25,10 @@ Values some formats cannot carry as they are (README "Output values"):
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+
+import pyarrow as pa
 
 from ferry.column_types import DECIMAL_TYPES, FLOAT_TYPES, base_type, decimal_shape
 from ferry.spec.columns import OutputColumn
@@ -50,6 +53,19 @@ class Field:
     name: str
     type: str
     hex_only: bool = False  # hashes and tokens: never need quoting
+
+
+@dataclass(frozen=True)
+class NativeLines:
+    """How a text format's lines are made outside DuckDB (ferry.engine.lines_native).
+
+    items: the SELECT's items over the typed fields (each aliased as its field), in order.
+    render: a batch of those columns (the key dropped) -> a batch of one large_string
+        column, LINE_COLUMN, holding the bytes line_sql would have.
+    """
+
+    items: list[str]
+    render: Callable[[pa.RecordBatch], pa.RecordBatch]
 
 
 def is_timestamp(column_type: str) -> bool:
@@ -121,7 +137,7 @@ def csv_text(field: Field, formula_guard: bool = False) -> str:
     Numbers, dates, hashes and tokens carry no formula (-5 stays -5): only text is guarded.
     """
     text = iso_text(field.alias, field.type)
-    if not formula_guard or _needs_no_quoting(field):
+    if not formula_guard or needs_no_quoting(field):
         return text
     return formula_guarded(text)
 
@@ -147,7 +163,7 @@ def guarded(fields: list[Field]) -> tuple[str, list[Field]]:
     """
     items, texts = [], []
     for field in fields:
-        typed = _needs_no_quoting(field)  # no formula in it: stays as it is, typed
+        typed = needs_no_quoting(field)  # no formula in it: stays as it is, typed
         items.append(
             f"{quote(field.alias) if typed else csv_text(field, True)} AS {quote(field.alias)}"
         )
@@ -155,14 +171,15 @@ def guarded(fields: list[Field]) -> tuple[str, list[Field]]:
     return ", ".join(items), texts
 
 
-def _needs_no_quoting(field: Field) -> bool:
+def needs_no_quoting(field: Field) -> bool:
+    """Numbers, dates, hashes and tokens: never quoted, never formula-guarded."""
     return field.hex_only or base_type(field.type) in _UNQUOTED_TYPES
 
 
 def csv_field(field: Field, delimiter: str) -> str:
     """A non-null VARCHAR: the field as it appears in the file, quoted only when needed."""
     text = iso_text(field.alias, field.type)
-    if _needs_no_quoting(field):
+    if needs_no_quoting(field):
         return f"coalesce({text}, '')"
     chars = (f"'{delimiter}'", "'\"'", "chr(10)", "chr(13)", "chr(0)")
     specials = " OR ".join(f"contains({text}, {char})" for char in chars)

@@ -95,11 +95,21 @@ def output_select(plan: ExportPlan, pii_key: bytes | None, relation: Relation | 
     return formatted_select(plan, inner, formats.fields_of(plan.columns, output_types(plan)))
 
 
-def formatted_select(plan: ExportPlan, inner: Sql, fields: list[formats.Field]) -> Sql:
-    """The typed rows of inner (fields' aliases, and the key) as the writers read them."""
+def formatted_select(
+    plan: ExportPlan,
+    inner: Sql,
+    fields: list[formats.Field],
+    lines: formats.NativeLines | None = None,
+) -> Sql:
+    """The typed rows of inner (fields' aliases, and the key) as the writers read them.
+
+    With lines (ferry.engine.lines_native), what its renderer reads instead of the lines.
+    """
     source, key = inner.text, quote(KEY_ALIAS)
     fmt = plan.format
-    if fmt.type in formats.TEXT_TYPES:
+    if lines is not None:
+        items = ", ".join(lines.items)
+    elif fmt.type in formats.TEXT_TYPES:
         if fmt.formula_guard:
             guarded, fields = formats.guarded(fields)
             source = f"SELECT {guarded}, {key} FROM ({source}) AS typed"
