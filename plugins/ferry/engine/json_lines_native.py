@@ -24,7 +24,15 @@ import numpy as np
 import pyarrow as pa
 
 from ferry.column_types import DECIMAL_TYPES, INTEGER_TYPES, base_type
-from ferry.engine.formats import LINE_COLUMN, Field, is_temporal, json_as_text, json_value
+from ferry.engine.formats import (
+    LINE_COLUMN,
+    Field,
+    NativeLines,
+    is_temporal,
+    json_as_text,
+    json_value,
+)
+from ferry.spec.models import Format
 from ferry.sql import quote
 
 SOURCE = Path(__file__).with_name("json_lines.c")
@@ -63,6 +71,14 @@ def available() -> bool:
     if os.environ.get("FERRY_NATIVE_JSON", "").lower() in _OFF_VALUES:
         return False
     return _library() is not None
+
+
+def json_lines(fmt: Format, fields: list[Field]) -> NativeLines | None:
+    """lines_native's maker for json (not pretty) and jsonl; None: formats.line_sql renders."""
+    if not applies(fmt.type, bool(fmt.pretty)):
+        return None
+    lines = functools.partial(render, fields=fields, format_type=fmt.type)
+    return NativeLines(native_items(fields), lines)
 
 
 def applies(format_type: str, pretty: bool = False) -> bool:
@@ -106,9 +122,13 @@ def native_value(field: Field) -> str:
     return column  # dates and timestamps too: C writes their ISO text from the numbers
 
 
+def native_items(fields: list[Field]) -> list[str]:
+    """SQL: the select's items, native_value of every field under its alias, in order."""
+    return [f"{native_value(field)} AS {quote(field.alias)}" for field in fields]
+
+
 def native_select(fields: list[Field]) -> str:
-    """SQL: the projection of native_value for every field, each under its alias."""
-    return ", ".join(f"{native_value(field)} AS {quote(field.alias)}" for field in fields)
+    return ", ".join(native_items(fields))
 
 
 def escaped(text: str) -> str:

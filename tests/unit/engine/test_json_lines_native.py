@@ -96,14 +96,15 @@ def con():
         yield con
 
 
-def test_the_library_is_built():
+def test_the_library_is_built(monkeypatch):
+    monkeypatch.delenv("FERRY_NATIVE_JSON", raising=False)
     assert json_lines_native.available(), "build engine/json_lines.c (see its header)"
 
 
 def test_switched_off_by_environment(monkeypatch):
     monkeypatch.setenv("FERRY_NATIVE_JSON", "off")
     assert not json_lines_native.applies("jsonl")
-    monkeypatch.delenv("FERRY_NATIVE_JSON")
+    monkeypatch.setenv("FERRY_NATIVE_JSON", "on")
     assert json_lines_native.applies("json") and not json_lines_native.applies("json", True)
     assert not json_lines_native.applies("csv")
 
