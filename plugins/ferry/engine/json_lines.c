@@ -104,23 +104,44 @@ static char *put(char *at, const char *text, int64_t length)
     return at + length;
 }
 
+#define BYTES8(c) (0x0101010101010101ULL * (uint64_t)(c))
+
+/* Whether any of 8 bytes needs escaping: below 0x20, '"' or '\\' (exact as a yes/no). */
+static int any_special(uint64_t x)
+{
+    uint64_t quote = x ^ BYTES8('"'), backslash = x ^ BYTES8('\\');
+    uint64_t below = (x - BYTES8(0x20)) & ~x;
+    uint64_t zero = ((quote - BYTES8(1)) & ~quote) | ((backslash - BYTES8(1)) & ~backslash);
+    return ((below | zero) & BYTES8(0x80)) != 0;
+}
+
 static char *put_escaped(char *at, const unsigned char *text, int64_t length)
 {
     *at++ = '"';
-    int64_t run = 0;
-    for (int64_t i = 0; i < length; i++) {
-        char escape = ESCAPE[text[i]];
-        if (escape == 0)
-            continue;
-        at = put(at, (const char *)text + run, i - run);
-        run = i + 1;
-        *at++ = '\\';
-        *at++ = escape;
-        if (escape == 'u') {
-            *at++ = '0';
-            *at++ = '0';
-            *at++ = HEX[text[i] >> 4];
-            *at++ = HEX[text[i] & 15];
+    int64_t run = 0, i = 0;
+    while (i < length) {
+        uint64_t eight;
+        if (i + 8 <= length) { /* most text has nothing to escape: 8 bytes at a time */
+            memcpy(&eight, text + i, 8);
+            if (!any_special(eight)) {
+                i += 8;
+                continue;
+            }
+        }
+        for (int64_t end = i + 8 < length ? i + 8 : length; i < end; i++) {
+            char escape = ESCAPE[text[i]];
+            if (escape == 0)
+                continue;
+            at = put(at, (const char *)text + run, i - run);
+            run = i + 1;
+            *at++ = '\\';
+            *at++ = escape;
+            if (escape == 'u') {
+                *at++ = '0';
+                *at++ = '0';
+                *at++ = HEX[text[i] >> 4];
+                *at++ = HEX[text[i] & 15];
+            }
         }
     }
     at = put(at, (const char *)text + run, length - run);
