@@ -182,3 +182,18 @@ def test_lines_are_one_large_string_column_the_writers_take(con):
     assert lines.column(0).to_pylist() == [f"{{{key}:null}}\n", f'{{{key}:"b"}}\n'] + [
         f"{{{key}:null}}\n"  # typed_table's row of nulls
     ]
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_a_character_to_escape_anywhere_in_a_long_string(con, fmt):
+    """C looks at 8 bytes at a time: every position, next to multi-byte characters."""
+    specials = [chr(code) for code in range(0x20)] + ['"', "\\", "\x7f", "\u2028", "é", "🎉"]
+    texts = [
+        filler * position + special + filler * (19 - position)
+        for special in specials
+        for position in range(20)
+        for filler in ("a", "é")
+    ]
+    fields = typed_table(con, "long", {"c0": ("VARCHAR", texts), "c1": ("VARCHAR", texts[::-1])})
+    by_sql, native = sql_and_native(con, "SELECT * FROM long", fields, fmt, slices=True)
+    assert native == by_sql
