@@ -187,7 +187,7 @@ class _Freed:
 def _column(column: _Column, array: pa.Array, pasted: bool, field: Field) -> pa.Array:
     """Fill column from array (cast to a layout C reads when needed); returns what C reads."""
     kind_of = array.type
-    if pa.types.is_string_view(kind_of):
+    if pa.types.is_string_view(kind_of) or pa.types.is_null(kind_of):  # nulls: null
         array, kind_of = array.cast(pa.large_string()), pa.large_string()
     buffers = array.buffers()
     column.validity = buffers[0].address if buffers[0] is not None and array.null_count else None

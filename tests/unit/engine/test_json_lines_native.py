@@ -197,3 +197,11 @@ def test_a_character_to_escape_anywhere_in_a_long_string(con, fmt):
     fields = typed_table(con, "long", {"c0": ("VARCHAR", texts), "c1": ("VARCHAR", texts[::-1])})
     by_sql, native = sql_and_native(con, "SELECT * FROM long", fields, fmt, slices=True)
     assert native == by_sql
+
+
+def test_arrays_of_nulls_and_string_views():
+    fields = [formats.Field("c0", "n", "INTEGER"), formats.Field("c1", "s", "VARCHAR")]
+    views = pa.array(["a\n", None, "long enough to be out of line"], pa.string_view())
+    batch = pa.record_batch([pa.nulls(3), views], names=["c0", "c1"])
+    lines = json_lines_native.render(batch.slice(1), fields, "jsonl").column(0).to_pylist()
+    assert lines == ['{"n":null,"s":null}\n', '{"n":null,"s":"long enough to be out of line"}\n']
