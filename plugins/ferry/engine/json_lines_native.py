@@ -23,7 +23,13 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 
-from ferry.column_types import DECIMAL_TYPES, INTEGER_TYPES, base_type
+from ferry.column_types import (
+    DECIMAL_TYPES,
+    INTEGER_RANGES,
+    INTEGER_TYPES,
+    base_type,
+    canonical_type,
+)
 from ferry.engine.formats import (
     LINE_COLUMN,
     Field,
@@ -46,6 +52,7 @@ _INTEGER_KINDS = {
     pa.uint8(): 9, pa.uint16(): 10, pa.uint32(): 11, pa.uint64(): 12,
 }  # fmt: skip
 DATE32, TIMESTAMP_US, DECIMAL128 = 13, 14, 15
+_TYPEOF_NAMES = {"TIMESTAMPTZ": "TIMESTAMP WITH TIME ZONE"}  # DuckDB's typeof() spelling
 DECIMAL_DIGITS = 15  # wider ones are JSON strings (formats.json_as_text)
 _NAMED_ESCAPES = {"\b": "\\b", "\t": "\\t", "\n": "\\n", "\f": "\\f", "\r": "\\r"}
 _LINE_ENDS = {"jsonl": (b"", b"}\n"), "json": (b",\n", b"}")}  # formats.line_sql's
@@ -122,9 +129,38 @@ def native_value(field: Field) -> str:
     return column  # dates and timestamps too: C writes their ISO text from the numbers
 
 
+def _typed(field: Field) -> bool:
+    return not _pasted(field) and not json_as_text(field.type)
+
+
+def stored_otherwise(field: Field) -> str:
+    """SQL, for a field C reads typed: null when the column holds the declared type (or one
+    C renders as the SQL does), else the field's JSON text, which C then pastes.
+
+    A DuckDB table is read as it is stored, not cast to the declared types (a VARCHAR
+    declared over an INTEGER or a TIMESTAMP column), and formats.json_value renders the
+    stored value. typeof is known when DuckDB plans the query, so where the types agree
+    this is a constant null column.
+    """
+    base, column = base_type(field.type), quote(field.alias)
+    if base in INTEGER_TYPES:
+        names = tuple(name for name in INTEGER_RANGES if name != "HUGEINT")
+    else:
+        canonical = canonical_type(field.type)
+        names = (_TYPEOF_NAMES.get(canonical, canonical),)
+    listed = ", ".join(f"'{name}'" for name in names)  # constants of this module
+    return f"CASE WHEN typeof({column}) NOT IN ({listed}) THEN to_json({json_value(field)}) END"
+
+
 def native_items(fields: list[Field]) -> list[str]:
-    """SQL: the select's items, native_value of every field under its alias, in order."""
-    return [f"{native_value(field)} AS {quote(field.alias)}" for field in fields]
+    """SQL: the select's items, native_value of every field under its alias, in order;
+    after a typed field, its stored_otherwise under the alias + _json."""
+    items = []
+    for field in fields:
+        items.append(f"{native_value(field)} AS {quote(field.alias)}")
+        if _typed(field):
+            items.append(f"{stored_otherwise(field)} AS {quote(field.alias + '_json')}")
+    return items
 
 
 def native_select(fields: list[Field]) -> str:
@@ -146,14 +182,21 @@ def escaped(text: str) -> str:
 
 def render(batch: pa.RecordBatch, fields: list[Field], format_type: str) -> pa.RecordBatch:
     """The batch's rows (native_select's columns) as the line column formats.line_sql gives."""
-    if batch.num_columns != len(fields):
-        raise ValueError(f"{batch.num_columns} columns for {len(fields)} JSON fields")
+    expected = len(fields) + sum(_typed(field) for field in fields)
+    if batch.num_columns != expected:
+        raise ValueError(f"{batch.num_columns} columns for {expected} of JSON fields")
     lead, tail = _LINE_ENDS[format_type]
     columns = (_Column * len(fields))()
     held = []  # the arrays and names the C call reads: alive until it returns
-    for index, (field, array) in enumerate(zip(fields, batch.columns, strict=True)):
+    arrays = iter(batch.columns)
+    for index, field in enumerate(fields):
+        array, pasted = next(arrays), _pasted(field)
+        if _typed(field):
+            otherwise = next(arrays)
+            if otherwise.null_count < len(otherwise):  # stored as another type: its text
+                array, pasted = otherwise, True
         name = (("{" if index == 0 else ",") + escaped(field.name) + ":").encode("utf-8")
-        array = _column(columns[index], array, _pasted(field), field)
+        array = _column(columns[index], array, pasted, field)
         columns[index].name, columns[index].name_len = name, len(name)
         held += [array, name]
     return _call(columns, batch.num_rows, lead, tail)
@@ -187,7 +230,9 @@ class _Freed:
 def _column(column: _Column, array: pa.Array, pasted: bool, field: Field) -> pa.Array:
     """Fill column from array (cast to a layout C reads when needed); returns what C reads."""
     kind_of = array.type
-    if pa.types.is_string_view(kind_of) or pa.types.is_null(kind_of):  # nulls: null
+    if array.null_count == len(array):  # whatever its type (stored_otherwise): nulls
+        array, kind_of = pa.nulls(len(array), pa.large_string()), pa.large_string()
+    if pa.types.is_string_view(kind_of):
         array, kind_of = array.cast(pa.large_string()), pa.large_string()
     buffers = array.buffers()
     column.validity = buffers[0].address if buffers[0] is not None and array.null_count else None

@@ -202,6 +202,42 @@ def test_a_character_to_escape_anywhere_in_a_long_string(con, fmt):
 def test_arrays_of_nulls_and_string_views():
     fields = [formats.Field("c0", "n", "INTEGER"), formats.Field("c1", "s", "VARCHAR")]
     views = pa.array(["a\n", None, "long enough to be out of line"], pa.string_view())
-    batch = pa.record_batch([pa.nulls(3), views], names=["c0", "c1"])
+    typed_text = pa.nulls(3, pa.string())  # stored_otherwise: the declared types
+    batch = pa.record_batch([pa.nulls(3), typed_text, views, typed_text], names=list("abcd"))
     lines = json_lines_native.render(batch.slice(1), fields, "jsonl").column(0).to_pylist()
     assert lines == ['{"n":null,"s":null}\n', '{"n":null,"s":"long enough to be out of line"}\n']
+
+
+STORED_AS = {  # declared: stored; a DuckDB table is read as stored, not cast
+    "VARCHAR": ["INTEGER", "DATE", "TIMESTAMP", "TIMESTAMPTZ", "DOUBLE", "UUID", "JSON",
+                "DECIMAL(9,2)", "BOOLEAN", "HUGEINT", "VARCHAR"],
+    "BIGINT": ["INTEGER", "UTINYINT", "HUGEINT", "DOUBLE", "DECIMAL(9,0)", "VARCHAR"],
+    "DECIMAL(12,3)": ["DECIMAL(9,2)", "INTEGER", "DOUBLE", "DECIMAL(12,3)"],
+    "TIMESTAMP": ["DATE", "TIMESTAMPTZ", "TIMESTAMP"],  # over VARCHAR: SQL fails too
+    "TIMESTAMPTZ": ["TIMESTAMP", "DATE", "TIMESTAMPTZ"],
+    "DATE": ["TIMESTAMP", "DATE"],
+    "BOOLEAN": ["INTEGER", "VARCHAR", "BOOLEAN"],
+    "DOUBLE": ["FLOAT", "INTEGER", "DECIMAL(9,2)"],
+}  # fmt: skip
+STORED_VALUES = {
+    "INTEGER": "-5", "UTINYINT": "200", "HUGEINT": str(2**100), "DOUBLE": "0.1",
+    "DECIMAL(9,2)": "-1.50", "DECIMAL(9,0)": "7", "DECIMAL(12,3)": "2.125", "DATE": "12026-05-06",
+    "TIMESTAMP": "2026-01-15 10:30:45.5", "TIMESTAMPTZ": "2026-01-15 10:30:45+02",
+    "VARCHAR": "2026-01-15", "UUID": "0b4e7c5a-1111-4c4c-8d8d-aaaaaaaaaaaa", "JSON": '{"a":1}',
+    "BOOLEAN": "true", "FLOAT": "0.3",
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_columns_stored_as_another_type_than_declared(con, fmt):
+    """C renders a typed field only when DuckDB holds it as declared; else DuckDB's text."""
+    pairs = [(declared, stored) for declared, stores in STORED_AS.items() for stored in stores]
+    columns = {f"c{i}": (stored, [STORED_VALUES[stored]]) for i, (_, stored) in enumerate(pairs)}
+    typed_table(con, "stored", columns)
+    fields = [
+        formats.Field(f"c{i}", f"{declared} over {stored}", declared)
+        for i, (declared, stored) in enumerate(pairs)
+    ]
+    by_sql, native = sql_and_native(con, "SELECT * FROM stored", fields, fmt)
+    assert native == by_sql
+    assert b'"VARCHAR over TIMESTAMP":"2026-01-15 10:30:45.5"' in native[0]  # as stored
