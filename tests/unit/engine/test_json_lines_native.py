@@ -12,7 +12,8 @@ import pyarrow as pa
 import pytest
 
 from ferry.column_types import INTEGER_RANGES
-from ferry.engine import formats, json_lines_native
+from ferry.engine import formats, json_lines_native, lines_native
+from ferry.spec.models import Format
 from ferry.sql import quote
 
 from .helpers import NASTY
@@ -241,3 +242,14 @@ def test_columns_stored_as_another_type_than_declared(con, fmt):
     by_sql, native = sql_and_native(con, "SELECT * FROM stored", fields, fmt)
     assert native == by_sql
     assert b'"VARCHAR over TIMESTAMP":"2026-01-15 10:30:45.5"' in native[0]  # as stored
+
+
+def test_lines_native_hands_json_and_jsonl_here_but_not_pretty_json(monkeypatch):
+    monkeypatch.delenv("FERRY_NATIVE_JSON", raising=False)
+    fields = [formats.Field("c0", "a", "VARCHAR")]
+    for kind in FORMATS:
+        made = lines_native.for_format(Format(type=kind), fields)
+        assert made is not None and made.items == json_lines_native.native_items(fields)
+    assert lines_native.for_format(Format(type="json", pretty=True), fields) is None
+    monkeypatch.setenv("FERRY_NATIVE_JSON", "off")
+    assert lines_native.for_format(Format(type="jsonl"), fields) is None
