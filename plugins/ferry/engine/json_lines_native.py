@@ -221,10 +221,10 @@ class _Freed:
     """Frees the C buffer when the Arrow buffer over it goes."""
 
     def __init__(self, address: int):
-        self.address = address
+        self.address, self._free = address, _library().ferry_json_free  # kept for shutdown
 
     def __del__(self):
-        _library().ferry_json_free(self.address)
+        self._free(self.address)
 
 
 def _column(column: _Column, array: pa.Array, pasted: bool, field: Field) -> pa.Array:
