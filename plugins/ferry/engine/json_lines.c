@@ -14,14 +14,14 @@
  * - RAW columns: JSON text DuckDB rendered per value (doubles, UUIDs, ...), pasted.
  * A null is null. Field names arrive already escaped, with their '"' and ':'.
  *
- * The lines go to one malloc'd buffer (grown by realloc) with count + 1 int64 offsets:
+ * The lines go to one anonymous mapping per batch with count + 1 int64 offsets:
  * an Arrow large_string array. The caller frees it with ferry_json_free.
  *
  * Built by scripts/setup: cc -O2 -Wall -shared -fPIC -o _json_lines.so json_lines.c
  */
 #include <stdint.h>
-#include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 enum kind {
     K_STRING32, K_STRING64, K_RAW32, K_RAW64, K_BOOL,
@@ -40,11 +40,6 @@ struct column {
     int64_t name_len;
 };
 
-struct out {
-    char *data;
-    int64_t used, capacity;
-};
-
 static const char HEX[] = "0123456789ABCDEF";
 static const char DIGIT_PAIRS[] =
     "00010203040506070809101112131415161718192021222324252627282930313233343536373839"
@@ -57,21 +52,6 @@ static const char ESCAPE[256] = {
     'u', 'u', 'u', 'u', 'u', 'u', 'u', 'u', 'u', 'u', 'u', 'u', 'u', 'u', 'u', 'u',
     ['"'] = '"', ['\\'] = '\\',
 };
-
-static int reserve(struct out *out, int64_t more)
-{
-    if (out->used + more <= out->capacity)
-        return 0;
-    int64_t capacity = out->capacity * 2;
-    if (capacity < out->used + more)
-        capacity = out->used + more;
-    char *data = realloc(out->data, (size_t)capacity);
-    if (data == NULL)
-        return -1;
-    out->data = data;
-    out->capacity = capacity;
-    return 0;
-}
 
 static int is_valid(const struct column *column, int64_t row)
 {
@@ -315,16 +295,30 @@ static char *put_decimal(char *at, int64_t unscaled, int scale)
 #define TIMESTAMP_INFINITY INT64_MAX
 #define MAX_SCALAR 48 /* the longest number, date or timestamp written, with quotes */
 
-/* The most bytes the value can take (a string may escape every byte as \u00XX). */
-static int64_t value_bound(const struct column *column, int64_t row)
+/* The most bytes count rows can take: every string byte escaped as \u00XX, every number
+ * or date at its longest. Only the pages written become resident. */
+static int64_t lines_bound(const struct column *columns, int32_t column_count, int64_t count,
+                           int64_t fixed)
 {
-    if (column->kind <= K_RAW64) {
-        const char *start;
-        int64_t length;
-        string_span(column, row, &start, &length);
-        return column->kind == K_RAW32 || column->kind == K_RAW64 ? length : 6 * length + 2;
+    int64_t bound = 64 + count * fixed;
+    for (int32_t c = 0; c < column_count; c++) {
+        const struct column *column = &columns[c];
+        bound += count * column->name_len;
+        if (column->kind > K_RAW64) {
+            bound += count * MAX_SCALAR;
+            continue;
+        }
+        const char *first, *last;
+        int64_t length, chars = 0;
+        if (count > 0) {
+            string_span(column, 0, &first, &length);
+            string_span(column, count - 1, &last, &length);
+            chars = (last + length) - first;
+        }
+        int escaped = column->kind == K_RAW32 || column->kind == K_RAW64 ? 1 : 6;
+        bound += escaped * chars + 4 * count; /* quotes, or null */
     }
-    return MAX_SCALAR;
+    return bound;
 }
 
 static char *put_value(char *at, const struct column *column, int64_t row)
@@ -382,50 +376,44 @@ static char *put_value(char *at, const struct column *column, int64_t row)
     return at;
 }
 
-void ferry_json_free(char *data)
+void ferry_json_free(char *data, int64_t capacity)
 {
-    free(data);
+    munmap(data, (size_t)capacity);
 }
 
 /*
  * Render count rows: lead, then each field's name and value, then tail (jsonl: lead ""
  * and tail "}\n"; a JSON array's lines: lead ",\n"). offsets gets count + 1 entries;
- * *data the lines (free with ferry_json_free). Returns the bytes written, -1 when out of
- * memory or on an unknown column kind.
+ * *data the lines, in an anonymous mapping of *capacity bytes of its own (freed lines
+ * from malloc stayed resident; unmapped, they are gone): ferry_json_free(*data,
+ * *capacity). Returns the bytes written, -1 when out of memory or on an unknown kind.
  */
 int64_t ferry_json_lines(const struct column *columns, int32_t column_count, int64_t count,
                          const char *lead, int64_t lead_len, const char *tail,
-                         int64_t tail_len, int64_t *offsets, char **data)
+                         int64_t tail_len, int64_t *offsets, char **data, int64_t *capacity)
 {
-    struct out out = {NULL, 0, 0};
-    int64_t fixed = lead_len + tail_len;
-
-    for (int32_t c = 0; c < column_count; c++) {
+    for (int32_t c = 0; c < column_count; c++)
         if (columns[c].kind < K_STRING32 || columns[c].kind > K_DECIMAL128)
             return -1;
-        fixed += columns[c].name_len;
-    }
-    if (reserve(&out, count * (fixed + 16 * column_count) + 4096) != 0)
+    int64_t bound = lines_bound(columns, column_count, count, lead_len + tail_len);
+    char *start = mmap(NULL, (size_t)bound, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+                       -1, 0);
+    if (start == MAP_FAILED)
         return -1;
+    madvise(start, (size_t)bound, MADV_HUGEPAGE); /* fewer page faults; best effort */
+    char *at = start;
     offsets[0] = 0;
     for (int64_t row = 0; row < count; row++) {
-        int64_t bound = fixed;
-        for (int32_t c = 0; c < column_count; c++)
-            bound += is_valid(&columns[c], row) ? value_bound(&columns[c], row) : 4;
-        if (reserve(&out, bound) != 0) {
-            free(out.data);
-            return -1;
-        }
-        char *at = put(out.data + out.used, lead, lead_len);
+        at = put(at, lead, lead_len);
         for (int32_t c = 0; c < column_count; c++) {
             const struct column *column = &columns[c];
             at = put(at, column->name, column->name_len);
             at = is_valid(column, row) ? put_value(at, column, row) : put(at, "null", 4);
         }
         at = put(at, tail, tail_len);
-        out.used = at - out.data;
-        offsets[row + 1] = out.used;
+        offsets[row + 1] = at - start;
     }
-    *data = out.data;
-    return out.used;
+    *data = start;
+    *capacity = bound;
+    return at - start;
 }

@@ -103,10 +103,10 @@ def _library() -> ctypes.CDLL | None:
     library.ferry_json_lines.argtypes = [
         ctypes.POINTER(_Column), ctypes.c_int32, ctypes.c_int64,
         ctypes.c_char_p, ctypes.c_int64, ctypes.c_char_p, ctypes.c_int64,
-        ctypes.c_void_p, ctypes.POINTER(ctypes.c_void_p),
+        ctypes.c_void_p, ctypes.POINTER(ctypes.c_void_p), ctypes.POINTER(ctypes.c_int64),
     ]  # fmt: skip
     library.ferry_json_lines.restype = ctypes.c_int64
-    library.ferry_json_free.argtypes = [ctypes.c_void_p]
+    library.ferry_json_free.argtypes = [ctypes.c_void_p, ctypes.c_int64]
     library.ferry_json_free.restype = None
     return library
 
@@ -205,26 +205,27 @@ def render(batch: pa.RecordBatch, fields: list[Field], format_type: str) -> pa.R
 def _call(columns, count: int, lead: bytes, tail: bytes) -> pa.RecordBatch:
     library = _library()
     offsets = np.empty(count + 1, dtype=np.int64)
-    data = ctypes.c_void_p()
+    data, capacity = ctypes.c_void_p(), ctypes.c_int64()
     size = library.ferry_json_lines(
         columns, len(columns), count, lead, len(lead), tail, len(tail),
-        offsets.ctypes.data, ctypes.byref(data),
+        offsets.ctypes.data, ctypes.byref(data), ctypes.byref(capacity),
     )  # fmt: skip
     if size < 0:
         raise MemoryError(f"rendering {count:,} JSON lines ran out of memory")
-    buffer = pa.foreign_buffer(data.value, size, base=_Freed(data.value))
+    buffer = pa.foreign_buffer(data.value, size, base=_Freed(data.value, capacity.value))
     lines = pa.Array.from_buffers(pa.large_string(), count, [None, pa.py_buffer(offsets), buffer])
     return pa.RecordBatch.from_arrays([lines], names=[LINE_COLUMN])
 
 
 class _Freed:
-    """Frees the C buffer when the Arrow buffer over it goes."""
+    """Unmaps the C buffer when the Arrow buffer over it goes."""
 
-    def __init__(self, address: int):
-        self.address, self._free = address, _library().ferry_json_free  # kept for shutdown
+    def __init__(self, address: int, capacity: int):
+        self.address, self.capacity = address, capacity
+        self._free = _library().ferry_json_free  # kept: module globals go at interpreter exit
 
     def __del__(self):
-        self._free(self.address)
+        self._free(self.address, self.capacity)
 
 
 def _column(column: _Column, array: pa.Array, pasted: bool, field: Field) -> pa.Array:

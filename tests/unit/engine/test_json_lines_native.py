@@ -207,6 +207,7 @@ def test_arrays_of_nulls_and_string_views():
     batch = pa.record_batch([pa.nulls(3), typed_text, views, typed_text], names=list("abcd"))
     lines = json_lines_native.render(batch.slice(1), fields, "jsonl").column(0).to_pylist()
     assert lines == ['{"n":null,"s":null}\n', '{"n":null,"s":"long enough to be out of line"}\n']
+    assert json_lines_native.render(batch.slice(3), fields, "json").num_rows == 0
 
 
 STORED_AS = {  # declared: stored; a DuckDB table is read as stored, not cast
