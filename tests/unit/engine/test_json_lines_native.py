@@ -247,6 +247,7 @@ def test_columns_stored_as_another_type_than_declared(con, fmt):
 
 def test_lines_native_hands_json_and_jsonl_here_but_not_pretty_json(monkeypatch):
     monkeypatch.delenv("FERRY_NATIVE_JSON", raising=False)
+    monkeypatch.delenv(lines_native.SWITCH, raising=False)
     fields = [formats.Field("c0", "a", "VARCHAR")]
     for kind in FORMATS:
         made = lines_native.for_format(Format(type=kind), fields)
