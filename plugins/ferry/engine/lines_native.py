@@ -28,7 +28,7 @@ from pathlib import Path
 import pyarrow as pa
 
 from ferry.column_types import base_type
-from ferry.engine import formats
+from ferry.engine import formats, json_lines_native
 from ferry.spec.models import Format
 from ferry.sql import quote
 
@@ -84,6 +84,8 @@ def csv_lines(fmt: Format, fields: list[formats.Field]) -> formats.NativeLines |
 _MAKERS: dict[str, Callable[[Format, list[formats.Field]], formats.NativeLines | None]] = {
     "csv": csv_lines,
     "tsv": csv_lines,
+    "json": json_lines_native.json_lines,
+    "jsonl": json_lines_native.json_lines,
 }
 
 
