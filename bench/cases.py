@@ -2,6 +2,7 @@
 
 Usage: python bench/cases.py TOOL FORMAT --warehouse W --out DIR
 Prints one JSON line: {"rows": ..., "bytes": ..., "files": ...}.
+TOOL phases or waits: where Ferry's time goes (the steps alone; who waits for whom).
        python bench/cases.py build --rows N --warehouse W   (builds the table)
 """
 
@@ -193,8 +194,54 @@ def phases(format_name: str, warehouse: Path, out: Path) -> dict:
     return {"rows": 0, "bytes": 0, "files": 0}
 
 
+def waits(format_name: str, warehouse: Path, out: Path) -> dict:
+    """Who waits for whom in Ferry's extract: seconds each thread spends blocked on the
+    reader -> writer queue (the reader: the writer is behind; the writer: DuckDB is), in
+    DuckDB's stats scan, starting each slice's query and evicting; printed to stderr."""
+    import collections
+    import queue
+    import resource
+    import threading
+    import time
+
+    from ferry.engine import extract, query
+    from ferry.engine.read import Reader
+
+    spent: dict[tuple[str, str], float] = collections.defaultdict(float)
+
+    def timed(owner, name: str, label: str) -> None:
+        original = getattr(owner, name)
+
+        def wrapper(*args, **kwargs):
+            started = time.perf_counter()
+            try:
+                return original(*args, **kwargs)
+            finally:
+                thread = threading.current_thread().name
+                spent[thread, label] += time.perf_counter() - started
+
+        setattr(owner, name, wrapper)
+
+    timed(queue.Queue, "put", "waiting for the writer (queue full)")
+    timed(queue.Queue, "get", "waiting for rows (queue empty)")
+    for name, label in (("stats", "stats scan"), ("rows", "starting a slice query"),
+                        ("evict", "evicting DuckDB's cache")):  # fmt: skip
+        timed(Reader, name, label)
+    timed(query, "_as_stored", "reading a slice as stored, whole")
+    plan = bench_plan(format_name, out)
+    cpu, started = sum(resource.getrusage(resource.RUSAGE_SELF)[:2]), time.perf_counter()
+    rows = extract(plan, source=warehouse, pii_key=PII_KEY).rows
+    wall = time.perf_counter() - started
+    cpu = sum(resource.getrusage(resource.RUSAGE_SELF)[:2]) - cpu
+    print(f"extract {format_name}: {wall:.2f} s, {cpu:.2f} CPU-s, load {os.getloadavg()[0]:.1f}",
+          file=sys.stderr)  # fmt: skip
+    for (thread, label), seconds in sorted(spent.items()):
+        print(f"  {thread:<14}{label:<40}{seconds:>7.2f} s", file=sys.stderr)
+    return {"rows": rows, "bytes": 0, "files": 0}
+
+
 RUNNERS = {"ferry": run_ferry, "duckdb": run_duckdb, "pandas": run_pandas, "floor": run_floor,
-           "phases": phases}  # fmt: skip
+           "phases": phases, "waits": waits}  # fmt: skip
 
 
 def build(argv: list[str]) -> None:

@@ -60,6 +60,7 @@ class Measure:
     wall: float
     cpu: float
     rss_mib: float
+    load: float = 0.0  # the machine's 1-minute load average when the run started
 
 
 def warehouse(rows: int) -> Path:
@@ -98,12 +99,13 @@ def measure(case: Case, table: Path) -> Measure:
     out = OUT / "run" / case.tool / case.format
     command = [sys.executable, str(BENCH / "cases.py"), case.tool, case.format,
                "--warehouse", str(table), "--out", str(out)]  # fmt: skip
+    load = os.getloadavg()[0]
     wall, usage, output = run_child(command, case.label)
     shutil.rmtree(out, ignore_errors=True)
     result = json.loads(output.strip().splitlines()[-1])
     cpu = usage.ru_utime + usage.ru_stime
     return Measure(result["rows"], result["files"], result["bytes"], wall, cpu,
-                   usage.ru_maxrss / 1024)  # fmt: skip
+                   usage.ru_maxrss / 1024, load)  # fmt: skip
 
 
 def best_of(cases: list[Case], tables: dict[bool, Path], repeat: int) -> dict[Case, Measure]:
@@ -113,7 +115,7 @@ def best_of(cases: list[Case], tables: dict[bool, Path], repeat: int) -> dict[Ca
     for _ in range(repeat):
         for case in cases:
             run = measure(case, tables[case.small])
-            print(f"  {case.label}: {run.wall:.2f} s, load {os.getloadavg()[0]:.1f}",
+            print(f"  {case.label}: {run.wall:.2f} s, {run.cpu:.1f} CPU-s, load {run.load:.1f}",
                   file=sys.stderr, flush=True)  # fmt: skip
             if case not in results or run.wall < results[case].wall:
                 results[case] = run
@@ -149,7 +151,7 @@ def over_floor(results: dict[Case, Measure], case: Case, measure: str = "wall") 
 def print_table(results: dict[Case, Measure]) -> None:
     header = (f"{'case':<30}{'rows':>11}{'files':>6}{'MB out':>9}{'wall s':>8}{'CPU s':>7}"
               f"{'rows/s':>11}{'peak RSS':>10}{'x floor':>9}{'CPU x fl':>9}{'vs COPY':>9}"
-              f"{'vs pandas':>10}")  # fmt: skip
+              f"{'vs pandas':>10}{'load':>6}")  # fmt: skip
     print(header)
     print("-" * len(header))
     for case, run in results.items():
@@ -158,7 +160,7 @@ def print_table(results: dict[Case, Measure]) -> None:
               f"{run.rss_mib:>7.0f} MiB{over_floor(results, case):>9}"
               f"{over_floor(results, case, 'cpu'):>9}"
               f"{ratio(results, case, 'duckdb'):>9}"
-              f"{ratio(results, case, 'pandas'):>10}")  # fmt: skip
+              f"{ratio(results, case, 'pandas'):>10}{run.load:>6.1f}")  # fmt: skip
 
 
 def targets(results: dict[Case, Measure]) -> list[tuple[str, bool]]:
@@ -185,6 +187,17 @@ def targets(results: dict[Case, Measure]) -> list[tuple[str, bool]]:
         flat = ferry.rss_mib / small.rss_mib
         checks.append((f"RSS within 20% of the small table's: {flat:.2f}x", flat <= 1.2))
     return checks
+
+
+def busy_note(results: dict[Case, Measure], cores: int) -> str | None:
+    """A warning when a counted run started on a machine busier than its cores: its wall
+    time (and so its x floor) is the load's, and only CPU seconds compare."""
+    busy = [case.label.strip() for case, run in results.items() if run.load > cores]
+    if not busy:
+        return None
+    return (f"  [note] {len(busy)} of {len(results)} counted runs started at a load average "
+            f"above {cores} ({', '.join(busy)}): their wall times and x floor are the "
+            "load's; compare CPU s and CPU x fl, or run again on a quiet machine")  # fmt: skip
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -219,6 +232,8 @@ def main(argv: list[str] | None = None) -> int:
         print("  (the targets are for 10M rows; below that, process start-up dominates)")
     for text, met in targets(results):
         print(f"  [{'met' if met else 'MISSED'}] {text}")
+    if note := busy_note(results, os.cpu_count() or 1):
+        print(note)
     return 0
 
 

@@ -42,6 +42,10 @@ class PlainSink:
         self._file.write(view)
         self.bytes += view.nbytes
 
+    @property
+    def closed(self) -> bool:  # pyarrow's writers check it before writing to a file object
+        return self._file.closed
+
     def close(self) -> tuple[int, str]:
         self._file.close()
         return self.bytes, self._digest.hexdigest()

@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 from pathlib import Path
 
 import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
 from ferry.engine import formats, query
-from ferry.engine.writers import Chunker, line_bytes, part_name
+from ferry.engine.writers import (
+    PARQUET_DICTIONARY_BYTES,
+    Chunker,
+    ParquetFile,
+    line_bytes,
+    part_name,
+)
 from ferry.spec.models import Format
 
 
@@ -75,3 +83,35 @@ def test_no_file_is_written_outside_the_run_folder_even_past_the_loader(tmp_path
         chunker.write(lines(3))
     outside = [p for p in tmp_path.rglob("*") if p.is_file()]
     assert outside == [] and not Path("/tmp/ferry-outside_00001.csv").exists()
+
+
+def profiles(rows: int) -> pa.Table:
+    """A unique key, a nearly unique hex text (a hashed email) and a column of 4 values."""
+    return pa.table({
+        "id": pa.array(range(rows), pa.int64()),
+        "email": [hashlib.sha256(str(i).encode()).hexdigest() for i in range(rows)],
+        "tier": [("gold", "silver", "bronze", "none")[i % 4] for i in range(rows)],
+    })  # fmt: skip
+
+
+def dictionary_bytes(path: Path) -> dict[str, int]:
+    """Each column's dictionary page as stored (0: none)."""
+    metadata = pq.ParquetFile(path).metadata.row_group(0)
+    columns = [metadata.column(i) for i in range(metadata.num_columns)]
+    return {
+        c.path_in_schema: (c.data_page_offset - c.dictionary_page_offset) * c.has_dictionary_page
+        for c in columns
+    }
+
+
+def test_parquet_stops_the_dictionary_of_a_nearly_unique_column_early(tmp_path):
+    table, path = profiles(50_000), tmp_path / "p_00001.parquet"
+    parquet = ParquetFile(path, Format(type="parquet", compression="zstd"), table.schema)
+    for batch in table.to_batches(max_chunksize=7_000):
+        parquet.write(batch)
+    size, digest = parquet.close()
+    assert (size, digest) == (path.stat().st_size, hashlib.sha256(path.read_bytes()).hexdigest())
+    assert pq.read_table(path).equals(table)
+    dictionaries = dictionary_bytes(path)
+    assert 0 < dictionaries["tier"] < 100  # 4 values
+    assert dictionaries["email"] <= PARQUET_DICTIONARY_BYTES  # not 50,000 x 64 bytes
