@@ -1,0 +1,113 @@
+"""The run history and the downloads, whichever worker ran the task: `ferry history` on
+a machine that ran none of them, and the Exports page's API on the API server, list every
+run of the deployment and serve every download's bytes (the history is in the deployment's
+Postgres, the download area under FERRY_STAGING on S3)."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import subprocess
+import sys
+
+import pyarrow.csv as pacsv
+import pytest
+
+from ferry import devserver
+
+from .runs import RUN_TIMEOUT, ExportsPage, start, task
+
+pytestmark = [pytest.mark.integration, pytest.mark.celery]
+DOWNLOAD_EXPORTS = ("customer_profiles_csv", "linkedin_enterprise_accounts")
+ROUNDS = 4  # at most this many rounds of runs to get a download delivered by each worker
+
+
+def finished_export_runs(client) -> dict[tuple[str, str], dict]:
+    """(export id, Airflow run id) -> the run, for every finished run of an export's DAG."""
+    found = {}
+    for dag_id in client.dags("export__"):
+        for run in client.recent_runs(dag_id, limit=100):
+            if run["state"] in ("success", "failed"):
+                found[(dag_id.removeprefix("export__"), run["dag_run_id"])] = run
+    return found
+
+
+def downloads_by_worker(client, runs) -> dict[str, tuple[str, str]]:
+    """Worker -> an (export id, run id) whose download that worker delivered."""
+    found = {}
+    for export_id, run_id in runs:
+        if export_id in DOWNLOAD_EXPORTS and runs[(export_id, run_id)]["state"] == "success":
+            deliver = task(client, f"export__{export_id}", run_id, "deliver_download")
+            found.setdefault(deliver["hostname"], (export_id, run_id))
+    return found
+
+
+def runs_delivered_by_both_workers(deployment, client) -> dict[str, tuple[str, str]]:
+    """Runs of the download exports until each worker has delivered one (Celery gives a
+    task to whichever worker has a free slot: which one cannot be chosen, only observed)."""
+    for _ in range(ROUNDS):
+        runs = finished_export_runs(client)
+        by_worker = downloads_by_worker(client, runs)
+        if set(deployment.worker_names) <= set(by_worker):
+            return by_worker
+        started = [(f"export__{e}", start(client, f"export__{e}")) for e in DOWNLOAD_EXPORTS]
+        for dag_id, run_id in started:
+            client.wait_for_run(dag_id, run_id, timeout=RUN_TIMEOUT)
+    raise AssertionError(f"after {ROUNDS} rounds, downloads only from {sorted(by_worker)}")
+
+
+def ferry_cli(deployment, tmp_path, *args: str) -> str:
+    """`. env.sh; ferry ARGS` from an empty FERRY_HOME: nothing local to read."""
+    env = {**os.environ, "FERRY_HOME": str(tmp_path / "laptop")}
+    env["FERRY_INCLUDE"] = deployment.settings["FERRY_INCLUDE"]
+    done = subprocess.run(
+        ["bash", "-c", '. "$1" && shift && exec "$@"', "-",
+         str(deployment.state / "env.sh"), sys.executable, "-m", "ferry", *args],
+        env=env, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+def test_history_and_downloads_are_seen_whichever_worker_ran_the_task(
+    celery_deployment, celery_client, tmp_path
+):
+    by_worker = runs_delivered_by_both_workers(celery_deployment, celery_client)
+    airflow_runs = finished_export_runs(celery_client)
+
+    # the CLI lists every run every worker recorded
+    lines = ferry_cli(celery_deployment, tmp_path, "history", "--json", "--limit", "1000")
+    records = {(r["export_id"], r["run_id"]): r for r in map(json.loads, lines.splitlines())}
+    assert set(airflow_runs) <= set(records), sorted(set(airflow_runs) - set(records))
+    for key, run in airflow_runs.items():
+        expected = ("success", "empty", "skipped") if run["state"] == "success" else ("failed",)
+        assert records[key]["outcome"] in expected, (key, records[key]["reason"])
+    assert not (tmp_path / "laptop" / "history.sqlite").exists()
+
+    # the Exports page lists them too and serves each worker's download
+    page = ExportsPage(celery_deployment.url, devserver.ADMIN_USER, celery_deployment.password)
+    for export_id in DOWNLOAD_EXPORTS:
+        listed = {r["run_id"] for r in page.runs(export_id)}
+        assert {run_id for e, run_id in airflow_runs if e == export_id} <= listed
+    fetched = []
+    for worker, (export_id, run_id) in sorted(by_worker.items()):
+        record = records[(export_id, run_id)]
+        links = page.run(record["job_run_id"])["downloads"]
+        data = [link for link in links if link["name"].endswith(".csv")]
+        assert data, (worker, links)
+        rows = 0
+        for link in data:
+            body = page.download(link)
+            assert hashlib.sha256(body).hexdigest() == link["sha256"], (worker, link)
+            rows += pacsv.read_csv(io.BytesIO(body)).num_rows
+        assert rows == record["rows"] > 0, (worker, record["job_run_id"])
+        fetched += [(record["job_run_id"], link["name"]) for link in data]
+
+    # and every file served is in the download audit, read from the CLI
+    audit = ferry_cli(
+        celery_deployment, tmp_path, "history", "--downloads", "--json", "--limit", "1000"
+    )
+    served = {(d["job_run_id"], d["file"]) for d in map(json.loads, audit.splitlines())}
+    assert set(fetched) <= served
