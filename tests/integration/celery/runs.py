@@ -6,6 +6,9 @@ from __future__ import annotations
 import gzip
 import io
 import json
+import os
+import subprocess
+import sys
 import time
 from pathlib import Path
 from urllib.parse import quote
@@ -40,18 +43,35 @@ def run_ids(client: AirflowClient, dag_id: str) -> set[str]:
 
 
 def wait_for_extract_writing(deployment, client, dag_id: str, run_id: str, export_id: str) -> str:
-    """The worker running the run's extract, once it has written a file of it."""
+    """The worker running the run's extract, as soon as it has written a file of it.
+
+    The extract writes for a few seconds, then uploads: its worker is asked of the REST
+    API once, then only its staging cache is watched, closely, so the moment is not missed.
+    """
     deadline = time.monotonic() + RUN_TIMEOUT
+    worker = running_extract(client, dag_id, run_id, deadline)
+    cache = deployment.state / worker / "ferry"
+    asked = time.monotonic()
+    while time.monotonic() < deadline:
+        if any(path.is_file() for path in cache.rglob(f"*{export_id}*/**/*")):
+            return worker
+        if time.monotonic() - asked > 1:  # still running there (not retried elsewhere)?
+            asked = time.monotonic()
+            extract = task(client, dag_id, run_id, "extract")
+            assert (extract["state"], extract["hostname"]) == ("running", worker), extract
+        time.sleep(0.02)
+    raise TimeoutError(f"{dag_id}: extract did not start writing in {RUN_TIMEOUT} s")
+
+
+def running_extract(client, dag_id: str, run_id: str, deadline: float) -> str:
+    """The worker the run's extract runs on, once it runs."""
     while time.monotonic() < deadline:
         extract = task(client, dag_id, run_id, "extract")
         assert extract["state"] in (None, "scheduled", "queued", "running"), extract
-        worker = extract["hostname"]
-        if extract["state"] == "running" and worker:
-            cache = deployment.state / worker / "ferry"
-            if any(path.is_file() for path in cache.rglob(f"*{export_id}*/**/*")):
-                return worker
+        if extract["state"] == "running" and extract["hostname"]:
+            return extract["hostname"]
         time.sleep(0.2)
-    raise TimeoutError(f"{dag_id}: extract did not start writing in {RUN_TIMEOUT} s")
+    raise TimeoutError(f"{dag_id}: extract did not start in {RUN_TIMEOUT} s")
 
 
 def delivered_folder(client: AirflowClient, dag_id: str, run_id: str, task_id: str) -> Path:
@@ -61,6 +81,19 @@ def delivered_folder(client: AirflowClient, dag_id: str, run_id: str, task_id: s
     value = entry["value"]
     receipt = json.loads(value) if isinstance(value, str) else value
     return Path(receipt["detail"]["folder"])
+
+
+def ferry_cli(deployment, tmp_path: Path, *args: str) -> str:
+    """`. env.sh; ferry ARGS` from an empty FERRY_HOME: nothing local to read."""
+    env = {**os.environ, "FERRY_HOME": str(tmp_path / "laptop")}
+    env["FERRY_INCLUDE"] = deployment.settings["FERRY_INCLUDE"]
+    done = subprocess.run(
+        ["bash", "-c", '. "$1" && shift && exec "$@"', "-",
+         str(deployment.state / "env.sh"), sys.executable, "-m", "ferry", *args],
+        env=env, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    return done.stdout
 
 
 def delivered_leads(s3, prefix: str) -> tuple[set[str], list[int]]:
@@ -76,6 +109,12 @@ def delivered_leads(s3, prefix: str) -> tuple[set[str], list[int]]:
             table = pacsv.read_csv(io.BytesIO(gzip.decompress(body)))
             lead_ids += table.column("lead_id").to_pylist()
     return folders, lead_ids
+
+
+def read_csv(data: bytes):
+    """A delivered CSV parsed back (values may hold line breaks, quoted)."""
+    multiline = pacsv.ParseOptions(newlines_in_values=True)
+    return pacsv.read_csv(io.BytesIO(data), parse_options=multiline)
 
 
 class ExportsPage:

@@ -6,18 +6,13 @@ Postgres, the download area under FERRY_STAGING on S3)."""
 from __future__ import annotations
 
 import hashlib
-import io
 import json
-import os
-import subprocess
-import sys
 
-import pyarrow.csv as pacsv
 import pytest
 
 from ferry import devserver
 
-from .runs import RUN_TIMEOUT, ExportsPage, start, task
+from .runs import RUN_TIMEOUT, ExportsPage, ferry_cli, read_csv, start, task
 
 pytestmark = [pytest.mark.integration, pytest.mark.celery]
 DOWNLOAD_EXPORTS = ("customer_profiles_csv", "linkedin_enterprise_accounts")
@@ -58,19 +53,6 @@ def runs_delivered_by_both_workers(deployment, client) -> dict[str, tuple[str, s
     raise AssertionError(f"after {ROUNDS} rounds, downloads only from {sorted(by_worker)}")
 
 
-def ferry_cli(deployment, tmp_path, *args: str) -> str:
-    """`. env.sh; ferry ARGS` from an empty FERRY_HOME: nothing local to read."""
-    env = {**os.environ, "FERRY_HOME": str(tmp_path / "laptop")}
-    env["FERRY_INCLUDE"] = deployment.settings["FERRY_INCLUDE"]
-    done = subprocess.run(
-        ["bash", "-c", '. "$1" && shift && exec "$@"', "-",
-         str(deployment.state / "env.sh"), sys.executable, "-m", "ferry", *args],
-        env=env, capture_output=True, text=True, timeout=120,
-    )  # fmt: skip
-    assert done.returncode == 0, done.stderr
-    return done.stdout
-
-
 def test_history_and_downloads_are_seen_whichever_worker_ran_the_task(
     celery_deployment, celery_client, tmp_path
 ):
@@ -101,7 +83,7 @@ def test_history_and_downloads_are_seen_whichever_worker_ran_the_task(
         for link in data:
             body = page.download(link)
             assert hashlib.sha256(body).hexdigest() == link["sha256"], (worker, link)
-            rows += pacsv.read_csv(io.BytesIO(body)).num_rows
+            rows += read_csv(body).num_rows
         assert rows == record["rows"] > 0, (worker, record["job_run_id"])
         fetched += [(record["job_run_id"], link["name"]) for link in data]
 

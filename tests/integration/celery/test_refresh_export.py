@@ -4,17 +4,15 @@ export delivers the table as it is now."""
 
 from __future__ import annotations
 
-import io
 import time
 from pathlib import Path
 
 import duckdb
-import pyarrow.csv as pacsv
 import pytest
 
 from ferry import devserver
 
-from .runs import RUN_TIMEOUT, ExportsPage, ran_tasks, run_ids
+from .runs import RUN_TIMEOUT, ExportsPage, ran_tasks, read_csv, run_ids
 
 pytestmark = [pytest.mark.integration, pytest.mark.celery]
 EXPORT_ID = "customer_profiles_csv"  # schedule: refresh, source: {table: customer_profile}
@@ -63,7 +61,7 @@ def test_a_table_marked_refreshed_starts_the_export_waiting_on_it_which_delivers
     [record] = [r for r in page.runs(EXPORT_ID) if r["run_id"] == run["dag_run_id"]]
     assert record["outcome"] == "success"
     [link] = [f for f in page.run(record["job_run_id"])["downloads"] if f["name"].endswith(".csv")]
-    table = pacsv.read_csv(io.BytesIO(page.download(link)))
+    table = read_csv(page.download(link))
     assert table.num_rows == record["rows"] == profiles(celery_deployment.settings)
 
 
