@@ -111,8 +111,11 @@ def delivered_leads(s3, prefix: str) -> tuple[set[str], list[int]]:
     return folders, lead_ids
 
 
-def read_csv(data: bytes):
-    """A delivered CSV parsed back (values may hold line breaks, quoted)."""
+def read_csv(data: bytes, name: str = ""):
+    """A delivered CSV (gzip when its name says so) parsed back; values may hold line
+    breaks, quoted."""
+    if name.endswith(".gz"):
+        data = gzip.decompress(data)
     multiline = pacsv.ParseOptions(newlines_in_values=True)
     return pacsv.read_csv(io.BytesIO(data), parse_options=multiline)
 
