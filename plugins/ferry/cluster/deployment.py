@@ -6,10 +6,11 @@ The layout under the state folder (fresh on every start):
     worker-N/airflow    each worker's own AIRFLOW_HOME (its config and local log copies)
     logs/               one log file per process, and the servers' logs
     env.sh              the settings a shell needs to reach this deployment (ferry, airflow)
-What the processes share goes through servers: Airflow's metadata in Postgres, Celery's
-queue in Redis, staged runs (FERRY_STAGING) and task logs in S3 (moto). Code and
-definitions (dags/, plugins/, include/) and the warehouse, the exports' source, are read
-where they are, as an image and a source database would be in a real deployment.
+What the processes share goes through servers: Airflow's metadata and Ferry's run history
+(FERRY_HISTORY_CONN) in Postgres, Celery's queue in Redis, staged runs (FERRY_STAGING) and
+task logs in S3 (moto). Code and definitions (dags/, plugins/, include/) and the warehouse,
+the exports' source, are read where they are, as an image and a source database would be
+in a real deployment.
 """
 
 from __future__ import annotations
@@ -38,6 +39,9 @@ from ferry.cluster.services import (
 STAGING_BUCKET = "ferry-staging"
 LOGS_BUCKET = "ferry-logs"
 STAGING_CONNECTION = "ferry_staging"
+# the run history, download audit and import ledger: a database of the deployment's Postgres
+HISTORY_CONNECTION = "ferry_history"
+HISTORY_DATABASE = "ferry"
 CENTRAL = ("api-server", "scheduler", "dag-processor", "triggerer")
 # a task whose worker died is failed (and retried) after this long without a heartbeat
 # (Airflow's default is 300 s)
@@ -99,7 +103,7 @@ class Deployment:
         started = time.monotonic()
         shutil.rmtree(self.state, ignore_errors=True)
         (self.state / "logs").mkdir(parents=True)
-        self.postgres = Postgres().start()
+        self.postgres = Postgres(databases=("airflow", HISTORY_DATABASE)).start()
         self.redis = Redis(self.state / "redis").start()
         self.s3 = S3Server(self.state / "logs", buckets=(STAGING_BUCKET, LOGS_BUCKET)).start()
         env = self.env = self.shared_env()
@@ -126,6 +130,10 @@ class Deployment:
             "conn_type": "aws", "login": "ferry-local", "password": "ferry-local",
             "extra": {"endpoint_url": self.s3.endpoint_url, "region_name": "us-east-1"},
         }  # fmt: skip
+        history = {
+            "conn_type": "postgres", "host": "127.0.0.1", "port": self.postgres.port,
+            "login": "postgres", "schema": HISTORY_DATABASE,
+        }  # fmt: skip
         return {
             **env,
             "AIRFLOW__CORE__EXECUTOR": "CeleryExecutor",
@@ -149,6 +157,9 @@ class Deployment:
             "AIRFLOW__LOGGING__REMOTE_LOG_CONN_ID": STAGING_CONNECTION,
             "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT": str(HEARTBEAT_TIMEOUT_SECONDS),
             f"AIRFLOW_CONN_{STAGING_CONNECTION.upper()}": json.dumps(connection),
+            # every worker, the API server and the CLI read and write the same run history
+            "FERRY_HISTORY_CONN": HISTORY_CONNECTION,
+            f"AIRFLOW_CONN_{HISTORY_CONNECTION.upper()}": json.dumps(history),
             "FERRY_STAGING": f"s3://{STAGING_CONNECTION}@{STAGING_BUCKET}/runs",
             "FERRY_CLUSTER_STATE": str(self.state),  # marks every process of this deployment
             **self.settings,
@@ -229,7 +240,8 @@ class Deployment:
     def _write_shell_env(self, env: dict[str, str]) -> None:
         """env.sh: `. env.sh` and `airflow ...` or `ferry ...` reach this deployment."""
         keys = ("AIRFLOW_HOME", "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN", "AIRFLOW__CORE__FERNET_KEY",
-                "FERRY_STAGING", f"AIRFLOW_CONN_{STAGING_CONNECTION.upper()}")  # fmt: skip
+                "FERRY_STAGING", f"AIRFLOW_CONN_{STAGING_CONNECTION.upper()}",
+                "FERRY_HISTORY_CONN", f"AIRFLOW_CONN_{HISTORY_CONNECTION.upper()}")  # fmt: skip
         lines = [f"export {key}={_shell_quote(env[key])}" for key in keys]
         target = self.state / "env.sh"
         target.write_text("\n".join(lines) + "\n")

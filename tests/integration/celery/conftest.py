@@ -26,20 +26,27 @@ from ferry.cluster.deployment import Deployment
 from include_copy import copy_include
 from integration.conftest import LOG_TAIL_LINES
 
+from .runs import DELIVERED_BUCKET
+
 PASSWORD = "ferry-celery-test"
-DELIVERED_BUCKET = "ferry-delivered"
-CELERY_EXPORT = "celery_many_leads"
+CELERY_EXPORT = "celery_many_leads"  # the worker killed in the middle of its extract
+OUTAGE_EXPORT = "celery_outage_leads"  # S3 stopped in the middle of its run
 MANY_LEADS = 100  # copies of each demo lead in lead_many
-DEFINITION = f"""\
-id: {CELERY_EXPORT}
+
+
+def definition(export_id: str, folder: str, retries: int = 2) -> str:
+    """An export of lead_many to the delivered bucket, in folder/<run time>/."""
+    return f"""\
+id: {export_id}
 name: Many leads, delivered to S3 from the Celery deployment
 source: {{table: lead_many}}
 fields: [lead_id, state, source, created_at]
 format: {{type: csv, compression: gzip, rows_per_file: 100000}}
 destinations:
   - {{type: s3, connection: ferry_staging, bucket: {DELIVERED_BUCKET},
-     path: "many_leads/{{{{ ts_nodash }}}}/{{{{ file }}}}"}}
+     path: "{folder}/{{{{ ts_nodash }}}}/{{{{ file }}}}"}}
 schedule: "off"
+retries: {retries}
 """
 
 
@@ -51,7 +58,13 @@ def celery_deployment(warehouse: Path) -> Iterator[Deployment]:
     folder = Path(tempfile.mkdtemp(prefix="ferry-celery-tests-"))
     include = copy_include(folder)
     add_many_leads(include, shutil.copyfile(warehouse, folder / "warehouse.duckdb"))
-    (include / "exports" / f"{CELERY_EXPORT}.yaml").write_text(DEFINITION)
+    exports = {
+        CELERY_EXPORT: definition(CELERY_EXPORT, "many_leads"),
+        # one retry: S3 stays down through both tries, so the run fails and says why
+        OUTAGE_EXPORT: definition(OUTAGE_EXPORT, "outage", retries=1),
+    }
+    for export_id, text in exports.items():
+        (include / "exports" / f"{export_id}.yaml").write_text(text)
     deployment = Deployment(
         folder / "state", devserver.free_port(), PASSWORD,
         settings={

@@ -3,6 +3,7 @@ separate folders per process, one set of keys and servers for all, loopback only
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 
@@ -54,7 +55,8 @@ def test_all_share_the_keys_and_the_servers_and_nothing_is_sqlite(deployment):
     made = components(deployment)
     shared = ("AIRFLOW__CORE__FERNET_KEY", "AIRFLOW__API_AUTH__JWT_SECRET",
               "AIRFLOW__API__SECRET_KEY", "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN",
-              "AIRFLOW__CELERY__BROKER_URL", "FERRY_STAGING")  # fmt: skip
+              "AIRFLOW__CELERY__BROKER_URL", "FERRY_STAGING", "FERRY_HISTORY_CONN",
+              "AIRFLOW_CONN_FERRY_HISTORY")  # fmt: skip
     for key in shared:
         assert len({c.env[key] for c in made.values()}) == 1, key
     env = made["scheduler"].env
@@ -63,6 +65,9 @@ def test_all_share_the_keys_and_the_servers_and_nothing_is_sqlite(deployment):
     assert "AIRFLOW__DATABASE__SQL_ALCHEMY_CONNECT_ARGS" not in env  # SQLite's timeout
     assert env["FERRY_STAGING"] == "s3://ferry_staging@ferry-staging/runs"
     assert env["AIRFLOW__LOGGING__REMOTE_BASE_LOG_FOLDER"] == "s3://ferry-logs/logs"
+    # the run history too: no worker's history.sqlite
+    assert env["FERRY_HISTORY_CONN"] == "ferry_history"
+    assert json.loads(env["AIRFLOW_CONN_FERRY_HISTORY"])["conn_type"] == "postgres"
     api = made["api-server"].command
     assert api[api.index("--host") + 1] == "127.0.0.1"
 
@@ -72,6 +77,6 @@ def test_the_shell_settings_file_reaches_the_deployment_and_is_private(deploymen
     deployment._write_shell_env(deployment.shared_env())
     target = deployment.state / "env.sh"
     assert target.stat().st_mode & 0o077 == 0
-    done = subprocess.run(["bash", "-c", f". {target}; echo $FERRY_STAGING"],
+    done = subprocess.run(["bash", "-c", f". {target}; echo $FERRY_STAGING $FERRY_HISTORY_CONN"],
                           capture_output=True, text=True, check=True)  # fmt: skip
-    assert done.stdout.strip() == "s3://ferry_staging@ferry-staging/runs"
+    assert done.stdout.strip() == "s3://ferry_staging@ferry-staging/runs ferry_history"
