@@ -259,7 +259,10 @@ def _kind(kind_of: pa.DataType, field: Field) -> tuple[int, int]:
         return DATE32, 0
     if pa.types.is_timestamp(kind_of) and kind_of.unit == "us":
         return TIMESTAMP_US, 0
-    if pa.types.is_decimal128(kind_of) and kind_of.precision <= DECIMAL_DIGITS:
+    if (
+        pa.types.is_decimal128(kind_of)
+        and 0 <= kind_of.scale <= kind_of.precision <= DECIMAL_DIGITS
+    ):
         return DECIMAL128, kind_of.scale
     raise ValueError(
         f"JSON field {field.name!r} ({field.type}) arrived as Arrow {kind_of}, which the C "

@@ -165,8 +165,8 @@ def _described(array: pa.Array) -> tuple[int, pa.Array]:
         return DATE32, array
     if pa.types.is_timestamp(kind) and kind.unit == "us":
         return TIMESTAMP, array
-    if pa.types.is_decimal128(kind):
-        return DECIMAL128, array
+    if pa.types.is_decimal128(kind) and 0 <= kind.scale <= kind.precision:
+        return DECIMAL128, array  # other scales (never DuckDB's) overrun the 42 bytes bound
     raise TypeError(f"CSV lines in C: no rendering for Arrow type {kind}")
 
 

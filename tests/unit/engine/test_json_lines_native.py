@@ -255,3 +255,14 @@ def test_lines_native_hands_json_and_jsonl_here_but_not_pretty_json(monkeypatch)
     assert lines_native.for_format(Format(type="json", pretty=True), fields) is None
     monkeypatch.setenv("FERRY_NATIVE_JSON", "off")
     assert lines_native.for_format(Format(type="jsonl"), fields) is None
+
+
+@pytest.mark.parametrize("scale", [-2, 16])
+def test_a_decimal_scale_duckdb_never_gives_is_refused(scale):
+    """json_lines.c renders a scale from 0 to the precision, as DuckDB's DECIMALs have."""
+    value = (12345).to_bytes(16, "little")
+    array = pa.Array.from_buffers(pa.decimal128(15, scale), 1, [None, pa.py_buffer(value)])
+    batch = pa.record_batch([array, pa.nulls(1, pa.string())], names=["d", "d_json"])
+    fields = [formats.Field("d", "d", "DECIMAL(15,2)")]
+    with pytest.raises(ValueError, match=r"arrived as Arrow decimal128\(15, -?\d+\)"):
+        json_lines_native.render(batch, fields, "jsonl")

@@ -265,3 +265,14 @@ def test_without_the_library_lines_are_rendered_in_sql(monkeypatch, hostile_plan
         assert "scripts/setup builds it" in caplog.text
     finally:
         lines_native._library.cache_clear()
+
+
+@pytest.mark.parametrize("precision, scale", [(5, -2), (38, -100), (5, 10), (38, 39)])
+def test_a_decimal_scale_duckdb_never_gives_is_refused_not_written_past_the_bound(precision, scale):
+    """csv_lines.c sizes a DECIMAL at 42 bytes from a scale of 0 to the precision; a scale
+    of -2 read as 254 wrote past its digits and past the bound."""
+    value = (12345).to_bytes(16, "little")
+    array = pa.Array.from_buffers(pa.decimal128(precision, scale), 1, [None, pa.py_buffer(value)])
+    batch = pa.record_batch([array], names=["d"])
+    with pytest.raises(TypeError, match=r"decimal128\(\d+, -?\d+\)"):
+        lines_native.render_csv(batch, flags=(None,), delimiter=ord(","))
