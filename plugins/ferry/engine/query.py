@@ -77,12 +77,26 @@ def order_key(plan: ExportPlan) -> str:
 def typed_select(plan: ExportPlan, pii_key: bytes | None, relation: Relation | None = None) -> Sql:
     """The export's columns, PII applied, aliased c0..cn, plus the key for ordering."""
     relation = relation or in_place(plan)
-    parts = [pii.pii_sql(column, pii_key) for column in plan.columns]
+    parts = [_as_declared(plan, column, pii.pii_sql(column, pii_key)) for column in plan.columns]
     items = [f"{part.text} AS {quote(f'c{i}')}" for i, part in enumerate(parts)]
     items.append(f"{order_key(plan)} AS {quote(KEY_ALIAS)}")
     params = tuple(param for part in parts for param in part.params) + relation.params
     text = f"SELECT {', '.join(items)} FROM {relation.text} WHERE ({relation.where.text})"
     return Sql(text, params + tuple(relation.where.params))
+
+
+def _as_declared(plan: ExportPlan, column, part: Sql) -> Sql:
+    """A column sent as it is, with the type tables.yaml declares for it.
+
+    A DuckDB table is read as stored, and a stored type other than the declared one must
+    not reach the writers, which render by the declared type (text stored under an INTEGER
+    would be written unquoted). DuckDB drops a cast to the type a column already has; a
+    value the declared type cannot hold fails the read, naming the table (read.Reader).
+    A report's columns are its own SQL's, typed there.
+    """
+    if plan.report is not None or column.pii is not None or pii.derived_from(column):
+        return part
+    return Sql(f"CAST({part.text} AS {column.type})", part.params)
 
 
 def output_types(plan: ExportPlan) -> list[str]:

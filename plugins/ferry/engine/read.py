@@ -79,9 +79,8 @@ class Reader:
         batch_rows: int = BATCH_ROWS,
     ) -> pa.RecordBatchReader:  # fmt: skip
         """Stream the worker's select; bounds and limit must be the ones it applies."""
-        if self.in_place:
-            return self.con.sql(select.text, params=list(select.params)).to_arrow_reader(batch_rows)
-        self._load(bounds, limit)
+        if not self.in_place:
+            self._load(bounds, limit)
         with self._source_failures():
             reader = self.con.sql(select.text, params=list(select.params)).to_arrow_reader(
                 batch_rows

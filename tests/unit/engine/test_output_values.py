@@ -219,3 +219,57 @@ def test_every_allowed_type_is_written_and_read_back(project, tmp_path, format_t
     assert first["h"] == str(-(2**127)) and first["d"] == "123456789012345.678"
     assert first["j"] == '{"a": [1, 2]}' and first["tz"] == "2026-01-01T00:00:00Z"
     assert records[1] == {"id": 2, **dict.fromkeys(list(EVERY_TYPE)[1:])}
+
+
+@pytest.fixture
+def mistyped(project, tmp_path):
+    """A DuckDB table whose stored types are not the ones tables.yaml declares."""
+    path = tmp_path / "mistyped.duckdb"
+    with duckdb.connect(str(path)) as con:
+        con.execute("CREATE TABLE mistyped (id INTEGER, amount DOUBLE, day DATE, note VARCHAR)")
+        con.execute("INSERT INTO mistyped VALUES (1, 2.0, DATE '2026-01-15', '7'), "
+                    "(2, -3.0, NULL, NULL)")  # fmt: skip
+    declared = {"id": "BIGINT", "amount": "BIGINT", "day": "TIMESTAMP", "note": "INTEGER"}
+    columns = {name: models.ColumnSpec(type=kind) for name, kind in declared.items()}
+    project.tables["mistyped"] = models.TableSpec(key="id", columns=columns)
+
+    def run(fmt: dict, native: str, monkeypatch):
+        monkeypatch.setenv("FERRY_NATIVE_LINES", native)
+        spec = models.ExportSpec.model_validate({
+            "id": "mistyped", "name": "Mistyped", "source": {"table": "mistyped"},
+            "format": fmt, "destinations": [{"type": "download"}],
+        })  # fmt: skip
+        project.exports["mistyped"] = spec
+        location = run_location(str(tmp_path / native), "mistyped", "manual__1")
+        plan = build_plan(project, "mistyped", RunInfo("mistyped", "manual__1"), location)
+        return extract(plan, source=path, pii_key=None), plan, path
+
+    yield run
+    project.tables.pop("mistyped")
+    project.exports.pop("mistyped", None)
+
+
+@pytest.mark.parametrize("format_type", ["csv", "jsonl"])
+def test_columns_stored_as_another_type_are_written_as_declared(mistyped, format_type, monkeypatch):
+    """The writers render by the declared type, in C and in SQL alike."""
+    texts = {}
+    for native in ("on", "off"):
+        manifest, plan, _ = mistyped({"type": format_type}, native, monkeypatch)
+        (path,) = data_paths(plan.staging_dir, manifest)
+        texts[native] = path.read_text("utf-8")
+    assert texts["on"] == texts["off"]
+    if format_type == "csv":
+        assert texts["on"] == ("id,amount,day,note\n1,2,2026-01-15T00:00:00Z,7\n2,-3,,\n")
+    else:
+        rows = [json.loads(line) for line in texts["on"].splitlines()]
+        assert rows[0] == {"id": 1, "amount": 2, "day": "2026-01-15T00:00:00Z", "note": 7}
+
+
+def test_a_stored_value_the_declared_type_cannot_hold_fails_naming_the_table(mistyped, monkeypatch):
+    """Text under a declared INTEGER is refused, not written unquoted into a CSV."""
+    from ferry.sources import SourceError
+
+    with duckdb.connect(str(mistyped({"type": "csv"}, "on", monkeypatch)[2])) as con:
+        con.execute("INSERT INTO mistyped VALUES (3, 1.0, NULL, '1,\"x\"' || chr(10) || '=cmd')")
+    with pytest.raises(SourceError, match="table mistyped: a value does not fit the type"):
+        mistyped({"type": "csv"}, "off", monkeypatch)

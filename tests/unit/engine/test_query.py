@@ -35,7 +35,7 @@ def test_the_select_binds_every_value_and_aliases_the_columns(make_plan):
     select = typed_select(plan, PII_KEY)
     assert "x' OR 1=1" not in select.text and PII_KEY.decode() not in select.text
     assert "TX" in select.params and "x' OR 1=1 --" in select.params
-    assert select.text.startswith('SELECT "profile_id" AS "c0", ')
+    assert select.text.startswith('SELECT CAST("profile_id" AS BIGINT) AS "c0", ')  # as declared
     assert f'"profile_id" AS "{KEY_ALIAS}" FROM "customer_profile" WHERE (' in select.text
 
 
