@@ -71,7 +71,7 @@ def report_query(
     items, groups, order = [], [], []
     for item in report.group_by:
         if isinstance(item, str):
-            expression, name = quote(item), item
+            expression, name = group_column_sql(item, columns[item].type, dialect), item
         else:
             expression = bucket_sql(item, columns[item.column].type, dialect)
             name = item.output_name
@@ -81,6 +81,15 @@ def report_query(
     for metric in report.metrics:
         items.append(f"{metric_sql(metric, columns, dialect)} AS {quote(metric.name)}")
     return ReportQuery(tuple(items), tuple(groups), tuple(order))
+
+
+def group_column_sql(column: str, column_type: str, dialect: Dialect) -> str:
+    """A group column with its declared type. A DuckDB table is read as stored, and text
+    stored under a declared INTEGER would reach a CSV unquoted; a Postgres read is cast to
+    the declared types on the worker (ferry.engine.read), its groups stay the source's."""
+    if dialect.name == "postgres":
+        return quote(column)
+    return f"CAST({quote(column)} AS {canonical_type(column_type)})"
 
 
 def bucket_sql(item: GroupBucket, column_type: str, dialect: Dialect) -> str:

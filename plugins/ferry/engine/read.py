@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import dataclasses
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -70,7 +71,8 @@ class Reader:
         # a report is read in one slice: it needs no key bounds
         items = "count(*)" if plan.report else f"count(*), min({key}), max({key})"
         text = f"SELECT {items} FROM {rows.text} WHERE {rows.where.text}"
-        found = self.snapshot.query(Sql(text, rows.params + rows.where.params)).read_all()
+        with self._source_failures():  # a report's groups are cast to the declared types
+            found = self.snapshot.query(Sql(text, rows.params + rows.where.params)).read_all()
         self.evict()  # the scan cached the whole table's key and filter columns
         return Stats(*(column[0].as_py() for column in found.columns))
 
@@ -126,10 +128,9 @@ class Reader:
                 raise
             raise SourceError(
                 f"connection {self.plan.connection}: table {self.plan.source_table}: a value "
-                f"does not fit the type tables.yaml declares for its column "
-                f"({str(error).splitlines()[0]}); declare the column as the source holds it "
-                "(VARCHAR keeps any value as its text)"
-            ) from error
+                f"{_in_column(error)}does not fit the type tables.yaml declares for its column; "
+                "declare the column as the source holds it (VARCHAR keeps any value as its text)"
+            ) from None  # DuckDB's message quotes the value: customer data, not for logs
 
     def _surfaced(self, reader: pa.RecordBatchReader) -> Iterator[pa.RecordBatch]:
         with self._source_failures():
@@ -141,6 +142,15 @@ class Reader:
         with contextlib.suppress(duckdb.Error):
             self.con.execute(f"SET memory_limit = '{EVICT_LIMIT}'")
         self.con.execute(f"SET memory_limit = '{MEMORY_LIMIT}'")
+
+
+_SOURCE_COLUMN = re.compile(r"when casting from source column (\w+)")
+
+
+def _in_column(error: duckdb.Error) -> str:
+    """'in column x ' when DuckDB names the column (never the value), else nothing."""
+    named = _SOURCE_COLUMN.search(str(error))
+    return f"in column {named.group(1)} " if named else ""
 
 
 def pushed_query(

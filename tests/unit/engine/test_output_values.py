@@ -271,5 +271,44 @@ def test_a_stored_value_the_declared_type_cannot_hold_fails_naming_the_table(mis
 
     with duckdb.connect(str(mistyped({"type": "csv"}, "on", monkeypatch)[2])) as con:
         con.execute("INSERT INTO mistyped VALUES (3, 1.0, NULL, '1,\"x\"' || chr(10) || '=cmd')")
-    with pytest.raises(SourceError, match="table mistyped: a value does not fit the type"):
+    with pytest.raises(
+        SourceError, match="table mistyped: a value in column note does not fit the type"
+    ) as raised:
         mistyped({"type": "csv"}, "off", monkeypatch)
+    assert "=cmd" not in str(raised.value) and raised.value.__cause__ is None  # no data in logs
+
+
+def run_report(project, path, tmp_path, native: str) -> str:
+    """A CSV report over mistyped (see the fixture), grouped by two mistyped columns."""
+    spec = models.ExportSpec.model_validate({
+        "id": "mistyped_report", "name": "Report", "kind": "report",
+        "source": {"report": "mistyped", "group_by": ["note", "amount"],
+                   "metrics": [{"name": "n", "count": "*"}]},
+        "format": {"type": "csv"}, "destinations": [{"type": "download"}],
+    })  # fmt: skip
+    project.exports[spec.id] = spec
+    location = run_location(str(tmp_path / f"report_{native}"), spec.id, "manual__1")
+    plan = build_plan(project, spec.id, RunInfo(spec.id, "manual__1"), location)
+    (path,) = data_paths(plan.staging_dir, extract(plan, source=path, pii_key=None))
+    return path.read_text("utf-8")
+
+
+def test_report_groups_are_written_as_declared_and_text_under_a_number_is_refused(
+    project, mistyped, tmp_path, monkeypatch
+):
+    """Group columns come with their declared type too (C and SQL lines alike)."""
+    from ferry.sources import SourceError
+
+    path = mistyped({"type": "csv"}, "on", monkeypatch)[2]
+    texts = {}
+    for native in ("on", "off"):
+        monkeypatch.setenv("FERRY_NATIVE_LINES", native)
+        texts[native] = run_report(project, path, tmp_path, native)
+    assert texts["on"] == texts["off"] == "note,amount,n\n7,2,1\n,-3,1\n"
+    with duckdb.connect(str(path)) as con:
+        con.execute("INSERT INTO mistyped VALUES (3, 1.0, NULL, '1,\"x\"' || chr(10) || '=cmd')")
+    with pytest.raises(
+        SourceError, match="table mistyped: a value in column note does not fit the type"
+    ):
+        run_report(project, path, tmp_path, "again")
+    project.exports.pop("mistyped_report")
