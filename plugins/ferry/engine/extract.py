@@ -13,7 +13,7 @@ import logging
 import queue
 import shutil
 import threading
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -105,27 +105,32 @@ def _fresh_folder(folder: Path) -> Path:
 
 
 def _write_files(
-    plan: ExportPlan, batches: Iterator[pa.RecordBatch], schema: pa.Schema, progress: Progress,
-    file_name: str,
+    plan: ExportPlan, batches: Generator[pa.RecordBatch], schema: pa.Schema,
+    progress: Progress, file_name: str,
 ) -> list[StagedFile]:  # fmt: skip
     names = [column.name for column in plan.columns]
     chunker = Chunker(Path(plan.staging_dir), file_name, plan.format, schema, names)
-    for batch in batches:
-        chunker.write(batch)
-        progress.add(batch.num_rows)
+    # closed on a writer's failure too: the reader thread must leave DuckDB before the
+    # connection closes, or the user sees "connection is busy" instead of the failure
+    with contextlib.closing(batches):
+        for batch in batches:
+            chunker.write(batch)
+            progress.add(batch.num_rows)
     return chunker.finish()
 
 
-def _rendered(batches: Iterator[pa.RecordBatch], lines: formats.NativeLines | None) -> Iterator:
+def _rendered(
+    batches: Iterator[pa.RecordBatch], lines: formats.NativeLines | None
+) -> Iterator[pa.RecordBatch]:
     """The batches as the writers take them, read ahead in a thread.
 
     Lines rendered in C (lines_native) are rendered here, in the writer's thread: in the
     reader's thread they would stall DuckDB, which produces rows only when asked, and a
     stage of their own kept two more batches in memory (~30 MiB) for no measurable gain.
     """
-    if lines is None:
-        return _prefetched(batches)
-    return map(lines.render, _prefetched(batches))
+    with contextlib.closing(_prefetched(batches)) as prefetched:
+        for batch in prefetched:
+            yield batch if lines is None else lines.render(batch)
 
 
 def _prefetched(items: Iterator) -> Iterator:

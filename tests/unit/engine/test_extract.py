@@ -408,3 +408,45 @@ def test_hashed_and_masked_columns_with_bound_where_values_and_a_window(
         for visit_id in (4, 5, 7)  # 10 March, in TX or NY, over 3
     ]
     assert rows == expected
+
+
+def test_a_writer_failure_stops_the_read_and_is_the_error_the_user_sees(
+    project, tmp_path, monkeypatch
+):
+    """The writer fails while the reader thread is inside DuckDB: the read stops first, so
+    the failure itself is raised (not DuckDB's "connection is busy"), and no manifest."""
+    import duckdb
+
+    from ferry.engine import writers
+    from ferry.plan import build_plan
+    from ferry.run_info import RunInfo
+    from ferry.spec import models
+    from ferry.staging import run_location
+
+    path = tmp_path / "big.duckdb"
+    with duckdb.connect(str(path)) as con:
+        con.execute("CREATE TABLE big AS SELECT i AS id, i * 3 AS n FROM range(2000000) t(i)")
+    columns = {"id": models.ColumnSpec(type="BIGINT"), "n": models.ColumnSpec(type="BIGINT")}
+    project.tables["big"] = models.TableSpec(key="id", columns=columns)
+    project.exports["big"] = models.ExportSpec.model_validate({
+        "id": "big", "name": "Big", "source": {"table": "big"}, "format": {"type": "csv"},
+        "destinations": [{"type": "download"}],
+    })  # fmt: skip
+    location = run_location(str(tmp_path / "s"), "big", "manual__1")
+    plan = build_plan(project, "big", RunInfo("big", "manual__1"), location)
+    written = writers.TextFile.write
+
+    def full_disk(self, batch):
+        if self.rows:
+            raise OSError(28, "No space left on device")
+        written(self, batch)
+
+    monkeypatch.setattr(writers.TextFile, "write", full_disk)
+    try:
+        for _ in range(3):
+            with pytest.raises(OSError, match="No space left"):
+                extract(plan, source=path, pii_key=None)
+            assert list((tmp_path / "s").glob("**/manifest.json")) == []
+    finally:
+        project.tables.pop("big")
+        project.exports.pop("big")
