@@ -29,14 +29,18 @@ with DAG(
         """Delete expired run folders under $FERRY_HOME/downloads and, when staging is on
         S3, under <staging>/_downloads/; log each one."""
         from ferry import delivery, paths
+        from ferry.delivery.housekeeping import retention_of
         from ferry.spec.loader import load_project
 
-        project = load_project(paths.include_dir())
-        retention = {export.id: export.retention_days for export in project.exports.values()}
+        retention, default_days = retention_of(load_project(paths.include_dir()), log)
         now = dt.datetime.now(dt.UTC)
-        deleted = delivery.purge_downloads(paths.downloads_dir(), retention, now=now, log=log)
+        deleted = delivery.purge_downloads(
+            paths.downloads_dir(), retention, now=now, default_days=default_days, log=log
+        )
         log.info("Deleted %d download folder(s) under %s", len(deleted), paths.downloads_dir())
-        shared = delivery.purge_shared_downloads(retention, now=now, log=log)
+        shared = delivery.purge_shared_downloads(
+            retention, now=now, default_days=default_days, log=log
+        )
         log.info("Deleted %d run folder(s) under the staging's _downloads/", len(shared))
         return [str(path) for path in deleted] + shared
 

@@ -15,6 +15,7 @@ import errno
 import shutil
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 
 from ferry import paths, staging
@@ -79,13 +80,18 @@ def shared_copy(export_id: str, job_run_id: str) -> staging.Remote | None:
     return staging.shared_remote(staging.DOWNLOADS_AREA, export_id, job_run_id)
 
 
-def sync_from_shared(export_id: str, job_run_id: str) -> None:
+def sync_from_shared(
+    export_id: str, job_run_id: str, *, check: Callable[[float], None] | None = None
+) -> None:
     """Make this machine's download folder of the run what the delivering worker published
     under staging on S3: fetched (each file checked) when missing or different, its
     manifest dated when it was published (retention counts from then). Nothing to do when
     staging is local, or nothing was published (the local folder, if any, is served).
     What was published is looked up through this process's cache of manifests, so repeat
     requests for a run do not fetch its manifest again.
+
+    check, when given, is called with the published manifest's time before anything is
+    fetched: what it raises (e.g. the run expired) leaves this machine's folder alone.
     """
     remote = shared_copy(export_id, job_run_id)
     if remote is None:
@@ -94,9 +100,11 @@ def sync_from_shared(export_id: str, job_run_id: str) -> None:
     local = _local_manifest(final)
     if local is not None and MANIFESTS.recent(remote) == local:
         return  # checked moments ago (ferry.delivery.manifest_cache): no request to S3
-    shared = MANIFESTS.current(remote)
-    if shared is None or local == shared:
+    found = MANIFESTS.current_published(remote)
+    if found is None or local == found[0]:
         return
+    if check is not None:
+        check(found[1])
     partial = _fresh_partial(final)
     try:
         staging.fetch_tree(remote, partial)

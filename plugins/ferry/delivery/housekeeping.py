@@ -13,12 +13,42 @@ import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ferry import staging
 from ferry.manifest import MANIFEST_NAME
 from ferry.safe_names import segment_problem
 
+if TYPE_CHECKING:
+    from ferry.spec.project import Project
+
 LOG = logging.getLogger("ferry.delivery")
+DEFAULT_DAYS = 30  # for exports no longer defined, when include/ loaded cleanly
+
+
+def retention_of(
+    project: Project, log: logging.Logger | None = None
+) -> tuple[dict[str, int], int | None]:
+    """(days by export id, default days) for a purge, from a loaded include/.
+
+    The default is None (runs of exports not loaded are left) when include/ has errors
+    or no exports: a broken export's own retention_days is unknown, and a worker with a
+    wrong FERRY_INCLUDE must not purge every export at the default.
+    """
+    log = log or LOG
+    days = {export.id: export.retention_days for export in project.exports.values()}
+    if project.errors or not days:
+        why = f"{len(project.errors)} error(s) in" if project.errors else "no exports in"
+        broken = ", ".join(sorted(project.broken)) or "none"
+        log.warning(
+            "Purging only the runs of loaded exports: %s %s (broken files: %s); fix include/ "
+            "or FERRY_INCLUDE to purge the rest",
+            why,
+            project.root,
+            broken,
+        )
+        return days, None
+    return days, DEFAULT_DAYS
 
 
 def purge_downloads(
@@ -26,7 +56,7 @@ def purge_downloads(
     retention_days_by_export: dict[str, int],
     *,
     now: dt.datetime,
-    default_days: int = 30,
+    default_days: int | None = DEFAULT_DAYS,
     log: logging.Logger | None = None,
 ) -> list[Path]:
     """Delete download folders older than their export's retention, and say which.
@@ -38,7 +68,8 @@ def purge_downloads(
         downloads_root: $FERRY_HOME/downloads, holding <export>/<JobID.RunID>/ folders.
         retention_days_by_export: Days to keep, by export id.
         now: The reference time (naive means UTC).
-        default_days: Days to keep for exports not in the mapping (e.g. deleted ones).
+        default_days: Days to keep for exports not in the mapping (e.g. deleted ones);
+            None leaves them (see retention_of).
         log: Where to log each deletion.
 
     Returns:
@@ -51,7 +82,9 @@ def purge_downloads(
     reference = now if now.tzinfo else now.replace(tzinfo=dt.UTC)
     deleted: list[Path] = []
     for export_dir in sorted(p for p in downloads_root.iterdir() if _is_real_dir(p)):
-        days = retention_days_by_export.get(export_dir.name, default_days)
+        days = _days_of(export_dir.name, retention_days_by_export, default_days, log)
+        if days is None:
+            continue
         for run_dir in sorted(p for p in export_dir.iterdir() if _is_real_dir(p)):
             if expires_at(delivered_at(run_dir), days) < reference:
                 shutil.rmtree(run_dir)
@@ -60,6 +93,21 @@ def purge_downloads(
                     "Deleted %s: older than %d days (export %s)", run_dir, days, export_dir.name
                 )
     return deleted
+
+
+def _days_of(
+    export_id: str, days: dict[str, int], default_days: int | None, log: logging.Logger
+) -> int | None:
+    """The export's days to keep, else the default; None (logged) when it is left."""
+    if export_id in days:
+        return days[export_id]
+    if default_days is None:
+        log.warning(
+            "Left the runs of export %s: it is not loaded from include/ and include/ has "
+            "errors or no exports, so its retention_days is unknown",
+            export_id,
+        )
+    return default_days
 
 
 def _is_real_dir(path: Path) -> bool:
@@ -98,7 +146,7 @@ def purge_shared_downloads(
     retention_days_by_export: dict[str, int],
     *,
     now: dt.datetime,
-    default_days: int = 30,
+    default_days: int | None = DEFAULT_DAYS,
     log: logging.Logger | None = None,
     page_size: int = 1000,
     batch_size: int = 1000,
@@ -107,7 +155,8 @@ def purge_shared_downloads(
 
     One listing of the area, page by page (a run's keys are consecutive in S3's key order,
     so each run is judged when its last key is listed); the expired runs' keys are deleted
-    batch_size at a time. Only keys under <staging>/_downloads/<export>/<run>/ with both
+    batch_size at a time; default_days None leaves the exports not in the mapping.
+    Only keys under <staging>/_downloads/<export>/<run>/ with both
     names plain segments are ever deleted: nothing outside the area, and no key whose names
     a system could read as '..' or a separator (those are logged and left).
 
@@ -124,8 +173,14 @@ def purge_shared_downloads(
     bucket = s3.Bucket(area.conn_id, area.bucket)
     pending: list[str] = []
     deleted: list[str] = []
+    left: set[str] = set()
     for found in _published_runs(bucket, area, page_size, log):
-        days = retention_days_by_export.get(found.export_id, default_days)
+        if found.export_id in left:
+            continue
+        days = _days_of(found.export_id, retention_days_by_export, default_days, log)
+        if days is None:
+            left.add(found.export_id)  # logged once per export
+            continue
         if expires_at(found.delivered, days) >= reference:
             continue
         url = area.object_url(f"{found.export_id}/{found.run}/")

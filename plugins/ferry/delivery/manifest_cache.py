@@ -18,6 +18,7 @@ many runs holds a bounded number of small manifests.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import threading
 import time
@@ -36,6 +37,7 @@ FRESH_SECONDS = 30.0
 class _Seen:
     etag: str
     manifest: Manifest
+    published: float  # the manifest's LastModified: retention counts from it
     checked: float  # the clock's time of the last look at S3
 
 
@@ -60,8 +62,13 @@ class ManifestCache:
         return seen.manifest
 
     def current(self, remote: Remote) -> Manifest | None:
-        """The manifest published now (None: nothing is): a GET the first time, then a HEAD,
-        and a GET only when its ETag is not the one seen last.
+        """The manifest published now (None: nothing is), as current_published."""
+        found = self.current_published(remote)
+        return found[0] if found else None
+
+    def current_published(self, remote: Remote) -> tuple[Manifest, float] | None:
+        """The manifest published now and when (a timestamp; None: nothing is): a GET the
+        first time, then a HEAD, and a GET only when its ETag is not the one seen last.
 
         Raises:
             StagingError: The bucket is out of reach or the manifest is not one.
@@ -74,7 +81,10 @@ class ManifestCache:
             seen = self._get(remote)
             if seen is not None:  # a HEAD says whether the body seen is still the one
                 with s3.s3_errors():
-                    etag = bucket.client.head_object(Bucket=remote.bucket, Key=key)["ETag"]
+                    head = bucket.client.head_object(Bucket=remote.bucket, Key=key)
+                etag = head["ETag"]
+                # the same body republished (a rerun) is dated anew, as fetch_tree dates it
+                seen = dataclasses.replace(seen, published=head["LastModified"].timestamp())
             if seen is None or seen.etag != etag:
                 seen = _fetched(bucket, remote)
         except s3.S3Missing:
@@ -86,8 +96,8 @@ class ManifestCache:
                 f"{error.reason}",
                 retryable=error.retryable,
             ) from error
-        self._put(remote, _Seen(seen.etag, seen.manifest, self.clock()))
-        return seen.manifest
+        self._put(remote, dataclasses.replace(seen, checked=self.clock()))
+        return seen.manifest, seen.published
 
     def forget(self, remote: Remote) -> None:
         with self._lock:
@@ -126,7 +136,7 @@ def _fetched(bucket, remote: Remote) -> _Seen:
             "deliver the run again",
             retryable=False,
         ) from error
-    return _Seen(answer["ETag"], manifest, 0.0)
+    return _Seen(answer["ETag"], manifest, answer["LastModified"].timestamp(), 0.0)
 
 
 MANIFESTS = ManifestCache()  # this process's: the API server's, shared by its requests

@@ -108,15 +108,22 @@ def open_run_file(
     export_id = export_of(job_run_id)
     if segment_problem(name) or name.startswith("."):
         raise NotFound(f"{name!r} is not a file name: a run's files are plain names")
-    sync_from_shared(export_id, job_run_id)  # delivered on another worker: staging on S3
-    run_fd = _open_run_folder(export_id, job_run_id)
-    try:
-        expiry = expires_at(_delivered_at(run_fd), retention_days)
-        if expiry < (now or dt.datetime.now(dt.UTC)):  # the purge's rule, to the second
+    now = now or dt.datetime.now(dt.UTC)
+
+    def refuse_expired(delivered: float) -> None:
+        """The purge's rule, to the second: checked before an S3 copy is fetched, too."""
+        expiry = expires_at(delivered, retention_days)
+        if expiry < now:
             raise Expired(
                 f"the files of run {job_run_id} expired on {expiry:%Y-%m-%d %H:%M} UTC: "
                 f"export {export_id} keeps downloads {retention_days} days (retention_days)"
             )
+
+    # delivered on another worker (staging on S3): fetched unless already expired there
+    sync_from_shared(export_id, job_run_id, check=refuse_expired)
+    run_fd = _open_run_folder(export_id, job_run_id)
+    try:
+        refuse_expired(_delivered_at(run_fd))
         listed = _listed(run_fd, job_run_id, name)
         fd = _open_regular(run_fd, name, job_run_id)
     finally:

@@ -28,7 +28,7 @@ from fastapi.responses import StreamingResponse
 
 from ferry import history, paths, staging
 from ferry.dag_ids import export_dag_id
-from ferry.delivery.housekeeping import purge_downloads
+from ferry.delivery.housekeeping import purge_downloads, retention_of
 from ferry.history_downloads import DownloadRecord, record_download
 from ferry.manifest import MANIFEST_NAME
 from ferry.web.auth import require_dag_access
@@ -166,8 +166,10 @@ def _purge_copies() -> None:
     from ferry.spec.loader import load_project
 
     try:
-        exports = load_project(paths.include_dir()).exports.values()
-        retention = {export.id: export.retention_days for export in exports}
-        purge_downloads(paths.downloads_dir(), retention, now=dt.datetime.now(dt.UTC), log=log)
+        retention, default_days = retention_of(load_project(paths.include_dir()), log)
+        now = dt.datetime.now(dt.UTC)
+        purge_downloads(
+            paths.downloads_dir(), retention, now=now, default_days=default_days, log=log
+        )
     except Exception:  # a purge that fails must not fail a download; the next one retries
         log.warning("Purging this server's copies of downloads failed", exc_info=True)

@@ -46,11 +46,13 @@ def downloads_by_worker(client, runs) -> dict[str, list[tuple[str, str]]]:
 def runs_delivered_by_both_workers(deployment, client) -> dict[str, list[tuple[str, str]]]:
     """Runs of the download exports until each worker has delivered one (Celery gives a
     task to whichever worker has a free slot: which one cannot be chosen, only observed)."""
-    for _ in range(ROUNDS):
+    for rounds_run in range(ROUNDS + 1):  # one more look: the last round's runs count too
         runs = finished_export_runs(client)
         by_worker = downloads_by_worker(client, runs)
         if set(deployment.worker_names) <= set(by_worker):
             return by_worker
+        if rounds_run == ROUNDS:
+            break
         started = [(f"export__{e}", start(client, f"export__{e}")) for e in DOWNLOAD_EXPORTS]
         for dag_id, run_id in started:
             client.wait_for_run(dag_id, run_id, timeout=RUN_TIMEOUT)

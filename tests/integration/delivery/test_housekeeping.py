@@ -146,3 +146,87 @@ def test_no_shared_purge_when_staging_is_local(tmp_path, monkeypatch):
 
     monkeypatch.setenv("FERRY_STAGING", str(tmp_path / "staging"))
     assert purge_shared_downloads({}, now=dt.datetime.now(dt.UTC)) == []
+
+
+# --- a broken include/ (or a wrong FERRY_INCLUDE) never purges at the default
+
+
+def _include_with_broken_export(tmp_path: Path) -> Path:
+    """The example include/ plus keep_long: retention_days 400, but its source table is
+    unknown, so load_project leaves it out of project.exports."""
+    from include_copy import copy_include
+
+    include = copy_include(tmp_path / "copy")
+    text = (include / "exports" / "daily_lead_backup.yaml").read_text()
+    text = text.replace("id: daily_lead_backup", "id: keep_long")
+    text = text.replace("retention_days: 30", "retention_days: 400")
+    text = text.replace("source: {table: lead}", "source: {table: no_such_table}")
+    (include / "exports" / "keep_long.yaml").write_text(text)
+    return include
+
+
+def _retention(include: Path, caplog):
+    from ferry.delivery.housekeeping import retention_of
+    from ferry.spec.loader import load_project
+
+    project = load_project(include)
+    assert "keep_long" not in project.exports and "exports.keep_long" in project.broken
+    with caplog.at_level("WARNING", logger="ferry.delivery"):
+        return retention_of(project)
+
+
+def test_broken_export_keeps_its_local_runs(tmp_path, monkeypatch, caplog):
+    from ferry.delivery import purge_downloads
+
+    monkeypatch.setenv("FERRY_HOME", str(tmp_path / "home"))
+    retention, default_days = _retention(_include_with_broken_export(tmp_path), caplog)
+    assert default_days is None and retention["daily_lead_backup"] == 30
+    broken = _run_folder("keep_long", "keep_long.old", age_days=60)
+    orphan = _run_folder("removed_export", "removed_export.old", age_days=60)
+    expired = _run_folder("daily_lead_backup", "daily_lead_backup.old", age_days=31)
+
+    with caplog.at_level("INFO", logger="ferry.delivery"):
+        deleted = purge_downloads(
+            paths.downloads_dir(), retention, now=dt.datetime.now(dt.UTC), default_days=None
+        )
+
+    assert deleted == [expired] and broken.exists() and orphan.exists()
+    assert "exports.keep_long" in caplog.text  # why: the broken file is named
+    assert "Left the runs of export keep_long" in caplog.text
+    assert "Left the runs of export removed_export" in caplog.text
+
+
+def test_broken_export_keeps_its_runs_on_s3(shared_area, tmp_path, caplog):
+    from ferry.delivery import purge_shared_downloads
+
+    client, bucket = shared_area
+    retention, default_days = _retention(_include_with_broken_export(tmp_path), caplog)
+    files = ["leads_00001.csv.gz", "manifest.json"]
+    kept = _publish(client, bucket, "keep_long/keep_long.r1", files)
+    kept |= _publish(client, bucket, "removed_export/removed_export.r1", files)
+    expired = _publish(client, bucket, "daily_lead_backup/daily_lead_backup.r1", files)
+    later = dt.datetime.now(dt.UTC) + dt.timedelta(days=60)
+
+    with caplog.at_level("INFO", logger="ferry.delivery"):
+        deleted = purge_shared_downloads(retention, now=later, default_days=default_days)
+
+    assert deleted == [f"s3://{bucket}/{AREA}daily_lead_backup/daily_lead_backup.r1/"]
+    assert _keys(client, bucket) == kept and expired.isdisjoint(_keys(client, bucket))
+    assert caplog.text.count("Left the runs of export keep_long") == 1
+
+
+def test_no_exports_in_include_purges_nothing(tmp_path, monkeypatch, caplog):
+    from ferry.delivery import purge_downloads
+    from ferry.delivery.housekeeping import retention_of
+    from ferry.spec.loader import load_project
+
+    monkeypatch.setenv("FERRY_HOME", str(tmp_path / "home"))
+    (tmp_path / "wrong_include").mkdir()
+    old = _run_folder("daily_lead_backup", "daily_lead_backup.old", age_days=400)
+    with caplog.at_level("WARNING", logger="ferry.delivery"):
+        retention, default_days = retention_of(load_project(tmp_path / "wrong_include"))
+        deleted = purge_downloads(
+            paths.downloads_dir(), retention, now=dt.datetime.now(dt.UTC), default_days=default_days
+        )
+    assert (retention, default_days, deleted) == ({}, None, []) and old.exists()
+    assert "no exports in" in caplog.text
