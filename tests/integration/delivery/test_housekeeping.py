@@ -34,8 +34,14 @@ def _returned(run, task_id: str):
         return XComModel.deserialize_value(xcom)
 
 
-def test_housekeeping_dag_purges_by_retention(airflow_db):
+def test_housekeeping_dag_purges_by_retention(airflow_db, tmp_path, monkeypatch):
     from airflow.dag_processing.dagbag import DagBag
+
+    from include_copy import copy_include
+
+    # definitions of its own: a broken file another test left in the session's include/
+    # would rightly stop the purge of removed exports' runs
+    monkeypatch.setenv("FERRY_INCLUDE", str(copy_include(tmp_path)))
 
     expired = _run_folder("daily_lead_backup", "daily_lead_backup.old", age_days=31)
     kept = _run_folder("daily_lead_backup", "daily_lead_backup.recent", age_days=29)
