@@ -39,7 +39,9 @@ class PlainSink:
         if not view.nbytes:
             return
         self._digest.update(view)
-        self._file.write(view)
+        written = 0
+        while written < view.nbytes:  # an unbuffered write may take part (a disk nearly full)
+            written += self._file.write(view[written:])
         self.bytes += view.nbytes
 
     @property

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import errno
 import gzip
 import hashlib
 import random
+import subprocess
+import sys
 import zipfile
 
 import pytest
@@ -72,3 +75,27 @@ def test_zip_holds_one_entry_with_a_fixed_time(tmp_path, size):
         assert info.date_time == (1980, 1, 1, 0, 0, 0)
         assert info.file_size == size
         assert archive.read(info) == data
+
+
+def test_a_write_the_file_system_takes_only_part_of_fails_instead_of_truncating(tmp_path):
+    """Over the file size limit the kernel writes what fits and says so; the rest must not be
+    dropped silently (the manifest would carry the sha256 of bytes the file does not hold)."""
+    script = (
+        "import resource, signal, sys\n"
+        "from pathlib import Path\n"
+        "from ferry.engine.sinks import PlainSink\n"
+        "signal.signal(signal.SIGXFSZ, signal.SIG_IGN)\n"
+        "resource.setrlimit(resource.RLIMIT_FSIZE, (1000, resource.RLIM_INFINITY))\n"
+        "sink = PlainSink(Path(sys.argv[1]))\n"
+        "try:\n"
+        "    sink.write(b'x' * 1500)\n"
+        "except OSError as error:\n"
+        "    print('refused', error.errno)\n"
+        "else:\n"
+        "    print('written', sink.close()[0])\n"
+    )
+    target = tmp_path / "part.csv"
+    done = subprocess.run([sys.executable, "-c", script, str(target)], capture_output=True,
+                          text=True, check=True)  # fmt: skip
+    assert done.stdout.split() == ["refused", str(errno.EFBIG)]
+    assert target.stat().st_size == 1000
