@@ -14,37 +14,32 @@ from __future__ import annotations
 import ctypes
 import functools
 import hashlib
-import logging
-import os
 from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
+
+from ferry.engine import native
 
 SOURCE = Path(__file__).with_name("hmac_sha256.c")
 LIBRARY = Path(__file__).with_name("_hmac_sha256.so")
 FUNCTION_NAME = "ferry_hmac_sha256"
 HEX_CHARS = 64
 BLOCK_BYTES = 64  # SHA-256's block size
-_OFF_VALUES = ("0", "off", "false", "no")
-
-log = logging.getLogger(__name__)
 
 
 def available() -> bool:
     """True when the C library is built, current and not switched off."""
-    if os.environ.get("FERRY_NATIVE_HMAC", "").lower() in _OFF_VALUES:
+    if native.switched_off("FERRY_NATIVE_HMAC"):
         return False
     return _library() is not None
 
 
 @functools.cache
 def _library() -> ctypes.CDLL | None:
-    if not LIBRARY.exists() or LIBRARY.stat().st_mtime < SOURCE.stat().st_mtime:
-        log.warning("%s is missing or older than its source: PII is hashed in SQL, more "
-                    "slowly. scripts/setup builds it.", LIBRARY.name)  # fmt: skip
+    library = native.load(SOURCE, LIBRARY, "PII is hashed in SQL, more slowly")
+    if library is None:
         return None
-    library = ctypes.CDLL(str(LIBRARY))
     function = library.ferry_hmac_sha256_hex
     function.argtypes = (
         [ctypes.c_char_p, ctypes.c_char_p]

@@ -16,8 +16,6 @@ from __future__ import annotations
 
 import ctypes
 import functools
-import logging
-import os
 from pathlib import Path
 
 import numpy as np
@@ -30,6 +28,7 @@ from ferry.column_types import (
     base_type,
     canonical_type,
 )
+from ferry.engine import native
 from ferry.engine.formats import (
     LINE_COLUMN,
     Field,
@@ -43,7 +42,6 @@ from ferry.sql import quote
 
 SOURCE = Path(__file__).with_name("json_lines.c")
 LIBRARY = Path(__file__).with_name("_json_lines.so")
-_OFF_VALUES = ("0", "off", "false", "no")
 _TYPED = ("BOOLEAN", "VARCHAR", *INTEGER_TYPES)  # read as they are, rendered in C
 # json_lines.c's enum kind
 STRING32, STRING64, RAW32, RAW64, BOOL = range(5)
@@ -56,8 +54,6 @@ _TYPEOF_NAMES = {"TIMESTAMPTZ": "TIMESTAMP WITH TIME ZONE"}  # DuckDB's typeof()
 DECIMAL_DIGITS = 15  # wider ones are JSON strings (formats.json_as_text)
 _NAMED_ESCAPES = {"\b": "\\b", "\t": "\\t", "\n": "\\n", "\f": "\\f", "\r": "\\r"}
 _LINE_ENDS = {"jsonl": (b"", b"}\n"), "json": (b",\n", b"}")}  # formats.line_sql's
-
-log = logging.getLogger(__name__)
 
 
 class _Column(ctypes.Structure):
@@ -75,7 +71,7 @@ class _Column(ctypes.Structure):
 
 def available() -> bool:
     """True when the C library is built, current and not switched off."""
-    if os.environ.get("FERRY_NATIVE_JSON", "").lower() in _OFF_VALUES:
+    if native.switched_off("FERRY_NATIVE_JSON"):
         return False
     return _library() is not None
 
@@ -95,11 +91,9 @@ def applies(format_type: str, pretty: bool = False) -> bool:
 
 @functools.cache
 def _library() -> ctypes.CDLL | None:
-    if not LIBRARY.exists() or LIBRARY.stat().st_mtime < SOURCE.stat().st_mtime:
-        log.warning("%s is missing or older than its source: JSON lines are rendered in "
-                    "SQL, more slowly. scripts/setup builds it.", LIBRARY.name)  # fmt: skip
+    library = native.load(SOURCE, LIBRARY, "JSON lines are rendered in SQL, more slowly")
+    if library is None:
         return None
-    library = ctypes.CDLL(str(LIBRARY))
     library.ferry_json_lines.argtypes = [
         ctypes.POINTER(_Column), ctypes.c_int32, ctypes.c_int64,
         ctypes.c_char_p, ctypes.c_int64, ctypes.c_char_p, ctypes.c_int64,

@@ -19,23 +19,20 @@ from __future__ import annotations
 
 import ctypes
 import functools
-import logging
 import mmap
-import os
 from collections.abc import Callable
 from pathlib import Path
 
 import pyarrow as pa
 
 from ferry.column_types import base_type
-from ferry.engine import formats, json_lines_native
+from ferry.engine import formats, json_lines_native, native
 from ferry.spec.models import Format
 from ferry.sql import quote
 
 SOURCE = Path(__file__).with_name("csv_lines.c")
 LIBRARY = Path(__file__).with_name("_csv_lines.so")
 SWITCH = "FERRY_NATIVE_LINES"
-_OFF_VALUES = ("0", "off", "false", "no")
 # the types C renders from their values; the others reach it as formats.iso_text's text
 NATIVE_TYPES = (
     "TINYINT", "SMALLINT", "INTEGER", "BIGINT", "UTINYINT", "USMALLINT", "UINTEGER",
@@ -52,12 +49,10 @@ _INTEGER_KINDS = {
 }  # fmt: skip
 FLAG_LARGE, FLAG_GUARD = 1, 2
 
-log = logging.getLogger(__name__)
-
 
 def for_format(fmt: Format, fields: list[formats.Field]) -> formats.NativeLines | None:
     """The format's native renderer for these fields, or None to render lines in SQL."""
-    if os.environ.get(SWITCH, "").lower() in _OFF_VALUES:
+    if native.switched_off(SWITCH):
         return None
     maker = _MAKERS.get(fmt.type)
     return maker(fmt, fields) if maker else None
@@ -91,7 +86,7 @@ _MAKERS: dict[str, Callable[[Format, list[formats.Field]], formats.NativeLines |
 
 def available() -> bool:
     """True when the C library is built, current and not switched off."""
-    if os.environ.get(SWITCH, "").lower() in _OFF_VALUES:
+    if native.switched_off(SWITCH):
         return False
     return _library() is not None
 
@@ -111,11 +106,9 @@ class _Column(ctypes.Structure):
 
 @functools.cache
 def _library() -> ctypes.CDLL | None:
-    if not LIBRARY.exists() or LIBRARY.stat().st_mtime < SOURCE.stat().st_mtime:
-        log.warning("%s is missing or older than its source: CSV lines are rendered in SQL, "
-                    "more slowly. scripts/setup builds it.", LIBRARY.name)  # fmt: skip
+    library = native.load(SOURCE, LIBRARY, "CSV lines are rendered in SQL, more slowly")
+    if library is None:
         return None
-    library = ctypes.CDLL(str(LIBRARY))  # CDLL: the GIL is let go during each call
     columns = ctypes.POINTER(_Column)
     library.ferry_csv_bound.argtypes = [columns, ctypes.c_int32, ctypes.c_int64]
     library.ferry_csv_bound.restype = ctypes.c_int64
